@@ -1,0 +1,747 @@
+//! The C-compatible contract between the virtkit core and its hypervisor drivers.
+//!
+//! A driver plugin is a shared object that exports one symbol,
+//! [`VIRTKIT_DRIVER_ENTRY`] (`virtkit_driver_entry`), a function returning a pointer to a
+//! static [`VkDriverTable`]. The table starts with a fixed [`VkDriverHeader`] and continues with
+//! one nullable function pointer per operation. A NULL slot means the driver does not implement
+//! that operation; the core then answers "not supported" on its behalf.
+//!
+//! # Compatibility rule
+//!
+//! * The header layout is frozen for the whole major version 1.
+//! * The list of operation slots is **append-only**: a slot is never removed, reordered or retyped.
+//!   A new operation is added at the end of the table and the ABI minor version is bumped. Each
+//!   operation records the minor version that introduced it ([`OpInfo::since_minor`]).
+//! * A plugin built against ABI `1.m` loads into any core `1.n`. When `m < n` the plugin's table is
+//!   shorter (`header.struct_size` says how long); the loader copies what is there and every slot
+//!   past the plugin's `struct_size` reads as NULL. When `m > n` the core ignores the slots it does
+//!   not know, provided the plugin sets no capability bit for them.
+//! * A plugin of another major version is refused.
+//! * Capability bit `i` ([`VkDriverHeader::caps`]) is set exactly when slot `i` is non-NULL.
+//!
+//! Nothing allocated on one side of the boundary is freed on the other: results flow back
+//! through sinks ([`VkStrSink`], [`VkIntSink`], ...) that the host provides and owns. Strings are
+//! UTF-8 `(pointer, length)` pairs ([`VkStr`]) and are only valid for the duration of the call.
+//! Domain and network definitions cross as XML text.
+//!
+//! The hand-written C header `include/virtkit/driver.h` describes the same layout for C authors;
+//! a test compiles it and compares every size and offset with this crate.
+#![deny(missing_docs)]
+#![no_std]
+
+use core::ffi::c_void;
+
+/// Magic number at the start of every driver table: the bytes `VKDR` read as a little-endian u32.
+pub const VK_MAGIC: u32 = 0x5244_4B56;
+/// The ABI major version this crate describes.
+pub const VK_ABI_MAJOR: u16 = 1;
+/// The ABI minor version this crate describes.
+pub const VK_ABI_MINOR: u16 = 0;
+/// Name of the exported entry symbol, NUL-terminated for `dlsym`.
+pub const VIRTKIT_DRIVER_ENTRY: &[u8] = b"virtkit_driver_entry\0";
+/// Number of 64-bit words in the capability bitset.
+pub const VK_CAP_WORDS: usize = 4;
+/// Number of operations the capability bitset can describe.
+pub const VK_MAX_OPS: usize = VK_CAP_WORDS * 64;
+
+/// Driver flag: every entry may be called from several threads at once.
+pub const VK_DRIVER_THREAD_SAFE: u32 = 1 << 0;
+/// Driver flag: the driver needs root privileges for its system URIs.
+pub const VK_DRIVER_NEEDS_ROOT: u32 = 1 << 1;
+/// Driver flag: the driver is one member of a stack of drivers serving the same scheme.
+pub const VK_DRIVER_STACK_MEMBER: u32 = 1 << 2;
+
+/// Open flag: the connection is read-only. The core already refuses mutating calls; drivers may
+/// use the flag to open their back end read-only.
+pub const VK_OPEN_READ_ONLY: u32 = 1 << 0;
+
+/// Status returned by `open` when the driver does not serve the URI (libvirt's
+/// `VIR_DRV_OPEN_DECLINED`). Any other non-zero status is an error code.
+pub const VK_DECLINED: i32 = -1;
+/// Status returned by every entry on success.
+pub const VK_OK: i32 = 0;
+
+/// A borrowed UTF-8 string: pointer and length in bytes, no terminator required.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct VkStr {
+    /// First byte; may be NULL only when `len` is 0.
+    pub ptr: *const u8,
+    /// Length in bytes.
+    pub len: usize,
+}
+
+// SAFETY: a VkStr in a static driver table points at static, immutable data.
+unsafe impl Sync for VkStr {}
+// SAFETY: see above; the pointee is never mutated through a VkStr.
+unsafe impl Send for VkStr {}
+
+impl VkStr {
+    /// The empty string.
+    pub const EMPTY: VkStr = VkStr { ptr: core::ptr::null(), len: 0 };
+
+    /// Borrows a Rust string.
+    pub const fn from_str(s: &str) -> VkStr {
+        VkStr { ptr: s.as_ptr(), len: s.len() }
+    }
+
+    /// Views the bytes.
+    ///
+    /// # Safety
+    /// `ptr` must point at `len` readable bytes that stay valid and unchanged for `'a`
+    /// (or `len` must be 0).
+    pub unsafe fn as_bytes<'a>(&self) -> &'a [u8] {
+        if self.len == 0 || self.ptr.is_null() {
+            &[]
+        } else {
+            // SAFETY: guaranteed by the caller.
+            unsafe { core::slice::from_raw_parts(self.ptr, self.len) }
+        }
+    }
+
+    /// Views the string, or `None` when it is not UTF-8.
+    ///
+    /// # Safety
+    /// As for [`VkStr::as_bytes`].
+    pub unsafe fn as_str<'a>(&self) -> Option<&'a str> {
+        // SAFETY: forwarded to the caller.
+        core::str::from_utf8(unsafe { self.as_bytes() }).ok()
+    }
+}
+
+/// Host-provided sink for strings. For single-string results the driver pushes the text (it
+/// may push it in several pieces, which the host concatenates); for lists it pushes one item per
+/// call.
+#[repr(C)]
+pub struct VkStrSink {
+    /// Host context, passed back unchanged.
+    pub ctx: *mut c_void,
+    /// Receives one string; the host copies it before returning.
+    pub push: unsafe extern "C" fn(ctx: *mut c_void, s: VkStr),
+}
+
+/// Host-provided sink for integers (domain ids).
+#[repr(C)]
+pub struct VkIntSink {
+    /// Host context, passed back unchanged.
+    pub ctx: *mut c_void,
+    /// Receives one integer.
+    pub push: unsafe extern "C" fn(ctx: *mut c_void, value: i64),
+}
+
+/// Host-provided sink for a domain identity (result of a lookup, create or define).
+#[repr(C)]
+pub struct VkDomainSink {
+    /// Host context, passed back unchanged.
+    pub ctx: *mut c_void,
+    /// Receives the domain: its id (-1 when inactive), UUID and name.
+    pub put: unsafe extern "C" fn(ctx: *mut c_void, id: i32, uuid: *const [u8; 16], name: VkStr),
+}
+
+/// Host-provided sink for a network identity.
+#[repr(C)]
+pub struct VkNetworkSink {
+    /// Host context, passed back unchanged.
+    pub ctx: *mut c_void,
+    /// Receives the network: its UUID and name.
+    pub put: unsafe extern "C" fn(ctx: *mut c_void, uuid: *const [u8; 16], name: VkStr),
+}
+
+/// Host-provided sink for per-vCPU information.
+#[repr(C)]
+pub struct VkVcpuSink {
+    /// Host context, passed back unchanged.
+    pub ctx: *mut c_void,
+    /// Receives one vCPU and its affinity map (one bit per host CPU, `cpumap_len` bytes).
+    pub push: unsafe extern "C" fn(
+        ctx: *mut c_void,
+        info: *const VkVcpuInfo,
+        cpumap: *const u8,
+        cpumap_len: usize,
+    ),
+}
+
+/// Host-provided error sink. A failing entry calls `set` (at most once; the last call wins) and
+/// returns the same code.
+#[repr(C)]
+pub struct VkErrorSink {
+    /// Host context, passed back unchanged.
+    pub ctx: *mut c_void,
+    /// Records the error code ([`VkErrorCode`]) and a message.
+    pub set: unsafe extern "C" fn(ctx: *mut c_void, code: i32, message: VkStr),
+}
+
+/// A domain as the core names it when it calls a driver entry.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct VkDomainRef {
+    /// The id the core last saw (-1 when inactive); informational, drivers should key on `uuid`.
+    pub id: i32,
+    /// The domain's UUID.
+    pub uuid: [u8; 16],
+    /// The domain's name.
+    pub name: VkStr,
+}
+
+/// A network as the core names it when it calls a driver entry.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct VkNetworkRef {
+    /// The network's UUID.
+    pub uuid: [u8; 16],
+    /// The network's name.
+    pub name: VkStr,
+}
+
+/// Domain information, as libvirt's `virDomainInfo`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct VkDomainInfo {
+    /// A [`VkDomainState`] value.
+    pub state: u32,
+    /// Number of virtual CPUs.
+    pub nr_virt_cpu: u32,
+    /// Maximum memory in KiB.
+    pub max_mem_kib: u64,
+    /// Current memory in KiB.
+    pub memory_kib: u64,
+    /// CPU time used, in nanoseconds.
+    pub cpu_time_ns: u64,
+}
+
+/// Node information, as libvirt's `virNodeInfo`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct VkNodeInfo {
+    /// CPU model, NUL-padded UTF-8.
+    pub model: [u8; 32],
+    /// Memory size in KiB.
+    pub memory_kib: u64,
+    /// Number of active CPUs.
+    pub cpus: u32,
+    /// Expected CPU frequency in MHz.
+    pub mhz: u32,
+    /// Number of NUMA cells.
+    pub nodes: u32,
+    /// Number of CPU sockets per cell.
+    pub sockets: u32,
+    /// Number of cores per socket.
+    pub cores: u32,
+    /// Number of threads per core.
+    pub threads: u32,
+}
+
+/// Per-vCPU information, as libvirt's `virVcpuInfo`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct VkVcpuInfo {
+    /// Virtual CPU number.
+    pub number: u32,
+    /// A [`VkVcpuState`] value.
+    pub state: i32,
+    /// CPU time used, in nanoseconds.
+    pub cpu_time_ns: u64,
+    /// Host CPU the vCPU runs on, or -1.
+    pub cpu: i32,
+    /// Always 0.
+    pub reserved: u32,
+}
+
+/// A per-operation rank override for drivers in a stack (see [`VkDriverHeader::op_ranks`]).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct VkOpRank {
+    /// The operation index ([`Op`]).
+    pub op: u32,
+    /// The rank of this driver for that operation; lower ranks are tried first.
+    pub rank: u32,
+}
+
+/// The fixed header at the start of every driver table. Frozen for ABI major 1.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct VkDriverHeader {
+    /// [`VK_MAGIC`].
+    pub magic: u32,
+    /// [`VK_ABI_MAJOR`] as the plugin was built.
+    pub abi_major: u16,
+    /// [`VK_ABI_MINOR`] as the plugin was built.
+    pub abi_minor: u16,
+    /// `sizeof(VkDriverTable)` as the plugin was built; tells the loader how many slots exist.
+    pub struct_size: u32,
+    /// `VK_DRIVER_*` flags.
+    pub flags: u32,
+    /// Driver name, e.g. `test`, `qemu`, `xen-xend`.
+    pub name: VkStr,
+    /// Driver version, a semantic version such as `1.2.0`.
+    pub version: VkStr,
+    /// URI schemes the driver serves, e.g. `test`.
+    pub schemes: *const VkStr,
+    /// Number of entries in `schemes`.
+    pub n_schemes: usize,
+    /// libvirt-style error domain number reported with this driver's errors (see [`error_domain`]).
+    pub error_domain: u32,
+    /// Default rank of this driver within a stack serving the same scheme; lower ranks are tried
+    /// first.
+    pub stack_rank: u32,
+    /// Per-operation rank overrides (may be NULL when `n_op_ranks` is 0).
+    pub op_ranks: *const VkOpRank,
+    /// Number of entries in `op_ranks`.
+    pub n_op_ranks: usize,
+    /// A URI at which the conformance suite can open a disposable instance of the driver.
+    /// `{tmpdir}` in it is replaced by a fresh empty directory. Empty: the suite cannot sandbox
+    /// the driver and skips its mutating checks.
+    pub sandbox_uri: VkStr,
+    /// One bit per operation: bit `i` of word `i / 64` is set exactly when slot `i` is non-NULL.
+    pub caps: [u64; VK_CAP_WORDS],
+    /// Reserved for later header fields; must be zero.
+    pub reserved: [u64; 4],
+}
+
+// SAFETY: a header lives in a static table of pointers to static, immutable data.
+unsafe impl Sync for VkDriverHeader {}
+// SAFETY: see above.
+unsafe impl Send for VkDriverHeader {}
+
+impl VkDriverHeader {
+    /// Whether capability bit `op` is set.
+    pub const fn has_cap(&self, op: usize) -> bool {
+        op < VK_MAX_OPS && self.caps[op / 64] & (1u64 << (op % 64)) != 0
+    }
+}
+
+/// The type of the exported entry symbol.
+pub type VkEntryFn = unsafe extern "C" fn() -> *const VkDriverTable;
+
+/// Opaque connection handle owned by the driver.
+pub type VkConn = *mut c_void;
+
+/// Signature shared by domain actions that take no argument but the domain.
+pub type VkDomainActionFn =
+    unsafe extern "C" fn(conn: VkConn, dom: *const VkDomainRef, err: *const VkErrorSink) -> i32;
+/// Signature shared by network actions that take no argument but the network.
+pub type VkNetworkActionFn =
+    unsafe extern "C" fn(conn: VkConn, net: *const VkNetworkRef, err: *const VkErrorSink) -> i32;
+/// Signature shared by entries returning one string for the connection.
+pub type VkConnStrFn =
+    unsafe extern "C" fn(conn: VkConn, out: *const VkStrSink, err: *const VkErrorSink) -> i32;
+/// Signature shared by entries returning one integer count for the connection.
+pub type VkConnCountFn =
+    unsafe extern "C" fn(conn: VkConn, out: *mut i32, err: *const VkErrorSink) -> i32;
+
+/// How an operation relates to a connection's access mode.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OpKind {
+    /// Opening or closing the connection.
+    Connection,
+    /// Reads state; allowed on read-only connections.
+    Read,
+    /// Changes state; refused on read-only connections.
+    Mutate,
+}
+
+/// Static facts about one operation slot.
+#[derive(Clone, Copy, Debug)]
+pub struct OpInfo {
+    /// Slot index, which is also the capability bit.
+    pub index: usize,
+    /// The slot's field name in [`VkDriverTable`] and in the C header.
+    pub field: &'static str,
+    /// The libvirt API the operation corresponds to (used in "not supported" errors).
+    pub api: &'static str,
+    /// ABI minor version that added the slot.
+    pub since_minor: u16,
+    /// Access kind.
+    pub kind: OpKind,
+}
+
+macro_rules! define_ops {
+    ($( $idx:literal $variant:ident $field:ident $api:literal $since:literal $kind:ident : $ty:ty; )*) => {
+        /// Operation indices: slot positions and capability bits.
+        #[repr(u32)]
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum Op {
+            $(
+                #[doc = concat!("`", stringify!($field), "` (", $api, ")")]
+                $variant = $idx,
+            )*
+        }
+
+        /// Facts about every operation, indexed by [`Op`].
+        pub const OPS: &[OpInfo] = &[
+            $( OpInfo { index: $idx, field: stringify!($field), api: $api, since_minor: $since, kind: OpKind::$kind }, )*
+        ];
+
+        /// Number of operation slots in this version of the ABI.
+        pub const OP_COUNT: usize = OPS.len();
+
+        /// The driver table: the header followed by one nullable entry per operation.
+        #[repr(C)]
+        #[derive(Clone, Copy)]
+        pub struct VkDriverTable {
+            /// The fixed header.
+            pub header: VkDriverHeader,
+            $(
+                #[doc = concat!($api, " (since ABI 1.", stringify!($since), ").")]
+                pub $field: Option<$ty>,
+            )*
+        }
+
+        impl VkDriverTable {
+            /// A table with the given header and every slot NULL.
+            pub const fn empty(header: VkDriverHeader) -> VkDriverTable {
+                VkDriverTable { header, $( $field: None, )* }
+            }
+
+            /// Whether each slot is non-NULL, in slot order.
+            pub fn present_slots(&self) -> [bool; OP_COUNT] {
+                [ $( self.$field.is_some(), )* ]
+            }
+
+            /// Byte offset of each slot in the table, in slot order.
+            pub const SLOT_OFFSETS: [usize; OP_COUNT] = [ $( core::mem::offset_of!(VkDriverTable, $field), )* ];
+        }
+
+        impl Op {
+            /// All operations in slot order.
+            pub const ALL: [Op; OP_COUNT] = [ $( Op::$variant, )* ];
+        }
+    };
+}
+
+define_ops! {
+    0  Open                   open                    "virConnectOpen"                  0 Connection:
+        unsafe extern "C" fn(uri: VkStr, flags: u32, conn_out: *mut VkConn, err: *const VkErrorSink) -> i32;
+    1  Close                  close                   "virConnectClose"                 0 Connection:
+        unsafe extern "C" fn(conn: VkConn) -> i32;
+    2  GetType                get_type                "virConnectGetType"               0 Read: VkConnStrFn;
+    3  GetVersion             get_version             "virConnectGetVersion"            0 Read:
+        unsafe extern "C" fn(conn: VkConn, out: *mut u64, err: *const VkErrorSink) -> i32;
+    4  GetHostname            get_hostname            "virConnectGetHostname"           0 Read: VkConnStrFn;
+    5  GetCapabilities        get_capabilities        "virConnectGetCapabilities"       0 Read: VkConnStrFn;
+    6  NodeGetInfo            node_get_info           "virNodeGetInfo"                  0 Read:
+        unsafe extern "C" fn(conn: VkConn, out: *mut VkNodeInfo, err: *const VkErrorSink) -> i32;
+    7  GetMaxVcpus            get_max_vcpus           "virConnectGetMaxVcpus"           0 Read:
+        unsafe extern "C" fn(conn: VkConn, domain_type: VkStr, out: *mut i32, err: *const VkErrorSink) -> i32;
+    8  ListDomains            list_domains            "virConnectListDomains"           0 Read:
+        unsafe extern "C" fn(conn: VkConn, out: *const VkIntSink, err: *const VkErrorSink) -> i32;
+    9  NumOfDomains           num_of_domains          "virConnectNumOfDomains"          0 Read: VkConnCountFn;
+    10 ListDefinedDomains     list_defined_domains    "virConnectListDefinedDomains"    0 Read: VkConnStrFn;
+    11 NumOfDefinedDomains    num_of_defined_domains  "virConnectNumOfDefinedDomains"   0 Read: VkConnCountFn;
+    12 DomainLookupById       domain_lookup_by_id     "virDomainLookupByID"             0 Read:
+        unsafe extern "C" fn(conn: VkConn, id: i32, out: *const VkDomainSink, err: *const VkErrorSink) -> i32;
+    13 DomainLookupByUuid     domain_lookup_by_uuid   "virDomainLookupByUUID"           0 Read:
+        unsafe extern "C" fn(conn: VkConn, uuid: *const [u8; 16], out: *const VkDomainSink, err: *const VkErrorSink) -> i32;
+    14 DomainLookupByName     domain_lookup_by_name   "virDomainLookupByName"           0 Read:
+        unsafe extern "C" fn(conn: VkConn, name: VkStr, out: *const VkDomainSink, err: *const VkErrorSink) -> i32;
+    15 DomainCreateXml        domain_create_xml       "virDomainCreateXML"              0 Mutate:
+        unsafe extern "C" fn(conn: VkConn, xml: VkStr, flags: u32, out: *const VkDomainSink, err: *const VkErrorSink) -> i32;
+    16 DomainDefineXml        domain_define_xml       "virDomainDefineXML"              0 Mutate:
+        unsafe extern "C" fn(conn: VkConn, xml: VkStr, out: *const VkDomainSink, err: *const VkErrorSink) -> i32;
+    17 DomainUndefine         domain_undefine         "virDomainUndefine"               0 Mutate: VkDomainActionFn;
+    18 DomainCreate           domain_create           "virDomainCreate"                 0 Mutate: VkDomainActionFn;
+    19 DomainShutdown         domain_shutdown         "virDomainShutdown"               0 Mutate: VkDomainActionFn;
+    20 DomainReboot           domain_reboot           "virDomainReboot"                 0 Mutate:
+        unsafe extern "C" fn(conn: VkConn, dom: *const VkDomainRef, flags: u32, err: *const VkErrorSink) -> i32;
+    21 DomainDestroy          domain_destroy          "virDomainDestroy"                0 Mutate: VkDomainActionFn;
+    22 DomainSuspend          domain_suspend          "virDomainSuspend"                0 Mutate: VkDomainActionFn;
+    23 DomainResume           domain_resume           "virDomainResume"                 0 Mutate: VkDomainActionFn;
+    24 DomainSave             domain_save             "virDomainSave"                   0 Mutate:
+        unsafe extern "C" fn(conn: VkConn, dom: *const VkDomainRef, path: VkStr, err: *const VkErrorSink) -> i32;
+    25 DomainRestore          domain_restore          "virDomainRestore"                0 Mutate:
+        unsafe extern "C" fn(conn: VkConn, path: VkStr, err: *const VkErrorSink) -> i32;
+    26 DomainCoreDump         domain_core_dump        "virDomainCoreDump"               0 Mutate:
+        unsafe extern "C" fn(conn: VkConn, dom: *const VkDomainRef, path: VkStr, flags: u32, err: *const VkErrorSink) -> i32;
+    27 DomainGetInfo          domain_get_info         "virDomainGetInfo"                0 Read:
+        unsafe extern "C" fn(conn: VkConn, dom: *const VkDomainRef, out: *mut VkDomainInfo, err: *const VkErrorSink) -> i32;
+    28 DomainGetXmlDesc       domain_get_xml_desc     "virDomainGetXMLDesc"             0 Read:
+        unsafe extern "C" fn(conn: VkConn, dom: *const VkDomainRef, flags: u32, out: *const VkStrSink, err: *const VkErrorSink) -> i32;
+    29 DomainGetOsType        domain_get_os_type      "virDomainGetOSType"              0 Read:
+        unsafe extern "C" fn(conn: VkConn, dom: *const VkDomainRef, out: *const VkStrSink, err: *const VkErrorSink) -> i32;
+    30 DomainGetMaxMemory     domain_get_max_memory   "virDomainGetMaxMemory"           0 Read:
+        unsafe extern "C" fn(conn: VkConn, dom: *const VkDomainRef, out: *mut u64, err: *const VkErrorSink) -> i32;
+    31 DomainSetMaxMemory     domain_set_max_memory   "virDomainSetMaxMemory"           0 Mutate:
+        unsafe extern "C" fn(conn: VkConn, dom: *const VkDomainRef, kib: u64, err: *const VkErrorSink) -> i32;
+    32 DomainSetMemory        domain_set_memory       "virDomainSetMemory"              0 Mutate:
+        unsafe extern "C" fn(conn: VkConn, dom: *const VkDomainRef, kib: u64, err: *const VkErrorSink) -> i32;
+    33 DomainSetVcpus         domain_set_vcpus        "virDomainSetVcpus"               0 Mutate:
+        unsafe extern "C" fn(conn: VkConn, dom: *const VkDomainRef, nvcpus: u32, err: *const VkErrorSink) -> i32;
+    34 DomainPinVcpu          domain_pin_vcpu         "virDomainPinVcpu"                0 Mutate:
+        unsafe extern "C" fn(conn: VkConn, dom: *const VkDomainRef, vcpu: u32, cpumap: *const u8, cpumap_len: usize, err: *const VkErrorSink) -> i32;
+    35 DomainGetVcpus         domain_get_vcpus        "virDomainGetVcpus"               0 Read:
+        unsafe extern "C" fn(conn: VkConn, dom: *const VkDomainRef, out: *const VkVcpuSink, err: *const VkErrorSink) -> i32;
+    36 DomainGetAutostart     domain_get_autostart    "virDomainGetAutostart"           0 Read:
+        unsafe extern "C" fn(conn: VkConn, dom: *const VkDomainRef, out: *mut i32, err: *const VkErrorSink) -> i32;
+    37 DomainSetAutostart     domain_set_autostart    "virDomainSetAutostart"           0 Mutate:
+        unsafe extern "C" fn(conn: VkConn, dom: *const VkDomainRef, autostart: i32, err: *const VkErrorSink) -> i32;
+    38 DomainAttachDevice     domain_attach_device    "virDomainAttachDevice"           0 Mutate:
+        unsafe extern "C" fn(conn: VkConn, dom: *const VkDomainRef, xml: VkStr, err: *const VkErrorSink) -> i32;
+    39 DomainDetachDevice     domain_detach_device    "virDomainDetachDevice"           0 Mutate:
+        unsafe extern "C" fn(conn: VkConn, dom: *const VkDomainRef, xml: VkStr, err: *const VkErrorSink) -> i32;
+    40 ListNetworks           list_networks           "virConnectListNetworks"          0 Read: VkConnStrFn;
+    41 NumOfNetworks          num_of_networks         "virConnectNumOfNetworks"         0 Read: VkConnCountFn;
+    42 ListDefinedNetworks    list_defined_networks   "virConnectListDefinedNetworks"   0 Read: VkConnStrFn;
+    43 NumOfDefinedNetworks   num_of_defined_networks "virConnectNumOfDefinedNetworks"  0 Read: VkConnCountFn;
+    44 NetworkLookupByUuid    network_lookup_by_uuid  "virNetworkLookupByUUID"          0 Read:
+        unsafe extern "C" fn(conn: VkConn, uuid: *const [u8; 16], out: *const VkNetworkSink, err: *const VkErrorSink) -> i32;
+    45 NetworkLookupByName    network_lookup_by_name  "virNetworkLookupByName"          0 Read:
+        unsafe extern "C" fn(conn: VkConn, name: VkStr, out: *const VkNetworkSink, err: *const VkErrorSink) -> i32;
+    46 NetworkCreateXml       network_create_xml      "virNetworkCreateXML"             0 Mutate:
+        unsafe extern "C" fn(conn: VkConn, xml: VkStr, out: *const VkNetworkSink, err: *const VkErrorSink) -> i32;
+    47 NetworkDefineXml       network_define_xml      "virNetworkDefineXML"             0 Mutate:
+        unsafe extern "C" fn(conn: VkConn, xml: VkStr, out: *const VkNetworkSink, err: *const VkErrorSink) -> i32;
+    48 NetworkUndefine        network_undefine        "virNetworkUndefine"              0 Mutate: VkNetworkActionFn;
+    49 NetworkCreate          network_create          "virNetworkCreate"                0 Mutate: VkNetworkActionFn;
+    50 NetworkDestroy         network_destroy         "virNetworkDestroy"               0 Mutate: VkNetworkActionFn;
+    51 NetworkGetXmlDesc      network_get_xml_desc    "virNetworkGetXMLDesc"            0 Read:
+        unsafe extern "C" fn(conn: VkConn, net: *const VkNetworkRef, flags: u32, out: *const VkStrSink, err: *const VkErrorSink) -> i32;
+    52 NetworkGetBridgeName   network_get_bridge_name "virNetworkGetBridgeName"         0 Read:
+        unsafe extern "C" fn(conn: VkConn, net: *const VkNetworkRef, out: *const VkStrSink, err: *const VkErrorSink) -> i32;
+    53 NetworkGetAutostart    network_get_autostart   "virNetworkGetAutostart"          0 Read:
+        unsafe extern "C" fn(conn: VkConn, net: *const VkNetworkRef, out: *mut i32, err: *const VkErrorSink) -> i32;
+    54 NetworkSetAutostart    network_set_autostart   "virNetworkSetAutostart"          0 Mutate:
+        unsafe extern "C" fn(conn: VkConn, net: *const VkNetworkRef, autostart: i32, err: *const VkErrorSink) -> i32;
+}
+
+impl Op {
+    /// Facts about this operation.
+    pub const fn info(self) -> &'static OpInfo {
+        &OPS[self as usize]
+    }
+}
+
+/// The size of the header: a table smaller than this is malformed.
+pub const VK_HEADER_SIZE: usize = core::mem::size_of::<VkDriverHeader>();
+/// The size of the table in this version of the ABI.
+pub const VK_TABLE_SIZE: usize = core::mem::size_of::<VkDriverTable>();
+/// Size of one slot.
+pub const VK_SLOT_SIZE: usize = core::mem::size_of::<usize>();
+
+/// Domain states, as libvirt's `virDomainState`.
+#[repr(u32)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum VkDomainState {
+    /// No state.
+    NoState = 0,
+    /// Running.
+    Running = 1,
+    /// Blocked on a resource.
+    Blocked = 2,
+    /// Paused by the user.
+    Paused = 3,
+    /// Being shut down.
+    Shutdown = 4,
+    /// Shut off.
+    Shutoff = 5,
+    /// Crashed.
+    Crashed = 6,
+}
+
+impl VkDomainState {
+    /// Converts a raw value; unknown values map to `NoState`.
+    pub const fn from_raw(v: u32) -> VkDomainState {
+        match v {
+            1 => VkDomainState::Running,
+            2 => VkDomainState::Blocked,
+            3 => VkDomainState::Paused,
+            4 => VkDomainState::Shutdown,
+            5 => VkDomainState::Shutoff,
+            6 => VkDomainState::Crashed,
+            _ => VkDomainState::NoState,
+        }
+    }
+}
+
+/// vCPU states, as libvirt's `virVcpuState`.
+#[repr(i32)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum VkVcpuState {
+    /// Offline.
+    Offline = 0,
+    /// Running.
+    Running = 1,
+    /// Blocked.
+    Blocked = 2,
+}
+
+/// Error codes that cross the boundary. The numbers are libvirt's `virErrorNumber` values and
+/// never change.
+#[repr(i32)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum VkErrorCode {
+    /// Internal error (also: a panic inside a driver).
+    InternalError = 1,
+    /// Out of memory.
+    NoMemory = 2,
+    /// The driver does not support the operation.
+    NoSupport = 3,
+    /// Could not connect to the hypervisor or its back end.
+    NoConnect = 5,
+    /// Invalid connection object.
+    InvalidConn = 6,
+    /// Invalid domain object.
+    InvalidDomain = 7,
+    /// Invalid argument.
+    InvalidArg = 8,
+    /// The operation failed.
+    OperationFailed = 9,
+    /// Unsupported OS type.
+    OsType = 16,
+    /// Missing kernel information.
+    NoKernel = 17,
+    /// Missing root device.
+    NoRoot = 18,
+    /// Missing source device.
+    NoSource = 19,
+    /// Missing target device.
+    NoTarget = 20,
+    /// Missing domain name.
+    NoName = 21,
+    /// Missing OS information.
+    NoOs = 22,
+    /// Missing device information.
+    NoDevice = 23,
+    /// Malformed or invalid XML.
+    XmlError = 27,
+    /// The domain already exists.
+    DomExist = 28,
+    /// Operation forbidden (read-only connection, missing privilege).
+    OperationDenied = 29,
+    /// Failed to open a file.
+    OpenFailed = 30,
+    /// Failed to read a file.
+    ReadFailed = 31,
+    /// Failed to parse a file.
+    ParseFailed = 32,
+    /// Configuration syntax error.
+    ConfSyntax = 33,
+    /// Failed to write a file.
+    WriteFailed = 34,
+    /// Invalid network object.
+    InvalidNetwork = 36,
+    /// The network already exists.
+    NetworkExist = 37,
+    /// A system call failed.
+    SystemError = 38,
+    /// No domain with the given name, id or UUID.
+    NoDomain = 42,
+    /// No network with the given name or UUID.
+    NoNetwork = 43,
+    /// Invalid MAC address.
+    InvalidMac = 44,
+    /// The operation is not valid in the object's current state.
+    OperationInvalid = 55,
+    /// An argument is not supported by the driver.
+    ConfigUnsupported = 67,
+}
+
+impl VkErrorCode {
+    /// Every code, for iteration.
+    pub const ALL: [VkErrorCode; 32] = [
+        VkErrorCode::InternalError,
+        VkErrorCode::NoMemory,
+        VkErrorCode::NoSupport,
+        VkErrorCode::NoConnect,
+        VkErrorCode::InvalidConn,
+        VkErrorCode::InvalidDomain,
+        VkErrorCode::InvalidArg,
+        VkErrorCode::OperationFailed,
+        VkErrorCode::OsType,
+        VkErrorCode::NoKernel,
+        VkErrorCode::NoRoot,
+        VkErrorCode::NoSource,
+        VkErrorCode::NoTarget,
+        VkErrorCode::NoName,
+        VkErrorCode::NoOs,
+        VkErrorCode::NoDevice,
+        VkErrorCode::XmlError,
+        VkErrorCode::DomExist,
+        VkErrorCode::OperationDenied,
+        VkErrorCode::OpenFailed,
+        VkErrorCode::ReadFailed,
+        VkErrorCode::ParseFailed,
+        VkErrorCode::ConfSyntax,
+        VkErrorCode::WriteFailed,
+        VkErrorCode::InvalidNetwork,
+        VkErrorCode::NetworkExist,
+        VkErrorCode::SystemError,
+        VkErrorCode::NoDomain,
+        VkErrorCode::NoNetwork,
+        VkErrorCode::InvalidMac,
+        VkErrorCode::OperationInvalid,
+        VkErrorCode::ConfigUnsupported,
+    ];
+
+    /// Converts a raw code; unknown codes map to `InternalError`.
+    pub fn from_raw(code: i32) -> VkErrorCode {
+        Self::ALL.iter().copied().find(|c| *c as i32 == code).unwrap_or(VkErrorCode::InternalError)
+    }
+}
+
+/// libvirt-style error domain numbers (`virErrorDomain`) that drivers declare in their header.
+pub mod error_domain {
+    /// No particular domain (the core itself).
+    pub const NONE: u32 = 0;
+    /// The Xen hypercall driver.
+    pub const XEN: u32 = 1;
+    /// The xend driver.
+    pub const XEND: u32 = 2;
+    /// The xenstore driver.
+    pub const XENSTORE: u32 = 3;
+    /// The S-expression code.
+    pub const SEXPR: u32 = 4;
+    /// The XML model.
+    pub const XML: u32 = 5;
+    /// The domain layer.
+    pub const DOM: u32 = 6;
+    /// The configuration file code.
+    pub const CONF: u32 = 9;
+    /// The QEMU driver.
+    pub const QEMU: u32 = 10;
+    /// The network layer.
+    pub const NET: u32 = 11;
+    /// The test driver.
+    pub const TEST: u32 = 12;
+    /// The remote driver.
+    pub const REMOTE: u32 = 13;
+    /// The OpenVZ driver.
+    pub const OPENVZ: u32 = 14;
+    /// The XM config driver.
+    pub const XENXM: u32 = 15;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ops_are_dense_and_ordered() {
+        for (i, op) in OPS.iter().enumerate() {
+            assert_eq!(op.index, i, "{} out of order", op.field);
+            assert_eq!(Op::ALL[i] as usize, i);
+        }
+        assert!(OP_COUNT <= VK_MAX_OPS);
+    }
+
+    #[test]
+    fn slots_follow_the_header_contiguously() {
+        assert_eq!(VkDriverTable::SLOT_OFFSETS[0], VK_HEADER_SIZE);
+        for (i, off) in VkDriverTable::SLOT_OFFSETS.iter().enumerate() {
+            assert_eq!(*off, VK_HEADER_SIZE + i * VK_SLOT_SIZE);
+        }
+        assert_eq!(VK_TABLE_SIZE, VK_HEADER_SIZE + OP_COUNT * VK_SLOT_SIZE);
+    }
+
+    #[test]
+    fn error_codes_round_trip() {
+        for c in VkErrorCode::ALL {
+            assert_eq!(VkErrorCode::from_raw(c as i32), c);
+        }
+        assert_eq!(VkErrorCode::from_raw(9999), VkErrorCode::InternalError);
+    }
+
+    #[test]
+    fn magic_spells_vkdr() {
+        assert_eq!(&VK_MAGIC.to_le_bytes(), b"VKDR");
+    }
+}
