@@ -81,7 +81,7 @@ impl VkStr {
     pub const EMPTY: VkStr = VkStr { ptr: core::ptr::null(), len: 0 };
 
     /// Borrows a Rust string.
-    pub const fn from_str(s: &str) -> VkStr {
+    pub const fn new(s: &str) -> VkStr {
         VkStr { ptr: s.as_ptr(), len: s.len() }
     }
 

@@ -1,1 +1,78 @@
-//! placeholder
+//! The SDK for writing virtkit drivers in Rust.
+//!
+//! A driver implements [`Driver`]: an `open` that returns its connection state (or declines the
+//! URI), and a constant [`Ops`] table of safe functions, one optional field per operation. The
+//! SDK builds the C table from it: each `Some` field becomes an `extern "C"` shim, each `None`
+//! a NULL slot, and the capability bits are computed from the slots, so the two can never
+//! disagree. Every shim runs the driver's function inside `catch_unwind`; a panic becomes an
+//! internal error carrying the panic message, and never crosses the boundary.
+//!
+//! ```text
+//! struct Toy;
+//! impl virtkit_driver::Driver for Toy {
+//!     type Conn = ToyConn;
+//!     const INFO: DriverInfo = DriverInfo::new("toy", "0.1.0", &["toy"]);
+//!     const OPS: Ops<ToyConn> = Ops { get_type: Some(|_| Ok("TOY".into())), ..Ops::NONE };
+//!     fn open(uri: &str, _read_only: bool) -> Result<Option<ToyConn>> { ... }
+//! }
+//! virtkit_driver::export_plugin!(Toy);   // in the cdylib crate: exports virtkit_driver_entry
+//! ```
+#![deny(missing_docs)]
+
+mod shims;
+mod types;
+
+pub use shims::build_table;
+pub use types::{
+    DomainIdent, DomainInfo, DomainRef, DriverInfo, Error, NetworkIdent, NetworkRef, NodeInfo,
+    Ops, Result, VcpuInfo,
+};
+pub use uuid::Uuid;
+pub use virtkit_abi as abi;
+pub use virtkit_abi::{Op, VkDomainState as DomainState, VkErrorCode as ErrorCode, VkVcpuState as VcpuState};
+
+/// The interface a driver implements.
+pub trait Driver: 'static {
+    /// Per-connection state. Dropped when the connection closes.
+    type Conn: Send + Sync + 'static;
+    /// Static facts: name, version, schemes, flags.
+    const INFO: DriverInfo;
+    /// The operations the driver implements; `None` fields become NULL slots.
+    const OPS: Ops<Self::Conn>;
+    /// Opens a connection for `uri` (the full normalised URI), or returns `Ok(None)` when the
+    /// driver does not serve it.
+    fn open(uri: &str, read_only: bool) -> Result<Option<Self::Conn>>;
+}
+
+/// Returns the driver's table, built once per process and never freed.
+pub fn table<D: Driver>() -> *const abi::VkDriverTable {
+    shims::table_for::<D>()
+}
+
+/// Defines `pub unsafe extern "C" fn $name()` returning the driver's table, for linking a driver
+/// statically (register it with `virtkit_loader::register_static_driver!($name)`).
+#[macro_export]
+macro_rules! driver_entry {
+    ($name:ident, $driver:ty) => {
+        /// Entry function of the statically linkable driver table.
+        pub unsafe extern "C" fn $name() -> *const $crate::abi::VkDriverTable {
+            $crate::table::<$driver>()
+        }
+    };
+}
+
+/// Exports the driver's table as the plugin entry symbol `virtkit_driver_entry`. Use it once, in
+/// the crate that builds the `cdylib`.
+#[macro_export]
+macro_rules! export_plugin {
+    ($driver:ty) => {
+        /// The plugin entry symbol: returns the driver table.
+        ///
+        /// # Safety
+        /// Called by the virtkit loader after `dlopen`; takes no arguments.
+        #[unsafe(no_mangle)]
+        pub unsafe extern "C" fn virtkit_driver_entry() -> *const $crate::abi::VkDriverTable {
+            $crate::table::<$driver>()
+        }
+    };
+}

@@ -1,0 +1,366 @@
+//! Safe types a driver works with.
+
+use uuid::Uuid;
+use virtkit_abi::{Op, VkDomainState, VkErrorCode, VkVcpuState};
+
+/// An error a driver returns: a stable code and a message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Error {
+    /// The stable code.
+    pub code: VkErrorCode,
+    /// A short message for the user.
+    pub message: String,
+}
+
+/// Result of a driver function.
+pub type Result<T> = std::result::Result<T, Error>;
+
+impl Error {
+    /// An error with `code` and `message`.
+    pub fn new(code: VkErrorCode, message: impl Into<String>) -> Error {
+        Error { code, message: message.into() }
+    }
+    /// `NO_DOMAIN`.
+    pub fn no_domain(message: impl Into<String>) -> Error {
+        Error::new(VkErrorCode::NoDomain, message)
+    }
+    /// `NO_NETWORK`.
+    pub fn no_network(message: impl Into<String>) -> Error {
+        Error::new(VkErrorCode::NoNetwork, message)
+    }
+    /// `INVALID_ARG`.
+    pub fn invalid_arg(message: impl Into<String>) -> Error {
+        Error::new(VkErrorCode::InvalidArg, message)
+    }
+    /// `OPERATION_INVALID`: the object is in the wrong state.
+    pub fn operation_invalid(message: impl Into<String>) -> Error {
+        Error::new(VkErrorCode::OperationInvalid, message)
+    }
+    /// `OPERATION_FAILED`.
+    pub fn operation_failed(message: impl Into<String>) -> Error {
+        Error::new(VkErrorCode::OperationFailed, message)
+    }
+    /// `XML_ERROR`.
+    pub fn xml(message: impl Into<String>) -> Error {
+        Error::new(VkErrorCode::XmlError, message)
+    }
+    /// `INTERNAL_ERROR`.
+    pub fn internal(message: impl Into<String>) -> Error {
+        Error::new(VkErrorCode::InternalError, message)
+    }
+    /// `NO_SUPPORT`.
+    pub fn no_support(message: impl Into<String>) -> Error {
+        Error::new(VkErrorCode::NoSupport, message)
+    }
+    /// `SYSTEM_ERROR`, from an I/O error with context.
+    pub fn system(context: impl std::fmt::Display, err: &std::io::Error) -> Error {
+        Error::new(VkErrorCode::SystemError, format!("{context}: {err}"))
+    }
+}
+
+impl std::fmt::Display for Error {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Error {}
+
+/// Static facts about a driver, written into the table header.
+#[derive(Clone, Copy, Debug)]
+pub struct DriverInfo {
+    /// Driver name (lower-case ASCII, digits, `-`).
+    pub name: &'static str,
+    /// Semantic version.
+    pub version: &'static str,
+    /// URI schemes served.
+    pub schemes: &'static [&'static str],
+    /// `VK_DRIVER_*` flags.
+    pub flags: u32,
+    /// libvirt-style error domain (`virtkit_abi::error_domain`).
+    pub error_domain: u32,
+    /// Default rank within a stack serving one scheme (lower first).
+    pub stack_rank: u32,
+    /// Per-operation rank overrides.
+    pub op_ranks: &'static [(Op, u32)],
+    /// URI of a disposable instance for the conformance suite (`{tmpdir}` placeholder), or "".
+    pub sandbox_uri: &'static str,
+}
+
+impl DriverInfo {
+    /// Facts with no flags, error domain 0, rank 0, no overrides and no sandbox URI.
+    pub const fn new(name: &'static str, version: &'static str, schemes: &'static [&'static str]) -> DriverInfo {
+        DriverInfo {
+            name,
+            version,
+            schemes,
+            flags: 0,
+            error_domain: 0,
+            stack_rank: 0,
+            op_ranks: &[],
+            sandbox_uri: "",
+        }
+    }
+}
+
+/// A domain as the core names it in a call.
+#[derive(Clone, Copy, Debug)]
+pub struct DomainRef<'a> {
+    /// The id the core last saw (-1 when inactive). Key on `uuid`.
+    pub id: i32,
+    /// UUID.
+    pub uuid: Uuid,
+    /// Name.
+    pub name: &'a str,
+}
+
+/// A network as the core names it in a call.
+#[derive(Clone, Copy, Debug)]
+pub struct NetworkRef<'a> {
+    /// UUID.
+    pub uuid: Uuid,
+    /// Name.
+    pub name: &'a str,
+}
+
+/// A domain identity returned by lookups, create and define.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DomainIdent {
+    /// Id, or -1 when inactive.
+    pub id: i32,
+    /// UUID.
+    pub uuid: Uuid,
+    /// Name.
+    pub name: String,
+}
+
+/// A network identity returned by lookups, create and define.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NetworkIdent {
+    /// UUID.
+    pub uuid: Uuid,
+    /// Name.
+    pub name: String,
+}
+
+/// Domain information.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DomainInfo {
+    /// State.
+    pub state: VkDomainState,
+    /// Maximum memory, KiB.
+    pub max_mem_kib: u64,
+    /// Current memory, KiB.
+    pub memory_kib: u64,
+    /// Number of vCPUs.
+    pub nr_virt_cpu: u32,
+    /// CPU time, ns.
+    pub cpu_time_ns: u64,
+}
+
+/// Node information.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct NodeInfo {
+    /// CPU model (at most 31 bytes cross the boundary).
+    pub model: String,
+    /// Memory, KiB.
+    pub memory_kib: u64,
+    /// Active CPUs.
+    pub cpus: u32,
+    /// MHz.
+    pub mhz: u32,
+    /// NUMA cells.
+    pub nodes: u32,
+    /// Sockets per cell.
+    pub sockets: u32,
+    /// Cores per socket.
+    pub cores: u32,
+    /// Threads per core.
+    pub threads: u32,
+}
+
+/// One vCPU.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VcpuInfo {
+    /// vCPU number.
+    pub number: u32,
+    /// State.
+    pub state: VkVcpuState,
+    /// CPU time, ns.
+    pub cpu_time_ns: u64,
+    /// Host CPU, or -1.
+    pub cpu: i32,
+    /// Affinity, one bit per host CPU.
+    pub cpumap: Vec<u8>,
+}
+
+/// The operations a driver implements, one optional function per slot of the C table
+/// (open and close come from [`Driver`](crate::Driver) itself). Start from [`Ops::NONE`].
+#[allow(clippy::type_complexity)]
+pub struct Ops<C> {
+    /// virConnectGetType.
+    pub get_type: Option<fn(&C) -> Result<String>>,
+    /// virConnectGetVersion.
+    pub get_version: Option<fn(&C) -> Result<u64>>,
+    /// virConnectGetHostname.
+    pub get_hostname: Option<fn(&C) -> Result<String>>,
+    /// virConnectGetCapabilities.
+    pub get_capabilities: Option<fn(&C) -> Result<String>>,
+    /// virNodeGetInfo.
+    pub node_get_info: Option<fn(&C) -> Result<NodeInfo>>,
+    /// virConnectGetMaxVcpus (domain type, possibly empty).
+    pub get_max_vcpus: Option<fn(&C, &str) -> Result<i32>>,
+    /// virConnectListDomains.
+    pub list_domains: Option<fn(&C) -> Result<Vec<i32>>>,
+    /// virConnectNumOfDomains.
+    pub num_of_domains: Option<fn(&C) -> Result<i32>>,
+    /// virConnectListDefinedDomains.
+    pub list_defined_domains: Option<fn(&C) -> Result<Vec<String>>>,
+    /// virConnectNumOfDefinedDomains.
+    pub num_of_defined_domains: Option<fn(&C) -> Result<i32>>,
+    /// virDomainLookupByID.
+    pub domain_lookup_by_id: Option<fn(&C, i32) -> Result<DomainIdent>>,
+    /// virDomainLookupByUUID.
+    pub domain_lookup_by_uuid: Option<fn(&C, &Uuid) -> Result<DomainIdent>>,
+    /// virDomainLookupByName.
+    pub domain_lookup_by_name: Option<fn(&C, &str) -> Result<DomainIdent>>,
+    /// virDomainCreateXML (xml, flags).
+    pub domain_create_xml: Option<fn(&C, &str, u32) -> Result<DomainIdent>>,
+    /// virDomainDefineXML.
+    pub domain_define_xml: Option<fn(&C, &str) -> Result<DomainIdent>>,
+    /// virDomainUndefine.
+    pub domain_undefine: Option<fn(&C, &DomainRef<'_>) -> Result<()>>,
+    /// virDomainCreate.
+    pub domain_create: Option<fn(&C, &DomainRef<'_>) -> Result<()>>,
+    /// virDomainShutdown.
+    pub domain_shutdown: Option<fn(&C, &DomainRef<'_>) -> Result<()>>,
+    /// virDomainReboot.
+    pub domain_reboot: Option<fn(&C, &DomainRef<'_>, u32) -> Result<()>>,
+    /// virDomainDestroy.
+    pub domain_destroy: Option<fn(&C, &DomainRef<'_>) -> Result<()>>,
+    /// virDomainSuspend.
+    pub domain_suspend: Option<fn(&C, &DomainRef<'_>) -> Result<()>>,
+    /// virDomainResume.
+    pub domain_resume: Option<fn(&C, &DomainRef<'_>) -> Result<()>>,
+    /// virDomainSave (path).
+    pub domain_save: Option<fn(&C, &DomainRef<'_>, &str) -> Result<()>>,
+    /// virDomainRestore (path).
+    pub domain_restore: Option<fn(&C, &str) -> Result<()>>,
+    /// virDomainCoreDump (path, flags).
+    pub domain_core_dump: Option<fn(&C, &DomainRef<'_>, &str, u32) -> Result<()>>,
+    /// virDomainGetInfo.
+    pub domain_get_info: Option<fn(&C, &DomainRef<'_>) -> Result<DomainInfo>>,
+    /// virDomainGetXMLDesc (flags).
+    pub domain_get_xml_desc: Option<fn(&C, &DomainRef<'_>, u32) -> Result<String>>,
+    /// virDomainGetOSType.
+    pub domain_get_os_type: Option<fn(&C, &DomainRef<'_>) -> Result<String>>,
+    /// virDomainGetMaxMemory (KiB).
+    pub domain_get_max_memory: Option<fn(&C, &DomainRef<'_>) -> Result<u64>>,
+    /// virDomainSetMaxMemory (KiB).
+    pub domain_set_max_memory: Option<fn(&C, &DomainRef<'_>, u64) -> Result<()>>,
+    /// virDomainSetMemory (KiB).
+    pub domain_set_memory: Option<fn(&C, &DomainRef<'_>, u64) -> Result<()>>,
+    /// virDomainSetVcpus.
+    pub domain_set_vcpus: Option<fn(&C, &DomainRef<'_>, u32) -> Result<()>>,
+    /// virDomainPinVcpu (vcpu, cpumap).
+    pub domain_pin_vcpu: Option<fn(&C, &DomainRef<'_>, u32, &[u8]) -> Result<()>>,
+    /// virDomainGetVcpus.
+    pub domain_get_vcpus: Option<fn(&C, &DomainRef<'_>) -> Result<Vec<VcpuInfo>>>,
+    /// virDomainGetAutostart.
+    pub domain_get_autostart: Option<fn(&C, &DomainRef<'_>) -> Result<bool>>,
+    /// virDomainSetAutostart.
+    pub domain_set_autostart: Option<fn(&C, &DomainRef<'_>, bool) -> Result<()>>,
+    /// virDomainAttachDevice (device XML).
+    pub domain_attach_device: Option<fn(&C, &DomainRef<'_>, &str) -> Result<()>>,
+    /// virDomainDetachDevice (device XML).
+    pub domain_detach_device: Option<fn(&C, &DomainRef<'_>, &str) -> Result<()>>,
+    /// virConnectListNetworks.
+    pub list_networks: Option<fn(&C) -> Result<Vec<String>>>,
+    /// virConnectNumOfNetworks.
+    pub num_of_networks: Option<fn(&C) -> Result<i32>>,
+    /// virConnectListDefinedNetworks.
+    pub list_defined_networks: Option<fn(&C) -> Result<Vec<String>>>,
+    /// virConnectNumOfDefinedNetworks.
+    pub num_of_defined_networks: Option<fn(&C) -> Result<i32>>,
+    /// virNetworkLookupByUUID.
+    pub network_lookup_by_uuid: Option<fn(&C, &Uuid) -> Result<NetworkIdent>>,
+    /// virNetworkLookupByName.
+    pub network_lookup_by_name: Option<fn(&C, &str) -> Result<NetworkIdent>>,
+    /// virNetworkCreateXML.
+    pub network_create_xml: Option<fn(&C, &str) -> Result<NetworkIdent>>,
+    /// virNetworkDefineXML.
+    pub network_define_xml: Option<fn(&C, &str) -> Result<NetworkIdent>>,
+    /// virNetworkUndefine.
+    pub network_undefine: Option<fn(&C, &NetworkRef<'_>) -> Result<()>>,
+    /// virNetworkCreate.
+    pub network_create: Option<fn(&C, &NetworkRef<'_>) -> Result<()>>,
+    /// virNetworkDestroy.
+    pub network_destroy: Option<fn(&C, &NetworkRef<'_>) -> Result<()>>,
+    /// virNetworkGetXMLDesc (flags).
+    pub network_get_xml_desc: Option<fn(&C, &NetworkRef<'_>, u32) -> Result<String>>,
+    /// virNetworkGetBridgeName.
+    pub network_get_bridge_name: Option<fn(&C, &NetworkRef<'_>) -> Result<String>>,
+    /// virNetworkGetAutostart.
+    pub network_get_autostart: Option<fn(&C, &NetworkRef<'_>) -> Result<bool>>,
+    /// virNetworkSetAutostart.
+    pub network_set_autostart: Option<fn(&C, &NetworkRef<'_>, bool) -> Result<()>>,
+}
+
+impl<C> Ops<C> {
+    /// No operation implemented.
+    pub const NONE: Ops<C> = Ops {
+        get_type: None,
+        get_version: None,
+        get_hostname: None,
+        get_capabilities: None,
+        node_get_info: None,
+        get_max_vcpus: None,
+        list_domains: None,
+        num_of_domains: None,
+        list_defined_domains: None,
+        num_of_defined_domains: None,
+        domain_lookup_by_id: None,
+        domain_lookup_by_uuid: None,
+        domain_lookup_by_name: None,
+        domain_create_xml: None,
+        domain_define_xml: None,
+        domain_undefine: None,
+        domain_create: None,
+        domain_shutdown: None,
+        domain_reboot: None,
+        domain_destroy: None,
+        domain_suspend: None,
+        domain_resume: None,
+        domain_save: None,
+        domain_restore: None,
+        domain_core_dump: None,
+        domain_get_info: None,
+        domain_get_xml_desc: None,
+        domain_get_os_type: None,
+        domain_get_max_memory: None,
+        domain_set_max_memory: None,
+        domain_set_memory: None,
+        domain_set_vcpus: None,
+        domain_pin_vcpu: None,
+        domain_get_vcpus: None,
+        domain_get_autostart: None,
+        domain_set_autostart: None,
+        domain_attach_device: None,
+        domain_detach_device: None,
+        list_networks: None,
+        num_of_networks: None,
+        list_defined_networks: None,
+        num_of_defined_networks: None,
+        network_lookup_by_uuid: None,
+        network_lookup_by_name: None,
+        network_create_xml: None,
+        network_define_xml: None,
+        network_undefine: None,
+        network_create: None,
+        network_destroy: None,
+        network_get_xml_desc: None,
+        network_get_bridge_name: None,
+        network_get_autostart: None,
+        network_set_autostart: None,
+    };
+}
