@@ -1,0 +1,298 @@
+//! Domains and the plain data types that describe them.
+
+use std::sync::{Arc, RwLock};
+
+use virtkit_abi::{Op, VkDomainInfo, VkNodeInfo};
+use virtkit_loader::DomainIdent;
+
+use crate::connect::{Connect, non_empty_path, non_empty_xml};
+use crate::error::{Error, Result};
+
+pub use virtkit_abi::{VkDomainState as DomainState, VkVcpuState as VcpuState};
+
+/// The state text virsh prints for a domain state.
+pub(crate) fn state_text(s: DomainState) -> &'static str {
+    match s {
+        DomainState::NoState => "no state",
+        DomainState::Running => "running",
+        DomainState::Blocked => "idle",
+        DomainState::Paused => "paused",
+        DomainState::Shutdown => "in shutdown",
+        DomainState::Shutoff => "shut off",
+        DomainState::Crashed => "crashed",
+    }
+}
+
+/// Domain information.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DomainInfo {
+    /// State.
+    pub state: DomainState,
+    /// Maximum memory, KiB.
+    pub max_mem_kib: u64,
+    /// Current memory, KiB.
+    pub memory_kib: u64,
+    /// Number of vCPUs.
+    pub nr_virt_cpu: u32,
+    /// CPU time used, ns.
+    pub cpu_time_ns: u64,
+}
+
+impl DomainInfo {
+    fn from_raw(r: VkDomainInfo) -> DomainInfo {
+        DomainInfo {
+            state: DomainState::from_raw(r.state),
+            max_mem_kib: r.max_mem_kib,
+            memory_kib: r.memory_kib,
+            nr_virt_cpu: r.nr_virt_cpu,
+            cpu_time_ns: r.cpu_time_ns,
+        }
+    }
+
+    /// The state as virsh names it (`running`, `paused`, `shut off`, ...).
+    pub fn state_name(&self) -> &'static str {
+        state_text(self.state)
+    }
+}
+
+/// Node information.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NodeInfo {
+    /// CPU model.
+    pub model: String,
+    /// Memory, KiB.
+    pub memory_kib: u64,
+    /// Active CPUs.
+    pub cpus: u32,
+    /// MHz.
+    pub mhz: u32,
+    /// NUMA cells.
+    pub nodes: u32,
+    /// Sockets per cell.
+    pub sockets: u32,
+    /// Cores per socket.
+    pub cores: u32,
+    /// Threads per core.
+    pub threads: u32,
+}
+
+impl NodeInfo {
+    pub(crate) fn from_raw(r: VkNodeInfo) -> NodeInfo {
+        let end = r.model.iter().position(|b| *b == 0).unwrap_or(r.model.len());
+        NodeInfo {
+            model: String::from_utf8_lossy(&r.model[..end]).into_owned(),
+            memory_kib: r.memory_kib,
+            cpus: r.cpus,
+            mhz: r.mhz,
+            nodes: r.nodes,
+            sockets: r.sockets,
+            cores: r.cores,
+            threads: r.threads,
+        }
+    }
+}
+
+/// One virtual CPU.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VcpuInfo {
+    /// vCPU number.
+    pub number: u32,
+    /// State.
+    pub state: VcpuState,
+    /// CPU time, ns.
+    pub cpu_time_ns: u64,
+    /// Host CPU it runs on, or -1.
+    pub cpu: i32,
+    /// Affinity: one bit per host CPU.
+    pub cpumap: Vec<u8>,
+}
+
+/// A domain (virtual machine) of a connection.
+#[derive(Clone)]
+pub struct Domain {
+    conn: Connect,
+    ident: Arc<RwLock<DomainIdent>>,
+}
+
+impl std::fmt::Debug for Domain {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let i = self.ident();
+        f.debug_struct("Domain").field("id", &i.id).field("name", &i.name).finish()
+    }
+}
+
+impl Domain {
+    pub(crate) fn new(conn: Connect, ident: DomainIdent) -> Domain {
+        Domain { conn, ident: Arc::new(RwLock::new(ident)) }
+    }
+
+    fn ident(&self) -> DomainIdent {
+        self.ident.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// The connection this domain belongs to.
+    pub fn connect(&self) -> &Connect {
+        &self.conn
+    }
+    /// Name.
+    pub fn name(&self) -> String {
+        self.ident().name
+    }
+    /// Id, or -1 when inactive (as of the last lookup or lifecycle call).
+    pub fn id(&self) -> i32 {
+        self.ident().id
+    }
+    /// UUID.
+    pub fn uuid(&self) -> uuid::Uuid {
+        uuid::Uuid::from_bytes(self.ident().uuid)
+    }
+    /// UUID as text (8-4-4-4-12, lower case).
+    pub fn uuid_string(&self) -> String {
+        self.uuid().hyphenated().to_string()
+    }
+
+    /// Re-reads the id after a lifecycle change (best effort: a driver without UUID lookup keeps
+    /// the old value).
+    fn refresh(&self) {
+        let bytes = self.ident().uuid;
+        if let Ok(d) = self.conn.dispatch(Op::DomainLookupByUuid, |m| m.domain_lookup_by_uuid(&bytes)) {
+            *self.ident.write().unwrap_or_else(|p| p.into_inner()) = d;
+        }
+    }
+
+    fn act(&self, op: Op, f: impl Fn(&virtkit_loader::DriverConn, &DomainIdent) -> virtkit_loader::CallResult<()>) -> Result<()> {
+        let d = self.ident();
+        self.conn.dispatch(op, |m| f(m, &d))
+    }
+
+    fn act_and_refresh(&self, op: Op, f: impl Fn(&virtkit_loader::DriverConn, &DomainIdent) -> virtkit_loader::CallResult<()>) -> Result<()> {
+        self.act(op, f)?;
+        self.refresh();
+        Ok(())
+    }
+
+    /// Starts an inactive persistent domain (virDomainCreate).
+    pub fn create(&self) -> Result<()> {
+        self.act_and_refresh(Op::DomainCreate, |m, d| m.domain_create(d))
+    }
+    /// Asks the guest to shut down.
+    pub fn shutdown(&self) -> Result<()> {
+        self.act_and_refresh(Op::DomainShutdown, |m, d| m.domain_shutdown(d))
+    }
+    /// Asks the guest to reboot.
+    pub fn reboot(&self, flags: u32) -> Result<()> {
+        self.act(Op::DomainReboot, |m, d| m.domain_reboot(d, flags))
+    }
+    /// Stops the domain immediately.
+    pub fn destroy(&self) -> Result<()> {
+        self.act_and_refresh(Op::DomainDestroy, |m, d| m.domain_destroy(d))
+    }
+    /// Pauses a running domain.
+    pub fn suspend(&self) -> Result<()> {
+        self.act(Op::DomainSuspend, |m, d| m.domain_suspend(d))
+    }
+    /// Resumes a paused domain.
+    pub fn resume(&self) -> Result<()> {
+        self.act(Op::DomainResume, |m, d| m.domain_resume(d))
+    }
+    /// Removes the persistent definition (a running domain becomes transient).
+    pub fn undefine(&self) -> Result<()> {
+        self.act(Op::DomainUndefine, |m, d| m.domain_undefine(d))
+    }
+    /// Saves the domain's state to `path` and stops it.
+    pub fn save(&self, path: &str) -> Result<()> {
+        non_empty_path(path)?;
+        self.act_and_refresh(Op::DomainSave, |m, d| m.domain_save(d, path))
+    }
+    /// Dumps the domain's memory to `path`.
+    pub fn core_dump(&self, path: &str, flags: u32) -> Result<()> {
+        non_empty_path(path)?;
+        self.act(Op::DomainCoreDump, |m, d| m.domain_core_dump(d, path, flags))
+    }
+    /// State, memory, vCPUs and CPU time.
+    pub fn info(&self) -> Result<DomainInfo> {
+        let d = self.ident();
+        self.conn.dispatch(Op::DomainGetInfo, |m| m.domain_get_info(&d)).map(DomainInfo::from_raw)
+    }
+    /// The XML description.
+    pub fn xml_desc(&self, flags: u32) -> Result<String> {
+        let d = self.ident();
+        self.conn.dispatch(Op::DomainGetXmlDesc, |m| m.domain_get_xml_desc(&d, flags))
+    }
+    /// The OS type (`hvm`, `linux`, ...).
+    pub fn os_type(&self) -> Result<String> {
+        let d = self.ident();
+        self.conn.dispatch(Op::DomainGetOsType, |m| m.domain_get_os_type(&d))
+    }
+    /// Maximum memory, KiB.
+    pub fn max_memory(&self) -> Result<u64> {
+        let d = self.ident();
+        self.conn.dispatch(Op::DomainGetMaxMemory, |m| m.domain_get_max_memory(&d))
+    }
+    /// Sets the maximum memory, KiB.
+    pub fn set_max_memory(&self, kib: u64) -> Result<()> {
+        if kib == 0 {
+            return Err(Error::invalid_arg("memory size must be greater than zero"));
+        }
+        self.act(Op::DomainSetMaxMemory, |m, d| m.domain_set_max_memory(d, kib))
+    }
+    /// Sets the current memory, KiB.
+    pub fn set_memory(&self, kib: u64) -> Result<()> {
+        if kib == 0 {
+            return Err(Error::invalid_arg("memory size must be greater than zero"));
+        }
+        self.act(Op::DomainSetMemory, |m, d| m.domain_set_memory(d, kib))
+    }
+    /// Sets the number of vCPUs.
+    pub fn set_vcpus(&self, n: u32) -> Result<()> {
+        if n == 0 {
+            return Err(Error::invalid_arg("vCPU count must be greater than zero"));
+        }
+        self.act(Op::DomainSetVcpus, |m, d| m.domain_set_vcpus(d, n))
+    }
+    /// Pins a vCPU to the host CPUs set in `cpumap`.
+    pub fn pin_vcpu(&self, vcpu: u32, cpumap: &[u8]) -> Result<()> {
+        if cpumap.is_empty() {
+            return Err(Error::invalid_arg("CPU map must not be empty"));
+        }
+        self.act(Op::DomainPinVcpu, |m, d| m.domain_pin_vcpu(d, vcpu, cpumap))
+    }
+    /// Per-vCPU information.
+    pub fn vcpus(&self) -> Result<Vec<VcpuInfo>> {
+        let d = self.ident();
+        let raw = self.conn.dispatch(Op::DomainGetVcpus, |m| m.domain_get_vcpus(&d))?;
+        Ok(raw
+            .into_iter()
+            .map(|v| VcpuInfo {
+                number: v.info.number,
+                state: match v.info.state {
+                    1 => VcpuState::Running,
+                    2 => VcpuState::Blocked,
+                    _ => VcpuState::Offline,
+                },
+                cpu_time_ns: v.info.cpu_time_ns,
+                cpu: v.info.cpu,
+                cpumap: v.cpumap,
+            })
+            .collect())
+    }
+    /// Whether the domain starts when the host (or driver) starts.
+    pub fn autostart(&self) -> Result<bool> {
+        let d = self.ident();
+        self.conn.dispatch(Op::DomainGetAutostart, |m| m.domain_get_autostart(&d))
+    }
+    /// Sets autostart.
+    pub fn set_autostart(&self, on: bool) -> Result<()> {
+        self.act(Op::DomainSetAutostart, |m, d| m.domain_set_autostart(d, on))
+    }
+    /// Attaches a device described by XML.
+    pub fn attach_device(&self, xml: &str) -> Result<()> {
+        non_empty_xml(xml)?;
+        self.act(Op::DomainAttachDevice, |m, d| m.domain_attach_device(d, xml))
+    }
+    /// Detaches a device described by XML.
+    pub fn detach_device(&self, xml: &str) -> Result<()> {
+        non_empty_xml(xml)?;
+        self.act(Op::DomainDetachDevice, |m, d| m.domain_detach_device(d, xml))
+    }
+}
