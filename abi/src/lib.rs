@@ -36,7 +36,7 @@ pub const VK_MAGIC: u32 = 0x5244_4B56;
 /// The ABI major version this crate describes.
 pub const VK_ABI_MAJOR: u16 = 1;
 /// The ABI minor version this crate describes.
-pub const VK_ABI_MINOR: u16 = 0;
+pub const VK_ABI_MINOR: u16 = 1;
 /// Name of the exported entry symbol, NUL-terminated for `dlsym`.
 pub const VIRTKIT_DRIVER_ENTRY: &[u8] = b"virtkit_driver_entry\0";
 /// Number of 64-bit words in the capability bitset.
@@ -121,6 +121,9 @@ pub struct VkStrSink {
 }
 
 /// Host-provided sink for integers (domain ids).
+///
+/// (`node_get_security_model` pushes exactly two strings into its [`VkStrSink`]: the model, then
+/// the DOI; an empty model means no security driver is active.)
 #[repr(C)]
 pub struct VkIntSink {
     /// Host context, passed back unchanged.
@@ -501,6 +504,21 @@ define_ops! {
         unsafe extern "C" fn(conn: VkConn, net: *const VkNetworkRef, out: *mut i32, err: *const VkErrorSink) -> i32;
     54 NetworkSetAutostart    network_set_autostart   "virNetworkSetAutostart"          0 Mutate:
         unsafe extern "C" fn(conn: VkConn, net: *const VkNetworkRef, autostart: i32, err: *const VkErrorSink) -> i32;
+    // ---- ABI 1.1: what virsh 9.0's dominfo/domstate read, and native-format conversions ----
+    55 DomainIsPersistent     domain_is_persistent    "virDomainIsPersistent"           1 Read:
+        unsafe extern "C" fn(conn: VkConn, dom: *const VkDomainRef, out: *mut i32, err: *const VkErrorSink) -> i32;
+    56 DomainHasManagedSaveImage domain_has_managed_save_image "virDomainHasManagedSaveImage" 1 Read:
+        unsafe extern "C" fn(conn: VkConn, dom: *const VkDomainRef, flags: u32, out: *mut i32, err: *const VkErrorSink) -> i32;
+    57 NodeGetSecurityModel   node_get_security_model "virNodeGetSecurityModel"         1 Read:
+        unsafe extern "C" fn(conn: VkConn, out: *const VkStrSink, err: *const VkErrorSink) -> i32;
+    58 DomainGetSecurityLabel domain_get_security_label "virDomainGetSecurityLabel"     1 Read:
+        unsafe extern "C" fn(conn: VkConn, dom: *const VkDomainRef, out: *const VkStrSink, enforcing: *mut i32, err: *const VkErrorSink) -> i32;
+    59 DomainGetState         domain_get_state        "virDomainGetState"               1 Read:
+        unsafe extern "C" fn(conn: VkConn, dom: *const VkDomainRef, state: *mut i32, reason: *mut i32, err: *const VkErrorSink) -> i32;
+    60 DomainXmlFromNative    domain_xml_from_native  "virConnectDomainXMLFromNative"   1 Read:
+        unsafe extern "C" fn(conn: VkConn, format: VkStr, config: VkStr, flags: u32, out: *const VkStrSink, err: *const VkErrorSink) -> i32;
+    61 DomainXmlToNative      domain_xml_to_native    "virConnectDomainXMLToNative"     1 Read:
+        unsafe extern "C" fn(conn: VkConn, format: VkStr, xml: VkStr, flags: u32, out: *const VkStrSink, err: *const VkErrorSink) -> i32;
 }
 
 impl Op {

@@ -651,4 +651,57 @@ impl DriverConn {
         // SAFETY: see get_type.
         self.invoke(|c, e| unsafe { f(c, &r, on as i32, e) })
     }
+    // ---- ABI 1.1 ----
+
+    /// virDomainIsPersistent.
+    pub fn domain_is_persistent(&self, d: &DomainIdent) -> CallResult<bool> {
+        let f = slot!(self, domain_is_persistent, DomainIsPersistent);
+        let r = dref(d.id, &d.uuid, &d.name);
+        // SAFETY: see get_type.
+        self.value(|c, o, e| unsafe { f(c, &r, o, e) }).map(|v: i32| v != 0)
+    }
+    /// virDomainHasManagedSaveImage.
+    pub fn domain_has_managed_save_image(&self, d: &DomainIdent, flags: u32) -> CallResult<bool> {
+        let f = slot!(self, domain_has_managed_save_image, DomainHasManagedSaveImage);
+        let r = dref(d.id, &d.uuid, &d.name);
+        // SAFETY: see get_type.
+        self.value(|c, o, e| unsafe { f(c, &r, flags, o, e) }).map(|v: i32| v != 0)
+    }
+    /// virNodeGetSecurityModel: (model, DOI).
+    pub fn node_get_security_model(&self) -> CallResult<(String, String)> {
+        let f = slot!(self, node_get_security_model, NodeGetSecurityModel);
+        // SAFETY: see get_type.
+        let mut v = self.strings(|c, o, e| unsafe { f(c, o, e) })?.into_iter();
+        Ok((v.next().unwrap_or_default(), v.next().unwrap_or_default()))
+    }
+    /// virDomainGetSecurityLabel: (label, enforcing).
+    pub fn domain_get_security_label(&self, d: &DomainIdent) -> CallResult<(String, bool)> {
+        let f = slot!(self, domain_get_security_label, DomainGetSecurityLabel);
+        let r = dref(d.id, &d.uuid, &d.name);
+        let mut enforcing = 0i32;
+        // SAFETY: see get_type; `enforcing` outlives the call.
+        let label = self.string(|c, o, e| unsafe { f(c, &r, o, &mut enforcing, e) })?;
+        Ok((label, enforcing != 0))
+    }
+    /// virDomainGetState: (state, reason).
+    pub fn domain_get_state(&self, d: &DomainIdent) -> CallResult<(i32, i32)> {
+        let f = slot!(self, domain_get_state, DomainGetState);
+        let r = dref(d.id, &d.uuid, &d.name);
+        let mut reason = 0i32;
+        // SAFETY: see get_type; `reason` outlives the call.
+        let state = self.value(|c, o, e| unsafe { f(c, &r, o, &mut reason, e) })?;
+        Ok((state, reason))
+    }
+    /// virConnectDomainXMLFromNative.
+    pub fn domain_xml_from_native(&self, format: &str, config: &str, flags: u32) -> CallResult<String> {
+        let f = slot!(self, domain_xml_from_native, DomainXmlFromNative);
+        // SAFETY: see get_type.
+        self.string(|c, o, e| unsafe { f(c, VkStr::new(format), VkStr::new(config), flags, o, e) })
+    }
+    /// virConnectDomainXMLToNative.
+    pub fn domain_xml_to_native(&self, format: &str, xml: &str, flags: u32) -> CallResult<String> {
+        let f = slot!(self, domain_xml_to_native, DomainXmlToNative);
+        // SAFETY: see get_type.
+        self.string(|c, o, e| unsafe { f(c, VkStr::new(format), VkStr::new(xml), flags, o, e) })
+    }
 }

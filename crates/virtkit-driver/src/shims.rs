@@ -539,6 +539,64 @@ shim!(shim_network_set_autostart, network_set_autostart, (net: *const VkNetworkR
     f(c, &n, on != 0)
 });
 
+shim!(shim_domain_is_persistent, domain_is_persistent, (dom: *const VkDomainRef, out: *mut i32), |f, c| {
+    // SAFETY: valid for the call.
+    let d = unsafe { dom_ref(dom) }?;
+    let v = f(c, &d)?;
+    // SAFETY: valid output pointer.
+    unsafe { write_out(out, v as i32) }
+});
+shim!(shim_domain_has_managed_save_image, domain_has_managed_save_image, (dom: *const VkDomainRef, flags: u32, out: *mut i32), |f, c| {
+    // SAFETY: valid for the call.
+    let d = unsafe { dom_ref(dom) }?;
+    let v = f(c, &d, flags)?;
+    // SAFETY: valid output pointer.
+    unsafe { write_out(out, v as i32) }
+});
+shim!(shim_node_get_security_model, node_get_security_model, (out: *const VkStrSink), |f, c| {
+    let (model, doi) = f(c)?;
+    // SAFETY: the host's sink is valid for the call.
+    unsafe { push_str(out, &model) }?;
+    // SAFETY: as above.
+    unsafe { push_str(out, &doi) }
+});
+shim!(shim_domain_get_security_label, domain_get_security_label, (dom: *const VkDomainRef, out: *const VkStrSink, enforcing: *mut i32), |f, c| {
+    // SAFETY: valid for the call.
+    let d = unsafe { dom_ref(dom) }?;
+    let (label, enf) = f(c, &d)?;
+    // SAFETY: valid sink.
+    unsafe { push_str(out, &label) }?;
+    // SAFETY: valid output pointer.
+    unsafe { write_out(enforcing, enf as i32) }
+});
+shim!(shim_domain_get_state, domain_get_state, (dom: *const VkDomainRef, state: *mut i32, reason: *mut i32), |f, c| {
+    // SAFETY: valid for the call.
+    let d = unsafe { dom_ref(dom) }?;
+    let (s, r) = f(c, &d)?;
+    // SAFETY: valid output pointers.
+    unsafe { write_out(state, s as i32) }?;
+    // SAFETY: as above.
+    unsafe { write_out(reason, r) }
+});
+shim!(shim_domain_xml_from_native, domain_xml_from_native, (format: VkStr, config: VkStr, flags: u32, out: *const VkStrSink), |f, c| {
+    // SAFETY: valid for the call.
+    let fmt = unsafe { in_str(format, "format") }?;
+    // SAFETY: valid for the call.
+    let cfg = unsafe { in_str(config, "native config") }?;
+    let s = f(c, fmt, cfg, flags)?;
+    // SAFETY: valid sink.
+    unsafe { push_str(out, &s) }
+});
+shim!(shim_domain_xml_to_native, domain_xml_to_native, (format: VkStr, xml: VkStr, flags: u32, out: *const VkStrSink), |f, c| {
+    // SAFETY: valid for the call.
+    let fmt = unsafe { in_str(format, "format") }?;
+    // SAFETY: valid for the call.
+    let x = unsafe { in_str(xml, "XML") }?;
+    let s = f(c, fmt, x, flags)?;
+    // SAFETY: valid sink.
+    unsafe { push_str(out, &s) }
+});
+
 /// Builds the C table for driver `D`: shims where `D::OPS` has functions, NULL elsewhere, and
 /// capability bits computed from the slots.
 pub fn build_table<D: Driver>() -> VkDriverTable {
@@ -633,6 +691,13 @@ pub fn build_table<D: Driver>() -> VkDriverTable {
         network_get_bridge_name => shim_network_get_bridge_name,
         network_get_autostart => shim_network_get_autostart,
         network_set_autostart => shim_network_set_autostart,
+        domain_is_persistent => shim_domain_is_persistent,
+        domain_has_managed_save_image => shim_domain_has_managed_save_image,
+        node_get_security_model => shim_node_get_security_model,
+        domain_get_security_label => shim_domain_get_security_label,
+        domain_get_state => shim_domain_get_state,
+        domain_xml_from_native => shim_domain_xml_from_native,
+        domain_xml_to_native => shim_domain_xml_to_native,
     }
     for (i, present) in t.present_slots().iter().enumerate() {
         if *present {

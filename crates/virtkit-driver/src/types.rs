@@ -3,6 +3,8 @@
 use uuid::Uuid;
 use virtkit_abi::{Op, VkDomainState, VkErrorCode, VkVcpuState};
 
+type DomainState = VkDomainState;
+
 /// An error a driver returns: a stable code and a message.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Error {
@@ -20,41 +22,52 @@ impl Error {
     pub fn new(code: VkErrorCode, message: impl Into<String>) -> Error {
         Error { code, message: message.into() }
     }
+    // The constructors below prefix the message the way libvirt's virErrorMsg does for the code,
+    // so that users see the same wording as with libvirt.
+
     /// `NO_DOMAIN`.
     pub fn no_domain(message: impl Into<String>) -> Error {
-        Error::new(VkErrorCode::NoDomain, message)
+        Error::new(VkErrorCode::NoDomain, format!("Domain not found: {}", message.into()))
     }
     /// `NO_NETWORK`.
     pub fn no_network(message: impl Into<String>) -> Error {
-        Error::new(VkErrorCode::NoNetwork, message)
+        Error::new(VkErrorCode::NoNetwork, format!("Network not found: {}", message.into()))
     }
     /// `INVALID_ARG`.
     pub fn invalid_arg(message: impl Into<String>) -> Error {
-        Error::new(VkErrorCode::InvalidArg, message)
+        Error::new(VkErrorCode::InvalidArg, format!("invalid argument: {}", message.into()))
     }
     /// `OPERATION_INVALID`: the object is in the wrong state.
     pub fn operation_invalid(message: impl Into<String>) -> Error {
-        Error::new(VkErrorCode::OperationInvalid, message)
+        Error::new(VkErrorCode::OperationInvalid, format!("Requested operation is not valid: {}", message.into()))
     }
     /// `OPERATION_FAILED`.
     pub fn operation_failed(message: impl Into<String>) -> Error {
-        Error::new(VkErrorCode::OperationFailed, message)
+        Error::new(VkErrorCode::OperationFailed, format!("operation failed: {}", message.into()))
     }
     /// `XML_ERROR`.
     pub fn xml(message: impl Into<String>) -> Error {
-        Error::new(VkErrorCode::XmlError, message)
+        Error::new(VkErrorCode::XmlError, format!("XML error: {}", message.into()))
     }
     /// `INTERNAL_ERROR`.
     pub fn internal(message: impl Into<String>) -> Error {
-        Error::new(VkErrorCode::InternalError, message)
+        Error::new(VkErrorCode::InternalError, format!("internal error: {}", message.into()))
     }
     /// `NO_SUPPORT`.
     pub fn no_support(message: impl Into<String>) -> Error {
-        Error::new(VkErrorCode::NoSupport, message)
+        Error::new(VkErrorCode::NoSupport, format!("this function is not supported by the connection driver: {}", message.into()))
     }
     /// `SYSTEM_ERROR`, from an I/O error with context.
     pub fn system(context: impl std::fmt::Display, err: &std::io::Error) -> Error {
         Error::new(VkErrorCode::SystemError, format!("{context}: {err}"))
+    }
+    /// `DOM_EXIST`.
+    pub fn dom_exist(message: impl Into<String>) -> Error {
+        Error::new(VkErrorCode::DomExist, format!("operation failed: {}", message.into()))
+    }
+    /// `NETWORK_EXIST`.
+    pub fn network_exist(message: impl Into<String>) -> Error {
+        Error::new(VkErrorCode::NetworkExist, format!("operation failed: {}", message.into()))
     }
 }
 
@@ -304,6 +317,20 @@ pub struct Ops<C> {
     pub network_get_autostart: Option<fn(&C, &NetworkRef<'_>) -> Result<bool>>,
     /// virNetworkSetAutostart.
     pub network_set_autostart: Option<fn(&C, &NetworkRef<'_>, bool) -> Result<()>>,
+    /// virDomainIsPersistent (ABI 1.1).
+    pub domain_is_persistent: Option<fn(&C, &DomainRef<'_>) -> Result<bool>>,
+    /// virDomainHasManagedSaveImage (flags) (ABI 1.1).
+    pub domain_has_managed_save_image: Option<fn(&C, &DomainRef<'_>, u32) -> Result<bool>>,
+    /// virNodeGetSecurityModel: (model, DOI); an empty model means none (ABI 1.1).
+    pub node_get_security_model: Option<fn(&C) -> Result<(String, String)>>,
+    /// virDomainGetSecurityLabel: (label, enforcing) (ABI 1.1).
+    pub domain_get_security_label: Option<fn(&C, &DomainRef<'_>) -> Result<(String, bool)>>,
+    /// virDomainGetState: (state, reason) (ABI 1.1).
+    pub domain_get_state: Option<fn(&C, &DomainRef<'_>) -> Result<(DomainState, i32)>>,
+    /// virConnectDomainXMLFromNative (format, config, flags) (ABI 1.1).
+    pub domain_xml_from_native: Option<fn(&C, &str, &str, u32) -> Result<String>>,
+    /// virConnectDomainXMLToNative (format, xml, flags) (ABI 1.1).
+    pub domain_xml_to_native: Option<fn(&C, &str, &str, u32) -> Result<String>>,
 }
 
 impl<C> Ops<C> {
@@ -362,5 +389,12 @@ impl<C> Ops<C> {
         network_get_bridge_name: None,
         network_get_autostart: None,
         network_set_autostart: None,
+        domain_is_persistent: None,
+        domain_has_managed_save_image: None,
+        node_get_security_model: None,
+        domain_get_security_label: None,
+        domain_get_state: None,
+        domain_xml_from_native: None,
+        domain_xml_to_native: None,
     };
 }

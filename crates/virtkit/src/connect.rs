@@ -352,6 +352,26 @@ impl Connect {
         non_empty_xml(xml)?;
         self.dispatch(Op::NetworkDefineXml, |m| m.network_define_xml(xml)).map(|n| self.network(n))
     }
+
+    /// The node's security model and DOI (empty model: none active).
+    pub fn security_model(&self) -> Result<(String, String)> {
+        self.dispatch(Op::NodeGetSecurityModel, |m| m.node_get_security_model())
+    }
+    /// Converts a native configuration (e.g. `xen-xm`, `xen-sxpr`) to domain XML.
+    pub fn domain_xml_from_native(&self, format: &str, config: &str) -> Result<String> {
+        if format.is_empty() {
+            return Err(Error::invalid_arg("native format must not be empty"));
+        }
+        self.dispatch(Op::DomainXmlFromNative, |m| m.domain_xml_from_native(format, config, 0))
+    }
+    /// Converts domain XML to a native configuration.
+    pub fn domain_xml_to_native(&self, format: &str, xml: &str) -> Result<String> {
+        if format.is_empty() {
+            return Err(Error::invalid_arg("native format must not be empty"));
+        }
+        non_empty_xml(xml)?;
+        self.dispatch(Op::DomainXmlToNative, |m| m.domain_xml_to_native(format, xml, 0))
+    }
 }
 
 pub(crate) fn non_empty_xml(xml: &str) -> Result<()> {

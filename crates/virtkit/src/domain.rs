@@ -295,4 +295,29 @@ impl Domain {
         non_empty_xml(xml)?;
         self.act(Op::DomainDetachDevice, |m, d| m.domain_detach_device(d, xml))
     }
+    /// Whether the domain has a persistent definition.
+    pub fn is_persistent(&self) -> Result<bool> {
+        let d = self.ident();
+        self.conn.dispatch(Op::DomainIsPersistent, |m| m.domain_is_persistent(&d))
+    }
+    /// Whether a managed save image exists.
+    pub fn has_managed_save_image(&self) -> Result<bool> {
+        let d = self.ident();
+        self.conn.dispatch(Op::DomainHasManagedSaveImage, |m| m.domain_has_managed_save_image(&d, 0))
+    }
+    /// The security label and whether it is enforcing.
+    pub fn security_label(&self) -> Result<(String, bool)> {
+        let d = self.ident();
+        self.conn.dispatch(Op::DomainGetSecurityLabel, |m| m.domain_get_security_label(&d))
+    }
+    /// State and reason code (libvirt's per-state reason enums). Drivers without
+    /// `virDomainGetState` answer from [`info`](Self::info), with reason 0.
+    pub fn state(&self) -> Result<(DomainState, i32)> {
+        let d = self.ident();
+        match self.conn.dispatch(Op::DomainGetState, |m| m.domain_get_state(&d)) {
+            Ok((s, r)) => Ok((DomainState::from_raw(s as u32), r)),
+            Err(e) if e.code == crate::ErrorCode::NoSupport => Ok((self.info()?.state, 0)),
+            Err(e) => Err(e),
+        }
+    }
 }

@@ -30,7 +30,7 @@ pub use error::{Error, ErrorCode, Result};
 pub use network::Network;
 pub use uri::{ConnectUri, parse_uri};
 pub use virtkit_abi::{OPS, Op, OpKind, error_domain};
-pub use virtkit_loader::Registry;
+pub use virtkit_loader::{Registry, register_static_driver};
 
 /// virtkit's own version, encoded as libvirt encodes versions: `major * 1_000_000 + minor * 1_000 + micro`.
 pub fn library_version() -> u64 {

@@ -1,0 +1,324 @@
+//! A small element tree read with quick-xml, keeping each element's position so that
+//! validation errors can say where they are.
+
+use quick_xml::Reader;
+use quick_xml::events::{BytesStart, Event};
+
+use crate::error::{Error, Result};
+
+/// Deepest nesting accepted. The formats nest at most six levels; the limit keeps hostile
+/// input from exhausting the stack when the tree is dropped.
+const MAX_DEPTH: usize = 32;
+
+/// One element: name, attributes, child elements and the concatenated text directly inside it.
+#[derive(Debug, Clone)]
+pub(crate) struct Element {
+    pub(crate) name: String,
+    pub(crate) attrs: Vec<(String, String)>,
+    pub(crate) children: Vec<Element>,
+    pub(crate) text: String,
+    pub(crate) line: u32,
+    pub(crate) column: u32,
+}
+
+/// Maps byte offsets of the source to 1-based line and column (columns count characters).
+struct LineIndex<'a> {
+    src: &'a str,
+    line_starts: Vec<usize>,
+}
+
+impl<'a> LineIndex<'a> {
+    fn new(src: &'a str) -> Self {
+        let mut line_starts = vec![0];
+        line_starts.extend(src.match_indices('\n').map(|(i, _)| i + 1));
+        LineIndex { src, line_starts }
+    }
+
+    fn position(&self, offset: usize) -> (u32, u32) {
+        let offset = offset.min(self.src.len());
+        let line = self.line_starts.partition_point(|&s| s <= offset).max(1);
+        let start = self.line_starts[line - 1];
+        let column = match self.src.get(start..offset) {
+            Some(s) => s.chars().count(),
+            None => offset - start,
+        };
+        (clamp_u32(line), clamp_u32(column + 1))
+    }
+
+    fn error(&self, offset: usize, message: impl Into<String>) -> Error {
+        let (line, column) = self.position(offset);
+        Error::Xml { line, column, message: message.into() }
+    }
+}
+
+fn clamp_u32(v: usize) -> u32 {
+    u32::try_from(v).unwrap_or(u32::MAX)
+}
+
+fn check_chars(s: &str) -> std::result::Result<(), String> {
+    match s.chars().find(|&c| (c < ' ' && !matches!(c, '\t' | '\n' | '\r')) || c == '\u{FFFE}' || c == '\u{FFFF}') {
+        Some(c) => Err(format!("Invalid character U+{:04X}", u32::from(c))),
+        None => Ok(()),
+    }
+}
+
+fn start_element(e: &BytesStart<'_>, index: &LineIndex<'_>, offset: usize) -> Result<Element> {
+    let name = std::str::from_utf8(e.name().as_ref())
+        .map_err(|_| index.error(offset, "Element name is not UTF-8"))?
+        .to_owned();
+    let mut attrs: Vec<(String, String)> = Vec::new();
+    for attr in e.attributes() {
+        let attr = attr.map_err(|err| index.error(offset, format!("Malformed attribute in <{name}>: {err}")))?;
+        let key = std::str::from_utf8(attr.key.as_ref())
+            .map_err(|_| index.error(offset, format!("Attribute name in <{name}> is not UTF-8")))?
+            .to_owned();
+        let value = attr
+            .unescape_value()
+            .map_err(|err| index.error(offset, format!("Bad escape in attribute '{key}' of <{name}>: {err}")))?
+            .into_owned();
+        check_chars(&value).map_err(|m| index.error(offset, format!("{m} in attribute '{key}' of <{name}>")))?;
+        if attrs.iter().any(|(k, _)| *k == key) {
+            return Err(index.error(offset, format!("Duplicate attribute '{key}' in <{name}>")));
+        }
+        attrs.push((key, value));
+    }
+    let (line, column) = index.position(offset);
+    Ok(Element { name, attrs, children: Vec::new(), text: String::new(), line, column })
+}
+
+/// Reads a whole document and returns its root element.
+pub(crate) fn parse_document(xml: &str) -> Result<Element> {
+    let index = LineIndex::new(xml);
+    let mut reader = Reader::from_str(xml);
+    {
+        let config = reader.config_mut();
+        config.trim_text(false);
+        config.check_end_names = true;
+        config.check_comments = true;
+        config.expand_empty_elements = false;
+    }
+    let mut stack: Vec<Element> = Vec::new();
+    let mut root: Option<Element> = None;
+    loop {
+        let offset = usize::try_from(reader.buffer_position()).unwrap_or(usize::MAX);
+        let event = match reader.read_event() {
+            Ok(ev) => ev,
+            Err(err) => {
+                let at = usize::try_from(reader.error_position()).unwrap_or(offset);
+                return Err(index.error(at, format!("Malformed XML: {err}")));
+            }
+        };
+        match event {
+            Event::Start(e) | Event::Empty(e) if root.is_some() => {
+                let _ = e;
+                return Err(index.error(offset, "Extra content after the root element"));
+            }
+            Event::Start(e) => {
+                if stack.len() >= MAX_DEPTH {
+                    return Err(index.error(offset, "Elements nested too deeply"));
+                }
+                stack.push(start_element(&e, &index, offset)?);
+            }
+            Event::Empty(e) => {
+                let el = start_element(&e, &index, offset)?;
+                match stack.last_mut() {
+                    Some(parent) => parent.children.push(el),
+                    None => root = Some(el),
+                }
+            }
+            Event::End(_) => {
+                let Some(el) = stack.pop() else {
+                    return Err(index.error(offset, "Unexpected closing tag"));
+                };
+                match stack.last_mut() {
+                    Some(parent) => parent.children.push(el),
+                    None => root = Some(el),
+                }
+            }
+            Event::Text(t) => {
+                let text = t.unescape().map_err(|err| index.error(offset, format!("Bad escape in text: {err}")))?;
+                check_chars(&text).map_err(|m| index.error(offset, m))?;
+                match stack.last_mut() {
+                    Some(top) => top.text.push_str(&text),
+                    None if text.trim().is_empty() => {}
+                    None => return Err(index.error(offset, "Text outside the root element")),
+                }
+            }
+            Event::CData(c) => {
+                let text = std::str::from_utf8(&c).map_err(|_| index.error(offset, "CDATA is not UTF-8"))?;
+                check_chars(text).map_err(|m| index.error(offset, m))?;
+                match stack.last_mut() {
+                    Some(top) => top.text.push_str(text),
+                    None => return Err(index.error(offset, "CDATA outside the root element")),
+                }
+            }
+            Event::Comment(_) | Event::Decl(_) | Event::PI(_) | Event::DocType(_) => {}
+            Event::Eof => break,
+        }
+    }
+    if let Some(open) = stack.last() {
+        return Err(index.error(xml.len(), format!("Unexpected end of document: <{}> is not closed", open.name)));
+    }
+    root.ok_or_else(|| index.error(xml.len(), "Empty document: expected a root element"))
+}
+
+impl Element {
+    /// An XML error located at this element.
+    pub(crate) fn error(&self, message: impl Into<String>) -> Error {
+        Error::Xml { line: self.line, column: self.column, message: message.into() }
+    }
+
+    pub(crate) fn attr(&self, name: &str) -> Option<&str> {
+        self.attrs.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    }
+
+    pub(crate) fn required_attr(&self, name: &str) -> Result<&str> {
+        self.attr(name)
+            .ok_or_else(|| self.error(format!("Missing attribute '{name}' on <{}>", self.name)))
+    }
+
+    /// A required attribute that must not be empty.
+    pub(crate) fn required_nonempty_attr(&self, name: &str) -> Result<&str> {
+        let v = self.required_attr(name)?;
+        if v.is_empty() {
+            return Err(self.error(format!("Empty attribute '{name}' on <{}>", self.name)));
+        }
+        Ok(v)
+    }
+
+    /// An optional attribute; an empty value counts as absent (libvirt does the same).
+    pub(crate) fn nonempty_attr(&self, name: &str) -> Option<&str> {
+        self.attr(name).filter(|v| !v.is_empty())
+    }
+
+    /// Parses an optional attribute with `parse`, describing the expected form as `what`.
+    pub(crate) fn parsed_attr<T>(&self, name: &str, what: &str, parse: impl FnOnce(&str) -> Option<T>) -> Result<Option<T>> {
+        match self.attr(name) {
+            None => Ok(None),
+            Some(v) => parse(v.trim()).map(Some).ok_or_else(|| self.bad_attr(name, v, what)),
+        }
+    }
+
+    pub(crate) fn bad_attr(&self, name: &str, value: &str, what: &str) -> Error {
+        self.error(format!("Invalid value '{value}' for attribute '{name}' of <{}>: expected {what}", self.name))
+    }
+
+    /// The text of an element that must not have child elements.
+    pub(crate) fn text(&self) -> Result<&str> {
+        if let Some(child) = self.children.first() {
+            return Err(child.error(format!("Unexpected element <{}> in <{}>: expected text only", child.name, self.name)));
+        }
+        Ok(&self.text)
+    }
+
+    /// The trimmed text of an element that must not have child elements.
+    pub(crate) fn trimmed_text(&self) -> Result<&str> {
+        Ok(self.text()?.trim())
+    }
+
+    /// The trimmed text; an error if it is empty.
+    pub(crate) fn nonempty_text(&self) -> Result<&str> {
+        let t = self.trimmed_text()?;
+        if t.is_empty() {
+            return Err(self.error(format!("Empty <{}>", self.name)));
+        }
+        Ok(t)
+    }
+
+    /// Checks that an element is empty: no child elements and no text other than whitespace.
+    pub(crate) fn expect_empty(&self) -> Result<()> {
+        if let Some(child) = self.children.first() {
+            return Err(child.error(format!("Unexpected element <{}> in <{}>: expected no content", child.name, self.name)));
+        }
+        self.expect_no_text()
+    }
+
+    /// Checks that an element holding child elements has no text other than whitespace.
+    pub(crate) fn expect_no_text(&self) -> Result<()> {
+        if !self.text.trim().is_empty() {
+            return Err(self.error(format!("Unexpected text in <{}>", self.name)));
+        }
+        Ok(())
+    }
+
+    /// The error for a child element that is not allowed here.
+    pub(crate) fn unexpected(&self, child: &Element, expected: &[&str]) -> Error {
+        let list: Vec<String> = expected.iter().map(|e| format!("<{e}>")).collect();
+        child.error(format!(
+            "Unexpected element <{}> in <{}>: expected one of {}",
+            child.name,
+            self.name,
+            list.join(", ")
+        ))
+    }
+
+    /// The error for a missing mandatory child.
+    pub(crate) fn missing(&self, child: &str) -> Error {
+        self.error(format!("Missing <{child}> in <{}>", self.name))
+    }
+}
+
+/// Records a child that may occur at most once.
+pub(crate) fn once<'a>(slot: &mut Option<&'a Element>, child: &'a Element, parent: &Element) -> Result<()> {
+    if slot.is_some() {
+        return Err(child.error(format!("Duplicate element <{}> in <{}>", child.name, parent.name)));
+    }
+    *slot = Some(child);
+    Ok(())
+}
+
+/// Checks the root element's name.
+pub(crate) fn expect_root(root: &Element, name: &str) -> Result<()> {
+    if root.name != name {
+        return Err(root.error(format!("Expected root element <{name}>, found <{}>", root.name)));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_tree_with_positions() {
+        let root = parse_document("<?xml version='1.0'?>\n<a x=\"1\">\n  <b>t&amp;u</b><c/>\n</a>\n").unwrap();
+        assert_eq!(root.name, "a");
+        assert_eq!((root.line, root.column), (2, 1));
+        assert_eq!(root.attr("x"), Some("1"));
+        assert_eq!(root.children[0].text, "t&u");
+        assert_eq!((root.children[0].line, root.children[0].column), (3, 3));
+        assert_eq!((root.children[1].line, root.children[1].column), (3, 14));
+    }
+
+    #[test]
+    fn rejects_malformed() {
+        for bad in [
+            "",
+            "<a>",
+            "<a></b>",
+            "<a/><b/>",
+            "text",
+            "<a x='1' x='2'/>",
+            "<a>&foo;</a>",
+            "<a>\u{1}</a>",
+            "<a><b></a>",
+            "<a x=1/>",
+        ] {
+            let err = parse_document(bad).unwrap_err();
+            assert!(matches!(err, Error::Xml { .. }), "{bad:?} gave {err:?}");
+        }
+    }
+
+    #[test]
+    fn depth_is_limited() {
+        let deep = "<a>".repeat(1000);
+        let err = parse_document(&deep).unwrap_err();
+        assert!(err.to_string().contains("nested too deeply"), "{err}");
+    }
+
+    #[test]
+    fn column_counts_characters() {
+        let root = parse_document("<a>é<b/></a>").unwrap();
+        assert_eq!(root.children[0].column, 5);
+    }
+}

@@ -1,0 +1,234 @@
+//! The in-memory node and how connections find it.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use virtkit_driver::{DomainState, Error, NodeInfo, Result};
+use virtkit_xml::{DomainDef, NetworkDef, NodeDef};
+
+/// libvirt's built-in test domain.
+const DEFAULT_DOMAIN: &str = "<domain type='test'>
+  <name>test</name>
+  <uuid>6695eb01-f6a4-8304-79aa-97f2502e193f</uuid>
+  <memory unit='KiB'>8388608</memory>
+  <currentMemory unit='KiB'>2097152</currentMemory>
+  <vcpu placement='static'>2</vcpu>
+  <os>
+    <type arch='i686'>hvm</type>
+    <boot dev='hd'/>
+  </os>
+  <clock offset='utc'/>
+  <on_poweroff>destroy</on_poweroff>
+  <on_reboot>restart</on_reboot>
+  <on_crash>destroy</on_crash>
+  <devices>
+    <disk type='file' device='disk'>
+      <source file='/guest/diskimage1'/>
+      <target dev='vda' bus='virtio'/>
+    </disk>
+    <interface type='network'>
+      <mac address='aa:bb:cc:dd:ee:ff'/>
+      <source network='default'/>
+      <target dev='testnet0'/>
+    </interface>
+  </devices>
+</domain>";
+
+/// libvirt's built-in test network.
+const DEFAULT_NETWORK: &str = "<network>
+  <name>default</name>
+  <uuid>dd8fe884-6c02-601e-7551-cca97df1c5df</uuid>
+  <forward mode='nat'/>
+  <bridge name='virbr0' stp='on' delay='0'/>
+  <ip address='192.168.122.1' netmask='255.255.255.0'>
+    <dhcp>
+      <range start='192.168.122.2' end='192.168.122.254'/>
+    </dhcp>
+  </ip>
+</network>";
+
+/// libvirt's built-in test node: i686, 2 cells x 2 sockets x 2 cores x 2 threads at 1400 MHz,
+/// 3 GiB.
+fn default_node_info() -> NodeInfo {
+    NodeInfo {
+        model: "i686".into(),
+        memory_kib: 3 * 1024 * 1024,
+        cpus: 16,
+        mhz: 1400,
+        nodes: 2,
+        sockets: 2,
+        cores: 2,
+        threads: 2,
+    }
+}
+
+/// One domain of the node.
+pub(crate) struct Dom {
+    pub def: DomainDef,
+    pub state: DomainState,
+    pub id: i32,
+    pub persistent: bool,
+    pub autostart: bool,
+    /// Affinity map per vCPU, set by pin_vcpu.
+    pub pins: Vec<Vec<u8>>,
+}
+
+impl Dom {
+    pub fn active(&self) -> bool {
+        self.id >= 0
+    }
+}
+
+/// One network of the node.
+pub(crate) struct Net {
+    pub def: NetworkDef,
+    pub active: bool,
+    pub persistent: bool,
+    pub autostart: bool,
+}
+
+/// The node's whole state.
+pub(crate) struct Node {
+    pub info: NodeInfo,
+    pub domains: Vec<Dom>,
+    pub networks: Vec<Net>,
+    pub next_id: i32,
+}
+
+impl Node {
+    fn default_node() -> Result<Node> {
+        let def = DomainDef::parse(DEFAULT_DOMAIN).map_err(|e| Error::internal(format!("built-in domain: {e}")))?;
+        let net = NetworkDef::parse(DEFAULT_NETWORK).map_err(|e| Error::internal(format!("built-in network: {e}")))?;
+        let mut node = Node { info: default_node_info(), domains: Vec::new(), networks: Vec::new(), next_id: 1 };
+        node.add_running(def, true);
+        node.networks.push(Net { def: net, active: true, persistent: true, autostart: false });
+        Ok(node)
+    }
+
+    fn from_file(path: &Path) -> Result<Node> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| Error::new(virtkit_driver::ErrorCode::OpenFailed, format!("cannot read node file {}: {e}", path.display())))?;
+        let parsed = NodeDef::parse(&text, path.parent())
+            .map_err(|e| Error::xml(format!("{}: {e}", path.display())))?;
+        let d = default_node_info();
+        let cpu = &parsed.cpu;
+        let info = NodeInfo {
+            model: cpu.model.clone().unwrap_or(d.model),
+            memory_kib: parsed.memory_kib.unwrap_or(d.memory_kib),
+            cpus: cpu.active.unwrap_or(d.cpus),
+            mhz: cpu.mhz.unwrap_or(d.mhz),
+            nodes: cpu.nodes.unwrap_or(d.nodes),
+            sockets: cpu.sockets.unwrap_or(d.sockets),
+            cores: cpu.cores.unwrap_or(d.cores),
+            threads: cpu.threads.unwrap_or(d.threads),
+        };
+        let mut node = Node { info, domains: Vec::new(), networks: Vec::new(), next_id: 1 };
+        for def in parsed.domains {
+            if node.find_name(&def.name).is_some() || node.find_uuid(&def.uuid).is_some() {
+                return Err(Error::xml(format!("{}: domain '{}' is defined twice", path.display(), def.name)));
+            }
+            node.add_running(def, true);
+        }
+        for def in parsed.networks {
+            node.networks.push(Net { def, active: true, persistent: true, autostart: false });
+        }
+        Ok(node)
+    }
+
+    pub fn add_running(&mut self, mut def: DomainDef, persistent: bool) -> usize {
+        let id = self.next_id;
+        self.next_id += 1;
+        def.id = Some(id);
+        let vcpus = def.vcpus as usize;
+        let map = full_cpumap(self.info.cpus);
+        self.domains.push(Dom {
+            def,
+            state: DomainState::Running,
+            id,
+            persistent,
+            autostart: false,
+            pins: vec![map; vcpus],
+        });
+        self.domains.len() - 1
+    }
+
+    pub fn find_name(&self, name: &str) -> Option<usize> {
+        self.domains.iter().position(|d| d.def.name == name)
+    }
+
+    pub fn find_uuid(&self, uuid: &uuid::Uuid) -> Option<usize> {
+        self.domains.iter().position(|d| d.def.uuid == *uuid)
+    }
+
+    pub fn net_name(&self, name: &str) -> Option<usize> {
+        self.networks.iter().position(|n| n.def.name == name)
+    }
+
+    pub fn net_uuid(&self, uuid: &uuid::Uuid) -> Option<usize> {
+        self.networks.iter().position(|n| n.def.uuid == *uuid)
+    }
+}
+
+/// An affinity map with every host CPU set.
+pub(crate) fn full_cpumap(cpus: u32) -> Vec<u8> {
+    let n = cpus.max(1) as usize;
+    let mut map = vec![0u8; n.div_ceil(8)];
+    for i in 0..n {
+        map[i / 8] |= 1 << (i % 8);
+    }
+    map
+}
+
+/// Wall-clock nanoseconds, which is what libvirt's test driver reports as CPU time.
+pub(crate) fn now_ns() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(0)
+}
+
+type Shared = Arc<Mutex<Node>>;
+
+fn nodes() -> &'static Mutex<HashMap<String, Weak<Mutex<Node>>>> {
+    static NODES: OnceLock<Mutex<HashMap<String, Weak<Mutex<Node>>>>> = OnceLock::new();
+    NODES.get_or_init(Default::default)
+}
+
+/// A connection: a handle on the shared node of its URI.
+pub struct TestConn {
+    node: Shared,
+}
+
+impl TestConn {
+    /// Opens `test:///default` or `test:///abs/path/node.xml`; declines anything else that is
+    /// not a local `test` URI.
+    pub fn open(uri: &str) -> Result<Option<TestConn>> {
+        let Some(rest) = uri.strip_prefix("test://") else { return Ok(None) };
+        if !rest.starts_with('/') {
+            // test://host/... names a remote node: not ours.
+            return Ok(None);
+        }
+        let path = rest.split('?').next().unwrap_or(rest);
+        let key = if path == "/default" {
+            "/default".to_string()
+        } else if path == "/" || path.is_empty() {
+            return Err(Error::invalid_arg(
+                "test driver URI needs a path: use test:///default or test:///abs/path/node.xml",
+            ));
+        } else {
+            std::fs::canonicalize(path).map(|p| p.display().to_string()).unwrap_or_else(|_| path.to_string())
+        };
+        let mut map = nodes().lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(node) = map.get(&key).and_then(Weak::upgrade) {
+            return Ok(Some(TestConn { node }));
+        }
+        let node = if key == "/default" { Node::default_node()? } else { Node::from_file(Path::new(&key))? };
+        let node = Arc::new(Mutex::new(node));
+        map.retain(|_, w| w.strong_count() > 0);
+        map.insert(key, Arc::downgrade(&node));
+        Ok(Some(TestConn { node }))
+    }
+
+    pub(crate) fn lock(&self) -> MutexGuard<'_, Node> {
+        self.node.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}

@@ -1,0 +1,709 @@
+//! The test driver's operations, with libvirt's state rules.
+
+use uuid::Uuid;
+use virtkit_driver::{
+    DomainIdent, DomainInfo, DomainRef, DomainState, Error, ErrorCode, NetworkIdent, NetworkRef, NodeInfo, Ops,
+    Result, VcpuInfo, VcpuState,
+};
+use virtkit_xml::{Device, DomainDef, FormatOptions, NetworkDef};
+
+use crate::node::{Dom, Net, Node, TestConn, full_cpumap, now_ns};
+
+/// Magic at the start of files written by save and core dump (libvirt's test driver uses the
+/// same idea: a marker, then the domain XML).
+const SAVE_MAGIC: &str = "TestGuestMagic\n";
+/// libvirt's `VIR_DOMAIN_XML_INACTIVE`.
+const XML_INACTIVE: u32 = 2;
+/// libvirt's `VIR_DOMAIN_XML_SECURE`.
+const XML_SECURE: u32 = 1;
+/// The test driver's vCPU limit, as libvirt's.
+const MAX_VCPUS: i32 = 32;
+
+fn ident(d: &Dom) -> DomainIdent {
+    DomainIdent { id: d.id, uuid: d.def.uuid, name: d.def.name.clone() }
+}
+
+fn net_ident(n: &Net) -> NetworkIdent {
+    NetworkIdent { uuid: n.def.uuid, name: n.def.name.clone() }
+}
+
+/// Finds the domain a call names (by UUID, as drivers should).
+fn dom_index(node: &Node, r: &DomainRef<'_>) -> Result<usize> {
+    node.find_uuid(&r.uuid)
+        .ok_or_else(|| Error::no_domain(format!("no domain with matching uuid '{}' ({})", r.uuid, r.name)))
+}
+
+fn net_index(node: &Node, r: &NetworkRef<'_>) -> Result<usize> {
+    node.net_uuid(&r.uuid)
+        .ok_or_else(|| Error::no_network(format!("no network with matching uuid '{}' ({})", r.uuid, r.name)))
+}
+
+fn parse_domain(xml: &str) -> Result<DomainDef> {
+    DomainDef::parse(xml).map_err(|e| Error::xml(e.to_string()))
+}
+
+fn parse_network(xml: &str) -> Result<NetworkDef> {
+    NetworkDef::parse(xml).map_err(|e| Error::xml(e.to_string()))
+}
+
+/// Refuses a definition whose name or UUID clashes with another domain; returns the index of the
+/// domain it redefines, if any.
+fn check_clash(node: &Node, def: &DomainDef) -> Result<Option<usize>> {
+    if let Some(i) = node.find_name(&def.name) {
+        let d = &node.domains[i];
+        if d.def.uuid != def.uuid {
+            return Err(Error::dom_exist(format!(
+                "domain '{}' already exists with uuid {}",
+                def.name, d.def.uuid
+            )));
+        }
+        return Ok(Some(i));
+    }
+    if let Some(i) = node.find_uuid(&def.uuid) {
+        return Err(Error::dom_exist(format!(
+            "domain '{}' is already defined with uuid {}",
+            node.domains[i].def.name, def.uuid
+        )));
+    }
+    Ok(None)
+}
+
+fn not_running(d: &Dom) -> Error {
+    Error::operation_invalid(format!("domain '{}' is not running", d.def.name))
+}
+
+/// Stops a domain: transient domains disappear, persistent ones become inactive.
+fn stop(node: &mut Node, i: usize) {
+    let d = &mut node.domains[i];
+    d.id = -1;
+    d.def.id = None;
+    d.state = DomainState::Shutoff;
+    if !d.persistent {
+        node.domains.remove(i);
+    }
+}
+
+fn get_type(_: &TestConn) -> Result<String> {
+    Ok("TEST".into())
+}
+
+fn get_version(_: &TestConn) -> Result<u64> {
+    Ok(2)
+}
+
+fn get_hostname(_: &TestConn) -> Result<String> {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .or_else(|_| std::fs::read_to_string("/etc/hostname"))
+        .map(|s| s.trim().to_string())
+        .map_err(|e| Error::system("cannot read the host name", &e))
+}
+
+fn get_capabilities(c: &TestConn) -> Result<String> {
+    let node = c.lock();
+    Ok(virtkit_xml::Capabilities::test_driver(node.info.nodes, node.info.cpus, node.info.memory_kib).to_xml())
+}
+
+fn node_get_info(c: &TestConn) -> Result<NodeInfo> {
+    Ok(c.lock().info.clone())
+}
+
+fn get_max_vcpus(_: &TestConn, _ty: &str) -> Result<i32> {
+    Ok(MAX_VCPUS)
+}
+
+fn list_domains(c: &TestConn) -> Result<Vec<i32>> {
+    let node = c.lock();
+    let mut ids: Vec<i32> = node.domains.iter().filter(|d| d.active()).map(|d| d.id).collect();
+    ids.sort_unstable();
+    Ok(ids)
+}
+
+fn num_of_domains(c: &TestConn) -> Result<i32> {
+    Ok(c.lock().domains.iter().filter(|d| d.active()).count() as i32)
+}
+
+fn list_defined_domains(c: &TestConn) -> Result<Vec<String>> {
+    Ok(c.lock().domains.iter().filter(|d| !d.active()).map(|d| d.def.name.clone()).collect())
+}
+
+fn num_of_defined_domains(c: &TestConn) -> Result<i32> {
+    Ok(c.lock().domains.iter().filter(|d| !d.active()).count() as i32)
+}
+
+fn lookup_by_id(c: &TestConn, id: i32) -> Result<DomainIdent> {
+    let node = c.lock();
+    node.domains
+        .iter()
+        .find(|d| d.active() && d.id == id)
+        .map(ident)
+        .ok_or_else(|| Error::no_domain(format!("no domain with matching id {id}")))
+}
+
+fn lookup_by_uuid(c: &TestConn, uuid: &Uuid) -> Result<DomainIdent> {
+    let node = c.lock();
+    node.find_uuid(uuid)
+        .map(|i| ident(&node.domains[i]))
+        .ok_or_else(|| Error::no_domain(format!("no domain with matching uuid '{uuid}'")))
+}
+
+fn lookup_by_name(c: &TestConn, name: &str) -> Result<DomainIdent> {
+    let node = c.lock();
+    node.find_name(name)
+        .map(|i| ident(&node.domains[i]))
+        .ok_or_else(|| Error::no_domain(format!("no domain with matching name '{name}'")))
+}
+
+fn create_xml(c: &TestConn, xml: &str, _flags: u32) -> Result<DomainIdent> {
+    let def = parse_domain(xml)?;
+    let mut node = c.lock();
+    if let Some(i) = check_clash(&node, &def)? {
+        if node.domains[i].active() {
+            return Err(Error::operation_invalid(format!("domain '{}' is already active", def.name)));
+        }
+        // Starting a transient copy of an inactive persistent domain: replace its live state.
+        node.domains.remove(i);
+        let j = node.add_running(def, true);
+        return Ok(ident(&node.domains[j]));
+    }
+    let i = node.add_running(def, false);
+    Ok(ident(&node.domains[i]))
+}
+
+fn define_xml(c: &TestConn, xml: &str) -> Result<DomainIdent> {
+    let mut def = parse_domain(xml)?;
+    let mut node = c.lock();
+    match check_clash(&node, &def)? {
+        Some(i) => {
+            let d = &mut node.domains[i];
+            def.id = d.def.id;
+            d.def = def;
+            d.persistent = true;
+            Ok(ident(d))
+        }
+        None => {
+            def.id = None;
+            let pins = vec![full_cpumap(node.info.cpus); def.vcpus as usize];
+            node.domains.push(Dom { def, state: DomainState::Shutoff, id: -1, persistent: true, autostart: false, pins });
+            Ok(ident(node.domains.last().expect("just pushed")))
+        }
+    }
+}
+
+fn undefine(c: &TestConn, r: &DomainRef<'_>) -> Result<()> {
+    let mut node = c.lock();
+    let i = dom_index(&node, r)?;
+    if node.domains[i].active() {
+        node.domains[i].persistent = false;
+    } else {
+        node.domains.remove(i);
+    }
+    Ok(())
+}
+
+fn start(c: &TestConn, r: &DomainRef<'_>) -> Result<()> {
+    let mut node = c.lock();
+    let i = dom_index(&node, r)?;
+    if node.domains[i].active() {
+        return Err(Error::operation_invalid(format!("domain '{}' is already running", r.name)));
+    }
+    let id = node.next_id;
+    node.next_id += 1;
+    let d = &mut node.domains[i];
+    d.id = id;
+    d.def.id = Some(id);
+    d.state = DomainState::Running;
+    Ok(())
+}
+
+fn shutdown(c: &TestConn, r: &DomainRef<'_>) -> Result<()> {
+    let mut node = c.lock();
+    let i = dom_index(&node, r)?;
+    if !node.domains[i].active() {
+        return Err(not_running(&node.domains[i]));
+    }
+    stop(&mut node, i);
+    Ok(())
+}
+
+fn reboot(c: &TestConn, r: &DomainRef<'_>, _flags: u32) -> Result<()> {
+    let mut node = c.lock();
+    let i = dom_index(&node, r)?;
+    if !node.domains[i].active() {
+        return Err(not_running(&node.domains[i]));
+    }
+    // The guest goes down and comes back up: what happens next is the domain's on_reboot action.
+    let action = node.domains[i].def.on_reboot_action();
+    if action == "destroy" {
+        stop(&mut node, i);
+    } else {
+        node.domains[i].state = DomainState::Running;
+    }
+    Ok(())
+}
+
+fn destroy(c: &TestConn, r: &DomainRef<'_>) -> Result<()> {
+    let mut node = c.lock();
+    let i = dom_index(&node, r)?;
+    if !node.domains[i].active() {
+        return Err(not_running(&node.domains[i]));
+    }
+    stop(&mut node, i);
+    Ok(())
+}
+
+fn suspend(c: &TestConn, r: &DomainRef<'_>) -> Result<()> {
+    let mut node = c.lock();
+    let i = dom_index(&node, r)?;
+    let d = &mut node.domains[i];
+    if d.state != DomainState::Running {
+        return Err(not_running(d));
+    }
+    d.state = DomainState::Paused;
+    Ok(())
+}
+
+fn resume(c: &TestConn, r: &DomainRef<'_>) -> Result<()> {
+    let mut node = c.lock();
+    let i = dom_index(&node, r)?;
+    let d = &mut node.domains[i];
+    if d.state != DomainState::Paused {
+        return Err(Error::operation_invalid(format!("domain '{}' is not paused", d.def.name)));
+    }
+    d.state = DomainState::Running;
+    Ok(())
+}
+
+fn write_image(path: &str, d: &Dom) -> Result<()> {
+    let xml = d.def.to_xml(&FormatOptions::default().with_inactive(true).with_secure(true));
+    let tmp = format!("{path}.tmp{}", std::process::id());
+    std::fs::write(&tmp, format!("{SAVE_MAGIC}{xml}"))
+        .and_then(|_| std::fs::rename(&tmp, path))
+        .map_err(|e| {
+            let _ = std::fs::remove_file(&tmp);
+            Error::system(format!("cannot write '{path}'"), &e)
+        })
+}
+
+fn save(c: &TestConn, r: &DomainRef<'_>, path: &str) -> Result<()> {
+    let mut node = c.lock();
+    let i = dom_index(&node, r)?;
+    if !node.domains[i].active() {
+        return Err(not_running(&node.domains[i]));
+    }
+    write_image(path, &node.domains[i])?;
+    stop(&mut node, i);
+    Ok(())
+}
+
+fn restore(c: &TestConn, path: &str) -> Result<()> {
+    let text = std::fs::read_to_string(path).map_err(|e| Error::system(format!("cannot read '{path}'"), &e))?;
+    let xml = text
+        .strip_prefix(SAVE_MAGIC)
+        .ok_or_else(|| Error::invalid_arg(format!("'{path}' is not a saved test domain image")))?;
+    let def = parse_domain(xml)?;
+    let mut node = c.lock();
+    let persistent = match check_clash(&node, &def)? {
+        Some(i) if node.domains[i].active() => {
+            return Err(Error::operation_invalid(format!("domain '{}' is already active", def.name)));
+        }
+        Some(i) => {
+            node.domains.remove(i);
+            true
+        }
+        None => false,
+    };
+    node.add_running(def, persistent);
+    Ok(())
+}
+
+fn core_dump(c: &TestConn, r: &DomainRef<'_>, path: &str, _flags: u32) -> Result<()> {
+    let node = c.lock();
+    let i = dom_index(&node, r)?;
+    if !node.domains[i].active() {
+        return Err(not_running(&node.domains[i]));
+    }
+    write_image(path, &node.domains[i])
+}
+
+fn get_info(c: &TestConn, r: &DomainRef<'_>) -> Result<DomainInfo> {
+    let node = c.lock();
+    let d = &node.domains[dom_index(&node, r)?];
+    Ok(DomainInfo {
+        state: d.state,
+        max_mem_kib: d.def.memory_kib,
+        memory_kib: d.def.current_memory_kib,
+        nr_virt_cpu: d.def.vcpus,
+        cpu_time_ns: now_ns(),
+    })
+}
+
+fn get_xml_desc(c: &TestConn, r: &DomainRef<'_>, flags: u32) -> Result<String> {
+    let node = c.lock();
+    let d = &node.domains[dom_index(&node, r)?];
+    let opts = FormatOptions::default()
+        .with_inactive(flags & XML_INACTIVE != 0 || !d.active())
+        .with_secure(flags & XML_SECURE != 0);
+    Ok(d.def.to_xml(&opts))
+}
+
+fn get_os_type(c: &TestConn, r: &DomainRef<'_>) -> Result<String> {
+    let node = c.lock();
+    dom_index(&node, r)?;
+    // libvirt's test driver answers "linux" for every domain.
+    Ok("linux".into())
+}
+
+fn get_max_memory(c: &TestConn, r: &DomainRef<'_>) -> Result<u64> {
+    let node = c.lock();
+    Ok(node.domains[dom_index(&node, r)?].def.memory_kib)
+}
+
+fn set_max_memory(c: &TestConn, r: &DomainRef<'_>, kib: u64) -> Result<()> {
+    let mut node = c.lock();
+    let i = dom_index(&node, r)?;
+    let d = &mut node.domains[i];
+    d.def.memory_kib = kib;
+    if d.def.current_memory_kib > kib {
+        d.def.current_memory_kib = kib;
+    }
+    Ok(())
+}
+
+fn set_memory(c: &TestConn, r: &DomainRef<'_>, kib: u64) -> Result<()> {
+    let mut node = c.lock();
+    let i = dom_index(&node, r)?;
+    let d = &mut node.domains[i];
+    if kib > d.def.memory_kib {
+        return Err(Error::invalid_arg("cannot set memory higher than max memory"));
+    }
+    d.def.current_memory_kib = kib;
+    Ok(())
+}
+
+fn set_vcpus(c: &TestConn, r: &DomainRef<'_>, n: u32) -> Result<()> {
+    let mut node = c.lock();
+    let cpus = node.info.cpus;
+    let i = dom_index(&node, r)?;
+    if n as i32 > MAX_VCPUS {
+        return Err(Error::invalid_arg(format!(
+            "requested vcpus {n} is greater than the maximum {MAX_VCPUS}"
+        )));
+    }
+    let d = &mut node.domains[i];
+    d.def.vcpus = n;
+    d.pins.resize(n as usize, full_cpumap(cpus));
+    Ok(())
+}
+
+fn pin_vcpu(c: &TestConn, r: &DomainRef<'_>, vcpu: u32, map: &[u8]) -> Result<()> {
+    let mut node = c.lock();
+    let cpus = node.info.cpus as usize;
+    let i = dom_index(&node, r)?;
+    let d = &mut node.domains[i];
+    if !d.active() {
+        return Err(not_running(d));
+    }
+    if vcpu >= d.def.vcpus {
+        return Err(Error::invalid_arg(format!(
+            "requested vcpu {vcpu} is not less than the number of vcpus {}",
+            d.def.vcpus
+        )));
+    }
+    let mut pinned = vec![0u8; cpus.max(1).div_ceil(8)];
+    for cpu in 0..cpus {
+        if map.get(cpu / 8).is_some_and(|b| b & (1 << (cpu % 8)) != 0) {
+            pinned[cpu / 8] |= 1 << (cpu % 8);
+        }
+    }
+    if pinned.iter().all(|b| *b == 0) {
+        return Err(Error::invalid_arg("the CPU map selects no host CPU"));
+    }
+    d.pins[vcpu as usize] = pinned;
+    Ok(())
+}
+
+fn get_vcpus(c: &TestConn, r: &DomainRef<'_>) -> Result<Vec<VcpuInfo>> {
+    let node = c.lock();
+    let d = &node.domains[dom_index(&node, r)?];
+    if !d.active() {
+        return Err(Error::operation_invalid(format!("cannot list vcpus for an inactive domain '{}'", d.def.name)));
+    }
+    let now = now_ns();
+    Ok((0..d.def.vcpus)
+        .map(|v| {
+            let map = d.pins.get(v as usize).cloned().unwrap_or_else(|| full_cpumap(node.info.cpus));
+            // The vCPU runs on the first host CPU its affinity allows.
+            let cpu = (0..node.info.cpus as usize)
+                .find(|c| map.get(c / 8).is_some_and(|b| b & (1 << (c % 8)) != 0))
+                .map(|c| c as i32)
+                .unwrap_or(-1);
+            VcpuInfo { number: v, state: VcpuState::Running, cpu_time_ns: now / u64::from(d.def.vcpus.max(1)), cpu, cpumap: map }
+        })
+        .collect())
+}
+
+fn get_autostart(c: &TestConn, r: &DomainRef<'_>) -> Result<bool> {
+    let node = c.lock();
+    Ok(node.domains[dom_index(&node, r)?].autostart)
+}
+
+fn set_autostart(c: &TestConn, r: &DomainRef<'_>, on: bool) -> Result<()> {
+    let mut node = c.lock();
+    let i = dom_index(&node, r)?;
+    let d = &mut node.domains[i];
+    if !d.persistent {
+        return Err(Error::operation_invalid("cannot set autostart for transient domain"));
+    }
+    d.autostart = on;
+    Ok(())
+}
+
+fn attach_device(c: &TestConn, r: &DomainRef<'_>, xml: &str) -> Result<()> {
+    let dev = Device::parse(xml).map_err(|e| Error::xml(e.to_string()))?;
+    let mut node = c.lock();
+    let i = dom_index(&node, r)?;
+    node.domains[i].def.attach_device(dev).map_err(|e| Error::operation_invalid(e.to_string()))
+}
+
+fn detach_device(c: &TestConn, r: &DomainRef<'_>, xml: &str) -> Result<()> {
+    let dev = Device::parse(xml).map_err(|e| Error::xml(e.to_string()))?;
+    let mut node = c.lock();
+    let i = dom_index(&node, r)?;
+    node.domains[i].def.detach_device(&dev).map_err(|e| Error::operation_invalid(e.to_string()))
+}
+
+fn list_networks(c: &TestConn) -> Result<Vec<String>> {
+    Ok(c.lock().networks.iter().filter(|n| n.active).map(|n| n.def.name.clone()).collect())
+}
+
+fn num_of_networks(c: &TestConn) -> Result<i32> {
+    Ok(c.lock().networks.iter().filter(|n| n.active).count() as i32)
+}
+
+fn list_defined_networks(c: &TestConn) -> Result<Vec<String>> {
+    Ok(c.lock().networks.iter().filter(|n| !n.active).map(|n| n.def.name.clone()).collect())
+}
+
+fn num_of_defined_networks(c: &TestConn) -> Result<i32> {
+    Ok(c.lock().networks.iter().filter(|n| !n.active).count() as i32)
+}
+
+fn net_lookup_by_uuid(c: &TestConn, uuid: &Uuid) -> Result<NetworkIdent> {
+    let node = c.lock();
+    node.net_uuid(uuid)
+        .map(|i| net_ident(&node.networks[i]))
+        .ok_or_else(|| Error::no_network(format!("no network with matching uuid '{uuid}'")))
+}
+
+fn net_lookup_by_name(c: &TestConn, name: &str) -> Result<NetworkIdent> {
+    let node = c.lock();
+    node.net_name(name)
+        .map(|i| net_ident(&node.networks[i]))
+        .ok_or_else(|| Error::no_network(format!("no network with matching name '{name}'")))
+}
+
+fn net_check_clash(node: &Node, def: &NetworkDef) -> Result<Option<usize>> {
+    if let Some(i) = node.net_name(&def.name) {
+        if node.networks[i].def.uuid != def.uuid {
+            return Err(Error::network_exist(format!(
+                "network '{}' already exists with uuid {}",
+                def.name, node.networks[i].def.uuid
+            )));
+        }
+        return Ok(Some(i));
+    }
+    if let Some(i) = node.net_uuid(&def.uuid) {
+        return Err(Error::network_exist(format!(
+            "network '{}' is already defined with uuid {}",
+            node.networks[i].def.name, def.uuid
+        )));
+    }
+    Ok(None)
+}
+
+fn net_create_xml(c: &TestConn, xml: &str) -> Result<NetworkIdent> {
+    let def = parse_network(xml)?;
+    let mut node = c.lock();
+    if let Some(i) = net_check_clash(&node, &def)? {
+        if node.networks[i].active {
+            return Err(Error::operation_invalid(format!("network '{}' is already active", def.name)));
+        }
+        node.networks.remove(i);
+    }
+    node.networks.push(Net { def, active: true, persistent: false, autostart: false });
+    Ok(net_ident(node.networks.last().expect("just pushed")))
+}
+
+fn net_define_xml(c: &TestConn, xml: &str) -> Result<NetworkIdent> {
+    let def = parse_network(xml)?;
+    let mut node = c.lock();
+    match net_check_clash(&node, &def)? {
+        Some(i) => {
+            let n = &mut node.networks[i];
+            n.def = def;
+            n.persistent = true;
+            Ok(net_ident(n))
+        }
+        None => {
+            node.networks.push(Net { def, active: false, persistent: true, autostart: false });
+            Ok(net_ident(node.networks.last().expect("just pushed")))
+        }
+    }
+}
+
+fn net_undefine(c: &TestConn, r: &NetworkRef<'_>) -> Result<()> {
+    let mut node = c.lock();
+    let i = net_index(&node, r)?;
+    if node.networks[i].active {
+        node.networks[i].persistent = false;
+    } else {
+        node.networks.remove(i);
+    }
+    Ok(())
+}
+
+fn net_create(c: &TestConn, r: &NetworkRef<'_>) -> Result<()> {
+    let mut node = c.lock();
+    let i = net_index(&node, r)?;
+    let n = &mut node.networks[i];
+    if n.active {
+        return Err(Error::operation_invalid(format!("network '{}' is already active", n.def.name)));
+    }
+    n.active = true;
+    Ok(())
+}
+
+fn net_destroy(c: &TestConn, r: &NetworkRef<'_>) -> Result<()> {
+    let mut node = c.lock();
+    let i = net_index(&node, r)?;
+    if !node.networks[i].active {
+        return Err(Error::operation_invalid(format!("network '{}' is not active", r.name)));
+    }
+    if node.networks[i].persistent {
+        node.networks[i].active = false;
+    } else {
+        node.networks.remove(i);
+    }
+    Ok(())
+}
+
+fn net_get_xml_desc(c: &TestConn, r: &NetworkRef<'_>, _flags: u32) -> Result<String> {
+    let node = c.lock();
+    Ok(node.networks[net_index(&node, r)?].def.to_xml(&FormatOptions::default()))
+}
+
+fn net_get_bridge_name(c: &TestConn, r: &NetworkRef<'_>) -> Result<String> {
+    let node = c.lock();
+    let n = &node.networks[net_index(&node, r)?];
+    n.def
+        .bridge_name()
+        .map(str::to_string)
+        .ok_or_else(|| Error::new(ErrorCode::InvalidNetwork, format!("network '{}' does not have a bridge name", n.def.name)))
+}
+
+fn net_get_autostart(c: &TestConn, r: &NetworkRef<'_>) -> Result<bool> {
+    let node = c.lock();
+    Ok(node.networks[net_index(&node, r)?].autostart)
+}
+
+fn net_set_autostart(c: &TestConn, r: &NetworkRef<'_>, on: bool) -> Result<()> {
+    let mut node = c.lock();
+    let i = net_index(&node, r)?;
+    let n = &mut node.networks[i];
+    if !n.persistent {
+        return Err(Error::operation_invalid("cannot set autostart for transient network"));
+    }
+    n.autostart = on;
+    Ok(())
+}
+
+fn is_persistent(c: &TestConn, r: &DomainRef<'_>) -> Result<bool> {
+    let node = c.lock();
+    Ok(node.domains[dom_index(&node, r)?].persistent)
+}
+
+fn has_managed_save_image(c: &TestConn, r: &DomainRef<'_>, _flags: u32) -> Result<bool> {
+    let node = c.lock();
+    dom_index(&node, r)?;
+    Ok(false)
+}
+
+fn security_model(_: &TestConn) -> Result<(String, String)> {
+    Ok(("testSecurity".into(), String::new()))
+}
+
+fn security_label(c: &TestConn, r: &DomainRef<'_>) -> Result<(String, bool)> {
+    let node = c.lock();
+    let d = &node.domains[dom_index(&node, r)?];
+    // Labels exist only while a domain runs, as with libvirt's test security driver.
+    Ok(if d.active() { ("libvirt-test".into(), true) } else { (String::new(), false) })
+}
+
+fn get_state(c: &TestConn, r: &DomainRef<'_>) -> Result<(DomainState, i32)> {
+    let node = c.lock();
+    Ok((node.domains[dom_index(&node, r)?].state, 0))
+}
+
+/// Every ABI 1.0 and 1.1 operation but the native-format conversions (the test driver has no
+/// native format).
+pub(crate) const OPS: Ops<TestConn> = Ops {
+    get_type: Some(get_type),
+    get_version: Some(get_version),
+    get_hostname: Some(get_hostname),
+    get_capabilities: Some(get_capabilities),
+    node_get_info: Some(node_get_info),
+    get_max_vcpus: Some(get_max_vcpus),
+    list_domains: Some(list_domains),
+    num_of_domains: Some(num_of_domains),
+    list_defined_domains: Some(list_defined_domains),
+    num_of_defined_domains: Some(num_of_defined_domains),
+    domain_lookup_by_id: Some(lookup_by_id),
+    domain_lookup_by_uuid: Some(lookup_by_uuid),
+    domain_lookup_by_name: Some(lookup_by_name),
+    domain_create_xml: Some(create_xml),
+    domain_define_xml: Some(define_xml),
+    domain_undefine: Some(undefine),
+    domain_create: Some(start),
+    domain_shutdown: Some(shutdown),
+    domain_reboot: Some(reboot),
+    domain_destroy: Some(destroy),
+    domain_suspend: Some(suspend),
+    domain_resume: Some(resume),
+    domain_save: Some(save),
+    domain_restore: Some(restore),
+    domain_core_dump: Some(core_dump),
+    domain_get_info: Some(get_info),
+    domain_get_xml_desc: Some(get_xml_desc),
+    domain_get_os_type: Some(get_os_type),
+    domain_get_max_memory: Some(get_max_memory),
+    domain_set_max_memory: Some(set_max_memory),
+    domain_set_memory: Some(set_memory),
+    domain_set_vcpus: Some(set_vcpus),
+    domain_pin_vcpu: Some(pin_vcpu),
+    domain_get_vcpus: Some(get_vcpus),
+    domain_get_autostart: Some(get_autostart),
+    domain_set_autostart: Some(set_autostart),
+    domain_attach_device: Some(attach_device),
+    domain_detach_device: Some(detach_device),
+    list_networks: Some(list_networks),
+    num_of_networks: Some(num_of_networks),
+    list_defined_networks: Some(list_defined_networks),
+    num_of_defined_networks: Some(num_of_defined_networks),
+    network_lookup_by_uuid: Some(net_lookup_by_uuid),
+    network_lookup_by_name: Some(net_lookup_by_name),
+    network_create_xml: Some(net_create_xml),
+    network_define_xml: Some(net_define_xml),
+    network_undefine: Some(net_undefine),
+    network_create: Some(net_create),
+    network_destroy: Some(net_destroy),
+    network_get_xml_desc: Some(net_get_xml_desc),
+    network_get_bridge_name: Some(net_get_bridge_name),
+    network_get_autostart: Some(net_get_autostart),
+    network_set_autostart: Some(net_set_autostart),
+    domain_is_persistent: Some(is_persistent),
+    domain_has_managed_save_image: Some(has_managed_save_image),
+    node_get_security_model: Some(security_model),
+    domain_get_security_label: Some(security_label),
+    domain_get_state: Some(get_state),
+    ..Ops::NONE
+};

@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Installs what the test suite needs on a Debian 12 machine: QEMU 10 (from bookworm-backports,
+# matching the qemu-utils the machine already has), libvirt's virsh and Python bindings (the
+# peer that CLI and benchmark outputs are compared with), xenstore clients, hyperfine.
+# Says what it installs; installs nothing that is already there. Needs root and apt-get.
+set -euo pipefail
+
+need=()
+command -v qemu-system-x86_64 >/dev/null 2>&1 || need+=(qemu)
+command -v virsh >/dev/null 2>&1 || need+=(libvirt-clients)
+[ -e /usr/lib/python3/dist-packages/libvirt.py ] || need+=(python3-libvirt)
+command -v xenstore-read >/dev/null 2>&1 || need+=(xenstore-utils)
+command -v hyperfine >/dev/null 2>&1 || need+=(hyperfine)
+
+if [ ${#need[@]} -eq 0 ]; then
+  echo "install-test-deps: everything is installed"
+  exit 0
+fi
+if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
+  echo "install-test-deps: missing ${need[*]}, and this is not root on a Debian machine: the tests that need them will report skipped" >&2
+  exit 0
+fi
+echo "install-test-deps: installing ${need[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+plain=()
+for n in "${need[@]}"; do
+  case "$n" in
+    qemu) ;;
+    libvirt-clients) plain+=(libvirt-clients libvirt-daemon) ;;
+    *) plain+=("$n") ;;
+  esac
+done
+if [ ${#plain[@]} -gt 0 ]; then
+  apt-get install -y -qq --no-install-recommends "${plain[@]}" >/dev/null
+fi
+if [[ " ${need[*]} " == *" qemu "* ]]; then
+  # QEMU from backports, with the source derived from the machine's own list and passed on the
+  # command line only (nothing under /etc/apt changes).
+  src=$(awk '/^URIs:/{print $2; exit}' /etc/apt/sources.list.d/debian.sources)
+  list=$(mktemp)
+  echo "deb $src bookworm-backports main" > "$list"
+  apt_bpo=(-o "Dir::Etc::sourcelist=$list" -o APT::Get::List-Cleanup=0)
+  apt-get "${apt_bpo[@]}" update -qq
+  apt-get "${apt_bpo[@]}" install -y -qq --no-install-recommends \
+    qemu-system-x86/bookworm-backports qemu-system-common/bookworm-backports \
+    qemu-system-data/bookworm-backports seabios/bookworm-backports libbrlapi0.8/bookworm-backports >/dev/null
+  rm -f "$list"
+fi
+echo "install-test-deps: done"
