@@ -14,6 +14,7 @@
 #![deny(missing_docs)]
 
 mod call;
+mod elf;
 mod registry;
 mod validate;
 

@@ -116,6 +116,7 @@ impl Registry {
         if let Some(d) = map.get(&canonical) {
             return Ok(d.clone());
         }
+        crate::elf::check(&canonical).map_err(|reason| LoadError::Dlopen { path: path.to_path_buf(), reason })?;
         // SAFETY: loading a library runs its initialisers. Plugin files are trusted code by
         // installation (the same trust as any shared library the binary links).
         let lib = unsafe { libloading::Library::new(&canonical) }

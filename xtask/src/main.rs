@@ -1,1 +1,114 @@
-fn main() {}
+//! Project automation: `cargo xtask <command>`.
+//!
+//! * `build-plugins [--release]` — builds the workspace: the `virtkit` CLI and every driver plugin
+//!   (`target/<profile>/libvirtkit_driver_<name>.so`).
+//! * `test` — installs what the tests need (when it can), builds the plugins, runs every test of
+//!   the workspace, then the conformance suite on every built plugin and the out-of-tree examples.
+//! * `run -- ARGS` — builds, then runs `virtkit ARGS` from the build tree.
+//! * `conformance` — runs the conformance suite on every built plugin.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+
+type Result<T> = std::result::Result<T, String>;
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask lives in the workspace").to_path_buf()
+}
+
+fn cargo() -> Command {
+    let mut c = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    c.current_dir(root());
+    c
+}
+
+fn run(mut c: Command) -> Result<()> {
+    eprintln!("xtask: running {:?}", c);
+    let status = c.status().map_err(|e| format!("cannot run {:?}: {e}", c.get_program()))?;
+    if status.success() { Ok(()) } else { Err(format!("{:?} failed with {status}", c.get_program())) }
+}
+
+fn profile_dir(release: bool) -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| root().join("target"));
+    target.join(if release { "release" } else { "debug" })
+}
+
+fn build_plugins(release: bool) -> Result<Vec<PathBuf>> {
+    let mut c = cargo();
+    c.args(["build", "--workspace", "--all-targets"]);
+    if release {
+        c.arg("--release");
+    }
+    run(c)?;
+    let dir = profile_dir(release);
+    let mut plugins: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .map_err(|e| format!("cannot read {}: {e}", dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with("libvirtkit_driver_") && n.ends_with(".so"))
+        })
+        .collect();
+    plugins.sort();
+    for p in &plugins {
+        eprintln!("xtask: plugin {}", p.display());
+    }
+    if plugins.is_empty() {
+        return Err(format!("no plugin was built in {}", dir.display()));
+    }
+    Ok(plugins)
+}
+
+fn install_deps() -> Result<()> {
+    let mut c = Command::new("bash");
+    c.arg(root().join("scripts/install-test-deps.sh"));
+    run(c)
+}
+
+fn conformance(plugins: &[PathBuf]) -> Result<()> {
+    let exe = profile_dir(false).join("virtkit-conformance");
+    if !exe.exists() {
+        eprintln!("xtask: conformance suite not built yet ({}): skipped", exe.display());
+        return Ok(());
+    }
+    let mut failed = Vec::new();
+    for p in plugins {
+        let mut c = Command::new(&exe);
+        c.arg(p);
+        if run(c).is_err() {
+            failed.push(p.display().to_string());
+        }
+    }
+    if failed.is_empty() { Ok(()) } else { Err(format!("conformance failed for {}", failed.join(", "))) }
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let release = args.iter().any(|a| a == "--release");
+    let result = match args.first().map(String::as_str) {
+        Some("build-plugins") => build_plugins(release).map(|_| ()),
+        Some("test") => install_deps().and_then(|_| build_plugins(false)).and_then(|plugins| {
+            let mut c = cargo();
+            c.args(["test", "--workspace"]);
+            run(c)?;
+            conformance(&plugins)
+        }),
+        Some("conformance") => build_plugins(false).and_then(|p| conformance(&p)),
+        Some("run") => build_plugins(false).and_then(|_| {
+            let rest: Vec<&String> = args.iter().skip(1).skip_while(|a| *a == "--").collect();
+            let mut c = Command::new(profile_dir(false).join("virtkit"));
+            c.args(rest);
+            let status = c.status().map_err(|e| format!("cannot run virtkit: {e}"))?;
+            std::process::exit(status.code().unwrap_or(1));
+        }),
+        _ => Err("usage: cargo xtask <build-plugins [--release] | test | run -- ARGS | conformance>".into()),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("xtask: error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
