@@ -15,7 +15,8 @@
 //! * A plugin built against ABI `1.m` loads into any core `1.n`. When `m < n` the plugin's table is
 //!   shorter (`header.struct_size` says how long); the loader copies what is there and every slot
 //!   past the plugin's `struct_size` reads as NULL. When `m > n` the core ignores the slots it does
-//!   not know, provided the plugin sets no capability bit for them.
+//!   not know (their capability bits may be set, for slots that lie within the plugin's
+//!   `struct_size`).
 //! * A plugin of another major version is refused.
 //! * Capability bit `i` ([`VkDriverHeader::caps`]) is set exactly when slot `i` is non-NULL.
 //!
@@ -23,6 +24,18 @@
 //! through sinks ([`VkStrSink`], [`VkIntSink`], ...) that the host provides and owns. Strings are
 //! UTF-8 `(pointer, length)` pairs ([`VkStr`]) and are only valid for the duration of the call.
 //! Domain and network definitions cross as XML text.
+//!
+//! # Slot conventions
+//!
+//! * Every entry but `close` takes a host-provided [`VkErrorSink`] last; sink and output pointers
+//!   the host passes are never NULL. An entry returns [`VK_OK`] or a [`VkErrorCode`] value, and on
+//!   failure calls the error sink once with the same code and a message.
+//! * `get_version` writes libvirt's encoding, `major * 1_000_000 + minor * 1_000 + release`.
+//! * `list_domains` pushes domain ids (which fit in an `i32`) through a [`VkIntSink`].
+//! * `node_get_security_model` pushes exactly two strings into its [`VkStrSink`]: the model, then
+//!   the DOI; an empty model means no security driver is active.
+//! * `domain_get_state` writes a [`VkDomainState`] value and libvirt's per-state reason code
+//!   (0 = unknown) as `int`s, as `virDomainGetState` does.
 //!
 //! The hand-written C header `include/virtkit/driver.h` describes the same layout for C authors;
 //! a test compiles it and compares every size and offset with this crate.
@@ -71,9 +84,11 @@ pub struct VkStr {
     pub len: usize,
 }
 
-// SAFETY: a VkStr in a static driver table points at static, immutable data.
+// SAFETY: a VkStr is a read-only view: nothing is ever written through it. Those in a driver
+// table point at static data; the others live for one call, during which the lender keeps them
+// alive and unchanged, whichever thread reads them.
 unsafe impl Sync for VkStr {}
-// SAFETY: see above; the pointee is never mutated through a VkStr.
+// SAFETY: see above.
 unsafe impl Send for VkStr {}
 
 impl VkStr {
@@ -121,9 +136,6 @@ pub struct VkStrSink {
 }
 
 /// Host-provided sink for integers (domain ids).
-///
-/// (`node_get_security_model` pushes exactly two strings into its [`VkStrSink`]: the model, then
-/// the DOI; an empty model means no security driver is active.)
 #[repr(C)]
 pub struct VkIntSink {
     /// Host context, passed back unchanged.
@@ -164,8 +176,8 @@ pub struct VkVcpuSink {
     ),
 }
 
-/// Host-provided error sink. A failing entry calls `set` (at most once; the last call wins) and
-/// returns the same code.
+/// Host-provided error sink. A failing entry calls `set` once and returns the same code (should a
+/// driver call it more than once, the host keeps the last call).
 #[repr(C)]
 pub struct VkErrorSink {
     /// Host context, passed back unchanged.
@@ -532,8 +544,8 @@ impl Op {
 pub const VK_HEADER_SIZE: usize = core::mem::size_of::<VkDriverHeader>();
 /// The size of the table in this version of the ABI.
 pub const VK_TABLE_SIZE: usize = core::mem::size_of::<VkDriverTable>();
-/// Size of one slot.
-pub const VK_SLOT_SIZE: usize = core::mem::size_of::<usize>();
+/// Size of one slot: a nullable function pointer.
+pub const VK_SLOT_SIZE: usize = core::mem::size_of::<Option<VkDomainActionFn>>();
 
 /// Domain states, as libvirt's `virDomainState`.
 #[repr(u32)]

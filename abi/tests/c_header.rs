@@ -618,11 +618,22 @@ fn run(cmd: &mut Command, what: &str) -> Result<String, String> {
         return Err(format!(
             "{what} failed ({}): {cmd:?}\n--- stdout\n{}--- stderr\n{}",
             out.status,
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
+            first_lines(&String::from_utf8_lossy(&out.stdout)),
+            first_lines(&String::from_utf8_lossy(&out.stderr))
         ));
     }
     Ok(String::from_utf8(out.stdout).expect("the program prints ASCII"))
+}
+
+/// The first lines of a tool's output: the first error names the problem; the rest repeats it.
+fn first_lines(text: &str) -> String {
+    const KEEP: usize = 30;
+    let lines: Vec<&str> = text.lines().collect();
+    let mut out: String = lines.iter().take(KEEP).map(|l| format!("{l}\n")).collect();
+    if lines.len() > KEEP {
+        writeln!(out, "... ({} more lines)", lines.len() - KEEP).unwrap();
+    }
+    out
 }
 
 /// A number as printed, with its hex spelling when that is easier to read (magic, flags).

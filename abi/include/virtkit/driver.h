@@ -1,5 +1,5 @@
 /*
- * virtkit/driver.h - the contract between the virtkit core and its driver plugins, ABI 1.0.
+ * virtkit/driver.h - the contract between the virtkit core and its driver plugins, ABI 1.1.
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  *
@@ -27,16 +27,26 @@
  *  - The slot list is append-only: a slot is never removed, reordered or retyped. A new
  *    operation is added at the end of the table and VK_ABI_MINOR is bumped; each slot's comment
  *    gives the minor version that added it.
- *  - header.struct_size must be sizeof(vk_driver_table) as the plugin was compiled. It tells
- *    the core how many slots the plugin's table has.
+ *  - header.struct_size must be sizeof(vk_driver_table) as the plugin was compiled (the header
+ *    plus a whole number of slots). It tells the core how many slots the plugin's table has.
  *  - A plugin built against 1.m loads into any core 1.n. When m < n, the plugin's table is
  *    shorter: the core copies what is there and every slot past the plugin's struct_size reads
- *    as NULL. When m > n, the core ignores the slots it does not know, provided the plugin sets
- *    no capability bit for them.
+ *    as NULL. When m > n, the core uses the slots it knows and ignores the others, with their
+ *    capability bits.
  *  - A plugin whose abi_major differs from the core's VK_ABI_MAJOR is refused, as is a table
  *    whose magic is not VK_MAGIC.
- *  - Capability bit i (header.caps, see VK_CAP_SET) is set exactly when slot i is non-NULL.
- *    The loader refuses a table where the two disagree.
+ *  - Capability bit i (header.caps, see VK_CAP_SET) is set exactly when slot i is non-NULL,
+ *    for every slot the plugin's table has; no bit is set past them. The loader refuses a
+ *    table where the two disagree.
+ *
+ * WHAT THE LOADER REQUIRES OF A TABLE
+ *
+ *  - open and close are non-NULL; every other slot is optional.
+ *  - name is non-empty lower-case ASCII letters, digits, '-' or '_' (e.g. "xen-xend").
+ *  - version is a semantic version ("1.2.0").
+ *  - at least one scheme (schemes, n_schemes), each a valid URI scheme ("test", "xen+ssh").
+ *    The plugin file is named libvirtkit_driver_<scheme>.so or
+ *    libvirtkit_driver_<scheme>_<member>.so so that the loader finds it for that scheme.
  *
  * MEMORY AND STRINGS
  *
@@ -78,7 +88,7 @@ extern "C" {
 /** The ABI major version this header describes. */
 #define VK_ABI_MAJOR 1
 /** The ABI minor version this header describes. */
-#define VK_ABI_MINOR 0
+#define VK_ABI_MINOR 1
 /** Name of the exported entry symbol (for dlsym). */
 #define VIRTKIT_DRIVER_ENTRY "virtkit_driver_entry"
 /** Number of 64-bit words in the capability bitset. */
@@ -165,8 +175,16 @@ typedef enum vk_op {
     VK_OP_NETWORK_GET_BRIDGE_NAME = 52,
     VK_OP_NETWORK_GET_AUTOSTART = 53,
     VK_OP_NETWORK_SET_AUTOSTART = 54,
+    /* ABI 1.1 */
+    VK_OP_DOMAIN_IS_PERSISTENT = 55,
+    VK_OP_DOMAIN_HAS_MANAGED_SAVE_IMAGE = 56,
+    VK_OP_NODE_GET_SECURITY_MODEL = 57,
+    VK_OP_DOMAIN_GET_SECURITY_LABEL = 58,
+    VK_OP_DOMAIN_GET_STATE = 59,
+    VK_OP_DOMAIN_XML_FROM_NATIVE = 60,
+    VK_OP_DOMAIN_XML_TO_NATIVE = 61,
     /** Number of slots in this version of the ABI (not an operation). */
-    VK_OP_COUNT = 55
+    VK_OP_COUNT = 62
 } vk_op;
 
 /* ---------------------------------------------------------------------------------------- */
@@ -580,6 +598,37 @@ typedef int32_t (*vk_network_get_autostart_fn)(vk_conn conn, const vk_network_re
 /** Sets whether the network starts with the host (0 or 1). */
 typedef int32_t (*vk_network_set_autostart_fn)(vk_conn conn, const vk_network_ref *net,
                                                int32_t autostart, const vk_error_sink *err);
+/* ABI 1.1 */
+/** Stores 1 when the domain is persistent (has a definition that survives it stopping), 0 when
+ *  it is transient. */
+typedef int32_t (*vk_domain_is_persistent_fn)(vk_conn conn, const vk_domain_ref *dom,
+                                              int32_t *out, const vk_error_sink *err);
+/** Stores 1 when the domain has a managed save image, else 0. */
+typedef int32_t (*vk_domain_has_managed_save_image_fn)(vk_conn conn, const vk_domain_ref *dom,
+                                                       uint32_t flags, int32_t *out,
+                                                       const vk_error_sink *err);
+/** Pushes exactly two strings: the host's security model, then its DOI. An empty model means
+ *  no security driver is active. */
+typedef int32_t (*vk_node_get_security_model_fn)(vk_conn conn, const vk_str_sink *out,
+                                                 const vk_error_sink *err);
+/** Pushes the domain's security label and stores 1 in *enforcing when the label is enforced,
+ *  else 0. */
+typedef int32_t (*vk_domain_get_security_label_fn)(vk_conn conn, const vk_domain_ref *dom,
+                                                   const vk_str_sink *out, int32_t *enforcing,
+                                                   const vk_error_sink *err);
+/** Stores the domain's state (a vk_domain_state) in *state and libvirt's reason code for that
+ *  state (virDomain<State>Reason; 0 when unknown) in *reason. */
+typedef int32_t (*vk_domain_get_state_fn)(vk_conn conn, const vk_domain_ref *dom, int32_t *state,
+                                          int32_t *reason, const vk_error_sink *err);
+/** Pushes the domain XML equivalent to `config`, a configuration in the native format
+ *  `format` (e.g. "xen-xm"). */
+typedef int32_t (*vk_domain_xml_from_native_fn)(vk_conn conn, vk_str format, vk_str config,
+                                                uint32_t flags, const vk_str_sink *out,
+                                                const vk_error_sink *err);
+/** Pushes the configuration in the native format `format` equivalent to the domain XML `xml`. */
+typedef int32_t (*vk_domain_xml_to_native_fn)(vk_conn conn, vk_str format, vk_str xml,
+                                              uint32_t flags, const vk_str_sink *out,
+                                              const vk_error_sink *err);
 
 /* ---------------------------------------------------------------------------------------- */
 /* The table                                                                                */
@@ -644,6 +693,15 @@ typedef struct vk_driver_table {
     vk_network_get_bridge_name_fn network_get_bridge_name; /* virNetworkGetBridgeName, since 1.0 */
     vk_network_get_autostart_fn network_get_autostart;    /* virNetworkGetAutostart, since 1.0 */
     vk_network_set_autostart_fn network_set_autostart;    /* virNetworkSetAutostart, since 1.0 */
+    vk_domain_is_persistent_fn domain_is_persistent;      /* virDomainIsPersistent, since 1.1 */
+    vk_domain_has_managed_save_image_fn domain_has_managed_save_image;
+                                                          /* virDomainHasManagedSaveImage, since 1.1 */
+    vk_node_get_security_model_fn node_get_security_model; /* virNodeGetSecurityModel, since 1.1 */
+    vk_domain_get_security_label_fn domain_get_security_label;
+                                                          /* virDomainGetSecurityLabel, since 1.1 */
+    vk_domain_get_state_fn domain_get_state;              /* virDomainGetState, since 1.1 */
+    vk_domain_xml_from_native_fn domain_xml_from_native;  /* virConnectDomainXMLFromNative, since 1.1 */
+    vk_domain_xml_to_native_fn domain_xml_to_native;      /* virConnectDomainXMLToNative, since 1.1 */
 } vk_driver_table;
 
 /** Size of the header; a table whose struct_size is smaller is malformed. */

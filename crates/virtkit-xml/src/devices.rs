@@ -4,7 +4,7 @@ use std::net::IpAddr;
 
 use crate::error::{Error, Result};
 use crate::options::FormatOptions;
-use crate::tree::{Element, expect_root, once, parse_document};
+use crate::tree::{Element, once, parse_document};
 use crate::values::{
     MacAddr, keyword_attr, keyword_enum, mac_attr, parse_hex_or_dec, parse_i32, parse_u32, parse_yes_no, scaled_bytes,
     yes_no,

@@ -656,7 +656,7 @@ fn memory_tag(name: &'static str, opts: &FormatOptions) -> Tag {
     if opts.legacy_style() { Tag::new(name) } else { Tag::new(name).attr("unit", "KiB") }
 }
 
-fn write_domain(w: &mut Writer, d: &DomainDef, opts: &FormatOptions) {
+pub(crate) fn write_domain(w: &mut Writer, d: &DomainDef, opts: &FormatOptions) {
     let tag = Tag::new("domain").attr("type", &d.domain_type).opt("id", d.id.filter(|_| !opts.inactive));
     w.open_close(tag, |w| {
         w.text(Tag::new("name"), &d.name);

@@ -287,7 +287,7 @@ mod tests {
         assert_eq!(root.attr("x"), Some("1"));
         assert_eq!(root.children[0].text, "t&u");
         assert_eq!((root.children[0].line, root.children[0].column), (3, 3));
-        assert_eq!((root.children[1].line, root.children[1].column), (3, 14));
+        assert_eq!((root.children[1].line, root.children[1].column), (3, 17));
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! Deterministic XML output: two-space indentation, single-quoted attributes, libvirt's escapes.
 
+use std::borrow::Cow;
 use std::fmt::Write as _;
 
 /// Escapes text and attribute values as libvirt does (`<`, `>`, `&`, `'`, `"`), plus the
@@ -33,13 +34,18 @@ fn escape_attr(s: &str, out: &mut String) {
 
 /// An element's start tag being built: name and attributes in output order.
 pub(crate) struct Tag {
-    name: &'static str,
+    name: Cow<'static, str>,
     attrs: Vec<(&'static str, String)>,
 }
 
 impl Tag {
     pub(crate) fn new(name: &'static str) -> Self {
-        Tag { name, attrs: Vec::new() }
+        Tag { name: Cow::Borrowed(name), attrs: Vec::new() }
+    }
+
+    /// A tag whose name comes from data (open-ended flag lists such as CPU features).
+    pub(crate) fn named(name: &str) -> Self {
+        Tag { name: Cow::Owned(name.to_owned()), attrs: Vec::new() }
     }
 
     pub(crate) fn attr(mut self, key: &'static str, value: impl std::fmt::Display) -> Self {
@@ -56,7 +62,7 @@ impl Tag {
 
     fn write_start(&self, out: &mut String) {
         out.push('<');
-        out.push_str(self.name);
+        out.push_str(&self.name);
         for (k, v) in &self.attrs {
             let _ = write!(out, " {k}='");
             escape_attr(v, out);
@@ -96,7 +102,7 @@ impl Writer {
         self.out.push('>');
         escape(text, &mut self.out);
         self.out.push_str("</");
-        self.out.push_str(tag.name);
+        self.out.push_str(&tag.name);
         self.out.push_str(">\n");
     }
 
@@ -112,13 +118,13 @@ impl Writer {
         self.indent();
         tag.write_start(&mut self.out);
         self.out.push_str(">\n");
-        let name = tag.name;
+        let name = tag.name.clone();
         self.depth += 1;
         body(self);
         self.depth -= 1;
         self.indent();
         self.out.push_str("</");
-        self.out.push_str(name);
+        self.out.push_str(&name);
         self.out.push_str(">\n");
     }
 
@@ -135,7 +141,7 @@ impl Writer {
             self.out.push_str(&inner.out);
             self.indent();
             self.out.push_str("</");
-            self.out.push_str(tag.name);
+            self.out.push_str(&tag.name);
             self.out.push_str(">\n");
         }
     }

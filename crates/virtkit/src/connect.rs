@@ -19,6 +19,12 @@ pub struct Connect {
     inner: Arc<Inner>,
 }
 
+impl std::fmt::Debug for Connect {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Connect").field("uri", &self.inner.uri).field("read_only", &self.inner.read_only).finish()
+    }
+}
+
 struct Inner {
     uri: String,
     read_only: bool,

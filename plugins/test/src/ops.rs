@@ -5,7 +5,10 @@ use virtkit_driver::{
     DomainIdent, DomainInfo, DomainRef, DomainState, Error, ErrorCode, NetworkIdent, NetworkRef, NodeInfo, Ops,
     Result, VcpuInfo, VcpuState,
 };
-use virtkit_xml::{Device, DomainDef, FormatOptions, NetworkDef};
+use virtkit_xml::{
+    Capabilities, CapsDomain, CapsGuest, CapsGuestArch, CapsGuestFeature, CapsHost, CapsHostCpu, CellCpu, Device,
+    DomainDef, FormatOptions, LifecycleAction, NetworkDef, NumaCell, SecModel,
+};
 
 use crate::node::{Dom, Net, Node, TestConn, full_cpumap, now_ns};
 
@@ -99,8 +102,52 @@ fn get_hostname(_: &TestConn) -> Result<String> {
 }
 
 fn get_capabilities(c: &TestConn) -> Result<String> {
-    let node = c.lock();
-    Ok(virtkit_xml::Capabilities::test_driver(node.info.nodes, node.info.cpus, node.info.memory_kib).to_xml())
+    let info = c.lock().info.clone();
+    Ok(capabilities(&info).to_xml())
+}
+
+/// The test node's capabilities: an i686 host with the node's NUMA cells, and hvm and xen guests
+/// of domain type `test`, as libvirt's test driver describes them.
+fn capabilities(info: &NodeInfo) -> Capabilities {
+    let cells = info.nodes.max(1);
+    let per_cell = (info.cpus / cells).max(1);
+    let cell_mem = info.memory_kib / u64::from(cells);
+    let host = CapsHost {
+        cpu: CapsHostCpu {
+            arch: "i686".into(),
+            features: vec!["pae".into(), "nonpae".into()],
+            ..Default::default()
+        },
+        cells: Some(
+            (0..cells)
+                .map(|id| NumaCell {
+                    id,
+                    memory_kib: Some(cell_mem),
+                    pages: Vec::new(),
+                    cpus: (0..per_cell)
+                        .map(|i| CellCpu { id: id * per_cell + i, ..Default::default() })
+                        .collect(),
+                })
+                .collect(),
+        ),
+        secmodels: vec![SecModel { model: "testSecurity".into(), doi: String::new(), base_labels: Vec::new() }],
+        ..Default::default()
+    };
+    let guest = |os: &str| CapsGuest {
+        os_type: os.into(),
+        arch: CapsGuestArch {
+            name: "i686".into(),
+            wordsize: Some(32),
+            emulator: Some("/usr/bin/test-hv".into()),
+            domains: vec![CapsDomain { domain_type: "test".into(), ..Default::default() }],
+            ..Default::default()
+        },
+        features: ["pae", "nonpae"]
+            .iter()
+            .map(|f| CapsGuestFeature { name: (*f).into(), ..Default::default() })
+            .collect(),
+    };
+    Capabilities { host, guests: vec![guest("hvm"), guest("xen")] }
 }
 
 fn node_get_info(c: &TestConn) -> Result<NodeInfo> {
@@ -232,8 +279,7 @@ fn reboot(c: &TestConn, r: &DomainRef<'_>, _flags: u32) -> Result<()> {
         return Err(not_running(&node.domains[i]));
     }
     // The guest goes down and comes back up: what happens next is the domain's on_reboot action.
-    let action = node.domains[i].def.on_reboot_action();
-    if action == "destroy" {
+    if node.domains[i].def.on_reboot == LifecycleAction::Destroy {
         stop(&mut node, i);
     } else {
         node.domains[i].state = DomainState::Running;
@@ -469,7 +515,7 @@ fn detach_device(c: &TestConn, r: &DomainRef<'_>, xml: &str) -> Result<()> {
     let dev = Device::parse(xml).map_err(|e| Error::xml(e.to_string()))?;
     let mut node = c.lock();
     let i = dom_index(&node, r)?;
-    node.domains[i].def.detach_device(&dev).map_err(|e| Error::operation_invalid(e.to_string()))
+    node.domains[i].def.detach_device(&dev).map(|_| ()).map_err(|e| Error::operation_invalid(e.to_string()))
 }
 
 fn list_networks(c: &TestConn) -> Result<Vec<String>> {
@@ -596,8 +642,8 @@ fn net_get_bridge_name(c: &TestConn, r: &NetworkRef<'_>) -> Result<String> {
     let node = c.lock();
     let n = &node.networks[net_index(&node, r)?];
     n.def
-        .bridge_name()
-        .map(str::to_string)
+        .bridge
+        .clone()
         .ok_or_else(|| Error::new(ErrorCode::InvalidNetwork, format!("network '{}' does not have a bridge name", n.def.name)))
 }
 
