@@ -474,6 +474,42 @@ pub struct FilesystemDef {
     pub space_soft_limit: Option<u64>,
 }
 
+/// A device controller (`<controller>`), as libvirt 9.0 writes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ControllerDef {
+    /// `type`: one of [`CONTROLLER_TYPES`].
+    pub controller_type: String,
+    /// `index` among controllers of this type.
+    pub index: u32,
+    /// `model`, for example `piix3-uhci` or `pci-root`.
+    pub model: Option<String>,
+    /// `<address>`.
+    pub address: Option<DeviceAddress>,
+}
+
+/// Controller types accepted in `<controller type>`.
+pub const CONTROLLER_TYPES: &[&str] =
+    &["ide", "fdc", "scsi", "sata", "virtio-serial", "ccid", "usb", "pci", "xenbus", "isa"];
+
+/// Video models accepted in `<video><model type>`.
+pub const VIDEO_MODELS: &[&str] =
+    &["vga", "cirrus", "vmvga", "xen", "vbox", "qxl", "parallels", "virtio", "gop", "bochs", "ramfb", "none"];
+
+/// A video card (`<video><model>`), as libvirt 9.0 writes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VideoDef {
+    /// `<model type>`: one of [`VIDEO_MODELS`].
+    pub model: String,
+    /// `<model vram>` in KiB.
+    pub vram_kib: Option<u32>,
+    /// `<model heads>`.
+    pub heads: Option<u32>,
+    /// `<model primary='yes'>`.
+    pub primary: bool,
+    /// `<address>`.
+    pub address: Option<DeviceAddress>,
+}
+
 /// The memory balloon (`<memballoon model>`), as libvirt 9.0 writes it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MemballoonDef {
@@ -491,6 +527,8 @@ pub struct Devices {
     pub emulator: Option<String>,
     /// `<disk>`s.
     pub disks: Vec<DiskDef>,
+    /// `<controller>`s.
+    pub controllers: Vec<ControllerDef>,
     /// `<filesystem>`s.
     pub filesystems: Vec<FilesystemDef>,
     /// `<interface>`s.
@@ -507,6 +545,8 @@ pub struct Devices {
     pub graphics: Vec<GraphicsDef>,
     /// `<sound>`s.
     pub sounds: Vec<SoundDef>,
+    /// `<video>`s.
+    pub videos: Vec<VideoDef>,
     /// `<hostdev>`s.
     pub hostdevs: Vec<HostdevDef>,
     /// `<memballoon>`.
@@ -519,6 +559,8 @@ pub struct Devices {
 pub enum Device {
     /// `<disk>`
     Disk(DiskDef),
+    /// `<controller>`
+    Controller(ControllerDef),
     /// `<filesystem>`
     Filesystem(FilesystemDef),
     /// `<interface>`
@@ -535,13 +577,27 @@ pub enum Device {
     Graphics(GraphicsDef),
     /// `<sound>`
     Sound(SoundDef),
+    /// `<video>`
+    Video(VideoDef),
     /// `<hostdev>`
     Hostdev(HostdevDef),
 }
 
 /// Element names of the devices [`Device::parse`] accepts.
-const DEVICE_NAMES: &[&str] =
-    &["disk", "filesystem", "interface", "serial", "parallel", "console", "input", "graphics", "sound", "hostdev"];
+const DEVICE_NAMES: &[&str] = &[
+    "disk",
+    "controller",
+    "filesystem",
+    "interface",
+    "serial",
+    "parallel",
+    "console",
+    "input",
+    "graphics",
+    "sound",
+    "video",
+    "hostdev",
+];
 
 impl Device {
     /// Parses a single device element such as `<disk>...</disk>` or `<interface>...</interface>`.
@@ -558,6 +614,7 @@ impl Device {
     pub fn element_name(&self) -> &'static str {
         match self {
             Device::Disk(_) => "disk",
+            Device::Controller(_) => "controller",
             Device::Filesystem(_) => "filesystem",
             Device::Interface(_) => "interface",
             Device::Serial(_) => "serial",
@@ -566,6 +623,7 @@ impl Device {
             Device::Input(_) => "input",
             Device::Graphics(_) => "graphics",
             Device::Sound(_) => "sound",
+            Device::Video(_) => "video",
             Device::Hostdev(_) => "hostdev",
         }
     }
@@ -575,14 +633,16 @@ impl Device {
         let mut w = Writer::new();
         match self {
             Device::Disk(d) => write_disk(&mut w, d),
+            Device::Controller(c) => write_controller(&mut w, c),
             Device::Filesystem(f) => write_filesystem(&mut w, f, opts),
-            Device::Interface(i) => write_interface(&mut w, i),
+            Device::Interface(i) => write_interface(&mut w, i, opts),
             Device::Serial(c) => write_chardev(&mut w, "serial", c, opts),
             Device::Parallel(c) => write_chardev(&mut w, "parallel", c, opts),
             Device::Console(c) => write_chardev(&mut w, "console", c, opts),
             Device::Input(i) => write_input(&mut w, i),
             Device::Graphics(g) => write_graphics(&mut w, g, opts),
             Device::Sound(s) => write_sound(&mut w, s),
+            Device::Video(v) => write_video(&mut w, v),
             Device::Hostdev(h) => write_hostdev(&mut w, h, opts),
         }
         w.finish()
@@ -595,6 +655,10 @@ impl Device {
     pub fn identifies(&self, other: &Device) -> bool {
         match (self, other) {
             (Device::Disk(a), Device::Disk(b)) => a.target_dev == b.target_dev,
+            (Device::Controller(a), Device::Controller(b)) => {
+                a.controller_type == b.controller_type && a.index == b.index
+            }
+            (Device::Video(a), Device::Video(b)) => a == b,
             (Device::Interface(a), Device::Interface(b)) => match a.mac {
                 Some(mac) => b.mac == Some(mac),
                 None => a.source == b.source,
@@ -637,6 +701,8 @@ impl Device {
             Device::Graphics(GraphicsDef::Vnc(_)) => "graphics 'vnc'".to_owned(),
             Device::Graphics(GraphicsDef::Sdl(_)) => "graphics 'sdl'".to_owned(),
             Device::Sound(s) => format!("sound '{}'", s.model),
+            Device::Controller(c) => format!("controller '{}' index {}", c.controller_type, c.index),
+            Device::Video(v) => format!("video '{}'", v.model),
             Device::Hostdev(_) => "hostdev".to_owned(),
         }
     }
@@ -656,6 +722,7 @@ impl Devices {
         }
         match device {
             Device::Disk(d) => self.disks.push(d),
+            Device::Controller(c) => self.controllers.push(c),
             Device::Filesystem(f) => self.filesystems.push(f),
             Device::Interface(i) => self.interfaces.push(i),
             Device::Serial(c) => self.serials.push(c),
@@ -664,6 +731,7 @@ impl Devices {
             Device::Input(i) => self.inputs.push(i),
             Device::Graphics(g) => self.graphics.push(g),
             Device::Sound(s) => self.sounds.push(s),
+            Device::Video(v) => self.videos.push(v),
             Device::Hostdev(h) => self.hostdevs.push(h),
         }
         Ok(())
@@ -676,6 +744,8 @@ impl Devices {
         }
         match device {
             Device::Disk(_) => pos(&self.disks, Device::Disk, device),
+            Device::Controller(_) => pos(&self.controllers, Device::Controller, device),
+            Device::Video(_) => pos(&self.videos, Device::Video, device),
             Device::Filesystem(_) => pos(&self.filesystems, Device::Filesystem, device),
             Device::Interface(_) => pos(&self.interfaces, Device::Interface, device),
             Device::Serial(_) => pos(&self.serials, Device::Serial, device),
@@ -693,6 +763,8 @@ impl Devices {
         let idx = self.find(device).ok_or_else(|| Error::DeviceNotFound(device.describe()))?;
         Ok(match device {
             Device::Disk(_) => Device::Disk(self.disks.remove(idx)),
+            Device::Controller(_) => Device::Controller(self.controllers.remove(idx)),
+            Device::Video(_) => Device::Video(self.videos.remove(idx)),
             Device::Filesystem(_) => Device::Filesystem(self.filesystems.remove(idx)),
             Device::Interface(_) => Device::Interface(self.interfaces.remove(idx)),
             Device::Serial(_) => Device::Serial(self.serials.remove(idx)),
@@ -722,6 +794,8 @@ impl Devices {
 pub(crate) fn parse_device(el: &Element) -> Result<Device> {
     Ok(match el.name.as_str() {
         "disk" => Device::Disk(parse_disk(el)?),
+        "controller" => Device::Controller(parse_controller(el)?),
+        "video" => Device::Video(parse_video(el)?),
         "filesystem" => Device::Filesystem(parse_filesystem(el)?),
         "interface" => Device::Interface(parse_interface(el)?),
         "serial" => Device::Serial(parse_chardev(el)?),
@@ -738,6 +812,7 @@ pub(crate) fn parse_device(el: &Element) -> Result<Device> {
 const DEVICES_CHILDREN: &[&str] = &[
     "emulator",
     "disk",
+    "controller",
     "filesystem",
     "interface",
     "serial",
@@ -746,6 +821,7 @@ const DEVICES_CHILDREN: &[&str] = &[
     "input",
     "graphics",
     "sound",
+    "video",
     "hostdev",
     "memballoon",
 ];
@@ -777,6 +853,7 @@ impl Devices {
     fn attach_parsed(&mut self, device: Device) {
         match device {
             Device::Disk(d) => self.disks.push(d),
+            Device::Controller(c) => self.controllers.push(c),
             Device::Filesystem(f) => self.filesystems.push(f),
             Device::Interface(i) => self.interfaces.push(i),
             Device::Serial(c) => self.serials.push(c),
@@ -785,6 +862,7 @@ impl Devices {
             Device::Input(i) => self.inputs.push(i),
             Device::Graphics(g) => self.graphics.push(g),
             Device::Sound(s) => self.sounds.push(s),
+            Device::Video(v) => self.videos.push(v),
             Device::Hostdev(h) => self.hostdevs.push(h),
         }
     }
@@ -1040,7 +1118,7 @@ fn parse_interface(el: &Element) -> Result<InterfaceDef> {
     })
 }
 
-fn write_interface(w: &mut Writer, i: &InterfaceDef) {
+fn write_interface(w: &mut Writer, i: &InterfaceDef, opts: &FormatOptions) {
     w.open_close(Tag::new("interface").attr("type", i.source.type_name()), |w| {
         if let Some(mac) = &i.mac {
             w.empty(Tag::new("mac").attr("address", mac));
@@ -1062,7 +1140,12 @@ fn write_interface(w: &mut Writer, i: &InterfaceDef) {
             }
         }
         if let Some(ip) = &i.ip {
-            w.empty(Tag::new("ip").attr("address", ip));
+            let family = match (opts.legacy_style(), ip) {
+                (true, _) => None,
+                (false, IpAddr::V4(_)) => Some("ipv4"),
+                (false, IpAddr::V6(_)) => Some("ipv6"),
+            };
+            w.empty(Tag::new("ip").attr("address", ip).opt("family", family));
         }
         if let Some(script) = &i.script {
             w.empty(Tag::new("script").attr("path", script));
@@ -1315,8 +1398,9 @@ fn write_graphics(w: &mut Writer, g: &GraphicsDef, opts: &FormatOptions) {
                 .opt("keymap", v.keymap.as_deref())
                 .opt("passwd", v.passwd.as_deref().filter(|_| opts.secure));
             w.element(tag, |w| {
-                if let (Some(l), false) = (&v.listen, opts.legacy_style()) {
-                    w.empty(Tag::new("listen").attr("type", "address").attr("address", l));
+                // libvirt 9.0 always repeats the listen setting as a child element.
+                if !opts.legacy_style() {
+                    w.empty(Tag::new("listen").attr("type", "address").opt("address", v.listen.as_deref()));
                 }
             });
         }
@@ -1507,6 +1591,77 @@ fn write_filesystem(w: &mut Writer, f: &FilesystemDef, opts: &FormatOptions) {
     });
 }
 
+fn only_address(el: &Element) -> Result<Option<DeviceAddress>> {
+    let mut address = None;
+    for child in &el.children {
+        match child.name.as_str() {
+            "address" => once(&mut address, child, el)?,
+            _ => return Err(el.unexpected(child, &["address"])),
+        }
+    }
+    address.map(parse_address).transpose()
+}
+
+fn parse_controller(el: &Element) -> Result<ControllerDef> {
+    el.expect_no_text()?;
+    let ty = el.required_attr("type")?;
+    if !CONTROLLER_TYPES.contains(&ty) {
+        return Err(el.bad_attr("type", ty, &format!("one of {}", CONTROLLER_TYPES.join(", "))));
+    }
+    Ok(ControllerDef {
+        controller_type: ty.to_owned(),
+        index: el.parsed_attr("index", "a non-negative integer", parse_u32)?.unwrap_or(0),
+        model: el.nonempty_attr("model").map(str::to_owned),
+        address: only_address(el)?,
+    })
+}
+
+fn write_controller(w: &mut Writer, c: &ControllerDef) {
+    let tag = Tag::new("controller")
+        .attr("type", &c.controller_type)
+        .attr("index", c.index)
+        .opt("model", c.model.as_deref());
+    w.element(tag, |w| write_address(w, &c.address));
+}
+
+fn parse_video(el: &Element) -> Result<VideoDef> {
+    el.expect_no_text()?;
+    let (mut model, mut address) = (None, None);
+    for child in &el.children {
+        match child.name.as_str() {
+            "model" => once(&mut model, child, el)?,
+            "address" => once(&mut address, child, el)?,
+            _ => return Err(el.unexpected(child, &["model", "address"])),
+        }
+    }
+    let model = model.ok_or_else(|| el.missing("model"))?;
+    model.expect_empty()?;
+    let ty = model.required_attr("type")?;
+    if !VIDEO_MODELS.contains(&ty) {
+        return Err(model.bad_attr("type", ty, &format!("one of {}", VIDEO_MODELS.join(", "))));
+    }
+    Ok(VideoDef {
+        model: ty.to_owned(),
+        vram_kib: model.parsed_attr("vram", "a size in KiB", parse_u32)?,
+        heads: model.parsed_attr("heads", "a number of heads", parse_u32)?,
+        primary: model.parsed_attr("primary", "yes or no", parse_yes_no)?.unwrap_or(false),
+        address: address.map(parse_address).transpose()?,
+    })
+}
+
+fn write_video(w: &mut Writer, v: &VideoDef) {
+    w.open_close(Tag::new("video"), |w| {
+        w.empty(
+            Tag::new("model")
+                .attr("type", &v.model)
+                .opt("vram", v.vram_kib)
+                .opt("heads", v.heads)
+                .opt("primary", v.primary.then_some("yes")),
+        );
+        write_address(w, &v.address);
+    });
+}
+
 fn parse_memballoon(el: &Element) -> Result<MemballoonDef> {
     el.expect_no_text()?;
     const MODELS: &[&str] = &["virtio", "xen", "none"];
@@ -1529,14 +1684,16 @@ pub(crate) fn write_devices(w: &mut Writer, d: &Devices, opts: &FormatOptions) {
     w.element(Tag::new("devices"), |w| {
         w.opt_text("emulator", d.emulator.as_deref());
         d.disks.iter().for_each(|x| write_disk(w, x));
+        d.controllers.iter().for_each(|x| write_controller(w, x));
         d.filesystems.iter().for_each(|x| write_filesystem(w, x, opts));
-        d.interfaces.iter().for_each(|x| write_interface(w, x));
+        d.interfaces.iter().for_each(|x| write_interface(w, x, opts));
         d.serials.iter().for_each(|x| write_chardev(w, "serial", x, opts));
         d.parallels.iter().for_each(|x| write_chardev(w, "parallel", x, opts));
         d.consoles.iter().for_each(|x| write_chardev(w, "console", x, opts));
         d.inputs.iter().for_each(|x| write_input(w, x));
         d.graphics.iter().for_each(|x| write_graphics(w, x, opts));
         d.sounds.iter().for_each(|x| write_sound(w, x));
+        d.videos.iter().for_each(|x| write_video(w, x));
         d.hostdevs.iter().for_each(|x| write_hostdev(w, x, opts));
         if let Some(m) = &d.memballoon {
             w.element(Tag::new("memballoon").attr("model", &m.model), |w| write_address(w, &m.address));

@@ -45,6 +45,10 @@ pub struct OsDef {
     pub machine: Option<String>,
     /// `<loader>`: the firmware (`hvmloader` for Xen HVM).
     pub loader: Option<String>,
+    /// `<loader type>`: `rom` or `pflash`.
+    pub loader_type: Option<String>,
+    /// `<loader readonly='yes|no'>`.
+    pub loader_readonly: Option<bool>,
     /// `<kernel>`.
     pub kernel: Option<String>,
     /// `<initrd>`.
@@ -567,11 +571,24 @@ fn parse_os(el: &Element, domain_type: &str, has_bootloader: bool) -> Result<OsD
             None => Ok(None),
         }
     };
+    let (loader_type, loader_readonly) = match slots[1] {
+        Some(l) => (
+            match l.attr("type") {
+                Some(t @ ("rom" | "pflash")) => Some(t.to_owned()),
+                Some(t) => return Err(l.bad_attr("type", t, "rom or pflash")),
+                None => None,
+            },
+            l.parsed_attr("readonly", "yes or no", crate::values::parse_yes_no)?,
+        ),
+        None => (None, None),
+    };
     Ok(OsDef {
         os_type,
         arch,
         machine,
         loader: text(1, true)?,
+        loader_type,
+        loader_readonly,
         kernel: text(2, true)?,
         initrd: text(3, true)?,
         cmdline: text(4, false)?,
@@ -734,11 +751,19 @@ fn write_os(w: &mut Writer, d: &DomainDef, opts: &FormatOptions) {
         let os_type = if d.domain_type == "xen" && os.os_type == "xen" { "linux" } else { os.os_type.as_str() };
         w.text(Tag::new("type").opt("arch", os.arch.as_deref()).opt("machine", os.machine.as_deref()), os_type);
         // libvirt 0.4.6 wrote <init> before <loader>; 9.0 after it.
+        let loader = |w: &mut Writer| {
+            if let Some(l) = os.loader.as_deref().filter(|l| !l.is_empty()) {
+                let tag = Tag::new("loader")
+                    .opt("readonly", os.loader_readonly.map(crate::values::yes_no))
+                    .opt("type", os.loader_type.as_deref());
+                w.text(tag, l);
+            }
+        };
         if opts.legacy_style() {
             w.opt_text("init", os.init.as_deref());
-            w.opt_text("loader", os.loader.as_deref());
+            loader(w);
         } else {
-            w.opt_text("loader", os.loader.as_deref());
+            loader(w);
             w.opt_text("init", os.init.as_deref());
         }
         w.opt_text("kernel", os.kernel.as_deref());

@@ -43,10 +43,10 @@ pub use capabilities::{
 };
 pub use compare::{equivalent_capabilities, equivalent_domains, equivalent_networks, model_difference};
 pub use devices::{
-    ChardevDef, ChardevMode, ChardevProtocol, ChardevSource, Device, DeviceAddress, Devices, DiskBus, DiskDef,
+    CONTROLLER_TYPES, ChardevDef, ChardevMode, ChardevProtocol, ChardevSource, ControllerDef, Device, DeviceAddress, Devices, DiskBus, DiskDef,
     DiskDevice, DiskType, FilesystemDef, FilesystemType, GraphicsDef, HostdevDef, HostdevSource, InputBus, InputDef,
     InputType, InterfaceDef, InterfaceSource, MemballoonDef, PciAddress, SdlGraphics, SoundDef, SoundModel,
-    VncGraphics,
+    VIDEO_MODELS, VideoDef, VncGraphics,
 };
 pub use domain::{
     BootDevice, Clock, ClockOffset, DOMAIN_TYPES, DomainDef, Features, LifecycleAction, MaxMemory, MemTune, OS_TYPES,
