@@ -93,11 +93,17 @@ unsafe impl Send for VkStr {}
 
 impl VkStr {
     /// The empty string.
-    pub const EMPTY: VkStr = VkStr { ptr: core::ptr::null(), len: 0 };
+    pub const EMPTY: VkStr = VkStr {
+        ptr: core::ptr::null(),
+        len: 0,
+    };
 
     /// Borrows a Rust string.
     pub const fn new(s: &str) -> VkStr {
-        VkStr { ptr: s.as_ptr(), len: s.len() }
+        VkStr {
+            ptr: s.as_ptr(),
+            len: s.len(),
+        }
     }
 
     /// Views the bytes.
@@ -389,6 +395,7 @@ macro_rules! define_ops {
 
         /// Number of operation slots in this version of the ABI.
         pub const OP_COUNT: usize = OPS.len();
+        const _: () = assert!(OP_COUNT <= VK_MAX_OPS, "the capability set is too small");
 
         /// The driver table: the header followed by one nullable entry per operation.
         #[repr(C)]
@@ -704,7 +711,11 @@ impl VkErrorCode {
 
     /// Converts a raw code; unknown codes map to `InternalError`.
     pub fn from_raw(code: i32) -> VkErrorCode {
-        Self::ALL.iter().copied().find(|c| *c as i32 == code).unwrap_or(VkErrorCode::InternalError)
+        Self::ALL
+            .iter()
+            .copied()
+            .find(|c| *c as i32 == code)
+            .unwrap_or(VkErrorCode::InternalError)
     }
 }
 
@@ -750,7 +761,6 @@ mod tests {
             assert_eq!(op.index, i, "{} out of order", op.field);
             assert_eq!(Op::ALL[i] as usize, i);
         }
-        assert!(OP_COUNT <= VK_MAX_OPS);
     }
 
     #[test]

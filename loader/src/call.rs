@@ -146,7 +146,12 @@ unsafe extern "C" fn net_put(ctx: *mut c_void, uuid: *const [u8; 16], name: VkSt
     *out = Some(NetworkIdent { uuid, name });
 }
 
-unsafe extern "C" fn vcpu_push(ctx: *mut c_void, info: *const VkVcpuInfo, map: *const u8, len: usize) {
+unsafe extern "C" fn vcpu_push(
+    ctx: *mut c_void,
+    info: *const VkVcpuInfo,
+    map: *const u8,
+    len: usize,
+) {
     // SAFETY: ctx is the &mut Vec<VcpuEntry> we passed.
     let v = unsafe { &mut *(ctx as *mut Vec<VcpuEntry>) };
     if info.is_null() {
@@ -159,7 +164,8 @@ unsafe extern "C" fn vcpu_push(ctx: *mut c_void, info: *const VkVcpuInfo, map: *
         unsafe { std::slice::from_raw_parts(map, len) }.to_vec()
     };
     // SAFETY: non-NULL info points at a VkVcpuInfo.
-    v.push(VcpuEntry { info: unsafe { *info }, cpumap });
+    let info = unsafe { *info };
+    v.push(VcpuEntry { info, cpumap });
 }
 
 fn generic_message(code: VkErrorCode) -> &'static str {
@@ -176,11 +182,18 @@ fn generic_message(code: VkErrorCode) -> &'static str {
 }
 
 fn dref(id: i32, uuid: &[u8; 16], name: &str) -> VkDomainRef {
-    VkDomainRef { id, uuid: *uuid, name: VkStr::new(name) }
+    VkDomainRef {
+        id,
+        uuid: *uuid,
+        name: VkStr::new(name),
+    }
 }
 
 fn nref(uuid: &[u8; 16], name: &str) -> VkNetworkRef {
-    VkNetworkRef { uuid: *uuid, name: VkStr::new(name) }
+    VkNetworkRef {
+        uuid: *uuid,
+        name: VkStr::new(name),
+    }
 }
 
 impl Driver {
@@ -188,14 +201,24 @@ impl Driver {
     pub fn open(self: &Arc<Self>, uri: &str, flags: u32) -> CallResult<Opened> {
         let open = self.table.open.ok_or_else(|| unsupported(self, Op::Open))?;
         let mut handle: VkConn = std::ptr::null_mut();
-        let mut slot = ErrSlot { code: 0, message: None };
-        let sink = VkErrorSink { ctx: (&mut slot as *mut ErrSlot).cast(), set: err_set };
+        let mut slot = ErrSlot {
+            code: 0,
+            message: None,
+        };
+        let sink = VkErrorSink {
+            ctx: (&mut slot as *mut ErrSlot).cast(),
+            set: err_set,
+        };
         // SAFETY: all pointers are valid for the call; the driver writes the handle on success.
         let rc = unsafe { open(VkStr::new(uri), flags, &mut handle, &sink) };
         match rc {
             VK_OK => {
                 let serial = (!self.thread_safe()).then(|| Mutex::new(()));
-                Ok(Opened::Conn(DriverConn { driver: self.clone(), handle, serial }))
+                Ok(Opened::Conn(DriverConn {
+                    driver: self.clone(),
+                    handle,
+                    serial,
+                }))
             }
             VK_DECLINED => Ok(Opened::Declined),
             _ => Err(to_error(rc, slot)),
@@ -225,7 +248,11 @@ fn to_error(rc: i32, slot: ErrSlot) -> CallError {
 
 macro_rules! slot {
     ($self:ident, $field:ident, $op:ident) => {
-        $self.driver.table.$field.ok_or_else(|| unsupported(&$self.driver, Op::$op))?
+        $self
+            .driver
+            .table
+            .$field
+            .ok_or_else(|| unsupported(&$self.driver, Op::$op))?
     };
 }
 
@@ -236,52 +263,94 @@ impl DriverConn {
     }
 
     fn lock(&self) -> Option<MutexGuard<'_, ()>> {
-        self.serial.as_ref().map(|m| m.lock().unwrap_or_else(|p| p.into_inner()))
+        self.serial
+            .as_ref()
+            .map(|m| m.lock().unwrap_or_else(|p| p.into_inner()))
     }
 
     /// Runs one driver call with an error sink and the serialisation lock.
     fn invoke(&self, f: impl FnOnce(VkConn, *const VkErrorSink) -> i32) -> CallResult<()> {
-        let mut slot = ErrSlot { code: 0, message: None };
-        let sink = VkErrorSink { ctx: (&mut slot as *mut ErrSlot).cast(), set: err_set };
+        let mut slot = ErrSlot {
+            code: 0,
+            message: None,
+        };
+        let sink = VkErrorSink {
+            ctx: (&mut slot as *mut ErrSlot).cast(),
+            set: err_set,
+        };
         let rc = {
             let _guard = self.lock();
             f(self.handle, &sink)
         };
-        if rc == VK_OK { Ok(()) } else { Err(to_error(rc, slot)) }
+        if rc == VK_OK {
+            Ok(())
+        } else {
+            Err(to_error(rc, slot))
+        }
     }
 
-    fn strings(&self, f: impl FnOnce(VkConn, *const VkStrSink, *const VkErrorSink) -> i32) -> CallResult<Vec<String>> {
+    fn strings(
+        &self,
+        f: impl FnOnce(VkConn, *const VkStrSink, *const VkErrorSink) -> i32,
+    ) -> CallResult<Vec<String>> {
         let mut out: Vec<String> = Vec::new();
-        let sink = VkStrSink { ctx: (&mut out as *mut Vec<String>).cast(), push: str_push };
+        let sink = VkStrSink {
+            ctx: (&mut out as *mut Vec<String>).cast(),
+            push: str_push,
+        };
         self.invoke(|c, e| f(c, &sink, e))?;
         Ok(out)
     }
 
-    fn string(&self, f: impl FnOnce(VkConn, *const VkStrSink, *const VkErrorSink) -> i32) -> CallResult<String> {
+    fn string(
+        &self,
+        f: impl FnOnce(VkConn, *const VkStrSink, *const VkErrorSink) -> i32,
+    ) -> CallResult<String> {
         Ok(self.strings(f)?.concat())
     }
 
-    fn domain(&self, f: impl FnOnce(VkConn, *const VkDomainSink, *const VkErrorSink) -> i32) -> CallResult<DomainIdent> {
+    fn domain(
+        &self,
+        f: impl FnOnce(VkConn, *const VkDomainSink, *const VkErrorSink) -> i32,
+    ) -> CallResult<DomainIdent> {
         let mut out: Option<DomainIdent> = None;
-        let sink = VkDomainSink { ctx: (&mut out as *mut Option<DomainIdent>).cast(), put: dom_put };
+        let sink = VkDomainSink {
+            ctx: (&mut out as *mut Option<DomainIdent>).cast(),
+            put: dom_put,
+        };
         self.invoke(|c, e| f(c, &sink, e))?;
         out.ok_or_else(|| CallError {
             code: VkErrorCode::InternalError,
-            message: format!("driver '{}' reported success but returned no domain", self.driver.name()),
+            message: format!(
+                "driver '{}' reported success but returned no domain",
+                self.driver.name()
+            ),
         })
     }
 
-    fn network(&self, f: impl FnOnce(VkConn, *const VkNetworkSink, *const VkErrorSink) -> i32) -> CallResult<NetworkIdent> {
+    fn network(
+        &self,
+        f: impl FnOnce(VkConn, *const VkNetworkSink, *const VkErrorSink) -> i32,
+    ) -> CallResult<NetworkIdent> {
         let mut out: Option<NetworkIdent> = None;
-        let sink = VkNetworkSink { ctx: (&mut out as *mut Option<NetworkIdent>).cast(), put: net_put };
+        let sink = VkNetworkSink {
+            ctx: (&mut out as *mut Option<NetworkIdent>).cast(),
+            put: net_put,
+        };
         self.invoke(|c, e| f(c, &sink, e))?;
         out.ok_or_else(|| CallError {
             code: VkErrorCode::InternalError,
-            message: format!("driver '{}' reported success but returned no network", self.driver.name()),
+            message: format!(
+                "driver '{}' reported success but returned no network",
+                self.driver.name()
+            ),
         })
     }
 
-    fn value<T: Default>(&self, f: impl FnOnce(VkConn, *mut T, *const VkErrorSink) -> i32) -> CallResult<T> {
+    fn value<T: Default>(
+        &self,
+        f: impl FnOnce(VkConn, *mut T, *const VkErrorSink) -> i32,
+    ) -> CallResult<T> {
         let mut out = T::default();
         self.invoke(|c, e| f(c, &mut out, e))?;
         Ok(out)
@@ -329,7 +398,10 @@ impl DriverConn {
     pub fn list_domains(&self) -> CallResult<Vec<i32>> {
         let f = slot!(self, list_domains, ListDomains);
         let mut out: Vec<i64> = Vec::new();
-        let sink = VkIntSink { ctx: (&mut out as *mut Vec<i64>).cast(), push: int_push };
+        let sink = VkIntSink {
+            ctx: (&mut out as *mut Vec<i64>).cast(),
+            push: int_push,
+        };
         // SAFETY: see get_type.
         self.invoke(|c, e| unsafe { f(c, &sink, e) })?;
         Ok(out.into_iter().map(|v| v as i32).collect())
@@ -514,7 +586,10 @@ impl DriverConn {
         let f = slot!(self, domain_get_vcpus, DomainGetVcpus);
         let r = dref(d.id, &d.uuid, &d.name);
         let mut out: Vec<VcpuEntry> = Vec::new();
-        let sink = VkVcpuSink { ctx: (&mut out as *mut Vec<VcpuEntry>).cast(), push: vcpu_push };
+        let sink = VkVcpuSink {
+            ctx: (&mut out as *mut Vec<VcpuEntry>).cast(),
+            push: vcpu_push,
+        };
         // SAFETY: see get_type.
         self.invoke(|c, e| unsafe { f(c, &r, &sink, e) })?;
         Ok(out)
@@ -524,7 +599,8 @@ impl DriverConn {
         let f = slot!(self, domain_get_autostart, DomainGetAutostart);
         let r = dref(d.id, &d.uuid, &d.name);
         // SAFETY: see get_type.
-        self.value(|c, o, e| unsafe { f(c, &r, o, e) }).map(|v: i32| v != 0)
+        self.value(|c, o, e| unsafe { f(c, &r, o, e) })
+            .map(|v: i32| v != 0)
     }
     /// virDomainSetAutostart.
     pub fn domain_set_autostart(&self, d: &DomainIdent, on: bool) -> CallResult<()> {
@@ -642,7 +718,8 @@ impl DriverConn {
         let f = slot!(self, network_get_autostart, NetworkGetAutostart);
         let r = nref(&n.uuid, &n.name);
         // SAFETY: see get_type.
-        self.value(|c, o, e| unsafe { f(c, &r, o, e) }).map(|v: i32| v != 0)
+        self.value(|c, o, e| unsafe { f(c, &r, o, e) })
+            .map(|v: i32| v != 0)
     }
     /// virNetworkSetAutostart.
     pub fn network_set_autostart(&self, n: &NetworkIdent, on: bool) -> CallResult<()> {
@@ -658,14 +735,20 @@ impl DriverConn {
         let f = slot!(self, domain_is_persistent, DomainIsPersistent);
         let r = dref(d.id, &d.uuid, &d.name);
         // SAFETY: see get_type.
-        self.value(|c, o, e| unsafe { f(c, &r, o, e) }).map(|v: i32| v != 0)
+        self.value(|c, o, e| unsafe { f(c, &r, o, e) })
+            .map(|v: i32| v != 0)
     }
     /// virDomainHasManagedSaveImage.
     pub fn domain_has_managed_save_image(&self, d: &DomainIdent, flags: u32) -> CallResult<bool> {
-        let f = slot!(self, domain_has_managed_save_image, DomainHasManagedSaveImage);
+        let f = slot!(
+            self,
+            domain_has_managed_save_image,
+            DomainHasManagedSaveImage
+        );
         let r = dref(d.id, &d.uuid, &d.name);
         // SAFETY: see get_type.
-        self.value(|c, o, e| unsafe { f(c, &r, flags, o, e) }).map(|v: i32| v != 0)
+        self.value(|c, o, e| unsafe { f(c, &r, flags, o, e) })
+            .map(|v: i32| v != 0)
     }
     /// virNodeGetSecurityModel: (model, DOI).
     pub fn node_get_security_model(&self) -> CallResult<(String, String)> {
@@ -693,7 +776,12 @@ impl DriverConn {
         Ok((state, reason))
     }
     /// virConnectDomainXMLFromNative.
-    pub fn domain_xml_from_native(&self, format: &str, config: &str, flags: u32) -> CallResult<String> {
+    pub fn domain_xml_from_native(
+        &self,
+        format: &str,
+        config: &str,
+        flags: u32,
+    ) -> CallResult<String> {
         let f = slot!(self, domain_xml_from_native, DomainXmlFromNative);
         // SAFETY: see get_type.
         self.string(|c, o, e| unsafe { f(c, VkStr::new(format), VkStr::new(config), flags, o, e) })

@@ -12,15 +12,27 @@ const PT_LOAD: u32 = 1;
 
 fn u16_at(b: &[u8], off: usize, le: bool) -> Option<u64> {
     let s: [u8; 2] = b.get(off..off + 2)?.try_into().ok()?;
-    Some(if le { u16::from_le_bytes(s) } else { u16::from_be_bytes(s) } as u64)
+    Some(if le {
+        u16::from_le_bytes(s)
+    } else {
+        u16::from_be_bytes(s)
+    } as u64)
 }
 fn u32_at(b: &[u8], off: usize, le: bool) -> Option<u64> {
     let s: [u8; 4] = b.get(off..off + 4)?.try_into().ok()?;
-    Some(if le { u32::from_le_bytes(s) } else { u32::from_be_bytes(s) } as u64)
+    Some(if le {
+        u32::from_le_bytes(s)
+    } else {
+        u32::from_be_bytes(s)
+    } as u64)
 }
 fn u64_at(b: &[u8], off: usize, le: bool) -> Option<u64> {
     let s: [u8; 8] = b.get(off..off + 8)?.try_into().ok()?;
-    Some(if le { u64::from_le_bytes(s) } else { u64::from_be_bytes(s) })
+    Some(if le {
+        u64::from_le_bytes(s)
+    } else {
+        u64::from_be_bytes(s)
+    })
 }
 
 /// Checks that `path` is an ELF shared object whose loadable segments lie inside the file.
@@ -45,18 +57,32 @@ pub(crate) fn check(path: &Path) -> Result<(), String> {
     };
     let short = || "truncated ELF header".to_string();
     let (phoff, phentsize, phnum) = if is64 {
-        (u64_at(&head, 32, le).ok_or_else(short)?, u16_at(&head, 54, le).ok_or_else(short)?, u16_at(&head, 56, le).ok_or_else(short)?)
+        (
+            u64_at(&head, 32, le).ok_or_else(short)?,
+            u16_at(&head, 54, le).ok_or_else(short)?,
+            u16_at(&head, 56, le).ok_or_else(short)?,
+        )
     } else {
-        (u32_at(&head, 28, le).ok_or_else(short)?, u16_at(&head, 42, le).ok_or_else(short)?, u16_at(&head, 44, le).ok_or_else(short)?)
+        (
+            u32_at(&head, 28, le).ok_or_else(short)?,
+            u16_at(&head, 42, le).ok_or_else(short)?,
+            u16_at(&head, 44, le).ok_or_else(short)?,
+        )
     };
-    let table_end = phoff.checked_add(phentsize.saturating_mul(phnum)).ok_or("bad program header table")?;
+    let table_end = phoff
+        .checked_add(phentsize.saturating_mul(phnum))
+        .ok_or("bad program header table")?;
     if phnum == 0 || table_end > len {
-        return Err(format!("truncated file: the program headers end at byte {table_end}, the file has {len}"));
+        return Err(format!(
+            "truncated file: the program headers end at byte {table_end}, the file has {len}"
+        ));
     }
     let mut table = vec![0u8; (table_end - phoff) as usize];
     use std::io::{Seek, SeekFrom};
-    f.seek(SeekFrom::Start(phoff)).map_err(|e| format!("cannot read: {e}"))?;
-    f.read_exact(&mut table).map_err(|e| format!("cannot read program headers: {e}"))?;
+    f.seek(SeekFrom::Start(phoff))
+        .map_err(|e| format!("cannot read: {e}"))?;
+    f.read_exact(&mut table)
+        .map_err(|e| format!("cannot read program headers: {e}"))?;
     for i in 0..phnum as usize {
         let e = &table[i * phentsize as usize..];
         let ty = u32_at(e, 0, le).ok_or("bad program header")?;
@@ -64,9 +90,15 @@ pub(crate) fn check(path: &Path) -> Result<(), String> {
             continue;
         }
         let (off, filesz) = if is64 {
-            (u64_at(e, 8, le).ok_or("bad program header")?, u64_at(e, 32, le).ok_or("bad program header")?)
+            (
+                u64_at(e, 8, le).ok_or("bad program header")?,
+                u64_at(e, 32, le).ok_or("bad program header")?,
+            )
         } else {
-            (u32_at(e, 4, le).ok_or("bad program header")?, u32_at(e, 16, le).ok_or("bad program header")?)
+            (
+                u32_at(e, 4, le).ok_or("bad program header")?,
+                u32_at(e, 16, le).ok_or("bad program header")?,
+            )
         };
         let end = off.checked_add(filesz).ok_or("bad segment size")?;
         if end > len {

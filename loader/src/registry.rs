@@ -84,26 +84,48 @@ impl Registry {
     /// of the executable.
     pub fn from_env() -> Registry {
         if let Some(v) = std::env::var_os("VIRTKIT_DRIVER_DIR") {
-            let dirs = std::env::split_paths(&v).filter(|p| !p.as_os_str().is_empty()).collect();
-            return Registry { dirs, files: Vec::new(), use_static: true };
+            let dirs = std::env::split_paths(&v)
+                .filter(|p| !p.as_os_str().is_empty())
+                .collect();
+            return Registry {
+                dirs,
+                files: Vec::new(),
+                use_static: true,
+            };
         }
         let mut dirs = Vec::new();
-        if let Some(exe_dir) = std::env::current_exe().ok().as_deref().and_then(Path::parent) {
+        if let Some(exe_dir) = std::env::current_exe()
+            .ok()
+            .as_deref()
+            .and_then(Path::parent)
+        {
             dirs.push(exe_dir.join("../lib/virtkit/drivers"));
             dirs.push(exe_dir.to_path_buf());
         }
-        Registry { dirs, files: Vec::new(), use_static: true }
+        Registry {
+            dirs,
+            files: Vec::new(),
+            use_static: true,
+        }
     }
 
     /// A registry searching exactly `dirs`, plus the statically linked drivers.
     pub fn with_dirs(dirs: Vec<PathBuf>) -> Registry {
-        Registry { dirs, files: Vec::new(), use_static: true }
+        Registry {
+            dirs,
+            files: Vec::new(),
+            use_static: true,
+        }
     }
 
     /// A registry of exactly these plugin files, whatever their names, and no statically linked
     /// driver (how the conformance suite loads the one file it judges).
     pub fn with_files(files: Vec<PathBuf>) -> Registry {
-        Registry { dirs: Vec::new(), files, use_static: false }
+        Registry {
+            dirs: Vec::new(),
+            files,
+            use_static: false,
+        }
     }
 
     /// Ignore drivers linked into the binary (used by tests of plugin files).
@@ -124,15 +146,25 @@ impl Registry {
         if let Some(d) = map.get(&canonical) {
             return Ok(d.clone());
         }
-        crate::elf::check(&canonical).map_err(|reason| LoadError::Dlopen { path: path.to_path_buf(), reason })?;
+        crate::elf::check(&canonical).map_err(|reason| LoadError::Dlopen {
+            path: path.to_path_buf(),
+            reason,
+        })?;
         // SAFETY: loading a library runs its initialisers. Plugin files are trusted code by
         // installation (the same trust as any shared library the binary links).
-        let lib = unsafe { libloading::Library::new(&canonical) }
-            .map_err(|e| LoadError::Dlopen { path: path.to_path_buf(), reason: dl_reason(&e) })?;
+        let lib =
+            unsafe { libloading::Library::new(&canonical) }.map_err(|e| LoadError::Dlopen {
+                path: path.to_path_buf(),
+                reason: dl_reason(&e),
+            })?;
         // SAFETY: the symbol, when present, has the documented entry type.
         let entry: VkEntryFn = match unsafe { lib.get::<VkEntryFn>(VIRTKIT_DRIVER_ENTRY) } {
             Ok(sym) => *sym,
-            Err(_) => return Err(LoadError::NoEntry { path: path.to_path_buf() }),
+            Err(_) => {
+                return Err(LoadError::NoEntry {
+                    path: path.to_path_buf(),
+                });
+            }
         };
         // Never unload: the library stays mapped for the life of the process.
         std::mem::forget(lib);
@@ -171,7 +203,9 @@ impl Registry {
         let mut seen = HashMap::new();
         let mut out = Vec::new();
         for dir in &self.dirs {
-            let Ok(rd) = std::fs::read_dir(dir) else { continue };
+            let Ok(rd) = std::fs::read_dir(dir) else {
+                continue;
+            };
             let mut names: Vec<PathBuf> = rd.filter_map(|e| e.ok().map(|e| e.path())).collect();
             names.sort();
             for p in names {

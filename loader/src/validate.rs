@@ -41,8 +41,14 @@ impl LoadError {
     pub fn path(&self) -> Option<&Path> {
         match self {
             LoadError::Dlopen { path, .. } | LoadError::NoEntry { path } => Some(path),
-            LoadError::Invalid { origin: Origin::Plugin(path), .. } => Some(path),
-            LoadError::Invalid { origin: Origin::Static, .. } => None,
+            LoadError::Invalid {
+                origin: Origin::Plugin(path),
+                ..
+            } => Some(path),
+            LoadError::Invalid {
+                origin: Origin::Static,
+                ..
+            } => None,
         }
     }
 }
@@ -144,7 +150,10 @@ impl Driver {
     /// first `header.struct_size` bytes are readable, and whose strings and arrays are valid for
     /// the sizes the header gives.
     pub unsafe fn from_raw(ptr: *const VkDriverTable, origin: Origin) -> Result<Driver, LoadError> {
-        let invalid = |reason: String| LoadError::Invalid { origin: origin.clone(), reason };
+        let invalid = |reason: String| LoadError::Invalid {
+            origin: origin.clone(),
+            reason,
+        };
         if ptr.is_null() {
             return Err(invalid("the entry function returned NULL".into()));
         }
@@ -202,9 +211,12 @@ impl Driver {
         }
 
         // SAFETY: the caller guarantees the header's strings are valid.
-        let name = unsafe { header_str(&header.name) }.map_err(|e| invalid(format!("driver name {e}")))?;
+        let name =
+            unsafe { header_str(&header.name) }.map_err(|e| invalid(format!("driver name {e}")))?;
         if name.is_empty()
-            || !name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+            || !name
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
         {
             return Err(invalid(format!(
                 "driver name {name:?} must be non-empty lower-case ASCII letters, digits, '-' or '_'"
@@ -214,20 +226,29 @@ impl Driver {
         let version_text = unsafe { header_str(&header.version) }
             .map_err(|e| invalid(format!("driver version {e}")))?;
         let version = semver::Version::parse(&version_text).map_err(|e| {
-            invalid(format!("driver version {version_text:?} is not a semantic version: {e}"))
+            invalid(format!(
+                "driver version {version_text:?} is not a semantic version: {e}"
+            ))
         })?;
         if header.n_schemes == 0 || header.schemes.is_null() {
             return Err(invalid("the driver declares no URI scheme".into()));
         }
         if header.n_schemes > 64 {
-            return Err(invalid(format!("the driver declares {} URI schemes (at most 64)", header.n_schemes)));
+            return Err(invalid(format!(
+                "the driver declares {} URI schemes (at most 64)",
+                header.n_schemes
+            )));
         }
         let mut schemes = Vec::with_capacity(header.n_schemes);
         for i in 0..header.n_schemes {
             // SAFETY: the caller guarantees `schemes` has `n_schemes` valid entries.
             let s = unsafe { header_str(&*header.schemes.add(i)) }
                 .map_err(|e| invalid(format!("scheme #{i} {e}")))?;
-            if s.is_empty() || !s.bytes().all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b)) {
+            if s.is_empty()
+                || !s
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b))
+            {
                 return Err(invalid(format!("scheme {s:?} is not a valid URI scheme")));
             }
             schemes.push(s);
@@ -249,7 +270,9 @@ impl Driver {
 
         let present = table.present_slots();
         if !present[Op::Open as usize] || !present[Op::Close as usize] {
-            return Err(invalid("the required entries open and close must both be present".into()));
+            return Err(invalid(
+                "the required entries open and close must both be present".into(),
+            ));
         }
         for (i, info) in OPS.iter().enumerate() {
             let bit = header.has_cap(i);
@@ -278,7 +301,10 @@ impl Driver {
         // Bits past the operations this core knows: allowed only for slots a newer minor added.
         for i in OP_COUNT..VK_CAP_WORDS * 64 {
             if header.has_cap(i) && (header.abi_minor <= VK_ABI_MINOR || i >= plugin_slots) {
-                return Err(invalid(format!("capability bit {i} names no operation of ABI 1.{}", header.abi_minor)));
+                return Err(invalid(format!(
+                    "capability bit {i} names no operation of ABI 1.{}",
+                    header.abi_minor
+                )));
             }
         }
 

@@ -8,7 +8,10 @@ use virtkit_abi::{Op, VK_ABI_MINOR, VkErrorCode};
 use virtkit_loader::{Driver, LoadError, Opened, Registry};
 
 fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
 }
 
 /// Compiles the fixture driver with `defines` into a fresh directory as
@@ -17,20 +20,34 @@ fn build(file_stem: &str, defines: &[&str]) -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join(format!("libvirtkit_driver_{file_stem}.so"));
     let mut c = Command::new("cc");
-    c.args(["-shared", "-fPIC", "-std=c11", "-Wall", "-Wextra", "-Werror", "-I"])
-        .arg(root().join("abi/include"))
-        .arg(root().join("loader/tests/fixtures/plugin.c"))
-        .arg("-o")
-        .arg(&out);
+    c.args([
+        "-shared", "-fPIC", "-std=c11", "-Wall", "-Wextra", "-Werror", "-I",
+    ])
+    .arg(root().join("abi/include"))
+    .arg(root().join("loader/tests/fixtures/plugin.c"))
+    .arg("-o")
+    .arg(&out);
     for d in defines {
         c.arg(format!("-D{d}"));
     }
-    let o = c.output().expect("cc is needed to build the fixture plugins");
-    assert!(o.status.success(), "cc failed: {}", String::from_utf8_lossy(&o.stderr));
+    let o = c
+        .output()
+        .expect("cc is needed to build the fixture plugins");
+    assert!(
+        o.status.success(),
+        "cc failed: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     (dir, out)
 }
 
-fn load(defines: &[&str]) -> (tempfile::TempDir, PathBuf, Result<std::sync::Arc<Driver>, LoadError>) {
+fn load(
+    defines: &[&str],
+) -> (
+    tempfile::TempDir,
+    PathBuf,
+    Result<std::sync::Arc<Driver>, LoadError>,
+) {
     let (dir, path) = build("fixture", defines);
     let r = Registry::load_file(&path);
     (dir, path, r)
@@ -41,7 +58,10 @@ fn refusal(defines: &[&str]) -> (PathBuf, String) {
     let e = r.expect_err("the plugin should have been refused");
     let line = e.to_string();
     assert!(!line.contains('\n'), "a refusal is one line: {line:?}");
-    assert!(line.contains(&path.display().to_string()), "the refusal names the file: {line}");
+    assert!(
+        line.contains(&path.display().to_string()),
+        "the refusal names the file: {line}"
+    );
     (path, line)
 }
 
@@ -56,7 +76,9 @@ fn a_valid_plugin_loads_and_answers() {
     assert_eq!(d.name(), "fixture");
     assert_eq!(d.version().to_string(), "1.0.0");
     assert_eq!(d.capability_count(), 5);
-    let Opened::Conn(c) = d.open("fixture:///", 0).unwrap() else { panic!("declined") };
+    let Opened::Conn(c) = d.open("fixture:///", 0).unwrap() else {
+        panic!("declined")
+    };
     assert_eq!(c.get_type().unwrap(), "FIXTURE");
     assert_eq!(c.get_version().unwrap(), 42);
     let e = c.get_hostname().unwrap_err();
@@ -64,14 +86,22 @@ fn a_valid_plugin_loads_and_answers() {
     assert_eq!(e.message, "internal error: the fixture has no host name");
     let e = c.num_of_domains().unwrap_err();
     assert_eq!(e.code, VkErrorCode::NoSupport);
-    assert!(e.message.contains("virConnectNumOfDomains") && e.message.contains("'fixture'"), "{}", e.message);
+    assert!(
+        e.message.contains("virConnectNumOfDomains") && e.message.contains("'fixture'"),
+        "{}",
+        e.message
+    );
     assert!(matches!(d.open("other:///", 0).unwrap(), Opened::Declined));
 }
 
 #[test]
 fn only_files_named_for_the_scheme_are_candidates() {
     let (dir, _) = build("fixture", &[]);
-    std::fs::write(dir.path().join("libvirtkit_driver_fixturex.so"), b"not for this scheme").unwrap();
+    std::fs::write(
+        dir.path().join("libvirtkit_driver_fixturex.so"),
+        b"not for this scheme",
+    )
+    .unwrap();
     std::fs::write(dir.path().join("libvirtkit_driver_other.so"), b"junk").unwrap();
     let reg = Registry::with_dirs(vec![dir.path().to_path_buf()]).without_static();
     let c = reg.candidate_files("fixture");
@@ -108,22 +138,33 @@ fn an_older_shorter_table_loads_with_later_slots_null() {
     let (_dir, _path, r) = load(&["FX_OLDER_STRUCT"]);
     let d = r.expect("an older, shorter table must load");
     assert!(d.supports(Op::GetType));
-    assert!(!d.supports(Op::GetVersion), "get_version lies past struct_size");
+    assert!(
+        !d.supports(Op::GetVersion),
+        "get_version lies past struct_size"
+    );
     assert!(!d.supports(Op::GetHostname));
-    let Opened::Conn(c) = d.open("fixture:///", 0).unwrap() else { panic!("declined") };
+    let Opened::Conn(c) = d.open("fixture:///", 0).unwrap() else {
+        panic!("declined")
+    };
     assert_eq!(c.get_version().unwrap_err().code, VkErrorCode::NoSupport);
 }
 
 #[test]
 fn a_capability_bit_without_entry_is_refused() {
     let (_, line) = refusal(&["FX_BIT_WITHOUT_ENTRY"]);
-    assert!(line.contains("capability bit 22 (domain_suspend) is set but its entry is NULL"), "{line}");
+    assert!(
+        line.contains("capability bit 22 (domain_suspend) is set but its entry is NULL"),
+        "{line}"
+    );
 }
 
 #[test]
 fn an_entry_without_capability_bit_is_refused() {
     let (_, line) = refusal(&["FX_ENTRY_WITHOUT_BIT"]);
-    assert!(line.contains("entry domain_suspend is present but capability bit 22 is not set"), "{line}");
+    assert!(
+        line.contains("entry domain_suspend is present but capability bit 22 is not set"),
+        "{line}"
+    );
 }
 
 #[test]

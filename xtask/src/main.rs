@@ -13,7 +13,10 @@ use std::process::{Command, ExitCode};
 type Result<T> = std::result::Result<T, String>;
 
 fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask lives in the workspace").to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives in the workspace")
+        .to_path_buf()
 }
 
 fn cargo() -> Command {
@@ -24,12 +27,20 @@ fn cargo() -> Command {
 
 fn run(mut c: Command) -> Result<()> {
     eprintln!("xtask: running {:?}", c);
-    let status = c.status().map_err(|e| format!("cannot run {:?}: {e}", c.get_program()))?;
-    if status.success() { Ok(()) } else { Err(format!("{:?} failed with {status}", c.get_program())) }
+    let status = c
+        .status()
+        .map_err(|e| format!("cannot run {:?}: {e}", c.get_program()))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("{:?} failed with {status}", c.get_program()))
+    }
 }
 
 fn profile_dir(release: bool) -> PathBuf {
-    let target = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| root().join("target"));
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join("target"));
     target.join(if release { "release" } else { "debug" })
 }
 
@@ -69,7 +80,10 @@ fn install_deps() -> Result<()> {
 fn conformance(plugins: &[PathBuf]) -> Result<()> {
     let exe = profile_dir(false).join("virtkit-conformance");
     if !exe.exists() {
-        eprintln!("xtask: conformance suite not built yet ({}): skipped", exe.display());
+        eprintln!(
+            "xtask: conformance suite not built yet ({}): skipped",
+            exe.display()
+        );
         return Ok(());
     }
     let mut failed = Vec::new();
@@ -80,7 +94,11 @@ fn conformance(plugins: &[PathBuf]) -> Result<()> {
             failed.push(p.display().to_string());
         }
     }
-    if failed.is_empty() { Ok(()) } else { Err(format!("conformance failed for {}", failed.join(", "))) }
+    if failed.is_empty() {
+        Ok(())
+    } else {
+        Err(format!("conformance failed for {}", failed.join(", ")))
+    }
 }
 
 fn main() -> ExitCode {
@@ -88,12 +106,14 @@ fn main() -> ExitCode {
     let release = args.iter().any(|a| a == "--release");
     let result = match args.first().map(String::as_str) {
         Some("build-plugins") => build_plugins(release).map(|_| ()),
-        Some("test") => install_deps().and_then(|_| build_plugins(false)).and_then(|plugins| {
-            let mut c = cargo();
-            c.args(["test", "--workspace"]);
-            run(c)?;
-            conformance(&plugins)
-        }),
+        Some("test") => install_deps()
+            .and_then(|_| build_plugins(false))
+            .and_then(|plugins| {
+                let mut c = cargo();
+                c.args(["test", "--workspace"]);
+                run(c)?;
+                conformance(&plugins)
+            }),
         Some("conformance") => build_plugins(false).and_then(|p| conformance(&p)),
         Some("run") => build_plugins(false).and_then(|_| {
             let rest: Vec<&String> = args.iter().skip(1).skip_while(|a| *a == "--").collect();
@@ -102,7 +122,10 @@ fn main() -> ExitCode {
             let status = c.status().map_err(|e| format!("cannot run virtkit: {e}"))?;
             std::process::exit(status.code().unwrap_or(1));
         }),
-        _ => Err("usage: cargo xtask <build-plugins [--release] | test | run -- ARGS | conformance>".into()),
+        _ => Err(
+            "usage: cargo xtask <build-plugins [--release] | test | run -- ARGS | conformance>"
+                .into(),
+        ),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

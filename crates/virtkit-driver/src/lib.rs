@@ -24,12 +24,14 @@ mod types;
 
 pub use shims::build_table;
 pub use types::{
-    DomainIdent, DomainInfo, DomainRef, DriverInfo, Error, NetworkIdent, NetworkRef, NodeInfo,
-    Ops, Result, VcpuInfo,
+    DomainIdent, DomainInfo, DomainRef, DriverInfo, Error, NetworkIdent, NetworkRef, NodeInfo, Ops,
+    Result, VcpuInfo,
 };
 pub use uuid::Uuid;
 pub use virtkit_abi as abi;
-pub use virtkit_abi::{Op, VkDomainState as DomainState, VkErrorCode as ErrorCode, VkVcpuState as VcpuState};
+pub use virtkit_abi::{
+    Op, VkDomainState as DomainState, VkErrorCode as ErrorCode, VkVcpuState as VcpuState,
+};
 
 /// The interface a driver implements.
 pub trait Driver: 'static {

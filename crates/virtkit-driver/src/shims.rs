@@ -20,8 +20,8 @@ use virtkit_abi::{
     VkStrSink, VkVcpuInfo, VkVcpuSink,
 };
 
-use crate::types::{DomainIdent, DomainRef, Error, NetworkIdent, NetworkRef, Result};
 use crate::Driver;
+use crate::types::{DomainIdent, DomainRef, Error, NetworkIdent, NetworkRef, Result};
 
 /// Runs `f`, turning errors and panics into a status code and an error-sink call.
 fn guard(err: *const VkErrorSink, f: impl FnOnce() -> Result<()>) -> i32 {
@@ -55,7 +55,10 @@ fn bad(what: &str) -> Error {
 /// `conn` must be a handle returned by `shim_open::<D>` and not yet closed.
 unsafe fn conn_ref<'a, D: Driver>(conn: VkConn) -> Result<&'a D::Conn> {
     if conn.is_null() {
-        return Err(Error::new(VkErrorCode::InvalidConn, "connection handle is NULL"));
+        return Err(Error::new(
+            VkErrorCode::InvalidConn,
+            "connection handle is NULL",
+        ));
     }
     // SAFETY: guaranteed by the caller: the handle is a live Box<D::Conn>.
     Ok(unsafe { &*(conn as *const D::Conn) })
@@ -75,26 +78,39 @@ unsafe fn in_str<'a>(s: VkStr, what: &str) -> Result<&'a str> {
 /// `r` must be NULL or valid for the call.
 unsafe fn dom_ref<'a>(r: *const VkDomainRef) -> Result<DomainRef<'a>> {
     if r.is_null() {
-        return Err(Error::new(VkErrorCode::InvalidDomain, "domain reference is NULL"));
+        return Err(Error::new(
+            VkErrorCode::InvalidDomain,
+            "domain reference is NULL",
+        ));
     }
     // SAFETY: guaranteed by the caller.
     let r = unsafe { &*r };
     // SAFETY: the name is valid for the call.
     let name = unsafe { in_str(r.name, "domain name") }?;
-    Ok(DomainRef { id: r.id, uuid: Uuid::from_bytes(r.uuid), name })
+    Ok(DomainRef {
+        id: r.id,
+        uuid: Uuid::from_bytes(r.uuid),
+        name,
+    })
 }
 
 /// # Safety
 /// `r` must be NULL or valid for the call.
 unsafe fn net_ref<'a>(r: *const VkNetworkRef) -> Result<NetworkRef<'a>> {
     if r.is_null() {
-        return Err(Error::new(VkErrorCode::InvalidNetwork, "network reference is NULL"));
+        return Err(Error::new(
+            VkErrorCode::InvalidNetwork,
+            "network reference is NULL",
+        ));
     }
     // SAFETY: guaranteed by the caller.
     let r = unsafe { &*r };
     // SAFETY: the name is valid for the call.
     let name = unsafe { in_str(r.name, "network name") }?;
-    Ok(NetworkRef { uuid: Uuid::from_bytes(r.uuid), name })
+    Ok(NetworkRef {
+        uuid: Uuid::from_bytes(r.uuid),
+        name,
+    })
 }
 
 /// # Safety
@@ -227,7 +243,12 @@ macro_rules! net_action_shim {
     };
 }
 
-unsafe extern "C" fn shim_open<D: Driver>(uri: VkStr, flags: u32, conn_out: *mut VkConn, err: *const VkErrorSink) -> i32 {
+unsafe extern "C" fn shim_open<D: Driver>(
+    uri: VkStr,
+    flags: u32,
+    conn_out: *mut VkConn,
+    err: *const VkErrorSink,
+) -> i32 {
     let mut declined = false;
     let rc = guard(err, || {
         // SAFETY: the URI is valid for the call.
@@ -247,7 +268,11 @@ unsafe extern "C" fn shim_open<D: Driver>(uri: VkStr, flags: u32, conn_out: *mut
             }
         }
     });
-    if rc == VK_OK && declined { VK_DECLINED } else { rc }
+    if rc == VK_OK && declined {
+        VK_DECLINED
+    } else {
+        rc
+    }
 }
 
 unsafe extern "C" fn shim_close<D: Driver>(conn: VkConn) -> i32 {
@@ -601,12 +626,20 @@ shim!(shim_domain_xml_to_native, domain_xml_to_native, (format: VkStr, xml: VkSt
 /// capability bits computed from the slots.
 pub fn build_table<D: Driver>() -> VkDriverTable {
     let info = D::INFO;
-    let schemes: &'static [VkStr] =
-        Box::leak(info.schemes.iter().map(|s| VkStr::new(s)).collect::<Vec<_>>().into_boxed_slice());
+    let schemes: &'static [VkStr] = Box::leak(
+        info.schemes
+            .iter()
+            .map(|s| VkStr::new(s))
+            .collect::<Vec<_>>()
+            .into_boxed_slice(),
+    );
     let op_ranks: &'static [VkOpRank] = Box::leak(
         info.op_ranks
             .iter()
-            .map(|(op, rank)| VkOpRank { op: *op as u32, rank: *rank })
+            .map(|(op, rank)| VkOpRank {
+                op: *op as u32,
+                rank: *rank,
+            })
             .collect::<Vec<_>>()
             .into_boxed_slice(),
     );
@@ -622,7 +655,11 @@ pub fn build_table<D: Driver>() -> VkDriverTable {
         n_schemes: schemes.len(),
         error_domain: info.error_domain,
         stack_rank: info.stack_rank,
-        op_ranks: if op_ranks.is_empty() { std::ptr::null() } else { op_ranks.as_ptr() },
+        op_ranks: if op_ranks.is_empty() {
+            std::ptr::null()
+        } else {
+            op_ranks.as_ptr()
+        },
         n_op_ranks: op_ranks.len(),
         sandbox_uri: VkStr::new(info.sandbox_uri),
         caps: [0; VK_CAP_WORDS],
@@ -710,10 +747,13 @@ pub fn build_table<D: Driver>() -> VkDriverTable {
 /// The table for `D`, built on first use and kept for the life of the process.
 pub(crate) fn table_for<D: Driver>() -> *const VkDriverTable {
     static TABLES: OnceLock<Mutex<HashMap<TypeId, usize>>> = OnceLock::new();
-    let mut map = TABLES.get_or_init(Default::default).lock().unwrap_or_else(|p| p.into_inner());
-    let addr = *map
-        .entry(TypeId::of::<D>())
-        .or_insert_with(|| Box::leak(Box::new(build_table::<D>())) as *const VkDriverTable as usize);
+    let mut map = TABLES
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|p| p.into_inner());
+    let addr = *map.entry(TypeId::of::<D>()).or_insert_with(|| {
+        Box::leak(Box::new(build_table::<D>())) as *const VkDriverTable as usize
+    });
     addr as *const VkDriverTable
 }
 
@@ -751,10 +791,15 @@ mod tests {
         let t = build_table::<Two>();
         let mut conn: VkConn = std::ptr::null_mut();
         // SAFETY: test calls with valid pointers.
-        let rc = unsafe { (t.open.unwrap())(VkStr::new("two:///"), 0, &mut conn, std::ptr::null()) };
+        let rc =
+            unsafe { (t.open.unwrap())(VkStr::new("two:///"), 0, &mut conn, std::ptr::null()) };
         assert_eq!(rc, VK_OK);
         let name = "x";
-        let r = VkDomainRef { id: 1, uuid: [0; 16], name: VkStr::new(name) };
+        let r = VkDomainRef {
+            id: 1,
+            uuid: [0; 16],
+            name: VkStr::new(name),
+        };
         let mut got: (i32, String) = (0, String::new());
         unsafe extern "C" fn set(ctx: *mut c_void, code: i32, m: VkStr) {
             // SAFETY: ctx is &mut (i32, String).
@@ -762,7 +807,10 @@ mod tests {
             // SAFETY: valid for the call.
             *g = (code, unsafe { m.as_str() }.unwrap_or("").to_string());
         }
-        let sink = VkErrorSink { ctx: (&mut got as *mut (i32, String)).cast(), set };
+        let sink = VkErrorSink {
+            ctx: (&mut got as *mut (i32, String)).cast(),
+            set,
+        };
         // SAFETY: valid pointers.
         let rc = unsafe { (t.domain_suspend.unwrap())(conn, &r, &sink) };
         assert_eq!(rc, VkErrorCode::InternalError as i32);
@@ -777,7 +825,8 @@ mod tests {
         let t = build_table::<Two>();
         let mut conn: VkConn = std::ptr::null_mut();
         // SAFETY: valid pointers.
-        let rc = unsafe { (t.open.unwrap())(VkStr::new("other:///"), 0, &mut conn, std::ptr::null()) };
+        let rc =
+            unsafe { (t.open.unwrap())(VkStr::new("other:///"), 0, &mut conn, std::ptr::null()) };
         assert_eq!(rc, VK_DECLINED);
         assert!(conn.is_null());
     }

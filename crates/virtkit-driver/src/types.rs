@@ -20,42 +20,72 @@ pub type Result<T> = std::result::Result<T, Error>;
 impl Error {
     /// An error with `code` and `message`.
     pub fn new(code: VkErrorCode, message: impl Into<String>) -> Error {
-        Error { code, message: message.into() }
+        Error {
+            code,
+            message: message.into(),
+        }
     }
     // The constructors below prefix the message the way libvirt's virErrorMsg does for the code,
     // so that users see the same wording as with libvirt.
 
     /// `NO_DOMAIN`.
     pub fn no_domain(message: impl Into<String>) -> Error {
-        Error::new(VkErrorCode::NoDomain, format!("Domain not found: {}", message.into()))
+        Error::new(
+            VkErrorCode::NoDomain,
+            format!("Domain not found: {}", message.into()),
+        )
     }
     /// `NO_NETWORK`.
     pub fn no_network(message: impl Into<String>) -> Error {
-        Error::new(VkErrorCode::NoNetwork, format!("Network not found: {}", message.into()))
+        Error::new(
+            VkErrorCode::NoNetwork,
+            format!("Network not found: {}", message.into()),
+        )
     }
     /// `INVALID_ARG`.
     pub fn invalid_arg(message: impl Into<String>) -> Error {
-        Error::new(VkErrorCode::InvalidArg, format!("invalid argument: {}", message.into()))
+        Error::new(
+            VkErrorCode::InvalidArg,
+            format!("invalid argument: {}", message.into()),
+        )
     }
     /// `OPERATION_INVALID`: the object is in the wrong state.
     pub fn operation_invalid(message: impl Into<String>) -> Error {
-        Error::new(VkErrorCode::OperationInvalid, format!("Requested operation is not valid: {}", message.into()))
+        Error::new(
+            VkErrorCode::OperationInvalid,
+            format!("Requested operation is not valid: {}", message.into()),
+        )
     }
     /// `OPERATION_FAILED`.
     pub fn operation_failed(message: impl Into<String>) -> Error {
-        Error::new(VkErrorCode::OperationFailed, format!("operation failed: {}", message.into()))
+        Error::new(
+            VkErrorCode::OperationFailed,
+            format!("operation failed: {}", message.into()),
+        )
     }
     /// `XML_ERROR`.
     pub fn xml(message: impl Into<String>) -> Error {
-        Error::new(VkErrorCode::XmlError, format!("XML error: {}", message.into()))
+        Error::new(
+            VkErrorCode::XmlError,
+            format!("XML error: {}", message.into()),
+        )
     }
     /// `INTERNAL_ERROR`.
     pub fn internal(message: impl Into<String>) -> Error {
-        Error::new(VkErrorCode::InternalError, format!("internal error: {}", message.into()))
+        Error::new(
+            VkErrorCode::InternalError,
+            format!("internal error: {}", message.into()),
+        )
     }
     /// `NO_SUPPORT`.
     pub fn no_support(message: impl Into<String>) -> Error {
-        Error::new(VkErrorCode::NoSupport, format!("this function is not supported by the connection driver: {}", message.into()))
+        Error::new(
+            VkErrorCode::NoSupport,
+            format!(
+                "this function is not supported by the connection driver: {}",
+                message.into()
+            ),
+        )
     }
     /// `SYSTEM_ERROR`, from an I/O error with context.
     pub fn system(context: impl std::fmt::Display, err: &std::io::Error) -> Error {
@@ -63,11 +93,17 @@ impl Error {
     }
     /// `DOM_EXIST`.
     pub fn dom_exist(message: impl Into<String>) -> Error {
-        Error::new(VkErrorCode::DomExist, format!("operation failed: {}", message.into()))
+        Error::new(
+            VkErrorCode::DomExist,
+            format!("operation failed: {}", message.into()),
+        )
     }
     /// `NETWORK_EXIST`.
     pub fn network_exist(message: impl Into<String>) -> Error {
-        Error::new(VkErrorCode::NetworkExist, format!("operation failed: {}", message.into()))
+        Error::new(
+            VkErrorCode::NetworkExist,
+            format!("operation failed: {}", message.into()),
+        )
     }
 }
 
@@ -102,7 +138,11 @@ pub struct DriverInfo {
 
 impl DriverInfo {
     /// Facts with no flags, error domain 0, rank 0, no overrides and no sandbox URI.
-    pub const fn new(name: &'static str, version: &'static str, schemes: &'static [&'static str]) -> DriverInfo {
+    pub const fn new(
+        name: &'static str,
+        version: &'static str,
+        schemes: &'static [&'static str],
+    ) -> DriverInfo {
         DriverInfo {
             name,
             version,

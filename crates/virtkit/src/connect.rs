@@ -3,7 +3,9 @@
 use std::sync::Arc;
 
 use virtkit_abi::{Op, OpKind, VK_OPEN_READ_ONLY, VkErrorCode};
-use virtkit_loader::{CallResult, DomainIdent, Driver, DriverConn, NetworkIdent, Opened, Registry, plugin_file_name};
+use virtkit_loader::{
+    CallResult, DomainIdent, Driver, DriverConn, NetworkIdent, Opened, Registry, plugin_file_name,
+};
 
 use crate::domain::{Domain, NodeInfo};
 use crate::error::{Error, ErrorCode, Result};
@@ -21,7 +23,10 @@ pub struct Connect {
 
 impl std::fmt::Debug for Connect {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Connect").field("uri", &self.inner.uri).field("read_only", &self.inner.read_only).finish()
+        f.debug_struct("Connect")
+            .field("uri", &self.inner.uri)
+            .field("read_only", &self.inner.read_only)
+            .finish()
     }
 }
 
@@ -57,7 +62,11 @@ impl DriverSummary {
             abi: d.abi_version(),
             schemes: d.schemes().to_vec(),
             origin: d.origin().to_string(),
-            supported: Op::ALL.iter().copied().filter(|op| d.supports(*op)).collect(),
+            supported: Op::ALL
+                .iter()
+                .copied()
+                .filter(|op| d.supports(*op))
+                .collect(),
         }
     }
 }
@@ -66,7 +75,10 @@ impl DriverSummary {
 /// into the binary), and one line per plugin file that was refused.
 pub fn installed_drivers(registry: &Registry) -> (Vec<DriverSummary>, Vec<String>) {
     let (drivers, refused) = registry.all();
-    (drivers.iter().map(|d| DriverSummary::of(d)).collect(), refused.iter().map(|e| e.to_string()).collect())
+    (
+        drivers.iter().map(|d| DriverSummary::of(d)).collect(),
+        refused.iter().map(|e| e.to_string()).collect(),
+    )
 }
 
 fn default_uri() -> Option<String> {
@@ -92,20 +104,32 @@ impl Connect {
     /// Opens a connection using an explicit registry (plugin search path).
     pub fn open_with(uri: Option<&str>, read_only: bool, registry: &Registry) -> Result<Connect> {
         let flags = if read_only { VK_OPEN_READ_ONLY } else { 0 };
-        let given = uri.map(str::trim).filter(|u| !u.is_empty()).map(str::to_string).or_else(default_uri);
+        let given = uri
+            .map(str::trim)
+            .filter(|u| !u.is_empty())
+            .map(str::to_string)
+            .or_else(default_uri);
         let Some(text) = given else {
             return Connect::probe(read_only, flags, registry);
         };
         let parsed = parse_uri(&text)?;
         let (drivers, refused) = registry.drivers_for_scheme(&parsed.scheme);
         if drivers.is_empty() {
-            let dirs: Vec<String> = registry.dirs().iter().map(|d| d.display().to_string()).collect();
+            let dirs: Vec<String> = registry
+                .dirs()
+                .iter()
+                .map(|d| d.display().to_string())
+                .collect();
             let mut msg = format!(
                 "no connection driver available for URI '{text}': the driver plugin {} is not installed \
                  (install the package virtkit-driver-{}); searched: {}",
                 plugin_file_name(&parsed.scheme),
                 parsed.scheme,
-                if dirs.is_empty() { "(no directory)".to_string() } else { dirs.join(", ") }
+                if dirs.is_empty() {
+                    "(no directory)".to_string()
+                } else {
+                    dirs.join(", ")
+                }
             );
             for r in &refused {
                 msg.push_str(&format!("; {r}"));
@@ -128,19 +152,37 @@ impl Connect {
                 let names: Vec<&str> = drivers.iter().map(|d| d.name()).collect();
                 Error::new(
                     ErrorCode::NoConnect,
-                    format!("no connection driver available for URI '{text}': declined by {}", names.join(", ")),
+                    format!(
+                        "no connection driver available for URI '{text}': declined by {}",
+                        names.join(", ")
+                    ),
                 )
             }));
         }
-        Ok(Connect { inner: Arc::new(Inner { uri: parsed.uri, read_only, members }) })
+        Ok(Connect {
+            inner: Arc::new(Inner {
+                uri: parsed.uri,
+                read_only,
+                members,
+            }),
+        })
     }
 
     fn probe(read_only: bool, flags: u32, registry: &Registry) -> Result<Connect> {
         let (drivers, _) = registry.all();
         for d in &drivers {
             if let Ok(Opened::Conn(c)) = d.open("", flags) {
-                let uri = format!("{}:///", d.schemes().first().map(String::as_str).unwrap_or(d.name()));
-                return Ok(Connect { inner: Arc::new(Inner { uri, read_only, members: vec![c] }) });
+                let uri = format!(
+                    "{}:///",
+                    d.schemes().first().map(String::as_str).unwrap_or(d.name())
+                );
+                return Ok(Connect {
+                    inner: Arc::new(Inner {
+                        uri,
+                        read_only,
+                        members: vec![c],
+                    }),
+                });
             }
         }
         Err(Error::new(
@@ -162,19 +204,36 @@ impl Connect {
 
     /// The drivers serving this connection, in stack order.
     pub fn drivers(&self) -> Vec<DriverSummary> {
-        self.inner.members.iter().map(|m| DriverSummary::of(m.driver())).collect()
+        self.inner
+            .members
+            .iter()
+            .map(|m| DriverSummary::of(m.driver()))
+            .collect()
     }
 
     /// Calls `f` on the members that implement `op`, lowest rank first: the first success wins,
     /// "no such domain/network" passes on to the next member, any other error stops.
-    pub(crate) fn dispatch<T>(&self, op: Op, f: impl Fn(&DriverConn) -> CallResult<T>) -> Result<T> {
+    pub(crate) fn dispatch<T>(
+        &self,
+        op: Op,
+        f: impl Fn(&DriverConn) -> CallResult<T>,
+    ) -> Result<T> {
         if self.inner.read_only && op.info().kind == OpKind::Mutate {
             return Err(Error::read_only(op));
         }
-        let mut members: Vec<&DriverConn> =
-            self.inner.members.iter().filter(|m| m.driver().supports(op)).collect();
+        let mut members: Vec<&DriverConn> = self
+            .inner
+            .members
+            .iter()
+            .filter(|m| m.driver().supports(op))
+            .collect();
         if members.is_empty() {
-            let names: Vec<&str> = self.inner.members.iter().map(|m| m.driver().name()).collect();
+            let names: Vec<&str> = self
+                .inner
+                .members
+                .iter()
+                .map(|m| m.driver().name())
+                .collect();
             return Err(Error::new(
                 ErrorCode::NoSupport,
                 format!(
@@ -200,13 +259,22 @@ impl Connect {
 
     /// Like [`dispatch`](Self::dispatch) for name lists, but merges the answers of every member
     /// (a stack's members may each know different inactive objects).
-    fn merge_names(&self, op: Op, f: impl Fn(&DriverConn) -> CallResult<Vec<String>>) -> Result<Vec<String>> {
+    fn merge_names(
+        &self,
+        op: Op,
+        f: impl Fn(&DriverConn) -> CallResult<Vec<String>>,
+    ) -> Result<Vec<String>> {
         if self.inner.members.len() == 1 {
             return self.dispatch(op, f);
         }
         let mut out: Vec<String> = Vec::new();
         let mut any = false;
-        for m in self.inner.members.iter().filter(|m| m.driver().supports(op)) {
+        for m in self
+            .inner
+            .members
+            .iter()
+            .filter(|m| m.driver().supports(op))
+        {
             any = true;
             for n in f(m).map_err(|e| Error::from_call(e, m.driver().error_domain()))? {
                 if !out.contains(&n) {
@@ -240,7 +308,8 @@ impl Connect {
     }
     /// Node information.
     pub fn node_info(&self) -> Result<NodeInfo> {
-        self.dispatch(Op::NodeGetInfo, |m| m.node_get_info()).map(NodeInfo::from_raw)
+        self.dispatch(Op::NodeGetInfo, |m| m.node_get_info())
+            .map(NodeInfo::from_raw)
     }
     /// Maximum vCPUs for a domain of `domain_type` (empty: the driver's default).
     pub fn max_vcpus(&self, domain_type: &str) -> Result<i32> {
@@ -271,21 +340,26 @@ impl Connect {
     /// Finds an active domain by id.
     pub fn lookup_domain_by_id(&self, id: i32) -> Result<Domain> {
         if id < 0 {
-            return Err(Error::invalid_arg(format!("domain id {id} must not be negative")));
+            return Err(Error::invalid_arg(format!(
+                "domain id {id} must not be negative"
+            )));
         }
-        self.dispatch(Op::DomainLookupById, |m| m.domain_lookup_by_id(id)).map(|d| self.domain(d))
+        self.dispatch(Op::DomainLookupById, |m| m.domain_lookup_by_id(id))
+            .map(|d| self.domain(d))
     }
     /// Finds a domain by name.
     pub fn lookup_domain_by_name(&self, name: &str) -> Result<Domain> {
         if name.is_empty() {
             return Err(Error::invalid_arg("domain name must not be empty"));
         }
-        self.dispatch(Op::DomainLookupByName, |m| m.domain_lookup_by_name(name)).map(|d| self.domain(d))
+        self.dispatch(Op::DomainLookupByName, |m| m.domain_lookup_by_name(name))
+            .map(|d| self.domain(d))
     }
     /// Finds a domain by UUID.
     pub fn lookup_domain_by_uuid(&self, uuid: &uuid::Uuid) -> Result<Domain> {
         let bytes = *uuid.as_bytes();
-        self.dispatch(Op::DomainLookupByUuid, |m| m.domain_lookup_by_uuid(&bytes)).map(|d| self.domain(d))
+        self.dispatch(Op::DomainLookupByUuid, |m| m.domain_lookup_by_uuid(&bytes))
+            .map(|d| self.domain(d))
     }
     /// Finds a domain by UUID text (with or without dashes).
     pub fn lookup_domain_by_uuid_str(&self, uuid: &str) -> Result<Domain> {
@@ -296,12 +370,14 @@ impl Connect {
     /// Creates and starts a transient domain from XML.
     pub fn create_domain_xml(&self, xml: &str, flags: u32) -> Result<Domain> {
         non_empty_xml(xml)?;
-        self.dispatch(Op::DomainCreateXml, |m| m.domain_create_xml(xml, flags)).map(|d| self.domain(d))
+        self.dispatch(Op::DomainCreateXml, |m| m.domain_create_xml(xml, flags))
+            .map(|d| self.domain(d))
     }
     /// Defines (or redefines) a persistent domain from XML.
     pub fn define_domain_xml(&self, xml: &str) -> Result<Domain> {
         non_empty_xml(xml)?;
-        self.dispatch(Op::DomainDefineXml, |m| m.domain_define_xml(xml)).map(|d| self.domain(d))
+        self.dispatch(Op::DomainDefineXml, |m| m.domain_define_xml(xml))
+            .map(|d| self.domain(d))
     }
     /// Restores a domain saved with [`Domain::save`].
     pub fn restore_domain(&self, path: &str) -> Result<()> {
@@ -335,12 +411,16 @@ impl Connect {
         if name.is_empty() {
             return Err(Error::invalid_arg("network name must not be empty"));
         }
-        self.dispatch(Op::NetworkLookupByName, |m| m.network_lookup_by_name(name)).map(|n| self.network(n))
+        self.dispatch(Op::NetworkLookupByName, |m| m.network_lookup_by_name(name))
+            .map(|n| self.network(n))
     }
     /// Finds a network by UUID.
     pub fn lookup_network_by_uuid(&self, uuid: &uuid::Uuid) -> Result<Network> {
         let bytes = *uuid.as_bytes();
-        self.dispatch(Op::NetworkLookupByUuid, |m| m.network_lookup_by_uuid(&bytes)).map(|n| self.network(n))
+        self.dispatch(Op::NetworkLookupByUuid, |m| {
+            m.network_lookup_by_uuid(&bytes)
+        })
+        .map(|n| self.network(n))
     }
     /// Finds a network by UUID text.
     pub fn lookup_network_by_uuid_str(&self, uuid: &str) -> Result<Network> {
@@ -351,12 +431,14 @@ impl Connect {
     /// Creates and starts a transient network from XML.
     pub fn create_network_xml(&self, xml: &str) -> Result<Network> {
         non_empty_xml(xml)?;
-        self.dispatch(Op::NetworkCreateXml, |m| m.network_create_xml(xml)).map(|n| self.network(n))
+        self.dispatch(Op::NetworkCreateXml, |m| m.network_create_xml(xml))
+            .map(|n| self.network(n))
     }
     /// Defines a persistent network from XML.
     pub fn define_network_xml(&self, xml: &str) -> Result<Network> {
         non_empty_xml(xml)?;
-        self.dispatch(Op::NetworkDefineXml, |m| m.network_define_xml(xml)).map(|n| self.network(n))
+        self.dispatch(Op::NetworkDefineXml, |m| m.network_define_xml(xml))
+            .map(|n| self.network(n))
     }
 
     /// The node's security model and DOI (empty model: none active).
@@ -368,7 +450,9 @@ impl Connect {
         if format.is_empty() {
             return Err(Error::invalid_arg("native format must not be empty"));
         }
-        self.dispatch(Op::DomainXmlFromNative, |m| m.domain_xml_from_native(format, config, 0))
+        self.dispatch(Op::DomainXmlFromNative, |m| {
+            m.domain_xml_from_native(format, config, 0)
+        })
     }
     /// Converts domain XML to a native configuration.
     pub fn domain_xml_to_native(&self, format: &str, xml: &str) -> Result<String> {
@@ -376,7 +460,9 @@ impl Connect {
             return Err(Error::invalid_arg("native format must not be empty"));
         }
         non_empty_xml(xml)?;
-        self.dispatch(Op::DomainXmlToNative, |m| m.domain_xml_to_native(format, xml, 0))
+        self.dispatch(Op::DomainXmlToNative, |m| {
+            m.domain_xml_to_native(format, xml, 0)
+        })
     }
 }
 

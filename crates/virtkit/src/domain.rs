@@ -78,7 +78,11 @@ pub struct NodeInfo {
 
 impl NodeInfo {
     pub(crate) fn from_raw(r: VkNodeInfo) -> NodeInfo {
-        let end = r.model.iter().position(|b| *b == 0).unwrap_or(r.model.len());
+        let end = r
+            .model
+            .iter()
+            .position(|b| *b == 0)
+            .unwrap_or(r.model.len());
         NodeInfo {
             model: String::from_utf8_lossy(&r.model[..end]).into_owned(),
             memory_kib: r.memory_kib,
@@ -117,13 +121,19 @@ pub struct Domain {
 impl std::fmt::Debug for Domain {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let i = self.ident();
-        f.debug_struct("Domain").field("id", &i.id).field("name", &i.name).finish()
+        f.debug_struct("Domain")
+            .field("id", &i.id)
+            .field("name", &i.name)
+            .finish()
     }
 }
 
 impl Domain {
     pub(crate) fn new(conn: Connect, ident: DomainIdent) -> Domain {
-        Domain { conn, ident: Arc::new(RwLock::new(ident)) }
+        Domain {
+            conn,
+            ident: Arc::new(RwLock::new(ident)),
+        }
     }
 
     fn ident(&self) -> DomainIdent {
@@ -155,17 +165,28 @@ impl Domain {
     /// the old value).
     fn refresh(&self) {
         let bytes = self.ident().uuid;
-        if let Ok(d) = self.conn.dispatch(Op::DomainLookupByUuid, |m| m.domain_lookup_by_uuid(&bytes)) {
+        if let Ok(d) = self
+            .conn
+            .dispatch(Op::DomainLookupByUuid, |m| m.domain_lookup_by_uuid(&bytes))
+        {
             *self.ident.write().unwrap_or_else(|p| p.into_inner()) = d;
         }
     }
 
-    fn act(&self, op: Op, f: impl Fn(&virtkit_loader::DriverConn, &DomainIdent) -> virtkit_loader::CallResult<()>) -> Result<()> {
+    fn act(
+        &self,
+        op: Op,
+        f: impl Fn(&virtkit_loader::DriverConn, &DomainIdent) -> virtkit_loader::CallResult<()>,
+    ) -> Result<()> {
         let d = self.ident();
         self.conn.dispatch(op, |m| f(m, &d))
     }
 
-    fn act_and_refresh(&self, op: Op, f: impl Fn(&virtkit_loader::DriverConn, &DomainIdent) -> virtkit_loader::CallResult<()>) -> Result<()> {
+    fn act_and_refresh(
+        &self,
+        op: Op,
+        f: impl Fn(&virtkit_loader::DriverConn, &DomainIdent) -> virtkit_loader::CallResult<()>,
+    ) -> Result<()> {
         self.act(op, f)?;
         self.refresh();
         Ok(())
@@ -207,34 +228,43 @@ impl Domain {
     /// Dumps the domain's memory to `path`.
     pub fn core_dump(&self, path: &str, flags: u32) -> Result<()> {
         non_empty_path(path)?;
-        self.act(Op::DomainCoreDump, |m, d| m.domain_core_dump(d, path, flags))
+        self.act(Op::DomainCoreDump, |m, d| {
+            m.domain_core_dump(d, path, flags)
+        })
     }
     /// State, memory, vCPUs and CPU time.
     pub fn info(&self) -> Result<DomainInfo> {
         let d = self.ident();
-        self.conn.dispatch(Op::DomainGetInfo, |m| m.domain_get_info(&d)).map(DomainInfo::from_raw)
+        self.conn
+            .dispatch(Op::DomainGetInfo, |m| m.domain_get_info(&d))
+            .map(DomainInfo::from_raw)
     }
     /// The XML description.
     pub fn xml_desc(&self, flags: u32) -> Result<String> {
         let d = self.ident();
-        self.conn.dispatch(Op::DomainGetXmlDesc, |m| m.domain_get_xml_desc(&d, flags))
+        self.conn
+            .dispatch(Op::DomainGetXmlDesc, |m| m.domain_get_xml_desc(&d, flags))
     }
     /// The OS type (`hvm`, `linux`, ...).
     pub fn os_type(&self) -> Result<String> {
         let d = self.ident();
-        self.conn.dispatch(Op::DomainGetOsType, |m| m.domain_get_os_type(&d))
+        self.conn
+            .dispatch(Op::DomainGetOsType, |m| m.domain_get_os_type(&d))
     }
     /// Maximum memory, KiB.
     pub fn max_memory(&self) -> Result<u64> {
         let d = self.ident();
-        self.conn.dispatch(Op::DomainGetMaxMemory, |m| m.domain_get_max_memory(&d))
+        self.conn
+            .dispatch(Op::DomainGetMaxMemory, |m| m.domain_get_max_memory(&d))
     }
     /// Sets the maximum memory, KiB.
     pub fn set_max_memory(&self, kib: u64) -> Result<()> {
         if kib == 0 {
             return Err(Error::invalid_arg("memory size must be greater than zero"));
         }
-        self.act(Op::DomainSetMaxMemory, |m, d| m.domain_set_max_memory(d, kib))
+        self.act(Op::DomainSetMaxMemory, |m, d| {
+            m.domain_set_max_memory(d, kib)
+        })
     }
     /// Sets the current memory, KiB.
     pub fn set_memory(&self, kib: u64) -> Result<()> {
@@ -260,7 +290,9 @@ impl Domain {
     /// Per-vCPU information.
     pub fn vcpus(&self) -> Result<Vec<VcpuInfo>> {
         let d = self.ident();
-        let raw = self.conn.dispatch(Op::DomainGetVcpus, |m| m.domain_get_vcpus(&d))?;
+        let raw = self
+            .conn
+            .dispatch(Op::DomainGetVcpus, |m| m.domain_get_vcpus(&d))?;
         Ok(raw
             .into_iter()
             .map(|v| VcpuInfo {
@@ -279,7 +311,8 @@ impl Domain {
     /// Whether the domain starts when the host (or driver) starts.
     pub fn autostart(&self) -> Result<bool> {
         let d = self.ident();
-        self.conn.dispatch(Op::DomainGetAutostart, |m| m.domain_get_autostart(&d))
+        self.conn
+            .dispatch(Op::DomainGetAutostart, |m| m.domain_get_autostart(&d))
     }
     /// Sets autostart.
     pub fn set_autostart(&self, on: bool) -> Result<()> {
@@ -288,33 +321,45 @@ impl Domain {
     /// Attaches a device described by XML.
     pub fn attach_device(&self, xml: &str) -> Result<()> {
         non_empty_xml(xml)?;
-        self.act(Op::DomainAttachDevice, |m, d| m.domain_attach_device(d, xml))
+        self.act(Op::DomainAttachDevice, |m, d| {
+            m.domain_attach_device(d, xml)
+        })
     }
     /// Detaches a device described by XML.
     pub fn detach_device(&self, xml: &str) -> Result<()> {
         non_empty_xml(xml)?;
-        self.act(Op::DomainDetachDevice, |m, d| m.domain_detach_device(d, xml))
+        self.act(Op::DomainDetachDevice, |m, d| {
+            m.domain_detach_device(d, xml)
+        })
     }
     /// Whether the domain has a persistent definition.
     pub fn is_persistent(&self) -> Result<bool> {
         let d = self.ident();
-        self.conn.dispatch(Op::DomainIsPersistent, |m| m.domain_is_persistent(&d))
+        self.conn
+            .dispatch(Op::DomainIsPersistent, |m| m.domain_is_persistent(&d))
     }
     /// Whether a managed save image exists.
     pub fn has_managed_save_image(&self) -> Result<bool> {
         let d = self.ident();
-        self.conn.dispatch(Op::DomainHasManagedSaveImage, |m| m.domain_has_managed_save_image(&d, 0))
+        self.conn.dispatch(Op::DomainHasManagedSaveImage, |m| {
+            m.domain_has_managed_save_image(&d, 0)
+        })
     }
     /// The security label and whether it is enforcing.
     pub fn security_label(&self) -> Result<(String, bool)> {
         let d = self.ident();
-        self.conn.dispatch(Op::DomainGetSecurityLabel, |m| m.domain_get_security_label(&d))
+        self.conn.dispatch(Op::DomainGetSecurityLabel, |m| {
+            m.domain_get_security_label(&d)
+        })
     }
     /// State and reason code (libvirt's per-state reason enums). Drivers without
     /// `virDomainGetState` answer from [`info`](Self::info), with reason 0.
     pub fn state(&self) -> Result<(DomainState, i32)> {
         let d = self.ident();
-        match self.conn.dispatch(Op::DomainGetState, |m| m.domain_get_state(&d)) {
+        match self
+            .conn
+            .dispatch(Op::DomainGetState, |m| m.domain_get_state(&d))
+        {
             Ok((s, r)) => Ok((DomainState::from_raw(s as u32), r)),
             Err(e) if e.code == crate::ErrorCode::NoSupport => Ok((self.info()?.state, 0)),
             Err(e) => Err(e),

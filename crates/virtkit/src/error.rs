@@ -22,21 +22,35 @@ pub type Result<T> = std::result::Result<T, Error>;
 
 impl Error {
     pub(crate) fn new(code: ErrorCode, message: impl Into<String>) -> Error {
-        Error { code, domain: error_domain::NONE, message: message.into() }
+        Error {
+            code,
+            domain: error_domain::NONE,
+            message: message.into(),
+        }
     }
 
     pub(crate) fn from_call(e: CallError, domain: u32) -> Error {
-        Error { code: e.code, domain, message: e.message }
+        Error {
+            code: e.code,
+            domain,
+            message: e.message,
+        }
     }
 
     pub(crate) fn invalid_arg(message: impl Into<String>) -> Error {
-        Error::new(ErrorCode::InvalidArg, format!("invalid argument: {}", message.into()))
+        Error::new(
+            ErrorCode::InvalidArg,
+            format!("invalid argument: {}", message.into()),
+        )
     }
 
     pub(crate) fn read_only(op: Op) -> Error {
         Error::new(
             ErrorCode::OperationDenied,
-            format!("operation forbidden: read only access prevents {}", op.info().api),
+            format!(
+                "operation forbidden: read only access prevents {}",
+                op.info().api
+            ),
         )
     }
 }

@@ -15,7 +15,9 @@ pub struct Network {
 
 impl std::fmt::Debug for Network {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Network").field("name", &self.ident.name).finish()
+        f.debug_struct("Network")
+            .field("name", &self.ident.name)
+            .finish()
     }
 }
 
@@ -37,30 +39,41 @@ impl Network {
     }
     /// Starts an inactive network.
     pub fn create(&self) -> Result<()> {
-        self.conn.dispatch(Op::NetworkCreate, |m| m.network_create(&self.ident))
+        self.conn
+            .dispatch(Op::NetworkCreate, |m| m.network_create(&self.ident))
     }
     /// Stops the network.
     pub fn destroy(&self) -> Result<()> {
-        self.conn.dispatch(Op::NetworkDestroy, |m| m.network_destroy(&self.ident))
+        self.conn
+            .dispatch(Op::NetworkDestroy, |m| m.network_destroy(&self.ident))
     }
     /// Removes the persistent definition.
     pub fn undefine(&self) -> Result<()> {
-        self.conn.dispatch(Op::NetworkUndefine, |m| m.network_undefine(&self.ident))
+        self.conn
+            .dispatch(Op::NetworkUndefine, |m| m.network_undefine(&self.ident))
     }
     /// The XML description.
     pub fn xml_desc(&self, flags: u32) -> Result<String> {
-        self.conn.dispatch(Op::NetworkGetXmlDesc, |m| m.network_get_xml_desc(&self.ident, flags))
+        self.conn.dispatch(Op::NetworkGetXmlDesc, |m| {
+            m.network_get_xml_desc(&self.ident, flags)
+        })
     }
     /// The host bridge the network uses.
     pub fn bridge_name(&self) -> Result<String> {
-        self.conn.dispatch(Op::NetworkGetBridgeName, |m| m.network_get_bridge_name(&self.ident))
+        self.conn.dispatch(Op::NetworkGetBridgeName, |m| {
+            m.network_get_bridge_name(&self.ident)
+        })
     }
     /// Whether the network starts with the host.
     pub fn autostart(&self) -> Result<bool> {
-        self.conn.dispatch(Op::NetworkGetAutostart, |m| m.network_get_autostart(&self.ident))
+        self.conn.dispatch(Op::NetworkGetAutostart, |m| {
+            m.network_get_autostart(&self.ident)
+        })
     }
     /// Sets autostart.
     pub fn set_autostart(&self, on: bool) -> Result<()> {
-        self.conn.dispatch(Op::NetworkSetAutostart, |m| m.network_set_autostart(&self.ident, on))
+        self.conn.dispatch(Op::NetworkSetAutostart, |m| {
+            m.network_set_autostart(&self.ident, on)
+        })
     }
 }

@@ -11,7 +11,11 @@
 use crate::error::{Error, ErrorCode, Result};
 
 /// Legacy URI forms and the scheme that serves them: (form, exact match or prefix, scheme).
-const LEGACY_FORMS: &[(&str, bool, &str)] = &[("xen", true, "xen"), ("http://", false, "xen"), ("/", false, "xen")];
+const LEGACY_FORMS: &[(&str, bool, &str)] = &[
+    ("xen", true, "xen"),
+    ("http://", false, "xen"),
+    ("/", false, "xen"),
+];
 
 /// A parsed connection URI.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -33,13 +37,21 @@ pub fn parse_uri(text: &str) -> Result<ConnectUri> {
         return Err(Error::invalid_arg("empty connection URI"));
     }
     for (form, exact, scheme) in LEGACY_FORMS {
-        let hit = if *exact { text == *form } else { text.starts_with(form) };
+        let hit = if *exact {
+            text == *form
+        } else {
+            text.starts_with(form)
+        };
         if hit {
             return Ok(ConnectUri {
                 uri: text.to_string(),
                 scheme: scheme.to_string(),
                 host: None,
-                path: if text.starts_with('/') { text.to_string() } else { "/".into() },
+                path: if text.starts_with('/') {
+                    text.to_string()
+                } else {
+                    "/".into()
+                },
             });
         }
     }
@@ -51,9 +63,13 @@ pub fn parse_uri(text: &str) -> Result<ConnectUri> {
     };
     if scheme.is_empty()
         || !scheme.starts_with(|c: char| c.is_ascii_alphabetic())
-        || !scheme.chars().all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
+        || !scheme
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
     {
-        return Err(Error::invalid_arg(format!("invalid URI scheme in '{text}'")));
+        return Err(Error::invalid_arg(format!(
+            "invalid URI scheme in '{text}'"
+        )));
     }
     let scheme_lc = scheme.to_ascii_lowercase();
     let (host, path) = match rest.strip_prefix("//") {
@@ -69,8 +85,17 @@ pub fn parse_uri(text: &str) -> Result<ConnectUri> {
         None => (None, rest.split('?').next().unwrap_or("").to_string()),
     };
     // A transport (`qemu+ssh`) or a host name means a remote node (libvirt's rule).
-    let routed = if scheme_lc.contains('+') || host.is_some() { "remote".to_string() } else { scheme_lc };
-    Ok(ConnectUri { uri: text.to_string(), scheme: routed, host, path })
+    let routed = if scheme_lc.contains('+') || host.is_some() {
+        "remote".to_string()
+    } else {
+        scheme_lc
+    };
+    Ok(ConnectUri {
+        uri: text.to_string(),
+        scheme: routed,
+        host,
+        path,
+    })
 }
 
 #[cfg(test)]
@@ -80,7 +105,10 @@ mod tests {
     #[test]
     fn local_uris() {
         let u = parse_uri("test:///default").unwrap();
-        assert_eq!((u.scheme.as_str(), u.path.as_str(), u.host), ("test", "/default", None));
+        assert_eq!(
+            (u.scheme.as_str(), u.path.as_str(), u.host),
+            ("test", "/default", None)
+        );
         let u = parse_uri("qemu:///session").unwrap();
         assert_eq!((u.scheme.as_str(), u.path.as_str()), ("qemu", "/session"));
         let u = parse_uri("test:///tmp/dir/node.xml").unwrap();
@@ -100,11 +128,17 @@ mod tests {
 
     #[test]
     fn remote_forms() {
-        assert_eq!(parse_uri("qemu+ssh://host/system").unwrap().scheme, "remote");
+        assert_eq!(
+            parse_uri("qemu+ssh://host/system").unwrap().scheme,
+            "remote"
+        );
         let u = parse_uri("test+unix:///default").unwrap();
         assert_eq!(u.scheme, "remote");
         let u = parse_uri("xen://root@node1/").unwrap();
-        assert_eq!((u.scheme.as_str(), u.host.as_deref()), ("remote", Some("node1")));
+        assert_eq!(
+            (u.scheme.as_str(), u.host.as_deref()),
+            ("remote", Some("node1"))
+        );
     }
 
     #[test]

@@ -99,17 +99,33 @@ pub(crate) struct Node {
 
 impl Node {
     fn default_node() -> Result<Node> {
-        let def = DomainDef::parse(DEFAULT_DOMAIN).map_err(|e| Error::internal(format!("built-in domain: {e}")))?;
-        let net = NetworkDef::parse(DEFAULT_NETWORK).map_err(|e| Error::internal(format!("built-in network: {e}")))?;
-        let mut node = Node { info: default_node_info(), domains: Vec::new(), networks: Vec::new(), next_id: 1 };
+        let def = DomainDef::parse(DEFAULT_DOMAIN)
+            .map_err(|e| Error::internal(format!("built-in domain: {e}")))?;
+        let net = NetworkDef::parse(DEFAULT_NETWORK)
+            .map_err(|e| Error::internal(format!("built-in network: {e}")))?;
+        let mut node = Node {
+            info: default_node_info(),
+            domains: Vec::new(),
+            networks: Vec::new(),
+            next_id: 1,
+        };
         node.add_running(def, true);
-        node.networks.push(Net { def: net, active: true, persistent: true, autostart: false });
+        node.networks.push(Net {
+            def: net,
+            active: true,
+            persistent: true,
+            autostart: false,
+        });
         Ok(node)
     }
 
     fn from_file(path: &Path) -> Result<Node> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| Error::new(virtkit_driver::ErrorCode::OpenFailed, format!("cannot read node file {}: {e}", path.display())))?;
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            Error::new(
+                virtkit_driver::ErrorCode::OpenFailed,
+                format!("cannot read node file {}: {e}", path.display()),
+            )
+        })?;
         let parsed = NodeDef::parse(&text, path.parent())
             .map_err(|e| Error::xml(format!("{}: {e}", path.display())))?;
         let d = default_node_info();
@@ -124,15 +140,29 @@ impl Node {
             cores: cpu.cores.unwrap_or(d.cores),
             threads: cpu.threads.unwrap_or(d.threads),
         };
-        let mut node = Node { info, domains: Vec::new(), networks: Vec::new(), next_id: 1 };
+        let mut node = Node {
+            info,
+            domains: Vec::new(),
+            networks: Vec::new(),
+            next_id: 1,
+        };
         for def in parsed.domains {
             if node.find_name(&def.name).is_some() || node.find_uuid(&def.uuid).is_some() {
-                return Err(Error::xml(format!("{}: domain '{}' is defined twice", path.display(), def.name)));
+                return Err(Error::xml(format!(
+                    "{}: domain '{}' is defined twice",
+                    path.display(),
+                    def.name
+                )));
             }
             node.add_running(def, true);
         }
         for def in parsed.networks {
-            node.networks.push(Net { def, active: true, persistent: true, autostart: false });
+            node.networks.push(Net {
+                def,
+                active: true,
+                persistent: true,
+                autostart: false,
+            });
         }
         Ok(node)
     }
@@ -183,7 +213,10 @@ pub(crate) fn full_cpumap(cpus: u32) -> Vec<u8> {
 
 /// Wall-clock nanoseconds, which is what libvirt's test driver reports as CPU time.
 pub(crate) fn now_ns() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(0)
 }
 
 type Shared = Arc<Mutex<Node>>;
@@ -202,7 +235,9 @@ impl TestConn {
     /// Opens `test:///default` or `test:///abs/path/node.xml`; declines anything else that is
     /// not a local `test` URI.
     pub fn open(uri: &str) -> Result<Option<TestConn>> {
-        let Some(rest) = uri.strip_prefix("test://") else { return Ok(None) };
+        let Some(rest) = uri.strip_prefix("test://") else {
+            return Ok(None);
+        };
         if !rest.starts_with('/') {
             // test://host/... names a remote node: not ours.
             return Ok(None);
@@ -215,13 +250,19 @@ impl TestConn {
                 "test driver URI needs a path: use test:///default or test:///abs/path/node.xml",
             ));
         } else {
-            std::fs::canonicalize(path).map(|p| p.display().to_string()).unwrap_or_else(|_| path.to_string())
+            std::fs::canonicalize(path)
+                .map(|p| p.display().to_string())
+                .unwrap_or_else(|_| path.to_string())
         };
         let mut map = nodes().lock().unwrap_or_else(|p| p.into_inner());
         if let Some(node) = map.get(&key).and_then(Weak::upgrade) {
             return Ok(Some(TestConn { node }));
         }
-        let node = if key == "/default" { Node::default_node()? } else { Node::from_file(Path::new(&key))? };
+        let node = if key == "/default" {
+            Node::default_node()?
+        } else {
+            Node::from_file(Path::new(&key))?
+        };
         let node = Arc::new(Mutex::new(node));
         map.retain(|_, w| w.strong_count() > 0);
         map.insert(key, Arc::downgrade(&node));

@@ -2,12 +2,12 @@
 
 use uuid::Uuid;
 use virtkit_driver::{
-    DomainIdent, DomainInfo, DomainRef, DomainState, Error, ErrorCode, NetworkIdent, NetworkRef, NodeInfo, Ops,
-    Result, VcpuInfo, VcpuState,
+    DomainIdent, DomainInfo, DomainRef, DomainState, Error, ErrorCode, NetworkIdent, NetworkRef,
+    NodeInfo, Ops, Result, VcpuInfo, VcpuState,
 };
 use virtkit_xml::{
-    Capabilities, CapsDomain, CapsGuest, CapsGuestArch, CapsGuestFeature, CapsHost, CapsHostCpu, CellCpu, Device,
-    DomainDef, FormatOptions, LifecycleAction, NetworkDef, NumaCell, SecModel,
+    Capabilities, CapsDomain, CapsGuest, CapsGuestArch, CapsGuestFeature, CapsHost, CapsHostCpu,
+    CellCpu, Device, DomainDef, FormatOptions, LifecycleAction, NetworkDef, NumaCell, SecModel,
 };
 
 use crate::node::{Dom, Net, Node, TestConn, full_cpumap, now_ns};
@@ -23,22 +23,37 @@ const XML_SECURE: u32 = 1;
 const MAX_VCPUS: i32 = 32;
 
 fn ident(d: &Dom) -> DomainIdent {
-    DomainIdent { id: d.id, uuid: d.def.uuid, name: d.def.name.clone() }
+    DomainIdent {
+        id: d.id,
+        uuid: d.def.uuid,
+        name: d.def.name.clone(),
+    }
 }
 
 fn net_ident(n: &Net) -> NetworkIdent {
-    NetworkIdent { uuid: n.def.uuid, name: n.def.name.clone() }
+    NetworkIdent {
+        uuid: n.def.uuid,
+        name: n.def.name.clone(),
+    }
 }
 
 /// Finds the domain a call names (by UUID, as drivers should).
 fn dom_index(node: &Node, r: &DomainRef<'_>) -> Result<usize> {
-    node.find_uuid(&r.uuid)
-        .ok_or_else(|| Error::no_domain(format!("no domain with matching uuid '{}' ({})", r.uuid, r.name)))
+    node.find_uuid(&r.uuid).ok_or_else(|| {
+        Error::no_domain(format!(
+            "no domain with matching uuid '{}' ({})",
+            r.uuid, r.name
+        ))
+    })
 }
 
 fn net_index(node: &Node, r: &NetworkRef<'_>) -> Result<usize> {
-    node.net_uuid(&r.uuid)
-        .ok_or_else(|| Error::no_network(format!("no network with matching uuid '{}' ({})", r.uuid, r.name)))
+    node.net_uuid(&r.uuid).ok_or_else(|| {
+        Error::no_network(format!(
+            "no network with matching uuid '{}' ({})",
+            r.uuid, r.name
+        ))
+    })
 }
 
 fn parse_domain(xml: &str) -> Result<DomainDef> {
@@ -125,12 +140,19 @@ fn capabilities(info: &NodeInfo) -> Capabilities {
                     memory_kib: Some(cell_mem),
                     pages: Vec::new(),
                     cpus: (0..per_cell)
-                        .map(|i| CellCpu { id: id * per_cell + i, ..Default::default() })
+                        .map(|i| CellCpu {
+                            id: id * per_cell + i,
+                            ..Default::default()
+                        })
                         .collect(),
                 })
                 .collect(),
         ),
-        secmodels: vec![SecModel { model: "testSecurity".into(), doi: String::new(), base_labels: Vec::new() }],
+        secmodels: vec![SecModel {
+            model: "testSecurity".into(),
+            doi: String::new(),
+            base_labels: Vec::new(),
+        }],
         ..Default::default()
     };
     let guest = |os: &str| CapsGuest {
@@ -139,15 +161,24 @@ fn capabilities(info: &NodeInfo) -> Capabilities {
             name: "i686".into(),
             wordsize: Some(32),
             emulator: Some("/usr/bin/test-hv".into()),
-            domains: vec![CapsDomain { domain_type: "test".into(), ..Default::default() }],
+            domains: vec![CapsDomain {
+                domain_type: "test".into(),
+                ..Default::default()
+            }],
             ..Default::default()
         },
         features: ["pae", "nonpae"]
             .iter()
-            .map(|f| CapsGuestFeature { name: (*f).into(), ..Default::default() })
+            .map(|f| CapsGuestFeature {
+                name: (*f).into(),
+                ..Default::default()
+            })
             .collect(),
     };
-    Capabilities { host, guests: vec![guest("hvm"), guest("xen")] }
+    Capabilities {
+        host,
+        guests: vec![guest("hvm"), guest("xen")],
+    }
 }
 
 fn node_get_info(c: &TestConn) -> Result<NodeInfo> {
@@ -160,7 +191,12 @@ fn get_max_vcpus(_: &TestConn, _ty: &str) -> Result<i32> {
 
 fn list_domains(c: &TestConn) -> Result<Vec<i32>> {
     let node = c.lock();
-    let mut ids: Vec<i32> = node.domains.iter().filter(|d| d.active()).map(|d| d.id).collect();
+    let mut ids: Vec<i32> = node
+        .domains
+        .iter()
+        .filter(|d| d.active())
+        .map(|d| d.id)
+        .collect();
     ids.sort_unstable();
     Ok(ids)
 }
@@ -170,7 +206,12 @@ fn num_of_domains(c: &TestConn) -> Result<i32> {
 }
 
 fn list_defined_domains(c: &TestConn) -> Result<Vec<String>> {
-    Ok(c.lock().domains.iter().filter(|d| !d.active()).map(|d| d.def.name.clone()).collect())
+    Ok(c.lock()
+        .domains
+        .iter()
+        .filter(|d| !d.active())
+        .map(|d| d.def.name.clone())
+        .collect())
 }
 
 fn num_of_defined_domains(c: &TestConn) -> Result<i32> {
@@ -205,7 +246,10 @@ fn create_xml(c: &TestConn, xml: &str, _flags: u32) -> Result<DomainIdent> {
     let mut node = c.lock();
     if let Some(i) = check_clash(&node, &def)? {
         if node.domains[i].active() {
-            return Err(Error::operation_invalid(format!("domain '{}' is already active", def.name)));
+            return Err(Error::operation_invalid(format!(
+                "domain '{}' is already active",
+                def.name
+            )));
         }
         // Starting a transient copy of an inactive persistent domain: replace its live state.
         node.domains.remove(i);
@@ -230,7 +274,14 @@ fn define_xml(c: &TestConn, xml: &str) -> Result<DomainIdent> {
         None => {
             def.id = None;
             let pins = vec![full_cpumap(node.info.cpus); def.vcpus as usize];
-            node.domains.push(Dom { def, state: DomainState::Shutoff, id: -1, persistent: true, autostart: false, pins });
+            node.domains.push(Dom {
+                def,
+                state: DomainState::Shutoff,
+                id: -1,
+                persistent: true,
+                autostart: false,
+                pins,
+            });
             Ok(ident(node.domains.last().expect("just pushed")))
         }
     }
@@ -251,7 +302,10 @@ fn start(c: &TestConn, r: &DomainRef<'_>) -> Result<()> {
     let mut node = c.lock();
     let i = dom_index(&node, r)?;
     if node.domains[i].active() {
-        return Err(Error::operation_invalid(format!("domain '{}' is already running", r.name)));
+        return Err(Error::operation_invalid(format!(
+            "domain '{}' is already running",
+            r.name
+        )));
     }
     let id = node.next_id;
     node.next_id += 1;
@@ -313,14 +367,21 @@ fn resume(c: &TestConn, r: &DomainRef<'_>) -> Result<()> {
     let i = dom_index(&node, r)?;
     let d = &mut node.domains[i];
     if d.state != DomainState::Paused {
-        return Err(Error::operation_invalid(format!("domain '{}' is not paused", d.def.name)));
+        return Err(Error::operation_invalid(format!(
+            "domain '{}' is not paused",
+            d.def.name
+        )));
     }
     d.state = DomainState::Running;
     Ok(())
 }
 
 fn write_image(path: &str, d: &Dom) -> Result<()> {
-    let xml = d.def.to_xml(&FormatOptions::default().with_inactive(true).with_secure(true));
+    let xml = d.def.to_xml(
+        &FormatOptions::default()
+            .with_inactive(true)
+            .with_secure(true),
+    );
     let tmp = format!("{path}.tmp{}", std::process::id());
     std::fs::write(&tmp, format!("{SAVE_MAGIC}{xml}"))
         .and_then(|_| std::fs::rename(&tmp, path))
@@ -342,7 +403,8 @@ fn save(c: &TestConn, r: &DomainRef<'_>, path: &str) -> Result<()> {
 }
 
 fn restore(c: &TestConn, path: &str) -> Result<()> {
-    let text = std::fs::read_to_string(path).map_err(|e| Error::system(format!("cannot read '{path}'"), &e))?;
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| Error::system(format!("cannot read '{path}'"), &e))?;
     let xml = text
         .strip_prefix(SAVE_MAGIC)
         .ok_or_else(|| Error::invalid_arg(format!("'{path}' is not a saved test domain image")))?;
@@ -350,7 +412,10 @@ fn restore(c: &TestConn, path: &str) -> Result<()> {
     let mut node = c.lock();
     let persistent = match check_clash(&node, &def)? {
         Some(i) if node.domains[i].active() => {
-            return Err(Error::operation_invalid(format!("domain '{}' is already active", def.name)));
+            return Err(Error::operation_invalid(format!(
+                "domain '{}' is already active",
+                def.name
+            )));
         }
         Some(i) => {
             node.domains.remove(i);
@@ -420,7 +485,9 @@ fn set_memory(c: &TestConn, r: &DomainRef<'_>, kib: u64) -> Result<()> {
     let i = dom_index(&node, r)?;
     let d = &mut node.domains[i];
     if kib > d.def.memory_kib {
-        return Err(Error::invalid_arg("cannot set memory higher than max memory"));
+        return Err(Error::invalid_arg(
+            "cannot set memory higher than max memory",
+        ));
     }
     d.def.current_memory_kib = kib;
     Ok(())
@@ -472,18 +539,31 @@ fn get_vcpus(c: &TestConn, r: &DomainRef<'_>) -> Result<Vec<VcpuInfo>> {
     let node = c.lock();
     let d = &node.domains[dom_index(&node, r)?];
     if !d.active() {
-        return Err(Error::operation_invalid(format!("cannot list vcpus for an inactive domain '{}'", d.def.name)));
+        return Err(Error::operation_invalid(format!(
+            "cannot list vcpus for an inactive domain '{}'",
+            d.def.name
+        )));
     }
     let now = now_ns();
     Ok((0..d.def.vcpus)
         .map(|v| {
-            let map = d.pins.get(v as usize).cloned().unwrap_or_else(|| full_cpumap(node.info.cpus));
+            let map = d
+                .pins
+                .get(v as usize)
+                .cloned()
+                .unwrap_or_else(|| full_cpumap(node.info.cpus));
             // The vCPU runs on the first host CPU its affinity allows.
             let cpu = (0..node.info.cpus as usize)
                 .find(|c| map.get(c / 8).is_some_and(|b| b & (1 << (c % 8)) != 0))
                 .map(|c| c as i32)
                 .unwrap_or(-1);
-            VcpuInfo { number: v, state: VcpuState::Running, cpu_time_ns: now / u64::from(d.def.vcpus.max(1)), cpu, cpumap: map }
+            VcpuInfo {
+                number: v,
+                state: VcpuState::Running,
+                cpu_time_ns: now / u64::from(d.def.vcpus.max(1)),
+                cpu,
+                cpumap: map,
+            }
         })
         .collect())
 }
@@ -498,7 +578,9 @@ fn set_autostart(c: &TestConn, r: &DomainRef<'_>, on: bool) -> Result<()> {
     let i = dom_index(&node, r)?;
     let d = &mut node.domains[i];
     if !d.persistent {
-        return Err(Error::operation_invalid("cannot set autostart for transient domain"));
+        return Err(Error::operation_invalid(
+            "cannot set autostart for transient domain",
+        ));
     }
     d.autostart = on;
     Ok(())
@@ -508,18 +590,30 @@ fn attach_device(c: &TestConn, r: &DomainRef<'_>, xml: &str) -> Result<()> {
     let dev = Device::parse(xml).map_err(|e| Error::xml(e.to_string()))?;
     let mut node = c.lock();
     let i = dom_index(&node, r)?;
-    node.domains[i].def.attach_device(dev).map_err(|e| Error::operation_invalid(e.to_string()))
+    node.domains[i]
+        .def
+        .attach_device(dev)
+        .map_err(|e| Error::operation_invalid(e.to_string()))
 }
 
 fn detach_device(c: &TestConn, r: &DomainRef<'_>, xml: &str) -> Result<()> {
     let dev = Device::parse(xml).map_err(|e| Error::xml(e.to_string()))?;
     let mut node = c.lock();
     let i = dom_index(&node, r)?;
-    node.domains[i].def.detach_device(&dev).map(|_| ()).map_err(|e| Error::operation_invalid(e.to_string()))
+    node.domains[i]
+        .def
+        .detach_device(&dev)
+        .map(|_| ())
+        .map_err(|e| Error::operation_invalid(e.to_string()))
 }
 
 fn list_networks(c: &TestConn) -> Result<Vec<String>> {
-    Ok(c.lock().networks.iter().filter(|n| n.active).map(|n| n.def.name.clone()).collect())
+    Ok(c.lock()
+        .networks
+        .iter()
+        .filter(|n| n.active)
+        .map(|n| n.def.name.clone())
+        .collect())
 }
 
 fn num_of_networks(c: &TestConn) -> Result<i32> {
@@ -527,7 +621,12 @@ fn num_of_networks(c: &TestConn) -> Result<i32> {
 }
 
 fn list_defined_networks(c: &TestConn) -> Result<Vec<String>> {
-    Ok(c.lock().networks.iter().filter(|n| !n.active).map(|n| n.def.name.clone()).collect())
+    Ok(c.lock()
+        .networks
+        .iter()
+        .filter(|n| !n.active)
+        .map(|n| n.def.name.clone())
+        .collect())
 }
 
 fn num_of_defined_networks(c: &TestConn) -> Result<i32> {
@@ -572,11 +671,19 @@ fn net_create_xml(c: &TestConn, xml: &str) -> Result<NetworkIdent> {
     let mut node = c.lock();
     if let Some(i) = net_check_clash(&node, &def)? {
         if node.networks[i].active {
-            return Err(Error::operation_invalid(format!("network '{}' is already active", def.name)));
+            return Err(Error::operation_invalid(format!(
+                "network '{}' is already active",
+                def.name
+            )));
         }
         node.networks.remove(i);
     }
-    node.networks.push(Net { def, active: true, persistent: false, autostart: false });
+    node.networks.push(Net {
+        def,
+        active: true,
+        persistent: false,
+        autostart: false,
+    });
     Ok(net_ident(node.networks.last().expect("just pushed")))
 }
 
@@ -591,7 +698,12 @@ fn net_define_xml(c: &TestConn, xml: &str) -> Result<NetworkIdent> {
             Ok(net_ident(n))
         }
         None => {
-            node.networks.push(Net { def, active: false, persistent: true, autostart: false });
+            node.networks.push(Net {
+                def,
+                active: false,
+                persistent: true,
+                autostart: false,
+            });
             Ok(net_ident(node.networks.last().expect("just pushed")))
         }
     }
@@ -613,7 +725,10 @@ fn net_create(c: &TestConn, r: &NetworkRef<'_>) -> Result<()> {
     let i = net_index(&node, r)?;
     let n = &mut node.networks[i];
     if n.active {
-        return Err(Error::operation_invalid(format!("network '{}' is already active", n.def.name)));
+        return Err(Error::operation_invalid(format!(
+            "network '{}' is already active",
+            n.def.name
+        )));
     }
     n.active = true;
     Ok(())
@@ -623,7 +738,10 @@ fn net_destroy(c: &TestConn, r: &NetworkRef<'_>) -> Result<()> {
     let mut node = c.lock();
     let i = net_index(&node, r)?;
     if !node.networks[i].active {
-        return Err(Error::operation_invalid(format!("network '{}' is not active", r.name)));
+        return Err(Error::operation_invalid(format!(
+            "network '{}' is not active",
+            r.name
+        )));
     }
     if node.networks[i].persistent {
         node.networks[i].active = false;
@@ -635,16 +753,20 @@ fn net_destroy(c: &TestConn, r: &NetworkRef<'_>) -> Result<()> {
 
 fn net_get_xml_desc(c: &TestConn, r: &NetworkRef<'_>, _flags: u32) -> Result<String> {
     let node = c.lock();
-    Ok(node.networks[net_index(&node, r)?].def.to_xml(&FormatOptions::default()))
+    Ok(node.networks[net_index(&node, r)?]
+        .def
+        .to_xml(&FormatOptions::default()))
 }
 
 fn net_get_bridge_name(c: &TestConn, r: &NetworkRef<'_>) -> Result<String> {
     let node = c.lock();
     let n = &node.networks[net_index(&node, r)?];
-    n.def
-        .bridge
-        .clone()
-        .ok_or_else(|| Error::new(ErrorCode::InvalidNetwork, format!("network '{}' does not have a bridge name", n.def.name)))
+    n.def.bridge.clone().ok_or_else(|| {
+        Error::new(
+            ErrorCode::InvalidNetwork,
+            format!("network '{}' does not have a bridge name", n.def.name),
+        )
+    })
 }
 
 fn net_get_autostart(c: &TestConn, r: &NetworkRef<'_>) -> Result<bool> {
@@ -657,7 +779,9 @@ fn net_set_autostart(c: &TestConn, r: &NetworkRef<'_>, on: bool) -> Result<()> {
     let i = net_index(&node, r)?;
     let n = &mut node.networks[i];
     if !n.persistent {
-        return Err(Error::operation_invalid("cannot set autostart for transient network"));
+        return Err(Error::operation_invalid(
+            "cannot set autostart for transient network",
+        ));
     }
     n.autostart = on;
     Ok(())
@@ -682,7 +806,11 @@ fn security_label(c: &TestConn, r: &DomainRef<'_>) -> Result<(String, bool)> {
     let node = c.lock();
     let d = &node.domains[dom_index(&node, r)?];
     // Labels exist only while a domain runs, as with libvirt's test security driver.
-    Ok(if d.active() { ("libvirt-test".into(), true) } else { (String::new(), false) })
+    Ok(if d.active() {
+        ("libvirt-test".into(), true)
+    } else {
+        (String::new(), false)
+    })
 }
 
 fn get_state(c: &TestConn, r: &DomainRef<'_>) -> Result<(DomainState, i32)> {

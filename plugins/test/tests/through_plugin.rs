@@ -10,7 +10,11 @@ fn plugin_dir() -> PathBuf {
     let exe = std::env::current_exe().unwrap();
     let dir = exe.parent().unwrap().parent().unwrap().to_path_buf();
     let so = dir.join("libvirtkit_driver_test.so");
-    assert!(so.exists(), "{} is missing: run `cargo xtask build-plugins` first", so.display());
+    assert!(
+        so.exists(),
+        "{} is missing: run `cargo xtask build-plugins` first",
+        so.display()
+    );
     dir
 }
 
@@ -23,7 +27,10 @@ fn open(uri: &str) -> Connect {
 }
 
 fn corpus() -> PathBuf {
-    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/corpus/testdriver"))
+    PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../../shared/corpus/testdriver"
+    ))
 }
 
 const XML: &str = "<domain type='test'><name>NAME</name><memory>65536</memory><vcpu>2</vcpu>\
@@ -33,16 +40,40 @@ const XML: &str = "<domain type='test'><name>NAME</name><memory>65536</memory><v
 fn the_default_node_is_libvirts() {
     let c = open("test:///default");
     let d = &c.drivers()[0];
-    assert!(d.origin.ends_with("libvirtkit_driver_test.so"), "served by {}", d.origin);
+    assert!(
+        d.origin.ends_with("libvirtkit_driver_test.so"),
+        "served by {}",
+        d.origin
+    );
     assert_eq!(c.get_type().unwrap(), "TEST");
     assert_eq!(c.version().unwrap(), 2);
     let dom = c.lookup_domain_by_id(1).unwrap();
     assert_eq!(dom.name(), "test");
     assert_eq!(dom.uuid_string(), "6695eb01-f6a4-8304-79aa-97f2502e193f");
     let info = dom.info().unwrap();
-    assert_eq!((info.state, info.max_mem_kib, info.memory_kib, info.nr_virt_cpu), (DomainState::Running, 8388608, 2097152, 2));
+    assert_eq!(
+        (
+            info.state,
+            info.max_mem_kib,
+            info.memory_kib,
+            info.nr_virt_cpu
+        ),
+        (DomainState::Running, 8388608, 2097152, 2)
+    );
     let n = c.node_info().unwrap();
-    assert_eq!((n.model.as_str(), n.cpus, n.mhz, n.nodes, n.sockets, n.cores, n.threads, n.memory_kib), ("i686", 16, 1400, 2, 2, 2, 2, 3145728));
+    assert_eq!(
+        (
+            n.model.as_str(),
+            n.cpus,
+            n.mhz,
+            n.nodes,
+            n.sockets,
+            n.cores,
+            n.threads,
+            n.memory_kib
+        ),
+        ("i686", 16, 1400, 2, 2, 2, 2, 3145728)
+    );
     assert_eq!(c.list_networks().unwrap(), vec!["default".to_string()]);
     let caps = c.capabilities().unwrap();
     assert!(caps.contains("<domain type='test'/>"), "{caps}");
@@ -54,10 +85,23 @@ fn state_rules_follow_libvirt() {
     let name = "rules-vm";
     let dom = c.define_domain_xml(&XML.replace("NAME", name)).unwrap();
     assert_eq!(dom.id(), -1);
-    assert!(c.list_defined_domains().unwrap().contains(&name.to_string()));
+    assert!(
+        c.list_defined_domains()
+            .unwrap()
+            .contains(&name.to_string())
+    );
     // Wrong-state operations fail with operation-invalid.
-    for (what, r) in [("suspend", dom.suspend()), ("resume", dom.resume()), ("destroy", dom.destroy()), ("shutdown", dom.shutdown())] {
-        assert_eq!(r.unwrap_err().code, ErrorCode::OperationInvalid, "{what} of an inactive domain");
+    for (what, r) in [
+        ("suspend", dom.suspend()),
+        ("resume", dom.resume()),
+        ("destroy", dom.destroy()),
+        ("shutdown", dom.shutdown()),
+    ] {
+        assert_eq!(
+            r.unwrap_err().code,
+            ErrorCode::OperationInvalid,
+            "{what} of an inactive domain"
+        );
     }
     dom.create().unwrap();
     assert!(dom.id() > 0, "start assigns an id");
@@ -71,7 +115,10 @@ fn state_rules_follow_libvirt() {
     dom.undefine().unwrap();
     assert!(!dom.is_persistent().unwrap());
     dom.destroy().unwrap();
-    assert_eq!(c.lookup_domain_by_name(name).unwrap_err().code, ErrorCode::NoDomain);
+    assert_eq!(
+        c.lookup_domain_by_name(name).unwrap_err().code,
+        ErrorCode::NoDomain
+    );
 }
 
 #[test]
@@ -82,7 +129,10 @@ fn state_is_shared_by_connections_to_the_same_uri() {
     a.define_domain_xml(&XML.replace("NAME", name)).unwrap();
     let seen = b.lookup_domain_by_name(name).unwrap();
     seen.undefine().unwrap();
-    assert_eq!(a.lookup_domain_by_name(name).unwrap_err().code, ErrorCode::NoDomain);
+    assert_eq!(
+        a.lookup_domain_by_name(name).unwrap_err().code,
+        ErrorCode::NoDomain
+    );
 }
 
 #[test]
@@ -93,10 +143,15 @@ fn a_node_file_from_the_corpus() {
     let fc4 = c.lookup_domain_by_id(2).unwrap();
     assert_eq!(fc4.name(), "fc4");
     assert_eq!(fc4.uuid_string(), "ef861801-45b9-11cb-88e3-afbfe5370493");
-    let by_uuid = c.lookup_domain_by_uuid_str("EF86180145B911CB88E3AFBFE5370493").unwrap();
+    let by_uuid = c
+        .lookup_domain_by_uuid_str("EF86180145B911CB88E3AFBFE5370493")
+        .unwrap();
     assert_eq!(by_uuid.name(), "fc4");
     let n = c.node_info().unwrap();
-    assert_eq!((n.cpus, n.mhz, n.model.as_str(), n.memory_kib), (50, 6000, "i986", 8192000));
+    assert_eq!(
+        (n.cpus, n.mhz, n.model.as_str(), n.memory_kib),
+        (50, 6000, "i986", 8192000)
+    );
     let mut nets = c.list_networks().unwrap();
     nets.sort();
     assert_eq!(nets, vec!["default".to_string(), "private".to_string()]);
@@ -104,12 +159,15 @@ fn a_node_file_from_the_corpus() {
 
 #[test]
 fn bad_uris_and_files_give_clear_errors() {
-    let e = Connect::open_with(Some("test:///nonexistent/node.xml"), false, &registry()).unwrap_err();
+    let e =
+        Connect::open_with(Some("test:///nonexistent/node.xml"), false, &registry()).unwrap_err();
     assert!(e.message.contains("/nonexistent/node.xml"), "{}", e.message);
     let e = Connect::open_with(Some("test:///"), false, &registry()).unwrap_err();
     assert_eq!(e.code, ErrorCode::InvalidArg);
     let c = open("test:///default");
-    let e = c.define_domain_xml("<domain type='test'><name>x</name>").unwrap_err();
+    let e = c
+        .define_domain_xml("<domain type='test'><name>x</name>")
+        .unwrap_err();
     assert_eq!(e.code, ErrorCode::XmlError);
     let e = c.define_domain_xml("<domain type='test'><name>a/b</name><memory>1</memory><os><type>hvm</type></os></domain>").unwrap_err();
     assert_eq!(e.code, ErrorCode::XmlError, "{}", e.message);
@@ -121,8 +179,14 @@ fn read_only_connections_refuse_changes_before_the_driver() {
     let dom = c.lookup_domain_by_name("test").unwrap();
     let e = dom.suspend().unwrap_err();
     assert_eq!(e.code, ErrorCode::OperationDenied);
-    assert_eq!(e.message, "operation forbidden: read only access prevents virDomainSuspend");
-    assert_eq!(c.define_domain_xml(XML).unwrap_err().code, ErrorCode::OperationDenied);
+    assert_eq!(
+        e.message,
+        "operation forbidden: read only access prevents virDomainSuspend"
+    );
+    assert_eq!(
+        c.define_domain_xml(XML).unwrap_err().code,
+        ErrorCode::OperationDenied
+    );
     // Reads still work.
     assert_eq!(dom.info().unwrap().state, DomainState::Running);
 }
@@ -131,16 +195,28 @@ fn read_only_connections_refuse_changes_before_the_driver() {
 fn save_restore_and_devices() {
     let c = open("test:///default");
     let dir = tempfile::tempdir().unwrap();
-    let dom = c.create_domain_xml(&XML.replace("NAME", "saver"), 0).unwrap();
+    let dom = c
+        .create_domain_xml(&XML.replace("NAME", "saver"), 0)
+        .unwrap();
     let img = dir.path().join("saver.img");
     dom.save(img.to_str().unwrap()).unwrap();
-    assert_eq!(c.lookup_domain_by_name("saver").unwrap_err().code, ErrorCode::NoDomain, "a saved transient domain is gone");
+    assert_eq!(
+        c.lookup_domain_by_name("saver").unwrap_err().code,
+        ErrorCode::NoDomain,
+        "a saved transient domain is gone"
+    );
     c.restore_domain(img.to_str().unwrap()).unwrap();
     let back = c.lookup_domain_by_name("saver").unwrap();
     assert_eq!(back.info().unwrap().state, DomainState::Running);
-    back.attach_device("<disk type='file' device='disk'><source file='/tmp/x.img'/><target dev='hdb'/></disk>").unwrap();
+    back.attach_device(
+        "<disk type='file' device='disk'><source file='/tmp/x.img'/><target dev='hdb'/></disk>",
+    )
+    .unwrap();
     assert!(back.xml_desc(0).unwrap().contains("/tmp/x.img"));
-    back.detach_device("<disk type='file' device='disk'><source file='/tmp/x.img'/><target dev='hdb'/></disk>").unwrap();
+    back.detach_device(
+        "<disk type='file' device='disk'><source file='/tmp/x.img'/><target dev='hdb'/></disk>",
+    )
+    .unwrap();
     assert!(!back.xml_desc(0).unwrap().contains("/tmp/x.img"));
     back.destroy().unwrap();
 }
@@ -151,7 +227,15 @@ fn a_missing_plugin_names_the_file_and_the_directories() {
     let reg = Registry::with_dirs(vec![empty.path().to_path_buf()]).without_static();
     let e = Connect::open_with(Some("qemu:///system"), false, &reg).unwrap_err();
     assert_eq!(e.code, ErrorCode::NoConnect);
-    assert!(e.message.contains("libvirtkit_driver_qemu.so"), "{}", e.message);
-    assert!(e.message.contains(&empty.path().display().to_string()), "{}", e.message);
+    assert!(
+        e.message.contains("libvirtkit_driver_qemu.so"),
+        "{}",
+        e.message
+    );
+    assert!(
+        e.message.contains(&empty.path().display().to_string()),
+        "{}",
+        e.message
+    );
     assert!(e.message.contains("virtkit-driver-qemu"), "{}", e.message);
 }
