@@ -68,6 +68,7 @@ pub struct Driver {
     op_ranks: Vec<(usize, u32)>,
     sandbox_uri: String,
     present: [bool; OP_COUNT],
+    caps: [u64; VK_CAP_WORDS],
 }
 
 impl std::fmt::Debug for Driver {
@@ -125,6 +126,10 @@ impl Driver {
     /// Whether the driver implements `op` (its slot is non-NULL).
     pub fn supports(&self, op: Op) -> bool {
         self.present[op as usize]
+    }
+    /// The capability bits exactly as the plugin declared them.
+    pub fn capability_bits(&self) -> [u64; VK_CAP_WORDS] {
+        self.caps
     }
     /// Number of implemented operations.
     pub fn capability_count(&self) -> usize {
@@ -322,6 +327,7 @@ impl Driver {
             op_ranks,
             sandbox_uri,
             present,
+            caps: header.caps,
         })
     }
 }

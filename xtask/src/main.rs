@@ -6,9 +6,14 @@
 //!   the workspace, then the conformance suite on every built plugin and the out-of-tree examples.
 //! * `run -- ARGS` — builds, then runs `virtkit ARGS` from the build tree.
 //! * `conformance` — runs the conformance suite on every built plugin.
+//! * `bench [--quick]` — benchmarks in release mode, beside libvirt measured in the same run.
+//! * `hvsupport [--check]` — regenerates (or checks) `docs/hvsupport.md` from the in-tree plugins.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
+
+mod conformance;
+mod hvsupport;
 
 type Result<T> = std::result::Result<T, String>;
 
@@ -77,28 +82,33 @@ fn install_deps() -> Result<()> {
     run(c)
 }
 
-fn conformance(plugins: &[PathBuf]) -> Result<()> {
-    let exe = profile_dir(false).join("virtkit-conformance");
-    if !exe.exists() {
-        eprintln!(
-            "xtask: conformance suite not built yet ({}): skipped",
-            exe.display()
-        );
-        return Ok(());
-    }
+/// Every test: each phase runs even when an earlier one failed, so one run shows every failure.
+fn test() -> Result<()> {
+    install_deps()?;
+    let plugins = build_plugins(false)?;
     let mut failed = Vec::new();
-    for p in plugins {
-        let mut c = Command::new(&exe);
-        c.arg(p);
-        if run(c).is_err() {
-            failed.push(p.display().to_string());
-        }
+    let mut c = cargo();
+    c.args(["test", "--workspace", "--no-fail-fast"]);
+    if let Err(e) = run(c) {
+        failed.push(e);
     }
-    if failed.is_empty() {
-        Ok(())
-    } else {
-        Err(format!("conformance failed for {}", failed.join(", ")))
+    if let Err(e) = conformance::plugins(&plugins) {
+        failed.push(e);
     }
+    if let Err(e) = conformance::examples() {
+        failed.push(e);
+    }
+    if failed.is_empty() { Ok(()) } else { Err(failed.join("; ")) }
+}
+
+/// Benchmarks, in release mode, beside libvirt measured in the same run.
+fn bench(rest: &[String]) -> Result<()> {
+    let mut c = cargo();
+    c.args(["build", "--release", "--workspace"]);
+    run(c)?;
+    let mut b = Command::new(profile_dir(true).join("virtkit-bench"));
+    b.arg("--root").arg(root()).args(rest);
+    run(b)
 }
 
 fn main() -> ExitCode {
@@ -106,15 +116,10 @@ fn main() -> ExitCode {
     let release = args.iter().any(|a| a == "--release");
     let result = match args.first().map(String::as_str) {
         Some("build-plugins") => build_plugins(release).map(|_| ()),
-        Some("test") => install_deps()
-            .and_then(|_| build_plugins(false))
-            .and_then(|plugins| {
-                let mut c = cargo();
-                c.args(["test", "--workspace"]);
-                run(c)?;
-                conformance(&plugins)
-            }),
-        Some("conformance") => build_plugins(false).and_then(|p| conformance(&p)),
+        Some("test") => test(),
+        Some("conformance") => build_plugins(false).and_then(|p| conformance::plugins(&p)),
+        Some("hvsupport") => build_plugins(false)
+            .and_then(|_| hvsupport::run_hvsupport(args.iter().any(|a| a == "--check"))),
         Some("run") => build_plugins(false).and_then(|_| {
             let rest: Vec<&String> = args.iter().skip(1).skip_while(|a| *a == "--").collect();
             let mut c = Command::new(profile_dir(false).join("virtkit"));
@@ -122,8 +127,9 @@ fn main() -> ExitCode {
             let status = c.status().map_err(|e| format!("cannot run virtkit: {e}"))?;
             std::process::exit(status.code().unwrap_or(1));
         }),
+        Some("bench") => bench(&args[1..]),
         _ => Err(
-            "usage: cargo xtask <build-plugins [--release] | test | run -- ARGS | conformance>"
+            "usage: cargo xtask <build-plugins [--release] | test | run -- ARGS | conformance | hvsupport [--check] | bench [--quick]>"
                 .into(),
         ),
     };

@@ -21,12 +21,14 @@
 mod connect;
 mod domain;
 mod error;
+mod matrix;
 mod network;
 mod uri;
 
 pub use connect::{Connect, DriverSummary, installed_drivers};
 pub use domain::{Domain, DomainInfo, DomainState, NodeInfo, VcpuInfo, VcpuState};
 pub use error::{Error, ErrorCode, Result};
+pub use matrix::support_matrix;
 pub use network::Network;
 pub use uri::{ConnectUri, parse_uri};
 pub use virtkit_abi::{OPS, Op, OpKind, error_domain};

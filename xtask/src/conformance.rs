@@ -1,0 +1,140 @@
+//! The conformance suite on every built plugin, and on the out-of-tree examples.
+//!
+//! * [`plugins`]: `virtkit-conformance` on every `libvirtkit_driver_*.so` of the build tree.
+//! * [`examples`]: builds `examples/out-of-tree-c` (with its Makefile) and
+//!   `examples/out-of-tree-rust` (with its own cargo workspace), each into its own `target/`
+//!   directory, runs the suite on each plugin, and has the `virtkit` CLI of the build tree load
+//!   each from its directory (`VIRTKIT_DRIVER_DIR`) and list the toy's domains.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::{Result, cargo, profile_dir, root, run};
+
+/// The URI both toy examples serve.
+const TOY_URI: &str = "toy:///default";
+
+fn suite() -> Result<PathBuf> {
+    let exe = profile_dir(false).join("virtkit-conformance");
+    if exe.exists() {
+        Ok(exe)
+    } else {
+        Err(format!(
+            "the conformance suite is not built ({}): run `cargo xtask build-plugins`",
+            exe.display()
+        ))
+    }
+}
+
+/// Runs the suite on one plugin file; `uri` overrides its sandbox URI.
+fn judge(exe: &Path, plugin: &Path, uri: Option<&str>) -> Result<()> {
+    let mut c = Command::new(exe);
+    c.arg(plugin);
+    if let Some(u) = uri {
+        c.args(["--uri", u]);
+    }
+    run(c)
+}
+
+/// The suite on every plugin of the build tree.
+pub(crate) fn plugins(plugins: &[PathBuf]) -> Result<()> {
+    let exe = suite()?;
+    let failed: Vec<String> = plugins
+        .iter()
+        .filter(|p| judge(&exe, p, None).is_err())
+        .map(|p| p.display().to_string())
+        .collect();
+    if failed.is_empty() {
+        Ok(())
+    } else {
+        Err(format!("conformance failed for {}", failed.join(", ")))
+    }
+}
+
+/// Builds the C example with its Makefile into `examples/out-of-tree-c/target`.
+fn build_c() -> Result<PathBuf> {
+    let dir = root().join("examples/out-of-tree-c");
+    let out = dir.join("target");
+    let mut c = Command::new("make");
+    c.current_dir(&dir).arg(format!("OUT={}", out.display()));
+    run(c)?;
+    Ok(out.join("libvirtkit_driver_toy_c.so"))
+}
+
+/// Builds (and unit-tests) the Rust example with its own workspace into
+/// `examples/out-of-tree-rust/target`.
+fn build_rust() -> Result<PathBuf> {
+    let dir = root().join("examples/out-of-tree-rust");
+    let target = dir.join("target");
+    for action in ["build", "test"] {
+        let mut c = cargo();
+        c.current_dir(&dir)
+            .args([action, "--manifest-path"])
+            .arg(dir.join("Cargo.toml"));
+        // Its own target directory, whatever the workspace build uses.
+        c.env("CARGO_TARGET_DIR", &target);
+        run(c)?;
+    }
+    Ok(target.join("debug/libvirtkit_driver_toy_rs.so"))
+}
+
+/// `virtkit -c toy:///default list --all` with only the example's directory to search.
+fn cli_lists(plugin: &Path, expect: &str) -> Result<()> {
+    let exe = profile_dir(false).join("virtkit");
+    let dir = plugin.parent().ok_or("the plugin has no directory")?;
+    let mut c = Command::new(&exe);
+    c.env("VIRTKIT_DRIVER_DIR", dir)
+        .args(["-c", TOY_URI, "list", "--all"]);
+    eprintln!("xtask: running {c:?}");
+    let out = c
+        .output()
+        .map_err(|e| format!("cannot run {}: {e}", exe.display()))?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    eprint!("{stdout}");
+    if !out.status.success() {
+        return Err(format!(
+            "virtkit could not list {TOY_URI} from {}: {}",
+            dir.display(),
+            String::from_utf8_lossy(&out.stderr).trim()
+        ));
+    }
+    if !stdout.contains(expect) {
+        return Err(format!(
+            "virtkit -c {TOY_URI} list --all from {} does not show {expect}",
+            dir.display()
+        ));
+    }
+    Ok(())
+}
+
+/// Both out-of-tree examples: built apart from the workspace, judged by the suite, loaded by the
+/// CLI from their own directories.
+pub(crate) fn examples() -> Result<()> {
+    let exe = suite()?;
+    let mut failed = Vec::new();
+    // The C toy declares no sandbox URI; its hypervisor lives in the suite's process.
+    let builds = [
+        ("out-of-tree-c", build_c(), Some(TOY_URI)),
+        ("out-of-tree-rust", build_rust(), None),
+    ];
+    for (name, built, uri) in builds {
+        let plugin = match built {
+            Ok(p) => p,
+            Err(e) => {
+                failed.push(format!("{name}: {e}"));
+                continue;
+            }
+        };
+        if let Err(e) = judge(&exe, &plugin, uri) {
+            failed.push(format!("{name}: {e}"));
+        }
+        if let Err(e) = cli_lists(&plugin, "toy1") {
+            failed.push(format!("{name}: {e}"));
+        }
+    }
+    if failed.is_empty() {
+        Ok(())
+    } else {
+        Err(failed.join("; "))
+    }
+}
