@@ -523,7 +523,7 @@ define_ops! {
         unsafe extern "C" fn(conn: VkConn, net: *const VkNetworkRef, out: *mut i32, err: *const VkErrorSink) -> i32;
     54 NetworkSetAutostart    network_set_autostart   "virNetworkSetAutostart"          0 Mutate:
         unsafe extern "C" fn(conn: VkConn, net: *const VkNetworkRef, autostart: i32, err: *const VkErrorSink) -> i32;
-    // ---- ABI 1.1: what virsh 9.0's dominfo/domstate read, and native-format conversions ----
+    // ---- ABI 1.1: what virsh 9.0's dominfo/domstate/net-list read, and native conversions ----
     55 DomainIsPersistent     domain_is_persistent    "virDomainIsPersistent"           1 Read:
         unsafe extern "C" fn(conn: VkConn, dom: *const VkDomainRef, out: *mut i32, err: *const VkErrorSink) -> i32;
     56 DomainHasManagedSaveImage domain_has_managed_save_image "virDomainHasManagedSaveImage" 1 Read:
@@ -538,6 +538,10 @@ define_ops! {
         unsafe extern "C" fn(conn: VkConn, format: VkStr, config: VkStr, flags: u32, out: *const VkStrSink, err: *const VkErrorSink) -> i32;
     61 DomainXmlToNative      domain_xml_to_native    "virConnectDomainXMLToNative"     1 Read:
         unsafe extern "C" fn(conn: VkConn, format: VkStr, xml: VkStr, flags: u32, out: *const VkStrSink, err: *const VkErrorSink) -> i32;
+    62 NetworkIsActive        network_is_active       "virNetworkIsActive"              1 Read:
+        unsafe extern "C" fn(conn: VkConn, net: *const VkNetworkRef, out: *mut i32, err: *const VkErrorSink) -> i32;
+    63 NetworkIsPersistent    network_is_persistent   "virNetworkIsPersistent"          1 Read:
+        unsafe extern "C" fn(conn: VkConn, net: *const VkNetworkRef, out: *mut i32, err: *const VkErrorSink) -> i32;
 }
 
 impl Op {

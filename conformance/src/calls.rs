@@ -128,9 +128,13 @@ pub(crate) fn via_core(op: Op, conn: &Connect, a: &Args<'_>) -> Option<virtkit::
         | Op::NetworkGetXmlDesc
         | Op::NetworkGetBridgeName
         | Op::NetworkGetAutostart
-        | Op::NetworkSetAutostart => {
+        | Op::NetworkSetAutostart
+        | Op::NetworkIsActive
+        | Op::NetworkIsPersistent => {
             let n = a.net?;
             match op {
+                Op::NetworkIsActive => unit(n.is_active()),
+                Op::NetworkIsPersistent => unit(n.is_persistent()),
                 Op::NetworkUndefine => n.undefine(),
                 Op::NetworkCreate => n.create(),
                 Op::NetworkDestroy => n.destroy(),
@@ -214,6 +218,8 @@ pub(crate) fn via_loader(op: Op, c: &DriverConn, a: &Args<'_>) -> Option<CallRes
         Op::NetworkGetBridgeName => unit(c.network_get_bridge_name(&n)),
         Op::NetworkGetAutostart => unit(c.network_get_autostart(&n)),
         Op::NetworkSetAutostart => c.network_set_autostart(&n, true),
+        Op::NetworkIsActive => unit(c.network_is_active(&n)),
+        Op::NetworkIsPersistent => unit(c.network_is_persistent(&n)),
         Op::DomainIsPersistent => unit(c.domain_is_persistent(&d)),
         Op::DomainHasManagedSaveImage => unit(c.domain_has_managed_save_image(&d, 0)),
         Op::NodeGetSecurityModel => unit(c.node_get_security_model()),

@@ -151,6 +151,54 @@ pub(crate) fn existing(ctx: &mut Ctx) {
         },
     );
     ctx.check(
+        "networks/is-active-agrees-with-lists",
+        &[
+            Op::NetworkLookupByName,
+            Op::NetworkIsActive,
+            Op::ListNetworks,
+        ],
+        |c| {
+            let conn = c.ro()?;
+            let active = ok("virConnectListNetworks", conn.list_networks())?;
+            let nets = all_networks(c, &conn)?;
+            if nets.is_empty() {
+                return Err(Verdict::Skip("no existing network".into()));
+            }
+            for n in &nets {
+                let is = ok(format!("virNetworkIsActive({:?})", n.name()), n.is_active())?;
+                let listed = active.iter().any(|a| a == n.name());
+                ensure!(
+                    is == listed,
+                    "{:?}: virNetworkIsActive says {is}, but it is {}among the active networks",
+                    n.name(),
+                    if listed { "" } else { "not " }
+                );
+            }
+            Ok(())
+        },
+    );
+    ctx.check(
+        "networks/is-persistent-readable",
+        &[Op::NetworkLookupByName, Op::NetworkIsPersistent],
+        |c| {
+            let conn = c.ro()?;
+            let nets = all_networks(c, &conn)?;
+            if nets.is_empty() {
+                return Err(Verdict::Skip("no existing network".into()));
+            }
+            for n in &nets {
+                let p = ok(format!("virNetworkIsPersistent({:?})", n.name()), n.is_persistent())?;
+                let inactive = conn.list_defined_networks().unwrap_or_default().iter().any(|d| d == n.name());
+                ensure!(
+                    p || !inactive,
+                    "{:?}: an inactive network must be persistent (a transient one disappears when stopped)",
+                    n.name()
+                );
+            }
+            Ok(())
+        },
+    );
+    ctx.check(
         "networks/autostart-readable",
         &[Op::NetworkLookupByName, Op::NetworkGetAutostart],
         |c| {

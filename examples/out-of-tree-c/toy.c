@@ -873,7 +873,7 @@ static int32_t toy_domain_get_xml_desc(vk_conn conn, const vk_domain_ref *dom, u
             snprintf(id_attr, sizeof id_attr, " id='%d'", (int)d->id);
         toy_uuid_format(d->uuid, uuid);
         snprintf(xml, sizeof xml,
-                 "<domain type='toy'%s>\n"
+                 "<domain type='test'%s>\n"
                  "  <name>%s</name>\n"
                  "  <uuid>%s</uuid>\n"
                  "  <memory unit='KiB'>%llu</memory>\n"
@@ -928,9 +928,9 @@ static const vk_driver_table toy_table = {
         .stack_rank = 0,
         .op_ranks = NULL,
         .n_op_ranks = 0,
-        /* Empty: every connection shares one in-process hypervisor, so there is no
-         * disposable instance for the conformance suite to sandbox. */
-        .sandbox_uri = { NULL, 0 },
+        /* Every connection shares one in-process hypervisor; the conformance suite cleans up
+         * what it creates, so the shared instance serves as its sandbox. */
+        .sandbox_uri = VK_STR_INIT("toy:///default"),
         .caps = { TOY_CAPS(0), TOY_CAPS(1), TOY_CAPS(2), TOY_CAPS(3) },
         .reserved = { 0, 0, 0, 0 },
     },

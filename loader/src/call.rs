@@ -792,4 +792,20 @@ impl DriverConn {
         // SAFETY: see get_type.
         self.string(|c, o, e| unsafe { f(c, VkStr::new(format), VkStr::new(xml), flags, o, e) })
     }
+    /// virNetworkIsActive.
+    pub fn network_is_active(&self, n: &NetworkIdent) -> CallResult<bool> {
+        let f = slot!(self, network_is_active, NetworkIsActive);
+        let r = nref(&n.uuid, &n.name);
+        // SAFETY: see get_type.
+        self.value(|c, o, e| unsafe { f(c, &r, o, e) })
+            .map(|v: i32| v != 0)
+    }
+    /// virNetworkIsPersistent.
+    pub fn network_is_persistent(&self, n: &NetworkIdent) -> CallResult<bool> {
+        let f = slot!(self, network_is_persistent, NetworkIsPersistent);
+        let r = nref(&n.uuid, &n.name);
+        // SAFETY: see get_type.
+        self.value(|c, o, e| unsafe { f(c, &r, o, e) })
+            .map(|v: i32| v != 0)
+    }
 }

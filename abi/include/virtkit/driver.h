@@ -183,8 +183,10 @@ typedef enum vk_op {
     VK_OP_DOMAIN_GET_STATE = 59,
     VK_OP_DOMAIN_XML_FROM_NATIVE = 60,
     VK_OP_DOMAIN_XML_TO_NATIVE = 61,
+    VK_OP_NETWORK_IS_ACTIVE = 62,
+    VK_OP_NETWORK_IS_PERSISTENT = 63,
     /** Number of slots in this version of the ABI (not an operation). */
-    VK_OP_COUNT = 62
+    VK_OP_COUNT = 64
 } vk_op;
 
 /* ---------------------------------------------------------------------------------------- */
@@ -629,6 +631,12 @@ typedef int32_t (*vk_domain_xml_from_native_fn)(vk_conn conn, vk_str format, vk_
 typedef int32_t (*vk_domain_xml_to_native_fn)(vk_conn conn, vk_str format, vk_str xml,
                                               uint32_t flags, const vk_str_sink *out,
                                               const vk_error_sink *err);
+/** Writes 1 to *out when the network is active, else 0. */
+typedef int32_t (*vk_network_is_active_fn)(vk_conn conn, const vk_network_ref *net, int32_t *out,
+                                           const vk_error_sink *err);
+/** Writes 1 to *out when the network has a persistent definition, else 0. */
+typedef int32_t (*vk_network_is_persistent_fn)(vk_conn conn, const vk_network_ref *net,
+                                               int32_t *out, const vk_error_sink *err);
 
 /* ---------------------------------------------------------------------------------------- */
 /* The table                                                                                */
@@ -702,6 +710,8 @@ typedef struct vk_driver_table {
     vk_domain_get_state_fn domain_get_state;              /* virDomainGetState, since 1.1 */
     vk_domain_xml_from_native_fn domain_xml_from_native;  /* virConnectDomainXMLFromNative, since 1.1 */
     vk_domain_xml_to_native_fn domain_xml_to_native;      /* virConnectDomainXMLToNative, since 1.1 */
+    vk_network_is_active_fn network_is_active;            /* virNetworkIsActive, since 1.1 */
+    vk_network_is_persistent_fn network_is_persistent;    /* virNetworkIsPersistent, since 1.1 */
 } vk_driver_table;
 
 /** Size of the header; a table whose struct_size is smaller is malformed. */

@@ -622,6 +622,21 @@ shim!(shim_domain_xml_to_native, domain_xml_to_native, (format: VkStr, xml: VkSt
     unsafe { push_str(out, &s) }
 });
 
+shim!(shim_network_is_active, network_is_active, (net: *const VkNetworkRef, out: *mut i32), |f, c| {
+    // SAFETY: valid for the call.
+    let n = unsafe { net_ref(net) }?;
+    let v = f(c, &n)?;
+    // SAFETY: valid output pointer.
+    unsafe { write_out(out, v as i32) }
+});
+shim!(shim_network_is_persistent, network_is_persistent, (net: *const VkNetworkRef, out: *mut i32), |f, c| {
+    // SAFETY: valid for the call.
+    let n = unsafe { net_ref(net) }?;
+    let v = f(c, &n)?;
+    // SAFETY: valid output pointer.
+    unsafe { write_out(out, v as i32) }
+});
+
 /// Builds the C table for driver `D`: shims where `D::OPS` has functions, NULL elsewhere, and
 /// capability bits computed from the slots.
 pub fn build_table<D: Driver>() -> VkDriverTable {
@@ -735,6 +750,8 @@ pub fn build_table<D: Driver>() -> VkDriverTable {
         domain_get_state => shim_domain_get_state,
         domain_xml_from_native => shim_domain_xml_from_native,
         domain_xml_to_native => shim_domain_xml_to_native,
+        network_is_active => shim_network_is_active,
+        network_is_persistent => shim_network_is_persistent,
     }
     for (i, present) in t.present_slots().iter().enumerate() {
         if *present {

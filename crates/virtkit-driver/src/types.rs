@@ -371,6 +371,10 @@ pub struct Ops<C> {
     pub domain_xml_from_native: Option<fn(&C, &str, &str, u32) -> Result<String>>,
     /// virConnectDomainXMLToNative (format, xml, flags) (ABI 1.1).
     pub domain_xml_to_native: Option<fn(&C, &str, &str, u32) -> Result<String>>,
+    /// virNetworkIsActive (ABI 1.1).
+    pub network_is_active: Option<fn(&C, &NetworkRef<'_>) -> Result<bool>>,
+    /// virNetworkIsPersistent (ABI 1.1).
+    pub network_is_persistent: Option<fn(&C, &NetworkRef<'_>) -> Result<bool>>,
 }
 
 impl<C> Ops<C> {
@@ -436,5 +440,7 @@ impl<C> Ops<C> {
         domain_get_state: None,
         domain_xml_from_native: None,
         domain_xml_to_native: None,
+        network_is_active: None,
+        network_is_persistent: None,
     };
 }

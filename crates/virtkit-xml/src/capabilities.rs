@@ -216,7 +216,9 @@ impl Capabilities {
     /// The guests that can run `os_type` on `arch`.
     pub fn guests_for(&self, os_type: &str, arch: &str) -> impl Iterator<Item = &CapsGuest> {
         let (os_type, arch) = (os_type.to_owned(), arch.to_owned());
-        self.guests.iter().filter(move |g| g.os_type == os_type && g.arch.name == arch)
+        self.guests
+            .iter()
+            .filter(move |g| g.os_type == os_type && g.arch.name == arch)
     }
 }
 
@@ -229,7 +231,12 @@ impl std::str::FromStr for Capabilities {
 
 fn text_u32(el: &Element) -> Result<u32> {
     let t = el.trimmed_text()?;
-    parse_u32(t).ok_or_else(|| el.error(format!("Invalid <{}> value '{t}': expected a non-negative integer", el.name)))
+    parse_u32(t).ok_or_else(|| {
+        el.error(format!(
+            "Invalid <{}> value '{t}': expected a non-negative integer",
+            el.name
+        ))
+    })
 }
 
 fn num_attr(el: &Element, name: &str) -> Result<u32> {
@@ -255,17 +262,29 @@ fn parse_caps(el: &Element) -> Result<Capabilities> {
 
 fn parse_pages_attr(el: &Element) -> Result<u64> {
     let size = el.required_attr("size")?;
-    let n = parse_decimal_u64(size.trim()).ok_or_else(|| el.bad_attr("size", size, "a page size"))?;
+    let n =
+        parse_decimal_u64(size.trim()).ok_or_else(|| el.bad_attr("size", size, "a page size"))?;
     let mult = match el.attr("unit") {
-        Some(u) => crate::values::unit_multiplier(u).ok_or_else(|| el.bad_attr("unit", u, "a size unit"))?,
+        Some(u) => crate::values::unit_multiplier(u)
+            .ok_or_else(|| el.bad_attr("unit", u, "a size unit"))?,
         None => 1024,
     };
-    n.checked_mul(mult).map(|b| b.div_ceil(1024)).ok_or_else(|| el.error("Page size overflows"))
+    n.checked_mul(mult)
+        .and_then(crate::values::bytes_to_kib)
+        .ok_or_else(|| el.error("Page size overflows"))
 }
 
 fn parse_host(el: &Element) -> Result<CapsHost> {
     el.expect_no_text()?;
-    const NAMES: &[&str] = &["uuid", "cpu", "power_management", "iommu", "migration_features", "topology", "secmodel"];
+    const NAMES: &[&str] = &[
+        "uuid",
+        "cpu",
+        "power_management",
+        "iommu",
+        "migration_features",
+        "topology",
+        "secmodel",
+    ];
     let mut slots: [Option<&Element>; 6] = [None; 6];
     let mut secmodels = Vec::new();
     for child in &el.children {
@@ -295,19 +314,31 @@ fn parse_host(el: &Element) -> Result<CapsHost> {
     let iommu = match slots[3] {
         Some(i) => {
             i.expect_empty()?;
-            Some(i.parsed_attr("support", "yes or no", parse_yes_no)?.ok_or_else(|| i.error("Missing attribute 'support' on <iommu>"))?)
+            Some(
+                i.parsed_attr("support", "yes or no", parse_yes_no)?
+                    .ok_or_else(|| i.error("Missing attribute 'support' on <iommu>"))?,
+            )
         }
         None => None,
     };
     let migration = slots[4].map(parse_migration).transpose()?;
     let cells = slots[5].map(parse_topology).transpose()?;
-    Ok(CapsHost { uuid: slots[0].map(uuid_element).transpose()?, cpu, power_management, iommu, migration, cells, secmodels })
+    Ok(CapsHost {
+        uuid: slots[0].map(uuid_element).transpose()?,
+        cpu,
+        power_management,
+        iommu,
+        migration,
+        cells,
+        secmodels,
+    })
 }
 
 fn parse_host_cpu(el: &Element) -> Result<CapsHostCpu> {
     el.expect_no_text()?;
     let mut cpu = CapsHostCpu::default();
-    let (mut arch, mut model, mut vendor, mut topology, mut features) = (None, None, None, None, None);
+    let (mut arch, mut model, mut vendor, mut topology, mut features) =
+        (None, None, None, None, None);
     for child in &el.children {
         match child.name.as_str() {
             "arch" => once(&mut arch, child, el)?,
@@ -317,18 +348,33 @@ fn parse_host_cpu(el: &Element) -> Result<CapsHostCpu> {
             "features" => once(&mut features, child, el)?,
             "feature" => {
                 child.expect_empty()?;
-                cpu.features.push(child.required_nonempty_attr("name")?.to_owned());
+                cpu.features
+                    .push(child.required_nonempty_attr("name")?.to_owned());
             }
             "pages" => {
                 child.expect_empty()?;
                 cpu.page_sizes_kib.push(parse_pages_attr(child)?);
             }
-            _ => return Err(el.unexpected(child, &["arch", "model", "vendor", "topology", "feature", "features", "pages"])),
+            _ => {
+                return Err(el.unexpected(
+                    child,
+                    &[
+                        "arch", "model", "vendor", "topology", "feature", "features", "pages",
+                    ],
+                ));
+            }
         }
     }
-    cpu.arch = arch.ok_or_else(|| el.missing("arch"))?.nonempty_text()?.to_owned();
-    cpu.model = model.map(|m| m.nonempty_text().map(str::to_owned)).transpose()?;
-    cpu.vendor = vendor.map(|m| m.nonempty_text().map(str::to_owned)).transpose()?;
+    cpu.arch = arch
+        .ok_or_else(|| el.missing("arch"))?
+        .nonempty_text()?
+        .to_owned();
+    cpu.model = model
+        .map(|m| m.nonempty_text().map(str::to_owned))
+        .transpose()?;
+    cpu.vendor = vendor
+        .map(|m| m.nonempty_text().map(str::to_owned))
+        .transpose()?;
     if let Some(t) = topology {
         t.expect_empty()?;
         cpu.topology = Some(CpuTopology {
@@ -398,17 +444,20 @@ fn parse_topology(el: &Element) -> Result<Vec<NumaCell>> {
 }
 
 fn check_count(el: &Element, actual: usize) -> Result<()> {
-    if let Some(num) = el.parsed_attr("num", "a non-negative integer", parse_u32)? {
-        if usize::try_from(num).ok() != Some(actual) {
-            return Err(el.error(format!("<{}> says num='{num}' but lists {actual}", el.name)));
-        }
+    if let Some(num) = el.parsed_attr("num", "a non-negative integer", parse_u32)?
+        && usize::try_from(num).ok() != Some(actual)
+    {
+        return Err(el.error(format!("<{}> says num='{num}' but lists {actual}", el.name)));
     }
     Ok(())
 }
 
 fn parse_cell(el: &Element) -> Result<NumaCell> {
     el.expect_no_text()?;
-    let mut cell = NumaCell { id: num_attr(el, "id")?, ..NumaCell::default() };
+    let mut cell = NumaCell {
+        id: num_attr(el, "id")?,
+        ..NumaCell::default()
+    };
     let (mut memory, mut cpus) = (None, None);
     for child in &el.children {
         match child.name.as_str() {
@@ -417,7 +466,8 @@ fn parse_cell(el: &Element) -> Result<NumaCell> {
             "pages" => {
                 let size_kib = parse_pages_attr(child)?;
                 let t = child.trimmed_text()?;
-                let count = parse_decimal_u64(t).ok_or_else(|| child.error(format!("Invalid <pages> count '{t}'")))?;
+                let count = parse_decimal_u64(t)
+                    .ok_or_else(|| child.error(format!("Invalid <pages> count '{t}'")))?;
                 cell.pages.push(CellPages { size_kib, count });
             }
             "distances" => {}
@@ -455,14 +505,23 @@ fn parse_secmodel(el: &Element) -> Result<SecModel> {
             "model" => once(&mut model, child, el)?,
             "doi" => once(&mut doi, child, el)?,
             "baselabel" => {
-                base_labels.push((child.required_nonempty_attr("type")?.to_owned(), child.trimmed_text()?.to_owned()));
+                base_labels.push((
+                    child.required_nonempty_attr("type")?.to_owned(),
+                    child.trimmed_text()?.to_owned(),
+                ));
             }
             _ => return Err(el.unexpected(child, &["model", "doi", "baselabel"])),
         }
     }
     Ok(SecModel {
-        model: model.ok_or_else(|| el.missing("model"))?.nonempty_text()?.to_owned(),
-        doi: doi.map(|d| d.trimmed_text().map(str::to_owned)).transpose()?.unwrap_or_default(),
+        model: model
+            .ok_or_else(|| el.missing("model"))?
+            .nonempty_text()?
+            .to_owned(),
+        doi: doi
+            .map(|d| d.trimmed_text().map(str::to_owned))
+            .transpose()?
+            .unwrap_or_default(),
         base_labels,
     })
 }
@@ -486,7 +545,10 @@ fn parse_guest(el: &Element) -> Result<CapsGuest> {
             _ => return Err(el.unexpected(child, &["os_type", "arch", "features"])),
         }
     }
-    let os_type = os_type.ok_or_else(|| el.missing("os_type"))?.nonempty_text()?.to_owned();
+    let os_type = os_type
+        .ok_or_else(|| el.missing("os_type"))?
+        .nonempty_text()?
+        .to_owned();
     let arch = parse_guest_arch(arch.ok_or_else(|| el.missing("arch"))?)?;
     let mut feats = Vec::new();
     if let Some(f) = features {
@@ -500,12 +562,19 @@ fn parse_guest(el: &Element) -> Result<CapsGuest> {
             });
         }
     }
-    Ok(CapsGuest { os_type, arch, features: feats })
+    Ok(CapsGuest {
+        os_type,
+        arch,
+        features: feats,
+    })
 }
 
 fn parse_guest_arch(el: &Element) -> Result<CapsGuestArch> {
     el.expect_no_text()?;
-    let mut arch = CapsGuestArch { name: el.required_nonempty_attr("name")?.to_owned(), ..CapsGuestArch::default() };
+    let mut arch = CapsGuestArch {
+        name: el.required_nonempty_attr("name")?.to_owned(),
+        ..CapsGuestArch::default()
+    };
     let (mut wordsize, mut emulator, mut loader) = (None, None, None);
     for child in &el.children {
         match child.name.as_str() {
@@ -515,7 +584,10 @@ fn parse_guest_arch(el: &Element) -> Result<CapsGuestArch> {
             "machine" => arch.machines.push(parse_machine(child)?),
             "domain" => {
                 child.expect_no_text()?;
-                let mut d = CapsDomain { domain_type: child.required_nonempty_attr("type")?.to_owned(), ..CapsDomain::default() };
+                let mut d = CapsDomain {
+                    domain_type: child.required_nonempty_attr("type")?.to_owned(),
+                    ..CapsDomain::default()
+                };
                 let mut emu = None;
                 for c in &child.children {
                     match c.name.as_str() {
@@ -524,15 +596,26 @@ fn parse_guest_arch(el: &Element) -> Result<CapsGuestArch> {
                         _ => return Err(child.unexpected(c, &["emulator", "machine"])),
                     }
                 }
-                d.emulator = emu.map(|e| e.nonempty_text().map(str::to_owned)).transpose()?;
+                d.emulator = emu
+                    .map(|e| e.nonempty_text().map(str::to_owned))
+                    .transpose()?;
                 arch.domains.push(d);
             }
-            _ => return Err(el.unexpected(child, &["wordsize", "emulator", "loader", "machine", "domain"])),
+            _ => {
+                return Err(el.unexpected(
+                    child,
+                    &["wordsize", "emulator", "loader", "machine", "domain"],
+                ));
+            }
         }
     }
     arch.wordsize = wordsize.map(text_u32).transpose()?;
-    arch.emulator = emulator.map(|e| e.nonempty_text().map(str::to_owned)).transpose()?;
-    arch.loader = loader.map(|e| e.nonempty_text().map(str::to_owned)).transpose()?;
+    arch.emulator = emulator
+        .map(|e| e.nonempty_text().map(str::to_owned))
+        .transpose()?;
+    arch.loader = loader
+        .map(|e| e.nonempty_text().map(str::to_owned))
+        .transpose()?;
     Ok(arch)
 }
 
@@ -621,7 +704,11 @@ fn write_host(w: &mut Writer, h: &CapsHost, opts: &FormatOptions) {
 fn write_cell(w: &mut Writer, cell: &NumaCell, opts: &FormatOptions) {
     w.open_close(Tag::new("cell").attr("id", cell.id), |w| {
         if let Some(m) = cell.memory_kib {
-            let tag = if opts.legacy_style() { Tag::new("memory") } else { Tag::new("memory").attr("unit", "KiB") };
+            let tag = if opts.legacy_style() {
+                Tag::new("memory")
+            } else {
+                Tag::new("memory").attr("unit", "KiB")
+            };
             w.text(tag, &m.to_string());
         }
         for p in &cell.pages {
@@ -643,7 +730,12 @@ fn write_cell(w: &mut Writer, cell: &NumaCell, opts: &FormatOptions) {
 }
 
 fn write_machine(w: &mut Writer, m: &CapsMachine) {
-    w.text(Tag::new("machine").opt("maxCpus", m.max_cpus).opt("canonical", m.canonical.as_deref()), &m.name);
+    w.text(
+        Tag::new("machine")
+            .opt("maxCpus", m.max_cpus)
+            .opt("canonical", m.canonical.as_deref()),
+        &m.name,
+    );
 }
 
 fn write_guest(w: &mut Writer, g: &CapsGuest, opts: &FormatOptions) {
@@ -667,7 +759,11 @@ fn write_guest(w: &mut Writer, g: &CapsGuest, opts: &FormatOptions) {
                         write_machine(w, m);
                     }
                 };
-                if opts.legacy_style() { w.open_close(tag, body) } else { w.element(tag, body) }
+                if opts.legacy_style() {
+                    w.open_close(tag, body)
+                } else {
+                    w.element(tag, body)
+                }
             }
         });
         if !g.features.is_empty() {
@@ -739,9 +835,18 @@ mod tests {
         for (xml, want) in [
             ("<capabilities/>", "Missing <host>"),
             ("<capabilities><host/></capabilities>", "Missing <cpu>"),
-            ("<capabilities><host><cpu><arch>x</arch></cpu></host><guest><arch name='x'/></guest></capabilities>", "Missing <os_type>"),
-            ("<capabilities><host><cpu><arch>x</arch></cpu><gpu/></host></capabilities>", "Unexpected element <gpu>"),
-            ("<capabilities><host><cpu><arch>x</arch></cpu><topology><cells num='2'><cell id='0'/></cells></topology></host></capabilities>", "num='2'"),
+            (
+                "<capabilities><host><cpu><arch>x</arch></cpu></host><guest><arch name='x'/></guest></capabilities>",
+                "Missing <os_type>",
+            ),
+            (
+                "<capabilities><host><cpu><arch>x</arch></cpu><gpu/></host></capabilities>",
+                "Unexpected element <gpu>",
+            ),
+            (
+                "<capabilities><host><cpu><arch>x</arch></cpu><topology><cells num='2'><cell id='0'/></cells></topology></host></capabilities>",
+                "num='2'",
+            ),
         ] {
             let err = Capabilities::parse(xml).unwrap_err();
             assert!(err.to_string().contains(want), "{xml}: {err}");

@@ -44,7 +44,12 @@ pub fn model_difference<T: Debug + PartialEq>(a: &T, b: &T) -> Option<String> {
     let (da, db) = (format!("{a:#?}"), format!("{b:#?}"));
     let (la, lb): (Vec<&str>, Vec<&str>) = (da.lines().collect(), db.lines().collect());
     let prefix = la.iter().zip(&lb).take_while(|(x, y)| x == y).count();
-    let suffix = la[prefix..].iter().rev().zip(lb[prefix..].iter().rev()).take_while(|(x, y)| x == y).count();
+    let suffix = la[prefix..]
+        .iter()
+        .rev()
+        .zip(lb[prefix..].iter().rev())
+        .take_while(|(x, y)| x == y)
+        .count();
     let mut out = String::new();
     for l in &la[prefix..la.len() - suffix] {
         out.push_str(&format!("-{l}\n"));

@@ -6,8 +6,8 @@ use crate::error::{Error, Result};
 use crate::options::FormatOptions;
 use crate::tree::{Element, once, parse_document};
 use crate::values::{
-    MacAddr, keyword_attr, keyword_enum, mac_attr, parse_hex_or_dec, parse_i32, parse_u32, parse_yes_no, scaled_bytes,
-    yes_no,
+    MacAddr, keyword_attr, keyword_enum, mac_attr, parse_hex_or_dec, parse_i32, parse_u32,
+    parse_yes_no, scaled_bytes, yes_no,
 };
 use crate::writer::{Tag, Writer};
 
@@ -488,12 +488,34 @@ pub struct ControllerDef {
 }
 
 /// Controller types accepted in `<controller type>`.
-pub const CONTROLLER_TYPES: &[&str] =
-    &["ide", "fdc", "scsi", "sata", "virtio-serial", "ccid", "usb", "pci", "xenbus", "isa"];
+pub const CONTROLLER_TYPES: &[&str] = &[
+    "ide",
+    "fdc",
+    "scsi",
+    "sata",
+    "virtio-serial",
+    "ccid",
+    "usb",
+    "pci",
+    "xenbus",
+    "isa",
+];
 
 /// Video models accepted in `<video><model type>`.
-pub const VIDEO_MODELS: &[&str] =
-    &["vga", "cirrus", "vmvga", "xen", "vbox", "qxl", "parallels", "virtio", "gop", "bochs", "ramfb", "none"];
+pub const VIDEO_MODELS: &[&str] = &[
+    "vga",
+    "cirrus",
+    "vmvga",
+    "xen",
+    "vbox",
+    "qxl",
+    "parallels",
+    "virtio",
+    "gop",
+    "bochs",
+    "ramfb",
+    "none",
+];
 
 /// A video card (`<video><model>`), as libvirt 9.0 writes it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -605,7 +627,11 @@ impl Device {
         let root = parse_document(xml)?;
         if !DEVICE_NAMES.contains(&root.name.as_str()) {
             let list: Vec<String> = DEVICE_NAMES.iter().map(|n| format!("<{n}>")).collect();
-            return Err(root.error(format!("Unexpected element <{}>: expected a device, one of {}", root.name, list.join(", "))));
+            return Err(root.error(format!(
+                "Unexpected element <{}>: expected a device, one of {}",
+                root.name,
+                list.join(", ")
+            )));
         }
         parse_device(&root)
     }
@@ -654,31 +680,17 @@ impl Device {
     /// devices must be equal.
     pub fn identifies(&self, other: &Device) -> bool {
         match (self, other) {
-            (Device::Disk(a), Device::Disk(b)) => a.target_dev == b.target_dev,
-            (Device::Controller(a), Device::Controller(b)) => {
-                a.controller_type == b.controller_type && a.index == b.index
-            }
+            (Device::Disk(a), Device::Disk(b)) => same_disk(a, b),
+            (Device::Controller(a), Device::Controller(b)) => same_controller(a, b),
             (Device::Video(a), Device::Video(b)) => a == b,
-            (Device::Interface(a), Device::Interface(b)) => match a.mac {
-                Some(mac) => b.mac == Some(mac),
-                None => a.source == b.source,
-            },
-            (Device::Filesystem(a), Device::Filesystem(b)) => a.target_dir == b.target_dir,
+            (Device::Interface(a), Device::Interface(b)) => same_interface(a, b),
+            (Device::Filesystem(a), Device::Filesystem(b)) => same_filesystem(a, b),
             (Device::Serial(a), Device::Serial(b))
             | (Device::Parallel(a), Device::Parallel(b))
-            | (Device::Console(a), Device::Console(b)) => match a.target_port {
-                Some(p) => b.target_port == Some(p),
-                None => a == b,
-            },
-            (Device::Input(a), Device::Input(b)) => {
-                a.input_type == b.input_type && (a.bus.is_none() || a.bus == b.bus)
-            }
-            (Device::Graphics(a), Device::Graphics(b)) => {
-                matches!((a, b), (GraphicsDef::Vnc(_), GraphicsDef::Vnc(_)) | (GraphicsDef::Sdl(_), GraphicsDef::Sdl(_)))
-            }
-            (Device::Sound(a), Device::Sound(b)) => {
-                a.model == b.model && (a.address.is_none() || a.address == b.address)
-            }
+            | (Device::Console(a), Device::Console(b)) => same_chardev(a, b),
+            (Device::Input(a), Device::Input(b)) => same_input(a, b),
+            (Device::Graphics(a), Device::Graphics(b)) => same_graphics(a, b),
+            (Device::Sound(a), Device::Sound(b)) => same_sound(a, b),
             (Device::Hostdev(a), Device::Hostdev(b)) => a.source == b.source,
             _ => false,
         }
@@ -701,11 +713,57 @@ impl Device {
             Device::Graphics(GraphicsDef::Vnc(_)) => "graphics 'vnc'".to_owned(),
             Device::Graphics(GraphicsDef::Sdl(_)) => "graphics 'sdl'".to_owned(),
             Device::Sound(s) => format!("sound '{}'", s.model),
-            Device::Controller(c) => format!("controller '{}' index {}", c.controller_type, c.index),
+            Device::Controller(c) => {
+                format!("controller '{}' index {}", c.controller_type, c.index)
+            }
             Device::Video(v) => format!("video '{}'", v.model),
             Device::Hostdev(_) => "hostdev".to_owned(),
         }
     }
+}
+
+// Matching rules of detach-device: `want` is the device given by the caller, `have` one of the
+// domain's devices.
+
+fn same_disk(want: &DiskDef, have: &DiskDef) -> bool {
+    want.target_dev == have.target_dev
+}
+
+fn same_controller(want: &ControllerDef, have: &ControllerDef) -> bool {
+    want.controller_type == have.controller_type && want.index == have.index
+}
+
+fn same_filesystem(want: &FilesystemDef, have: &FilesystemDef) -> bool {
+    want.target_dir == have.target_dir
+}
+
+fn same_interface(want: &InterfaceDef, have: &InterfaceDef) -> bool {
+    match want.mac {
+        Some(mac) => have.mac == Some(mac),
+        None => want.source == have.source,
+    }
+}
+
+fn same_chardev(want: &ChardevDef, have: &ChardevDef) -> bool {
+    match want.target_port {
+        Some(port) => have.target_port == Some(port),
+        None => want == have,
+    }
+}
+
+fn same_input(want: &InputDef, have: &InputDef) -> bool {
+    want.input_type == have.input_type && (want.bus.is_none() || want.bus == have.bus)
+}
+
+fn same_graphics(want: &GraphicsDef, have: &GraphicsDef) -> bool {
+    matches!(
+        (want, have),
+        (GraphicsDef::Vnc(_), GraphicsDef::Vnc(_)) | (GraphicsDef::Sdl(_), GraphicsDef::Sdl(_))
+    )
+}
+
+fn same_sound(want: &SoundDef, have: &SoundDef) -> bool {
+    want.model == have.model && (want.address.is_none() || want.address == have.address)
 }
 
 impl Devices {
@@ -715,7 +773,9 @@ impl Devices {
             Device::Disk(d) if self.disks.iter().any(|x| x.target_dev == d.target_dev) => {
                 return Err(Error::DeviceExists(device.describe()));
             }
-            Device::Interface(InterfaceDef { mac: Some(m), .. }) if self.interfaces.iter().any(|x| x.mac == Some(*m)) => {
+            Device::Interface(InterfaceDef { mac: Some(m), .. })
+                if self.interfaces.iter().any(|x| x.mac == Some(*m)) =>
+            {
                 return Err(Error::DeviceExists(device.describe()));
             }
             _ => {}
@@ -739,28 +799,30 @@ impl Devices {
 
     /// Index of the first device of the same kind that `device` identifies (see [`Device::identifies`]).
     pub fn find(&self, device: &Device) -> Option<usize> {
-        fn pos<T: Clone>(v: &[T], wrap: impl Fn(T) -> Device, want: &Device) -> Option<usize> {
-            v.iter().position(|x| want.identifies(&wrap(x.clone())))
+        fn pos<T>(v: &[T], same: impl Fn(&T) -> bool) -> Option<usize> {
+            v.iter().position(same)
         }
         match device {
-            Device::Disk(_) => pos(&self.disks, Device::Disk, device),
-            Device::Controller(_) => pos(&self.controllers, Device::Controller, device),
-            Device::Video(_) => pos(&self.videos, Device::Video, device),
-            Device::Filesystem(_) => pos(&self.filesystems, Device::Filesystem, device),
-            Device::Interface(_) => pos(&self.interfaces, Device::Interface, device),
-            Device::Serial(_) => pos(&self.serials, Device::Serial, device),
-            Device::Parallel(_) => pos(&self.parallels, Device::Parallel, device),
-            Device::Console(_) => pos(&self.consoles, Device::Console, device),
-            Device::Input(_) => pos(&self.inputs, Device::Input, device),
-            Device::Graphics(_) => pos(&self.graphics, Device::Graphics, device),
-            Device::Sound(_) => pos(&self.sounds, Device::Sound, device),
-            Device::Hostdev(_) => pos(&self.hostdevs, Device::Hostdev, device),
+            Device::Disk(w) => pos(&self.disks, |d| same_disk(w, d)),
+            Device::Controller(w) => pos(&self.controllers, |d| same_controller(w, d)),
+            Device::Video(w) => pos(&self.videos, |d| w == d),
+            Device::Filesystem(w) => pos(&self.filesystems, |d| same_filesystem(w, d)),
+            Device::Interface(w) => pos(&self.interfaces, |d| same_interface(w, d)),
+            Device::Serial(w) => pos(&self.serials, |d| same_chardev(w, d)),
+            Device::Parallel(w) => pos(&self.parallels, |d| same_chardev(w, d)),
+            Device::Console(w) => pos(&self.consoles, |d| same_chardev(w, d)),
+            Device::Input(w) => pos(&self.inputs, |d| same_input(w, d)),
+            Device::Graphics(w) => pos(&self.graphics, |d| same_graphics(w, d)),
+            Device::Sound(w) => pos(&self.sounds, |d| same_sound(w, d)),
+            Device::Hostdev(w) => pos(&self.hostdevs, |d| w.source == d.source),
         }
     }
 
     /// Removes and returns the device that `device` identifies.
     pub fn detach(&mut self, device: &Device) -> Result<Device> {
-        let idx = self.find(device).ok_or_else(|| Error::DeviceNotFound(device.describe()))?;
+        let idx = self
+            .find(device)
+            .ok_or_else(|| Error::DeviceNotFound(device.describe()))?;
         Ok(match device {
             Device::Disk(_) => Device::Disk(self.disks.remove(idx)),
             Device::Controller(_) => Device::Controller(self.controllers.remove(idx)),
@@ -805,7 +867,12 @@ pub(crate) fn parse_device(el: &Element) -> Result<Device> {
         "graphics" => Device::Graphics(parse_graphics(el)?),
         "sound" => Device::Sound(parse_sound(el)?),
         "hostdev" => Device::Hostdev(parse_hostdev(el)?),
-        _ => return Err(el.error(format!("Unexpected element <{}>: expected a device", el.name))),
+        _ => {
+            return Err(el.error(format!(
+                "Unexpected element <{}>: expected a device",
+                el.name
+            )));
+        }
     })
 }
 
@@ -870,9 +937,15 @@ impl Devices {
 
 fn parse_pci_attrs(el: &Element) -> Result<PciAddress> {
     let field = |name: &str, max: u32| -> Result<u32> {
-        let v = el.parsed_attr(name, "a hex (0x..) or decimal number", parse_hex_or_dec)?.unwrap_or(0);
+        let v = el
+            .parsed_attr(name, "a hex (0x..) or decimal number", parse_hex_or_dec)?
+            .unwrap_or(0);
         if v > max {
-            return Err(el.bad_attr(name, el.attr(name).unwrap_or(""), &format!("at most {max:#x}")));
+            return Err(el.bad_attr(
+                name,
+                el.attr(name).unwrap_or(""),
+                &format!("at most {max:#x}"),
+            ));
         }
         Ok(v)
     };
@@ -897,7 +970,9 @@ fn parse_address(el: &Element) -> Result<DeviceAddress> {
     el.expect_empty()?;
     let ty = el.required_attr("type")?;
     let num = |name: &str| -> Result<u32> {
-        Ok(el.parsed_attr(name, "a decimal number", parse_hex_or_dec)?.unwrap_or(0))
+        Ok(el
+            .parsed_attr(name, "a decimal number", parse_hex_or_dec)?
+            .unwrap_or(0))
     };
     match ty {
         "pci" => Ok(DeviceAddress::Pci(parse_pci_attrs(el)?)),
@@ -912,7 +987,10 @@ fn parse_address(el: &Element) -> Result<DeviceAddress> {
             if !port.split('.').all(|p| parse_u32(p).is_some()) {
                 return Err(el.bad_attr("port", port, "a port path such as 1 or 1.2"));
             }
-            Ok(DeviceAddress::Usb { bus: num("bus")?, port: port.to_owned() })
+            Ok(DeviceAddress::Usb {
+                bus: num("bus")?,
+                port: port.to_owned(),
+            })
         }
         other => Err(el.bad_attr("type", other, "one of pci, drive, usb")),
     }
@@ -921,8 +999,15 @@ fn parse_address(el: &Element) -> Result<DeviceAddress> {
 fn write_address(w: &mut Writer, a: &Option<DeviceAddress>) {
     match a {
         None => {}
-        Some(DeviceAddress::Pci(p)) => w.empty(write_pci_attrs(Tag::new("address").attr("type", "pci"), p)),
-        Some(DeviceAddress::Drive { controller, bus, target, unit }) => w.empty(
+        Some(DeviceAddress::Pci(p)) => {
+            w.empty(write_pci_attrs(Tag::new("address").attr("type", "pci"), p))
+        }
+        Some(DeviceAddress::Drive {
+            controller,
+            bus,
+            target,
+            unit,
+        }) => w.empty(
             Tag::new("address")
                 .attr("type", "drive")
                 .attr("controller", controller)
@@ -930,16 +1015,21 @@ fn write_address(w: &mut Writer, a: &Option<DeviceAddress>) {
                 .attr("target", target)
                 .attr("unit", unit),
         ),
-        Some(DeviceAddress::Usb { bus, port }) => {
-            w.empty(Tag::new("address").attr("type", "usb").attr("bus", bus).attr("port", port))
-        }
+        Some(DeviceAddress::Usb { bus, port }) => w.empty(
+            Tag::new("address")
+                .attr("type", "usb")
+                .attr("bus", bus)
+                .attr("port", port),
+        ),
     }
 }
 
 fn parse_disk(el: &Element) -> Result<DiskDef> {
     el.expect_no_text()?;
-    let disk_type = keyword_attr(el, "type", DiskType::NAMES, DiskType::from_name)?.unwrap_or(DiskType::File);
-    let device = keyword_attr(el, "device", DiskDevice::NAMES, DiskDevice::from_name)?.unwrap_or(DiskDevice::Disk);
+    let disk_type =
+        keyword_attr(el, "type", DiskType::NAMES, DiskType::from_name)?.unwrap_or(DiskType::File);
+    let device = keyword_attr(el, "device", DiskDevice::NAMES, DiskDevice::from_name)?
+        .unwrap_or(DiskDevice::Disk);
     let (mut driver, mut source, mut target, mut readonly, mut shareable, mut address) =
         (None, None, None, None, None, None);
     for child in &el.children {
@@ -950,7 +1040,19 @@ fn parse_disk(el: &Element) -> Result<DiskDef> {
             "readonly" => once(&mut readonly, child, el)?,
             "shareable" => once(&mut shareable, child, el)?,
             "address" => once(&mut address, child, el)?,
-            _ => return Err(el.unexpected(child, &["driver", "source", "target", "readonly", "shareable", "address"])),
+            _ => {
+                return Err(el.unexpected(
+                    child,
+                    &[
+                        "driver",
+                        "source",
+                        "target",
+                        "readonly",
+                        "shareable",
+                        "address",
+                    ],
+                ));
+            }
         }
     }
     let (driver_name, driver_type, driver_cache) = match driver {
@@ -985,7 +1087,9 @@ fn parse_disk(el: &Element) -> Result<DiskDef> {
     let target_dev = target.required_nonempty_attr("dev")?.to_owned();
     let target_bus = keyword_attr(target, "bus", DiskBus::NAMES, DiskBus::from_name)?;
     if source.is_none() && device == DiskDevice::Disk {
-        return Err(el.error(format!("Missing <source> for disk '{target_dev}': only a cdrom or floppy may be empty")));
+        return Err(el.error(format!(
+            "Missing <source> for disk '{target_dev}': only a cdrom or floppy may be empty"
+        )));
     }
     for flag in [readonly, shareable].into_iter().flatten() {
         flag.expect_empty()?;
@@ -1007,7 +1111,9 @@ fn parse_disk(el: &Element) -> Result<DiskDef> {
 }
 
 fn write_disk(w: &mut Writer, d: &DiskDef) {
-    let tag = Tag::new("disk").attr("type", d.disk_type).attr("device", d.device);
+    let tag = Tag::new("disk")
+        .attr("type", d.disk_type)
+        .attr("device", d.device);
     w.open_close(tag, |w| {
         if d.driver_name.is_some() || d.driver_type.is_some() || d.driver_cache.is_some() {
             w.empty(
@@ -1024,7 +1130,11 @@ fn write_disk(w: &mut Writer, d: &DiskDef) {
             };
             w.empty(Tag::new("source").attr(key, src));
         }
-        w.empty(Tag::new("target").attr("dev", &d.target_dev).opt("bus", d.target_bus));
+        w.empty(
+            Tag::new("target")
+                .attr("dev", &d.target_dev)
+                .opt("bus", d.target_bus),
+        );
         if d.readonly {
             w.empty(Tag::new("readonly"));
         }
@@ -1037,13 +1147,17 @@ fn write_disk(w: &mut Writer, d: &DiskDef) {
 
 fn parse_port(el: &Element) -> Result<u16> {
     let v = el.required_attr("port")?;
-    v.trim().parse::<u16>().map_err(|_| el.bad_attr("port", v, "a port number from 0 to 65535"))
+    v.trim()
+        .parse::<u16>()
+        .map_err(|_| el.bad_attr("port", v, "a port number from 0 to 65535"))
 }
 
 fn parse_interface(el: &Element) -> Result<InterfaceDef> {
     el.expect_no_text()?;
     let ty = el.required_attr("type")?;
-    const TYPES: &[&str] = &["bridge", "network", "user", "ethernet", "mcast", "server", "client"];
+    const TYPES: &[&str] = &[
+        "bridge", "network", "user", "ethernet", "mcast", "server", "client",
+    ];
     if !TYPES.contains(&ty) {
         return Err(el.bad_attr("type", ty, &format!("one of {}", TYPES.join(", "))));
     }
@@ -1058,49 +1172,87 @@ fn parse_interface(el: &Element) -> Result<InterfaceDef> {
             "target" => once(&mut target, child, el)?,
             "model" => once(&mut model, child, el)?,
             "address" => once(&mut address, child, el)?,
-            _ => return Err(el.unexpected(child, &["mac", "source", "ip", "script", "target", "model", "address"])),
+            _ => {
+                return Err(el.unexpected(
+                    child,
+                    &[
+                        "mac", "source", "ip", "script", "target", "model", "address",
+                    ],
+                ));
+            }
         }
     }
-    for c in [mac, source, ip, script, target, model].into_iter().flatten() {
+    for c in [mac, source, ip, script, target, model]
+        .into_iter()
+        .flatten()
+    {
         c.expect_empty()?;
     }
     let need_source = |what: &str| -> Result<&Element> {
-        source.ok_or_else(|| el.error(format!("Missing <source> with '{what}' in <interface type='{ty}'>")))
+        source.ok_or_else(|| {
+            el.error(format!(
+                "Missing <source> with '{what}' in <interface type='{ty}'>"
+            ))
+        })
     };
     let source = match ty {
-        "bridge" => InterfaceSource::Bridge { bridge: need_source("bridge")?.required_nonempty_attr("bridge")?.to_owned() },
-        "network" => {
-            InterfaceSource::Network { network: need_source("network")?.required_nonempty_attr("network")?.to_owned() }
-        }
+        "bridge" => InterfaceSource::Bridge {
+            bridge: need_source("bridge")?
+                .required_nonempty_attr("bridge")?
+                .to_owned(),
+        },
+        "network" => InterfaceSource::Network {
+            network: need_source("network")?
+                .required_nonempty_attr("network")?
+                .to_owned(),
+        },
         "user" => {
             if let Some(s) = source {
                 return Err(s.error("Unexpected <source> in <interface type='user'>"));
             }
             InterfaceSource::User
         }
-        "ethernet" => InterfaceSource::Ethernet { dev: source.and_then(|s| s.nonempty_attr("dev")).map(str::to_owned) },
+        "ethernet" => InterfaceSource::Ethernet {
+            dev: source
+                .and_then(|s| s.nonempty_attr("dev"))
+                .map(str::to_owned),
+        },
         "server" => {
             let s = need_source("port")?;
-            InterfaceSource::Server { address: s.nonempty_attr("address").map(str::to_owned), port: parse_port(s)? }
+            InterfaceSource::Server {
+                address: s.nonempty_attr("address").map(str::to_owned),
+                port: parse_port(s)?,
+            }
         }
         _ => {
             let s = need_source("address")?;
             let address = s.required_nonempty_attr("address")?.to_owned();
             let port = parse_port(s)?;
-            if ty == "mcast" { InterfaceSource::Mcast { address, port } } else { InterfaceSource::Client { address, port } }
+            if ty == "mcast" {
+                InterfaceSource::Mcast { address, port }
+            } else {
+                InterfaceSource::Client { address, port }
+            }
         }
     };
     let ip = match ip {
         Some(i) => {
             let v = i.required_attr("address")?;
-            Some(v.trim().parse::<IpAddr>().map_err(|_| i.bad_attr("address", v, "an IPv4 or IPv6 address"))?)
+            Some(
+                v.trim()
+                    .parse::<IpAddr>()
+                    .map_err(|_| i.bad_attr("address", v, "an IPv4 or IPv6 address"))?,
+            )
         }
         None => None,
     };
     let model = match model {
         Some(m) => {
             let v = m.required_nonempty_attr("type")?;
-            if !v.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
+            if !v
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+            {
                 return Err(m.bad_attr("type", v, "a model name of letters, digits, '-' and '_'"));
             }
             Some(v.to_owned())
@@ -1111,58 +1263,76 @@ fn parse_interface(el: &Element) -> Result<InterfaceDef> {
         source,
         mac: mac.map(|m| mac_attr(m, "address")).transpose()?,
         ip,
-        script: script.map(|s| s.required_nonempty_attr("path").map(str::to_owned)).transpose()?,
-        target_dev: target.map(|t| t.required_nonempty_attr("dev").map(str::to_owned)).transpose()?,
+        script: script
+            .map(|s| s.required_nonempty_attr("path").map(str::to_owned))
+            .transpose()?,
+        target_dev: target
+            .map(|t| t.required_nonempty_attr("dev").map(str::to_owned))
+            .transpose()?,
         model,
         address: address.map(parse_address).transpose()?,
     })
 }
 
 fn write_interface(w: &mut Writer, i: &InterfaceDef, opts: &FormatOptions) {
-    w.open_close(Tag::new("interface").attr("type", i.source.type_name()), |w| {
-        if let Some(mac) = &i.mac {
-            w.empty(Tag::new("mac").attr("address", mac));
-        }
-        match &i.source {
-            InterfaceSource::Bridge { bridge } => w.empty(Tag::new("source").attr("bridge", bridge)),
-            InterfaceSource::Network { network } => w.empty(Tag::new("source").attr("network", network)),
-            InterfaceSource::User => {}
-            InterfaceSource::Ethernet { dev } => {
-                if let Some(dev) = dev {
-                    w.empty(Tag::new("source").attr("dev", dev));
+    w.open_close(
+        Tag::new("interface").attr("type", i.source.type_name()),
+        |w| {
+            if let Some(mac) = &i.mac {
+                w.empty(Tag::new("mac").attr("address", mac));
+            }
+            match &i.source {
+                InterfaceSource::Bridge { bridge } => {
+                    w.empty(Tag::new("source").attr("bridge", bridge))
                 }
+                InterfaceSource::Network { network } => {
+                    w.empty(Tag::new("source").attr("network", network))
+                }
+                InterfaceSource::User => {}
+                InterfaceSource::Ethernet { dev } => {
+                    if let Some(dev) = dev {
+                        w.empty(Tag::new("source").attr("dev", dev));
+                    }
+                }
+                InterfaceSource::Mcast { address, port }
+                | InterfaceSource::Client { address, port } => w.empty(
+                    Tag::new("source")
+                        .attr("address", address)
+                        .attr("port", port),
+                ),
+                InterfaceSource::Server { address, port } => w.empty(
+                    Tag::new("source")
+                        .opt("address", address.as_deref())
+                        .attr("port", port),
+                ),
             }
-            InterfaceSource::Mcast { address, port } | InterfaceSource::Client { address, port } => {
-                w.empty(Tag::new("source").attr("address", address).attr("port", port))
+            if let Some(ip) = &i.ip {
+                let family = match (opts.legacy_style(), ip) {
+                    (true, _) => None,
+                    (false, IpAddr::V4(_)) => Some("ipv4"),
+                    (false, IpAddr::V6(_)) => Some("ipv6"),
+                };
+                w.empty(Tag::new("ip").attr("address", ip).opt("family", family));
             }
-            InterfaceSource::Server { address, port } => {
-                w.empty(Tag::new("source").opt("address", address.as_deref()).attr("port", port))
+            if let Some(script) = &i.script {
+                w.empty(Tag::new("script").attr("path", script));
             }
-        }
-        if let Some(ip) = &i.ip {
-            let family = match (opts.legacy_style(), ip) {
-                (true, _) => None,
-                (false, IpAddr::V4(_)) => Some("ipv4"),
-                (false, IpAddr::V6(_)) => Some("ipv6"),
-            };
-            w.empty(Tag::new("ip").attr("address", ip).opt("family", family));
-        }
-        if let Some(script) = &i.script {
-            w.empty(Tag::new("script").attr("path", script));
-        }
-        if let Some(dev) = &i.target_dev {
-            w.empty(Tag::new("target").attr("dev", dev));
-        }
-        if let Some(model) = &i.model {
-            w.empty(Tag::new("model").attr("type", model));
-        }
-        write_address(w, &i.address);
-    });
+            if let Some(dev) = &i.target_dev {
+                w.empty(Tag::new("target").attr("dev", dev));
+            }
+            if let Some(model) = &i.model {
+                w.empty(Tag::new("model").attr("type", model));
+            }
+            write_address(w, &i.address);
+        },
+    );
 }
 
 fn parse_chardev(el: &Element) -> Result<ChardevDef> {
     el.expect_no_text()?;
-    const TYPES: &[&str] = &["null", "vc", "pty", "dev", "file", "pipe", "stdio", "udp", "tcp", "unix"];
+    const TYPES: &[&str] = &[
+        "null", "vc", "pty", "dev", "file", "pipe", "stdio", "udp", "tcp", "unix",
+    ];
     // An element without a type is a pty, as in libvirt 0.4 (`<console tty='/dev/pts/4'/>`).
     let ty = el.attr("type").map(str::trim).unwrap_or("pty");
     if !TYPES.contains(&ty) {
@@ -1183,43 +1353,77 @@ fn parse_chardev(el: &Element) -> Result<ChardevDef> {
     }
     let max_sources = if ty == "udp" { 2 } else { 1 };
     if sources.len() > max_sources {
-        return Err(sources[max_sources].error(format!("Too many <source> elements in <{} type='{ty}'>", el.name)));
+        return Err(sources[max_sources].error(format!(
+            "Too many <source> elements in <{} type='{ty}'>",
+            el.name
+        )));
     }
     let first = sources.first().copied();
     let path_of = |what: &str| -> Result<String> {
-        let s = first.ok_or_else(|| el.error(format!("Missing <source> with 'path' in <{} type='{what}'>", el.name)))?;
+        let s = first.ok_or_else(|| {
+            el.error(format!(
+                "Missing <source> with 'path' in <{} type='{what}'>",
+                el.name
+            ))
+        })?;
         Ok(s.required_nonempty_attr("path")?.to_owned())
     };
     let mode_of = |s: &Element| -> Result<ChardevMode> {
-        Ok(keyword_attr(s, "mode", ChardevMode::NAMES, ChardevMode::from_name)?.unwrap_or(ChardevMode::Connect))
+        Ok(
+            keyword_attr(s, "mode", ChardevMode::NAMES, ChardevMode::from_name)?
+                .unwrap_or(ChardevMode::Connect),
+        )
     };
     let mut protocol_value = None;
     if let Some(p) = protocol {
         p.expect_empty()?;
         if ty != "tcp" {
-            return Err(p.error(format!("Unexpected <protocol> in <{} type='{ty}'>: only tcp has one", el.name)));
+            return Err(p.error(format!(
+                "Unexpected <protocol> in <{} type='{ty}'>: only tcp has one",
+                el.name
+            )));
         }
-        protocol_value = keyword_attr(p, "type", ChardevProtocol::NAMES, ChardevProtocol::from_name)?;
+        protocol_value = keyword_attr(
+            p,
+            "type",
+            ChardevProtocol::NAMES,
+            ChardevProtocol::from_name,
+        )?;
     }
     let source = match ty {
         "null" => ChardevSource::Null,
         "vc" => ChardevSource::Vc,
         "stdio" => ChardevSource::Stdio,
         "pty" => {
-            let path = first.and_then(|s| s.nonempty_attr("path")).or_else(|| el.nonempty_attr("tty"));
-            ChardevSource::Pty { path: path.map(str::to_owned) }
+            let path = first
+                .and_then(|s| s.nonempty_attr("path"))
+                .or_else(|| el.nonempty_attr("tty"));
+            ChardevSource::Pty {
+                path: path.map(str::to_owned),
+            }
         }
         "dev" => ChardevSource::Dev { path: path_of(ty)? },
         "file" => ChardevSource::File { path: path_of(ty)? },
         "pipe" => ChardevSource::Pipe { path: path_of(ty)? },
         "unix" => {
-            let s = first.ok_or_else(|| el.error(format!("Missing <source> in <{} type='unix'>", el.name)))?;
-            ChardevSource::Unix { mode: mode_of(s)?, path: s.required_nonempty_attr("path")?.to_owned() }
+            let s = first.ok_or_else(|| {
+                el.error(format!("Missing <source> in <{} type='unix'>", el.name))
+            })?;
+            ChardevSource::Unix {
+                mode: mode_of(s)?,
+                path: s.required_nonempty_attr("path")?.to_owned(),
+            }
         }
         "tcp" => {
-            let s = first.ok_or_else(|| el.error(format!("Missing <source> in <{} type='tcp'>", el.name)))?;
+            let s = first
+                .ok_or_else(|| el.error(format!("Missing <source> in <{} type='tcp'>", el.name)))?;
             // libvirt 0.4 also read the protocol from a `wiremode` attribute of <source>.
-            let wiremode = keyword_attr(s, "wiremode", ChardevProtocol::NAMES, ChardevProtocol::from_name)?;
+            let wiremode = keyword_attr(
+                s,
+                "wiremode",
+                ChardevProtocol::NAMES,
+                ChardevProtocol::from_name,
+            )?;
             ChardevSource::Tcp {
                 mode: mode_of(s)?,
                 host: s.required_nonempty_attr("host")?.to_owned(),
@@ -1235,8 +1439,15 @@ fn parse_chardev(el: &Element) -> Result<ChardevDef> {
                     ChardevMode::Connect => once(&mut connect, s, el)?,
                 }
             }
-            let connect = connect.ok_or_else(|| el.error(format!("Missing <source mode='connect'> in <{} type='udp'>", el.name)))?;
-            let owned = |s: Option<&Element>, k: &str| s.and_then(|s| s.nonempty_attr(k)).map(str::to_owned);
+            let connect = connect.ok_or_else(|| {
+                el.error(format!(
+                    "Missing <source mode='connect'> in <{} type='udp'>",
+                    el.name
+                ))
+            })?;
+            let owned = |s: Option<&Element>, k: &str| {
+                s.and_then(|s| s.nonempty_attr(k)).map(str::to_owned)
+            };
             ChardevSource::Udp {
                 bind_host: owned(bind, "host"),
                 bind_service: owned(bind, "service"),
@@ -1255,7 +1466,11 @@ fn parse_chardev(el: &Element) -> Result<ChardevDef> {
         }
         None => (None, None),
     };
-    Ok(ChardevDef { source, target_port, target_type })
+    Ok(ChardevDef {
+        source,
+        target_port,
+        target_type,
+    })
 }
 
 fn write_chardev(w: &mut Writer, name: &'static str, c: &ChardevDef, opts: &FormatOptions) {
@@ -1267,15 +1482,25 @@ fn write_chardev(w: &mut Writer, name: &'static str, c: &ChardevDef, opts: &Form
     tag = tag.opt("tty", live_pty);
     w.element(tag, |w| {
         match &c.source {
-            ChardevSource::Null | ChardevSource::Vc | ChardevSource::Stdio | ChardevSource::Pty { .. } => {
+            ChardevSource::Null
+            | ChardevSource::Vc
+            | ChardevSource::Stdio
+            | ChardevSource::Pty { .. } => {
                 if let Some(p) = live_pty {
                     w.empty(Tag::new("source").attr("path", p));
                 }
             }
-            ChardevSource::Dev { path } | ChardevSource::File { path } | ChardevSource::Pipe { path } => {
+            ChardevSource::Dev { path }
+            | ChardevSource::File { path }
+            | ChardevSource::Pipe { path } => {
                 w.empty(Tag::new("source").attr("path", path));
             }
-            ChardevSource::Udp { bind_host, bind_service, connect_host, connect_service } => {
+            ChardevSource::Udp {
+                bind_host,
+                bind_service,
+                connect_host,
+                connect_service,
+            } => {
                 if bind_host.is_some() || bind_service.is_some() {
                     w.empty(
                         Tag::new("source")
@@ -1291,8 +1516,18 @@ fn write_chardev(w: &mut Writer, name: &'static str, c: &ChardevDef, opts: &Form
                         .attr("service", connect_service),
                 );
             }
-            ChardevSource::Tcp { mode, host, service, protocol } => {
-                w.empty(Tag::new("source").attr("mode", mode).attr("host", host).attr("service", service));
+            ChardevSource::Tcp {
+                mode,
+                host,
+                service,
+                protocol,
+            } => {
+                w.empty(
+                    Tag::new("source")
+                        .attr("mode", mode)
+                        .attr("host", host)
+                        .attr("service", service),
+                );
                 w.empty(Tag::new("protocol").attr("type", protocol));
             }
             ChardevSource::Unix { mode, path } => {
@@ -1300,7 +1535,11 @@ fn write_chardev(w: &mut Writer, name: &'static str, c: &ChardevDef, opts: &Form
             }
         }
         if c.target_port.is_some() || c.target_type.is_some() {
-            w.empty(Tag::new("target").opt("type", c.target_type.as_deref()).opt("port", c.target_port));
+            w.empty(
+                Tag::new("target")
+                    .opt("type", c.target_type.as_deref())
+                    .opt("port", c.target_port),
+            );
         }
     });
 }
@@ -1320,11 +1559,20 @@ fn parse_input(el: &Element) -> Result<InputDef> {
             _ => return Err(el.unexpected(child, &["address"])),
         }
     }
-    Ok(InputDef { input_type, bus, address: address.map(parse_address).transpose()? })
+    Ok(InputDef {
+        input_type,
+        bus,
+        address: address.map(parse_address).transpose()?,
+    })
 }
 
 fn write_input(w: &mut Writer, i: &InputDef) {
-    w.element(Tag::new("input").attr("type", i.input_type).opt("bus", i.bus), |w| write_address(w, &i.address));
+    w.element(
+        Tag::new("input")
+            .attr("type", i.input_type)
+            .opt("bus", i.bus),
+        |w| write_address(w, &i.address),
+    );
 }
 
 fn parse_graphics(el: &Element) -> Result<GraphicsDef> {
@@ -1376,7 +1624,9 @@ fn parse_graphics(el: &Element) -> Result<GraphicsDef> {
             Ok(GraphicsDef::Sdl(SdlGraphics {
                 display: el.nonempty_attr("display").map(str::to_owned),
                 xauth: el.nonempty_attr("xauth").map(str::to_owned),
-                fullscreen: el.parsed_attr("fullscreen", "yes or no", parse_yes_no)?.unwrap_or(false),
+                fullscreen: el
+                    .parsed_attr("fullscreen", "yes or no", parse_yes_no)?
+                    .unwrap_or(false),
             }))
         }
         other => Err(el.bad_attr("type", other, "one of vnc, sdl")),
@@ -1400,7 +1650,11 @@ fn write_graphics(w: &mut Writer, g: &GraphicsDef, opts: &FormatOptions) {
             w.element(tag, |w| {
                 // libvirt 9.0 always repeats the listen setting as a child element.
                 if !opts.legacy_style() {
-                    w.empty(Tag::new("listen").attr("type", "address").opt("address", v.listen.as_deref()));
+                    w.empty(
+                        Tag::new("listen")
+                            .attr("type", "address")
+                            .opt("address", v.listen.as_deref()),
+                    );
                 }
             });
         }
@@ -1425,11 +1679,16 @@ fn parse_sound(el: &Element) -> Result<SoundDef> {
             _ => return Err(el.unexpected(child, &["address"])),
         }
     }
-    Ok(SoundDef { model, address: address.map(parse_address).transpose()? })
+    Ok(SoundDef {
+        model,
+        address: address.map(parse_address).transpose()?,
+    })
 }
 
 fn write_sound(w: &mut Writer, s: &SoundDef) {
-    w.element(Tag::new("sound").attr("model", s.model), |w| write_address(w, &s.address));
+    w.element(Tag::new("sound").attr("model", s.model), |w| {
+        write_address(w, &s.address)
+    });
 }
 
 fn parse_hex_id(el: &Element) -> Result<u16> {
@@ -1450,7 +1709,9 @@ fn parse_hostdev(el: &Element) -> Result<HostdevDef> {
     if ty != "usb" && ty != "pci" {
         return Err(el.bad_attr("type", ty, "one of usb, pci"));
     }
-    let managed = el.parsed_attr("managed", "yes or no", parse_yes_no)?.unwrap_or(false);
+    let managed = el
+        .parsed_attr("managed", "yes or no", parse_yes_no)?
+        .unwrap_or(false);
     let (mut source, mut address) = (None, None);
     for child in &el.children {
         match child.name.as_str() {
@@ -1467,7 +1728,9 @@ fn parse_hostdev(el: &Element) -> Result<HostdevDef> {
             "vendor" if ty == "usb" => once(&mut vendor, child, src)?,
             "product" if ty == "usb" => once(&mut product, child, src)?,
             "address" => once(&mut addr, child, src)?,
-            _ if ty == "usb" => return Err(src.unexpected(child, &["vendor", "product", "address"])),
+            _ if ty == "usb" => {
+                return Err(src.unexpected(child, &["vendor", "product", "address"]));
+            }
             _ => return Err(src.unexpected(child, &["address"])),
         }
     }
@@ -1480,7 +1743,9 @@ fn parse_hostdev(el: &Element) -> Result<HostdevDef> {
         let (bus, device) = match addr {
             Some(a) => {
                 a.expect_empty()?;
-                let bus = a.parsed_attr("bus", "a bus number", parse_hex_or_dec)?.ok_or_else(|| a.error("Missing attribute 'bus' on <address>"))?;
+                let bus = a
+                    .parsed_attr("bus", "a bus number", parse_hex_or_dec)?
+                    .ok_or_else(|| a.error("Missing attribute 'bus' on <address>"))?;
                 let dev = a
                     .parsed_attr("device", "a device number", parse_hex_or_dec)?
                     .ok_or_else(|| a.error("Missing attribute 'device' on <address>"))?;
@@ -1489,15 +1754,26 @@ fn parse_hostdev(el: &Element) -> Result<HostdevDef> {
             None => (None, None),
         };
         if vendor.is_none() && bus.is_none() {
-            return Err(src.error("A USB <source> needs <vendor> and <product>, or <address bus device>"));
+            return Err(
+                src.error("A USB <source> needs <vendor> and <product>, or <address bus device>")
+            );
         }
-        HostdevSource::Usb { vendor, product, bus, device }
+        HostdevSource::Usb {
+            vendor,
+            product,
+            bus,
+            device,
+        }
     } else {
         let a = addr.ok_or_else(|| src.missing("address"))?;
         a.expect_empty()?;
         HostdevSource::Pci(parse_pci_attrs(a)?)
     };
-    Ok(HostdevDef { managed, source, address: address.map(parse_address).transpose()? })
+    Ok(HostdevDef {
+        managed,
+        source,
+        address: address.map(parse_address).transpose()?,
+    })
 }
 
 fn write_hostdev(w: &mut Writer, h: &HostdevDef, opts: &FormatOptions) {
@@ -1505,11 +1781,23 @@ fn write_hostdev(w: &mut Writer, h: &HostdevDef, opts: &FormatOptions) {
         HostdevSource::Usb { .. } => "usb",
         HostdevSource::Pci(_) => "pci",
     };
-    let managed = if opts.legacy_style() { h.managed.then_some("yes") } else { Some(yes_no(h.managed)) };
-    let tag = Tag::new("hostdev").attr("mode", "subsystem").attr("type", ty).opt("managed", managed);
+    let managed = if opts.legacy_style() {
+        h.managed.then_some("yes")
+    } else {
+        Some(yes_no(h.managed))
+    };
+    let tag = Tag::new("hostdev")
+        .attr("mode", "subsystem")
+        .attr("type", ty)
+        .opt("managed", managed);
     w.open_close(tag, |w| {
         w.open_close(Tag::new("source"), |w| match &h.source {
-            HostdevSource::Usb { vendor, product, bus, device } => {
+            HostdevSource::Usb {
+                vendor,
+                product,
+                bus,
+                device,
+            } => {
                 if let (Some(v), Some(p)) = (vendor, product) {
                     w.empty(Tag::new("vendor").attr("id", format!("{v:#06x}")));
                     w.empty(Tag::new("product").attr("id", format!("{p:#06x}")));
@@ -1526,11 +1814,14 @@ fn write_hostdev(w: &mut Writer, h: &HostdevDef, opts: &FormatOptions) {
 
 fn parse_filesystem(el: &Element) -> Result<FilesystemDef> {
     el.expect_no_text()?;
-    let fs_type = keyword_attr(el, "type", FilesystemType::NAMES, FilesystemType::from_name)?.unwrap_or(FilesystemType::Mount);
+    let fs_type = keyword_attr(el, "type", FilesystemType::NAMES, FilesystemType::from_name)?
+        .unwrap_or(FilesystemType::Mount);
     const ACCESS: &[&str] = &["passthrough", "mapped", "squash"];
     let access_mode = match el.attr("accessmode") {
         Some(a) if ACCESS.contains(&a) => Some(a.to_owned()),
-        Some(a) => return Err(el.bad_attr("accessmode", a, &format!("one of {}", ACCESS.join(", ")))),
+        Some(a) => {
+            return Err(el.bad_attr("accessmode", a, &format!("one of {}", ACCESS.join(", "))));
+        }
         None => None,
     };
     let (mut source, mut target, mut readonly, mut hard, mut soft) = (None, None, None, None, None);
@@ -1542,7 +1833,16 @@ fn parse_filesystem(el: &Element) -> Result<FilesystemDef> {
             "space_hard_limit" => once(&mut hard, child, el)?,
             "space_soft_limit" => once(&mut soft, child, el)?,
             _ => {
-                return Err(el.unexpected(child, &["source", "target", "readonly", "space_hard_limit", "space_soft_limit"]));
+                return Err(el.unexpected(
+                    child,
+                    &[
+                        "source",
+                        "target",
+                        "readonly",
+                        "space_hard_limit",
+                        "space_soft_limit",
+                    ],
+                ));
             }
         }
     }
@@ -1575,16 +1875,25 @@ fn filesystem_source_key(t: FilesystemType) -> &'static str {
 }
 
 fn write_filesystem(w: &mut Writer, f: &FilesystemDef, opts: &FormatOptions) {
-    let tag = Tag::new("filesystem").attr("type", f.fs_type).opt("accessmode", f.access_mode.as_deref());
+    let tag = Tag::new("filesystem")
+        .attr("type", f.fs_type)
+        .opt("accessmode", f.access_mode.as_deref());
     w.open_close(tag, |w| {
         w.empty(Tag::new("source").attr(filesystem_source_key(f.fs_type), &f.source));
         w.empty(Tag::new("target").attr("dir", &f.target_dir));
         if f.readonly {
             w.empty(Tag::new("readonly"));
         }
-        for (name, value) in [("space_hard_limit", f.space_hard_limit), ("space_soft_limit", f.space_soft_limit)] {
+        for (name, value) in [
+            ("space_hard_limit", f.space_hard_limit),
+            ("space_soft_limit", f.space_soft_limit),
+        ] {
             if let Some(v) = value {
-                let tag = if opts.legacy_style() { Tag::new(name) } else { Tag::new(name).attr("unit", "bytes") };
+                let tag = if opts.legacy_style() {
+                    Tag::new(name)
+                } else {
+                    Tag::new(name).attr("unit", "bytes")
+                };
                 w.text(tag, &v.to_string());
             }
         }
@@ -1606,11 +1915,17 @@ fn parse_controller(el: &Element) -> Result<ControllerDef> {
     el.expect_no_text()?;
     let ty = el.required_attr("type")?;
     if !CONTROLLER_TYPES.contains(&ty) {
-        return Err(el.bad_attr("type", ty, &format!("one of {}", CONTROLLER_TYPES.join(", "))));
+        return Err(el.bad_attr(
+            "type",
+            ty,
+            &format!("one of {}", CONTROLLER_TYPES.join(", ")),
+        ));
     }
     Ok(ControllerDef {
         controller_type: ty.to_owned(),
-        index: el.parsed_attr("index", "a non-negative integer", parse_u32)?.unwrap_or(0),
+        index: el
+            .parsed_attr("index", "a non-negative integer", parse_u32)?
+            .unwrap_or(0),
         model: el.nonempty_attr("model").map(str::to_owned),
         address: only_address(el)?,
     })
@@ -1644,7 +1959,9 @@ fn parse_video(el: &Element) -> Result<VideoDef> {
         model: ty.to_owned(),
         vram_kib: model.parsed_attr("vram", "a size in KiB", parse_u32)?,
         heads: model.parsed_attr("heads", "a number of heads", parse_u32)?,
-        primary: model.parsed_attr("primary", "yes or no", parse_yes_no)?.unwrap_or(false),
+        primary: model
+            .parsed_attr("primary", "yes or no", parse_yes_no)?
+            .unwrap_or(false),
         address: address.map(parse_address).transpose()?,
     })
 }
@@ -1676,7 +1993,10 @@ fn parse_memballoon(el: &Element) -> Result<MemballoonDef> {
             _ => return Err(el.unexpected(child, &["address"])),
         }
     }
-    Ok(MemballoonDef { model: model.to_owned(), address: address.map(parse_address).transpose()? })
+    Ok(MemballoonDef {
+        model: model.to_owned(),
+        address: address.map(parse_address).transpose()?,
+    })
 }
 
 /// Writes the `<devices>` block.
@@ -1685,18 +2005,30 @@ pub(crate) fn write_devices(w: &mut Writer, d: &Devices, opts: &FormatOptions) {
         w.opt_text("emulator", d.emulator.as_deref());
         d.disks.iter().for_each(|x| write_disk(w, x));
         d.controllers.iter().for_each(|x| write_controller(w, x));
-        d.filesystems.iter().for_each(|x| write_filesystem(w, x, opts));
-        d.interfaces.iter().for_each(|x| write_interface(w, x, opts));
-        d.serials.iter().for_each(|x| write_chardev(w, "serial", x, opts));
-        d.parallels.iter().for_each(|x| write_chardev(w, "parallel", x, opts));
-        d.consoles.iter().for_each(|x| write_chardev(w, "console", x, opts));
+        d.filesystems
+            .iter()
+            .for_each(|x| write_filesystem(w, x, opts));
+        d.interfaces
+            .iter()
+            .for_each(|x| write_interface(w, x, opts));
+        d.serials
+            .iter()
+            .for_each(|x| write_chardev(w, "serial", x, opts));
+        d.parallels
+            .iter()
+            .for_each(|x| write_chardev(w, "parallel", x, opts));
+        d.consoles
+            .iter()
+            .for_each(|x| write_chardev(w, "console", x, opts));
         d.inputs.iter().for_each(|x| write_input(w, x));
         d.graphics.iter().for_each(|x| write_graphics(w, x, opts));
         d.sounds.iter().for_each(|x| write_sound(w, x));
         d.videos.iter().for_each(|x| write_video(w, x));
         d.hostdevs.iter().for_each(|x| write_hostdev(w, x, opts));
         if let Some(m) = &d.memballoon {
-            w.element(Tag::new("memballoon").attr("model", &m.model), |w| write_address(w, &m.address));
+            w.element(Tag::new("memballoon").attr("model", &m.model), |w| {
+                write_address(w, &m.address)
+            });
         }
     });
 }
@@ -1715,61 +2047,105 @@ mod tests {
 
     #[test]
     fn disk_defaults_and_cdrom_readonly() {
-        let Device::Disk(d) = roundtrip("<disk device='cdrom'><target dev='hdc'/></disk>") else { panic!() };
+        let Device::Disk(d) = roundtrip("<disk device='cdrom'><target dev='hdc'/></disk>") else {
+            panic!()
+        };
         assert_eq!(d.disk_type, DiskType::File);
         assert!(d.readonly);
         assert_eq!(d.source, None);
         let err = Device::parse("<disk type='file'><target dev='hda'/></disk>").unwrap_err();
         assert!(err.to_string().contains("Missing <source>"), "{err}");
-        let err = Device::parse("<disk type='block'><source file='/x'/><target dev='hda'/></disk>").unwrap_err();
+        let err = Device::parse("<disk type='block'><source file='/x'/><target dev='hda'/></disk>")
+            .unwrap_err();
         assert!(err.to_string().contains("needs attribute 'dev'"), "{err}");
     }
 
     #[test]
     fn interface_kinds() {
-        let Device::Interface(i) =
-            roundtrip("<interface type='mcast'><mac address='52:54:00:AA:bb:cc'/><source address='230.0.0.1' port='5558'/></interface>")
-        else {
+        let Device::Interface(i) = roundtrip(
+            "<interface type='mcast'><mac address='52:54:00:AA:bb:cc'/><source address='230.0.0.1' port='5558'/></interface>",
+        ) else {
             panic!()
         };
         assert_eq!(i.mac.unwrap().to_string(), "52:54:00:aa:bb:cc");
-        assert_eq!(i.source, InterfaceSource::Mcast { address: "230.0.0.1".into(), port: 5558 });
+        assert_eq!(
+            i.source,
+            InterfaceSource::Mcast {
+                address: "230.0.0.1".into(),
+                port: 5558
+            }
+        );
         roundtrip("<interface type='server'><source port='5558'/></interface>");
-        roundtrip("<interface type='client'><source address='192.168.0.1' port='5558'/></interface>");
-        roundtrip("<interface type='network'><source network='default'/><model type='virtio'/></interface>");
-        roundtrip("<interface type='ethernet'><ip address='10.0.0.2'/><script path='/etc/qemu-ifup'/><target dev='tap0'/></interface>");
+        roundtrip(
+            "<interface type='client'><source address='192.168.0.1' port='5558'/></interface>",
+        );
+        roundtrip(
+            "<interface type='network'><source network='default'/><model type='virtio'/></interface>",
+        );
+        roundtrip(
+            "<interface type='ethernet'><ip address='10.0.0.2'/><script path='/etc/qemu-ifup'/><target dev='tap0'/></interface>",
+        );
         assert!(Device::parse("<interface type='bridge'/>").is_err());
-        assert!(Device::parse("<interface type='user'><mac address='zz:00:00:00:00:00'/></interface>").is_err());
+        assert!(
+            Device::parse("<interface type='user'><mac address='zz:00:00:00:00:00'/></interface>")
+                .is_err()
+        );
         assert!(Device::parse("<interface type='wifi'/>").is_err());
     }
 
     #[test]
     fn chardevs() {
-        let Device::Console(c) = roundtrip("<console tty='/dev/pts/4'/>") else { panic!() };
-        assert_eq!(c.source, ChardevSource::Pty { path: Some("/dev/pts/4".into()) });
+        let Device::Console(c) = roundtrip("<console tty='/dev/pts/4'/>") else {
+            panic!()
+        };
+        assert_eq!(
+            c.source,
+            ChardevSource::Pty {
+                path: Some("/dev/pts/4".into())
+            }
+        );
         let Device::Serial(s) = roundtrip(
             "<serial type='tcp'><source mode='bind' host='localhost' service='9999' wiremode='telnet'/><target port='0'/></serial>",
         ) else {
             panic!()
         };
-        assert!(matches!(s.source, ChardevSource::Tcp { protocol: ChardevProtocol::Telnet, mode: ChardevMode::Bind, .. }));
-        roundtrip("<serial type='udp'><source mode='connect' host='a' service='1'/><source mode='bind' service='2'/></serial>");
+        assert!(matches!(
+            s.source,
+            ChardevSource::Tcp {
+                protocol: ChardevProtocol::Telnet,
+                mode: ChardevMode::Bind,
+                ..
+            }
+        ));
+        roundtrip(
+            "<serial type='udp'><source mode='connect' host='a' service='1'/><source mode='bind' service='2'/></serial>",
+        );
         roundtrip("<parallel type='unix'><source mode='bind' path='/tmp/s'/></parallel>");
         roundtrip("<serial type='file'><source path='/tmp/log'/><target port='1'/></serial>");
         assert!(Device::parse("<serial type='file'/>").is_err());
-        assert!(Device::parse("<serial type='udp'><source mode='bind' service='2'/></serial>").is_err());
+        assert!(
+            Device::parse("<serial type='udp'><source mode='bind' service='2'/></serial>").is_err()
+        );
         assert!(Device::parse("<serial type='pty'><protocol type='raw'/></serial>").is_err());
     }
 
     #[test]
     fn vnc_port_rules() {
-        let Device::Graphics(GraphicsDef::Vnc(v)) = roundtrip("<graphics type='vnc' port='-1'/>") else { panic!() };
+        let Device::Graphics(GraphicsDef::Vnc(v)) = roundtrip("<graphics type='vnc' port='-1'/>")
+        else {
+            panic!()
+        };
         assert!(v.autoport);
         assert_eq!(v.port, None);
-        let Device::Graphics(GraphicsDef::Vnc(v)) = roundtrip("<graphics type='vnc' port='5901' autoport='no'/>") else { panic!() };
+        let Device::Graphics(GraphicsDef::Vnc(v)) =
+            roundtrip("<graphics type='vnc' port='5901' autoport='no'/>")
+        else {
+            panic!()
+        };
         assert!(!v.autoport);
         assert_eq!(v.port, Some(5901));
-        let live = Device::parse("<graphics type='vnc' port='5904' autoport='yes' passwd='s'/>").unwrap();
+        let live =
+            Device::parse("<graphics type='vnc' port='5904' autoport='yes' passwd='s'/>").unwrap();
         assert_eq!(
             live.to_xml(&FormatOptions::legacy().with_inactive(true)),
             "<graphics type='vnc' port='-1' autoport='yes'/>\n"
@@ -1784,9 +2160,15 @@ mod tests {
 
     #[test]
     fn hostdevs() {
-        roundtrip("<hostdev mode='subsystem' type='usb'><source><vendor id='0x0204'/><product id='0x6025'/></source></hostdev>");
-        roundtrip("<hostdev mode='subsystem' type='usb'><source><address bus='14' device='6'/></source></hostdev>");
-        roundtrip("<hostdev mode='subsystem' type='pci' managed='yes'><source><address domain='0x0000' bus='0x06' slot='0x12' function='0x5'/></source></hostdev>");
+        roundtrip(
+            "<hostdev mode='subsystem' type='usb'><source><vendor id='0x0204'/><product id='0x6025'/></source></hostdev>",
+        );
+        roundtrip(
+            "<hostdev mode='subsystem' type='usb'><source><address bus='14' device='6'/></source></hostdev>",
+        );
+        roundtrip(
+            "<hostdev mode='subsystem' type='pci' managed='yes'><source><address domain='0x0000' bus='0x06' slot='0x12' function='0x5'/></source></hostdev>",
+        );
         assert!(Device::parse("<hostdev mode='subsystem' type='usb'><source/></hostdev>").is_err());
         assert!(Device::parse("<hostdev mode='subsystem' type='usb'><source><vendor id='0x0204'/></source></hostdev>").is_err());
     }
@@ -1794,13 +2176,18 @@ mod tests {
     #[test]
     fn attach_detach() {
         let mut devs = Devices::default();
-        let disk = Device::parse("<disk type='file'><source file='/a'/><target dev='vda'/></disk>").unwrap();
+        let disk = Device::parse("<disk type='file'><source file='/a'/><target dev='vda'/></disk>")
+            .unwrap();
         devs.attach(disk.clone()).unwrap();
         assert!(matches!(devs.attach(disk), Err(Error::DeviceExists(_))));
-        let probe = Device::parse("<disk type='file'><source file='/other'/><target dev='vda'/></disk>").unwrap();
+        let probe =
+            Device::parse("<disk type='file'><source file='/other'/><target dev='vda'/></disk>")
+                .unwrap();
         assert!(devs.detach(&probe).is_ok());
         assert!(matches!(devs.detach(&probe), Err(Error::DeviceNotFound(_))));
-        let nic = Device::parse("<interface type='user'><mac address='52:54:00:00:00:01'/></interface>").unwrap();
+        let nic =
+            Device::parse("<interface type='user'><mac address='52:54:00:00:00:01'/></interface>")
+                .unwrap();
         devs.attach(nic).unwrap();
         let mac: MacAddr = "52:54:00:00:00:01".parse().unwrap();
         assert!(devs.interface(&mac).is_some());

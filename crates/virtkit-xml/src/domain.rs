@@ -2,18 +2,22 @@
 
 use uuid::Uuid;
 
-use crate::devices::{Device, Devices, InputBus, InputDef, InputType, parse_devices, write_devices};
+use crate::devices::{
+    Device, Devices, InputBus, InputDef, InputType, parse_devices, write_devices,
+};
 use crate::error::{Error, Result};
 use crate::options::FormatOptions;
 use crate::tree::{Element, expect_root, once, parse_document};
 use crate::values::{
-    check_name, keyword_enum, keyword_text, parse_decimal_u64, parse_i32, parse_u32, scaled_kib, uuid_element,
+    check_name, keyword_enum, keyword_text, parse_decimal_u64, parse_i32, parse_u32, scaled_kib,
+    uuid_element,
 };
 use crate::writer::{Tag, Writer};
 
 /// Domain types (`<domain type=...>`) this crate accepts.
 pub const DOMAIN_TYPES: &[&str] = &[
-    "qemu", "kqemu", "kvm", "xen", "lxc", "uml", "openvz", "test", "vmware", "hyperv", "vbox", "phyp", "bhyve", "vz",
+    "qemu", "kqemu", "kvm", "xen", "lxc", "uml", "openvz", "test", "vmware", "hyperv", "vbox",
+    "phyp", "bhyve", "vz",
 ];
 
 /// OS types (`<os><type>`) this crate accepts. For Xen domains `linux` is read as `xen` and
@@ -290,7 +294,10 @@ impl DomainDef {
             cpuset: None,
             bootloader: None,
             bootloader_args: None,
-            os: OsDef { os_type: os_type.to_owned(), ..OsDef::default() },
+            os: OsDef {
+                os_type: os_type.to_owned(),
+                ..OsDef::default()
+            },
             features: Features::default(),
             clock: Clock::default(),
             on_poweroff: LifecycleAction::Destroy,
@@ -350,9 +357,15 @@ pub(crate) fn parse_domain(el: &Element) -> Result<(DomainDef, bool)> {
     el.expect_no_text()?;
     let domain_type = el.required_attr("type")?.trim();
     if !DOMAIN_TYPES.contains(&domain_type) {
-        return Err(el.bad_attr("type", domain_type, &format!("one of {}", DOMAIN_TYPES.join(", "))));
+        return Err(el.bad_attr(
+            "type",
+            domain_type,
+            &format!("one of {}", DOMAIN_TYPES.join(", ")),
+        ));
     }
-    let id = el.parsed_attr("id", "an integer (-1 for an inactive domain)", |s| parse_i32(s).filter(|&v| v >= -1))?;
+    let id = el.parsed_attr("id", "an integer (-1 for an inactive domain)", |s| {
+        parse_i32(s).filter(|&v| v >= -1)
+    })?;
     let id = id.filter(|&v| v >= 0);
 
     let mut slots: [Option<&Element>; 18] = [None; 18];
@@ -362,7 +375,12 @@ pub(crate) fn parse_domain(el: &Element) -> Result<(DomainDef, bool)> {
         };
         once(&mut slots[idx], child, el)?;
     }
-    let get = |name: &str| DOMAIN_CHILDREN.iter().position(|n| *n == name).and_then(|i| slots[i]);
+    let get = |name: &str| {
+        DOMAIN_CHILDREN
+            .iter()
+            .position(|n| *n == name)
+            .and_then(|i| slots[i])
+    };
 
     let name_el = get("name").ok_or_else(|| el.missing("name"))?;
     let name = name_el.trimmed_text()?.to_owned();
@@ -387,7 +405,9 @@ pub(crate) fn parse_domain(el: &Element) -> Result<(DomainDef, bool)> {
 
     let memory_el = get("memory").ok_or_else(|| el.missing("memory"))?;
     let memory_kib = scaled_kib(memory_el, 1024)?;
-    let current = get("currentMemory").map(|e| scaled_kib(e, 1024)).transpose()?;
+    let current = get("currentMemory")
+        .map(|e| scaled_kib(e, 1024))
+        .transpose()?;
     let current_memory_kib = match current {
         Some(c) if c != 0 && c <= memory_kib => c,
         _ => memory_kib,
@@ -408,11 +428,17 @@ pub(crate) fn parse_domain(el: &Element) -> Result<(DomainDef, bool)> {
 
     let bootloader = opt_trimmed("bootloader")?;
     let bootloader_args = opt_text("bootloader_args")?;
-    let os = match get("os") {
-        Some(o) => parse_os(o, domain_type, bootloader.is_some())?,
-        None if bootloader.is_some() => OsDef { os_type: "xen".to_owned(), ..OsDef::default() },
-        None => return Err(el.error("Missing <os> in <domain>: the OS type is mandatory unless a <bootloader> is given")),
-    };
+    let os =
+        match get("os") {
+            Some(o) => parse_os(o, domain_type, bootloader.is_some())?,
+            None if bootloader.is_some() => OsDef {
+                os_type: "xen".to_owned(),
+                ..OsDef::default()
+            },
+            None => return Err(el.error(
+                "Missing <os> in <domain>: the OS type is mandatory unless a <bootloader> is given",
+            )),
+        };
 
     let features = match get("features") {
         Some(f) => parse_features(f)?,
@@ -426,8 +452,15 @@ pub(crate) fn parse_domain(el: &Element) -> Result<(DomainDef, bool)> {
         match get(name) {
             Some(e) => {
                 let a = keyword_text(e, LifecycleAction::NAMES, LifecycleAction::from_name)?;
-                if name != "on_crash" && matches!(a, LifecycleAction::CoredumpDestroy | LifecycleAction::CoredumpRestart) {
-                    return Err(e.error(format!("<{name}> cannot be '{a}': core dumps apply to on_crash only")));
+                if name != "on_crash"
+                    && matches!(
+                        a,
+                        LifecycleAction::CoredumpDestroy | LifecycleAction::CoredumpRestart
+                    )
+                {
+                    return Err(e.error(format!(
+                        "<{name}> cannot be '{a}': core dumps apply to on_crash only"
+                    )));
                 }
                 Ok(a)
             }
@@ -476,7 +509,11 @@ pub(crate) fn parse_domain(el: &Element) -> Result<(DomainDef, bool)> {
 }
 
 fn check_inputs(devices_el: &Element, devices: &mut Devices, hvm: bool) -> Result<()> {
-    let input_els: Vec<&Element> = devices_el.children.iter().filter(|c| c.name == "input").collect();
+    let input_els: Vec<&Element> = devices_el
+        .children
+        .iter()
+        .filter(|c| c.name == "input")
+        .collect();
     for (input, el) in devices.inputs.iter_mut().zip(input_els) {
         if hvm && input.bus == Some(InputBus::Xen) {
             return Err(el.error("The xen input bus is only for paravirtualised guests"));
@@ -488,7 +525,12 @@ fn check_inputs(devices_el: &Element, devices: &mut Devices, hvm: bool) -> Resul
 
 fn parse_memtune(el: &Element) -> Result<MemTune> {
     el.expect_no_text()?;
-    const NAMES: &[&str] = &["hard_limit", "soft_limit", "min_guarantee", "swap_hard_limit"];
+    const NAMES: &[&str] = &[
+        "hard_limit",
+        "soft_limit",
+        "min_guarantee",
+        "swap_hard_limit",
+    ];
     let mut slots: [Option<&Element>; 4] = [None; 4];
     for child in &el.children {
         let Some(idx) = NAMES.iter().position(|n| *n == child.name) else {
@@ -497,29 +539,47 @@ fn parse_memtune(el: &Element) -> Result<MemTune> {
         once(&mut slots[idx], child, el)?;
     }
     let v = |i: usize| slots[i].map(|e| scaled_kib(e, 1024)).transpose();
-    Ok(MemTune { hard_limit_kib: v(0)?, soft_limit_kib: v(1)?, min_guarantee_kib: v(2)?, swap_hard_limit_kib: v(3)? })
+    Ok(MemTune {
+        hard_limit_kib: v(0)?,
+        soft_limit_kib: v(1)?,
+        min_guarantee_kib: v(2)?,
+        swap_hard_limit_kib: v(3)?,
+    })
 }
 
 fn parse_vcpu(el: &Element) -> Result<(u32, Option<u32>, VcpuPlacement, Option<String>)> {
     let t = el.trimmed_text()?;
-    let vcpus = parse_u32(t)
-        .filter(|&v| v > 0)
-        .ok_or_else(|| el.error(format!("Invalid <vcpu> value '{t}': expected a positive integer")))?;
-    let current = el.parsed_attr("current", "a positive integer", |s| parse_u32(s).filter(|&v| v > 0))?;
-    if let Some(c) = current {
-        if c > vcpus {
-            return Err(el.error(format!("<vcpu current='{c}'> is larger than the maximum {vcpus}")));
-        }
+    let vcpus = parse_u32(t).filter(|&v| v > 0).ok_or_else(|| {
+        el.error(format!(
+            "Invalid <vcpu> value '{t}': expected a positive integer"
+        ))
+    })?;
+    let current = el.parsed_attr("current", "a positive integer", |s| {
+        parse_u32(s).filter(|&v| v > 0)
+    })?;
+    if let Some(c) = current
+        && c > vcpus
+    {
+        return Err(el.error(format!(
+            "<vcpu current='{c}'> is larger than the maximum {vcpus}"
+        )));
     }
-    let placement = crate::values::keyword_attr(el, "placement", VcpuPlacement::NAMES, VcpuPlacement::from_name)?
-        .unwrap_or(VcpuPlacement::Static);
+    let placement = crate::values::keyword_attr(
+        el,
+        "placement",
+        VcpuPlacement::NAMES,
+        VcpuPlacement::from_name,
+    )?
+    .unwrap_or(VcpuPlacement::Static);
     let cpuset = match el.attr("cpuset") {
         Some(c) => {
             let ok = !c.is_empty()
                 && c.split(',').all(|part| {
                     let p = part.trim().strip_prefix('^').unwrap_or(part.trim());
                     match p.split_once('-') {
-                        Some((a, b)) => parse_decimal_u64(a).is_some() && parse_decimal_u64(b).is_some(),
+                        Some((a, b)) => {
+                            parse_decimal_u64(a).is_some() && parse_decimal_u64(b).is_some()
+                        }
                         None => parse_decimal_u64(p).is_some(),
                     }
                 });
@@ -535,15 +595,22 @@ fn parse_vcpu(el: &Element) -> Result<(u32, Option<u32>, VcpuPlacement, Option<S
 
 fn parse_os(el: &Element, domain_type: &str, has_bootloader: bool) -> Result<OsDef> {
     el.expect_no_text()?;
-    const NAMES: &[&str] = &["type", "loader", "kernel", "initrd", "cmdline", "root", "init", "boot"];
+    const NAMES: &[&str] = &[
+        "type", "loader", "kernel", "initrd", "cmdline", "root", "init", "boot",
+    ];
     let mut slots: [Option<&Element>; 7] = [None; 7];
     let mut boot = Vec::new();
     for child in &el.children {
         match NAMES.iter().position(|n| *n == child.name) {
             Some(7) => {
                 child.expect_empty()?;
-                let dev = crate::values::keyword_attr(child, "dev", BootDevice::NAMES, BootDevice::from_name)?
-                    .ok_or_else(|| child.error("Missing attribute 'dev' on <boot>"))?;
+                let dev = crate::values::keyword_attr(
+                    child,
+                    "dev",
+                    BootDevice::NAMES,
+                    BootDevice::from_name,
+                )?
+                .ok_or_else(|| child.error("Missing attribute 'dev' on <boot>"))?;
                 boot.push(dev);
             }
             Some(idx) => once(&mut slots[idx], child, el)?,
@@ -554,10 +621,21 @@ fn parse_os(el: &Element, domain_type: &str, has_bootloader: bool) -> Result<OsD
         Some(t) => {
             let value = t.trimmed_text()?;
             if !OS_TYPES.contains(&value) {
-                return Err(t.error(format!("Invalid OS type '{value}': expected one of {}", OS_TYPES.join(", "))));
+                return Err(t.error(format!(
+                    "Invalid OS type '{value}': expected one of {}",
+                    OS_TYPES.join(", ")
+                )));
             }
-            let value = if domain_type == "xen" && value == "linux" { "xen" } else { value };
-            (value.to_owned(), t.nonempty_attr("arch").map(str::to_owned), t.nonempty_attr("machine").map(str::to_owned))
+            let value = if domain_type == "xen" && value == "linux" {
+                "xen"
+            } else {
+                value
+            };
+            (
+                value.to_owned(),
+                t.nonempty_attr("arch").map(str::to_owned),
+                t.nonempty_attr("machine").map(str::to_owned),
+            )
         }
         None if has_bootloader => ("xen".to_owned(), None, None),
         None => return Err(el.missing("type")),
@@ -609,7 +687,10 @@ fn parse_features(el: &Element) -> Result<Features> {
             return Err(child.error(format!("Duplicate element <{}> in <features>", child.name)));
         }
         child.expect_empty()?;
-        *flag = true;
+        // libvirt 9.0 writes `<hap state='on'/>`; `state='off'` turns a flag off.
+        *flag = child
+            .parsed_attr("state", "on or off", crate::values::parse_on_off)?
+            .unwrap_or(true);
     }
     Ok(f)
 }
@@ -630,7 +711,9 @@ fn parse_clock(el: &Element) -> Result<Clock> {
         "timezone" => ClockOffset::Timezone(el.required_nonempty_attr("timezone")?.to_owned()),
         "variable" => ClockOffset::Variable {
             adjustment: el
-                .parsed_attr("adjustment", "an integer number of seconds", |s| s.parse::<i64>().ok())?
+                .parsed_attr("adjustment", "an integer number of seconds", |s| {
+                    s.parse::<i64>().ok()
+                })?
                 .unwrap_or(0),
             basis: match el.attr("basis") {
                 Some(b @ ("utc" | "localtime")) => Some(b.to_owned()),
@@ -639,11 +722,24 @@ fn parse_clock(el: &Element) -> Result<Clock> {
             },
         },
         other => {
-            let attr = if el.attr("offset").is_some() { "offset" } else { "sync" };
+            let attr = if el.attr("offset").is_some() {
+                "offset"
+            } else {
+                "sync"
+            };
             return Err(el.bad_attr(attr, other, "one of utc, localtime, timezone, variable"));
         }
     };
-    const TIMERS: &[&str] = &["platform", "pit", "rtc", "hpet", "tsc", "kvmclock", "hypervclock", "armvtimer"];
+    const TIMERS: &[&str] = &[
+        "platform",
+        "pit",
+        "rtc",
+        "hpet",
+        "tsc",
+        "kvmclock",
+        "hypervclock",
+        "armvtimer",
+    ];
     let mut timers = Vec::new();
     for child in &el.children {
         if child.name != "timer" {
@@ -657,7 +753,13 @@ fn parse_clock(el: &Element) -> Result<Clock> {
         const POLICIES: &[&str] = &["delay", "catchup", "merge", "discard"];
         let tickpolicy = match child.attr("tickpolicy") {
             Some(p) if POLICIES.contains(&p) => Some(p.to_owned()),
-            Some(p) => return Err(child.bad_attr("tickpolicy", p, &format!("one of {}", POLICIES.join(", ")))),
+            Some(p) => {
+                return Err(child.bad_attr(
+                    "tickpolicy",
+                    p,
+                    &format!("one of {}", POLICIES.join(", ")),
+                ));
+            }
             None => None,
         };
         timers.push(Timer {
@@ -670,21 +772,35 @@ fn parse_clock(el: &Element) -> Result<Clock> {
 }
 
 fn memory_tag(name: &'static str, opts: &FormatOptions) -> Tag {
-    if opts.legacy_style() { Tag::new(name) } else { Tag::new(name).attr("unit", "KiB") }
+    if opts.legacy_style() {
+        Tag::new(name)
+    } else {
+        Tag::new(name).attr("unit", "KiB")
+    }
 }
 
 pub(crate) fn write_domain(w: &mut Writer, d: &DomainDef, opts: &FormatOptions) {
-    let tag = Tag::new("domain").attr("type", &d.domain_type).opt("id", d.id.filter(|_| !opts.inactive));
+    let tag = Tag::new("domain")
+        .attr("type", &d.domain_type)
+        .opt("id", d.id.filter(|_| !opts.inactive));
     w.open_close(tag, |w| {
         w.text(Tag::new("name"), &d.name);
         w.text(Tag::new("uuid"), &d.uuid.hyphenated().to_string());
         w.opt_text("title", d.title.as_deref());
         w.opt_text("description", d.description.as_deref());
         if let Some(m) = &d.max_memory {
-            w.text(memory_tag("maxMemory", opts).opt("slots", m.slots), &m.kib.to_string());
+            w.text(
+                Tag::new("maxMemory")
+                    .opt("slots", m.slots)
+                    .opt("unit", (!opts.legacy_style()).then_some("KiB")),
+                &m.kib.to_string(),
+            );
         }
         w.text(memory_tag("memory", opts), &d.memory_kib.to_string());
-        w.text(memory_tag("currentMemory", opts), &d.current_memory_kib.to_string());
+        w.text(
+            memory_tag("currentMemory", opts),
+            &d.current_memory_kib.to_string(),
+        );
         if let Some(mt) = &d.memtune {
             w.element(Tag::new("memtune"), |w| {
                 for (name, v) in [
@@ -704,7 +820,10 @@ pub(crate) fn write_domain(w: &mut Writer, d: &DomainDef, opts: &FormatOptions) 
             (_, p) => Some(p),
         };
         w.text(
-            Tag::new("vcpu").opt("placement", placement).opt("cpuset", d.cpuset.as_deref()).opt("current", d.vcpu_current),
+            Tag::new("vcpu")
+                .opt("placement", placement)
+                .opt("cpuset", d.cpuset.as_deref())
+                .opt("current", d.vcpu_current),
             &d.vcpus.to_string(),
         );
         w.opt_text("bootloader", d.bootloader.as_deref());
@@ -714,7 +833,8 @@ pub(crate) fn write_domain(w: &mut Writer, d: &DomainDef, opts: &FormatOptions) 
             w.open_close(Tag::new("features"), |w| {
                 for (name, on) in d.features.flags() {
                     if on {
-                        w.empty(Tag::new(name));
+                        let state = (name == "hap" && !opts.legacy_style()).then_some("on");
+                        w.empty(Tag::new(name).opt("state", state));
                     }
                 }
             });
@@ -722,7 +842,9 @@ pub(crate) fn write_domain(w: &mut Writer, d: &DomainDef, opts: &FormatOptions) 
         let clock = match &d.clock.offset {
             ClockOffset::Utc => Tag::new("clock").attr("offset", "utc"),
             ClockOffset::Localtime => Tag::new("clock").attr("offset", "localtime"),
-            ClockOffset::Timezone(tz) => Tag::new("clock").attr("offset", "timezone").attr("timezone", tz),
+            ClockOffset::Timezone(tz) => Tag::new("clock")
+                .attr("offset", "timezone")
+                .attr("timezone", tz),
             ClockOffset::Variable { adjustment, basis } => Tag::new("clock")
                 .attr("offset", "variable")
                 .attr("adjustment", adjustment)
@@ -748,8 +870,17 @@ pub(crate) fn write_domain(w: &mut Writer, d: &DomainDef, opts: &FormatOptions) 
 fn write_os(w: &mut Writer, d: &DomainDef, opts: &FormatOptions) {
     let os = &d.os;
     w.open_close(Tag::new("os"), |w| {
-        let os_type = if d.domain_type == "xen" && os.os_type == "xen" { "linux" } else { os.os_type.as_str() };
-        w.text(Tag::new("type").opt("arch", os.arch.as_deref()).opt("machine", os.machine.as_deref()), os_type);
+        let os_type = if d.domain_type == "xen" && os.os_type == "xen" {
+            "linux"
+        } else {
+            os.os_type.as_str()
+        };
+        w.text(
+            Tag::new("type")
+                .opt("arch", os.arch.as_deref())
+                .opt("machine", os.machine.as_deref()),
+            os_type,
+        );
         // libvirt 0.4.6 wrote <init> before <loader>; 9.0 after it.
         let loader = |w: &mut Writer| {
             if let Some(l) = os.loader.as_deref().filter(|l| !l.is_empty()) {
@@ -819,13 +950,20 @@ mod tests {
         assert_eq!(d.devices.inputs[0].bus, Some(InputBus::Xen));
         assert_eq!(d.on_reboot, LifecycleAction::Restart);
         let legacy = d.to_xml(&FormatOptions::legacy());
-        assert!(legacy.starts_with("<domain type='xen' id='3'>\n  <name>pv</name>\n"), "{legacy}");
+        assert!(
+            legacy.starts_with("<domain type='xen' id='3'>\n  <name>pv</name>\n"),
+            "{legacy}"
+        );
         assert!(legacy.contains("  <memory>430080</memory>\n"));
         assert!(legacy.contains("<type>linux</type>"));
         let modern = d.to_xml(&FormatOptions::default());
         assert!(modern.contains("  <memory unit='KiB'>430080</memory>\n"));
         assert!(modern.contains("<vcpu placement='static'>2</vcpu>"));
-        let inactive = d.to_xml(&FormatOptions { style: FormatStyle::Current, inactive: true, secure: false });
+        let inactive = d.to_xml(&FormatOptions {
+            style: FormatStyle::Current,
+            inactive: true,
+            secure: false,
+        });
         assert!(inactive.starts_with("<domain type='xen'>\n"));
         for s in [legacy, modern, inactive] {
             let mut again = DomainDef::parse(&s).unwrap();
@@ -836,7 +974,11 @@ mod tests {
 
     #[test]
     fn units_are_scaled() {
-        let xml = |mem: &str| format!("<domain type='kvm'><name>a</name><memory {mem}</memory><os><type>hvm</type></os></domain>");
+        let xml = |mem: &str| {
+            format!(
+                "<domain type='kvm'><name>a</name><memory {mem}</memory><os><type>hvm</type></os></domain>"
+            )
+        };
         for (m, kib) in [
             ("unit='KiB'>1024", 1024),
             ("unit='MiB'>1", 1024),
@@ -851,32 +993,103 @@ mod tests {
         }
         assert!(DomainDef::parse(&xml("unit='furlong'>1")).is_err());
         assert!(DomainDef::parse(&xml("unit='EiB'>100")).is_err());
+        assert!(DomainDef::parse(&xml("unit='b'>18446744073709551615")).is_err());
+        let top = DomainDef::parse(&xml("unit='KiB'>18014398509481983")).unwrap();
+        assert_eq!(
+            DomainDef::parse(&top.to_xml(&FormatOptions::default())).unwrap(),
+            top
+        );
         assert!(DomainDef::parse(&xml(">-1")).is_err());
     }
 
     #[test]
     fn validation_errors() {
         let cases = [
-            ("<domain type='xen'><memory>1</memory><os><type>hvm</type></os></domain>", "Missing <name>"),
-            ("<domain type='xen'><name>a/b</name><memory>1</memory><os><type>hvm</type></os></domain>", "must not contain '/'"),
-            ("<domain type='xen'><name></name><memory>1</memory><os><type>hvm</type></os></domain>", "Empty name"),
-            ("<domain type='xen'><name>a</name><uuid>123</uuid><memory>1</memory><os><type>hvm</type></os></domain>", "Invalid UUID"),
-            ("<domain type='bogus'><name>a</name><memory>1</memory><os><type>hvm</type></os></domain>", "attribute 'type'"),
-            ("<domain type='xen'><name>a</name><memory>1</memory></domain>", "OS type is mandatory"),
-            ("<domain type='xen'><name>a</name><memory>x</memory><os><type>hvm</type></os></domain>", "Invalid <memory> value"),
-            ("<domain type='xen'><name>a</name><memory>1</memory><os><type>hvm</type></os><foo/></domain>", "Unexpected element <foo> in <domain>"),
-            ("<domain type='xen'><name>a</name><name>b</name><memory>1</memory><os><type>hvm</type></os></domain>", "Duplicate element <name>"),
-            ("<domain type='xen'><name>a</name><memory>1</memory><vcpu>0</vcpu><os><type>hvm</type></os></domain>", "positive integer"),
-            ("<domain type='xen'><name>a</name><memory>1</memory><os><type>hvm</type></os><on_reboot>coredump-restart</on_reboot></domain>", "on_crash only"),
-            ("<domain type='xen'><name>a</name><memory>1</memory><os><type>dos</type></os></domain>", "Invalid OS type"),
-            ("<domain type='xen'><name>a</name><memory>1</memory><os><type>hvm</type></os><features><smm/></features></domain>", "Unexpected element <smm>"),
-            ("<domain type='xen'><name>a</name><memory>1</memory><os><type>hvm</type></os><devices><input type='mouse' bus='xen'/></devices></domain>", "only for paravirtualised"),
+            (
+                "<domain type='xen'><memory>1</memory><os><type>hvm</type></os></domain>",
+                "Missing <name>",
+            ),
+            (
+                "<domain type='xen'><name>a/b</name><memory>1</memory><os><type>hvm</type></os></domain>",
+                "must not contain '/'",
+            ),
+            (
+                "<domain type='xen'><name></name><memory>1</memory><os><type>hvm</type></os></domain>",
+                "Empty name",
+            ),
+            (
+                "<domain type='xen'><name>a</name><uuid>123</uuid><memory>1</memory><os><type>hvm</type></os></domain>",
+                "Invalid UUID",
+            ),
+            (
+                "<domain type='bogus'><name>a</name><memory>1</memory><os><type>hvm</type></os></domain>",
+                "attribute 'type'",
+            ),
+            (
+                "<domain type='xen'><name>a</name><memory>1</memory></domain>",
+                "OS type is mandatory",
+            ),
+            (
+                "<domain type='xen'><name>a</name><memory>x</memory><os><type>hvm</type></os></domain>",
+                "Invalid <memory> value",
+            ),
+            (
+                "<domain type='xen'><name>a</name><memory>1</memory><os><type>hvm</type></os><foo/></domain>",
+                "Unexpected element <foo> in <domain>",
+            ),
+            (
+                "<domain type='xen'><name>a</name><name>b</name><memory>1</memory><os><type>hvm</type></os></domain>",
+                "Duplicate element <name>",
+            ),
+            (
+                "<domain type='xen'><name>a</name><memory>1</memory><vcpu>0</vcpu><os><type>hvm</type></os></domain>",
+                "positive integer",
+            ),
+            (
+                "<domain type='xen'><name>a</name><memory>1</memory><os><type>hvm</type></os><on_reboot>coredump-restart</on_reboot></domain>",
+                "on_crash only",
+            ),
+            (
+                "<domain type='xen'><name>a</name><memory>1</memory><os><type>dos</type></os></domain>",
+                "Invalid OS type",
+            ),
+            (
+                "<domain type='xen'><name>a</name><memory>1</memory><os><type>hvm</type></os><features><smm/></features></domain>",
+                "Unexpected element <smm>",
+            ),
+            (
+                "<domain type='xen'><name>a</name><memory>1</memory><os><type>hvm</type></os><devices><input type='mouse' bus='xen'/></devices></domain>",
+                "only for paravirtualised",
+            ),
         ];
         for (xml, want) in cases {
             let err = DomainDef::parse(xml).unwrap_err();
             assert!(err.to_string().contains(want), "{xml}\n gave {err}");
             assert!(err.line().is_some());
         }
+    }
+
+    #[test]
+    fn feature_state() {
+        let xml = |f: &str| {
+            format!(
+                "<domain type='xen'><name>a</name><memory>1</memory><os><type>hvm</type></os><features>{f}</features></domain>"
+            )
+        };
+        assert!(
+            DomainDef::parse(&xml("<hap state='on'/>"))
+                .unwrap()
+                .features
+                .hap
+        );
+        assert!(
+            !DomainDef::parse(&xml("<hap state='off'/>"))
+                .unwrap()
+                .features
+                .hap
+        );
+        assert!(DomainDef::parse(&xml("<hap/>")).unwrap().features.hap);
+        assert!(DomainDef::parse(&xml("<hap state='maybe'/>")).is_err());
     }
 
     #[test]
@@ -894,9 +1107,12 @@ mod tests {
     #[test]
     fn attach_input_fills_bus() {
         let mut d = DomainDef::new("kvm", "g", "hvm");
-        d.attach_device(Device::parse("<input type='tablet'/>").unwrap()).unwrap();
+        d.attach_device(Device::parse("<input type='tablet'/>").unwrap())
+            .unwrap();
         assert_eq!(d.devices.inputs[0].bus, Some(InputBus::Usb));
-        let removed = d.detach_device(&Device::parse("<input type='tablet' bus='usb'/>").unwrap()).unwrap();
+        let removed = d
+            .detach_device(&Device::parse("<input type='tablet' bus='usb'/>").unwrap())
+            .unwrap();
         assert!(matches!(removed, Device::Input(_)));
     }
 }

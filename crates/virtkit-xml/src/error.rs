@@ -81,10 +81,23 @@ mod tests {
 
     #[test]
     fn display_names_position_and_file() {
-        let e = Error::Xml { line: 3, column: 5, message: "Missing <name>".into() };
-        assert_eq!(e.to_string(), "XML error at line 3, column 5: Missing <name>");
-        let f = Error::InFile { path: "/a/b.xml".into(), source: Box::new(e.clone()) };
-        assert_eq!(f.to_string(), "/a/b.xml: XML error at line 3, column 5: Missing <name>");
+        let e = Error::Xml {
+            line: 3,
+            column: 5,
+            message: "Missing <name>".into(),
+        };
+        assert_eq!(
+            e.to_string(),
+            "XML error at line 3, column 5: Missing <name>"
+        );
+        let f = Error::InFile {
+            path: "/a/b.xml".into(),
+            source: Box::new(e.clone()),
+        };
+        assert_eq!(
+            f.to_string(),
+            "/a/b.xml: XML error at line 3, column 5: Missing <name>"
+        );
         assert_eq!(f.line(), Some(3));
         assert_eq!(f.column(), Some(5));
         assert_eq!(f.message(), "Missing <name>");

@@ -38,19 +38,22 @@ mod values;
 mod writer;
 
 pub use capabilities::{
-    Capabilities, CapsDomain, CapsGuest, CapsGuestArch, CapsGuestFeature, CapsHost, CapsHostCpu, CapsMachine, CellCpu,
-    CellPages, CpuTopology, MigrationFeatures, NumaCell, SecModel,
+    Capabilities, CapsDomain, CapsGuest, CapsGuestArch, CapsGuestFeature, CapsHost, CapsHostCpu,
+    CapsMachine, CellCpu, CellPages, CpuTopology, MigrationFeatures, NumaCell, SecModel,
 };
-pub use compare::{equivalent_capabilities, equivalent_domains, equivalent_networks, model_difference};
+pub use compare::{
+    equivalent_capabilities, equivalent_domains, equivalent_networks, model_difference,
+};
 pub use devices::{
-    CONTROLLER_TYPES, ChardevDef, ChardevMode, ChardevProtocol, ChardevSource, ControllerDef, Device, DeviceAddress, Devices, DiskBus, DiskDef,
-    DiskDevice, DiskType, FilesystemDef, FilesystemType, GraphicsDef, HostdevDef, HostdevSource, InputBus, InputDef,
-    InputType, InterfaceDef, InterfaceSource, MemballoonDef, PciAddress, SdlGraphics, SoundDef, SoundModel,
+    CONTROLLER_TYPES, ChardevDef, ChardevMode, ChardevProtocol, ChardevSource, ControllerDef,
+    Device, DeviceAddress, Devices, DiskBus, DiskDef, DiskDevice, DiskType, FilesystemDef,
+    FilesystemType, GraphicsDef, HostdevDef, HostdevSource, InputBus, InputDef, InputType,
+    InterfaceDef, InterfaceSource, MemballoonDef, PciAddress, SdlGraphics, SoundDef, SoundModel,
     VIDEO_MODELS, VideoDef, VncGraphics,
 };
 pub use domain::{
-    BootDevice, Clock, ClockOffset, DOMAIN_TYPES, DomainDef, Features, LifecycleAction, MaxMemory, MemTune, OS_TYPES,
-    OsDef, Timer, VcpuPlacement,
+    BootDevice, Clock, ClockOffset, DOMAIN_TYPES, DomainDef, Features, LifecycleAction, MaxMemory,
+    MemTune, OS_TYPES, OsDef, Timer, VcpuPlacement,
 };
 pub use error::{Error, Result};
 pub use network::{DhcpHost, DhcpRange, ForwardMode, NetworkDef, NetworkForward, NetworkIp};

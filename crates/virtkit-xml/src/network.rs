@@ -7,7 +7,10 @@ use uuid::Uuid;
 use crate::error::{Error, Result};
 use crate::options::FormatOptions;
 use crate::tree::{Element, expect_root, once, parse_document};
-use crate::values::{MacAddr, check_name, keyword_attr, keyword_enum, mac_attr, on_off, parse_on_off, parse_u32, uuid_element};
+use crate::values::{
+    MacAddr, check_name, keyword_attr, keyword_enum, mac_attr, on_off, parse_on_off, parse_u32,
+    uuid_element,
+};
 use crate::writer::{Tag, Writer};
 
 keyword_enum! {
@@ -72,8 +75,6 @@ pub struct NetworkIp {
     pub dhcp_ranges: Vec<DhcpRange>,
     /// `<dhcp>` static hosts.
     pub dhcp_hosts: Vec<DhcpHost>,
-    /// Whether a `<dhcp>` element was present (possibly empty).
-    pub dhcp: bool,
 }
 
 /// A virtual network (`<network>`).
@@ -122,9 +123,8 @@ impl NetworkDef {
 
     /// Writes the network as XML.
     pub fn to_xml(&self, opts: &FormatOptions) -> String {
-        let _ = opts;
         let mut w = Writer::new();
-        write_network(&mut w, self);
+        write_network(&mut w, self, opts);
         w.finish()
     }
 }
@@ -138,7 +138,9 @@ impl std::str::FromStr for NetworkDef {
 
 fn ip_attr(el: &Element, name: &str) -> Result<IpAddr> {
     let v = el.required_attr(name)?;
-    v.trim().parse().map_err(|_| el.bad_attr(name, v, "an IPv4 or IPv6 address"))
+    v.trim()
+        .parse()
+        .map_err(|_| el.bad_attr(name, v, "an IPv4 or IPv6 address"))
 }
 
 /// Parses a `<network>` element; the flag says whether it had a `<uuid>`.
@@ -164,18 +166,39 @@ pub(crate) fn parse_network(el: &Element) -> Result<(NetworkDef, bool)> {
             b.expect_empty()?;
             (
                 b.nonempty_attr("name").map(str::to_owned),
-                b.parsed_attr("stp", "on or off", parse_on_off)?.unwrap_or(true),
-                b.parsed_attr("delay", "a non-negative integer", parse_u32)?.unwrap_or(0),
+                b.parsed_attr("stp", "on or off", parse_on_off)?
+                    .unwrap_or(true),
+                b.parsed_attr("delay", "a non-negative integer", parse_u32)?
+                    .unwrap_or(0),
             )
         }
         None => (None, true, 0),
     };
     let forward = match slots[3] {
         Some(f) => {
-            f.expect_empty()?;
+            f.expect_no_text()?;
+            let mut dev = f.nonempty_attr("dev").map(str::to_owned);
+            // libvirt 9.0 repeats `dev` as an <interface dev> child; one such device is supported.
+            for child in &f.children {
+                if child.name != "interface" {
+                    return Err(f.unexpected(child, &["interface"]));
+                }
+                child.expect_empty()?;
+                let d = child.required_nonempty_attr("dev")?;
+                match &dev {
+                    None => dev = Some(d.to_owned()),
+                    Some(existing) if existing == d => {}
+                    Some(existing) => {
+                        return Err(child.error(format!(
+                            "<interface dev='{d}'> differs from the forward device '{existing}'; only one is supported"
+                        )));
+                    }
+                }
+            }
             Some(NetworkForward {
-                mode: keyword_attr(f, "mode", ForwardMode::NAMES, ForwardMode::from_name)?.unwrap_or(ForwardMode::Nat),
-                dev: f.nonempty_attr("dev").map(str::to_owned),
+                mode: keyword_attr(f, "mode", ForwardMode::NAMES, ForwardMode::from_name)?
+                    .unwrap_or(ForwardMode::Nat),
+                dev,
             })
         }
         None => None,
@@ -194,7 +217,10 @@ pub(crate) fn parse_network(el: &Element) -> Result<(NetworkDef, bool)> {
         }
         None => None,
     };
-    let ips = ip_els.into_iter().map(parse_ip).collect::<Result<Vec<_>>>()?;
+    let ips = ip_els
+        .into_iter()
+        .map(parse_ip)
+        .collect::<Result<Vec<_>>>()?;
     let def = NetworkDef {
         name,
         uuid: uuid.unwrap_or_else(Uuid::new_v4),
@@ -213,11 +239,21 @@ fn parse_ip(el: &Element) -> Result<NetworkIp> {
     el.expect_no_text()?;
     let address = ip_attr(el, "address")?;
     let netmask = match el.attr("netmask") {
-        Some(v) => Some(v.trim().parse::<Ipv4Addr>().map_err(|_| el.bad_attr("netmask", v, "an IPv4 netmask"))?),
+        Some(v) => Some(
+            v.trim()
+                .parse::<Ipv4Addr>()
+                .map_err(|_| el.bad_attr("netmask", v, "an IPv4 netmask"))?,
+        ),
         None => None,
     };
     let max_prefix = if address.is_ipv4() { 32 } else { 128 };
-    let prefix = el.parsed_attr("prefix", "a prefix length", |s| parse_u32(s).filter(|&p| p <= max_prefix))?;
+    let prefix = el.parsed_attr("prefix", "a prefix length", |s| {
+        parse_u32(s).filter(|&p| p <= max_prefix)
+    })?;
+    match (el.attr("family"), address) {
+        (None, _) | (Some("ipv4"), IpAddr::V4(_)) | (Some("ipv6"), IpAddr::V6(_)) => {}
+        (Some(f), _) => return Err(el.bad_attr("family", f, &format!("the family of {address}"))),
+    }
     if let (IpAddr::V6(_), Some(_)) = (address, netmask) {
         return Err(el.error("A netmask applies to IPv4 only; use prefix for IPv6"));
     }
@@ -228,10 +264,15 @@ fn parse_ip(el: &Element) -> Result<NetworkIp> {
             _ => return Err(el.unexpected(child, &["dhcp"])),
         }
     }
-    let mut ip = NetworkIp { address, netmask, prefix, dhcp_ranges: Vec::new(), dhcp_hosts: Vec::new(), dhcp: false };
+    let mut ip = NetworkIp {
+        address,
+        netmask,
+        prefix,
+        dhcp_ranges: Vec::new(),
+        dhcp_hosts: Vec::new(),
+    };
     if let Some(d) = dhcp_el {
         d.expect_no_text()?;
-        ip.dhcp = true;
         for child in &d.children {
             child.expect_empty()?;
             match child.name.as_str() {
@@ -244,12 +285,20 @@ fn parse_ip(el: &Element) -> Result<NetworkIp> {
                     ip.dhcp_ranges.push(DhcpRange { start, end });
                 }
                 "host" => {
-                    let mac = if child.attr("mac").is_some() { Some(mac_attr(child, "mac")?) } else { None };
+                    let mac = if child.attr("mac").is_some() {
+                        Some(mac_attr(child, "mac")?)
+                    } else {
+                        None
+                    };
                     let name = child.nonempty_attr("name").map(str::to_owned);
                     if mac.is_none() && name.is_none() {
                         return Err(child.error("A DHCP <host> needs 'mac' or 'name'"));
                     }
-                    ip.dhcp_hosts.push(DhcpHost { mac, name, ip: ip_attr(child, "ip")? });
+                    ip.dhcp_hosts.push(DhcpHost {
+                        mac,
+                        name,
+                        ip: ip_attr(child, "ip")?,
+                    });
                 }
                 _ => return Err(d.unexpected(child, &["range", "host"])),
             }
@@ -258,15 +307,27 @@ fn parse_ip(el: &Element) -> Result<NetworkIp> {
     Ok(ip)
 }
 
-pub(crate) fn write_network(w: &mut Writer, n: &NetworkDef) {
+pub(crate) fn write_network(w: &mut Writer, n: &NetworkDef, opts: &FormatOptions) {
     w.open_close(Tag::new("network"), |w| {
         w.text(Tag::new("name"), &n.name);
         w.text(Tag::new("uuid"), &n.uuid.hyphenated().to_string());
         if let Some(f) = &n.forward {
-            w.empty(Tag::new("forward").opt("dev", f.dev.as_deref()).attr("mode", f.mode));
+            w.element(
+                Tag::new("forward")
+                    .opt("dev", f.dev.as_deref())
+                    .attr("mode", f.mode),
+                |w| {
+                    if let (Some(dev), false) = (&f.dev, opts.legacy_style()) {
+                        w.empty(Tag::new("interface").attr("dev", dev));
+                    }
+                },
+            );
         }
         w.empty(
-            Tag::new("bridge").opt("name", n.bridge.as_deref()).attr("stp", on_off(n.stp)).attr("delay", n.delay),
+            Tag::new("bridge")
+                .opt("name", n.bridge.as_deref())
+                .attr("stp", on_off(n.stp))
+                .attr("delay", n.delay),
         );
         if let Some(mac) = &n.mac {
             w.empty(Tag::new("mac").attr("address", mac));
@@ -275,16 +336,26 @@ pub(crate) fn write_network(w: &mut Writer, n: &NetworkDef) {
             w.empty(Tag::new("domain").attr("name", d));
         }
         for ip in &n.ips {
-            let tag = Tag::new("ip").attr("address", ip.address).opt("netmask", ip.netmask).opt("prefix", ip.prefix);
-            w.element(tag, |w| {
-                if ip.dhcp {
-                    w.element(Tag::new("dhcp"), |w| {
+            // libvirt 9.0 insists on family='ipv6' for IPv6 and leaves IPv4 implicit.
+            let family = (ip.address.is_ipv6() && !opts.legacy_style()).then_some("ipv6");
+            let tag = Tag::new("ip")
+                .opt("family", family)
+                .attr("address", ip.address)
+                .opt("netmask", ip.netmask)
+                .opt("prefix", ip.prefix);
+            // Both libvirt releases close <ip> on its own line even when it is empty.
+            w.open_close(tag, |w| {
+                if !ip.dhcp_ranges.is_empty() || !ip.dhcp_hosts.is_empty() {
+                    w.open_close(Tag::new("dhcp"), |w| {
                         for r in &ip.dhcp_ranges {
                             w.empty(Tag::new("range").attr("start", r.start).attr("end", r.end));
                         }
                         for h in &ip.dhcp_hosts {
                             w.empty(
-                                Tag::new("host").opt("mac", h.mac).opt("name", h.name.as_deref()).attr("ip", h.ip),
+                                Tag::new("host")
+                                    .opt("mac", h.mac)
+                                    .opt("name", h.name.as_deref())
+                                    .attr("ip", h.ip),
                             );
                         }
                     });
@@ -316,7 +387,7 @@ mod tests {
         assert_eq!(n.bridge.as_deref(), Some("virbr0"));
         assert!(n.stp);
         assert_eq!(n.forward.as_ref().unwrap().mode, ForwardMode::Nat);
-        let xml = n.to_xml(&FormatOptions::default());
+        let xml = n.to_xml(&FormatOptions::legacy());
         assert_eq!(
             xml,
             "<network>\n  <name>default</name>\n  <uuid>004b96e1-2d78-c30f-5aa5-f03c87d21e69</uuid>\n  \
@@ -332,11 +403,26 @@ mod tests {
     fn errors() {
         for (xml, want) in [
             ("<network/>", "Missing <name>"),
-            ("<network><name>a</name><ip address='x'/></network>", "IPv4 or IPv6"),
-            ("<network><name>a</name><forward mode='teleport'/></network>", "attribute 'mode'"),
-            ("<network><name>a</name><ip address='10.0.0.1'><dhcp><range start='10.0.0.9' end='10.0.0.2'/></dhcp></ip></network>", "Invalid DHCP range"),
-            ("<network><name>a</name><bridge stp='maybe'/></network>", "on or off"),
-            ("<network><name>a</name><dns/></network>", "Unexpected element <dns>"),
+            (
+                "<network><name>a</name><ip address='x'/></network>",
+                "IPv4 or IPv6",
+            ),
+            (
+                "<network><name>a</name><forward mode='teleport'/></network>",
+                "attribute 'mode'",
+            ),
+            (
+                "<network><name>a</name><ip address='10.0.0.1'><dhcp><range start='10.0.0.9' end='10.0.0.2'/></dhcp></ip></network>",
+                "Invalid DHCP range",
+            ),
+            (
+                "<network><name>a</name><bridge stp='maybe'/></network>",
+                "on or off",
+            ),
+            (
+                "<network><name>a</name><dns/></network>",
+                "Unexpected element <dns>",
+            ),
         ] {
             let err = NetworkDef::parse(xml).unwrap_err();
             assert!(err.to_string().contains(want), "{xml}: {err}");

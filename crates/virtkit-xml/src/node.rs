@@ -54,11 +54,16 @@ impl NodeDef {
 
     /// Reads and parses a node file, resolving references against its directory.
     pub fn parse_file(path: &Path) -> Result<NodeDef> {
-        let xml = std::fs::read_to_string(path)
-            .map_err(|e| Error::Io { path: path.to_path_buf(), message: e.to_string() })?;
+        let xml = std::fs::read_to_string(path).map_err(|e| Error::Io {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })?;
         let base = path.parent().filter(|p| !p.as_os_str().is_empty());
         NodeDef::parse(&xml, base).map_err(|e| match e {
-            Error::Xml { .. } => Error::InFile { path: path.to_path_buf(), source: Box::new(e) },
+            Error::Xml { .. } => Error::InFile {
+                path: path.to_path_buf(),
+                source: Box::new(e),
+            },
             other => other,
         })
     }
@@ -71,7 +76,7 @@ impl NodeDef {
                 write_domain(w, d, opts);
             }
             for n in &self.networks {
-                write_network(w, n);
+                write_network(w, n, opts);
             }
             let c = &self.cpu;
             w.element(Tag::new("cpu"), |w| {
@@ -89,7 +94,11 @@ impl NodeDef {
                 num(w, "threads", c.threads);
             });
             if let Some(m) = self.memory_kib {
-                let tag = if opts.legacy_style() { Tag::new("memory") } else { Tag::new("memory").attr("unit", "KiB") };
+                let tag = if opts.legacy_style() {
+                    Tag::new("memory")
+                } else {
+                    Tag::new("memory").attr("unit", "KiB")
+                };
                 w.text(tag, &m.to_string());
             }
         });
@@ -116,10 +125,16 @@ fn read_referenced<T>(
         return Err(el.error(format!("Empty attribute 'file' on <{}>", el.name)));
     }
     let path = resolve(base_dir, file);
-    let xml = std::fs::read_to_string(&path).map_err(|e| Error::Io { path: path.clone(), message: e.to_string() })?;
+    let xml = std::fs::read_to_string(&path).map_err(|e| Error::Io {
+        path: path.clone(),
+        message: e.to_string(),
+    })?;
     parse_document(&xml)
         .and_then(|root| parse(&root))
-        .map_err(|e| Error::InFile { path, source: Box::new(e) })
+        .map_err(|e| Error::InFile {
+            path,
+            source: Box::new(e),
+        })
 }
 
 fn parse_node(el: &Element, base_dir: Option<&Path>) -> Result<NodeDef> {
@@ -131,14 +146,18 @@ fn parse_node(el: &Element, base_dir: Option<&Path>) -> Result<NodeDef> {
         match child.name.as_str() {
             "domain" => {
                 let d = match child.attr("file") {
-                    Some(f) => read_referenced(child, f, base_dir, |r| parse_domain(r).map(|(d, _)| d))?,
+                    Some(f) => {
+                        read_referenced(child, f, base_dir, |r| parse_domain(r).map(|(d, _)| d))?
+                    }
                     None => parse_domain(child)?.0,
                 };
                 node.domains.push(d);
             }
             "network" => {
                 let n = match child.attr("file") {
-                    Some(f) => read_referenced(child, f, base_dir, |r| parse_network(r).map(|(n, _)| n))?,
+                    Some(f) => {
+                        read_referenced(child, f, base_dir, |r| parse_network(r).map(|(n, _)| n))?
+                    }
                     None => parse_network(child)?.0,
                 };
                 node.networks.push(n);
@@ -150,7 +169,9 @@ fn parse_node(el: &Element, base_dir: Option<&Path>) -> Result<NodeDef> {
     }
     if let Some(c) = cpu {
         c.expect_no_text()?;
-        const NAMES: &[&str] = &["mhz", "model", "active", "nodes", "sockets", "cores", "threads"];
+        const NAMES: &[&str] = &[
+            "mhz", "model", "active", "nodes", "sockets", "cores", "threads",
+        ];
         let mut slots: [Option<&Element>; 7] = [None; 7];
         for child in &c.children {
             let Some(i) = NAMES.iter().position(|n| *n == child.name) else {
@@ -162,9 +183,12 @@ fn parse_node(el: &Element, base_dir: Option<&Path>) -> Result<NodeDef> {
             match slots[i] {
                 Some(e) => {
                     let t = e.trimmed_text()?;
-                    parse_u32(t)
-                        .map(Some)
-                        .ok_or_else(|| e.error(format!("Invalid <{}> value '{t}': expected a non-negative integer", e.name)))
+                    parse_u32(t).map(Some).ok_or_else(|| {
+                        e.error(format!(
+                            "Invalid <{}> value '{t}': expected a non-negative integer",
+                            e.name
+                        ))
+                    })
                 }
                 None => Ok(None),
             }
@@ -211,14 +235,24 @@ mod tests {
     #[test]
     fn missing_file_names_it() {
         let dir = std::env::temp_dir();
-        let err = NodeDef::parse("<node><domain file='no-such-virtkit-file.xml'/></node>", Some(&dir)).unwrap_err();
+        let err = NodeDef::parse(
+            "<node><domain file='no-such-virtkit-file.xml'/></node>",
+            Some(&dir),
+        )
+        .unwrap_err();
         assert!(matches!(err, Error::Io { .. }));
-        assert!(err.to_string().contains("no-such-virtkit-file.xml"), "{err}");
+        assert!(
+            err.to_string().contains("no-such-virtkit-file.xml"),
+            "{err}"
+        );
     }
 
     #[test]
     fn bad_cpu_value() {
         let err = NodeDef::parse("<node><cpu><mhz>fast</mhz></cpu></node>", None).unwrap_err();
-        assert!(err.to_string().contains("Invalid <mhz> value 'fast'"), "{err}");
+        assert!(
+            err.to_string().contains("Invalid <mhz> value 'fast'"),
+            "{err}"
+        );
     }
 }

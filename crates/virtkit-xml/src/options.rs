@@ -29,7 +29,10 @@ pub struct FormatOptions {
 impl FormatOptions {
     /// The 0.4.6-era style, live, without secrets.
     pub fn legacy() -> Self {
-        FormatOptions { style: FormatStyle::Legacy, ..Self::default() }
+        FormatOptions {
+            style: FormatStyle::Legacy,
+            ..Self::default()
+        }
     }
 
     /// These options with a different style.

@@ -47,7 +47,11 @@ impl<'a> LineIndex<'a> {
 
     fn error(&self, offset: usize, message: impl Into<String>) -> Error {
         let (line, column) = self.position(offset);
-        Error::Xml { line, column, message: message.into() }
+        Error::Xml {
+            line,
+            column,
+            message: message.into(),
+        }
     }
 }
 
@@ -56,34 +60,73 @@ fn clamp_u32(v: usize) -> u32 {
 }
 
 fn check_chars(s: &str) -> std::result::Result<(), String> {
-    match s.chars().find(|&c| (c < ' ' && !matches!(c, '\t' | '\n' | '\r')) || c == '\u{FFFE}' || c == '\u{FFFF}') {
+    match s.chars().find(|&c| {
+        (c < ' ' && !matches!(c, '\t' | '\n' | '\r')) || c == '\u{FFFE}' || c == '\u{FFFF}'
+    }) {
         Some(c) => Err(format!("Invalid character U+{:04X}", u32::from(c))),
         None => Ok(()),
     }
+}
+
+/// Whether `name` is an XML name: a letter, `_` or `:` (or any non-ASCII character) first, then
+/// also digits, `-` and `.`. Names that break this rule could not be written back.
+fn is_xml_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    let Some(first) = chars.next() else {
+        return false;
+    };
+    let start_ok = |c: char| {
+        c.is_ascii_alphabetic() || c == '_' || c == ':' || (!c.is_ascii() && !c.is_control())
+    };
+    start_ok(first) && chars.all(|c| start_ok(c) || c.is_ascii_digit() || c == '-' || c == '.')
 }
 
 fn start_element(e: &BytesStart<'_>, index: &LineIndex<'_>, offset: usize) -> Result<Element> {
     let name = std::str::from_utf8(e.name().as_ref())
         .map_err(|_| index.error(offset, "Element name is not UTF-8"))?
         .to_owned();
+    if !is_xml_name(&name) {
+        return Err(index.error(offset, format!("Invalid element name {name:?}")));
+    }
     let mut attrs: Vec<(String, String)> = Vec::new();
-    for attr in e.attributes() {
-        let attr = attr.map_err(|err| index.error(offset, format!("Malformed attribute in <{name}>: {err}")))?;
+    for attr in e.attributes().with_checks(false) {
+        let attr = attr.map_err(|err| {
+            index.error(offset, format!("Malformed attribute in <{name}>: {err}"))
+        })?;
         let key = std::str::from_utf8(attr.key.as_ref())
             .map_err(|_| index.error(offset, format!("Attribute name in <{name}> is not UTF-8")))?
             .to_owned();
+        if !is_xml_name(&key) {
+            return Err(index.error(
+                offset,
+                format!("Invalid attribute name {key:?} in <{name}>"),
+            ));
+        }
         let value = attr
             .unescape_value()
-            .map_err(|err| index.error(offset, format!("Bad escape in attribute '{key}' of <{name}>: {err}")))?
+            .map_err(|err| {
+                index.error(
+                    offset,
+                    format!("Bad escape in attribute '{key}' of <{name}>: {err}"),
+                )
+            })?
             .into_owned();
-        check_chars(&value).map_err(|m| index.error(offset, format!("{m} in attribute '{key}' of <{name}>")))?;
+        check_chars(&value)
+            .map_err(|m| index.error(offset, format!("{m} in attribute '{key}' of <{name}>")))?;
         if attrs.iter().any(|(k, _)| *k == key) {
             return Err(index.error(offset, format!("Duplicate attribute '{key}' in <{name}>")));
         }
         attrs.push((key, value));
     }
     let (line, column) = index.position(offset);
-    Ok(Element { name, attrs, children: Vec::new(), text: String::new(), line, column })
+    Ok(Element {
+        name,
+        attrs,
+        children: Vec::new(),
+        text: String::new(),
+        line,
+        column,
+    })
 }
 
 /// Reads a whole document and returns its root element.
@@ -109,8 +152,7 @@ pub(crate) fn parse_document(xml: &str) -> Result<Element> {
             }
         };
         match event {
-            Event::Start(e) | Event::Empty(e) if root.is_some() => {
-                let _ = e;
+            Event::Start(_) | Event::Empty(_) if root.is_some() => {
                 return Err(index.error(offset, "Extra content after the root element"));
             }
             Event::Start(e) => {
@@ -136,7 +178,9 @@ pub(crate) fn parse_document(xml: &str) -> Result<Element> {
                 }
             }
             Event::Text(t) => {
-                let text = t.unescape().map_err(|err| index.error(offset, format!("Bad escape in text: {err}")))?;
+                let text = t
+                    .unescape()
+                    .map_err(|err| index.error(offset, format!("Bad escape in text: {err}")))?;
                 check_chars(&text).map_err(|m| index.error(offset, m))?;
                 match stack.last_mut() {
                     Some(top) => top.text.push_str(&text),
@@ -145,7 +189,8 @@ pub(crate) fn parse_document(xml: &str) -> Result<Element> {
                 }
             }
             Event::CData(c) => {
-                let text = std::str::from_utf8(&c).map_err(|_| index.error(offset, "CDATA is not UTF-8"))?;
+                let text = std::str::from_utf8(&c)
+                    .map_err(|_| index.error(offset, "CDATA is not UTF-8"))?;
                 check_chars(text).map_err(|m| index.error(offset, m))?;
                 match stack.last_mut() {
                     Some(top) => top.text.push_str(text),
@@ -157,7 +202,10 @@ pub(crate) fn parse_document(xml: &str) -> Result<Element> {
         }
     }
     if let Some(open) = stack.last() {
-        return Err(index.error(xml.len(), format!("Unexpected end of document: <{}> is not closed", open.name)));
+        return Err(index.error(
+            xml.len(),
+            format!("Unexpected end of document: <{}> is not closed", open.name),
+        ));
     }
     root.ok_or_else(|| index.error(xml.len(), "Empty document: expected a root element"))
 }
@@ -165,11 +213,18 @@ pub(crate) fn parse_document(xml: &str) -> Result<Element> {
 impl Element {
     /// An XML error located at this element.
     pub(crate) fn error(&self, message: impl Into<String>) -> Error {
-        Error::Xml { line: self.line, column: self.column, message: message.into() }
+        Error::Xml {
+            line: self.line,
+            column: self.column,
+            message: message.into(),
+        }
     }
 
     pub(crate) fn attr(&self, name: &str) -> Option<&str> {
-        self.attrs.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+        self.attrs
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
     }
 
     pub(crate) fn required_attr(&self, name: &str) -> Result<&str> {
@@ -192,21 +247,34 @@ impl Element {
     }
 
     /// Parses an optional attribute with `parse`, describing the expected form as `what`.
-    pub(crate) fn parsed_attr<T>(&self, name: &str, what: &str, parse: impl FnOnce(&str) -> Option<T>) -> Result<Option<T>> {
+    pub(crate) fn parsed_attr<T>(
+        &self,
+        name: &str,
+        what: &str,
+        parse: impl FnOnce(&str) -> Option<T>,
+    ) -> Result<Option<T>> {
         match self.attr(name) {
             None => Ok(None),
-            Some(v) => parse(v.trim()).map(Some).ok_or_else(|| self.bad_attr(name, v, what)),
+            Some(v) => parse(v.trim())
+                .map(Some)
+                .ok_or_else(|| self.bad_attr(name, v, what)),
         }
     }
 
     pub(crate) fn bad_attr(&self, name: &str, value: &str, what: &str) -> Error {
-        self.error(format!("Invalid value '{value}' for attribute '{name}' of <{}>: expected {what}", self.name))
+        self.error(format!(
+            "Invalid value '{value}' for attribute '{name}' of <{}>: expected {what}",
+            self.name
+        ))
     }
 
     /// The text of an element that must not have child elements.
     pub(crate) fn text(&self) -> Result<&str> {
         if let Some(child) = self.children.first() {
-            return Err(child.error(format!("Unexpected element <{}> in <{}>: expected text only", child.name, self.name)));
+            return Err(child.error(format!(
+                "Unexpected element <{}> in <{}>: expected text only",
+                child.name, self.name
+            )));
         }
         Ok(&self.text)
     }
@@ -228,7 +296,10 @@ impl Element {
     /// Checks that an element is empty: no child elements and no text other than whitespace.
     pub(crate) fn expect_empty(&self) -> Result<()> {
         if let Some(child) = self.children.first() {
-            return Err(child.error(format!("Unexpected element <{}> in <{}>: expected no content", child.name, self.name)));
+            return Err(child.error(format!(
+                "Unexpected element <{}> in <{}>: expected no content",
+                child.name, self.name
+            )));
         }
         self.expect_no_text()
     }
@@ -259,9 +330,16 @@ impl Element {
 }
 
 /// Records a child that may occur at most once.
-pub(crate) fn once<'a>(slot: &mut Option<&'a Element>, child: &'a Element, parent: &Element) -> Result<()> {
+pub(crate) fn once<'a>(
+    slot: &mut Option<&'a Element>,
+    child: &'a Element,
+    parent: &Element,
+) -> Result<()> {
     if slot.is_some() {
-        return Err(child.error(format!("Duplicate element <{}> in <{}>", child.name, parent.name)));
+        return Err(child.error(format!(
+            "Duplicate element <{}> in <{}>",
+            child.name, parent.name
+        )));
     }
     *slot = Some(child);
     Ok(())
@@ -270,7 +348,10 @@ pub(crate) fn once<'a>(slot: &mut Option<&'a Element>, child: &'a Element, paren
 /// Checks the root element's name.
 pub(crate) fn expect_root(root: &Element, name: &str) -> Result<()> {
     if root.name != name {
-        return Err(root.error(format!("Expected root element <{name}>, found <{}>", root.name)));
+        return Err(root.error(format!(
+            "Expected root element <{name}>, found <{}>",
+            root.name
+        )));
     }
     Ok(())
 }
@@ -281,7 +362,9 @@ mod tests {
 
     #[test]
     fn reads_tree_with_positions() {
-        let root = parse_document("<?xml version='1.0'?>\n<a x=\"1\">\n  <b>t&amp;u</b><c/>\n</a>\n").unwrap();
+        let root =
+            parse_document("<?xml version='1.0'?>\n<a x=\"1\">\n  <b>t&amp;u</b><c/>\n</a>\n")
+                .unwrap();
         assert_eq!(root.name, "a");
         assert_eq!((root.line, root.column), (2, 1));
         assert_eq!(root.attr("x"), Some("1"));
@@ -303,6 +386,10 @@ mod tests {
             "<a>\u{1}</a>",
             "<a><b></a>",
             "<a x=1/>",
+            "<a\u{0}b/>",
+            "<a b\u{1f}='1'/>",
+            "<1a/>",
+            "<a><-b/></a>",
         ] {
             let err = parse_document(bad).unwrap_err();
             assert!(matches!(err, Error::Xml { .. }), "{bad:?} gave {err:?}");

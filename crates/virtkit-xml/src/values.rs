@@ -19,7 +19,7 @@ pub fn parse_uuid(s: &str) -> Option<Uuid> {
     let mut hex_seen = 0usize;
     for c in trimmed.chars() {
         if c == '-' {
-            if hex_seen % 2 != 0 {
+            if !hex_seen.is_multiple_of(2) {
                 return None;
             }
         } else {
@@ -44,7 +44,11 @@ pub struct MacAddr(pub [u8; 6]);
 impl fmt::Display for MacAddr {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let b = self.0;
-        write!(f, "{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}", b[0], b[1], b[2], b[3], b[4], b[5])
+        write!(
+            f,
+            "{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
+            b[0], b[1], b[2], b[3], b[4], b[5]
+        )
     }
 }
 
@@ -106,19 +110,33 @@ pub(crate) fn unit_multiplier(unit: &str) -> Option<u64> {
 /// (rounded up, as libvirt does). `default_multiplier` applies when there is no unit.
 pub(crate) fn scaled_kib(el: &Element, default_multiplier: u64) -> Result<u64> {
     let bytes = scaled_bytes(el, default_multiplier)?;
-    Ok(bytes.div_ceil(1024))
+    bytes_to_kib(bytes)
+        .ok_or_else(|| el.error(format!("<{}> value {} overflows", el.name, el.text.trim())))
+}
+
+/// Bytes to KiB, rounded up. `None` when the result could not be written back in KiB and read
+/// again as bytes without overflow.
+pub(crate) fn bytes_to_kib(bytes: u64) -> Option<u64> {
+    Some(bytes.div_ceil(1024)).filter(|&k| k <= u64::MAX / 1024)
 }
 
 /// Reads a scaled size in bytes from an element's text and `unit` attribute.
 pub(crate) fn scaled_bytes(el: &Element, default_multiplier: u64) -> Result<u64> {
     let text = el.trimmed_text()?;
     let value: u64 = parse_decimal_u64(text).ok_or_else(|| {
-        el.error(format!("Invalid <{}> value '{text}': expected a non-negative integer", el.name))
+        el.error(format!(
+            "Invalid <{}> value '{text}': expected a non-negative integer",
+            el.name
+        ))
     })?;
     let multiplier = match el.attr("unit") {
         None => default_multiplier,
         Some(u) => unit_multiplier(u.trim()).ok_or_else(|| {
-            el.bad_attr("unit", u, "a size unit such as b, KiB, MiB, GiB, TiB (or k, M, G, T)")
+            el.bad_attr(
+                "unit",
+                u,
+                "a size unit such as b, KiB, MiB, GiB, TiB (or k, M, G, T)",
+            )
         })?,
     };
     value
@@ -151,7 +169,9 @@ pub(crate) fn parse_i32(s: &str) -> Option<i32> {
 /// `0x`-prefixed hex or plain decimal.
 pub(crate) fn parse_hex_or_dec(s: &str) -> Option<u32> {
     match s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
-        Some(h) if !h.is_empty() && h.bytes().all(|b| b.is_ascii_hexdigit()) => u32::from_str_radix(h, 16).ok(),
+        Some(h) if !h.is_empty() && h.bytes().all(|b| b.is_ascii_hexdigit()) => {
+            u32::from_str_radix(h, 16).ok()
+        }
         Some(_) => None,
         None => parse_u32(s),
     }
@@ -231,10 +251,18 @@ pub(crate) fn keyword_attr<T>(
 }
 
 /// Parses the text of a keyword element.
-pub(crate) fn keyword_text<T>(el: &Element, names: &[&str], from_name: impl Fn(&str) -> Option<T>) -> Result<T> {
+pub(crate) fn keyword_text<T>(
+    el: &Element,
+    names: &[&str],
+    from_name: impl Fn(&str) -> Option<T>,
+) -> Result<T> {
     let t = el.trimmed_text()?;
     from_name(t).ok_or_else(|| {
-        el.error(format!("Invalid <{}> value '{t}': expected one of {}", el.name, names.join(", ")))
+        el.error(format!(
+            "Invalid <{}> value '{t}': expected one of {}",
+            el.name,
+            names.join(", ")
+        ))
     })
 }
 
@@ -244,7 +272,9 @@ pub(crate) fn check_name(el: &Element, name: &str) -> Result<()> {
         return Err(el.error("Empty name"));
     }
     if name.contains('/') {
-        return Err(el.error(format!("Invalid name '{name}': a name must not contain '/'")));
+        return Err(el.error(format!(
+            "Invalid name '{name}': a name must not contain '/'"
+        )));
     }
     Ok(())
 }
@@ -253,16 +283,22 @@ pub(crate) fn check_name(el: &Element, name: &str) -> Result<()> {
 pub(crate) fn uuid_element(el: &Element) -> Result<Uuid> {
     let t = el.trimmed_text()?;
     parse_uuid(t).ok_or_else(|| {
-        el.error(format!("Invalid UUID '{t}': expected 32 hex digits, optionally in 8-4-4-4-12 form"))
+        el.error(format!(
+            "Invalid UUID '{t}': expected 32 hex digits, optionally in 8-4-4-4-12 form"
+        ))
     })
 }
 
 /// Reads a MAC address attribute.
 pub(crate) fn mac_attr(el: &Element, name: &str) -> Result<MacAddr> {
     let v = el.required_attr(name)?;
-    v.trim()
-        .parse()
-        .map_err(|_| el.bad_attr(name, v, "a MAC address of six hex pairs such as 52:54:00:12:34:56"))
+    v.trim().parse().map_err(|_| {
+        el.bad_attr(
+            name,
+            v,
+            "a MAC address of six hex pairs such as 52:54:00:12:34:56",
+        )
+    })
 }
 
 #[cfg(test)]
@@ -273,8 +309,14 @@ mod tests {
     fn uuid_forms() {
         let want = Uuid::parse_str("ef861801-45b9-11cb-88e3-afbfe5370493").unwrap();
         assert_eq!(parse_uuid("EF86180145B911CB88E3AFBFE5370493"), Some(want));
-        assert_eq!(parse_uuid("ef861801-45b9-11cb-88e3-afbfe5370493"), Some(want));
-        assert_eq!(parse_uuid("  ef86180145b911cb88e3afbfe5370493\n"), Some(want));
+        assert_eq!(
+            parse_uuid("ef861801-45b9-11cb-88e3-afbfe5370493"),
+            Some(want)
+        );
+        assert_eq!(
+            parse_uuid("  ef86180145b911cb88e3afbfe5370493\n"),
+            Some(want)
+        );
         assert_eq!(parse_uuid("ef861801-45b9-11cb-88e3-afbfe537049"), None);
         assert_eq!(parse_uuid("ef861801-45b9-11cb-88e3-afbfe53704933"), None);
         assert_eq!(parse_uuid("ef86180-145b9-11cb-88e3-afbfe5370493"), None);
@@ -286,7 +328,14 @@ mod tests {
     fn mac_forms() {
         let m: MacAddr = "AA:0:86:e2:35:72".parse().unwrap();
         assert_eq!(m.to_string(), "aa:00:86:e2:35:72");
-        for bad in ["", "aa:bb:cc:dd:ee", "aa:bb:cc:dd:ee:ff:00", "aa:bb:cc:dd:ee:fg", "aaa:bb:cc:dd:ee:ff", "aa-bb-cc-dd-ee-ff"] {
+        for bad in [
+            "",
+            "aa:bb:cc:dd:ee",
+            "aa:bb:cc:dd:ee:ff:00",
+            "aa:bb:cc:dd:ee:fg",
+            "aaa:bb:cc:dd:ee:ff",
+            "aa-bb-cc-dd-ee-ff",
+        ] {
             assert!(bad.parse::<MacAddr>().is_err(), "{bad}");
         }
     }

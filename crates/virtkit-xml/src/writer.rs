@@ -40,12 +40,18 @@ pub(crate) struct Tag {
 
 impl Tag {
     pub(crate) fn new(name: &'static str) -> Self {
-        Tag { name: Cow::Borrowed(name), attrs: Vec::new() }
+        Tag {
+            name: Cow::Borrowed(name),
+            attrs: Vec::new(),
+        }
     }
 
     /// A tag whose name comes from data (open-ended flag lists such as CPU features).
     pub(crate) fn named(name: &str) -> Self {
-        Tag { name: Cow::Owned(name.to_owned()), attrs: Vec::new() }
+        Tag {
+            name: Cow::Owned(name.to_owned()),
+            attrs: Vec::new(),
+        }
     }
 
     pub(crate) fn attr(mut self, key: &'static str, value: impl std::fmt::Display) -> Self {
@@ -79,7 +85,10 @@ pub(crate) struct Writer {
 
 impl Writer {
     pub(crate) fn new() -> Self {
-        Writer { out: String::new(), depth: 0 }
+        Writer {
+            out: String::new(),
+            depth: 0,
+        }
     }
 
     fn indent(&mut self) {
@@ -130,7 +139,10 @@ impl Writer {
 
     /// Like [`Writer::open_close`], but writes `<tag .../>` when the body writes nothing.
     pub(crate) fn element(&mut self, tag: Tag, body: impl FnOnce(&mut Writer)) {
-        let mut inner = Writer { out: String::new(), depth: self.depth + 1 };
+        let mut inner = Writer {
+            out: String::new(),
+            depth: self.depth + 1,
+        };
         body(&mut inner);
         if inner.out.is_empty() {
             self.empty(tag);

@@ -6,15 +6,19 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use virtkit_xml::{
-    Capabilities, DomainDef, FormatOptions, FormatStyle, NetworkDef, NodeDef, equivalent_capabilities,
-    equivalent_domains, equivalent_networks, model_difference,
+    Capabilities, DomainDef, FormatOptions, FormatStyle, NetworkDef, NodeDef,
+    equivalent_capabilities, equivalent_domains, equivalent_networks, model_difference,
 };
 
 const CORPUS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/corpus");
 
 fn corpus_xml_files() -> Vec<PathBuf> {
     let root = Path::new(CORPUS);
-    assert!(root.is_dir(), "the shared corpus is missing at {}", root.display());
+    assert!(
+        root.is_dir(),
+        "the shared corpus is missing at {}",
+        root.display()
+    );
     let mut out = Vec::new();
     let mut dirs = vec![root.to_path_buf()];
     while let Some(dir) = dirs.pop() {
@@ -42,7 +46,10 @@ fn root_name(xml: &str) -> String {
         } else if rest.starts_with("<!--") {
             rest = &rest[rest.find("-->").unwrap() + 3..];
         } else {
-            let end = rest[1..].find(|c: char| c.is_whitespace() || c == '>' || c == '/').unwrap() + 1;
+            let end = rest[1..]
+                .find(|c: char| c.is_whitespace() || c == '>' || c == '/')
+                .unwrap()
+                + 1;
             return rest[1..end].to_owned();
         }
     }
@@ -51,7 +58,11 @@ fn root_name(xml: &str) -> String {
 fn all_styles() -> Vec<FormatOptions> {
     let mut v = Vec::new();
     for style in [FormatStyle::Current, FormatStyle::Legacy] {
-        v.push(FormatOptions { style, inactive: false, secure: true });
+        v.push(FormatOptions {
+            style,
+            inactive: false,
+            secure: true,
+        });
     }
     v
 }
@@ -63,9 +74,13 @@ fn check_file(path: &Path) -> Result<&'static str, String> {
             let def = DomainDef::parse(&xml).map_err(|e| format!("parse: {e}"))?;
             for opts in all_styles() {
                 let out = def.to_xml(&opts);
-                let again = DomainDef::parse(&out).map_err(|e| format!("re-parse ({:?}): {e}\n{out}", opts.style))?;
+                let again = DomainDef::parse(&out)
+                    .map_err(|e| format!("re-parse ({:?}): {e}\n{out}", opts.style))?;
                 if let Some(diff) = model_difference(&def, &again) {
-                    return Err(format!("round trip ({:?}) changed the model:\n{diff}", opts.style));
+                    return Err(format!(
+                        "round trip ({:?}) changed the model:\n{diff}",
+                        opts.style
+                    ));
                 }
                 if !equivalent_domains(&xml, &out).map_err(|e| e.to_string())? {
                     return Err("equivalent_domains says the re-formatted document differs".into());
@@ -100,7 +115,9 @@ fn check_file(path: &Path) -> Result<&'static str, String> {
                     return Err(format!("round trip changed the model:\n{diff}"));
                 }
                 if !equivalent_capabilities(&xml, &out).map_err(|e| e.to_string())? {
-                    return Err("equivalent_capabilities says the re-formatted document differs".into());
+                    return Err(
+                        "equivalent_capabilities says the re-formatted document differs".into(),
+                    );
                 }
             }
             Ok("capabilities")
@@ -123,7 +140,11 @@ fn check_file(path: &Path) -> Result<&'static str, String> {
 #[test]
 fn every_corpus_xml_file_parses_and_round_trips() {
     let files = corpus_xml_files();
-    assert!(files.len() >= 80, "only {} XML files found in the corpus", files.len());
+    assert!(
+        files.len() >= 80,
+        "only {} XML files found in the corpus",
+        files.len()
+    );
     let mut failures = Vec::new();
     let mut counts = std::collections::BTreeMap::new();
     for path in &files {
@@ -132,7 +153,13 @@ fn every_corpus_xml_file_parses_and_round_trips() {
             Err(e) => failures.push(format!("{}: {e}", path.display())),
         }
     }
-    assert!(failures.is_empty(), "{} of {} files failed:\n{}", failures.len(), files.len(), failures.join("\n\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {} files failed:\n{}",
+        failures.len(),
+        files.len(),
+        failures.join("\n\n")
+    );
     eprintln!("corpus: {counts:?}");
     assert!(counts.contains_key("domain") && counts.contains_key("network"));
     assert!(counts.contains_key("capabilities") && counts.contains_key("node"));
@@ -168,7 +195,10 @@ fn legacy_style_reproduces_libvirt_046_domain_output() {
             let out = def.to_xml(&FormatOptions::legacy().with_secure(true));
             checked += 1;
             if out != xml {
-                failures.push(format!("{}:\n--- expected\n{xml}--- got\n{out}", path.display()));
+                failures.push(format!(
+                    "{}:\n--- expected\n{xml}--- got\n{out}",
+                    path.display()
+                ));
             }
         }
     }
@@ -188,7 +218,11 @@ fn legacy_style_reproduces_canonical_qemu_inputs() {
         let path = dir.join(&row[0]);
         let xml = fs::read_to_string(&path).unwrap();
         let def = DomainDef::parse(&xml).unwrap();
-        let out = def.to_xml(&FormatOptions::legacy().with_inactive(true).with_secure(true));
+        let out = def.to_xml(
+            &FormatOptions::legacy()
+                .with_inactive(true)
+                .with_secure(true),
+        );
         if out == xml || out == xml.trim_end().to_owned() + "\n" {
             exact += 1;
         } else {
@@ -200,7 +234,10 @@ fn legacy_style_reproduces_canonical_qemu_inputs() {
     for name in &normalised {
         let xml = fs::read_to_string(dir.join(name)).unwrap();
         let cdroms = xml.matches("device='cdrom'").count();
-        assert!(cdroms > xml.matches("<readonly/>").count(), "{name} differs for another reason");
+        assert!(
+            cdroms > xml.matches("<readonly/>").count(),
+            "{name} differs for another reason"
+        );
     }
     assert!(exact >= 15);
 }
@@ -214,7 +251,12 @@ fn legacy_style_reproduces_xen_capabilities() {
         let path = dir.join(&row[1]);
         let xml = fs::read_to_string(&path).unwrap();
         let caps = Capabilities::parse(&xml).unwrap();
-        assert_eq!(caps.to_xml_with(&FormatOptions::legacy()), xml, "{}", path.display());
+        assert_eq!(
+            caps.to_xml_with(&FormatOptions::legacy()),
+            xml,
+            "{}",
+            path.display()
+        );
         checked += 1;
     }
     assert!(checked >= 5);
@@ -230,7 +272,8 @@ fn test_node_reads_referenced_files() {
     assert_eq!(nets, ["private", "default"]);
     let fc4 = &node.domains[1];
     // domuuid-fc4.txt holds the expected virsh output for this UUID.
-    let expected = fs::read_to_string(Path::new(CORPUS).join("testdriver/domuuid-fc4.txt")).unwrap();
+    let expected =
+        fs::read_to_string(Path::new(CORPUS).join("testdriver/domuuid-fc4.txt")).unwrap();
     assert_eq!(fc4.uuid.hyphenated().to_string(), expected.trim());
     assert_eq!(fc4.memory_kib, 261072);
     assert_eq!(fc4.current_memory_kib, 131072);
@@ -238,10 +281,24 @@ fn test_node_reads_referenced_files() {
     assert_eq!(node.cpu.mhz, Some(6000));
     assert_eq!(node.cpu.model.as_deref(), Some("i986"));
     assert_eq!(node.cpu.active, Some(50));
-    assert_eq!((node.cpu.nodes, node.cpu.sockets, node.cpu.cores, node.cpu.threads), (Some(4), Some(4), Some(4), Some(2)));
+    assert_eq!(
+        (
+            node.cpu.nodes,
+            node.cpu.sockets,
+            node.cpu.cores,
+            node.cpu.threads
+        ),
+        (Some(4), Some(4), Some(4), Some(2))
+    );
     assert_eq!(node.memory_kib, Some(8192000));
     assert_eq!(node.networks[1].bridge.as_deref(), Some("brdefault"));
-    assert_eq!(node.networks[1].forward.as_ref().and_then(|f| f.dev.as_deref()), Some("eth0"));
+    assert_eq!(
+        node.networks[1]
+            .forward
+            .as_ref()
+            .and_then(|f| f.dev.as_deref()),
+        Some("eth0")
+    );
 
     // The same node given with a relative base directory and through NodeDef::parse.
     let xml = fs::read_to_string(&path).unwrap();

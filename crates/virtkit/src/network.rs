@@ -76,4 +76,15 @@ impl Network {
             m.network_set_autostart(&self.ident, on)
         })
     }
+    /// Whether the network is active.
+    pub fn is_active(&self) -> Result<bool> {
+        self.conn
+            .dispatch(Op::NetworkIsActive, |m| m.network_is_active(&self.ident))
+    }
+    /// Whether the network has a persistent definition.
+    pub fn is_persistent(&self) -> Result<bool> {
+        self.conn.dispatch(Op::NetworkIsPersistent, |m| {
+            m.network_is_persistent(&self.ident)
+        })
+    }
 }

@@ -818,6 +818,16 @@ fn get_state(c: &TestConn, r: &DomainRef<'_>) -> Result<(DomainState, i32)> {
     Ok((node.domains[dom_index(&node, r)?].state, 0))
 }
 
+fn net_is_active(c: &TestConn, r: &NetworkRef<'_>) -> Result<bool> {
+    let node = c.lock();
+    Ok(node.networks[net_index(&node, r)?].active)
+}
+
+fn net_is_persistent(c: &TestConn, r: &NetworkRef<'_>) -> Result<bool> {
+    let node = c.lock();
+    Ok(node.networks[net_index(&node, r)?].persistent)
+}
+
 /// Every ABI 1.0 and 1.1 operation but the native-format conversions (the test driver has no
 /// native format).
 pub(crate) const OPS: Ops<TestConn> = Ops {
@@ -879,5 +889,7 @@ pub(crate) const OPS: Ops<TestConn> = Ops {
     node_get_security_model: Some(security_model),
     domain_get_security_label: Some(security_label),
     domain_get_state: Some(get_state),
+    network_is_active: Some(net_is_active),
+    network_is_persistent: Some(net_is_persistent),
     ..Ops::NONE
 };

@@ -1,0 +1,379 @@
+//! Domain management commands.
+
+use virtkit::{Domain, DomainState, VcpuState};
+
+use super::{
+    BY_ANY, BY_ID, BY_NAME, BY_UUID, CmdResult, Failure, cpu_used, domain_arg, format_cpu_set,
+    host_cpu_count, parse_cpu_list, parse_number, parse_scaled_kib, read_file,
+};
+use crate::ctl::Ctl;
+use crate::parse::Args;
+use crate::table::Table;
+
+/// libvirt's `VIR_DOMAIN_XML_SECURE`.
+const XML_SECURE: u32 = 1;
+/// libvirt's `VIR_DOMAIN_XML_INACTIVE`.
+const XML_INACTIVE: u32 = 2;
+
+fn file_arg(args: &Args) -> String {
+    args.get("file").unwrap_or_default().to_string()
+}
+
+/// A domain action that prints `Domain '<name>' <done>` on success and
+/// `Failed to <verb> domain '<name>'` before the API error.
+fn simple(
+    ctl: &mut Ctl,
+    args: &Args,
+    verb: &str,
+    done: &str,
+    f: fn(&Domain) -> virtkit::Result<()>,
+) -> CmdResult {
+    let (dom, name) = domain_arg(ctl, args, "domain", BY_ANY)?;
+    f(&dom).map_err(|e| Failure::ctx(format!("Failed to {verb} domain '{name}'"), e))?;
+    ctl.print_extra(&format!("Domain '{name}' {done}\n"));
+    Ok(())
+}
+
+pub(super) fn suspend(ctl: &mut Ctl, args: &Args) -> CmdResult {
+    simple(ctl, args, "suspend", "suspended", Domain::suspend)
+}
+
+pub(super) fn resume(ctl: &mut Ctl, args: &Args) -> CmdResult {
+    simple(ctl, args, "resume", "resumed", Domain::resume)
+}
+
+pub(super) fn destroy(ctl: &mut Ctl, args: &Args) -> CmdResult {
+    simple(ctl, args, "destroy", "destroyed", Domain::destroy)
+}
+
+pub(super) fn shutdown(ctl: &mut Ctl, args: &Args) -> CmdResult {
+    simple(ctl, args, "shutdown", "is being shutdown", Domain::shutdown)
+}
+
+pub(super) fn reboot(ctl: &mut Ctl, args: &Args) -> CmdResult {
+    simple(ctl, args, "reboot", "is being rebooted", |d| d.reboot(0))
+}
+
+pub(super) fn undefine(ctl: &mut Ctl, args: &Args) -> CmdResult {
+    let (dom, name) = domain_arg(ctl, args, "domain", BY_NAME | BY_UUID)?;
+    dom.undefine()
+        .map_err(|e| Failure::ctx(format!("Failed to undefine domain '{name}'"), e))?;
+    ctl.print_extra(&format!("Domain '{name}' has been undefined\n"));
+    Ok(())
+}
+
+pub(super) fn start(ctl: &mut Ctl, args: &Args) -> CmdResult {
+    let (dom, name) = domain_arg(ctl, args, "domain", BY_NAME | BY_UUID)?;
+    if dom.id() != -1 {
+        return Err(Failure::msg("Domain is already active"));
+    }
+    dom.create()
+        .map_err(|e| Failure::ctx(format!("Failed to start domain '{name}'"), e))?;
+    ctl.print_extra(&format!("Domain '{name}' started\n"));
+    Ok(())
+}
+
+pub(super) fn define(ctl: &mut Ctl, args: &Args) -> CmdResult {
+    let file = file_arg(args);
+    let xml = read_file(&file)?;
+    let conn = ctl.conn()?;
+    let dom = conn
+        .define_domain_xml(&xml)
+        .map_err(|e| Failure::ctx(format!("Failed to define domain from {file}"), e))?;
+    ctl.print_extra(&format!("Domain '{}' defined from {file}\n", dom.name()));
+    Ok(())
+}
+
+pub(super) fn create(ctl: &mut Ctl, args: &Args) -> CmdResult {
+    let file = file_arg(args);
+    let xml = read_file(&file)?;
+    let conn = ctl.conn()?;
+    let dom = conn
+        .create_domain_xml(&xml, 0)
+        .map_err(|e| Failure::ctx(format!("Failed to create domain from {file}"), e))?;
+    ctl.print_extra(&format!("Domain '{}' created from {file}\n", dom.name()));
+    Ok(())
+}
+
+pub(super) fn save(ctl: &mut Ctl, args: &Args) -> CmdResult {
+    let (dom, name) = domain_arg(ctl, args, "domain", BY_ANY)?;
+    let file = file_arg(args);
+    dom.save(&file)
+        .map_err(|e| Failure::ctx(format!("Failed to save domain '{name}' to {file}"), e))?;
+    // virsh's job watcher leaves an empty line before the message.
+    ctl.print_extra(&format!("\nDomain '{name}' saved to {file}\n"));
+    Ok(())
+}
+
+pub(super) fn restore(ctl: &mut Ctl, args: &Args) -> CmdResult {
+    let file = file_arg(args);
+    let conn = ctl.conn()?;
+    conn.restore_domain(&file)
+        .map_err(|e| Failure::ctx(format!("Failed to restore domain from {file}"), e))?;
+    ctl.print_extra(&format!("Domain restored from {file}\n"));
+    Ok(())
+}
+
+pub(super) fn dump(ctl: &mut Ctl, args: &Args) -> CmdResult {
+    let (dom, name) = domain_arg(ctl, args, "domain", BY_ANY)?;
+    let file = file_arg(args);
+    dom.core_dump(&file, 0)
+        .map_err(|e| Failure::ctx(format!("Failed to core dump domain '{name}' to {file}"), e))?;
+    ctl.print_extra(&format!("\nDomain '{name}' dumped to {file}\n"));
+    Ok(())
+}
+
+pub(super) fn dumpxml(ctl: &mut Ctl, args: &Args) -> CmdResult {
+    let (dom, _) = domain_arg(ctl, args, "domain", BY_ANY)?;
+    let mut flags = 0;
+    if args.flag("inactive") {
+        flags |= XML_INACTIVE;
+    }
+    if args.flag("security-info") {
+        flags |= XML_SECURE;
+    }
+    let xml = dom.xml_desc(flags)?;
+    ctl.print(&xml);
+    Ok(())
+}
+
+pub(super) fn domid(ctl: &mut Ctl, args: &Args) -> CmdResult {
+    let (dom, _) = domain_arg(ctl, args, "domain", BY_NAME | BY_UUID)?;
+    let id = dom.id();
+    ctl.print(&if id == -1 {
+        "-\n".to_string()
+    } else {
+        format!("{id}\n")
+    });
+    Ok(())
+}
+
+pub(super) fn domname(ctl: &mut Ctl, args: &Args) -> CmdResult {
+    let (dom, _) = domain_arg(ctl, args, "domain", BY_ID | BY_UUID)?;
+    ctl.print(&format!("{}\n", dom.name()));
+    Ok(())
+}
+
+pub(super) fn domuuid(ctl: &mut Ctl, args: &Args) -> CmdResult {
+    let (dom, _) = domain_arg(ctl, args, "domain", BY_ID | BY_NAME)?;
+    ctl.print(&format!("{}\n", dom.uuid_string()));
+    Ok(())
+}
+
+pub(super) fn autostart(ctl: &mut Ctl, args: &Args) -> CmdResult {
+    let (dom, name) = domain_arg(ctl, args, "domain", BY_ANY)?;
+    let on = !args.flag("disable");
+    if let Err(e) = dom.set_autostart(on) {
+        let what = if on { "mark" } else { "unmark" };
+        return Err(Failure::ctx(
+            format!("Failed to {what} domain '{name}' as autostarted"),
+            e,
+        ));
+    }
+    let what = if on { "marked" } else { "unmarked" };
+    ctl.print_extra(&format!("Domain '{name}' {what} as autostarted\n"));
+    Ok(())
+}
+
+pub(super) fn attach_device(ctl: &mut Ctl, args: &Args) -> CmdResult {
+    let (dom, _) = domain_arg(ctl, args, "domain", BY_ANY)?;
+    let file = file_arg(args);
+    let xml = read_file(&file)?;
+    dom.attach_device(&xml)
+        .map_err(|e| Failure::ctx(format!("Failed to attach device from {file}"), e))?;
+    ctl.print_extra("Device attached successfully\n");
+    Ok(())
+}
+
+pub(super) fn detach_device(ctl: &mut Ctl, args: &Args) -> CmdResult {
+    let (dom, _) = domain_arg(ctl, args, "domain", BY_ANY)?;
+    let file = file_arg(args);
+    let xml = read_file(&file)?;
+    dom.detach_device(&xml)
+        .map_err(|e| Failure::ctx(format!("Failed to detach device from {file}"), e))?;
+    ctl.print_extra("Device detached successfully\n");
+    Ok(())
+}
+
+pub(super) fn setmem(ctl: &mut Ctl, args: &Args) -> CmdResult {
+    let (dom, _) = domain_arg(ctl, args, "domain", BY_ANY)?;
+    let kib = parse_scaled_kib(args.get("size").unwrap_or_default(), "size")?;
+    dom.set_memory(kib)?;
+    Ok(())
+}
+
+pub(super) fn setmaxmem(ctl: &mut Ctl, args: &Args) -> CmdResult {
+    let (dom, _) = domain_arg(ctl, args, "domain", BY_ANY)?;
+    let kib = parse_scaled_kib(args.get("size").unwrap_or_default(), "size")?;
+    dom.set_max_memory(kib)
+        .map_err(|e| Failure::ctx("Unable to change MaxMemorySize", e))?;
+    Ok(())
+}
+
+pub(super) fn setvcpus(ctl: &mut Ctl, args: &Args) -> CmdResult {
+    let (dom, _) = domain_arg(ctl, args, "domain", BY_ANY)?;
+    let count = parse_number(args.get("count").unwrap_or_default(), "count")?;
+    if count == 0 {
+        return Err(Failure::msg("Can't set 0 processors for a VM"));
+    }
+    dom.set_vcpus(count)?;
+    Ok(())
+}
+
+fn vcpu_state_text(s: VcpuState) -> &'static str {
+    match s {
+        VcpuState::Offline => "offline",
+        VcpuState::Running => "running",
+        VcpuState::Blocked => "blocked",
+    }
+}
+
+/// Affinity maps per vCPU: from the driver for a running domain; for a shut-off one (where
+/// there is no per-vCPU state) every host CPU, which is what an unpinned definition allows.
+fn affinity_maps(dom: &Domain, ncpus: u32, maxcpu: usize) -> virtkit::Result<Vec<Vec<u8>>> {
+    match dom.vcpus() {
+        Ok(v) => Ok(v.into_iter().map(|v| v.cpumap).collect()),
+        Err(e) => {
+            if dom.info()?.state != DomainState::Shutoff {
+                return Err(e);
+            }
+            let mut all = vec![0u8; maxcpu.max(1).div_ceil(8)];
+            for i in 0..maxcpu {
+                all[i / 8] |= 1 << (i % 8);
+            }
+            Ok(vec![all; ncpus as usize])
+        }
+    }
+}
+
+fn print_affinity(ctl: &mut Ctl, map: &[u8], maxcpu: usize, pretty: bool) {
+    if pretty {
+        ctl.print(&format!(
+            "{:<15} {} (out of {maxcpu})\n",
+            "CPU Affinity:",
+            format_cpu_set(map, maxcpu)
+        ));
+    } else {
+        let bits: String = (0..maxcpu)
+            .map(|i| if cpu_used(map, i) { 'y' } else { '-' })
+            .collect();
+        ctl.print(&format!("{:<15} {bits}\n", "CPU Affinity:"));
+    }
+}
+
+pub(super) fn vcpuinfo(ctl: &mut Ctl, args: &Args) -> CmdResult {
+    let (dom, _) = domain_arg(ctl, args, "domain", BY_ANY)?;
+    let pretty = args.flag("pretty");
+    let conn = ctl.conn()?;
+    let maxcpu = host_cpu_count(&conn)?;
+    let info = dom.info()?;
+    match dom.vcpus() {
+        Ok(vcpus) => {
+            let n = vcpus.len();
+            for (i, v) in vcpus.iter().enumerate() {
+                ctl.print(&format!("{:<15} {i}\n", "VCPU:"));
+                ctl.print(&format!("{:<15} {}\n", "CPU:", v.cpu));
+                ctl.print(&format!("{:<15} {}\n", "State:", vcpu_state_text(v.state)));
+                if v.cpu_time_ns != 0 {
+                    ctl.print(&format!(
+                        "{:<15} {:.1}s\n",
+                        "CPU time:",
+                        v.cpu_time_ns as f64 / 1e9
+                    ));
+                }
+                print_affinity(ctl, &v.cpumap, maxcpu, pretty);
+                if i + 1 < n {
+                    ctl.print("\n");
+                }
+            }
+        }
+        Err(e) if info.state != DomainState::Shutoff => return Err(e.into()),
+        Err(_) => {
+            // A shut-off domain has no per-vCPU state: virsh shows N/A and the affinity.
+            let maps = affinity_maps(&dom, info.nr_virt_cpu, maxcpu)?;
+            let n = maps.len();
+            for (i, map) in maps.iter().enumerate() {
+                ctl.print(&format!("{:<15} {i}\n", "VCPU:"));
+                ctl.print(&format!("{:<15} N/A\n", "CPU:"));
+                ctl.print(&format!("{:<15} N/A\n", "State:"));
+                // virsh 9.0 prints this label without its colon.
+                ctl.print(&format!("{:<15} N/A\n", "CPU time"));
+                print_affinity(ctl, map, maxcpu, pretty);
+                if i + 1 < n {
+                    ctl.print("\n");
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+pub(super) fn vcpupin(ctl: &mut Ctl, args: &Args) -> CmdResult {
+    let (dom, _) = domain_arg(ctl, args, "domain", BY_ANY)?;
+    let vcpu = args
+        .get("vcpu")
+        .map(|v| parse_number(v, "vcpu"))
+        .transpose()?;
+    let conn = ctl.conn()?;
+    let maxcpu = host_cpu_count(&conn)?;
+    match args.get("cpulist") {
+        None => {
+            let info = dom.info()?;
+            let maps = affinity_maps(&dom, info.nr_virt_cpu, maxcpu)?;
+            if let Some(v) = vcpu.filter(|v| *v as usize >= maps.len()) {
+                return Err(Failure::msg(format!(
+                    "vcpu {v} is out of range of live cpu count {}",
+                    maps.len()
+                )));
+            }
+            let mut t = Table::new(&["VCPU", "CPU Affinity"]);
+            for (i, map) in maps.iter().enumerate() {
+                if vcpu.is_none_or(|v| v as usize == i) {
+                    t.row(vec![i.to_string(), format_cpu_set(map, maxcpu)]);
+                }
+            }
+            let text = t.render(!ctl.quiet);
+            ctl.print(&text);
+            Ok(())
+        }
+        Some(list) => {
+            let Some(v) = vcpu else {
+                return Err(Failure::msg("vcpupin: Missing vCPU number in pin mode."));
+            };
+            let map = parse_cpu_list(list, maxcpu)
+                .ok_or_else(|| Failure::msg(format!("Invalid cpulist '{list}'")))?;
+            dom.pin_vcpu(v, &map)?;
+            Ok(())
+        }
+    }
+}
+
+pub(super) fn xml_from_native(ctl: &mut Ctl, args: &Args) -> CmdResult {
+    let format = args.get("format").unwrap_or_default().to_string();
+    let config = read_file(args.get("config").unwrap_or_default())?;
+    let conn = ctl.conn()?;
+    let xml = conn.domain_xml_from_native(&format, &config)?;
+    ctl.print(&xml);
+    Ok(())
+}
+
+pub(super) fn xml_to_native(ctl: &mut Ctl, args: &Args) -> CmdResult {
+    let format = args.get("format").unwrap_or_default().to_string();
+    let xml = match (args.get("domain"), args.get("xml")) {
+        (Some(_), Some(_)) => {
+            return Err(Failure::msg(
+                "Options --domain and --xml are mutually exclusive",
+            ));
+        }
+        (Some(_), None) => {
+            let (dom, _) = domain_arg(ctl, args, "domain", BY_ANY)?;
+            dom.xml_desc(0)?
+        }
+        (None, Some(file)) => read_file(file)?,
+        (None, None) => return Err(Failure::msg("Either --domain or --xml must be specified")),
+    };
+    let conn = ctl.conn()?;
+    let native = conn.domain_xml_to_native(&format, &xml)?;
+    ctl.print(&native);
+    Ok(())
+}

@@ -1,0 +1,56 @@
+//! `drivers`: what this program can load, and from where. virtkit's own command (virsh has none).
+//!
+//! The summary table is one view of [`virtkit::installed_drivers`]; further views (such as a
+//! per-operation support matrix) belong here as options of their own, each a function from the
+//! same driver list to text.
+
+use virtkit::{DriverSummary, OPS};
+
+use super::{CmdResult, OptDef, flag};
+use crate::ctl::Ctl;
+use crate::parse::Args;
+use crate::table::Table;
+
+/// The options of `drivers`.
+pub(super) const OPTS: &[OptDef] = &[flag(
+    "matrix",
+    "print the support matrix instead: one row per API, one column per driver, each cell the ABI version since which the driver implements it",
+)];
+
+/// One row per driver: name, version, ABI, schemes, implemented operations out of the ABI's,
+/// and where it was loaded from.
+fn summary_table(drivers: &[DriverSummary]) -> Table {
+    let mut t = Table::new(&["Name", "Version", "ABI", "Schemes", "Operations", "Origin"]);
+    for d in drivers {
+        t.row(vec![
+            d.name.clone(),
+            d.version.clone(),
+            format!("{}.{}", d.abi.0, d.abi.1),
+            d.schemes.join(","),
+            format!("{}/{}", d.supported.len(), OPS.len()),
+            d.origin.clone(),
+        ]);
+    }
+    t
+}
+
+pub(super) fn drivers(ctl: &mut Ctl, args: &Args) -> CmdResult {
+    let (drivers, refused) = virtkit::installed_drivers(&ctl.registry);
+    let text = if args.flag("matrix") {
+        virtkit::support_matrix(&drivers)
+    } else {
+        summary_table(&drivers).render(!ctl.quiet)
+    };
+    ctl.print(&text);
+    if !refused.is_empty() {
+        let mut s = String::new();
+        if !ctl.quiet {
+            s.push_str("\nRefused plugin files:\n");
+        }
+        for r in &refused {
+            s.push_str(&format!(" {r}\n"));
+        }
+        ctl.print(&s);
+    }
+    Ok(())
+}

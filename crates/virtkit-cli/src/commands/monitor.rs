@@ -1,0 +1,376 @@
+//! Domain monitoring commands: `dominfo`, `domstate`, `list`.
+
+use virtkit::{Domain, DomainState, ErrorCode};
+
+use super::{BY_ANY, CmdResult, Failure, domain_arg};
+use crate::ctl::Ctl;
+use crate::parse::Args;
+use crate::table::Table;
+
+/// The state names virsh prints.
+pub(crate) fn state_text(s: DomainState) -> &'static str {
+    match s {
+        DomainState::NoState => "no state",
+        DomainState::Running => "running",
+        DomainState::Blocked => "idle",
+        DomainState::Paused => "paused",
+        DomainState::Shutdown => "in shutdown",
+        DomainState::Shutoff => "shut off",
+        DomainState::Crashed => "crashed",
+    }
+}
+
+/// The reason names virsh prints for each state (libvirt's per-state reason enums).
+fn reason_text(s: DomainState, reason: i32) -> &'static str {
+    let names: &[&str] = match s {
+        DomainState::NoState | DomainState::Blocked => &["unknown"],
+        DomainState::Running => &[
+            "unknown",
+            "booted",
+            "migrated",
+            "restored",
+            "from snapshot",
+            "unpaused",
+            "migration canceled",
+            "save canceled",
+            "event wakeup",
+            "crashed",
+            "post-copy",
+            "post-copy failed",
+        ],
+        DomainState::Paused => &[
+            "unknown",
+            "user",
+            "migrating",
+            "saving",
+            "dumping",
+            "I/O error",
+            "watchdog",
+            "from snapshot",
+            "shutting down",
+            "creating snapshot",
+            "crashed",
+            "starting up",
+            "post-copy",
+            "post-copy failed",
+            "api error",
+        ],
+        DomainState::Shutdown => &["unknown", "user"],
+        DomainState::Shutoff => &[
+            "unknown",
+            "shutdown",
+            "destroyed",
+            "crashed",
+            "migrated",
+            "saved",
+            "failed",
+            "from snapshot",
+            "daemon",
+        ],
+        DomainState::Crashed => &["unknown", "panicked"],
+    };
+    usize::try_from(reason)
+        .ok()
+        .and_then(|r| names.get(r))
+        .copied()
+        .unwrap_or("unknown")
+}
+
+/// libvirt's "no limit" marker for the maximum memory.
+const NO_MEMORY_LIMIT: u64 = u32::MAX as u64;
+
+pub(super) fn dominfo(ctl: &mut Ctl, args: &Args) -> CmdResult {
+    let (dom, _) = domain_arg(ctl, args, "domain", BY_ANY)?;
+    let conn = ctl.conn()?;
+    let mut failure = None;
+    let id = dom.id();
+    let line = |label: &str, value: &str| format!("{label:<15} {value}\n");
+    ctl.print(&line(
+        "Id:",
+        &if id == -1 {
+            "-".to_string()
+        } else {
+            id.to_string()
+        },
+    ));
+    ctl.print(&line("Name:", &dom.name()));
+    ctl.print(&line("UUID:", &dom.uuid_string()));
+    if let Ok(os) = dom.os_type() {
+        ctl.print(&line("OS Type:", &os));
+    }
+    match dom.info() {
+        Ok(info) => {
+            ctl.print(&line("State:", state_text(info.state)));
+            ctl.print(&line("CPU(s):", &info.nr_virt_cpu.to_string()));
+            if info.cpu_time_ns != 0 {
+                ctl.print(&line(
+                    "CPU time:",
+                    &format!("{:.1}s", info.cpu_time_ns as f64 / 1e9),
+                ));
+            }
+            if info.max_mem_kib != NO_MEMORY_LIMIT {
+                ctl.print(&line("Max memory:", &format!("{} KiB", info.max_mem_kib)));
+            } else {
+                ctl.print(&line("Max memory:", "no limit"));
+            }
+            ctl.print(&line("Used memory:", &format!("{} KiB", info.memory_kib)));
+        }
+        Err(e) => failure = Some(Failure::from(e)),
+    }
+    let yes_no = |b: bool| if b { "yes" } else { "no" };
+    match dom.is_persistent() {
+        Ok(p) => ctl.print(&line("Persistent:", yes_no(p))),
+        Err(_) => ctl.print(&line("Persistent:", "unknown")),
+    }
+    if let Ok(a) = dom.autostart() {
+        ctl.print(&line("Autostart:", if a { "enable" } else { "disable" }));
+    }
+    match dom.has_managed_save_image() {
+        Ok(m) => ctl.print(&line("Managed save:", yes_no(m))),
+        Err(_) => ctl.print(&line("Managed save:", "unknown")),
+    }
+    match conn.security_model() {
+        Err(e) if e.code == ErrorCode::NoSupport => {}
+        Err(e) => return Err(e.into()),
+        // Only an active security model is shown; labels exist only for running domains.
+        Ok((model, doi)) if !model.is_empty() => {
+            ctl.print(&line("Security model:", &model));
+            ctl.print(&line("Security DOI:", &doi));
+            let (label, enforcing) = dom.security_label()?;
+            if !label.is_empty() {
+                let mode = if enforcing { "enforcing" } else { "permissive" };
+                ctl.print(&line("Security label:", &format!("{label} ({mode})")));
+            }
+        }
+        Ok(_) => {}
+    }
+    failure.map_or(Ok(()), Err)
+}
+
+pub(super) fn domstate(ctl: &mut Ctl, args: &Args) -> CmdResult {
+    let (dom, _) = domain_arg(ctl, args, "domain", BY_ANY)?;
+    let (state, reason) = dom.state()?;
+    if args.flag("reason") {
+        ctl.print(&format!(
+            "{} ({})\n",
+            state_text(state),
+            reason_text(state, reason)
+        ));
+    } else {
+        ctl.print(&format!("{}\n", state_text(state)));
+    }
+    Ok(())
+}
+
+/// Which domains `list` shows, from its options (virsh's filter flags).
+struct ListFilter {
+    active: bool,
+    inactive: bool,
+    persistent: bool,
+    transient: bool,
+    state_running: bool,
+    state_paused: bool,
+    state_shutoff: bool,
+    state_other: bool,
+    autostart: bool,
+    no_autostart: bool,
+    managed_save: bool,
+    no_managed_save: bool,
+}
+
+impl ListFilter {
+    fn from_args(args: &Args) -> ListFilter {
+        let (mut active, mut inactive) = (true, false);
+        if args.flag("inactive") || args.flag("state-shutoff") {
+            (active, inactive) = (false, true);
+        }
+        if args.flag("all") {
+            (active, inactive) = (true, true);
+        }
+        ListFilter {
+            active,
+            inactive,
+            persistent: args.flag("persistent"),
+            transient: args.flag("transient"),
+            state_running: args.flag("state-running"),
+            state_paused: args.flag("state-paused"),
+            state_shutoff: args.flag("state-shutoff"),
+            state_other: args.flag("state-other"),
+            autostart: args.flag("autostart"),
+            no_autostart: args.flag("no-autostart"),
+            managed_save: args.flag("with-managed-save"),
+            no_managed_save: args.flag("without-managed-save"),
+        }
+    }
+
+    /// Whether `dom` passes the persistence, state, autostart and managed-save filters.
+    fn keeps(&self, dom: &Domain) -> Result<bool, Failure> {
+        if self.persistent || self.transient {
+            let p = dom
+                .is_persistent()
+                .map_err(|_| Failure::msg("Failed to get domain persistence info"))?;
+            if !((self.persistent && p) || (self.transient && !p)) {
+                return Ok(false);
+            }
+        }
+        if self.state_running || self.state_paused || self.state_shutoff || self.state_other {
+            let (s, _) = dom
+                .state()
+                .map_err(|_| Failure::msg("Failed to get domain state"))?;
+            let other = !matches!(
+                s,
+                DomainState::Running | DomainState::Paused | DomainState::Shutoff
+            );
+            if !((self.state_running && s == DomainState::Running)
+                || (self.state_paused && s == DomainState::Paused)
+                || (self.state_shutoff && s == DomainState::Shutoff)
+                || (self.state_other && other))
+            {
+                return Ok(false);
+            }
+        }
+        if self.autostart || self.no_autostart {
+            let a = dom
+                .autostart()
+                .map_err(|_| Failure::msg("Failed to get domain autostart state"))?;
+            if !((self.autostart && a) || (self.no_autostart && !a)) {
+                return Ok(false);
+            }
+        }
+        if self.managed_save || self.no_managed_save {
+            let m = dom
+                .has_managed_save_image()
+                .map_err(|_| Failure::msg("Failed to check for managed save image"))?;
+            if !((self.managed_save && m) || (self.no_managed_save && !m)) {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+}
+
+/// The domains `list` shows: active ones by id, then inactive ones by name (ASCII
+/// case-insensitive), as virsh sorts them.
+fn collect_domains(ctl: &mut Ctl, filter: &ListFilter) -> Result<Vec<Domain>, Failure> {
+    let conn = ctl.conn()?;
+    let mut doms = Vec::new();
+    if filter.active {
+        let ids = conn
+            .list_domains()
+            .map_err(|e| Failure::ctx("Failed to list active domains", e))?;
+        doms.extend(
+            ids.into_iter()
+                .filter_map(|id| conn.lookup_domain_by_id(id).ok()),
+        );
+    }
+    if filter.inactive {
+        let names = conn
+            .list_defined_domains()
+            .map_err(|e| Failure::ctx("Failed to list inactive domains", e))?;
+        doms.extend(
+            names
+                .iter()
+                .filter_map(|n| conn.lookup_domain_by_name(n).ok()),
+        );
+    }
+    let mut kept = Vec::new();
+    for d in doms {
+        if filter.keeps(&d)? {
+            kept.push(d);
+        }
+    }
+    kept.sort_by(|a, b| {
+        let (ia, ib) = (a.id(), b.id());
+        match (ia == -1, ib == -1) {
+            (false, false) => (ia as u32).cmp(&(ib as u32)),
+            (true, true) => a
+                .name()
+                .to_ascii_lowercase()
+                .cmp(&b.name().to_ascii_lowercase()),
+            (false, true) => std::cmp::Ordering::Less,
+            (true, false) => std::cmp::Ordering::Greater,
+        }
+    });
+    Ok(kept)
+}
+
+pub(super) fn list(ctl: &mut Ctl, args: &Args) -> CmdResult {
+    let (opt_uuid, opt_name, opt_id) = (args.flag("uuid"), args.flag("name"), args.flag("id"));
+    let mut opt_table = args.flag("table");
+    if opt_table {
+        for (given, o) in [(opt_name, "name"), (opt_id, "id"), (opt_uuid, "uuid")] {
+            if given {
+                return Err(Failure::msg(format!(
+                    "Options --table and --{o} are mutually exclusive"
+                )));
+            }
+        }
+    }
+    if !opt_uuid && !opt_name && !opt_id {
+        opt_table = true;
+    }
+    let filter = ListFilter::from_args(args);
+    let doms = collect_domains(ctl, &filter)?;
+    let managed = args.flag("managed-save");
+    if opt_table {
+        let mut t = Table::new(&["Id", "Name", "State"]);
+        for d in &doms {
+            let id = d.id();
+            // A domain may disappear between the listing and this call: skip it, as virsh does.
+            let Ok((state, _)) = d.state() else { continue };
+            let state = if managed
+                && state == DomainState::Shutoff
+                && d.has_managed_save_image().unwrap_or(false)
+            {
+                "saved"
+            } else {
+                state_text(state)
+            };
+            let id = if id == -1 {
+                "-".to_string()
+            } else {
+                id.to_string()
+            };
+            t.row(vec![id, d.name(), state.to_string()]);
+        }
+        let text = t.render(!ctl.quiet);
+        ctl.print(&text);
+        return Ok(());
+    }
+    for d in &doms {
+        let id = d.id();
+        if opt_id && id == -1 && !opt_uuid && !opt_name {
+            continue;
+        }
+        let mut parts = Vec::new();
+        if opt_uuid {
+            parts.push(d.uuid_string());
+        }
+        if opt_id {
+            parts.push(if id == -1 {
+                "-".to_string()
+            } else {
+                id.to_string()
+            });
+        }
+        if opt_name {
+            parts.push(d.name());
+        }
+        ctl.print(&format!("{}\n", parts.join(" ")));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reasons() {
+        assert_eq!(reason_text(DomainState::Running, 0), "unknown");
+        assert_eq!(reason_text(DomainState::Paused, 1), "user");
+        assert_eq!(reason_text(DomainState::Shutoff, 2), "destroyed");
+        assert_eq!(reason_text(DomainState::Shutoff, 99), "unknown");
+        assert_eq!(reason_text(DomainState::Crashed, -1), "unknown");
+    }
+}

@@ -1,0 +1,102 @@
+//! Commands about the session itself: `connect`, `help`, `quit`/`exit`, and the hidden
+//! documentation generator.
+
+use super::{CmdDef, CmdResult, Failure, Group, find_command, in_group};
+use crate::ctl::Ctl;
+use crate::parse::Args;
+
+pub(super) fn connect(ctl: &mut Ctl, args: &Args) -> CmdResult {
+    let name = args.get("name").map(str::to_string);
+    // Reconnecting without a URI keeps a read-only session read-only, as virsh does.
+    let readonly = args.flag("readonly") || (name.is_none() && ctl.readonly);
+    let uri = name.clone().or_else(|| ctl.connname.clone());
+    // The old connection stays in use when the new one cannot be opened.
+    let conn = ctl.open(uri.as_deref(), readonly)?;
+    ctl.set_conn(conn, name, readonly);
+    Ok(())
+}
+
+pub(super) fn quit(ctl: &mut Ctl, _: &Args) -> CmdResult {
+    ctl.imode = false;
+    Ok(())
+}
+
+/// One group's list, as in `help` and `help <group>`.
+pub(crate) fn group_listing(g: Group) -> String {
+    let mut s = format!(" {} (help keyword '{}'):\n", g.title(), g.keyword());
+    for c in in_group(g) {
+        s.push_str(&format!("    {:<30} {}\n", c.name, c.help));
+    }
+    s.push('\n');
+    s
+}
+
+/// The whole command list, grouped.
+pub(crate) fn grouped_listing() -> String {
+    let mut s = String::new();
+    for g in Group::ALL {
+        s.push_str(&group_listing(g));
+    }
+    s
+}
+
+/// `help <command>`.
+pub(crate) fn command_help(c: &CmdDef) -> String {
+    let mut s = format!(
+        "  NAME\n    {} - {}\n\n  SYNOPSIS\n    {}\n\n",
+        c.name,
+        c.help,
+        c.synopsis()
+    );
+    if !c.desc.is_empty() {
+        s.push_str(&format!("  DESCRIPTION\n    {}\n\n", c.desc));
+    }
+    if !c.opts.is_empty() {
+        s.push_str("  OPTIONS\n");
+        for o in c.opts {
+            s.push_str(&format!(
+                "    {:<15}  {}\n",
+                CmdDef::option_label(o),
+                o.help
+            ));
+        }
+        s.push('\n');
+    }
+    s
+}
+
+pub(super) fn help(ctl: &mut Ctl, args: &Args) -> CmdResult {
+    let text = match args.get("command") {
+        None => format!("Grouped commands:\n\n{}", grouped_listing()),
+        Some(name) => {
+            if let Some(g) = Group::ALL.iter().find(|g| g.keyword() == name) {
+                group_listing(*g)
+            } else {
+                match find_command(name).filter(|c| !c.hidden) {
+                    Some(c) => command_help(c),
+                    None => {
+                        return Err(Failure::msg(format!(
+                            "command or command group '{name}' doesn't exist"
+                        )));
+                    }
+                }
+            }
+        }
+    };
+    ctl.print(&text);
+    Ok(())
+}
+
+pub(super) fn gen_docs(ctl: &mut Ctl, args: &Args) -> CmdResult {
+    let dir = std::path::PathBuf::from(args.get("dir").unwrap_or_default());
+    let written = crate::docs::write_docs(&dir).map_err(|e| {
+        Failure::msg(format!(
+            "cannot write the docs under {}: {e}",
+            dir.display()
+        ))
+    })?;
+    for p in written {
+        ctl.print_extra(&format!("wrote {}\n", p.display()));
+    }
+    Ok(())
+}

@@ -1,0 +1,445 @@
+//! The clap definition of the interface: the top-level options parsed at run time, and the same
+//! options plus one subcommand per command for the man page and the shell completions.
+//!
+//! The generated files are committed under `docs/` (`virtkit.1`, `completions/`); a test checks
+//! they are fresh. Regenerate them with `cargo run -p virtkit-cli -- _gen-docs docs` from the
+//! workspace root.
+
+use std::path::{Path, PathBuf};
+
+use clap::{Arg, ArgAction, Command};
+use clap_mangen::roff::{Roff, bold, italic, roman};
+
+use crate::VIRSH_DEFAULT_URI_ENV;
+use crate::commands::{self, CmdDef, Group, OptKind};
+
+const ABOUT: &str = "virtualization management shell (virsh-compatible)";
+
+const LONG_ABOUT: &str = "virtkit manages the domains (virtual machines) and networks of one node through \
+the virtkit driver plugins, with virsh's commands and output. With a command (a single argument may \
+chain several commands with ';'), it runs them and exits with the status of the last one; without a \
+command it starts an interactive shell. Errors are printed to standard error as 'error: ...'.";
+
+const COMMAND_HELP: &str =
+    "a command with its arguments, or one argument holding commands separated by ';'";
+
+/// Top-level options of one run.
+pub(crate) struct TopOpts {
+    pub connect: Option<String>,
+    pub readonly: bool,
+    pub quiet: bool,
+    pub command: Vec<String>,
+}
+
+/// What the top-level options ask for.
+pub(crate) enum TopLevel {
+    Run(TopOpts),
+    /// Print this text and exit with this status (help, version).
+    Exit(String, i32),
+}
+
+fn version_string() -> String {
+    commands::version_text(virtkit::library_version())
+}
+
+/// The top-level options shared by the run-time parser and the documentation.
+fn base_command() -> Command {
+    Command::new("virtkit")
+        .version(env!("CARGO_PKG_VERSION"))
+        .about(ABOUT)
+        .long_about(LONG_ABOUT)
+        .disable_version_flag(true)
+        .arg(
+            Arg::new("connect")
+                .short('c')
+                .long("connect")
+                .value_name("URI")
+                .env(VIRSH_DEFAULT_URI_ENV)
+                .hide_env_values(true)
+                .help("hypervisor connection URI (default: VIRTKIT_DEFAULT_URI, then LIBVIRT_DEFAULT_URI)"),
+        )
+        .arg(Arg::new("readonly").short('r').long("readonly").action(ArgAction::SetTrue).help("connect readonly"))
+        .arg(
+            Arg::new("quiet")
+                .short('q')
+                .long("quiet")
+                .action(ArgAction::SetTrue)
+                .help("quiet mode: no table headers, status messages or empty lines between outputs"),
+        )
+        .arg(Arg::new("short-version").short('v').action(ArgAction::SetTrue).help("short version"))
+        .arg(Arg::new("long-version").short('V').action(ArgAction::SetTrue).help("long version"))
+        .arg(
+            Arg::new("version")
+                .long("version")
+                .value_name("TYPE")
+                .num_args(0..=1)
+                .require_equals(true)
+                .default_missing_value("short")
+                .value_parser(["short", "long"])
+                .help("version, TYPE is short or long (default short)"),
+        )
+}
+
+/// The run-time parser: options, then everything from the first non-option word on is the
+/// command.
+fn runtime_command() -> Command {
+    base_command()
+        .arg(
+            Arg::new("command")
+                .value_name("COMMAND")
+                .num_args(1..)
+                .trailing_var_arg(true)
+                .help(COMMAND_HELP),
+        )
+        .after_help(format!("Commands:\n\n{}", commands::grouped_listing()))
+}
+
+fn clap_arg(o: &commands::OptDef) -> Arg {
+    let a = Arg::new(o.name).help(o.help);
+    match (o.kind, o.positional) {
+        (OptKind::Bool, _) => a.long(o.name).action(ArgAction::SetTrue),
+        (kind, true) => a
+            .value_name(o.name.to_uppercase())
+            .required(o.required)
+            .value_hint(if kind == OptKind::Number {
+                clap::ValueHint::Other
+            } else {
+                hint_for(o.name)
+            })
+            .long_help(format!(
+                "{} (also --{} {})",
+                o.help,
+                o.name,
+                o.name.to_uppercase()
+            )),
+        (_, false) => a
+            .long(o.name)
+            .value_name(o.name.to_uppercase())
+            .required(o.required),
+    }
+}
+
+fn hint_for(name: &str) -> clap::ValueHint {
+    match name {
+        "file" | "config" | "xml" => clap::ValueHint::FilePath,
+        "dir" => clap::ValueHint::DirPath,
+        "name" => clap::ValueHint::Url,
+        _ => clap::ValueHint::Other,
+    }
+}
+
+fn clap_subcommand(c: &CmdDef) -> Command {
+    let mut sc = Command::new(c.name).about(c.help);
+    if !c.desc.is_empty() {
+        sc = sc.long_about(c.desc);
+    }
+    sc.args(c.opts.iter().map(clap_arg))
+}
+
+/// The whole interface as clap sees it: the top-level options and one subcommand per command
+/// (positional options as positional arguments). The man page and completions come from it.
+pub fn cli_command() -> Command {
+    base_command()
+        .subcommand_value_name("COMMAND")
+        .subcommand_help_heading("Commands")
+        .disable_help_subcommand(true)
+        .subcommands(
+            commands::all()
+                .iter()
+                .filter(|c| !c.hidden)
+                .map(clap_subcommand),
+        )
+}
+
+/// Parses the top-level options (virsh's getopt options stop at the first command word).
+pub(crate) fn parse_top_level(args: Vec<std::ffi::OsString>) -> Result<TopLevel, String> {
+    let m = match runtime_command().try_get_matches_from(args) {
+        Ok(m) => m,
+        Err(e) => {
+            use clap::error::ErrorKind;
+            return match e.kind() {
+                ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
+                    Ok(TopLevel::Exit(e.render().to_string(), 0))
+                }
+                _ => Err(e.render().to_string()),
+            };
+        }
+    };
+    let long =
+        m.get_flag("long-version") || m.get_one::<String>("version").is_some_and(|v| v == "long");
+    if long {
+        return Ok(TopLevel::Exit(long_version(), 0));
+    }
+    if m.get_flag("short-version") || m.get_one::<String>("version").is_some() {
+        return Ok(TopLevel::Exit(format!("{}\n", version_string()), 0));
+    }
+    Ok(TopLevel::Run(TopOpts {
+        connect: m
+            .get_one::<String>("connect")
+            .filter(|s| !s.trim().is_empty())
+            .cloned(),
+        readonly: m.get_flag("readonly"),
+        quiet: m.get_flag("quiet"),
+        command: m
+            .get_many::<String>("command")
+            .map(|v| v.cloned().collect())
+            .unwrap_or_default(),
+    }))
+}
+
+fn long_version() -> String {
+    let (drivers, _) = virtkit::installed_drivers(&virtkit::Registry::with_dirs(Vec::new()));
+    let built_in: Vec<String> = drivers.iter().map(|d| d.name.clone()).collect();
+    format!(
+        "Virtkit command line tool of virtkit {}\n\nCompiled with support for:\n Built-in drivers: {}\n \
+         Plugin drivers: loaded from VIRTKIT_DRIVER_DIR, or <exe>/../lib/virtkit/drivers then the executable's directory\n",
+        version_string(),
+        if built_in.is_empty() {
+            "none".to_string()
+        } else {
+            built_in.join(" ")
+        }
+    )
+}
+
+/// The `COMMANDS` section of the man page, from the clap subcommands, in virsh's groups.
+fn commands_section(cmd: &Command) -> Roff {
+    let mut roff = Roff::new();
+    roff.control("SH", ["COMMANDS"]);
+    roff.text([roman(
+        "Options of a command may be given in any order; the ones shown as arguments may also be given \
+         by name (dominfo test is dominfo --domain test). A domain is named by id, UUID or name, tried in \
+         that order.",
+    )]);
+    for g in Group::ALL {
+        roff.control(
+            "SS",
+            [format!("{} (help keyword '{}')", g.title(), g.keyword()).as_str()],
+        );
+        for c in commands::in_group(g) {
+            let Some(sc) = cmd.find_subcommand(c.name) else {
+                continue;
+            };
+            let mut line = vec![bold(sc.get_name())];
+            for a in sc.get_arguments().filter(|a| !a.is_hide_set()) {
+                line.push(roman(" "));
+                let value = a
+                    .get_value_names()
+                    .and_then(|v| v.first())
+                    .map(|v| v.to_string());
+                let text = match (a.get_long(), value, a.is_required_set()) {
+                    (Some(l), None, _) => format!("[--{l}]"),
+                    (Some(l), Some(v), true) => format!("--{l} {v}"),
+                    (Some(l), Some(v), false) => format!("[--{l} {v}]"),
+                    (None, Some(v), true) => v,
+                    (None, Some(v), false) => format!("[{v}]"),
+                    (None, None, _) => continue,
+                };
+                line.push(italic(text));
+            }
+            roff.control("TP", []);
+            roff.text(line);
+            let mut about = sc.get_about().map(|s| s.to_string()).unwrap_or_default();
+            if let Some(long) = sc.get_long_about() {
+                about = format!("{about}. {long}");
+            }
+            roff.text([roman(about)]);
+            let args: Vec<&Arg> = sc.get_arguments().filter(|a| !a.is_hide_set()).collect();
+            if !args.is_empty() {
+                roff.control("RS", []);
+                for a in args {
+                    let label = match a.get_long() {
+                        Some(l) => format!("--{l}"),
+                        None => a
+                            .get_value_names()
+                            .and_then(|v| v.first())
+                            .map(|v| v.to_string())
+                            .unwrap_or_default(),
+                    };
+                    roff.control("TP", []);
+                    roff.text([italic(label)]);
+                    let help = a
+                        .get_long_help()
+                        .or(a.get_help())
+                        .map(|s| s.to_string())
+                        .unwrap_or_default();
+                    roff.text([roman(help)]);
+                }
+                roff.control("RE", []);
+            }
+        }
+    }
+    roff
+}
+
+fn environment_section() -> Roff {
+    let mut roff = Roff::new();
+    roff.control("SH", ["ENVIRONMENT"]);
+    let vars = [
+        (
+            VIRSH_DEFAULT_URI_ENV,
+            "the URI to connect to when -c is not given; like -c, it is connected to before the first command",
+        ),
+        (
+            "VIRTKIT_DEFAULT_URI",
+            "the URI used when neither -c nor VIRSH_DEFAULT_CONNECT_URI is given",
+        ),
+        (
+            "LIBVIRT_DEFAULT_URI",
+            "the URI used when none of the above is set",
+        ),
+        (
+            "VIRTKIT_DRIVER_DIR",
+            "colon-separated directories searched for driver plugins (libvirtkit_driver_<scheme>.so) instead of <exe>/../lib/virtkit/drivers and the executable's directory",
+        ),
+    ];
+    for (name, text) in vars {
+        roff.control("TP", []);
+        roff.text([bold(name)]);
+        roff.text([roman(text)]);
+    }
+    roff.control("SH", ["EXIT STATUS"]);
+    roff.text([roman(
+        "0 when the last command succeeded, 1 when it failed, when a command string does not parse, or when \
+         the connection named by -c cannot be opened. The interactive shell exits with 0.",
+    )]);
+    roff
+}
+
+/// The man page, `docs/virtkit.1`.
+pub fn man_page() -> String {
+    let cmd = cli_command();
+    let man = clap_mangen::Man::new(cmd.clone());
+    let mut out: Vec<u8> = Vec::new();
+    // Writing into a Vec cannot fail.
+    let _ = man.render_title(&mut out);
+    let _ = man.render_name_section(&mut out);
+    let _ = man.render_synopsis_section(&mut out);
+    let _ = man.render_description_section(&mut out);
+    let _ = man.render_options_section(&mut out);
+    let _ = commands_section(&cmd).to_writer(&mut out);
+    let _ = environment_section().to_writer(&mut out);
+    let _ = man.render_version_section(&mut out);
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// One generated file: its path under `docs/` and its content.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DocFile {
+    /// Path relative to the `docs/` directory.
+    pub path: PathBuf,
+    /// The text the code generates.
+    pub content: String,
+}
+
+fn completion(shell: clap_complete::Shell) -> String {
+    let mut cmd = cli_command();
+    let mut out: Vec<u8> = Vec::new();
+    clap_complete::generate(shell, &mut cmd, "virtkit", &mut out);
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Every generated documentation file: the man page and the bash, zsh and fish completions.
+pub fn generated_docs() -> Vec<DocFile> {
+    use clap_complete::Shell;
+    vec![
+        DocFile {
+            path: PathBuf::from("virtkit.1"),
+            content: man_page(),
+        },
+        DocFile {
+            path: PathBuf::from("completions/virtkit.bash"),
+            content: completion(Shell::Bash),
+        },
+        DocFile {
+            path: PathBuf::from("completions/_virtkit"),
+            content: completion(Shell::Zsh),
+        },
+        DocFile {
+            path: PathBuf::from("completions/virtkit.fish"),
+            content: completion(Shell::Fish),
+        },
+    ]
+}
+
+/// Writes the generated files under `docs_dir`; returns the paths written.
+pub fn write_docs(docs_dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let mut written = Vec::new();
+    for f in generated_docs() {
+        let p = docs_dir.join(&f.path);
+        if let Some(parent) = p.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        std::fs::write(&p, f.content)?;
+        written.push(p);
+    }
+    Ok(written)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clap_definitions_are_consistent() {
+        cli_command().debug_assert();
+        runtime_command().debug_assert();
+    }
+
+    fn top(args: &[&str]) -> TopLevel {
+        parse_top_level(args.iter().map(|s| s.into()).collect()).unwrap()
+    }
+
+    #[test]
+    fn options_stop_at_the_command() {
+        let TopLevel::Run(o) = top(&[
+            "virtkit",
+            "-c",
+            "test:///default",
+            "-q",
+            "list",
+            "--all",
+            "-r",
+        ]) else {
+            panic!("expected a run")
+        };
+        assert_eq!(o.connect.as_deref(), Some("test:///default"));
+        assert!(o.quiet && !o.readonly);
+        assert_eq!(o.command, vec!["list", "--all", "-r"]);
+    }
+
+    #[test]
+    fn versions() {
+        let v = format!("{}\n", env!("CARGO_PKG_VERSION"));
+        for args in [
+            &["virtkit", "-v"][..],
+            &["virtkit", "--version"],
+            &["virtkit", "--version=short"],
+        ] {
+            let TopLevel::Exit(text, 0) = top(args) else {
+                panic!("expected version")
+            };
+            assert_eq!(text, v);
+        }
+        let TopLevel::Exit(text, 0) = top(&["virtkit", "-V"]) else {
+            panic!("expected version")
+        };
+        assert!(
+            text.starts_with("Virtkit command line tool of virtkit "),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn man_page_documents_every_visible_command() {
+        let page = man_page();
+        for c in commands::all().iter().filter(|c| !c.hidden) {
+            assert!(
+                page.contains(&format!("\\fB{}\\fR", c.name.replace('-', "\\-"))),
+                "{} missing",
+                c.name
+            );
+        }
+        assert!(!page.contains("_gen"));
+    }
+}

@@ -1,0 +1,317 @@
+//! virtkit against the real virsh 9.0 on the same test-driver state: the same command chain runs
+//! in both (each process gets a fresh `test:///default` node), and standard output, standard
+//! error and the exit status must be byte for byte the same.
+//!
+//! Where the two test drivers are known to differ, the chains stay away from it and say so:
+//! CPU time is wall-clock based in both (dropped from the comparison); libvirt's test driver
+//! tracks state reasons (`paused (user)`) and reports an 8-CPU map to `vcpuinfo`, virtkit's
+//! reports reason 0 and the node's 16 CPUs; some driver error texts differ (those chains compare
+//! the CLI's own lines only, in `cli.rs`).
+
+mod common;
+
+use common::*;
+
+/// Runs `args` through virsh and virtkit and asserts they agree, after `normalize`.
+fn compare(args: &[&str], normalize: fn(&str) -> String) {
+    let Some(v) = virsh_or_skip(&args.join(" ")) else {
+        return;
+    };
+    let mut theirs = virsh(&v, args, None);
+    let mut ours = virtkit(args);
+    theirs.stdout = normalize(&theirs.stdout);
+    ours.stdout = normalize(&ours.stdout);
+    assert_same(&args.join(" "), &theirs, &ours);
+}
+
+fn same(args: &[&str]) {
+    compare(args, |s| s.to_string())
+}
+
+const URI: &str = "test:///default";
+
+#[test]
+fn list_tables_follow_virsh() {
+    same(&["-c", URI, "list"]);
+    same(&["-c", URI, "list", "--all"]);
+    same(&[
+        "-c",
+        URI,
+        "list --inactive; list --all --name; list --uuid; list --id; list --name --id --all",
+    ]);
+    same(&[
+        "-c",
+        URI,
+        "list --persistent --transient; list --state-paused; list --state-running; list --state-shutoff",
+    ]);
+    same(&["-q", "-c", URI, "list; list --all; list --inactive"]);
+    same(&[
+        "-c",
+        URI,
+        "list --table --name; list --table --id; list --autostart; list --no-autostart --all",
+    ]);
+}
+
+#[test]
+fn domain_lifecycle_on_a_temp_file_follows_virsh() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = write_file(dir.path(), "vm1.xml", DOMAIN_XML);
+    let chain = format!(
+        "define {f}; list --all; start vm1; list --all; suspend vm1; list --all; resume vm1; destroy vm1; \
+         list --inactive; start vm1; shutdown vm1; list --all; undefine vm1; list --all"
+    );
+    same(&["-c", URI, &chain]);
+    let chain = format!("create {f}; list; domid vm1; destroy vm1; list --all; domid vm1");
+    same(&["-c", URI, &chain]);
+    let chain = format!(
+        "define {f}; domid vm1; domstate vm1; start vm1; start vm1; autostart vm1; autostart --disable vm1"
+    );
+    same(&["-q", "-c", URI, &chain]);
+}
+
+#[test]
+fn save_restore_and_dump_follow_virsh() {
+    let dir = tempfile::tempdir().unwrap();
+    let img = dir.path().join("test.img");
+    let core = dir.path().join("test.core");
+    let (img, core) = (img.to_str().unwrap(), core.to_str().unwrap());
+    let chain = format!(
+        "save test {img}; list --all; restore {img}; list --all; dump test {core}; domstate test"
+    );
+    same(&["-c", URI, &chain]);
+    same(&["-q", "-c", URI, &chain]);
+}
+
+#[test]
+fn dominfo_follows_virsh_except_cpu_time() {
+    compare(&["-c", URI, "dominfo test"], without_cpu_time);
+    compare(
+        &[
+            "-c",
+            URI,
+            "dominfo 1; dominfo 6695eb01-f6a4-8304-79aa-97f2502e193f",
+        ],
+        without_cpu_time,
+    );
+    compare(
+        &[
+            "-c",
+            URI,
+            "autostart test; dominfo test; setmem test 1M; dominfo --domain test",
+        ],
+        without_cpu_time,
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let f = write_file(dir.path(), "vm1.xml", DOMAIN_XML);
+    compare(
+        &["-c", URI, &format!("define {f}; dominfo vm1")],
+        without_cpu_time,
+    );
+}
+
+#[test]
+fn domstate_domid_domname_domuuid_follow_virsh() {
+    same(&[
+        "-c",
+        URI,
+        "domstate test; domstate --reason test; domstate --domain=test; domstate 1 --reason",
+    ]);
+    same(&[
+        "-c",
+        URI,
+        "domid test; domid 6695eb01-f6a4-8304-79aa-97f2502e193f; domname 1; domuuid test; domuuid 1",
+    ]);
+    // domid takes no id, domname no name (virsh's lookup rules).
+    same(&["-c", URI, "domid 1"]);
+    same(&["-c", URI, "domname test"]);
+    same(&["-c", URI, "domuuid 6695eb01-f6a4-8304-79aa-97f2502e193f"]);
+    same(&["-c", URI, "domid", "test"]);
+}
+
+#[test]
+fn nodeinfo_follows_virsh() {
+    same(&["-c", URI, "nodeinfo"]);
+    same(&["-q", "-c", URI, "nodeinfo"]);
+}
+
+/// vcpuinfo: the vCPU numbers, states and the layout agree; the CPU a vCPU runs on, its
+/// affinity width and its CPU time come from each test driver's own model.
+fn vcpu_lines(s: &str) -> String {
+    s.lines()
+        .filter(|l| l.is_empty() || l.starts_with("VCPU:") || l.starts_with("State:"))
+        .map(|l| format!("{l}\n"))
+        .collect()
+}
+
+#[test]
+fn vcpuinfo_layout_follows_virsh() {
+    compare(&["-c", URI, "vcpuinfo test"], vcpu_lines);
+    compare(&["-c", URI, "setvcpus test 1; vcpuinfo test"], vcpu_lines);
+    let dir = tempfile::tempdir().unwrap();
+    let f = write_file(dir.path(), "vm1.xml", DOMAIN_XML);
+    compare(
+        &["-c", URI, &format!("define {f}; vcpuinfo vm1")],
+        vcpu_lines,
+    );
+}
+
+#[test]
+fn networks_follow_virsh() {
+    same(&[
+        "-c",
+        URI,
+        "net-list; net-list --all; net-list --inactive; net-info default",
+    ]);
+    same(&[
+        "-q",
+        "-c",
+        URI,
+        "net-list --all; net-list --name; net-list --uuid --all",
+    ]);
+    let dir = tempfile::tempdir().unwrap();
+    let f = write_file(dir.path(), "net1.xml", NETWORK_XML);
+    let chain = format!(
+        "net-define {f}; net-list --all; net-start net1; net-autostart net1; net-list --all; net-info net1; \
+         net-autostart --disable net1; net-destroy net1; net-list --all; net-undefine net1; net-create {f}; \
+         net-info net1; net-name aaaaaaaa-2222-3333-4444-555555555555; net-uuid net1; net-list --all; \
+         net-list --persistent; net-list --transient; net-list --autostart; net-list --no-autostart --all; \
+         net-dumpxml default"
+    );
+    same(&["-c", URI, &chain]);
+    same(&[
+        "-c",
+        URI,
+        "net-info nosuch; net-dumpxml nosuch; net-uuid nosuch; net-name nosuch; net-list --uuid --name",
+    ]);
+}
+
+#[test]
+fn errors_follow_virsh() {
+    same(&["-c", URI, "bogus"]);
+    same(&["-c", URI, "dominfo"]);
+    same(&["-c", URI, "dominfo nosuch"]);
+    same(&["-c", URI, "list --bogus"]);
+    same(&["-c", URI, "dominfo test extra"]);
+    same(&["-c", URI, "domstate --domain"]);
+    same(&["-c", URI, "list --all --all"]);
+    same(&["-c", URI, "list --all=x"]);
+    same(&["-c", URI, "domstate \"test"]);
+    same(&["-c", URI, "domstate test\\"]);
+    // A syntax error anywhere in the string runs nothing.
+    same(&["-c", URI, "domstate test; bogus; domstate test"]);
+    // A failed command does not stop the chain; the status is the last command's.
+    same(&["-c", URI, "domstate nosuch; domstate test"]);
+    same(&["-c", URI, "domstate test; domstate nosuch"]);
+    same(&["-c", URI, "define /nonexistent/file.xml"]);
+    same(&[
+        "-c",
+        URI,
+        "setmem test abc; setmem test -5; setvcpus test 0; setvcpus test abc",
+    ]);
+    same(&["-c", URI, "start test"]);
+    // quit ends the chain.
+    same(&["-c", URI, "domstate test; quit; domstate test"]);
+}
+
+#[test]
+fn read_only_refusals_follow_virsh() {
+    same(&[
+        "-r",
+        "-c",
+        URI,
+        "suspend test; resume test; destroy test; shutdown test; reboot test; autostart test; \
+         net-destroy default; net-start default; net-undefine default; domstate test",
+    ]);
+    let dir = tempfile::tempdir().unwrap();
+    let f = write_file(dir.path(), "vm1.xml", DOMAIN_XML);
+    let n = write_file(dir.path(), "net1.xml", NETWORK_XML);
+    same(&[
+        "-r",
+        "-c",
+        URI,
+        &format!("define {f}; create {f}; net-define {n}; net-create {n}; list --all"),
+    ]);
+    same(&[
+        "-c",
+        URI,
+        "connect test:///default --readonly; suspend test; connect; suspend test; connect test:///default; suspend test",
+    ]);
+}
+
+#[test]
+fn quoting_and_comments_follow_virsh() {
+    same(&[
+        "-c",
+        URI,
+        "domstate \"test\"; domstate 'test'; domstate te\\st; domstate test # a comment",
+    ]);
+    same(&["-c", URI, "domstate test;domstate test ;; domstate -- test"]);
+    same(&["-c", URI, "domstate", "test;", "domstate", "test"]);
+    same(&["-c", URI, "domstate", "test; domstate test"]);
+}
+
+#[test]
+fn help_pages_follow_virsh() {
+    same(&[
+        "-c",
+        URI,
+        "help dominfo; help domstate; help nodeinfo; help quit; help --command domid",
+    ]);
+    same(&["-c", URI, "help nosuch"]);
+}
+
+/// The interactive shell fed from a pipe prints what virsh's does, with its own name in the
+/// banner and the prompt.
+#[test]
+fn piped_shell_follows_virsh() {
+    let Some(v) = virsh_or_skip("piped shell") else {
+        return;
+    };
+    let sessions = [
+        "list\ndomstate test\nquit\nlist\n",
+        "list\nbogus\nsuspend test; domstate test\n\n  \n# comment\ndominfo nosuch\n",
+        "exit\n",
+        "",
+    ];
+    for input in sessions {
+        for quiet in [false, true] {
+            let mut args = vec!["-c", URI];
+            if quiet {
+                args.insert(0, "-q");
+            }
+            let theirs = virsh(&v, &args, Some(input));
+            let ours = virtkit_with(&args, Some(input), &[]);
+            let theirs = Run {
+                stdout: theirs.stdout.replace("virsh", "virtkit"),
+                ..theirs
+            };
+            assert_same(
+                &format!("shell fed {input:?} (quiet {quiet})"),
+                &theirs,
+                &ours,
+            );
+        }
+    }
+    let theirs = virsh(&v, &["-r", "-c", URI], Some("list\n"));
+    let ours = virtkit_with(&["-r", "-c", URI], Some("list\n"), &[]);
+    let theirs = Run {
+        stdout: theirs.stdout.replace("virsh", "virtkit"),
+        ..theirs
+    };
+    assert_same("read-only shell", &theirs, &ours);
+}
+
+#[test]
+fn default_uri_from_virsh_variable_follows_virsh() {
+    let Some(v) = virsh_or_skip("VIRSH_DEFAULT_CONNECT_URI") else {
+        return;
+    };
+    let mut c = std::process::Command::new(&v);
+    c.env("VIRSH_DEFAULT_CONNECT_URI", URI)
+        .env("LC_ALL", "C")
+        .arg("uri; list");
+    let theirs = c.output().unwrap();
+    let ours = virtkit_with(&["uri; list"], None, &[("VIRSH_DEFAULT_CONNECT_URI", URI)]);
+    assert_eq!(ours.stdout, String::from_utf8_lossy(&theirs.stdout));
+    assert_eq!(ours.code, theirs.status.code().unwrap());
+}
