@@ -413,7 +413,7 @@ _virtkit() {
             return 0
             ;;
         virtkit__subcmd__drivers)
-            opts="-h --help"
+            opts="-h --matrix --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

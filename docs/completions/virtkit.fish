@@ -163,6 +163,7 @@ complete -c virtkit -n "__fish_virtkit_using_subcommand net-undefine" -s h -l he
 complete -c virtkit -n "__fish_virtkit_using_subcommand net-uuid" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c virtkit -n "__fish_virtkit_using_subcommand connect" -l readonly -d 'read-only connection'
 complete -c virtkit -n "__fish_virtkit_using_subcommand connect" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c virtkit -n "__fish_virtkit_using_subcommand drivers" -l matrix -d 'print the support matrix instead: one row per API, one column per driver, each cell the ABI version since which the driver implements it'
 complete -c virtkit -n "__fish_virtkit_using_subcommand drivers" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c virtkit -n "__fish_virtkit_using_subcommand exit" -s h -l help -d 'Print help'
 complete -c virtkit -n "__fish_virtkit_using_subcommand help" -s h -l help -d 'Print help (see more with \'--help\')'

@@ -6,6 +6,8 @@
 //!   the workspace, then the conformance suite on every built plugin and the out-of-tree examples.
 //! * `run -- ARGS` — builds, then runs `virtkit ARGS` from the build tree.
 //! * `conformance` — runs the conformance suite on every built plugin.
+//! * `codegen` — regenerates what tests check for freshness: the man page, the shell completions
+//!   and `docs/hvsupport.md`.
 //! * `bench [--quick]` — benchmarks in release mode, beside libvirt measured in the same run.
 //! * `hvsupport [--check]` — regenerates (or checks) `docs/hvsupport.md` from the in-tree plugins.
 
@@ -128,8 +130,14 @@ fn main() -> ExitCode {
             std::process::exit(status.code().unwrap_or(1));
         }),
         Some("bench") => bench(&args[1..]),
+        Some("codegen") => build_plugins(false).and_then(|_| {
+            let mut c = Command::new(profile_dir(false).join("virtkit"));
+            c.current_dir(root()).args(["_gen-docs", "docs"]);
+            run(c)?;
+            hvsupport::run_hvsupport(false)
+        }),
         _ => Err(
-            "usage: cargo xtask <build-plugins [--release] | test | run -- ARGS | conformance | hvsupport [--check] | bench [--quick]>"
+            "usage: cargo xtask <build-plugins [--release] | test | run -- ARGS | conformance | hvsupport [--check] | bench [--quick] | codegen>"
                 .into(),
         ),
     };
