@@ -1,1 +1,3 @@
-//! placeholder (being written)
+//! The QEMU driver built as a plugin: `libvirtkit_driver_qemu.so`.
+
+virtkit_driver::export_plugin!(virtkit_qemu_driver::QemuDriver);

@@ -1,0 +1,1326 @@
+//! Domain operations, with libvirt's state rules, on the shared on-disk state.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use nix::sched::{CpuSet, sched_getaffinity, sched_setaffinity};
+use nix::unistd::Pid;
+use serde_json::{Value, json};
+use uuid::Uuid;
+use virtkit_driver::{
+    DomainIdent, DomainInfo, DomainRef, DomainState, Error, ErrorCode, Result, VcpuInfo, VcpuState,
+};
+use virtkit_xml::{
+    ChardevSource, Device, DiskDevice, DomainDef, FormatOptions, GraphicsDef, MacAddr,
+};
+
+use crate::QemuConn;
+use crate::argv::{self, ArgvContext, QemuCommand};
+use crate::emulator;
+use crate::host;
+use crate::process::{self, SpawnError};
+use crate::qmp::{DEFAULT_TIMEOUT, Qmp, QmpError};
+use crate::store::{Lock, RunState, write_atomic};
+
+/// libvirt's `VIR_DOMAIN_XML_SECURE`.
+const XML_SECURE: u32 = 1;
+/// libvirt's `VIR_DOMAIN_XML_INACTIVE`.
+const XML_INACTIVE: u32 = 2;
+/// libvirt's `VIR_DOMAIN_START_PAUSED`.
+const START_PAUSED: u32 = 1;
+/// libvirt's `VIR_DUMP_CRASH`.
+const DUMP_CRASH: u32 = 1;
+/// The largest guest QEMU's `pc` machine takes.
+const MAX_VCPUS: i32 = 255;
+/// Time allowed for QEMU to set a guest up.
+const START_TIMEOUT: Duration = Duration::from_secs(60);
+/// Time allowed for a save, restore or core dump.
+const STREAM_TIMEOUT: Duration = Duration::from_secs(600);
+/// Magic at the start of a saved image.
+const SAVE_MAGIC: &str = "VirtkitQemuSave1\n";
+
+/// A domain as the files describe it.
+pub(crate) struct Entry {
+    pub name: String,
+    /// The persistent definition, when the domain is persistent.
+    pub config: Option<DomainDef>,
+    /// The running guest, when active.
+    pub live: Option<RunState>,
+}
+
+impl Entry {
+    pub fn uuid(&self) -> Uuid {
+        self.live
+            .as_ref()
+            .map(|l| l.uuid)
+            .or(self.config.as_ref().map(|c| c.uuid))
+            .unwrap_or_default()
+    }
+    pub fn active(&self) -> bool {
+        self.live.is_some()
+    }
+    pub fn id(&self) -> i32 {
+        self.live.as_ref().map(|l| l.id).unwrap_or(-1)
+    }
+    /// The definition in force: the live one while running.
+    pub fn def(&self) -> &DomainDef {
+        match (&self.live, &self.config) {
+            (Some(l), _) => &l.def,
+            (None, Some(c)) => c,
+            (None, None) => unreachable!("an entry has a definition or a live state"),
+        }
+    }
+    pub fn ident(&self) -> DomainIdent {
+        DomainIdent {
+            id: self.id(),
+            uuid: self.uuid(),
+            name: self.name.clone(),
+        }
+    }
+}
+
+fn not_running(name: &str) -> Error {
+    Error::operation_invalid(format!("domain '{name}' is not running"))
+}
+
+fn qmp_error(name: &str, e: QmpError) -> Error {
+    match e {
+        QmpError::Command { .. } => Error::operation_failed(format!("domain '{name}': {e}")),
+        other => Error::operation_failed(format!(
+            "cannot talk to the QEMU monitor of domain '{name}': {other}"
+        )),
+    }
+}
+
+fn now_epoch() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+/// Parses and checks a definition for this driver.
+pub(crate) fn parse_def(xml: &str) -> Result<DomainDef> {
+    let def = DomainDef::parse(xml).map_err(|e| Error::xml(e.to_string()))?;
+    crate::store::check_name(&def.name)?;
+    if !matches!(def.domain_type.as_str(), "qemu" | "kqemu" | "kvm") {
+        return Err(Error::new(
+            ErrorCode::ConfigUnsupported,
+            format!(
+                "unsupported configuration: domain type '{}' is not served by the QEMU driver (use qemu, kqemu or kvm)",
+                def.domain_type
+            ),
+        ));
+    }
+    if !def.is_hvm() {
+        return Err(Error::new(
+            ErrorCode::OsType,
+            format!(
+                "unsupported OS type: '{}' (QEMU guests are 'hvm')",
+                def.os.os_type
+            ),
+        ));
+    }
+    Ok(def)
+}
+
+/// Gives every interface without a MAC one in QEMU's range `52:54:00`, as libvirt does.
+fn fill_macs(def: &mut DomainDef) {
+    for n in &mut def.devices.interfaces {
+        if n.mac.is_none() {
+            let r = Uuid::new_v4();
+            let b = r.as_bytes();
+            n.mac = Some(MacAddr([0x52, 0x54, 0x00, b[0], b[1], b[2]]));
+        }
+    }
+}
+
+/// Parses libvirt's cpuset syntax (`1-4,^3,6`) into CPU numbers.
+pub(crate) fn parse_cpuset(s: &str) -> Result<Vec<u32>> {
+    let mut on = Vec::new();
+    let mut off = Vec::new();
+    for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let (neg, body) = match part.strip_prefix('^') {
+            Some(b) => (true, b),
+            None => (false, part),
+        };
+        let cpus = host::parse_cpu_list(body);
+        if cpus.is_empty() {
+            return Err(Error::invalid_arg(format!("invalid cpuset '{s}'")));
+        }
+        if neg {
+            off.extend(cpus)
+        } else {
+            on.extend(cpus)
+        }
+    }
+    on.retain(|c| !off.contains(c));
+    Ok(on)
+}
+
+fn set_affinity(tid: i32, cpus: &[u32]) -> Result<()> {
+    let mut set = CpuSet::new();
+    for &c in cpus {
+        set.set(c as usize)
+            .map_err(|e| Error::invalid_arg(format!("CPU {c}: {e}")))?;
+    }
+    sched_setaffinity(Pid::from_raw(tid), &set).map_err(|e| {
+        Error::system(
+            format!("cannot set the CPU affinity of thread {tid}"),
+            &std::io::Error::from(e),
+        )
+    })
+}
+
+/// Where a save image's migration stream starts, and the definition it holds.
+fn read_save_header(path: &Path) -> Result<(u64, DomainDef)> {
+    use std::io::Read;
+    let mut f = std::fs::File::open(path)
+        .map_err(|e| Error::system(format!("cannot open '{}'", path.display()), &e))?;
+    let mut head = vec![0u8; 64];
+    let n = f
+        .read(&mut head)
+        .map_err(|e| Error::system(format!("cannot read '{}'", path.display()), &e))?;
+    let text = String::from_utf8_lossy(&head[..n]).into_owned();
+    let bad = || {
+        Error::invalid_arg(format!(
+            "'{}' is not a saved QEMU domain image",
+            path.display()
+        ))
+    };
+    let rest = text.strip_prefix(SAVE_MAGIC).ok_or_else(bad)?;
+    let mut lines = rest.lines();
+    let offset: u64 = lines
+        .next()
+        .and_then(|l| l.trim().parse().ok())
+        .ok_or_else(bad)?;
+    let xml_len: usize = lines
+        .next()
+        .and_then(|l| l.trim().parse().ok())
+        .ok_or_else(bad)?;
+    let xml_start = SAVE_MAGIC.len() + format!("{offset}\n{xml_len}\n").len();
+    if xml_start as u64 + xml_len as u64 > offset {
+        return Err(bad());
+    }
+    let mut buf = vec![0u8; offset as usize];
+    use std::io::Seek;
+    f.seek(std::io::SeekFrom::Start(0))
+        .map_err(|e| Error::system("cannot read the image", &e))?;
+    f.read_exact(&mut buf).map_err(|_| bad())?;
+    let xml = std::str::from_utf8(&buf[xml_start..xml_start + xml_len]).map_err(|_| bad())?;
+    Ok((offset, parse_def(xml)?))
+}
+
+fn absolute(path: &str) -> Result<PathBuf> {
+    std::path::absolute(path).map_err(|e| Error::system(format!("bad path '{path}'"), &e))
+}
+
+/// How a starting guest gets its state.
+struct Incoming {
+    uri: String,
+}
+
+/// Waits for an outgoing (`incoming` false) or incoming migration to finish.
+fn wait_migration(q: &mut Qmp, name: &str, incoming: bool) -> Result<()> {
+    let deadline = Instant::now() + STREAM_TIMEOUT;
+    let mut pause = Duration::from_millis(1);
+    loop {
+        let v = q
+            .execute("query-migrate", None)
+            .map_err(|e| qmp_error(name, e))?;
+        let status = v.get("status").and_then(Value::as_str).unwrap_or("");
+        match status {
+            "completed" => return Ok(()),
+            "failed" | "cancelled" => {
+                let why = v
+                    .get("error-desc")
+                    .and_then(Value::as_str)
+                    .unwrap_or(status);
+                return Err(Error::operation_failed(format!(
+                    "migration of domain '{name}' failed: {why}"
+                )));
+            }
+            _ => {}
+        }
+        if incoming && q.status().map_err(|e| qmp_error(name, e))? != "inmigrate" {
+            return Ok(());
+        }
+        if Instant::now() >= deadline {
+            return Err(Error::operation_failed(format!(
+                "migration of domain '{name}' timed out"
+            )));
+        }
+        std::thread::sleep(pause);
+        pause = (pause * 2).min(Duration::from_millis(50));
+    }
+}
+
+/// libvirt's state (and reason) for a QEMU run state.
+fn map_status(status: &str, running_reason: i32) -> (DomainState, i32) {
+    match status {
+        "running" => (DomainState::Running, running_reason),
+        "paused" => (DomainState::Paused, 1),
+        "inmigrate" | "postmigrate" | "finish-migrate" => (DomainState::Paused, 2),
+        "save-vm" => (DomainState::Paused, 3),
+        "io-error" => (DomainState::Paused, 5),
+        "watchdog" => (DomainState::Paused, 6),
+        "shutdown" => (DomainState::Shutdown, 1),
+        "guest-panicked" => (DomainState::Crashed, 1),
+        "internal-error" => (DomainState::Paused, 0),
+        _ => (DomainState::Paused, 0),
+    }
+}
+
+impl QemuConn {
+    // ---- finding domains ----
+
+    pub(crate) fn entry(&self, name: &str, held: Option<&Lock>) -> Result<Option<Entry>> {
+        let live = self.store.live(name, held);
+        let config = self.store.read_config(name)?;
+        if live.is_none() && config.is_none() {
+            return Ok(None);
+        }
+        Ok(Some(Entry {
+            name: name.to_string(),
+            config,
+            live,
+        }))
+    }
+
+    /// Every domain name with a definition or a running guest.
+    pub(crate) fn all_names(&self) -> Vec<String> {
+        let mut names = self.store.config_names();
+        for n in self.store.state_names() {
+            if !names.contains(&n) {
+                names.push(n);
+            }
+        }
+        names.sort();
+        names
+    }
+
+    fn find_uuid(&self, uuid: &Uuid) -> Result<Option<Entry>> {
+        for n in self.all_names() {
+            match self.entry(&n, None)? {
+                Some(e) if e.uuid() == *uuid => return Ok(Some(e)),
+                _ => {}
+            }
+        }
+        Ok(None)
+    }
+
+    /// The domain a call names: by name when its UUID matches, else by UUID.
+    fn find(&self, r: &DomainRef<'_>) -> Result<Entry> {
+        match self.entry(r.name, None)? {
+            Some(e) if e.uuid() == r.uuid => return Ok(e),
+            _ => {}
+        }
+        self.find_uuid(&r.uuid)?.ok_or_else(|| {
+            Error::no_domain(format!(
+                "no domain with matching uuid '{}' ({})",
+                r.uuid, r.name
+            ))
+        })
+    }
+
+    /// Runs `f` on the domain `r` names, holding its lock.
+    fn with_domain<T>(
+        &self,
+        r: &DomainRef<'_>,
+        f: impl FnOnce(&Lock, Entry) -> Result<T>,
+    ) -> Result<T> {
+        let name = self.find(r)?.name;
+        let lock = self.store.lock_domain(&name)?;
+        let e = self
+            .entry(&name, Some(&lock))?
+            .filter(|e| e.uuid() == r.uuid)
+            .ok_or_else(|| {
+                Error::no_domain(format!(
+                    "no domain with matching uuid '{}' ({})",
+                    r.uuid, r.name
+                ))
+            })?;
+        f(&lock, e)
+    }
+
+    /// Refuses a definition whose name or UUID belongs to another domain; returns the domain of
+    /// the same name and UUID, if any.
+    fn check_clash(&self, def: &DomainDef) -> Result<Option<Entry>> {
+        if let Some(e) = self.entry(&def.name, None)? {
+            if e.uuid() != def.uuid {
+                return Err(Error::dom_exist(format!(
+                    "domain '{}' already exists with uuid {}",
+                    def.name,
+                    e.uuid()
+                )));
+            }
+            return Ok(Some(e));
+        }
+        if let Some(e) = self.find_uuid(&def.uuid)? {
+            return Err(Error::dom_exist(format!(
+                "domain '{}' is already defined with uuid {}",
+                e.name, def.uuid
+            )));
+        }
+        Ok(None)
+    }
+
+    fn qmp(&self, name: &str) -> Result<Qmp> {
+        Qmp::connect(&self.store.qmp_socket(name), DEFAULT_TIMEOUT).map_err(|e| qmp_error(name, e))
+    }
+
+    // ---- starting and stopping guests ----
+
+    /// Starts `def` as a running guest (the caller holds the guest's lock).
+    fn start_guest(
+        &self,
+        mut def: DomainDef,
+        held: &Lock,
+        paused: bool,
+        incoming: Option<Incoming>,
+    ) -> Result<RunState> {
+        let name = def.name.clone();
+        if self.store.live(&name, Some(held)).is_some() {
+            return Err(Error::operation_invalid(format!(
+                "domain '{name}' is already running"
+            )));
+        }
+        emulator::check_domain_type(&def)?;
+        let emulator = emulator::emulator_for(&def)?;
+        let sock = self.store.qmp_socket(&name);
+        if sock.as_os_str().len() > 107 {
+            return Err(Error::operation_failed(format!(
+                "the monitor socket path '{}' is longer than the 107 bytes a unix socket allows; use a shorter root directory or domain name",
+                sock.display()
+            )));
+        }
+        self.store.clear_runtime(&name, None);
+        let id = self.store.alloc_id()?;
+        let ctx = ArgvContext {
+            emulator,
+            qmp_socket: Some(sock.clone()),
+            pidfile: Some(self.store.pidfile(&name)),
+            daemonize: false,
+            incoming: incoming.is_some(),
+            network_bridges: self.network_bridges(),
+            privileged: self.privileged,
+            now_epoch: Some(now_epoch()),
+        };
+        let cmd = argv::build_command(&def, &ctx)?;
+        let log = self.store.log_file(&name);
+        if std::fs::metadata(&log).is_ok_and(|m| m.len() > 1 << 20) {
+            let _ = std::fs::remove_file(&log);
+        }
+        let (child, q) = match process::spawn_guest(&cmd, &log, &sock, START_TIMEOUT) {
+            Ok((child, q)) => (process::StartingGuest::new(child), q),
+            Err(SpawnError::Exec(e)) => {
+                return Err(Error::system(format!("cannot run '{}'", cmd.argv[0]), &e));
+            }
+            Err(SpawnError::Failed(msg)) => {
+                self.store.clear_runtime(&name, Some(6));
+                return Err(Error::operation_failed(format!(
+                    "QEMU could not start domain '{name}': {msg}"
+                )));
+            }
+            Err(SpawnError::Timeout) => {
+                self.store.clear_runtime(&name, Some(6));
+                return Err(Error::operation_failed(format!(
+                    "QEMU did not set domain '{name}' up within {}s",
+                    START_TIMEOUT.as_secs()
+                )));
+            }
+        };
+        def.id = Some(id);
+        let mut state = RunState {
+            name: name.clone(),
+            uuid: def.uuid,
+            id,
+            pid: child.pid(),
+            reason: if incoming.is_some() { 3 } else { 1 },
+            def,
+        };
+        // Visible to other processes from here on.
+        let written = state.def.clone();
+        let result = self
+            .store
+            .write_state(&state)
+            .and_then(|()| self.finish_start(&mut state, q, &cmd, paused, incoming));
+        // Rewritten only when QEMU's answers changed the live definition (ports, ptys).
+        let result = result.and_then(|()| match state.def == written {
+            true => Ok(()),
+            false => self.store.write_state(&state),
+        });
+        match result {
+            Ok(()) => {
+                child.started();
+                Ok(state)
+            }
+            Err(e) => {
+                drop(child);
+                self.store.clear_runtime(&name, Some(6));
+                Err(e)
+            }
+        }
+    }
+
+    /// What a start does once QEMU answers on QMP (`q`, past negotiation).
+    fn finish_start(
+        &self,
+        state: &mut RunState,
+        mut q: Qmp,
+        cmd: &QemuCommand,
+        paused: bool,
+        incoming: Option<Incoming>,
+    ) -> Result<()> {
+        let name = state.name.clone();
+        if let Some(inc) = incoming {
+            q.execute("migrate-incoming", Some(json!({ "uri": inc.uri })))
+                .map_err(|e| qmp_error(&name, e))?;
+            wait_migration(&mut q, &name, true)?;
+        }
+        for (tap, bridge) in &cmd.taps {
+            crate::network::run_ip(&["link", "set", tap, "master", bridge, "up"])?;
+        }
+        let def = &mut state.def;
+        // Facts known only once QEMU runs: the VNC port it picked, the ptys it opened.
+        if def
+            .devices
+            .graphics
+            .iter()
+            .any(|g| matches!(g, GraphicsDef::Vnc(v) if v.autoport || v.port.is_none()))
+        {
+            let v = q
+                .execute("query-vnc", None)
+                .map_err(|e| qmp_error(&name, e))?;
+            let port = v
+                .get("service")
+                .and_then(Value::as_str)
+                .and_then(|s| s.parse::<u16>().ok());
+            for g in &mut def.devices.graphics {
+                match g {
+                    GraphicsDef::Vnc(vnc) if vnc.autoport || vnc.port.is_none() => {
+                        vnc.port = port;
+                        vnc.autoport = true;
+                    }
+                    _ => {}
+                }
+            }
+        }
+        let wants_pty = |s: &ChardevSource| matches!(s, ChardevSource::Pty { .. });
+        let d = &def.devices;
+        if d.serials
+            .iter()
+            .chain(&d.parallels)
+            .chain(&d.consoles)
+            .any(|c| wants_pty(&c.source))
+        {
+            let list = q
+                .execute("query-chardev", None)
+                .map_err(|e| qmp_error(&name, e))?;
+            let pty_of = |label: &str| -> Option<String> {
+                list.as_array()?
+                    .iter()
+                    .find(|c| c.get("label").and_then(Value::as_str) == Some(label))?
+                    .get("filename")?
+                    .as_str()?
+                    .strip_prefix("pty:")
+                    .map(str::to_string)
+            };
+            let serial_count = def.devices.serials.len();
+            for (i, s) in def.devices.serials.iter_mut().enumerate() {
+                if let ChardevSource::Pty { path } = &mut s.source {
+                    *path = pty_of(&format!("charserial{i}"));
+                }
+            }
+            for (i, p) in def.devices.parallels.iter_mut().enumerate() {
+                if let ChardevSource::Pty { path } = &mut p.source {
+                    *path = pty_of(&format!("charparallel{i}"));
+                }
+            }
+            let mut virtio = 0;
+            for c in def.devices.consoles.iter_mut() {
+                let label = if c.target_type.as_deref() == Some("virtio") {
+                    virtio += 1;
+                    format!("charconsole{}", virtio - 1)
+                } else {
+                    // A serial console is serial port 0 (created by the console when there
+                    // was no <serial>).
+                    let _ = serial_count;
+                    "charserial0".to_string()
+                };
+                if let ChardevSource::Pty { path } = &mut c.source {
+                    *path = pty_of(&label);
+                }
+            }
+        }
+        let passwords = def.devices.graphics.iter().filter_map(|g| match g {
+            GraphicsDef::Vnc(v) => v.passwd.as_ref(),
+            _ => None,
+        });
+        for pw in passwords {
+            q.execute(
+                "set_password",
+                Some(json!({ "protocol": "vnc", "password": pw })),
+            )
+            .map_err(|e| qmp_error(&name, e))?;
+        }
+        if argv::has_balloon(def)
+            && def.current_memory_kib < def.memory_kib
+            && def.current_memory_kib > 0
+        {
+            q.execute(
+                "balloon",
+                Some(json!({ "value": def.current_memory_kib * 1024 })),
+            )
+            .map_err(|e| qmp_error(&name, e))?;
+        }
+        if let Some(cpuset) = &def.cpuset {
+            let cpus = parse_cpuset(cpuset)?;
+            for tid in process::threads(state.pid) {
+                set_affinity(tid, &cpus)?;
+            }
+        }
+        if !paused {
+            q.execute("cont", None).map_err(|e| qmp_error(&name, e))?;
+        }
+        Ok(())
+    }
+
+    /// Stops a guest's QEMU: `quit`, then SIGTERM and SIGKILL if it hangs.
+    fn kill_guest(&self, s: &RunState) {
+        if !self.store.is_running(s) {
+            return;
+        }
+        if let Ok(mut q) = Qmp::connect(&self.store.qmp_socket(&s.name), Duration::from_secs(2)) {
+            let _ = q.execute("quit", None);
+        }
+        if !process::wait_gone(s.pid, Duration::from_secs(3)) {
+            process::terminate(s.pid, Duration::from_secs(3));
+        }
+    }
+
+    /// Stops an active guest and records why.
+    fn stop_guest(&self, s: &RunState, reason: i32) {
+        self.kill_guest(s);
+        self.store.clear_runtime(&s.name, Some(reason));
+    }
+
+    /// Starts the autostart domains (once per host boot and runtime directory).
+    pub(crate) fn autostart_domains(&self) {
+        for name in self.store.autostart_names() {
+            let Ok(Some(def)) = self.store.read_config(&name) else {
+                continue;
+            };
+            let Ok(lock) = self.store.lock_domain(&name) else {
+                continue;
+            };
+            if self.store.live(&name, Some(&lock)).is_some() {
+                continue;
+            }
+            if let Err(e) = self.start_guest(def, &lock, false, None) {
+                let _ = write_log_line(
+                    &self.store.log_file(&name),
+                    &format!("autostart failed: {e}"),
+                );
+            }
+        }
+    }
+}
+
+fn write_log_line(log: &Path, line: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)?;
+    writeln!(f, "{line}")
+}
+
+// ---- the operations ----
+
+pub(crate) fn get_max_vcpus(_: &QemuConn, ty: &str) -> Result<i32> {
+    match ty {
+        "" | "qemu" | "kqemu" | "kvm" => Ok(MAX_VCPUS),
+        other => Err(Error::invalid_arg(format!("unknown domain type '{other}'"))),
+    }
+}
+
+pub(crate) fn list_domains(c: &QemuConn) -> Result<Vec<i32>> {
+    let mut ids: Vec<i32> = c
+        .store
+        .state_names()
+        .iter()
+        .filter_map(|n| c.store.live(n, None))
+        .map(|s| s.id)
+        .collect();
+    ids.sort_unstable();
+    Ok(ids)
+}
+
+pub(crate) fn num_of_domains(c: &QemuConn) -> Result<i32> {
+    Ok(list_domains(c)?.len() as i32)
+}
+
+pub(crate) fn list_defined_domains(c: &QemuConn) -> Result<Vec<String>> {
+    Ok(c.store
+        .config_names()
+        .into_iter()
+        .filter(|n| c.store.live(n, None).is_none())
+        .collect())
+}
+
+pub(crate) fn num_of_defined_domains(c: &QemuConn) -> Result<i32> {
+    Ok(list_defined_domains(c)?.len() as i32)
+}
+
+pub(crate) fn lookup_by_id(c: &QemuConn, id: i32) -> Result<DomainIdent> {
+    for n in c.store.state_names() {
+        if let Some(s) = c.store.live(&n, None).filter(|s| s.id == id) {
+            return Ok(DomainIdent {
+                id,
+                uuid: s.uuid,
+                name: s.name,
+            });
+        }
+    }
+    Err(Error::no_domain(format!("no domain with matching id {id}")))
+}
+
+pub(crate) fn lookup_by_uuid(c: &QemuConn, uuid: &Uuid) -> Result<DomainIdent> {
+    c.find_uuid(uuid)?
+        .map(|e| e.ident())
+        .ok_or_else(|| Error::no_domain(format!("no domain with matching uuid '{uuid}'")))
+}
+
+pub(crate) fn lookup_by_name(c: &QemuConn, name: &str) -> Result<DomainIdent> {
+    c.entry(name, None)?
+        .map(|e| e.ident())
+        .ok_or_else(|| Error::no_domain(format!("no domain with matching name '{name}'")))
+}
+
+pub(crate) fn define_xml(c: &QemuConn, xml: &str) -> Result<DomainIdent> {
+    let mut def = parse_def(xml)?;
+    let _driver = c.store.lock_driver()?;
+    let _dom = c.store.lock_domain(&def.name)?;
+    let existing = c.check_clash(&def)?;
+    // MACs are chosen once, here, so that they stay the same across starts (as libvirt does).
+    fill_macs(&mut def);
+    c.store.write_config(&def)?;
+    let id = existing.map(|e| e.id()).unwrap_or(-1);
+    Ok(DomainIdent {
+        id,
+        uuid: def.uuid,
+        name: def.name,
+    })
+}
+
+pub(crate) fn undefine(c: &QemuConn, r: &DomainRef<'_>) -> Result<()> {
+    let _driver = c.store.lock_driver()?;
+    let e = c.find(r)?;
+    let _dom = c.store.lock_domain(&e.name)?;
+    if e.config.is_none() {
+        return Err(Error::operation_invalid(format!(
+            "cannot undefine transient domain '{}'",
+            e.name
+        )));
+    }
+    c.store.remove_config(&e.name)?;
+    if !e.active() {
+        c.store.forget(&e.name);
+    }
+    Ok(())
+}
+
+pub(crate) fn create_xml(c: &QemuConn, xml: &str, flags: u32) -> Result<DomainIdent> {
+    let mut def = parse_def(xml)?;
+    fill_macs(&mut def);
+    let _driver = c.store.lock_driver()?;
+    let lock = c.store.lock_domain(&def.name)?;
+    if c.check_clash(&def)?.is_some_and(|e| e.active()) {
+        return Err(Error::operation_invalid(format!(
+            "domain '{}' is already active",
+            def.name
+        )));
+    }
+    let s = c.start_guest(def, &lock, flags & START_PAUSED != 0, None)?;
+    Ok(DomainIdent {
+        id: s.id,
+        uuid: s.uuid,
+        name: s.name,
+    })
+}
+
+pub(crate) fn start(c: &QemuConn, r: &DomainRef<'_>) -> Result<()> {
+    c.with_domain(r, |lock, e| {
+        if e.active() {
+            return Err(Error::operation_invalid(format!(
+                "domain '{}' is already running",
+                e.name
+            )));
+        }
+        let def = e.config.ok_or_else(|| not_running(&e.name))?;
+        c.start_guest(def, lock, false, None).map(|_| ())
+    })
+}
+
+fn active_state(e: &Entry) -> Result<&RunState> {
+    e.live.as_ref().ok_or_else(|| not_running(&e.name))
+}
+
+pub(crate) fn shutdown(c: &QemuConn, r: &DomainRef<'_>) -> Result<()> {
+    c.with_domain(r, |_, e| {
+        active_state(&e)?;
+        c.qmp(&e.name)?
+            .execute("system_powerdown", None)
+            .map_err(|err| qmp_error(&e.name, err))?;
+        Ok(())
+    })
+}
+
+pub(crate) fn reboot(c: &QemuConn, r: &DomainRef<'_>, _flags: u32) -> Result<()> {
+    c.with_domain(r, |_, e| {
+        active_state(&e)?;
+        c.qmp(&e.name)?
+            .execute("system_reset", None)
+            .map_err(|err| qmp_error(&e.name, err))?;
+        Ok(())
+    })
+}
+
+pub(crate) fn destroy(c: &QemuConn, r: &DomainRef<'_>) -> Result<()> {
+    c.with_domain(r, |_, e| {
+        let s = active_state(&e)?;
+        c.stop_guest(s, 2);
+        if !c.store.is_running(s) {
+            return Ok(());
+        }
+        Err(Error::operation_failed(format!(
+            "QEMU of domain '{}' (pid {}) did not stop",
+            e.name, s.pid
+        )))
+    })
+}
+
+pub(crate) fn suspend(c: &QemuConn, r: &DomainRef<'_>) -> Result<()> {
+    c.with_domain(r, |_, e| {
+        active_state(&e)?;
+        let mut q = c.qmp(&e.name)?;
+        if q.status().map_err(|err| qmp_error(&e.name, err))? != "running" {
+            return Err(not_running(&e.name));
+        }
+        q.execute("stop", None)
+            .map_err(|err| qmp_error(&e.name, err))?;
+        Ok(())
+    })
+}
+
+pub(crate) fn resume(c: &QemuConn, r: &DomainRef<'_>) -> Result<()> {
+    c.with_domain(r, |_, e| {
+        let s = active_state(&e)?;
+        let mut q = c.qmp(&e.name)?;
+        let st = q.status().map_err(|err| qmp_error(&e.name, err))?;
+        if map_status(&st, 1).0 != DomainState::Paused {
+            return Err(Error::operation_invalid(format!(
+                "domain '{}' is not paused",
+                e.name
+            )));
+        }
+        q.execute("cont", None)
+            .map_err(|err| qmp_error(&e.name, err))?;
+        let mut s = s.clone();
+        s.reason = 5;
+        c.store.write_state(&s)
+    })
+}
+
+pub(crate) fn save(c: &QemuConn, r: &DomainRef<'_>, path: &str) -> Result<()> {
+    let path = absolute(path)?;
+    c.with_domain(r, |_, e| {
+        let s = active_state(&e)?;
+        let xml = s.def.to_xml(
+            &FormatOptions::default()
+                .with_inactive(true)
+                .with_secure(true),
+        );
+        // Header, definition, zero padding to a 4 KiB boundary, then QEMU's migration stream.
+        let mut offset = 4096u64;
+        while (SAVE_MAGIC.len() + format!("{offset}\n{}\n", xml.len()).len() + xml.len()) as u64
+            > offset
+        {
+            offset += 4096;
+        }
+        let mut head = format!("{SAVE_MAGIC}{offset}\n{}\n{xml}", xml.len()).into_bytes();
+        head.resize(offset as usize, 0);
+        write_atomic(&path, &head, false)?;
+        let result = (|| {
+            let mut q = c.qmp(&e.name)?;
+            if q.status().map_err(|err| qmp_error(&e.name, err))? == "running" {
+                q.execute("stop", None)
+                    .map_err(|err| qmp_error(&e.name, err))?;
+            }
+            let uri = format!("file:{},offset={offset}", path.display());
+            q.execute("migrate", Some(json!({ "uri": uri })))
+                .map_err(|err| qmp_error(&e.name, err))?;
+            wait_migration(&mut q, &e.name, false)
+        })();
+        if let Err(err) = result {
+            let _ = std::fs::remove_file(&path);
+            if let Ok(mut q) = c.qmp(&e.name) {
+                let _ = q.execute("cont", None);
+            }
+            return Err(err);
+        }
+        c.stop_guest(s, 5);
+        Ok(())
+    })
+}
+
+pub(crate) fn restore(c: &QemuConn, path: &str) -> Result<()> {
+    let path = absolute(path)?;
+    let (offset, def) = read_save_header(&path)?;
+    let _driver = c.store.lock_driver()?;
+    let lock = c.store.lock_domain(&def.name)?;
+    if c.check_clash(&def)?.is_some_and(|e| e.active()) {
+        return Err(Error::operation_invalid(format!(
+            "domain '{}' is already active",
+            def.name
+        )));
+    }
+    let uri = format!("file:{},offset={offset}", path.display());
+    c.start_guest(def, &lock, false, Some(Incoming { uri }))
+        .map(|_| ())
+}
+
+pub(crate) fn core_dump(c: &QemuConn, r: &DomainRef<'_>, path: &str, flags: u32) -> Result<()> {
+    let path = absolute(path)?;
+    c.with_domain(r, |_, e| {
+        let s = active_state(&e)?;
+        let mut q = c.qmp(&e.name)?;
+        q.set_timeout(STREAM_TIMEOUT)
+            .map_err(|err| qmp_error(&e.name, err))?;
+        q.execute(
+            "dump-guest-memory",
+            Some(json!({ "paging": false, "protocol": format!("file:{}", path.display()) })),
+        )
+        .map_err(|err| qmp_error(&e.name, err))?;
+        if flags & DUMP_CRASH != 0 {
+            c.stop_guest(s, 3);
+        }
+        Ok(())
+    })
+}
+
+/// Live facts from QEMU: state and reason, balloon size (KiB), vCPU count.
+fn live_facts(c: &QemuConn, s: &RunState) -> Result<(DomainState, i32, u64, u32)> {
+    let mut q = c.qmp(&s.name)?;
+    let st = q.status().map_err(|e| qmp_error(&s.name, e))?;
+    let (state, reason) = map_status(&st, s.reason);
+    let mut mem = s.def.current_memory_kib;
+    if argv::has_balloon(&s.def) {
+        let actual = q
+            .execute("query-balloon", None)
+            .ok()
+            .and_then(|b| b.get("actual").and_then(Value::as_u64));
+        mem = actual.map(|a| a / 1024).unwrap_or(mem);
+    }
+    let vcpus = q
+        .execute("query-cpus-fast", None)
+        .ok()
+        .and_then(|v| v.as_array().map(|a| a.len() as u32))
+        .filter(|n| *n > 0)
+        .unwrap_or(s.def.vcpus);
+    Ok((state, reason, mem, vcpus))
+}
+
+pub(crate) fn get_info(c: &QemuConn, r: &DomainRef<'_>) -> Result<DomainInfo> {
+    let e = c.find(r)?;
+    if let Some(s) = &e.live {
+        match live_facts(c, s) {
+            Ok((state, _, mem, vcpus)) => {
+                return Ok(DomainInfo {
+                    state,
+                    max_mem_kib: s.def.memory_kib,
+                    memory_kib: mem,
+                    nr_virt_cpu: vcpus,
+                    cpu_time_ns: process::process_cpu_ns(s.pid),
+                });
+            }
+            // The guest may have died in between: then it is simply off.
+            Err(err) if c.store.live(&e.name, None).is_some() => return Err(err),
+            Err(_) => {}
+        }
+    }
+    let Some(def) = c.store.read_config(&e.name)? else {
+        return Err(Error::no_domain(format!("domain '{}' is gone", e.name)));
+    };
+    Ok(DomainInfo {
+        state: DomainState::Shutoff,
+        max_mem_kib: def.memory_kib,
+        memory_kib: def.current_memory_kib,
+        nr_virt_cpu: def.vcpus,
+        cpu_time_ns: 0,
+    })
+}
+
+pub(crate) fn get_state(c: &QemuConn, r: &DomainRef<'_>) -> Result<(DomainState, i32)> {
+    let e = c.find(r)?;
+    if let Some(s) = &e.live {
+        match live_facts(c, s) {
+            Ok((state, reason, _, _)) => return Ok((state, reason)),
+            Err(err) if c.store.live(&e.name, None).is_some() => return Err(err),
+            Err(_) => {}
+        }
+    }
+    Ok((DomainState::Shutoff, c.store.shutoff_reason(&e.name)))
+}
+
+pub(crate) fn get_xml_desc(c: &QemuConn, r: &DomainRef<'_>, flags: u32) -> Result<String> {
+    let e = c.find(r)?;
+    let inactive = flags & XML_INACTIVE != 0 || !e.active();
+    let def = match (&e.config, inactive) {
+        (Some(cfg), true) => cfg,
+        _ => e.def(),
+    };
+    let opts = FormatOptions::default()
+        .with_inactive(inactive)
+        .with_secure(flags & XML_SECURE != 0);
+    Ok(def.to_xml(&opts))
+}
+
+pub(crate) fn get_os_type(c: &QemuConn, r: &DomainRef<'_>) -> Result<String> {
+    Ok(c.find(r)?.def().os.os_type.clone())
+}
+
+pub(crate) fn get_max_memory(c: &QemuConn, r: &DomainRef<'_>) -> Result<u64> {
+    Ok(c.find(r)?.def().memory_kib)
+}
+
+/// Applies a change to the persistent definition of an inactive domain.
+fn change_config(
+    c: &QemuConn,
+    e: &Entry,
+    what: &str,
+    f: impl FnOnce(&mut DomainDef) -> Result<()>,
+) -> Result<()> {
+    if e.active() {
+        return Err(Error::operation_invalid(format!(
+            "cannot {what} of an active domain ('{}')",
+            e.name
+        )));
+    }
+    let mut def = e.config.clone().ok_or_else(|| not_running(&e.name))?;
+    f(&mut def)?;
+    c.store.write_config(&def)
+}
+
+pub(crate) fn set_max_memory(c: &QemuConn, r: &DomainRef<'_>, kib: u64) -> Result<()> {
+    if kib == 0 {
+        return Err(Error::invalid_arg("memory size must be greater than zero"));
+    }
+    c.with_domain(r, |_, e| {
+        change_config(c, &e, "set the maximum memory", |d| {
+            d.memory_kib = kib;
+            if d.current_memory_kib > kib {
+                d.current_memory_kib = kib;
+            }
+            Ok(())
+        })
+    })
+}
+
+pub(crate) fn set_memory(c: &QemuConn, r: &DomainRef<'_>, kib: u64) -> Result<()> {
+    c.with_domain(r, |_, e| {
+        if kib > e.def().memory_kib {
+            return Err(Error::invalid_arg("cannot set memory higher than max memory"));
+        }
+        if kib == 0 {
+            return Err(Error::invalid_arg("memory size must be greater than zero"));
+        }
+        match &e.live {
+            Some(s) => {
+                if !argv::has_balloon(&s.def) {
+                    return Err(Error::operation_invalid(format!(
+                        "domain '{}' has no memory balloon, so its memory cannot change while it runs",
+                        e.name
+                    )));
+                }
+                c.qmp(&e.name)?
+                    .execute("balloon", Some(json!({ "value": kib * 1024 })))
+                    .map_err(|err| qmp_error(&e.name, err))?;
+                let mut s = s.clone();
+                s.def.current_memory_kib = kib;
+                c.store.write_state(&s)
+            }
+            None => change_config(c, &e, "set the memory", |d| {
+                d.current_memory_kib = kib;
+                Ok(())
+            }),
+        }
+    })
+}
+
+pub(crate) fn set_vcpus(c: &QemuConn, r: &DomainRef<'_>, n: u32) -> Result<()> {
+    if n == 0 {
+        return Err(Error::invalid_arg("a domain needs at least one vcpu"));
+    }
+    if n as i32 > MAX_VCPUS {
+        return Err(Error::invalid_arg(format!(
+            "requested vcpus {n} is greater than the maximum {MAX_VCPUS}"
+        )));
+    }
+    c.with_domain(r, |_, e| {
+        change_config(c, &e, "change the vcpu count", |d| {
+            d.vcpus = n;
+            d.vcpu_current = None;
+            Ok(())
+        })
+    })
+}
+
+/// vCPU number → QEMU thread id.
+fn vcpu_threads(c: &QemuConn, s: &RunState) -> Result<Vec<(u32, i32)>> {
+    let v = c
+        .qmp(&s.name)?
+        .execute("query-cpus-fast", None)
+        .map_err(|e| qmp_error(&s.name, e))?;
+    let mut out: Vec<(u32, i32)> = v
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|cpu| {
+                    Some((
+                        cpu.get("cpu-index")?.as_u64()? as u32,
+                        cpu.get("thread-id")?.as_i64()? as i32,
+                    ))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    out.sort_unstable();
+    Ok(out)
+}
+
+fn host_cpu_count() -> usize {
+    host::online_cpus()
+        .iter()
+        .max()
+        .map(|m| *m as usize + 1)
+        .unwrap_or(1)
+}
+
+pub(crate) fn pin_vcpu(c: &QemuConn, r: &DomainRef<'_>, vcpu: u32, map: &[u8]) -> Result<()> {
+    c.with_domain(r, |_, e| {
+        let s = active_state(&e)?;
+        let threads = vcpu_threads(c, s)?;
+        let Some((_, tid)) = threads.iter().find(|(n, _)| *n == vcpu) else {
+            return Err(Error::invalid_arg(format!(
+                "requested vcpu {vcpu} is not less than the number of vcpus {}",
+                threads.len()
+            )));
+        };
+        let cpus: Vec<u32> = (0..host_cpu_count())
+            .filter(|c| map.get(c / 8).is_some_and(|b| b & (1 << (c % 8)) != 0))
+            .map(|c| c as u32)
+            .collect();
+        if cpus.is_empty() {
+            return Err(Error::invalid_arg("the CPU map selects no host CPU"));
+        }
+        set_affinity(*tid, &cpus)
+    })
+}
+
+pub(crate) fn get_vcpus(c: &QemuConn, r: &DomainRef<'_>) -> Result<Vec<VcpuInfo>> {
+    let e = c.find(r)?;
+    let Some(s) = &e.live else {
+        return Err(Error::operation_invalid(format!(
+            "cannot list vcpus for an inactive domain '{}'",
+            e.name
+        )));
+    };
+    let ncpus = host_cpu_count();
+    Ok(vcpu_threads(c, s)?
+        .into_iter()
+        .map(|(number, tid)| {
+            let (cpu_time_ns, cpu) = process::thread_cpu(s.pid, tid);
+            let mut cpumap = vec![0u8; ncpus.div_ceil(8)];
+            if let Ok(set) = sched_getaffinity(Pid::from_raw(tid)) {
+                for i in 0..ncpus {
+                    if set.is_set(i).unwrap_or(false) {
+                        cpumap[i / 8] |= 1 << (i % 8);
+                    }
+                }
+            }
+            VcpuInfo {
+                number,
+                state: VcpuState::Running,
+                cpu_time_ns,
+                cpu,
+                cpumap,
+            }
+        })
+        .collect())
+}
+
+pub(crate) fn get_autostart(c: &QemuConn, r: &DomainRef<'_>) -> Result<bool> {
+    let e = c.find(r)?;
+    Ok(e.config.is_some() && c.store.autostart(&e.name))
+}
+
+pub(crate) fn set_autostart(c: &QemuConn, r: &DomainRef<'_>, on: bool) -> Result<()> {
+    let _driver = c.store.lock_driver()?;
+    let e = c.find(r)?;
+    if e.config.is_none() {
+        return Err(Error::operation_invalid(
+            "cannot set autostart for transient domain",
+        ));
+    }
+    c.store.set_autostart(&e.name, on)
+}
+
+fn parse_device(xml: &str) -> Result<Device> {
+    Device::parse(xml).map_err(|e| Error::xml(e.to_string()))
+}
+
+/// On a running guest only removable media change (libvirt's `change` of a CD-ROM or floppy):
+/// `present` is the medium to insert, `None` ejects.
+fn change_media(c: &QemuConn, s: &RunState, dev: &Device, insert: bool) -> Result<()> {
+    let Device::Disk(disk) = dev else {
+        return Err(Error::operation_invalid(format!(
+            "domain '{}' is running: only CD-ROM and floppy media can change on a running guest",
+            s.name
+        )));
+    };
+    let Some(current) = s
+        .def
+        .devices
+        .disks
+        .iter()
+        .position(|d| d.target_dev == disk.target_dev)
+    else {
+        return Err(Error::operation_invalid(format!(
+            "domain '{}' is running and has no disk '{}': disks cannot be hot-plugged",
+            s.name, disk.target_dev
+        )));
+    };
+    if !matches!(
+        s.def.devices.disks[current].device,
+        DiskDevice::Cdrom | DiskDevice::Floppy
+    ) {
+        return Err(Error::operation_invalid(format!(
+            "disk '{}' of running domain '{}' is not removable",
+            disk.target_dev, s.name
+        )));
+    }
+    let mut q = c.qmp(&s.name)?;
+    let source = disk.source.clone().filter(|p| insert && !p.is_empty());
+    match &source {
+        Some(p) => {
+            let format = disk.driver_type.clone().unwrap_or_else(|| "raw".into());
+            q.execute(
+                "blockdev-change-medium",
+                Some(json!({ "id": disk.target_dev, "filename": p, "format": format, "read-only-mode": "retain" })),
+            )
+        }
+        None => q.execute("eject", Some(json!({ "id": disk.target_dev, "force": true }))),
+    }
+    .map_err(|e| qmp_error(&s.name, e))?;
+    let mut s = s.clone();
+    s.def.devices.disks[current].source = source;
+    c.store.write_state(&s)
+}
+
+pub(crate) fn attach_device(c: &QemuConn, r: &DomainRef<'_>, xml: &str) -> Result<()> {
+    let dev = parse_device(xml)?;
+    c.with_domain(r, |_, e| match &e.live {
+        Some(s) => change_media(c, s, &dev, true),
+        None => change_config(c, &e, "attach a device", |d| {
+            d.attach_device(dev)
+                .map_err(|err| Error::operation_invalid(err.to_string()))
+        }),
+    })
+}
+
+pub(crate) fn detach_device(c: &QemuConn, r: &DomainRef<'_>, xml: &str) -> Result<()> {
+    let dev = parse_device(xml)?;
+    c.with_domain(r, |_, e| match &e.live {
+        Some(s) => change_media(c, s, &dev, false),
+        None => change_config(c, &e, "detach a device", |d| {
+            d.detach_device(&dev)
+                .map(|_| ())
+                .map_err(|err| Error::operation_invalid(err.to_string()))
+        }),
+    })
+}
+
+pub(crate) fn is_persistent(c: &QemuConn, r: &DomainRef<'_>) -> Result<bool> {
+    Ok(c.find(r)?.config.is_some())
+}
+
+pub(crate) fn has_managed_save_image(c: &QemuConn, r: &DomainRef<'_>, _flags: u32) -> Result<bool> {
+    c.find(r)?;
+    Ok(false)
+}
+
+pub(crate) fn security_label(c: &QemuConn, r: &DomainRef<'_>) -> Result<(String, bool)> {
+    c.find(r)?;
+    Ok((String::new(), false))
+}
+
+/// `domxml-to-native qemu-argv`: the command line the driver would run.
+pub(crate) fn xml_to_native(c: &QemuConn, format: &str, xml: &str, _flags: u32) -> Result<String> {
+    if format != "qemu-argv" {
+        return Err(Error::invalid_arg(format!(
+            "unsupported config type {format} (the QEMU driver knows qemu-argv)"
+        )));
+    }
+    let mut def = parse_def(xml)?;
+    fill_macs(&mut def);
+    let emulator = emulator::emulator_for(&def).unwrap_or_else(|_| {
+        format!(
+            "qemu-system-{}",
+            argv::qemu_arch(def.os.arch.as_deref().unwrap_or(argv::host_arch()))
+        )
+    });
+    let ctx = ArgvContext {
+        emulator,
+        qmp_socket: Some(c.store.qmp_socket(&def.name)),
+        pidfile: Some(c.store.pidfile(&def.name)),
+        daemonize: false,
+        network_bridges: c.network_bridges(),
+        privileged: c.privileged,
+        now_epoch: Some(now_epoch()),
+        ..Default::default()
+    };
+    Ok(argv::build_command(&def, &ctx)?.to_line())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cpusets() {
+        assert_eq!(parse_cpuset("1-4,^3,6").unwrap(), vec![1, 2, 4, 6]);
+        assert!(parse_cpuset("x").is_err());
+    }
+
+    #[test]
+    fn qemu_states() {
+        assert_eq!(map_status("running", 1), (DomainState::Running, 1));
+        assert_eq!(map_status("paused", 1).0, DomainState::Paused);
+        assert_eq!(map_status("prelaunch", 1).0, DomainState::Paused);
+        assert_eq!(map_status("shutdown", 1).0, DomainState::Shutdown);
+        assert_eq!(map_status("guest-panicked", 1).0, DomainState::Crashed);
+    }
+
+    #[test]
+    fn foreign_types_are_refused() {
+        let e = parse_def(
+            "<domain type='xen'><name>x</name><memory>1</memory><os><type>hvm</type></os></domain>",
+        )
+        .unwrap_err();
+        assert_eq!(e.code, ErrorCode::ConfigUnsupported);
+        let d = parse_def("<domain type='kqemu'><name>x</name><memory>1</memory><os><type>hvm</type></os></domain>").unwrap();
+        assert_eq!(d.domain_type, "kqemu");
+    }
+}

@@ -1,0 +1,261 @@
+//! A QMP client: one connection to a guest's monitor socket, line-delimited JSON.
+//!
+//! QEMU serves one QMP client at a time on a socket; a second client's connection waits in the
+//! listen backlog until the first closes. Every read has a timeout, so a hung QEMU turns into an
+//! error instead of a hung caller.
+
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::net::UnixStream;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+/// Why a QMP exchange failed.
+#[derive(Debug)]
+pub enum QmpError {
+    /// The socket could not be reached or broke.
+    Io(std::io::Error),
+    /// QEMU answered with an error.
+    Command {
+        /// The command.
+        command: String,
+        /// QMP's `class`.
+        class: String,
+        /// QMP's `desc`.
+        desc: String,
+    },
+    /// QEMU said something that is not QMP.
+    Protocol(String),
+}
+
+impl std::fmt::Display for QmpError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            QmpError::Io(e)
+                if e.kind() == std::io::ErrorKind::WouldBlock
+                    || e.kind() == std::io::ErrorKind::TimedOut =>
+            {
+                write!(f, "timed out waiting for the QEMU monitor")
+            }
+            QmpError::Io(e) => write!(f, "QEMU monitor connection failed: {e}"),
+            QmpError::Command { command, desc, .. } => {
+                write!(f, "QEMU refused '{command}': {desc}")
+            }
+            QmpError::Protocol(m) => write!(f, "unexpected answer from the QEMU monitor: {m}"),
+        }
+    }
+}
+
+impl From<std::io::Error> for QmpError {
+    fn from(e: std::io::Error) -> QmpError {
+        QmpError::Io(e)
+    }
+}
+
+/// An open QMP session, past capability negotiation.
+pub struct Qmp {
+    reader: BufReader<UnixStream>,
+    writer: UnixStream,
+    next_id: u64,
+    /// The `QMP` object of the greeting (version, capabilities).
+    pub greeting: Value,
+}
+
+/// Default time allowed for one exchange.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+
+impl Qmp {
+    /// Connects, reads the greeting and enters command mode (`qmp_capabilities`).
+    pub fn connect(path: &Path, timeout: Duration) -> Result<Qmp, QmpError> {
+        let stream = UnixStream::connect(path)?;
+        Qmp::handshake(stream, timeout)
+    }
+
+    /// Like [`Qmp::connect`], retrying while the socket is missing or refuses connections,
+    /// until `deadline`.
+    pub fn connect_until(
+        path: &Path,
+        deadline: Instant,
+        timeout: Duration,
+    ) -> Result<Qmp, QmpError> {
+        let mut pause = Duration::from_micros(200);
+        loop {
+            match UnixStream::connect(path) {
+                Ok(s) => return Qmp::handshake(s, timeout),
+                Err(e) if Instant::now() >= deadline => return Err(e.into()),
+                Err(_) => {
+                    std::thread::sleep(pause);
+                    pause = (pause * 2).min(Duration::from_millis(5));
+                }
+            }
+        }
+    }
+
+    /// Reads only the greeting (no negotiation): what a client sees first.
+    pub fn read_greeting(stream: UnixStream, timeout: Duration) -> Result<Value, QmpError> {
+        stream.set_read_timeout(Some(timeout))?;
+        let mut reader = BufReader::new(stream);
+        read_greeting(&mut reader)
+    }
+
+    fn handshake(stream: UnixStream, timeout: Duration) -> Result<Qmp, QmpError> {
+        stream.set_read_timeout(Some(timeout))?;
+        stream.set_write_timeout(Some(timeout))?;
+        let writer = stream.try_clone()?;
+        let mut reader = BufReader::new(stream);
+        let greeting = read_greeting(&mut reader)?;
+        let mut q = Qmp {
+            reader,
+            writer,
+            next_id: 1,
+            greeting,
+        };
+        q.execute("qmp_capabilities", None)?;
+        Ok(q)
+    }
+
+    /// Changes the time allowed for each following exchange.
+    pub fn set_timeout(&mut self, timeout: Duration) -> Result<(), QmpError> {
+        self.writer.set_read_timeout(Some(timeout))?;
+        Ok(())
+    }
+
+    /// Runs a command and returns its `return` value. Asynchronous events are skipped.
+    pub fn execute(&mut self, command: &str, arguments: Option<Value>) -> Result<Value, QmpError> {
+        let id = self.next_id;
+        self.next_id += 1;
+        let mut msg = json!({ "execute": command, "id": id });
+        if let Some(a) = arguments {
+            msg["arguments"] = a;
+        }
+        let mut line = msg.to_string();
+        line.push('\n');
+        self.writer.write_all(line.as_bytes())?;
+        loop {
+            let v = read_message(&mut self.reader)?;
+            if v.get("event").is_some() {
+                continue;
+            }
+            if v.get("id").and_then(Value::as_u64) != Some(id) {
+                continue;
+            }
+            if let Some(r) = v.get("return") {
+                return Ok(r.clone());
+            }
+            if let Some(e) = v.get("error") {
+                return Err(QmpError::Command {
+                    command: command.to_string(),
+                    class: e
+                        .get("class")
+                        .and_then(Value::as_str)
+                        .unwrap_or("GenericError")
+                        .to_string(),
+                    desc: e
+                        .get("desc")
+                        .and_then(Value::as_str)
+                        .unwrap_or("unknown error")
+                        .to_string(),
+                });
+            }
+            return Err(QmpError::Protocol(v.to_string()));
+        }
+    }
+
+    /// The run state (`running`, `paused`, `prelaunch`, `inmigrate`, `shutdown`, ...).
+    pub fn status(&mut self) -> Result<String, QmpError> {
+        let v = self.execute("query-status", None)?;
+        v.get("status")
+            .and_then(Value::as_str)
+            .map(str::to_string)
+            .ok_or_else(|| QmpError::Protocol(format!("query-status gave {v}")))
+    }
+}
+
+fn read_message(reader: &mut BufReader<UnixStream>) -> Result<Value, QmpError> {
+    let mut line = String::new();
+    loop {
+        line.clear();
+        let n = reader.read_line(&mut line)?;
+        if n == 0 {
+            return Err(QmpError::Io(std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                "QEMU closed the monitor connection",
+            )));
+        }
+        if line.trim().is_empty() {
+            continue;
+        }
+        return serde_json::from_str(line.trim())
+            .map_err(|e| QmpError::Protocol(format!("{e}: {}", line.trim())));
+    }
+}
+
+fn read_greeting(reader: &mut BufReader<UnixStream>) -> Result<Value, QmpError> {
+    let v = read_message(reader)?;
+    v.get("QMP")
+        .cloned()
+        .ok_or_else(|| QmpError::Protocol(format!("no greeting: {v}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::net::UnixListener;
+
+    /// A QMP peer on a real socket that answers like QEMU does (greeting, capabilities, an
+    /// event in between, an error for unknown commands).
+    #[test]
+    fn talks_to_a_qmp_peer() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("m.sock");
+        let listener = UnixListener::bind(&path).unwrap();
+        let server = std::thread::spawn(move || {
+            let (s, _) = listener.accept().unwrap();
+            let mut w = s.try_clone().unwrap();
+            let mut r = BufReader::new(s);
+            w.write_all(b"{\"QMP\": {\"version\": {\"qemu\": {\"micro\": 2, \"minor\": 0, \"major\": 10}}, \"capabilities\": []}}\r\n").unwrap();
+            let mut line = String::new();
+            while r.read_line(&mut line).unwrap() > 0 {
+                let v: Value = serde_json::from_str(line.trim()).unwrap();
+                let id = v["id"].clone();
+                let reply = match v["execute"].as_str().unwrap() {
+                    "qmp_capabilities" => json!({"return": {}, "id": id}),
+                    "query-status" => {
+                        w.write_all(b"{\"event\": \"RESUME\", \"timestamp\": {\"seconds\": 1, \"microseconds\": 2}}\n").unwrap();
+                        json!({"return": {"status": "running", "running": true}, "id": id})
+                    }
+                    other => {
+                        json!({"error": {"class": "CommandNotFound", "desc": format!("The command {other} has not been found")}, "id": id})
+                    }
+                };
+                w.write_all(format!("{reply}\n").as_bytes()).unwrap();
+                line.clear();
+            }
+        });
+        let mut q = Qmp::connect(&path, Duration::from_secs(5)).unwrap();
+        assert_eq!(q.greeting["version"]["qemu"]["major"], 10);
+        assert_eq!(q.status().unwrap(), "running");
+        let e = q.execute("bogus", None).unwrap_err();
+        assert!(
+            matches!(&e, QmpError::Command { class, .. } if class == "CommandNotFound"),
+            "{e}"
+        );
+        assert!(e.to_string().contains("bogus"));
+        drop(q);
+        server.join().unwrap();
+    }
+
+    #[test]
+    fn a_silent_peer_times_out() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("m.sock");
+        let _listener = UnixListener::bind(&path).unwrap();
+        let t = Instant::now();
+        let e = Qmp::connect(&path, Duration::from_millis(200))
+            .err()
+            .unwrap();
+        assert!(t.elapsed() < Duration::from_secs(5));
+        assert!(e.to_string().contains("timed out"), "{e}");
+    }
+}
