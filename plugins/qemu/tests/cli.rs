@@ -4,31 +4,13 @@
 
 mod common;
 
-use std::path::PathBuf;
-use std::process::Command;
 use std::time::Duration;
 
-use common::{Sandbox, alive, have_qemu, plugin_dir, wait_gone};
-
-fn cli() -> PathBuf {
-    let exe = plugin_dir().join("virtkit");
-    assert!(
-        exe.exists(),
-        "{} is missing: run `cargo xtask build-plugins` first (it builds the CLI, crate virtkit-cli)",
-        exe.display()
-    );
-    exe
-}
+use common::{Sandbox, alive, have_qemu, virtkit, wait_gone};
 
 /// Runs `virtkit -c URI ARGS` and returns its stdout, failing on a non-zero exit.
 fn run(sb: &Sandbox, args: &[&str]) -> String {
-    let out = Command::new(cli())
-        .arg("-c")
-        .arg(sb.uri())
-        .args(args)
-        .env("VIRTKIT_DRIVER_DIR", plugin_dir())
-        .output()
-        .unwrap();
+    let out = virtkit(&sb.uri(), args).output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(
         out.status.success(),

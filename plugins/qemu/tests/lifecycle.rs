@@ -3,85 +3,15 @@
 
 mod common;
 
-use std::process::Command;
 use std::time::Duration;
 
-use common::{Sandbox, alive, exists, guest_xml, have_qemu, registry, wait_gone};
+use common::{Sandbox, alive, exists, guest_xml, have_qemu, registry, virtkit, wait_gone};
 use virtkit::{Connect, DomainState, ErrorCode};
 
-/// Environment variables of the helper mode (this test binary re-run as a second process).
-const HELPER_ROOT: &str = "VIRTKIT_QEMU_TEST_HELPER_ROOT";
-const HELPER_ACTION: &str = "VIRTKIT_QEMU_TEST_HELPER_ACTION";
-
-/// Runs this test binary again as another process, in helper mode, and returns its stdout.
-fn helper(root: &str, action: &str) -> String {
-    let out = Command::new(std::env::current_exe().unwrap())
-        .args([
-            "--exact",
-            "helper_process",
-            "--ignored",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env(HELPER_ROOT, root)
-        .env(HELPER_ACTION, action)
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(
-        out.status.success(),
-        "helper {action} failed: {stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    stdout
-}
-
-/// The second process: opens the root given in the environment and does one action, printing
-/// `RESULT: ...`. It only runs when called by `helper`.
-#[test]
-#[ignore = "helper mode, run by the other tests as a second process"]
-fn helper_process() {
-    let (Ok(root), Ok(action)) = (std::env::var(HELPER_ROOT), std::env::var(HELPER_ACTION)) else {
-        return;
-    };
-    let c = Connect::open_with(
-        Some(&format!("qemu:///session?root={root}")),
-        false,
-        &registry(),
-    )
-    .unwrap();
-    let result = match action.as_str() {
-        "list" => {
-            let mut seen = Vec::new();
-            for id in c.list_domains().unwrap() {
-                let d = c.lookup_domain_by_id(id).unwrap();
-                seen.push(format!(
-                    "{}:{}:{}",
-                    d.name(),
-                    id,
-                    d.info().unwrap().state_name()
-                ));
-            }
-            seen.join(",")
-        }
-        a if a.starts_with("define:") => match c.define_domain_xml(&guest_xml(&a[7..])) {
-            Ok(d) => format!("ok {}", d.uuid_string()),
-            Err(e) => format!("err {:?}", e.code),
-        },
-        a if a.starts_with("destroy:") => {
-            c.lookup_domain_by_name(&a[8..]).unwrap().destroy().unwrap();
-            "destroyed".into()
-        }
-        other => panic!("unknown helper action {other}"),
-    };
-    println!("RESULT: {result}");
-}
-
-fn result_of(out: &str) -> String {
-    out.lines()
-        .find_map(|l| l.split_once("RESULT: ").map(|(_, r)| r))
-        .unwrap_or_else(|| panic!("no result in {out}"))
-        .to_string()
+/// Runs `virtkit -c <sandbox> ARGS` as a second process (the real CLI, one process per
+/// command, as a user at another terminal would) and returns its output.
+fn other_process(sb: &Sandbox, args: &[&str]) -> std::process::Output {
+    virtkit(&sb.uri(), args).output().unwrap()
 }
 
 #[test]
@@ -248,24 +178,42 @@ fn a_second_process_sees_and_acts_on_the_guests_of_the_first() {
         return;
     }
     let sb = Sandbox::new();
-    let root = sb.dir.path().display().to_string();
     let c = sb.open();
     let a = c.define_domain_xml(&guest_xml("first")).unwrap();
     a.create().unwrap();
     let b = c.create_domain_xml(&guest_xml("second"), 0).unwrap();
     b.suspend().unwrap();
-    let seen = result_of(&helper(&root, "list"));
+    let out = other_process(&sb, &["-q", "list"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // `virtkit -q list`: one row per active guest, "id name state".
+    let mut got: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| {
+            let mut w = l.split_whitespace();
+            let (id, name) = (w.next().unwrap_or(""), w.next().unwrap_or(""));
+            format!("{name}:{id}:{}", w.collect::<Vec<_>>().join(" "))
+        })
+        .collect();
+    got.sort();
     let mut want = vec![
         format!("first:{}:running", a.id()),
         format!("second:{}:paused", b.id()),
     ];
     want.sort();
-    let mut got: Vec<String> = seen.split(',').map(str::to_string).collect();
-    got.sort();
     assert_eq!(got, want);
     // The other process stops a guest this one started.
     let pid = sb.pid("first").unwrap();
-    assert_eq!(result_of(&helper(&root, "destroy:first")), "destroyed");
+    let out = other_process(&sb, &["destroy", "first"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(!alive(pid));
     assert_eq!(a.info().unwrap().state, DomainState::Shutoff);
     b.destroy().unwrap();
@@ -275,46 +223,43 @@ fn a_second_process_sees_and_acts_on_the_guests_of_the_first() {
 #[test]
 fn defining_one_name_at_once_in_several_processes_gives_one_success() {
     let sb = Sandbox::new();
-    let root = sb.dir.path().display().to_string();
-    // Each process defines `race` with its own random UUID: one wins, the others clash.
-    let children: Vec<_> = (0..4)
-        .map(|_| {
-            Command::new(std::env::current_exe().unwrap())
-                .args([
-                    "--exact",
-                    "helper_process",
-                    "--ignored",
-                    "--nocapture",
-                    "--test-threads=1",
-                ])
-                .env(HELPER_ROOT, &root)
-                .env(HELPER_ACTION, "define:race")
+    let files = tempfile::tempdir().unwrap();
+    // Each process defines `race` with its own UUID: one wins, the others clash.
+    let uuids: Vec<String> = (0..4)
+        .map(|i| format!("5ace0000-0000-4000-8000-00000000000{i}"))
+        .collect();
+    let children: Vec<_> = uuids
+        .iter()
+        .map(|u| {
+            let f = files.path().join(format!("{u}.xml"));
+            let xml = guest_xml("race").replace("<name>", &format!("<uuid>{u}</uuid><name>"));
+            std::fs::write(&f, xml).unwrap();
+            virtkit(&sb.uri(), &["define", f.to_str().unwrap()])
                 .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
                 .spawn()
                 .unwrap()
         })
         .collect();
-    let results: Vec<String> = children
+    let results: Vec<std::process::Output> = children
         .into_iter()
-        .map(|c| {
-            result_of(&String::from_utf8_lossy(
-                &c.wait_with_output().unwrap().stdout,
-            ))
-        })
+        .map(|c| c.wait_with_output().unwrap())
         .collect();
-    let ok: Vec<&String> = results.iter().filter(|r| r.starts_with("ok ")).collect();
-    assert_eq!(ok.len(), 1, "{results:?}");
-    assert!(
-        results
-            .iter()
-            .filter(|r| !r.starts_with("ok "))
-            .all(|r| r == "err DomExist"),
-        "{results:?}"
-    );
+    let winners: Vec<usize> = (0..4).filter(|i| results[*i].status.success()).collect();
+    assert_eq!(winners.len(), 1, "exactly one define succeeds: {results:?}");
+    for (i, r) in results.iter().enumerate() {
+        if i != winners[0] {
+            let err = String::from_utf8_lossy(&r.stderr);
+            assert!(
+                err.contains("already exists"),
+                "the losers clash with the winner: {err}"
+            );
+        }
+    }
     let c = sb.open();
     assert_eq!(
         c.lookup_domain_by_name("race").unwrap().uuid_string(),
-        ok[0][3..]
+        uuids[winners[0]]
     );
 }
 
@@ -635,7 +580,7 @@ fn node_capabilities_and_version() {
     if !have_qemu("node_capabilities_and_version") {
         return;
     }
-    let out = Command::new("qemu-system-x86_64")
+    let out = std::process::Command::new("qemu-system-x86_64")
         .arg("--version")
         .output()
         .unwrap();

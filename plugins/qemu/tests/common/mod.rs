@@ -169,6 +169,29 @@ pub fn wait_gone(pid: i32, timeout: Duration) -> bool {
     true
 }
 
+/// The `virtkit` CLI of the build tree (built by `cargo xtask build-plugins`).
+#[allow(dead_code)]
+pub fn cli() -> PathBuf {
+    let exe = plugin_dir().join("virtkit");
+    assert!(
+        exe.exists(),
+        "{} is missing: run `cargo xtask build-plugins` first (it builds the CLI, crate virtkit-cli)",
+        exe.display()
+    );
+    exe
+}
+
+/// `virtkit -c URI ARGS...` as a separate process, loading plugins from the build tree.
+#[allow(dead_code)]
+pub fn virtkit(uri: &str, args: &[&str]) -> std::process::Command {
+    let mut c = std::process::Command::new(cli());
+    c.arg("-c")
+        .arg(uri)
+        .args(args)
+        .env("VIRTKIT_DRIVER_DIR", plugin_dir());
+    c
+}
+
 /// A tiny TCG guest: 64 MiB, no disk.
 pub fn guest_xml(name: &str) -> String {
     format!(
