@@ -33,7 +33,11 @@ fn the_plugin_file_serves_the_run() {
     );
     // -q drops the header.
     let q = virtkit(&["-q", "drivers"]);
-    assert!(q.stdout.lines().any(|l| l.starts_with(" test ")), "{}", q.stdout);
+    assert!(
+        q.stdout.lines().any(|l| l.starts_with(" test ")),
+        "{}",
+        q.stdout
+    );
 }
 
 #[test]

@@ -10,8 +10,8 @@ use crate::error::{Error, Result};
 
 pub use virtkit_abi::{VkDomainState as DomainState, VkVcpuState as VcpuState};
 
-/// The state text virsh prints for a domain state.
-pub(crate) fn state_text(s: DomainState) -> &'static str {
+/// The name virsh prints for a domain state (`running`, `paused`, `shut off`, ...).
+pub fn state_name(s: DomainState) -> &'static str {
     match s {
         DomainState::NoState => "no state",
         DomainState::Running => "running",
@@ -51,7 +51,7 @@ impl DomainInfo {
 
     /// The state as virsh names it (`running`, `paused`, `shut off`, ...).
     pub fn state_name(&self) -> &'static str {
-        state_text(self.state)
+        state_name(self.state)
     }
 }
 

@@ -8,17 +8,7 @@ use crate::parse::Args;
 use crate::table::Table;
 
 /// The state names virsh prints.
-pub(crate) fn state_text(s: DomainState) -> &'static str {
-    match s {
-        DomainState::NoState => "no state",
-        DomainState::Running => "running",
-        DomainState::Blocked => "idle",
-        DomainState::Paused => "paused",
-        DomainState::Shutdown => "in shutdown",
-        DomainState::Shutoff => "shut off",
-        DomainState::Crashed => "crashed",
-    }
-}
+pub(crate) use virtkit::state_name as state_text;
 
 /// The reason names virsh prints for each state (libvirt's per-state reason enums).
 fn reason_text(s: DomainState, reason: i32) -> &'static str {
