@@ -74,15 +74,17 @@ fn target_domain(c: &mut Ctx) -> Option<Domain> {
             }
         }
     }
-    if c.has(Op::ListDomains) && c.has(Op::DomainLookupById) {
-        if let Some(id) = ro.list_domains().ok()?.first() {
-            return ro.lookup_domain_by_id(*id).ok();
-        }
+    if c.has(Op::ListDomains)
+        && c.has(Op::DomainLookupById)
+        && let Some(id) = ro.list_domains().ok()?.first()
+    {
+        return ro.lookup_domain_by_id(*id).ok();
     }
-    if c.has(Op::ListDefinedDomains) && c.has(Op::DomainLookupByName) {
-        if let Some(n) = ro.list_defined_domains().ok()?.first() {
-            return ro.lookup_domain_by_name(n).ok();
-        }
+    if c.has(Op::ListDefinedDomains)
+        && c.has(Op::DomainLookupByName)
+        && let Some(n) = ro.list_defined_domains().ok()?.first()
+    {
+        return ro.lookup_domain_by_name(n).ok();
     }
     None
 }

@@ -288,20 +288,20 @@ fn threads(c: &mut Ctx) -> Step {
                         errors.push(format!("thread {t}: {what}: {}", describe(e)))
                     };
                     for _ in 0..ROUNDS {
-                        if has(Op::ListDomains) {
-                            if let Err(e) = conn.list_domains() {
-                                note("virConnectListDomains".into(), &e);
-                            }
+                        if has(Op::ListDomains)
+                            && let Err(e) = conn.list_domains()
+                        {
+                            note("virConnectListDomains".into(), &e);
                         }
-                        if has(Op::NumOfDomains) {
-                            if let Err(e) = conn.num_of_domains() {
-                                note("virConnectNumOfDomains".into(), &e);
-                            }
+                        if has(Op::NumOfDomains)
+                            && let Err(e) = conn.num_of_domains()
+                        {
+                            note("virConnectNumOfDomains".into(), &e);
                         }
-                        if has(Op::GetType) {
-                            if let Err(e) = conn.get_type() {
-                                note("virConnectGetType".into(), &e);
-                            }
+                        if has(Op::GetType)
+                            && let Err(e) = conn.get_type()
+                        {
+                            note("virConnectGetType".into(), &e);
                         }
                         for (name, uuid) in &stable {
                             if !has(Op::DomainLookupByName) {
@@ -313,15 +313,15 @@ fn threads(c: &mut Ctx) -> Step {
                                     &virtkit_error(format!("found {}", d.uuid())),
                                 ),
                                 Ok(d) => {
-                                    if has(Op::DomainGetInfo) {
-                                        if let Err(e) = d.info() {
-                                            note(format!("virDomainGetInfo({name:?})"), &e);
-                                        }
+                                    if has(Op::DomainGetInfo)
+                                        && let Err(e) = d.info()
+                                    {
+                                        note(format!("virDomainGetInfo({name:?})"), &e);
                                     }
-                                    if has(Op::DomainGetXmlDesc) {
-                                        if let Err(e) = d.xml_desc(0) {
-                                            note(format!("virDomainGetXMLDesc({name:?})"), &e);
-                                        }
+                                    if has(Op::DomainGetXmlDesc)
+                                        && let Err(e) = d.xml_desc(0)
+                                    {
+                                        note(format!("virDomainGetXMLDesc({name:?})"), &e);
                                     }
                                 }
                                 Err(e) => note(format!("looking up {name:?}"), &e),

@@ -105,7 +105,11 @@ fn test() -> Result<()> {
     if let Err(e) = conformance::examples() {
         failed.push(e);
     }
-    if failed.is_empty() { Ok(()) } else { Err(failed.join("; ")) }
+    if failed.is_empty() {
+        Ok(())
+    } else {
+        Err(failed.join("; "))
+    }
 }
 
 /// Benchmarks, in release mode, beside libvirt measured in the same run.

@@ -221,6 +221,12 @@ impl Connect {
         if self.inner.read_only && op.info().kind == OpKind::Mutate {
             return Err(Error::read_only(op));
         }
+        // The common case, one driver: no ordering to do.
+        if let [only] = self.inner.members.as_slice()
+            && only.driver().supports(op)
+        {
+            return f(only).map_err(|e| Error::from_call(e, only.driver().error_domain()));
+        }
         let mut members: Vec<&DriverConn> = self
             .inner
             .members

@@ -89,10 +89,16 @@ pub(crate) struct Net {
     pub autostart: bool,
 }
 
-/// The node's whole state.
+/// The node's whole state. Domains live in a vector indexed by name, UUID and (when active)
+/// id, so that defines and lookups stay O(1) with thousands of domains; every insertion and
+/// removal goes through [`Node::push_dom`] and [`Node::remove_dom`], and id changes through
+/// [`Node::start_dom`] and [`Node::stop_dom`], which keep the indexes right.
 pub(crate) struct Node {
     pub info: NodeInfo,
     pub domains: Vec<Dom>,
+    by_name: HashMap<String, usize>,
+    by_uuid: HashMap<uuid::Uuid, usize>,
+    by_id: HashMap<i32, usize>,
     pub networks: Vec<Net>,
     pub next_id: i32,
 }
@@ -103,12 +109,7 @@ impl Node {
             .map_err(|e| Error::internal(format!("built-in domain: {e}")))?;
         let net = NetworkDef::parse(DEFAULT_NETWORK)
             .map_err(|e| Error::internal(format!("built-in network: {e}")))?;
-        let mut node = Node {
-            info: default_node_info(),
-            domains: Vec::new(),
-            networks: Vec::new(),
-            next_id: 1,
-        };
+        let mut node = Node::empty(default_node_info());
         node.add_running(def, true);
         node.networks.push(Net {
             def: net,
@@ -140,12 +141,7 @@ impl Node {
             cores: cpu.cores.unwrap_or(d.cores),
             threads: cpu.threads.unwrap_or(d.threads),
         };
-        let mut node = Node {
-            info,
-            domains: Vec::new(),
-            networks: Vec::new(),
-            next_id: 1,
-        };
+        let mut node = Node::empty(info);
         for def in parsed.domains {
             if node.find_name(&def.name).is_some() || node.find_uuid(&def.uuid).is_some() {
                 return Err(Error::xml(format!(
@@ -167,29 +163,93 @@ impl Node {
         Ok(node)
     }
 
-    pub fn add_running(&mut self, mut def: DomainDef, persistent: bool) -> usize {
-        let id = self.next_id;
-        self.next_id += 1;
-        def.id = Some(id);
-        let vcpus = def.vcpus as usize;
-        let map = full_cpumap(self.info.cpus);
+    fn empty(info: NodeInfo) -> Node {
+        Node {
+            info,
+            domains: Vec::new(),
+            by_name: HashMap::new(),
+            by_uuid: HashMap::new(),
+            by_id: HashMap::new(),
+            networks: Vec::new(),
+            next_id: 1,
+        }
+    }
+
+    /// Adds an inactive domain; returns its index.
+    pub fn push_dom(&mut self, mut def: DomainDef, persistent: bool) -> usize {
+        def.id = None;
+        let pins = vec![full_cpumap(self.info.cpus); def.vcpus as usize];
+        let i = self.domains.len();
+        self.by_name.insert(def.name.clone(), i);
+        self.by_uuid.insert(def.uuid, i);
         self.domains.push(Dom {
             def,
-            state: DomainState::Running,
-            id,
+            state: DomainState::Shutoff,
+            id: -1,
             persistent,
             autostart: false,
-            pins: vec![map; vcpus],
+            pins,
         });
-        self.domains.len() - 1
+        i
+    }
+
+    /// Removes domain `i` (the last domain takes its index).
+    pub fn remove_dom(&mut self, i: usize) -> Dom {
+        let d = self.domains.swap_remove(i);
+        self.by_name.remove(&d.def.name);
+        self.by_uuid.remove(&d.def.uuid);
+        if d.active() {
+            self.by_id.remove(&d.id);
+        }
+        if let Some(moved) = self.domains.get(i) {
+            self.by_name.insert(moved.def.name.clone(), i);
+            self.by_uuid.insert(moved.def.uuid, i);
+            if moved.active() {
+                self.by_id.insert(moved.id, i);
+            }
+        }
+        d
+    }
+
+    /// Starts domain `i` with the next free id.
+    pub fn start_dom(&mut self, i: usize) {
+        let id = self.next_id;
+        self.next_id += 1;
+        let d = &mut self.domains[i];
+        d.id = id;
+        d.def.id = Some(id);
+        d.state = DomainState::Running;
+        self.by_id.insert(id, i);
+    }
+
+    /// Marks domain `i` shut off (its id is released).
+    pub fn stop_dom(&mut self, i: usize) {
+        let d = &mut self.domains[i];
+        if d.active() {
+            self.by_id.remove(&d.id);
+        }
+        d.id = -1;
+        d.def.id = None;
+        d.state = DomainState::Shutoff;
+    }
+
+    /// Adds a domain and starts it; returns its index.
+    pub fn add_running(&mut self, def: DomainDef, persistent: bool) -> usize {
+        let i = self.push_dom(def, persistent);
+        self.start_dom(i);
+        i
     }
 
     pub fn find_name(&self, name: &str) -> Option<usize> {
-        self.domains.iter().position(|d| d.def.name == name)
+        self.by_name.get(name).copied()
     }
 
     pub fn find_uuid(&self, uuid: &uuid::Uuid) -> Option<usize> {
-        self.domains.iter().position(|d| d.def.uuid == *uuid)
+        self.by_uuid.get(uuid).copied()
+    }
+
+    pub fn find_id(&self, id: i32) -> Option<usize> {
+        self.by_id.get(&id).copied()
     }
 
     pub fn net_name(&self, name: &str) -> Option<usize> {

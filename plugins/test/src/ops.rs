@@ -92,12 +92,9 @@ fn not_running(d: &Dom) -> Error {
 
 /// Stops a domain: transient domains disappear, persistent ones become inactive.
 fn stop(node: &mut Node, i: usize) {
-    let d = &mut node.domains[i];
-    d.id = -1;
-    d.def.id = None;
-    d.state = DomainState::Shutoff;
-    if !d.persistent {
-        node.domains.remove(i);
+    node.stop_dom(i);
+    if !node.domains[i].persistent {
+        node.remove_dom(i);
     }
 }
 
@@ -220,10 +217,8 @@ fn num_of_defined_domains(c: &TestConn) -> Result<i32> {
 
 fn lookup_by_id(c: &TestConn, id: i32) -> Result<DomainIdent> {
     let node = c.lock();
-    node.domains
-        .iter()
-        .find(|d| d.active() && d.id == id)
-        .map(ident)
+    node.find_id(id)
+        .map(|i| ident(&node.domains[i]))
         .ok_or_else(|| Error::no_domain(format!("no domain with matching id {id}")))
 }
 
@@ -252,7 +247,7 @@ fn create_xml(c: &TestConn, xml: &str, _flags: u32) -> Result<DomainIdent> {
             )));
         }
         // Starting a transient copy of an inactive persistent domain: replace its live state.
-        node.domains.remove(i);
+        node.remove_dom(i);
         let j = node.add_running(def, true);
         return Ok(ident(&node.domains[j]));
     }
@@ -272,17 +267,8 @@ fn define_xml(c: &TestConn, xml: &str) -> Result<DomainIdent> {
             Ok(ident(d))
         }
         None => {
-            def.id = None;
-            let pins = vec![full_cpumap(node.info.cpus); def.vcpus as usize];
-            node.domains.push(Dom {
-                def,
-                state: DomainState::Shutoff,
-                id: -1,
-                persistent: true,
-                autostart: false,
-                pins,
-            });
-            Ok(ident(node.domains.last().expect("just pushed")))
+            let i = node.push_dom(def, true);
+            Ok(ident(&node.domains[i]))
         }
     }
 }
@@ -293,7 +279,7 @@ fn undefine(c: &TestConn, r: &DomainRef<'_>) -> Result<()> {
     if node.domains[i].active() {
         node.domains[i].persistent = false;
     } else {
-        node.domains.remove(i);
+        node.remove_dom(i);
     }
     Ok(())
 }
@@ -307,12 +293,7 @@ fn start(c: &TestConn, r: &DomainRef<'_>) -> Result<()> {
             r.name
         )));
     }
-    let id = node.next_id;
-    node.next_id += 1;
-    let d = &mut node.domains[i];
-    d.id = id;
-    d.def.id = Some(id);
-    d.state = DomainState::Running;
+    node.start_dom(i);
     Ok(())
 }
 
@@ -418,7 +399,7 @@ fn restore(c: &TestConn, path: &str) -> Result<()> {
             )));
         }
         Some(i) => {
-            node.domains.remove(i);
+            node.remove_dom(i);
             true
         }
         None => false,

@@ -1,0 +1,348 @@
+//! The public API on the test driver loaded from its plugin: N domains defined, listed and
+//! looked up, and the cost of one call at each layer between a program and the driver.
+
+use std::hint::black_box;
+use std::path::Path;
+use std::time::Instant;
+
+use virtkit::{Connect, Registry};
+
+use crate::stats::{self, Summary};
+
+/// The domain every benchmark defines (libvirt's test domain, minus its fixed MAC address), the
+/// same text for virtkit and for libvirt.
+pub const TEMPLATE: &str = "<domain type='test'>
+  <name>@NAME@</name>
+  <uuid>@UUID@</uuid>
+  <memory unit='KiB'>8388608</memory>
+  <currentMemory unit='KiB'>2097152</currentMemory>
+  <vcpu placement='static'>2</vcpu>
+  <os>
+    <type arch='i686'>hvm</type>
+    <boot dev='hd'/>
+  </os>
+  <clock offset='utc'/>
+  <on_poweroff>destroy</on_poweroff>
+  <on_reboot>restart</on_reboot>
+  <on_crash>destroy</on_crash>
+  <devices>
+    <disk type='file' device='disk'>
+      <source file='/guest/@NAME@.img'/>
+      <target dev='vda' bus='virtio'/>
+    </disk>
+    <interface type='network'>
+      <source network='default'/>
+    </interface>
+  </devices>
+</domain>
+";
+
+/// N domains to define, and the order in which to look them up.
+pub struct Workload {
+    pub names: Vec<String>,
+    pub uuids: Vec<String>,
+    pub order: Vec<usize>,
+}
+
+impl Workload {
+    pub fn new(n: usize) -> Workload {
+        Workload {
+            names: (0..n).map(|i| format!("bench-{i:05}")).collect(),
+            uuids: (0..n)
+                .map(|i| format!("b3c5e0a1-0000-4000-8000-{i:012x}"))
+                .collect(),
+            order: stats::shuffled(n),
+        }
+    }
+
+    pub fn xmls(&self) -> Vec<String> {
+        self.names
+            .iter()
+            .zip(&self.uuids)
+            .map(|(n, u)| TEMPLATE.replace("@NAME@", n).replace("@UUID@", u))
+            .collect()
+    }
+
+    /// The request for the libvirt peer's `domains` mode.
+    pub fn peer_request(&self, reps: usize, list_reps: usize) -> serde_json::Value {
+        serde_json::json!({
+            "mode": "domains",
+            "template": TEMPLATE,
+            "names": self.names,
+            "uuids": self.uuids,
+            "order": self.order,
+            "reps": reps,
+            "list_reps": list_reps,
+        })
+    }
+}
+
+/// Per-operation times of one side (nanoseconds; one sample per repetition, or per list call).
+#[derive(Default)]
+pub struct DomainTimes {
+    pub define: Vec<f64>,
+    pub list: Vec<f64>,
+    pub lookup_name: Vec<f64>,
+    pub lookup_uuid: Vec<f64>,
+}
+
+fn fresh(registry: &Registry) -> Result<Connect, String> {
+    let conn = Connect::open_with(Some("test:///default"), false, registry)
+        .map_err(|e| format!("cannot open test:///default: {e}"))?;
+    let (active, defined) = (
+        conn.num_of_domains().map_err(|e| e.to_string())?,
+        conn.num_of_defined_domains().map_err(|e| e.to_string())?,
+    );
+    if active != 1 || defined != 0 {
+        return Err(format!(
+            "test:///default is not fresh ({active} active, {defined} defined domains)"
+        ));
+    }
+    Ok(conn)
+}
+
+/// Defines the workload's domains in a fresh `test:///default`, lists them `list_reps` times,
+/// looks each up by name and by UUID; `reps` times, each on a fresh node.
+pub fn virtkit_domains(
+    registry: &Registry,
+    w: &Workload,
+    reps: usize,
+    list_reps: usize,
+) -> Result<DomainTimes, String> {
+    let xmls = w.xmls();
+    let n = xmls.len() as f64;
+    let by_name: Vec<&str> = w.order.iter().map(|&i| w.names[i].as_str()).collect();
+    let by_uuid: Vec<uuid::Uuid> = w
+        .order
+        .iter()
+        .map(|&i| uuid::Uuid::parse_str(&w.uuids[i]).expect("well-formed UUID"))
+        .collect();
+    let mut out = DomainTimes::default();
+    for _ in 0..reps {
+        let conn = fresh(registry)?;
+        let t = Instant::now();
+        for x in &xmls {
+            black_box(
+                conn.define_domain_xml(x)
+                    .map_err(|e| format!("define: {e}"))?,
+            );
+        }
+        out.define.push(stats::ns(t.elapsed()) / n);
+        let mut count = 0;
+        for _ in 0..list_reps {
+            let t = Instant::now();
+            let ids = conn.list_domains().map_err(|e| e.to_string())?;
+            let names = conn.list_defined_domains().map_err(|e| e.to_string())?;
+            out.list.push(stats::ns(t.elapsed()));
+            count = ids.len() + names.len();
+            black_box((ids, names));
+        }
+        if count != xmls.len() + 1 {
+            return Err(format!(
+                "list returned {count} domains, expected {}",
+                xmls.len() + 1
+            ));
+        }
+        let t = Instant::now();
+        for name in &by_name {
+            black_box(
+                conn.lookup_domain_by_name(black_box(name))
+                    .map_err(|e| format!("lookup by name: {e}"))?,
+            );
+        }
+        out.lookup_name.push(stats::ns(t.elapsed()) / n);
+        let t = Instant::now();
+        for u in &by_uuid {
+            black_box(
+                conn.lookup_domain_by_uuid(black_box(u))
+                    .map_err(|e| format!("lookup by uuid: {e}"))?,
+            );
+        }
+        out.lookup_uuid.push(stats::ns(t.elapsed()) / n);
+    }
+    Ok(out)
+}
+
+/// Nanoseconds per call of `f`, `iters` calls per sample, `reps` samples.
+fn per_call(iters: u64, reps: usize, mut f: impl FnMut()) -> Summary {
+    let mut v = Vec::with_capacity(reps);
+    for _ in 0..reps {
+        let t = Instant::now();
+        for _ in 0..iters {
+            f();
+        }
+        v.push(stats::ns(t.elapsed()) / iters as f64);
+    }
+    Summary::of(&v).expect("reps > 0")
+}
+
+/// Time per call of one operation at each layer.
+pub struct CallCosts {
+    pub op: &'static str,
+    /// The driver's Rust function, called directly (the compiler may inline it).
+    pub direct: Summary,
+    /// The same function through an opaque function pointer (an indirect call, no inlining).
+    pub direct_indirect: Summary,
+    /// The plugin's C table slot (the SDK's `extern "C"` shim: argument checks, `catch_unwind`,
+    /// result written for the host).
+    pub slot: Summary,
+    /// `virtkit_loader::DriverConn` (host shim: error sink, slot check, result conversion).
+    pub loader: Summary,
+    /// `virtkit::Connect` (read-only check, driver stack dispatch).
+    pub api: Summary,
+}
+
+/// Measures `get_version` (no driver state touched) and `num_of_domains` (takes the node lock)
+/// at every layer, on the plugin at `plugin`.
+pub fn call_costs(plugin: &Path, iters: u64, reps: usize) -> Result<Vec<CallCosts>, String> {
+    use virtkit_driver::Driver as _;
+    use virtkit_test_driver::TestDriver;
+
+    let canonical = plugin
+        .canonicalize()
+        .map_err(|e| format!("{}: {e}", plugin.display()))?;
+    let driver = Registry::load_file(&canonical).map_err(|e| e.to_string())?;
+    let dconn = match driver.open("test:///default", 0) {
+        Ok(virtkit_loader::Opened::Conn(c)) => c,
+        Ok(virtkit_loader::Opened::Declined) => return Err("the test plugin declined".into()),
+        Err(e) => return Err(e.to_string()),
+    };
+    let raw = slot::RawConn::open(&canonical, "test:///default")?;
+    let registry = Registry::with_files(vec![canonical.clone()]);
+    let api =
+        Connect::open_with(Some("test:///default"), false, &registry).map_err(|e| e.to_string())?;
+    // The statically linked copy of the driver logic (its own node, separate from the plugin's).
+    let direct = TestDriver::open("test:///default", false)
+        .map_err(|e| e.message.clone())?
+        .ok_or("the test driver declined")?;
+    let ops = <TestDriver as virtkit_driver::Driver>::OPS;
+    let version = ops.get_version.ok_or("no get_version")?;
+    let count = ops.num_of_domains.ok_or("no num_of_domains")?;
+
+    let mut out = Vec::new();
+    let v_opaque = black_box(version);
+    out.push(CallCosts {
+        op: "get_version",
+        direct: per_call(iters, reps, || {
+            let _ = black_box(version(black_box(&direct)));
+        }),
+        direct_indirect: per_call(iters, reps, || {
+            let _ = black_box(v_opaque(black_box(&direct)));
+        }),
+        slot: per_call(iters, reps, || {
+            black_box(raw.get_version());
+        }),
+        loader: per_call(iters, reps, || {
+            let _ = black_box(dconn.get_version());
+        }),
+        api: per_call(iters, reps, || {
+            let _ = black_box(api.version());
+        }),
+    });
+    let c_opaque = black_box(count);
+    out.push(CallCosts {
+        op: "num_of_domains",
+        direct: per_call(iters, reps, || {
+            let _ = black_box(count(black_box(&direct)));
+        }),
+        direct_indirect: per_call(iters, reps, || {
+            let _ = black_box(c_opaque(black_box(&direct)));
+        }),
+        slot: per_call(iters, reps, || {
+            black_box(raw.num_of_domains());
+        }),
+        loader: per_call(iters, reps, || {
+            let _ = black_box(dconn.num_of_domains());
+        }),
+        api: per_call(iters, reps, || {
+            let _ = black_box(api.num_of_domains());
+        }),
+    });
+    Ok(out)
+}
+
+/// Calls straight into the plugin's C table, with no host-side shim: the only `unsafe` of the
+/// benchmarks, there to time the bare table call.
+mod slot {
+    use std::ffi::{CString, c_void};
+    use std::os::unix::ffi::OsStrExt;
+    use std::path::Path;
+
+    use virtkit_abi::{
+        VIRTKIT_DRIVER_ENTRY, VK_OK, VkConn, VkDriverTable, VkEntryFn, VkErrorSink, VkStr,
+    };
+
+    unsafe extern "C" fn ignore_error(_ctx: *mut c_void, _code: i32, _message: VkStr) {}
+
+    const SINK: VkErrorSink = VkErrorSink {
+        ctx: std::ptr::null_mut(),
+        set: ignore_error,
+    };
+
+    /// A connection opened directly through a plugin's table.
+    pub struct RawConn {
+        table: &'static VkDriverTable,
+        conn: VkConn,
+    }
+
+    impl RawConn {
+        /// Finds the table of the plugin at `path`, which the registry has already loaded, and
+        /// opens `uri` through its `open` slot.
+        pub fn open(path: &Path, uri: &str) -> Result<RawConn, String> {
+            let c = CString::new(path.as_os_str().as_bytes()).map_err(|e| e.to_string())?;
+            // SAFETY: RTLD_NOLOAD only returns the handle of a library already loaded (by the
+            // registry, which never unloads it); nothing new is mapped or initialised.
+            let handle = unsafe { libc::dlopen(c.as_ptr(), libc::RTLD_NOW | libc::RTLD_NOLOAD) };
+            if handle.is_null() {
+                return Err(format!("{} is not loaded", path.display()));
+            }
+            // SAFETY: the handle is valid; the symbol name is NUL-terminated.
+            let sym = unsafe { libc::dlsym(handle, VIRTKIT_DRIVER_ENTRY.as_ptr().cast()) };
+            if sym.is_null() {
+                return Err(format!("{}: no entry symbol", path.display()));
+            }
+            // SAFETY: the registry validated this plugin: its entry symbol has the documented
+            // `VkEntryFn` type.
+            let entry: VkEntryFn = unsafe { std::mem::transmute::<*mut c_void, VkEntryFn>(sym) };
+            // SAFETY: the entry returns the plugin's static table, which the registry has
+            // validated and which stays mapped for the life of the process.
+            let table: &'static VkDriverTable = unsafe { &*entry() };
+            let open = table.open.ok_or("no open slot")?;
+            let mut conn: VkConn = std::ptr::null_mut();
+            // SAFETY: the URI, the out-pointer and the sink are valid for the call.
+            let rc = unsafe { open(VkStr::new(uri), 0, &mut conn, &SINK) };
+            if rc != VK_OK || conn.is_null() {
+                return Err(format!("open through the table failed ({rc})"));
+            }
+            Ok(RawConn { table, conn })
+        }
+
+        pub fn get_version(&self) -> u64 {
+            let mut v = 0u64;
+            if let Some(f) = self.table.get_version {
+                // SAFETY: `conn` came from this table's open and is not closed yet; the out
+                // pointer and the sink are valid for the call.
+                unsafe { f(self.conn, &mut v, &SINK) };
+            }
+            v
+        }
+
+        pub fn num_of_domains(&self) -> i32 {
+            let mut v = 0i32;
+            if let Some(f) = self.table.num_of_domains {
+                // SAFETY: as in get_version.
+                unsafe { f(self.conn, &mut v, &SINK) };
+            }
+            v
+        }
+    }
+
+    impl Drop for RawConn {
+        fn drop(&mut self) {
+            if let Some(close) = self.table.close {
+                // SAFETY: the handle came from this table's open and is closed exactly once.
+                unsafe { close(self.conn) };
+            }
+        }
+    }
+}
