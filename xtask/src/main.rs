@@ -53,7 +53,7 @@ fn profile_dir(release: bool) -> PathBuf {
 
 fn build_plugins(release: bool) -> Result<Vec<PathBuf>> {
     let mut c = cargo();
-    c.args(["build", "--workspace", "--all-targets"]);
+    c.args(["build", "--workspace"]);
     if release {
         c.arg("--release");
     }
