@@ -98,24 +98,37 @@ struct ErrSlot {
     message: Option<String>,
 }
 
+/// Copies a string a driver hands over. The ABI says it is UTF-8; a driver that breaks the rule
+/// gets its invalid bytes replaced rather than trusted. Names are nearly always ASCII, which is
+/// checked in a few instructions; the general validation costs more than the copy itself for the
+/// short names that lists and lookups carry.
+fn owned(bytes: &[u8]) -> String {
+    if bytes.is_ascii() {
+        // SAFETY: ASCII is valid UTF-8.
+        return unsafe { String::from_utf8_unchecked(bytes.to_vec()) };
+    }
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
 unsafe extern "C" fn err_set(ctx: *mut c_void, code: i32, message: VkStr) {
     // SAFETY: ctx is the &mut ErrSlot we passed for the duration of the call.
     let slot = unsafe { &mut *(ctx as *mut ErrSlot) };
     slot.code = code;
     // SAFETY: the driver passes a string valid for this call.
-    slot.message = Some(String::from_utf8_lossy(unsafe { message.as_bytes() }).into_owned());
+    slot.message = Some(owned(unsafe { message.as_bytes() }));
 }
 
 unsafe extern "C" fn str_push(ctx: *mut c_void, s: VkStr) {
     // SAFETY: ctx is the &mut Vec<String> we passed for the duration of the call.
     let v = unsafe { &mut *(ctx as *mut Vec<String>) };
     // SAFETY: the driver passes a string valid for this call.
-    v.push(String::from_utf8_lossy(unsafe { s.as_bytes() }).into_owned());
+    v.push(owned(unsafe { s.as_bytes() }));
 }
 
-unsafe extern "C" fn int_push(ctx: *mut c_void, value: i64) {
-    // SAFETY: ctx is the &mut Vec<i64> we passed.
-    unsafe { &mut *(ctx as *mut Vec<i64>) }.push(value);
+/// Receives domain ids, which the ABI guarantees fit in an `i32`.
+unsafe extern "C" fn id_push(ctx: *mut c_void, value: i64) {
+    // SAFETY: ctx is the &mut Vec<i32> we passed.
+    unsafe { &mut *(ctx as *mut Vec<i32>) }.push(value as i32);
 }
 
 unsafe extern "C" fn dom_put(ctx: *mut c_void, id: i32, uuid: *const [u8; 16], name: VkStr) {
@@ -128,7 +141,7 @@ unsafe extern "C" fn dom_put(ctx: *mut c_void, id: i32, uuid: *const [u8; 16], n
         unsafe { *uuid }
     };
     // SAFETY: the driver passes a string valid for this call.
-    let name = String::from_utf8_lossy(unsafe { name.as_bytes() }).into_owned();
+    let name = owned(unsafe { name.as_bytes() });
     *out = Some(DomainIdent { id, uuid, name });
 }
 
@@ -142,7 +155,7 @@ unsafe extern "C" fn net_put(ctx: *mut c_void, uuid: *const [u8; 16], name: VkSt
         unsafe { *uuid }
     };
     // SAFETY: the driver passes a string valid for this call.
-    let name = String::from_utf8_lossy(unsafe { name.as_bytes() }).into_owned();
+    let name = owned(unsafe { name.as_bytes() });
     *out = Some(NetworkIdent { uuid, name });
 }
 
@@ -397,14 +410,14 @@ impl DriverConn {
     /// virConnectListDomains: ids of the active domains.
     pub fn list_domains(&self) -> CallResult<Vec<i32>> {
         let f = slot!(self, list_domains, ListDomains);
-        let mut out: Vec<i64> = Vec::new();
+        let mut out: Vec<i32> = Vec::new();
         let sink = VkIntSink {
-            ctx: (&mut out as *mut Vec<i64>).cast(),
-            push: int_push,
+            ctx: (&mut out as *mut Vec<i32>).cast(),
+            push: id_push,
         };
         // SAFETY: see get_type.
         self.invoke(|c, e| unsafe { f(c, &sink, e) })?;
-        Ok(out.into_iter().map(|v| v as i32).collect())
+        Ok(out)
     }
     /// virConnectNumOfDomains.
     pub fn num_of_domains(&self) -> CallResult<i32> {

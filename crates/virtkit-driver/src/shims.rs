@@ -21,7 +21,7 @@ use virtkit_abi::{
 };
 
 use crate::Driver;
-use crate::types::{DomainIdent, DomainRef, Error, NetworkIdent, NetworkRef, Result};
+use crate::types::{DomainRef, Error, NetworkRef, Result};
 
 /// Runs `f`, turning errors and panics into a status code and an error-sink call.
 fn guard(err: *const VkErrorSink, f: impl FnOnce() -> Result<()>) -> i32 {
@@ -113,6 +113,15 @@ unsafe fn net_ref<'a>(r: *const VkNetworkRef) -> Result<NetworkRef<'a>> {
     })
 }
 
+/// Borrows a host sink for the call.
+///
+/// # Safety
+/// `p` must be NULL or point at a sink valid for the call.
+unsafe fn sink<'a, T>(p: *const T, what: &str) -> Result<&'a T> {
+    // SAFETY: guaranteed by the caller.
+    unsafe { p.as_ref() }.ok_or_else(|| bad(what))
+}
+
 /// # Safety
 /// `out` must be NULL or a valid sink.
 unsafe fn push_str(out: *const VkStrSink, s: &str) -> Result<()> {
@@ -137,24 +146,76 @@ unsafe fn write_out<T>(out: *mut T, v: T) -> Result<()> {
 
 /// # Safety
 /// `out` must be NULL or a valid sink.
-unsafe fn put_domain(out: *const VkDomainSink, d: &DomainIdent) -> Result<()> {
-    if out.is_null() {
-        return Err(bad("domain sink"));
-    }
-    // SAFETY: guaranteed by the caller; the host copies what it is given.
-    unsafe { ((*out).put)((*out).ctx, d.id, d.uuid.as_bytes(), VkStr::new(&d.name)) };
+unsafe fn put_domain(out: *const VkDomainSink, d: DomainRef<'_>) -> Result<()> {
+    // SAFETY: guaranteed by the caller.
+    let out = unsafe { sink(out, "domain sink") }?;
+    // SAFETY: the sink is valid for the call; the host copies what it is given.
+    unsafe { (out.put)(out.ctx, d.id, d.uuid.as_bytes(), VkStr::new(d.name)) };
     Ok(())
 }
 
 /// # Safety
 /// `out` must be NULL or a valid sink.
-unsafe fn put_network(out: *const VkNetworkSink, n: &NetworkIdent) -> Result<()> {
-    if out.is_null() {
-        return Err(bad("network sink"));
-    }
-    // SAFETY: guaranteed by the caller; the host copies what it is given.
-    unsafe { ((*out).put)((*out).ctx, n.uuid.as_bytes(), VkStr::new(&n.name)) };
+unsafe fn put_network(out: *const VkNetworkSink, n: NetworkRef<'_>) -> Result<()> {
+    // SAFETY: guaranteed by the caller.
+    let out = unsafe { sink(out, "network sink") }?;
+    // SAFETY: the sink is valid for the call; the host copies what it is given.
+    unsafe { (out.put)(out.ctx, n.uuid.as_bytes(), VkStr::new(n.name)) };
     Ok(())
+}
+
+/// Runs a domain lookup, which answers through a callback: the answer goes straight into the
+/// host's sink, borrowed from the driver's state and copied once, by the host. Success without an
+/// answer is a bug of the driver, reported as an internal error.
+///
+/// # Safety
+/// `out` must be NULL or a valid sink.
+unsafe fn found_domain(
+    out: *const VkDomainSink,
+    field: &str,
+    lookup: impl FnOnce(&mut dyn FnMut(DomainRef<'_>)) -> Result<()>,
+) -> Result<()> {
+    // SAFETY: guaranteed by the caller.
+    let out = unsafe { sink(out, "domain sink") }?;
+    let mut answered = false;
+    lookup(&mut |d| {
+        answered = true;
+        // SAFETY: the sink is valid for the call; the host copies what it is given.
+        unsafe { (out.put)(out.ctx, d.id, d.uuid.as_bytes(), VkStr::new(d.name)) };
+    })?;
+    if answered {
+        Ok(())
+    } else {
+        Err(Error::internal(format!(
+            "{field} succeeded without a domain"
+        )))
+    }
+}
+
+/// [`found_domain`] for networks.
+///
+/// # Safety
+/// `out` must be NULL or a valid sink.
+unsafe fn found_network(
+    out: *const VkNetworkSink,
+    field: &str,
+    lookup: impl FnOnce(&mut dyn FnMut(NetworkRef<'_>)) -> Result<()>,
+) -> Result<()> {
+    // SAFETY: guaranteed by the caller.
+    let out = unsafe { sink(out, "network sink") }?;
+    let mut answered = false;
+    lookup(&mut |n| {
+        answered = true;
+        // SAFETY: the sink is valid for the call; the host copies what it is given.
+        unsafe { (out.put)(out.ctx, n.uuid.as_bytes(), VkStr::new(n.name)) };
+    })?;
+    if answered {
+        Ok(())
+    } else {
+        Err(Error::internal(format!(
+            "{field} succeeded without a network"
+        )))
+    }
 }
 
 /// # Safety
@@ -197,15 +258,16 @@ macro_rules! str_shim {
     };
 }
 
-/// A shim returning a list of strings.
+/// A shim for a list of names: each name the driver pushes goes straight into the host's sink.
 macro_rules! list_shim {
     ($name:ident, $field:ident) => {
         shim!($name, $field, (out: *const VkStrSink), |f, c| {
-            for s in f(c)? {
-                // SAFETY: the host's sink is valid for the call.
-                unsafe { push_str(out, &s) }?;
-            }
-            Ok(())
+            // SAFETY: the host's sink is valid for the call.
+            let out = unsafe { sink(out, "output sink") }?;
+            f(c, &mut |s: &str| {
+                // SAFETY: the sink is valid for the call and copies the string before returning.
+                unsafe { (out.push)(out.ctx, VkStr::new(s)) }
+            })
         });
     };
 }
@@ -340,47 +402,42 @@ shim!(shim_get_max_vcpus, get_max_vcpus, (ty: VkStr, out: *mut i32), |f, c| {
     unsafe { write_out(out, n) }
 });
 shim!(shim_list_domains, list_domains, (out: *const VkIntSink), |f, c| {
-    if out.is_null() {
-        return Err(bad("output sink"));
-    }
-    for id in f(c)? {
-        // SAFETY: the host's sink is valid for the call.
-        unsafe { ((*out).push)((*out).ctx, id as i64) };
-    }
-    Ok(())
+    // SAFETY: the host's sink is valid for the call.
+    let out = unsafe { sink(out, "output sink") }?;
+    f(c, &mut |id| {
+        // SAFETY: the sink is valid for the call.
+        unsafe { (out.push)(out.ctx, i64::from(id)) }
+    })
 });
 shim!(shim_domain_lookup_by_id, domain_lookup_by_id, (id: i32, out: *const VkDomainSink), |f, c| {
-    let d = f(c, id)?;
     // SAFETY: valid sink.
-    unsafe { put_domain(out, &d) }
+    unsafe { found_domain(out, "domain_lookup_by_id", |put| f(c, id, put)) }
 });
 shim!(shim_domain_lookup_by_uuid, domain_lookup_by_uuid, (uuid: *const [u8; 16], out: *const VkDomainSink), |f, c| {
     // SAFETY: valid for the call.
     let u = unsafe { in_uuid(uuid) }?;
-    let d = f(c, &u)?;
     // SAFETY: valid sink.
-    unsafe { put_domain(out, &d) }
+    unsafe { found_domain(out, "domain_lookup_by_uuid", |put| f(c, &u, put)) }
 });
 shim!(shim_domain_lookup_by_name, domain_lookup_by_name, (name: VkStr, out: *const VkDomainSink), |f, c| {
     // SAFETY: valid for the call.
     let n = unsafe { in_str(name, "domain name") }?;
-    let d = f(c, n)?;
     // SAFETY: valid sink.
-    unsafe { put_domain(out, &d) }
+    unsafe { found_domain(out, "domain_lookup_by_name", |put| f(c, n, put)) }
 });
 shim!(shim_domain_create_xml, domain_create_xml, (xml: VkStr, flags: u32, out: *const VkDomainSink), |f, c| {
     // SAFETY: valid for the call.
     let x = unsafe { in_str(xml, "XML") }?;
     let d = f(c, x, flags)?;
     // SAFETY: valid sink.
-    unsafe { put_domain(out, &d) }
+    unsafe { put_domain(out, (&d).into()) }
 });
 shim!(shim_domain_define_xml, domain_define_xml, (xml: VkStr, out: *const VkDomainSink), |f, c| {
     // SAFETY: valid for the call.
     let x = unsafe { in_str(xml, "XML") }?;
     let d = f(c, x)?;
     // SAFETY: valid sink.
-    unsafe { put_domain(out, &d) }
+    unsafe { put_domain(out, (&d).into()) }
 });
 shim!(shim_domain_reboot, domain_reboot, (dom: *const VkDomainRef, flags: u32), |f, c| {
     // SAFETY: valid for the call.
@@ -512,30 +569,28 @@ shim!(shim_domain_detach_device, domain_detach_device, (dom: *const VkDomainRef,
 shim!(shim_network_lookup_by_uuid, network_lookup_by_uuid, (uuid: *const [u8; 16], out: *const VkNetworkSink), |f, c| {
     // SAFETY: valid for the call.
     let u = unsafe { in_uuid(uuid) }?;
-    let n = f(c, &u)?;
     // SAFETY: valid sink.
-    unsafe { put_network(out, &n) }
+    unsafe { found_network(out, "network_lookup_by_uuid", |put| f(c, &u, put)) }
 });
 shim!(shim_network_lookup_by_name, network_lookup_by_name, (name: VkStr, out: *const VkNetworkSink), |f, c| {
     // SAFETY: valid for the call.
     let s = unsafe { in_str(name, "network name") }?;
-    let n = f(c, s)?;
     // SAFETY: valid sink.
-    unsafe { put_network(out, &n) }
+    unsafe { found_network(out, "network_lookup_by_name", |put| f(c, s, put)) }
 });
 shim!(shim_network_create_xml, network_create_xml, (xml: VkStr, out: *const VkNetworkSink), |f, c| {
     // SAFETY: valid for the call.
     let x = unsafe { in_str(xml, "XML") }?;
     let n = f(c, x)?;
     // SAFETY: valid sink.
-    unsafe { put_network(out, &n) }
+    unsafe { put_network(out, (&n).into()) }
 });
 shim!(shim_network_define_xml, network_define_xml, (xml: VkStr, out: *const VkNetworkSink), |f, c| {
     // SAFETY: valid for the call.
     let x = unsafe { in_str(xml, "XML") }?;
     let n = f(c, x)?;
     // SAFETY: valid sink.
-    unsafe { put_network(out, &n) }
+    unsafe { put_network(out, (&n).into()) }
 });
 shim!(shim_network_get_xml_desc, network_get_xml_desc, (net: *const VkNetworkRef, flags: u32, out: *const VkStrSink), |f, c| {
     // SAFETY: valid for the call.
@@ -835,6 +890,103 @@ mod tests {
         assert!(got.1.contains("boom"), "{}", got.1);
         // SAFETY: closing the handle we opened.
         unsafe { (t.close.unwrap())(conn) };
+    }
+
+    /// A driver whose lists and lookups answer from a static table, and whose lookup by id
+    /// forgets to answer.
+    struct Lists;
+    const NAMES: [&str; 3] = ["a", "bb", "ccc"];
+    impl Driver for Lists {
+        type Conn = ();
+        const INFO: DriverInfo = DriverInfo::new("lists", "1.0.0", &["lists"]);
+        const OPS: Ops<()> = Ops {
+            list_domains: Some(|_, out| {
+                (1..=3).for_each(out);
+                Ok(())
+            }),
+            list_defined_domains: Some(|_, out| {
+                NAMES.iter().for_each(|n| out(n));
+                Ok(())
+            }),
+            domain_lookup_by_name: Some(|_, name, out| {
+                let id = NAMES.iter().position(|n| *n == name).ok_or_else(|| {
+                    Error::no_domain(format!("no domain with matching name '{name}'"))
+                })?;
+                out(DomainRef {
+                    id: id as i32,
+                    uuid: Uuid::from_u128(id as u128),
+                    name: NAMES[id],
+                });
+                Ok(())
+            }),
+            domain_lookup_by_id: Some(|_, _, _| Ok(())),
+            ..Ops::NONE
+        };
+        fn open(_uri: &str, _ro: bool) -> Result<Option<()>> {
+            Ok(Some(()))
+        }
+    }
+
+    unsafe extern "C" fn push_name(ctx: *mut c_void, s: VkStr) {
+        // SAFETY: ctx is the &mut Vec<String> of the test; the string is valid for the call.
+        unsafe { &mut *(ctx as *mut Vec<String>) }.push(unsafe { s.as_str() }.unwrap().into());
+    }
+    unsafe extern "C" fn push_id(ctx: *mut c_void, v: i64) {
+        // SAFETY: ctx is the &mut Vec<i64> of the test.
+        unsafe { &mut *(ctx as *mut Vec<i64>) }.push(v);
+    }
+    unsafe extern "C" fn put_dom(ctx: *mut c_void, id: i32, uuid: *const [u8; 16], name: VkStr) {
+        // SAFETY: ctx is the test's Vec; uuid and name are valid for the call.
+        let got = unsafe { &mut *(ctx as *mut Vec<(i32, u128, String)>) };
+        // SAFETY: as above.
+        let (uuid, name) = unsafe { (u128::from_be_bytes(*uuid), name.as_str().unwrap()) };
+        got.push((id, uuid, name.into()));
+    }
+
+    #[test]
+    fn lists_and_lookups_answer_through_the_host_sinks() {
+        let t = build_table::<Lists>();
+        let mut conn: VkConn = std::ptr::null_mut();
+        let err = std::ptr::null();
+        // SAFETY: valid pointers throughout; each sink's ctx is the matching local.
+        unsafe {
+            assert_eq!(
+                (t.open.unwrap())(VkStr::new("lists:///"), 0, &mut conn, err),
+                VK_OK
+            );
+            let mut names: Vec<String> = Vec::new();
+            let sink = VkStrSink {
+                ctx: (&mut names as *mut Vec<String>).cast(),
+                push: push_name,
+            };
+            assert_eq!((t.list_defined_domains.unwrap())(conn, &sink, err), VK_OK);
+            assert_eq!(names, NAMES);
+            let mut ids: Vec<i64> = Vec::new();
+            let sink = VkIntSink {
+                ctx: (&mut ids as *mut Vec<i64>).cast(),
+                push: push_id,
+            };
+            assert_eq!((t.list_domains.unwrap())(conn, &sink, err), VK_OK);
+            assert_eq!(ids, [1, 2, 3]);
+            let mut got: Vec<(i32, u128, String)> = Vec::new();
+            let sink = VkDomainSink {
+                ctx: (&mut got as *mut Vec<(i32, u128, String)>).cast(),
+                put: put_dom,
+            };
+            let by_name = t.domain_lookup_by_name.unwrap();
+            assert_eq!(by_name(conn, VkStr::new("bb"), &sink, err), VK_OK);
+            assert_eq!(got, [(1, 1, "bb".to_string())]);
+            let rc = by_name(conn, VkStr::new("zz"), &sink, err);
+            assert_eq!(rc, VkErrorCode::NoDomain as i32);
+            // Success without an answer is the driver's bug, not a domain.
+            let rc = (t.domain_lookup_by_id.unwrap())(conn, 1, &sink, err);
+            assert_eq!(rc, VkErrorCode::InternalError as i32);
+            assert_eq!(got.len(), 1);
+            // A NULL sink is refused before the driver runs.
+            let rc = by_name(conn, VkStr::new("a"), std::ptr::null(), err);
+            assert_eq!(rc, VkErrorCode::InvalidArg as i32);
+            (t.close.unwrap())(conn);
+        }
     }
 
     #[test]

@@ -156,8 +156,9 @@ impl DriverInfo {
     }
 }
 
-/// A domain as the core names it in a call.
-#[derive(Clone, Copy, Debug)]
+/// A domain's identity, borrowed: how the core names a domain in a call, and how a driver answers
+/// a lookup (from its own state, without copying the name).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct DomainRef<'a> {
     /// The id the core last saw (-1 when inactive). Key on `uuid`.
     pub id: i32,
@@ -167,8 +168,9 @@ pub struct DomainRef<'a> {
     pub name: &'a str,
 }
 
-/// A network as the core names it in a call.
-#[derive(Clone, Copy, Debug)]
+/// A network's identity, borrowed: how the core names a network in a call, and how a driver
+/// answers a lookup.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct NetworkRef<'a> {
     /// UUID.
     pub uuid: Uuid,
@@ -176,7 +178,7 @@ pub struct NetworkRef<'a> {
     pub name: &'a str,
 }
 
-/// A domain identity returned by lookups, create and define.
+/// A domain identity, owned: what create and define return.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DomainIdent {
     /// Id, or -1 when inactive.
@@ -187,13 +189,51 @@ pub struct DomainIdent {
     pub name: String,
 }
 
-/// A network identity returned by lookups, create and define.
+/// A network identity, owned: what create and define return.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NetworkIdent {
     /// UUID.
     pub uuid: Uuid,
     /// Name.
     pub name: String,
+}
+
+impl<'a> From<&'a DomainIdent> for DomainRef<'a> {
+    fn from(d: &'a DomainIdent) -> DomainRef<'a> {
+        DomainRef {
+            id: d.id,
+            uuid: d.uuid,
+            name: &d.name,
+        }
+    }
+}
+
+impl From<DomainRef<'_>> for DomainIdent {
+    fn from(d: DomainRef<'_>) -> DomainIdent {
+        DomainIdent {
+            id: d.id,
+            uuid: d.uuid,
+            name: d.name.to_string(),
+        }
+    }
+}
+
+impl<'a> From<&'a NetworkIdent> for NetworkRef<'a> {
+    fn from(n: &'a NetworkIdent) -> NetworkRef<'a> {
+        NetworkRef {
+            uuid: n.uuid,
+            name: &n.name,
+        }
+    }
+}
+
+impl From<NetworkRef<'_>> for NetworkIdent {
+    fn from(n: NetworkRef<'_>) -> NetworkIdent {
+        NetworkIdent {
+            uuid: n.uuid,
+            name: n.name.to_string(),
+        }
+    }
 }
 
 /// Domain information.
@@ -249,6 +289,12 @@ pub struct VcpuInfo {
 
 /// The operations a driver implements, one optional function per slot of the C table
 /// (open and close come from [`Driver`](crate::Driver) itself). Start from [`Ops::NONE`].
+///
+/// Most functions return their result. Lists and lookups instead answer through the callback
+/// they are given (`out`): a list calls it once per item, a lookup exactly once when it finds
+/// the object. The host copies what it receives before the callback returns, so a driver hands
+/// over names borrowed from its own state, typically while it holds its lock, and nothing is
+/// copied twice on the way to the caller.
 #[allow(clippy::type_complexity)]
 pub struct Ops<C> {
     /// virConnectGetType.
@@ -263,20 +309,20 @@ pub struct Ops<C> {
     pub node_get_info: Option<fn(&C) -> Result<NodeInfo>>,
     /// virConnectGetMaxVcpus (domain type, possibly empty).
     pub get_max_vcpus: Option<fn(&C, &str) -> Result<i32>>,
-    /// virConnectListDomains.
-    pub list_domains: Option<fn(&C) -> Result<Vec<i32>>>,
+    /// virConnectListDomains: `out(id)` for each active domain.
+    pub list_domains: Option<fn(&C, &mut dyn FnMut(i32)) -> Result<()>>,
     /// virConnectNumOfDomains.
     pub num_of_domains: Option<fn(&C) -> Result<i32>>,
-    /// virConnectListDefinedDomains.
-    pub list_defined_domains: Option<fn(&C) -> Result<Vec<String>>>,
+    /// virConnectListDefinedDomains: `out(name)` for each inactive persistent domain.
+    pub list_defined_domains: Option<fn(&C, &mut dyn FnMut(&str)) -> Result<()>>,
     /// virConnectNumOfDefinedDomains.
     pub num_of_defined_domains: Option<fn(&C) -> Result<i32>>,
-    /// virDomainLookupByID.
-    pub domain_lookup_by_id: Option<fn(&C, i32) -> Result<DomainIdent>>,
-    /// virDomainLookupByUUID.
-    pub domain_lookup_by_uuid: Option<fn(&C, &Uuid) -> Result<DomainIdent>>,
-    /// virDomainLookupByName.
-    pub domain_lookup_by_name: Option<fn(&C, &str) -> Result<DomainIdent>>,
+    /// virDomainLookupByID: `out(domain)` once, when found.
+    pub domain_lookup_by_id: Option<fn(&C, i32, &mut dyn FnMut(DomainRef<'_>)) -> Result<()>>,
+    /// virDomainLookupByUUID: `out(domain)` once, when found.
+    pub domain_lookup_by_uuid: Option<fn(&C, &Uuid, &mut dyn FnMut(DomainRef<'_>)) -> Result<()>>,
+    /// virDomainLookupByName: `out(domain)` once, when found.
+    pub domain_lookup_by_name: Option<fn(&C, &str, &mut dyn FnMut(DomainRef<'_>)) -> Result<()>>,
     /// virDomainCreateXML (xml, flags).
     pub domain_create_xml: Option<fn(&C, &str, u32) -> Result<DomainIdent>>,
     /// virDomainDefineXML.
@@ -327,18 +373,18 @@ pub struct Ops<C> {
     pub domain_attach_device: Option<fn(&C, &DomainRef<'_>, &str) -> Result<()>>,
     /// virDomainDetachDevice (device XML).
     pub domain_detach_device: Option<fn(&C, &DomainRef<'_>, &str) -> Result<()>>,
-    /// virConnectListNetworks.
-    pub list_networks: Option<fn(&C) -> Result<Vec<String>>>,
+    /// virConnectListNetworks: `out(name)` for each active network.
+    pub list_networks: Option<fn(&C, &mut dyn FnMut(&str)) -> Result<()>>,
     /// virConnectNumOfNetworks.
     pub num_of_networks: Option<fn(&C) -> Result<i32>>,
-    /// virConnectListDefinedNetworks.
-    pub list_defined_networks: Option<fn(&C) -> Result<Vec<String>>>,
+    /// virConnectListDefinedNetworks: `out(name)` for each inactive network.
+    pub list_defined_networks: Option<fn(&C, &mut dyn FnMut(&str)) -> Result<()>>,
     /// virConnectNumOfDefinedNetworks.
     pub num_of_defined_networks: Option<fn(&C) -> Result<i32>>,
-    /// virNetworkLookupByUUID.
-    pub network_lookup_by_uuid: Option<fn(&C, &Uuid) -> Result<NetworkIdent>>,
-    /// virNetworkLookupByName.
-    pub network_lookup_by_name: Option<fn(&C, &str) -> Result<NetworkIdent>>,
+    /// virNetworkLookupByUUID: `out(network)` once, when found.
+    pub network_lookup_by_uuid: Option<fn(&C, &Uuid, &mut dyn FnMut(NetworkRef<'_>)) -> Result<()>>,
+    /// virNetworkLookupByName: `out(network)` once, when found.
+    pub network_lookup_by_name: Option<fn(&C, &str, &mut dyn FnMut(NetworkRef<'_>)) -> Result<()>>,
     /// virNetworkCreateXML.
     pub network_create_xml: Option<fn(&C, &str) -> Result<NetworkIdent>>,
     /// virNetworkDefineXML.

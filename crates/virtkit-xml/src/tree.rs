@@ -1,7 +1,11 @@
 //! A small element tree read with quick-xml, keeping each element's position so that
 //! validation errors can say where they are.
 
+use std::borrow::Cow;
+use std::cell::Cell;
+
 use quick_xml::Reader;
+use quick_xml::escape::unescape;
 use quick_xml::events::{BytesStart, Event};
 
 use crate::error::{Error, Result};
@@ -22,27 +26,55 @@ pub(crate) struct Element {
 }
 
 /// Maps byte offsets of the source to 1-based line and column (columns count characters).
+///
+/// Every element records its position, in document order, so the index keeps a cursor (offset,
+/// its line, where that line starts) and only scans the bytes since the previous element; an
+/// offset before the cursor (an error found later) scans from the start.
 struct LineIndex<'a> {
     src: &'a str,
-    line_starts: Vec<usize>,
+    cursor: Cell<Cursor>,
 }
+
+#[derive(Clone, Copy)]
+struct Cursor {
+    offset: usize,
+    line: usize,
+    line_start: usize,
+}
+
+const START: Cursor = Cursor {
+    offset: 0,
+    line: 1,
+    line_start: 0,
+};
 
 impl<'a> LineIndex<'a> {
     fn new(src: &'a str) -> Self {
-        let mut line_starts = vec![0];
-        line_starts.extend(src.match_indices('\n').map(|(i, _)| i + 1));
-        LineIndex { src, line_starts }
+        LineIndex {
+            src,
+            cursor: Cell::new(START),
+        }
     }
 
     fn position(&self, offset: usize) -> (u32, u32) {
         let offset = offset.min(self.src.len());
-        let line = self.line_starts.partition_point(|&s| s <= offset).max(1);
-        let start = self.line_starts[line - 1];
-        let column = match self.src.get(start..offset) {
+        let mut c = self.cursor.get();
+        if offset < c.offset {
+            c = START;
+        }
+        let seg = &self.src.as_bytes()[c.offset..offset];
+        // Usually one line break, just before the element's indentation: found from the end.
+        if let Some(last) = seg.iter().rposition(|&b| b == b'\n') {
+            c.line += 1 + seg[..last].iter().filter(|&&b| b == b'\n').count();
+            c.line_start = c.offset + last + 1;
+        }
+        c.offset = offset;
+        self.cursor.set(c);
+        let column = match self.src.get(c.line_start..offset) {
             Some(s) => s.chars().count(),
-            None => offset - start,
+            None => offset - c.line_start,
         };
-        (clamp_u32(line), clamp_u32(column + 1))
+        (clamp_u32(c.line), clamp_u32(column + 1))
     }
 
     fn error(&self, offset: usize, message: impl Into<String>) -> Error {
@@ -71,6 +103,15 @@ fn check_chars(s: &str) -> std::result::Result<(), String> {
 /// Whether `name` is an XML name: a letter, `_` or `:` (or any non-ASCII character) first, then
 /// also digits, `-` and `.`. Names that break this rule could not be written back.
 fn is_xml_name(name: &str) -> bool {
+    // The common case, all ASCII, byte by byte.
+    let ascii_start = |b: u8| b.is_ascii_alphabetic() || b == b'_' || b == b':';
+    let ascii_rest = |b: u8| ascii_start(b) || b.is_ascii_digit() || b == b'-' || b == b'.';
+    if let [first, rest @ ..] = name.as_bytes()
+        && ascii_start(*first)
+        && rest.iter().all(|&b| ascii_rest(b))
+    {
+        return true;
+    }
     let mut chars = name.chars();
     let Some(first) = chars.next() else {
         return false;
@@ -81,9 +122,20 @@ fn is_xml_name(name: &str) -> bool {
     start_ok(first) && chars.all(|c| start_ok(c) || c.is_ascii_digit() || c == '-' || c == '.')
 }
 
+/// `part` as a `&str`: the reader hands out names, and values without entities, as slices of the
+/// source, which is already valid UTF-8, so only the boundaries need checking (by slicing the
+/// source at the same place); anything else is validated.
+fn as_str<'a>(src: &'a str, part: &'a [u8]) -> Option<&'a str> {
+    let start = (part.as_ptr() as usize).wrapping_sub(src.as_ptr() as usize);
+    match src.get(start..start.wrapping_add(part.len())) {
+        Some(s) if s.as_ptr() == part.as_ptr() => Some(s),
+        _ => std::str::from_utf8(part).ok(),
+    }
+}
+
 fn start_element(e: &BytesStart<'_>, index: &LineIndex<'_>, offset: usize) -> Result<Element> {
-    let name = std::str::from_utf8(e.name().as_ref())
-        .map_err(|_| index.error(offset, "Element name is not UTF-8"))?
+    let name = as_str(index.src, e.name().into_inner())
+        .ok_or_else(|| index.error(offset, "Element name is not UTF-8"))?
         .to_owned();
     if !is_xml_name(&name) {
         return Err(index.error(offset, format!("Invalid element name {name:?}")));
@@ -93,8 +145,8 @@ fn start_element(e: &BytesStart<'_>, index: &LineIndex<'_>, offset: usize) -> Re
         let attr = attr.map_err(|err| {
             index.error(offset, format!("Malformed attribute in <{name}>: {err}"))
         })?;
-        let key = std::str::from_utf8(attr.key.as_ref())
-            .map_err(|_| index.error(offset, format!("Attribute name in <{name}> is not UTF-8")))?
+        let key = as_str(index.src, attr.key.into_inner())
+            .ok_or_else(|| index.error(offset, format!("Attribute name in <{name}> is not UTF-8")))?
             .to_owned();
         if !is_xml_name(&key) {
             return Err(index.error(
@@ -102,15 +154,14 @@ fn start_element(e: &BytesStart<'_>, index: &LineIndex<'_>, offset: usize) -> Re
                 format!("Invalid attribute name {key:?} in <{name}>"),
             ));
         }
-        let value = attr
-            .unescape_value()
-            .map_err(|err| {
-                index.error(
-                    offset,
-                    format!("Bad escape in attribute '{key}' of <{name}>: {err}"),
-                )
-            })?
-            .into_owned();
+        let bad_escape = |err: &dyn std::fmt::Display| {
+            index.error(
+                offset,
+                format!("Bad escape in attribute '{key}' of <{name}>: {err}"),
+            )
+        };
+        let raw = as_str(index.src, &attr.value).ok_or_else(|| bad_escape(&"not UTF-8"))?;
+        let value = unescape(raw).map_err(|err| bad_escape(&err))?.into_owned();
         check_chars(&value)
             .map_err(|m| index.error(offset, format!("{m} in attribute '{key}' of <{name}>")))?;
         if attrs.iter().any(|(k, _)| *k == key) {
@@ -129,6 +180,44 @@ fn start_element(e: &BytesStart<'_>, index: &LineIndex<'_>, offset: usize) -> Re
     })
 }
 
+/// Whether text is only XML whitespace (space, tab, line feed, carriage return).
+fn is_xml_space(text: &[u8]) -> bool {
+    text.iter()
+        .all(|b| matches!(b, b' ' | b'\t' | b'\n' | b'\r'))
+}
+
+/// An element being read, with the whitespace read since its last child or text, if any.
+///
+/// An element's text matters only when it has no child elements (`Element::text` refuses to
+/// read it otherwise, and `expect_no_text` looks for anything but whitespace), so whitespace
+/// between child elements, the indentation of every document, is kept aside as a slice of the
+/// source and dropped when a child arrives, instead of being unescaped and copied into the
+/// parent's text.
+struct Open<'a> {
+    el: Element,
+    space: &'a str,
+}
+
+impl Open<'_> {
+    /// Moves the whitespace kept aside into the text.
+    fn flush(&mut self) {
+        if !self.space.is_empty() {
+            self.el.text.push_str(self.space);
+            self.space = "";
+        }
+    }
+
+    fn push_text(&mut self, text: &str) {
+        self.flush();
+        self.el.text.push_str(text);
+    }
+
+    fn push_child(&mut self, child: Element) {
+        self.space = "";
+        self.el.children.push(child);
+    }
+}
+
 /// Reads a whole document and returns its root element.
 pub(crate) fn parse_document(xml: &str) -> Result<Element> {
     let index = LineIndex::new(xml);
@@ -140,7 +229,7 @@ pub(crate) fn parse_document(xml: &str) -> Result<Element> {
         config.check_comments = true;
         config.expand_empty_elements = false;
     }
-    let mut stack: Vec<Element> = Vec::new();
+    let mut stack: Vec<Open<'_>> = Vec::new();
     let mut root: Option<Element> = None;
     loop {
         let offset = usize::try_from(reader.buffer_position()).unwrap_or(usize::MAX);
@@ -159,31 +248,54 @@ pub(crate) fn parse_document(xml: &str) -> Result<Element> {
                 if stack.len() >= MAX_DEPTH {
                     return Err(index.error(offset, "Elements nested too deeply"));
                 }
-                stack.push(start_element(&e, &index, offset)?);
+                stack.push(Open {
+                    el: start_element(&e, &index, offset)?,
+                    space: "",
+                });
             }
             Event::Empty(e) => {
                 let el = start_element(&e, &index, offset)?;
                 match stack.last_mut() {
-                    Some(parent) => parent.children.push(el),
+                    Some(parent) => parent.push_child(el),
                     None => root = Some(el),
                 }
             }
             Event::End(_) => {
-                let Some(el) = stack.pop() else {
+                let Some(mut open) = stack.pop() else {
                     return Err(index.error(offset, "Unexpected closing tag"));
                 };
+                if open.el.children.is_empty() {
+                    open.flush();
+                }
                 match stack.last_mut() {
-                    Some(parent) => parent.children.push(el),
-                    None => root = Some(el),
+                    Some(parent) => parent.push_child(open.el),
+                    None => root = Some(open.el),
                 }
             }
             Event::Text(t) => {
-                let text = t
-                    .unescape()
-                    .map_err(|err| index.error(offset, format!("Bad escape in text: {err}")))?;
+                let raw = t.into_inner();
+                if let (Some(top), Cow::Borrowed(raw)) = (stack.last_mut(), &raw)
+                    && is_xml_space(raw)
+                {
+                    if !top.el.children.is_empty() {
+                        // Between child elements: nothing reads it.
+                    } else if top.el.text.is_empty() && top.space.is_empty() {
+                        top.space = as_str(xml, raw).unwrap_or_default();
+                    } else {
+                        top.push_text(as_str(xml, raw).unwrap_or_default());
+                    }
+                    continue;
+                }
+                let text = as_str(xml, &raw)
+                    .ok_or_else(|| index.error(offset, "Text is not UTF-8"))
+                    .and_then(|t| {
+                        unescape(t).map_err(|err| {
+                            index.error(offset, format!("Bad escape in text: {err}"))
+                        })
+                    })?;
                 check_chars(&text).map_err(|m| index.error(offset, m))?;
                 match stack.last_mut() {
-                    Some(top) => top.text.push_str(&text),
+                    Some(top) => top.push_text(&text),
                     None if text.trim().is_empty() => {}
                     None => return Err(index.error(offset, "Text outside the root element")),
                 }
@@ -193,7 +305,7 @@ pub(crate) fn parse_document(xml: &str) -> Result<Element> {
                     .map_err(|_| index.error(offset, "CDATA is not UTF-8"))?;
                 check_chars(text).map_err(|m| index.error(offset, m))?;
                 match stack.last_mut() {
-                    Some(top) => top.text.push_str(text),
+                    Some(top) => top.push_text(text),
                     None => return Err(index.error(offset, "CDATA outside the root element")),
                 }
             }
@@ -204,7 +316,10 @@ pub(crate) fn parse_document(xml: &str) -> Result<Element> {
     if let Some(open) = stack.last() {
         return Err(index.error(
             xml.len(),
-            format!("Unexpected end of document: <{}> is not closed", open.name),
+            format!(
+                "Unexpected end of document: <{}> is not closed",
+                open.el.name
+            ),
         ));
     }
     root.ok_or_else(|| index.error(xml.len(), "Empty document: expected a root element"))
@@ -401,6 +516,52 @@ mod tests {
         let deep = "<a>".repeat(1000);
         let err = parse_document(&deep).unwrap_err();
         assert!(err.to_string().contains("nested too deeply"), "{err}");
+    }
+
+    #[test]
+    fn positions_match_a_plain_count_in_any_order() {
+        let src = "<a>\n  <b x='1'/>\r\n\t<c>é\n\nü</c>\n</a>\n";
+        let plain = |offset: usize| {
+            let before = &src[..offset];
+            let line = before.matches('\n').count() + 1;
+            let start = before.rfind('\n').map_or(0, |i| i + 1);
+            (line as u32, before[start..].chars().count() as u32 + 1)
+        };
+        let index = LineIndex::new(src);
+        let offsets: Vec<usize> = (0..=src.len())
+            .filter(|&o| src.is_char_boundary(o))
+            .collect();
+        for &o in offsets.iter().chain(offsets.iter().rev()).chain(&offsets) {
+            assert_eq!(index.position(o), plain(o), "offset {o}");
+        }
+    }
+
+    #[test]
+    fn whitespace_is_text_only_in_elements_without_children() {
+        let root = parse_document(
+            "<a>\n  <b>  </b>\n  <c> x </c>\n  <d> <![CDATA[y]]> <!-- z --> </d>\n  <e>\n    <f/>\n  </e>\n</a>",
+        )
+        .unwrap();
+        let text = |i: usize| root.children[i].text.as_str();
+        assert_eq!(text(0), "  ");
+        assert_eq!(text(1), " x ");
+        assert_eq!(text(2), " y  ");
+        assert_eq!(text(3), "");
+        assert!(root.text.trim().is_empty());
+        root.expect_no_text().unwrap();
+        let mixed = parse_document("<a> <b/> x <c/> </a>").unwrap();
+        assert!(mixed.expect_no_text().is_err());
+    }
+
+    #[test]
+    fn escapes_in_attributes_and_text() {
+        let root = parse_document("<a v='&lt;&#233;&amp;'>&gt; &#x41;</a>").unwrap();
+        assert_eq!(root.attr("v"), Some("<é&"));
+        assert_eq!(root.text, "> A");
+        for bad in ["<a v='&nope;'/>", "<a>&nope;</a>"] {
+            let err = parse_document(bad).unwrap_err().to_string();
+            assert!(err.contains("Bad escape"), "{bad}: {err}");
+        }
     }
 
     #[test]

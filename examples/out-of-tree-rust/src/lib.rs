@@ -49,12 +49,18 @@ impl Guest {
         self.id >= 0
     }
 
-    fn ident(&self) -> DomainIdent {
-        DomainIdent {
+    /// The guest's identity, borrowed (what lookups answer).
+    fn dom_ref(&self) -> DomainRef<'_> {
+        DomainRef {
             id: self.id,
             uuid: self.def.uuid,
-            name: self.def.name.clone(),
+            name: &self.def.name,
         }
+    }
+
+    /// The guest's identity, owned (what define returns).
+    fn ident(&self) -> DomainIdent {
+        self.dom_ref().into()
     }
 }
 
@@ -138,57 +144,66 @@ fn get_capabilities(_: &ToyConn) -> Result<String> {
     Ok(caps.to_xml())
 }
 
-fn list_domains(_: &ToyConn) -> Result<Vec<i32>> {
-    Ok(hypervisor()
-        .guests
+// Lists and lookups answer through `out`, with values borrowed from the hypervisor while its
+// lock is held: the host copies each one before `out` returns.
+
+fn list_domains(_: &ToyConn, out: &mut dyn FnMut(i32)) -> Result<()> {
+    let hv = hypervisor();
+    hv.guests
         .iter()
         .filter(|g| g.active())
-        .map(|g| g.id)
-        .collect())
+        .for_each(|g| out(g.id));
+    Ok(())
 }
 
-fn num_of_domains(c: &ToyConn) -> Result<i32> {
-    Ok(list_domains(c)?.len() as i32)
+fn num_of_domains(_: &ToyConn) -> Result<i32> {
+    Ok(hypervisor().guests.iter().filter(|g| g.active()).count() as i32)
 }
 
-fn list_defined_domains(_: &ToyConn) -> Result<Vec<String>> {
-    Ok(hypervisor()
-        .guests
+fn list_defined_domains(_: &ToyConn, out: &mut dyn FnMut(&str)) -> Result<()> {
+    let hv = hypervisor();
+    hv.guests
         .iter()
         .filter(|g| !g.active())
-        .map(|g| g.def.name.clone())
-        .collect())
+        .for_each(|g| out(&g.def.name));
+    Ok(())
 }
 
-fn num_of_defined_domains(c: &ToyConn) -> Result<i32> {
-    Ok(list_defined_domains(c)?.len() as i32)
+fn num_of_defined_domains(_: &ToyConn) -> Result<i32> {
+    Ok(hypervisor().guests.iter().filter(|g| !g.active()).count() as i32)
 }
 
-fn lookup_by_id(_: &ToyConn, id: i32) -> Result<DomainIdent> {
-    hypervisor()
+fn lookup_by_id(_: &ToyConn, id: i32, out: &mut dyn FnMut(DomainRef<'_>)) -> Result<()> {
+    let hv = hypervisor();
+    let g = hv
         .guests
         .iter()
         .find(|g| g.active() && g.id == id)
-        .map(Guest::ident)
-        .ok_or_else(|| Error::no_domain(format!("no domain with matching id {id}")))
+        .ok_or_else(|| Error::no_domain(format!("no domain with matching id {id}")))?;
+    out(g.dom_ref());
+    Ok(())
 }
 
-fn lookup_by_uuid(_: &ToyConn, uuid: &Uuid) -> Result<DomainIdent> {
-    hypervisor()
+fn lookup_by_uuid(_: &ToyConn, uuid: &Uuid, out: &mut dyn FnMut(DomainRef<'_>)) -> Result<()> {
+    let hv = hypervisor();
+    let g = hv
         .guests
         .iter()
         .find(|g| g.def.uuid == *uuid)
-        .map(Guest::ident)
-        .ok_or_else(|| Error::no_domain(format!("no domain with matching uuid '{uuid}'")))
+        .ok_or_else(|| Error::no_domain(format!("no domain with matching uuid '{uuid}'")))?;
+    out(g.dom_ref());
+    Ok(())
 }
 
-fn lookup_by_name(_: &ToyConn, name: &str) -> Result<DomainIdent> {
-    hypervisor()
+fn lookup_by_name(_: &ToyConn, name: &str, out: &mut dyn FnMut(DomainRef<'_>)) -> Result<()> {
+    let hv = hypervisor();
+    let g = hv
         .guests
         .iter()
         .find(|g| g.def.name == name)
-        .map(Guest::ident)
-        .ok_or_else(|| Error::no_domain(format!("no domain with matching name '{name}'")))
+        .ok_or_else(|| Error::no_domain(format!("no domain with matching name '{name}'")))?;
+    out(g.dom_ref());
+    Ok(())
 }
 
 fn define_xml(_: &ToyConn, xml: &str) -> Result<DomainIdent> {
@@ -393,11 +408,7 @@ mod tests {
     use super::*;
 
     fn r(d: &DomainIdent) -> DomainRef<'_> {
-        DomainRef {
-            id: d.id,
-            uuid: d.uuid,
-            name: &d.name,
-        }
+        d.into()
     }
 
     #[test]
@@ -419,9 +430,15 @@ mod tests {
         assert_eq!(get_state(&c, &r(&d)).unwrap().0, DomainState::Paused);
         resume(&c, &r(&d)).unwrap();
         destroy(&c, &r(&d)).unwrap();
+        let mut defined = Vec::new();
+        list_defined_domains(&c, &mut |n| defined.push(n.to_string())).unwrap();
+        assert!(defined.contains(&"unit".to_string()), "{defined:?}");
+        let mut found = None;
+        lookup_by_name(&c, "unit", &mut |g| found = Some(DomainIdent::from(g))).unwrap();
+        assert_eq!(found.as_ref(), Some(&d));
         undefine(&c, &r(&d)).unwrap();
         assert_eq!(
-            lookup_by_name(&c, "unit").unwrap_err().code,
+            lookup_by_name(&c, "unit", &mut |_| {}).unwrap_err().code,
             ErrorCode::NoDomain
         );
     }

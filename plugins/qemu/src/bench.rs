@@ -212,14 +212,14 @@ pub fn list_with_n_guests(root: &Path, n: usize, samples: usize) -> Result<ListT
     let mut full_t = Vec::new();
     for _ in 0..samples.max(1) {
         let t0 = Instant::now();
-        let ids = domain::list_domains(&conn).map_err(|e| e.to_string())?;
+        let ids = domain::active_ids(&conn);
         ids_t.push(t0.elapsed());
         if ids.len() != n {
             return Err(format!("listed {} guests, started {n}", ids.len()));
         }
         let t0 = Instant::now();
-        for id in domain::list_domains(&conn).map_err(|e| e.to_string())? {
-            let d = domain::lookup_by_id(&conn, id).map_err(|e| e.to_string())?;
+        for id in domain::active_ids(&conn) {
+            let d = domain::find_id(&conn, id).map_err(|e| e.to_string())?;
             let (st, _) = domain::get_state(&conn, &dref(&d)).map_err(|e| e.to_string())?;
             if st != DomainState::Running {
                 return Err(format!("guest {} is {st:?}", d.name));

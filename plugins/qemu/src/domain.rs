@@ -70,11 +70,11 @@ impl Entry {
             (None, None) => unreachable!("an entry has a definition or a live state"),
         }
     }
-    pub fn ident(&self) -> DomainIdent {
-        DomainIdent {
+    pub fn dom_ref(&self) -> DomainRef<'_> {
+        DomainRef {
             id: self.id(),
             uuid: self.uuid(),
-            name: self.name.clone(),
+            name: &self.name,
         }
     }
 }
@@ -645,7 +645,8 @@ pub(crate) fn get_max_vcpus(_: &QemuConn, ty: &str) -> Result<i32> {
     }
 }
 
-pub(crate) fn list_domains(c: &QemuConn) -> Result<Vec<i32>> {
+/// Ids of the running guests, in increasing order.
+pub(crate) fn active_ids(c: &QemuConn) -> Vec<i32> {
     let mut ids: Vec<i32> = c
         .store
         .state_names()
@@ -654,26 +655,38 @@ pub(crate) fn list_domains(c: &QemuConn) -> Result<Vec<i32>> {
         .map(|s| s.id)
         .collect();
     ids.sort_unstable();
-    Ok(ids)
+    ids
+}
+
+pub(crate) fn list_domains(c: &QemuConn, out: &mut dyn FnMut(i32)) -> Result<()> {
+    active_ids(c).into_iter().for_each(out);
+    Ok(())
 }
 
 pub(crate) fn num_of_domains(c: &QemuConn) -> Result<i32> {
-    Ok(list_domains(c)?.len() as i32)
+    Ok(active_ids(c).len() as i32)
 }
 
-pub(crate) fn list_defined_domains(c: &QemuConn) -> Result<Vec<String>> {
-    Ok(c.store
+/// Names of the guests that are defined and not running.
+fn defined_names(c: &QemuConn) -> Vec<String> {
+    c.store
         .config_names()
         .into_iter()
         .filter(|n| c.store.live(n, None).is_none())
-        .collect())
+        .collect()
+}
+
+pub(crate) fn list_defined_domains(c: &QemuConn, out: &mut dyn FnMut(&str)) -> Result<()> {
+    defined_names(c).iter().for_each(|n| out(n));
+    Ok(())
 }
 
 pub(crate) fn num_of_defined_domains(c: &QemuConn) -> Result<i32> {
-    Ok(list_defined_domains(c)?.len() as i32)
+    Ok(defined_names(c).len() as i32)
 }
 
-pub(crate) fn lookup_by_id(c: &QemuConn, id: i32) -> Result<DomainIdent> {
+/// The running guest with id `id`.
+pub(crate) fn find_id(c: &QemuConn, id: i32) -> Result<DomainIdent> {
     for n in c.store.state_names() {
         if let Some(s) = c.store.live(&n, None).filter(|s| s.id == id) {
             return Ok(DomainIdent {
@@ -686,16 +699,37 @@ pub(crate) fn lookup_by_id(c: &QemuConn, id: i32) -> Result<DomainIdent> {
     Err(Error::no_domain(format!("no domain with matching id {id}")))
 }
 
-pub(crate) fn lookup_by_uuid(c: &QemuConn, uuid: &Uuid) -> Result<DomainIdent> {
-    c.find_uuid(uuid)?
-        .map(|e| e.ident())
-        .ok_or_else(|| Error::no_domain(format!("no domain with matching uuid '{uuid}'")))
+pub(crate) fn lookup_by_id(
+    c: &QemuConn,
+    id: i32,
+    out: &mut dyn FnMut(DomainRef<'_>),
+) -> Result<()> {
+    out((&find_id(c, id)?).into());
+    Ok(())
 }
 
-pub(crate) fn lookup_by_name(c: &QemuConn, name: &str) -> Result<DomainIdent> {
-    c.entry(name, None)?
-        .map(|e| e.ident())
-        .ok_or_else(|| Error::no_domain(format!("no domain with matching name '{name}'")))
+pub(crate) fn lookup_by_uuid(
+    c: &QemuConn,
+    uuid: &Uuid,
+    out: &mut dyn FnMut(DomainRef<'_>),
+) -> Result<()> {
+    let e = c
+        .find_uuid(uuid)?
+        .ok_or_else(|| Error::no_domain(format!("no domain with matching uuid '{uuid}'")))?;
+    out(e.dom_ref());
+    Ok(())
+}
+
+pub(crate) fn lookup_by_name(
+    c: &QemuConn,
+    name: &str,
+    out: &mut dyn FnMut(DomainRef<'_>),
+) -> Result<()> {
+    let e = c
+        .entry(name, None)?
+        .ok_or_else(|| Error::no_domain(format!("no domain with matching name '{name}'")))?;
+    out(e.dom_ref());
+    Ok(())
 }
 
 pub(crate) fn define_xml(c: &QemuConn, xml: &str) -> Result<DomainIdent> {

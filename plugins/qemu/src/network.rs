@@ -67,10 +67,10 @@ impl NetEntry {
             (None, None) => unreachable!("a network entry has a definition"),
         }
     }
-    fn ident(&self) -> NetworkIdent {
-        NetworkIdent {
+    fn net_ref(&self) -> NetworkRef<'_> {
+        NetworkRef {
             uuid: self.def().uuid,
-            name: self.def().name.clone(),
+            name: &self.def().name,
         }
     }
 }
@@ -520,38 +520,62 @@ fn parse_net(xml: &str) -> Result<NetworkDef> {
     Ok(def)
 }
 
-pub(crate) fn list_networks(c: &QemuConn) -> Result<Vec<String>> {
-    Ok(c.net_all()
+/// Names of the active networks.
+fn active_names(c: &QemuConn) -> Vec<String> {
+    c.net_all()
         .into_iter()
         .filter(|n| c.net_live(n).is_some())
-        .collect())
+        .collect()
+}
+
+/// Names of the defined networks that are not active.
+fn defined_names(c: &QemuConn) -> Vec<String> {
+    c.net_names(c.store.paths.config.join("networks"), ".xml")
+        .into_iter()
+        .filter(|n| c.net_live(n).is_none())
+        .collect()
+}
+
+pub(crate) fn list_networks(c: &QemuConn, out: &mut dyn FnMut(&str)) -> Result<()> {
+    active_names(c).iter().for_each(|n| out(n));
+    Ok(())
 }
 
 pub(crate) fn num_of_networks(c: &QemuConn) -> Result<i32> {
-    Ok(list_networks(c)?.len() as i32)
+    Ok(active_names(c).len() as i32)
 }
 
-pub(crate) fn list_defined_networks(c: &QemuConn) -> Result<Vec<String>> {
-    Ok(c.net_names(c.store.paths.config.join("networks"), ".xml")
-        .into_iter()
-        .filter(|n| c.net_live(n).is_none())
-        .collect())
+pub(crate) fn list_defined_networks(c: &QemuConn, out: &mut dyn FnMut(&str)) -> Result<()> {
+    defined_names(c).iter().for_each(|n| out(n));
+    Ok(())
 }
 
 pub(crate) fn num_of_defined_networks(c: &QemuConn) -> Result<i32> {
-    Ok(list_defined_networks(c)?.len() as i32)
+    Ok(defined_names(c).len() as i32)
 }
 
-pub(crate) fn lookup_by_uuid(c: &QemuConn, uuid: &Uuid) -> Result<NetworkIdent> {
-    c.net_find_uuid(uuid)?
-        .map(|e| e.ident())
-        .ok_or_else(|| Error::no_network(format!("no network with matching uuid '{uuid}'")))
+pub(crate) fn lookup_by_uuid(
+    c: &QemuConn,
+    uuid: &Uuid,
+    out: &mut dyn FnMut(NetworkRef<'_>),
+) -> Result<()> {
+    let e = c
+        .net_find_uuid(uuid)?
+        .ok_or_else(|| Error::no_network(format!("no network with matching uuid '{uuid}'")))?;
+    out(e.net_ref());
+    Ok(())
 }
 
-pub(crate) fn lookup_by_name(c: &QemuConn, name: &str) -> Result<NetworkIdent> {
-    c.net_entry(name)?
-        .map(|e| e.ident())
-        .ok_or_else(|| Error::no_network(format!("no network with matching name '{name}'")))
+pub(crate) fn lookup_by_name(
+    c: &QemuConn,
+    name: &str,
+    out: &mut dyn FnMut(NetworkRef<'_>),
+) -> Result<()> {
+    let e = c
+        .net_entry(name)?
+        .ok_or_else(|| Error::no_network(format!("no network with matching name '{name}'")))?;
+    out(e.net_ref());
+    Ok(())
 }
 
 pub(crate) fn define_xml(c: &QemuConn, xml: &str) -> Result<NetworkIdent> {

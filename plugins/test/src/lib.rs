@@ -11,6 +11,7 @@
 //! state rules.
 #![forbid(unsafe_code)]
 
+mod index;
 mod node;
 mod ops;
 

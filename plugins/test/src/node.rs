@@ -5,8 +5,11 @@ use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use virtkit_driver::{DomainState, Error, NodeInfo, Result};
+use uuid::Uuid;
+use virtkit_driver::{DomainRef, DomainState, Error, NodeInfo, Result};
 use virtkit_xml::{DomainDef, NetworkDef, NodeDef};
+
+use crate::index::Idents;
 
 /// libvirt's built-in test domain.
 const DEFAULT_DOMAIN: &str = "<domain type='test'>
@@ -64,14 +67,16 @@ fn default_node_info() -> NodeInfo {
     }
 }
 
-/// One domain of the node.
+/// One domain of the node. Its name, UUID and id change only through [`Node`]'s methods, which
+/// keep the [`Idents`] in step.
 pub(crate) struct Dom {
     pub def: DomainDef,
     pub state: DomainState,
-    pub id: i32,
+    id: i32,
     pub persistent: bool,
     pub autostart: bool,
-    /// Affinity map per vCPU, set by pin_vcpu.
+    /// Affinity map per vCPU, set by pin_vcpu; a vCPU without one (past the end) may run on
+    /// every host CPU.
     pub pins: Vec<Vec<u8>>,
 }
 
@@ -89,16 +94,16 @@ pub(crate) struct Net {
     pub autostart: bool,
 }
 
-/// The node's whole state. Domains live in a vector indexed by name, UUID and (when active)
-/// id, so that defines and lookups stay O(1) with thousands of domains; every insertion and
-/// removal goes through [`Node::push_dom`] and [`Node::remove_dom`], and id changes through
-/// [`Node::start_dom`] and [`Node::stop_dom`], which keep the indexes right.
+/// The node's whole state. Domains live in a vector, beside their identities ([`Idents`]: names,
+/// UUIDs and ids, indexed), so that defines, lists and lookups stay fast with thousands of
+/// domains; every insertion and removal goes through [`Node::push_dom`] and
+/// [`Node::remove_dom`], and id changes through [`Node::start_dom`] and [`Node::stop_dom`],
+/// which keep the two in step.
 pub(crate) struct Node {
     pub info: NodeInfo,
     pub domains: Vec<Dom>,
-    by_name: HashMap<String, usize>,
-    by_uuid: HashMap<uuid::Uuid, usize>,
-    by_id: HashMap<i32, usize>,
+    /// Entry `i` is the identity of `domains[i]`.
+    idents: Idents,
     pub networks: Vec<Net>,
     pub next_id: i32,
 }
@@ -167,9 +172,7 @@ impl Node {
         Node {
             info,
             domains: Vec::new(),
-            by_name: HashMap::new(),
-            by_uuid: HashMap::new(),
-            by_id: HashMap::new(),
+            idents: Idents::default(),
             networks: Vec::new(),
             next_id: 1,
         }
@@ -178,37 +181,23 @@ impl Node {
     /// Adds an inactive domain; returns its index.
     pub fn push_dom(&mut self, mut def: DomainDef, persistent: bool) -> usize {
         def.id = None;
-        let pins = vec![full_cpumap(self.info.cpus); def.vcpus as usize];
         let i = self.domains.len();
-        self.by_name.insert(def.name.clone(), i);
-        self.by_uuid.insert(def.uuid, i);
+        self.idents.push(&def.name, def.uuid);
         self.domains.push(Dom {
             def,
             state: DomainState::Shutoff,
             id: -1,
             persistent,
             autostart: false,
-            pins,
+            pins: Vec::new(),
         });
         i
     }
 
     /// Removes domain `i` (the last domain takes its index).
     pub fn remove_dom(&mut self, i: usize) -> Dom {
-        let d = self.domains.swap_remove(i);
-        self.by_name.remove(&d.def.name);
-        self.by_uuid.remove(&d.def.uuid);
-        if d.active() {
-            self.by_id.remove(&d.id);
-        }
-        if let Some(moved) = self.domains.get(i) {
-            self.by_name.insert(moved.def.name.clone(), i);
-            self.by_uuid.insert(moved.def.uuid, i);
-            if moved.active() {
-                self.by_id.insert(moved.id, i);
-            }
-        }
-        d
+        self.idents.swap_remove(i);
+        self.domains.swap_remove(i)
     }
 
     /// Starts domain `i` with the next free id.
@@ -219,18 +208,16 @@ impl Node {
         d.id = id;
         d.def.id = Some(id);
         d.state = DomainState::Running;
-        self.by_id.insert(id, i);
+        self.idents.set_id(i, id);
     }
 
     /// Marks domain `i` shut off (its id is released).
     pub fn stop_dom(&mut self, i: usize) {
         let d = &mut self.domains[i];
-        if d.active() {
-            self.by_id.remove(&d.id);
-        }
         d.id = -1;
         d.def.id = None;
         d.state = DomainState::Shutoff;
+        self.idents.set_id(i, -1);
     }
 
     /// Adds a domain and starts it; returns its index.
@@ -241,22 +228,45 @@ impl Node {
     }
 
     pub fn find_name(&self, name: &str) -> Option<usize> {
-        self.by_name.get(name).copied()
+        self.idents.find_name(name)
     }
 
-    pub fn find_uuid(&self, uuid: &uuid::Uuid) -> Option<usize> {
-        self.by_uuid.get(uuid).copied()
+    pub fn find_uuid(&self, uuid: &Uuid) -> Option<usize> {
+        self.idents.find_uuid(uuid)
     }
 
     pub fn find_id(&self, id: i32) -> Option<usize> {
-        self.by_id.get(&id).copied()
+        self.idents.find_id(id)
+    }
+
+    /// The identity of domain `i`, borrowed from the node.
+    pub fn ident(&self, i: usize) -> DomainRef<'_> {
+        self.idents.get(i)
+    }
+
+    /// Ids of the active domains, in increasing order.
+    pub fn active_ids(&self) -> impl Iterator<Item = i32> + '_ {
+        self.idents.active_ids()
+    }
+
+    pub fn num_active(&self) -> usize {
+        self.idents.num_active()
+    }
+
+    /// Names of the inactive domains (all persistent: a transient domain goes when it stops).
+    pub fn inactive_names(&self) -> impl Iterator<Item = &str> {
+        self.idents.inactive_names()
+    }
+
+    pub fn num_inactive(&self) -> usize {
+        self.idents.num_inactive()
     }
 
     pub fn net_name(&self, name: &str) -> Option<usize> {
         self.networks.iter().position(|n| n.def.name == name)
     }
 
-    pub fn net_uuid(&self, uuid: &uuid::Uuid) -> Option<usize> {
+    pub fn net_uuid(&self, uuid: &Uuid) -> Option<usize> {
         self.networks.iter().position(|n| n.def.uuid == *uuid)
     }
 }

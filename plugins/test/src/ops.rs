@@ -22,18 +22,10 @@ const XML_SECURE: u32 = 1;
 /// The test driver's vCPU limit, as libvirt's.
 const MAX_VCPUS: i32 = 32;
 
-fn ident(d: &Dom) -> DomainIdent {
-    DomainIdent {
-        id: d.id,
-        uuid: d.def.uuid,
-        name: d.def.name.clone(),
-    }
-}
-
-fn net_ident(n: &Net) -> NetworkIdent {
-    NetworkIdent {
+fn net_ref(n: &Net) -> NetworkRef<'_> {
+    NetworkRef {
         uuid: n.def.uuid,
-        name: n.def.name.clone(),
+        name: &n.def.name,
     }
 }
 
@@ -186,54 +178,49 @@ fn get_max_vcpus(_: &TestConn, _ty: &str) -> Result<i32> {
     Ok(MAX_VCPUS)
 }
 
-fn list_domains(c: &TestConn) -> Result<Vec<i32>> {
-    let node = c.lock();
-    let mut ids: Vec<i32> = node
-        .domains
-        .iter()
-        .filter(|d| d.active())
-        .map(|d| d.id)
-        .collect();
-    ids.sort_unstable();
-    Ok(ids)
+fn list_domains(c: &TestConn, out: &mut dyn FnMut(i32)) -> Result<()> {
+    c.lock().active_ids().for_each(out);
+    Ok(())
 }
 
 fn num_of_domains(c: &TestConn) -> Result<i32> {
-    Ok(c.lock().domains.iter().filter(|d| d.active()).count() as i32)
+    Ok(c.lock().num_active() as i32)
 }
 
-fn list_defined_domains(c: &TestConn) -> Result<Vec<String>> {
-    Ok(c.lock()
-        .domains
-        .iter()
-        .filter(|d| !d.active())
-        .map(|d| d.def.name.clone())
-        .collect())
+fn list_defined_domains(c: &TestConn, out: &mut dyn FnMut(&str)) -> Result<()> {
+    c.lock().inactive_names().for_each(out);
+    Ok(())
 }
 
 fn num_of_defined_domains(c: &TestConn) -> Result<i32> {
-    Ok(c.lock().domains.iter().filter(|d| !d.active()).count() as i32)
+    Ok(c.lock().num_inactive() as i32)
 }
 
-fn lookup_by_id(c: &TestConn, id: i32) -> Result<DomainIdent> {
+fn lookup_by_id(c: &TestConn, id: i32, out: &mut dyn FnMut(DomainRef<'_>)) -> Result<()> {
     let node = c.lock();
-    node.find_id(id)
-        .map(|i| ident(&node.domains[i]))
-        .ok_or_else(|| Error::no_domain(format!("no domain with matching id {id}")))
+    let i = node
+        .find_id(id)
+        .ok_or_else(|| Error::no_domain(format!("no domain with matching id {id}")))?;
+    out(node.ident(i));
+    Ok(())
 }
 
-fn lookup_by_uuid(c: &TestConn, uuid: &Uuid) -> Result<DomainIdent> {
+fn lookup_by_uuid(c: &TestConn, uuid: &Uuid, out: &mut dyn FnMut(DomainRef<'_>)) -> Result<()> {
     let node = c.lock();
-    node.find_uuid(uuid)
-        .map(|i| ident(&node.domains[i]))
-        .ok_or_else(|| Error::no_domain(format!("no domain with matching uuid '{uuid}'")))
+    let i = node
+        .find_uuid(uuid)
+        .ok_or_else(|| Error::no_domain(format!("no domain with matching uuid '{uuid}'")))?;
+    out(node.ident(i));
+    Ok(())
 }
 
-fn lookup_by_name(c: &TestConn, name: &str) -> Result<DomainIdent> {
+fn lookup_by_name(c: &TestConn, name: &str, out: &mut dyn FnMut(DomainRef<'_>)) -> Result<()> {
     let node = c.lock();
-    node.find_name(name)
-        .map(|i| ident(&node.domains[i]))
-        .ok_or_else(|| Error::no_domain(format!("no domain with matching name '{name}'")))
+    let i = node
+        .find_name(name)
+        .ok_or_else(|| Error::no_domain(format!("no domain with matching name '{name}'")))?;
+    out(node.ident(i));
+    Ok(())
 }
 
 fn create_xml(c: &TestConn, xml: &str, _flags: u32) -> Result<DomainIdent> {
@@ -249,10 +236,10 @@ fn create_xml(c: &TestConn, xml: &str, _flags: u32) -> Result<DomainIdent> {
         // Starting a transient copy of an inactive persistent domain: replace its live state.
         node.remove_dom(i);
         let j = node.add_running(def, true);
-        return Ok(ident(&node.domains[j]));
+        return Ok(node.ident(j).into());
     }
     let i = node.add_running(def, false);
-    Ok(ident(&node.domains[i]))
+    Ok(node.ident(i).into())
 }
 
 fn define_xml(c: &TestConn, xml: &str) -> Result<DomainIdent> {
@@ -260,15 +247,16 @@ fn define_xml(c: &TestConn, xml: &str) -> Result<DomainIdent> {
     let mut node = c.lock();
     match check_clash(&node, &def)? {
         Some(i) => {
+            // Same name and UUID (check_clash made sure): the identity stays as it is.
             let d = &mut node.domains[i];
             def.id = d.def.id;
             d.def = def;
             d.persistent = true;
-            Ok(ident(d))
+            Ok(node.ident(i).into())
         }
         None => {
             let i = node.push_dom(def, true);
-            Ok(ident(&node.domains[i]))
+            Ok(node.ident(i).into())
         }
     }
 }
@@ -476,7 +464,6 @@ fn set_memory(c: &TestConn, r: &DomainRef<'_>, kib: u64) -> Result<()> {
 
 fn set_vcpus(c: &TestConn, r: &DomainRef<'_>, n: u32) -> Result<()> {
     let mut node = c.lock();
-    let cpus = node.info.cpus;
     let i = dom_index(&node, r)?;
     if n as i32 > MAX_VCPUS {
         return Err(Error::invalid_arg(format!(
@@ -485,13 +472,14 @@ fn set_vcpus(c: &TestConn, r: &DomainRef<'_>, n: u32) -> Result<()> {
     }
     let d = &mut node.domains[i];
     d.def.vcpus = n;
-    d.pins.resize(n as usize, full_cpumap(cpus));
+    d.pins.truncate(n as usize);
     Ok(())
 }
 
 fn pin_vcpu(c: &TestConn, r: &DomainRef<'_>, vcpu: u32, map: &[u8]) -> Result<()> {
     let mut node = c.lock();
-    let cpus = node.info.cpus as usize;
+    let host_cpus = node.info.cpus;
+    let cpus = host_cpus as usize;
     let i = dom_index(&node, r)?;
     let d = &mut node.domains[i];
     if !d.active() {
@@ -512,7 +500,11 @@ fn pin_vcpu(c: &TestConn, r: &DomainRef<'_>, vcpu: u32, map: &[u8]) -> Result<()
     if pinned.iter().all(|b| *b == 0) {
         return Err(Error::invalid_arg("the CPU map selects no host CPU"));
     }
-    d.pins[vcpu as usize] = pinned;
+    let v = vcpu as usize;
+    if d.pins.len() <= v {
+        d.pins.resize(v + 1, full_cpumap(host_cpus));
+    }
+    d.pins[v] = pinned;
     Ok(())
 }
 
@@ -588,44 +580,52 @@ fn detach_device(c: &TestConn, r: &DomainRef<'_>, xml: &str) -> Result<()> {
         .map_err(|e| Error::operation_invalid(e.to_string()))
 }
 
-fn list_networks(c: &TestConn) -> Result<Vec<String>> {
-    Ok(c.lock()
+fn list_networks(c: &TestConn, out: &mut dyn FnMut(&str)) -> Result<()> {
+    c.lock()
         .networks
         .iter()
         .filter(|n| n.active)
-        .map(|n| n.def.name.clone())
-        .collect())
+        .for_each(|n| out(&n.def.name));
+    Ok(())
 }
 
 fn num_of_networks(c: &TestConn) -> Result<i32> {
     Ok(c.lock().networks.iter().filter(|n| n.active).count() as i32)
 }
 
-fn list_defined_networks(c: &TestConn) -> Result<Vec<String>> {
-    Ok(c.lock()
+fn list_defined_networks(c: &TestConn, out: &mut dyn FnMut(&str)) -> Result<()> {
+    c.lock()
         .networks
         .iter()
         .filter(|n| !n.active)
-        .map(|n| n.def.name.clone())
-        .collect())
+        .for_each(|n| out(&n.def.name));
+    Ok(())
 }
 
 fn num_of_defined_networks(c: &TestConn) -> Result<i32> {
     Ok(c.lock().networks.iter().filter(|n| !n.active).count() as i32)
 }
 
-fn net_lookup_by_uuid(c: &TestConn, uuid: &Uuid) -> Result<NetworkIdent> {
+fn net_lookup_by_uuid(
+    c: &TestConn,
+    uuid: &Uuid,
+    out: &mut dyn FnMut(NetworkRef<'_>),
+) -> Result<()> {
     let node = c.lock();
-    node.net_uuid(uuid)
-        .map(|i| net_ident(&node.networks[i]))
-        .ok_or_else(|| Error::no_network(format!("no network with matching uuid '{uuid}'")))
+    let i = node
+        .net_uuid(uuid)
+        .ok_or_else(|| Error::no_network(format!("no network with matching uuid '{uuid}'")))?;
+    out(net_ref(&node.networks[i]));
+    Ok(())
 }
 
-fn net_lookup_by_name(c: &TestConn, name: &str) -> Result<NetworkIdent> {
+fn net_lookup_by_name(c: &TestConn, name: &str, out: &mut dyn FnMut(NetworkRef<'_>)) -> Result<()> {
     let node = c.lock();
-    node.net_name(name)
-        .map(|i| net_ident(&node.networks[i]))
-        .ok_or_else(|| Error::no_network(format!("no network with matching name '{name}'")))
+    let i = node
+        .net_name(name)
+        .ok_or_else(|| Error::no_network(format!("no network with matching name '{name}'")))?;
+    out(net_ref(&node.networks[i]));
+    Ok(())
 }
 
 fn net_check_clash(node: &Node, def: &NetworkDef) -> Result<Option<usize>> {
@@ -665,7 +665,7 @@ fn net_create_xml(c: &TestConn, xml: &str) -> Result<NetworkIdent> {
         persistent: false,
         autostart: false,
     });
-    Ok(net_ident(node.networks.last().expect("just pushed")))
+    Ok(net_ref(node.networks.last().expect("just pushed")).into())
 }
 
 fn net_define_xml(c: &TestConn, xml: &str) -> Result<NetworkIdent> {
@@ -676,7 +676,7 @@ fn net_define_xml(c: &TestConn, xml: &str) -> Result<NetworkIdent> {
             let n = &mut node.networks[i];
             n.def = def;
             n.persistent = true;
-            Ok(net_ident(n))
+            Ok(net_ref(n).into())
         }
         None => {
             node.networks.push(Net {
@@ -685,7 +685,7 @@ fn net_define_xml(c: &TestConn, xml: &str) -> Result<NetworkIdent> {
                 persistent: true,
                 autostart: false,
             });
-            Ok(net_ident(node.networks.last().expect("just pushed")))
+            Ok(net_ref(node.networks.last().expect("just pushed")).into())
         }
     }
 }
