@@ -101,7 +101,7 @@ fn now_epoch() -> i64 {
 
 /// Parses and checks a definition for this driver.
 pub(crate) fn parse_def(xml: &str) -> Result<DomainDef> {
-    let def = DomainDef::parse(xml).map_err(|e| Error::xml(e.to_string()))?;
+    let def = DomainDef::parse(xml).map_err(|e| Error::new(ErrorCode::XmlError, e.to_string()))?;
     crate::store::check_name(&def.name)?;
     if !matches!(def.domain_type.as_str(), "qemu" | "kqemu" | "kvm") {
         return Err(Error::new(
@@ -1212,7 +1212,7 @@ pub(crate) fn set_autostart(c: &QemuConn, r: &DomainRef<'_>, on: bool) -> Result
 }
 
 fn parse_device(xml: &str) -> Result<Device> {
-    Device::parse(xml).map_err(|e| Error::xml(e.to_string()))
+    Device::parse(xml).map_err(|e| Error::new(ErrorCode::XmlError, e.to_string()))
 }
 
 /// On a running guest only removable media change (libvirt's `change` of a CD-ROM or floppy):

@@ -515,7 +515,7 @@ fn teardown(state: &Value) {
 }
 
 fn parse_net(xml: &str) -> Result<NetworkDef> {
-    let def = NetworkDef::parse(xml).map_err(|e| Error::xml(e.to_string()))?;
+    let def = NetworkDef::parse(xml).map_err(|e| Error::new(ErrorCode::XmlError, e.to_string()))?;
     crate::store::check_name(&def.name)?;
     Ok(def)
 }

@@ -132,8 +132,12 @@ impl Node {
                 format!("cannot read node file {}: {e}", path.display()),
             )
         })?;
-        let parsed = NodeDef::parse(&text, path.parent())
-            .map_err(|e| Error::xml(format!("{}: {e}", path.display())))?;
+        let parsed = NodeDef::parse(&text, path.parent()).map_err(|e| {
+            Error::new(
+                virtkit_driver::ErrorCode::XmlError,
+                format!("{}: {e}", path.display()),
+            )
+        })?;
         let d = default_node_info();
         let cpu = &parsed.cpu;
         let info = NodeInfo {

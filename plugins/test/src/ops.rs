@@ -49,11 +49,11 @@ fn net_index(node: &Node, r: &NetworkRef<'_>) -> Result<usize> {
 }
 
 fn parse_domain(xml: &str) -> Result<DomainDef> {
-    DomainDef::parse(xml).map_err(|e| Error::xml(e.to_string()))
+    DomainDef::parse(xml).map_err(|e| Error::new(ErrorCode::XmlError, e.to_string()))
 }
 
 fn parse_network(xml: &str) -> Result<NetworkDef> {
-    NetworkDef::parse(xml).map_err(|e| Error::xml(e.to_string()))
+    NetworkDef::parse(xml).map_err(|e| Error::new(ErrorCode::XmlError, e.to_string()))
 }
 
 /// Refuses a definition whose name or UUID clashes with another domain; returns the index of the
@@ -560,7 +560,7 @@ fn set_autostart(c: &TestConn, r: &DomainRef<'_>, on: bool) -> Result<()> {
 }
 
 fn attach_device(c: &TestConn, r: &DomainRef<'_>, xml: &str) -> Result<()> {
-    let dev = Device::parse(xml).map_err(|e| Error::xml(e.to_string()))?;
+    let dev = Device::parse(xml).map_err(|e| Error::new(ErrorCode::XmlError, e.to_string()))?;
     let mut node = c.lock();
     let i = dom_index(&node, r)?;
     node.domains[i]
@@ -570,7 +570,7 @@ fn attach_device(c: &TestConn, r: &DomainRef<'_>, xml: &str) -> Result<()> {
 }
 
 fn detach_device(c: &TestConn, r: &DomainRef<'_>, xml: &str) -> Result<()> {
-    let dev = Device::parse(xml).map_err(|e| Error::xml(e.to_string()))?;
+    let dev = Device::parse(xml).map_err(|e| Error::new(ErrorCode::XmlError, e.to_string()))?;
     let mut node = c.lock();
     let i = dom_index(&node, r)?;
     node.domains[i]
