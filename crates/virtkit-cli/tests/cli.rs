@@ -4,6 +4,8 @@
 
 mod common;
 
+use std::path::Path;
+
 use common::*;
 
 const URI: &str = "test:///default";
@@ -216,6 +218,46 @@ fn lifecycle_on_a_temp_file() {
             && r.stdout.contains("11111111-2222-3333-4444-555555555555"),
         "{}",
         r.stdout
+    );
+}
+
+#[test]
+fn dumpxml_gives_back_the_defined_domain() {
+    // A domain from the shared corpus (libvirt's own test data), defined, started and dumped
+    // through the CLI: the two documents are the same domain as models, whatever the formatting.
+    // (Started, because an inactive description leaves out runtime data such as the console's
+    // pty path, as libvirt's does.)
+    let src = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/corpus/testdriver/testdomfc4.xml");
+    let text = std::fs::read_to_string(&src).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    // Renamed (and given another UUID) so as not to clash with anything the node already has.
+    let xml = text
+        .replace("<name>fc4</name>", "<name>fc4-copy</name>")
+        .replace(
+            "EF86180145B911CB88E3AFBFE5370493",
+            "EF86180145B911CB88E3AFBFE5370494",
+        );
+    let f = dir.path().join("fc4.xml");
+    std::fs::write(&f, &xml).unwrap();
+    let r = virtkit(&[
+        "-q",
+        "-c",
+        URI,
+        &format!("define {}; start fc4-copy; dumpxml fc4-copy", f.display()),
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let dumped = &r.stdout[r.stdout.find("<domain").expect("dumpxml printed a domain")..];
+    // The running domain has an id; the definition had none: that is the one expected difference.
+    let mut running = virtkit_xml::DomainDef::parse(dumped).unwrap();
+    assert!(running.id.is_some(), "{dumped}");
+    running.id = None;
+    let dumped = running.to_xml(&virtkit_xml::FormatOptions::default());
+    assert!(
+        virtkit_xml::equivalent_domains(&xml, &dumped).unwrap(),
+        "{}",
+        virtkit_xml::model_difference(&virtkit_xml::DomainDef::parse(&xml).unwrap(), &running)
+            .unwrap_or_default()
     );
 }
 
