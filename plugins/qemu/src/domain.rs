@@ -687,7 +687,11 @@ pub(crate) fn num_of_defined_domains(c: &QemuConn) -> Result<i32> {
 
 /// The running guest with id `id`.
 pub(crate) fn find_id(c: &QemuConn, id: i32) -> Result<DomainIdent> {
+    // Only the state file that records `id` is parsed in full and checked for a live QEMU.
     for n in c.store.state_names() {
+        if c.store.state_id(&n) != Some(id) {
+            continue;
+        }
         if let Some(s) = c.store.live(&n, None).filter(|s| s.id == id) {
             return Ok(DomainIdent {
                 id,
@@ -944,32 +948,53 @@ pub(crate) fn core_dump(c: &QemuConn, r: &DomainRef<'_>, path: &str, flags: u32)
     })
 }
 
-/// Live facts from QEMU: state and reason, balloon size (KiB), vCPU count.
-fn live_facts(c: &QemuConn, s: &RunState) -> Result<(DomainState, i32, u64, u32)> {
-    let mut q = c.qmp(&s.name)?;
-    let st = q.status().map_err(|e| qmp_error(&s.name, e))?;
-    let (state, reason) = map_status(&st, s.reason);
-    let mut mem = s.def.current_memory_kib;
-    if argv::has_balloon(&s.def) {
-        let actual = q
-            .execute("query-balloon", None)
-            .ok()
-            .and_then(|b| b.get("actual").and_then(Value::as_u64));
-        mem = actual.map(|a| a / 1024).unwrap_or(mem);
+/// Live facts from QEMU in one QMP round trip: state and reason, and with `sizes` also the
+/// balloon size (KiB) and the vCPU count (else those of the live definition).
+fn live_facts(c: &QemuConn, s: &RunState, sizes: bool) -> Result<(DomainState, i32, u64, u32)> {
+    let balloon = sizes && argv::has_balloon(&s.def);
+    let mut commands = vec!["query-status"];
+    if sizes {
+        commands.push("query-cpus-fast");
     }
-    let vcpus = q
-        .execute("query-cpus-fast", None)
-        .ok()
+    if balloon {
+        commands.push("query-balloon");
+    }
+    let mut answers = Qmp::query(&c.store.qmp_socket(&s.name), DEFAULT_TIMEOUT, &commands)
+        .map_err(|e| qmp_error(&s.name, e))?
+        .into_iter();
+    let status = answers
+        .next()
+        .unwrap_or_else(|| Err(QmpError::Protocol("no answer to query-status".into())))
+        .map_err(|e| qmp_error(&s.name, e))?;
+    let st = status
+        .get("status")
+        .and_then(Value::as_str)
+        .ok_or_else(|| {
+            qmp_error(
+                &s.name,
+                QmpError::Protocol(format!("query-status gave {status}")),
+            )
+        })?;
+    let (state, reason) = map_status(st, s.reason);
+    let vcpus = answers
+        .next()
+        .and_then(|r| r.ok())
         .and_then(|v| v.as_array().map(|a| a.len() as u32))
         .filter(|n| *n > 0)
         .unwrap_or(s.def.vcpus);
+    let mem = answers
+        .next()
+        .and_then(|r| r.ok())
+        .and_then(|b| b.get("actual").and_then(Value::as_u64))
+        .map(|a| a / 1024)
+        .unwrap_or(s.def.current_memory_kib);
     Ok((state, reason, mem, vcpus))
 }
 
 pub(crate) fn get_info(c: &QemuConn, r: &DomainRef<'_>) -> Result<DomainInfo> {
     let e = c.find(r)?;
     if let Some(s) = &e.live {
-        match live_facts(c, s) {
+        match live_facts(c, s, true) {
             Ok((state, _, mem, vcpus)) => {
                 return Ok(DomainInfo {
                     state,
@@ -999,7 +1024,7 @@ pub(crate) fn get_info(c: &QemuConn, r: &DomainRef<'_>) -> Result<DomainInfo> {
 pub(crate) fn get_state(c: &QemuConn, r: &DomainRef<'_>) -> Result<(DomainState, i32)> {
     let e = c.find(r)?;
     if let Some(s) = &e.live {
-        match live_facts(c, s) {
+        match live_facts(c, s, false) {
             Ok((state, reason, _, _)) => return Ok((state, reason)),
             Err(err) if c.store.live(&e.name, None).is_some() => return Err(err),
             Err(_) => {}

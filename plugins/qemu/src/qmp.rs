@@ -115,6 +115,60 @@ impl Qmp {
         Ok(q)
     }
 
+    /// Connects and runs `commands` (without arguments) in one round trip: `qmp_capabilities`
+    /// and the commands are written at once, before the greeting is read. QEMU reads a client's
+    /// input only after sending its greeting and runs one client's commands in order, so this is
+    /// the same exchange as [`Qmp::connect`] followed by [`Qmp::execute`] for each command,
+    /// without waiting for each answer before sending the next command. Returns each command's
+    /// answer, in order; the session ends with the call (the socket is free again for others).
+    pub fn query(
+        path: &Path,
+        timeout: Duration,
+        commands: &[&str],
+    ) -> Result<Vec<Result<Value, QmpError>>, QmpError> {
+        let stream = UnixStream::connect(path)?;
+        stream.set_read_timeout(Some(timeout))?;
+        stream.set_write_timeout(Some(timeout))?;
+        let mut writer = stream.try_clone()?;
+        let mut reader = BufReader::new(stream);
+        // Id 1 is the negotiation, id i + 2 the i-th command.
+        let mut out = json!({ "execute": "qmp_capabilities", "id": 1 }).to_string();
+        out.push('\n');
+        for (i, c) in commands.iter().enumerate() {
+            out.push_str(&json!({ "execute": c, "id": i as u64 + 2 }).to_string());
+            out.push('\n');
+        }
+        writer.write_all(out.as_bytes())?;
+        read_greeting(&mut reader)?;
+        let mut answers: Vec<Option<Result<Value, QmpError>>> =
+            (0..=commands.len()).map(|_| None).collect();
+        let mut left = answers.len();
+        while left > 0 {
+            let v = read_message(&mut reader)?;
+            if v.get("event").is_some() {
+                continue;
+            }
+            let Some(i) = v
+                .get("id")
+                .and_then(Value::as_u64)
+                .and_then(|id| usize::try_from(id.checked_sub(1)?).ok())
+                .filter(|i| answers.get(*i).is_some_and(Option::is_none))
+            else {
+                continue;
+            };
+            let command = i.checked_sub(1).map_or("qmp_capabilities", |c| commands[c]);
+            answers[i] = Some(answer(command, &v));
+            left -= 1;
+        }
+        let mut answers = answers
+            .into_iter()
+            .map(|a| a.expect("every answer was read"));
+        if let Some(Err(e)) = answers.next() {
+            return Err(e);
+        }
+        Ok(answers.collect())
+    }
+
     /// Changes the time allowed for each following exchange.
     pub fn set_timeout(&mut self, timeout: Duration) -> Result<(), QmpError> {
         self.writer.set_read_timeout(Some(timeout))?;
@@ -140,25 +194,7 @@ impl Qmp {
             if v.get("id").and_then(Value::as_u64) != Some(id) {
                 continue;
             }
-            if let Some(r) = v.get("return") {
-                return Ok(r.clone());
-            }
-            if let Some(e) = v.get("error") {
-                return Err(QmpError::Command {
-                    command: command.to_string(),
-                    class: e
-                        .get("class")
-                        .and_then(Value::as_str)
-                        .unwrap_or("GenericError")
-                        .to_string(),
-                    desc: e
-                        .get("desc")
-                        .and_then(Value::as_str)
-                        .unwrap_or("unknown error")
-                        .to_string(),
-                });
-            }
-            return Err(QmpError::Protocol(v.to_string()));
+            return answer(command, &v);
         }
     }
 
@@ -170,6 +206,29 @@ impl Qmp {
             .map(str::to_string)
             .ok_or_else(|| QmpError::Protocol(format!("query-status gave {v}")))
     }
+}
+
+/// The outcome of a command from QEMU's answer to it.
+fn answer(command: &str, v: &Value) -> Result<Value, QmpError> {
+    if let Some(r) = v.get("return") {
+        return Ok(r.clone());
+    }
+    if let Some(e) = v.get("error") {
+        return Err(QmpError::Command {
+            command: command.to_string(),
+            class: e
+                .get("class")
+                .and_then(Value::as_str)
+                .unwrap_or("GenericError")
+                .to_string(),
+            desc: e
+                .get("desc")
+                .and_then(Value::as_str)
+                .unwrap_or("unknown error")
+                .to_string(),
+        });
+    }
+    Err(QmpError::Protocol(v.to_string()))
 }
 
 fn read_message(reader: &mut BufReader<UnixStream>) -> Result<Value, QmpError> {
