@@ -186,9 +186,10 @@ pub(crate) fn existing(ctx: &mut Ctx) {
             if nets.is_empty() {
                 return Err(Verdict::Skip("no existing network".into()));
             }
+            let defined = conn.list_defined_networks().unwrap_or_default();
             for n in &nets {
                 let p = ok(format!("virNetworkIsPersistent({:?})", n.name()), n.is_persistent())?;
-                let inactive = conn.list_defined_networks().unwrap_or_default().iter().any(|d| d == n.name());
+                let inactive = defined.iter().any(|d| d == n.name());
                 ensure!(
                     p || !inactive,
                     "{:?}: an inactive network must be persistent (a transient one disappears when stopped)",

@@ -24,7 +24,7 @@ fn is_active(conn: &Connect, net: &Network) -> virtkit::Result<bool> {
 /// Whether a network is persistent (`virNetworkIsPersistent`), or `None` when it cannot be told.
 /// For a driver without it, an inactive network is persistent by definition (a transient network
 /// disappears when it stops) and an active one is unknown.
-fn is_persistent(_conn: &Connect, net: &Network, active: bool) -> Option<bool> {
+fn is_persistent(net: &Network, active: bool) -> Option<bool> {
     match net.is_persistent() {
         Ok(p) => Some(p),
         Err(e) if e.code == ErrorCode::NoSupport => (!active).then_some(true),
@@ -139,7 +139,7 @@ pub(super) fn info(ctl: &mut Ctl, args: &Args) -> CmdResult {
     if let Ok(a) = active {
         s.push_str(&line("Active:", yes_no(a)));
     }
-    match active.ok().and_then(|a| is_persistent(&conn, &net, a)) {
+    match active.ok().and_then(|a| is_persistent(&net, a)) {
         Some(p) => s.push_str(&line("Persistent:", yes_no(p))),
         None => s.push_str(&line("Persistent:", "unknown")),
     }
@@ -183,7 +183,7 @@ pub(super) fn list(ctl: &mut Ctl, args: &Args) -> CmdResult {
     let mut add = |names: Vec<String>, active: bool| {
         for n in names {
             if let Ok(net) = conn.lookup_network_by_name(&n) {
-                let p = is_persistent(&conn, &net, active);
+                let p = is_persistent(&net, active);
                 let a = net.autostart().ok();
                 rows.push((net, active, p, a));
             }
