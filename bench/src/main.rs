@@ -829,6 +829,14 @@ impl Run<'_> {
             min_median_time(&t.bare_running),
             min_ratio(&t.driver, &t.bare_running),
         ));
+        // The same ratio with no driver at all: what any start through QMP is bound by.
+        self.rows.push(Row::info(
+            G,
+            "floor, no driver: bare QEMU exec → `cont` answered vs exec → QMP greeting",
+            min_median_time(&t.bare_running),
+            min_median_time(&t.bare),
+            min_ratio(&t.bare_running, &t.bare),
+        ));
         match &t.api {
             Some(Ok(a)) => self.rows.push(Row::info(
                 G,

@@ -17,7 +17,7 @@ use virtkit_abi::{
     VK_ABI_MAJOR, VK_ABI_MINOR, VK_CAP_WORDS, VK_DECLINED, VK_MAGIC, VK_OK, VK_OPEN_READ_ONLY,
     VK_TABLE_SIZE, VkConn, VkDomainInfo, VkDomainRef, VkDomainSink, VkDriverHeader, VkDriverTable,
     VkErrorCode, VkErrorSink, VkIntSink, VkNetworkRef, VkNetworkSink, VkNodeInfo, VkOpRank, VkStr,
-    VkStrSink, VkVcpuInfo, VkVcpuSink,
+    VkStrSink, VkVcpuSink,
 };
 
 use crate::Driver;
@@ -373,24 +373,7 @@ shim!(shim_get_version, get_version, (out: *mut u64), |f, c| {
     unsafe { write_out(out, v) }
 });
 shim!(shim_node_get_info, node_get_info, (out: *mut VkNodeInfo), |f, c| {
-    let n = f(c)?;
-    let mut model = [0u8; 32];
-    let bytes = n.model.as_bytes();
-    let mut len = bytes.len().min(31);
-    while !n.model.is_char_boundary(len) {
-        len -= 1;
-    }
-    model[..len].copy_from_slice(&bytes[..len]);
-    let raw = VkNodeInfo {
-        model,
-        memory_kib: n.memory_kib,
-        cpus: n.cpus,
-        mhz: n.mhz,
-        nodes: n.nodes,
-        sockets: n.sockets,
-        cores: n.cores,
-        threads: n.threads,
-    };
+    let raw = f(c)?.to_raw();
     // SAFETY: valid output pointer.
     unsafe { write_out(out, raw) }
 });
@@ -466,14 +449,7 @@ shim!(shim_domain_core_dump, domain_core_dump, (dom: *const VkDomainRef, path: V
 shim!(shim_domain_get_info, domain_get_info, (dom: *const VkDomainRef, out: *mut VkDomainInfo), |f, c| {
     // SAFETY: valid for the call.
     let d = unsafe { dom_ref(dom) }?;
-    let i = f(c, &d)?;
-    let raw = VkDomainInfo {
-        state: i.state as u32,
-        nr_virt_cpu: i.nr_virt_cpu,
-        max_mem_kib: i.max_mem_kib,
-        memory_kib: i.memory_kib,
-        cpu_time_ns: i.cpu_time_ns,
-    };
+    let raw = f(c, &d)?.to_raw();
     // SAFETY: valid output pointer.
     unsafe { write_out(out, raw) }
 });
@@ -534,7 +510,7 @@ shim!(shim_domain_get_vcpus, domain_get_vcpus, (dom: *const VkDomainRef, out: *c
         return Err(bad("vCPU sink"));
     }
     for v in f(c, &d)? {
-        let raw = VkVcpuInfo { number: v.number, state: v.state as i32, cpu_time_ns: v.cpu_time_ns, cpu: v.cpu, reserved: 0 };
+        let raw = v.to_raw();
         // SAFETY: the host's sink is valid and copies what it is given.
         unsafe { ((*out).push)((*out).ctx, &raw, v.cpumap.as_ptr(), v.cpumap.len()) };
     }

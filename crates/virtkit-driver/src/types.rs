@@ -1,7 +1,10 @@
 //! Safe types a driver works with.
 
 use uuid::Uuid;
-use virtkit_abi::{Op, VkDomainState, VkErrorCode, VkVcpuState};
+use virtkit_abi::{Op, VkDomainState, VkErrorCode};
+
+// The information records are the ABI crate's safe views, shared with the core.
+pub use virtkit_abi::{DomainInfo, NodeInfo, VcpuInfo};
 
 type DomainState = VkDomainState;
 
@@ -234,57 +237,6 @@ impl From<NetworkRef<'_>> for NetworkIdent {
             name: n.name.to_string(),
         }
     }
-}
-
-/// Domain information.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct DomainInfo {
-    /// State.
-    pub state: VkDomainState,
-    /// Maximum memory, KiB.
-    pub max_mem_kib: u64,
-    /// Current memory, KiB.
-    pub memory_kib: u64,
-    /// Number of vCPUs.
-    pub nr_virt_cpu: u32,
-    /// CPU time, ns.
-    pub cpu_time_ns: u64,
-}
-
-/// Node information.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct NodeInfo {
-    /// CPU model (at most 31 bytes cross the boundary).
-    pub model: String,
-    /// Memory, KiB.
-    pub memory_kib: u64,
-    /// Active CPUs.
-    pub cpus: u32,
-    /// MHz.
-    pub mhz: u32,
-    /// NUMA cells.
-    pub nodes: u32,
-    /// Sockets per cell.
-    pub sockets: u32,
-    /// Cores per socket.
-    pub cores: u32,
-    /// Threads per core.
-    pub threads: u32,
-}
-
-/// One vCPU.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct VcpuInfo {
-    /// vCPU number.
-    pub number: u32,
-    /// State.
-    pub state: VkVcpuState,
-    /// CPU time, ns.
-    pub cpu_time_ns: u64,
-    /// Host CPU, or -1.
-    pub cpu: i32,
-    /// Affinity, one bit per host CPU.
-    pub cpumap: Vec<u8>,
 }
 
 /// The operations a driver implements, one optional function per slot of the C table

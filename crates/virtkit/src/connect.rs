@@ -315,7 +315,7 @@ impl Connect {
     /// Node information.
     pub fn node_info(&self) -> Result<NodeInfo> {
         self.dispatch(Op::NodeGetInfo, |m| m.node_get_info())
-            .map(NodeInfo::from_raw)
+            .map(|r| NodeInfo::from_raw(&r))
     }
     /// Maximum vCPUs for a domain of `domain_type` (empty: the driver's default).
     pub fn max_vcpus(&self, domain_type: &str) -> Result<i32> {

@@ -2,113 +2,18 @@
 
 use std::sync::{Arc, RwLock};
 
-use virtkit_abi::{Op, VkDomainInfo, VkNodeInfo};
+use virtkit_abi::Op;
 use virtkit_loader::DomainIdent;
 
 use crate::connect::{Connect, non_empty_path, non_empty_xml};
 use crate::error::{Error, Result};
 
+pub use virtkit_abi::{DomainInfo, NodeInfo, VcpuInfo};
 pub use virtkit_abi::{VkDomainState as DomainState, VkVcpuState as VcpuState};
 
 /// The name virsh prints for a domain state (`running`, `paused`, `shut off`, ...).
 pub fn state_name(s: DomainState) -> &'static str {
-    match s {
-        DomainState::NoState => "no state",
-        DomainState::Running => "running",
-        DomainState::Blocked => "idle",
-        DomainState::Paused => "paused",
-        DomainState::Shutdown => "in shutdown",
-        DomainState::Shutoff => "shut off",
-        DomainState::Crashed => "crashed",
-    }
-}
-
-/// Domain information.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct DomainInfo {
-    /// State.
-    pub state: DomainState,
-    /// Maximum memory, KiB.
-    pub max_mem_kib: u64,
-    /// Current memory, KiB.
-    pub memory_kib: u64,
-    /// Number of vCPUs.
-    pub nr_virt_cpu: u32,
-    /// CPU time used, ns.
-    pub cpu_time_ns: u64,
-}
-
-impl DomainInfo {
-    fn from_raw(r: VkDomainInfo) -> DomainInfo {
-        DomainInfo {
-            state: DomainState::from_raw(r.state),
-            max_mem_kib: r.max_mem_kib,
-            memory_kib: r.memory_kib,
-            nr_virt_cpu: r.nr_virt_cpu,
-            cpu_time_ns: r.cpu_time_ns,
-        }
-    }
-
-    /// The state as virsh names it (`running`, `paused`, `shut off`, ...).
-    pub fn state_name(&self) -> &'static str {
-        state_name(self.state)
-    }
-}
-
-/// Node information.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct NodeInfo {
-    /// CPU model.
-    pub model: String,
-    /// Memory, KiB.
-    pub memory_kib: u64,
-    /// Active CPUs.
-    pub cpus: u32,
-    /// MHz.
-    pub mhz: u32,
-    /// NUMA cells.
-    pub nodes: u32,
-    /// Sockets per cell.
-    pub sockets: u32,
-    /// Cores per socket.
-    pub cores: u32,
-    /// Threads per core.
-    pub threads: u32,
-}
-
-impl NodeInfo {
-    pub(crate) fn from_raw(r: VkNodeInfo) -> NodeInfo {
-        let end = r
-            .model
-            .iter()
-            .position(|b| *b == 0)
-            .unwrap_or(r.model.len());
-        NodeInfo {
-            model: String::from_utf8_lossy(&r.model[..end]).into_owned(),
-            memory_kib: r.memory_kib,
-            cpus: r.cpus,
-            mhz: r.mhz,
-            nodes: r.nodes,
-            sockets: r.sockets,
-            cores: r.cores,
-            threads: r.threads,
-        }
-    }
-}
-
-/// One virtual CPU.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct VcpuInfo {
-    /// vCPU number.
-    pub number: u32,
-    /// State.
-    pub state: VcpuState,
-    /// CPU time, ns.
-    pub cpu_time_ns: u64,
-    /// Host CPU it runs on, or -1.
-    pub cpu: i32,
-    /// Affinity: one bit per host CPU.
-    pub cpumap: Vec<u8>,
+    s.name()
 }
 
 /// A domain (virtual machine) of a connection.
@@ -295,17 +200,7 @@ impl Domain {
             .dispatch(Op::DomainGetVcpus, |m| m.domain_get_vcpus(&d))?;
         Ok(raw
             .into_iter()
-            .map(|v| VcpuInfo {
-                number: v.info.number,
-                state: match v.info.state {
-                    1 => VcpuState::Running,
-                    2 => VcpuState::Blocked,
-                    _ => VcpuState::Offline,
-                },
-                cpu_time_ns: v.info.cpu_time_ns,
-                cpu: v.info.cpu,
-                cpumap: v.cpumap,
-            })
+            .map(|v| VcpuInfo::from_raw(&v.info, v.cpumap))
             .collect())
     }
     /// Whether the domain starts when the host (or driver) starts.
