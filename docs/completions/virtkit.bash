@@ -40,8 +40,17 @@ _virtkit() {
             virtkit,detach-device)
                 cmd="virtkit__subcmd__detach__subcmd__device"
                 ;;
+            virtkit,domblklist)
+                cmd="virtkit__subcmd__domblklist"
+                ;;
+            virtkit,domdisplay)
+                cmd="virtkit__subcmd__domdisplay"
+                ;;
             virtkit,domid)
                 cmd="virtkit__subcmd__domid"
+                ;;
+            virtkit,domiflist)
+                cmd="virtkit__subcmd__domiflist"
                 ;;
             virtkit,dominfo)
                 cmd="virtkit__subcmd__dominfo"
@@ -151,6 +160,9 @@ _virtkit() {
             virtkit,suspend)
                 cmd="virtkit__subcmd__suspend"
                 ;;
+            virtkit,ttyconsole)
+                cmd="virtkit__subcmd__ttyconsole"
+                ;;
             virtkit,undefine)
                 cmd="virtkit__subcmd__undefine"
                 ;;
@@ -166,6 +178,9 @@ _virtkit() {
             virtkit,version)
                 cmd="virtkit__subcmd__version"
                 ;;
+            virtkit,vncdisplay)
+                cmd="virtkit__subcmd__vncdisplay"
+                ;;
             *)
                 ;;
         esac
@@ -173,7 +188,7 @@ _virtkit() {
 
     case "${cmd}" in
         virtkit)
-            opts="-c -r -q -v -V -h --connect --readonly --quiet --version --help attach-device autostart create define destroy detach-device domid domname domuuid domxml-from-native domxml-to-native dump dumpxml reboot restore resume save setmaxmem setmem setvcpus shutdown start suspend undefine vcpuinfo vcpupin dominfo domstate list capabilities hostname nodeinfo uri version net-autostart net-create net-define net-destroy net-dumpxml net-info net-list net-name net-start net-undefine net-uuid connect drivers exit help quit"
+            opts="-c -r -q -v -V -h --connect --readonly --quiet --version --help attach-device autostart create define destroy detach-device domdisplay domid domname domuuid domxml-from-native domxml-to-native dump dumpxml reboot restore resume save setmaxmem setmem setvcpus shutdown start suspend ttyconsole undefine vcpuinfo vcpupin vncdisplay domblklist domiflist dominfo domstate list capabilities hostname nodeinfo uri version net-autostart net-create net-define net-destroy net-dumpxml net-info net-list net-name net-start net-undefine net-uuid connect drivers exit help quit"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -310,8 +325,54 @@ _virtkit() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        virtkit__subcmd__domblklist)
+            opts="-h --inactive --details --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        virtkit__subcmd__domdisplay)
+            opts="-h --include-password --type --all --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --type)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         virtkit__subcmd__domid)
             opts="-h --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        virtkit__subcmd__domiflist)
+            opts="-h --inactive --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -832,6 +893,20 @@ _virtkit() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        virtkit__subcmd__ttyconsole)
+            opts="-h --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         virtkit__subcmd__undefine)
             opts="-h --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -889,6 +964,20 @@ _virtkit() {
             return 0
             ;;
         virtkit__subcmd__version)
+            opts="-h --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        virtkit__subcmd__vncdisplay)
             opts="-h --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )

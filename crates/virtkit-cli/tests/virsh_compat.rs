@@ -315,3 +315,101 @@ fn default_uri_from_virsh_variable_follows_virsh() {
     assert_eq!(ours.stdout, String::from_utf8_lossy(&theirs.stdout));
     assert_eq!(ours.code, theirs.status.code().unwrap());
 }
+
+/// A test-driver domain with these devices.
+fn domain_with(name: &str, devices: &str) -> String {
+    format!(
+        "<domain type='test'><name>{name}</name><memory>65536</memory><os><type>hvm</type></os>\
+         <devices>{devices}</devices></domain>"
+    )
+}
+
+#[test]
+fn vncdisplay_domdisplay_and_ttyconsole_follow_virsh() {
+    let dir = tempfile::tempdir().unwrap();
+    // Each case is a domain whose graphics exercise one rule: the listen address forms, the
+    // 0.0.0.0 / :: wildcards, IPv6 brackets, autoport, passwords, two VNC displays (virsh reads the
+    // port of the first and the listen address of the first that has one), SDL only, a pty console.
+    let cases = [
+        ("nolisten", "<graphics type='vnc' port='5901'/>"),
+        (
+            "any4",
+            "<graphics type='vnc' port='5902' listen='0.0.0.0'/>",
+        ),
+        ("any6", "<graphics type='vnc' port='5904' listen='::'/>"),
+        ("v6", "<graphics type='vnc' port='5905' listen='::1'/>"),
+        (
+            "host",
+            "<graphics type='vnc' port='5906' listen='myhost.example'/>",
+        ),
+        ("auto", "<graphics type='vnc' port='5903' autoport='yes'/>"),
+        (
+            "pw",
+            "<graphics type='vnc' port='5907' listen='127.0.0.1' passwd='secret'/>",
+        ),
+        (
+            "two",
+            "<graphics type='vnc' port='5901'/><graphics type='vnc' port='5908' listen='10.0.0.1'/>",
+        ),
+        (
+            "elem",
+            "<graphics type='vnc' port='5909'><listen type='address' address='192.168.1.5'/></graphics>",
+        ),
+        ("sdl", "<graphics type='sdl'/>"),
+        (
+            "tty",
+            "<console type='pty' tty='/dev/pts/9'><source path='/dev/pts/9'/></console>",
+        ),
+    ];
+    for (name, devices) in cases {
+        let f = write_file(
+            dir.path(),
+            &format!("{name}.xml"),
+            &domain_with(name, devices),
+        );
+        // Inactive first (virsh checks that before reading the XML), then running.
+        let chain = format!(
+            "define {f}; vncdisplay {name}; domdisplay {name}; ttyconsole {name}; start {name}; \
+             vncdisplay {name}; domdisplay {name}; domdisplay --include-password {name}; \
+             domdisplay --all --include-password {name}; domdisplay --type spice {name}; \
+             domdisplay --type vnc {name}; ttyconsole {name}"
+        );
+        same(&["-c", URI, &chain]);
+        // Without the separating lines, domdisplay's missing newline shows.
+        let chain = format!("define {f}; start {name}; domdisplay {name}; vncdisplay {name}");
+        same(&["-q", "-c", URI, &chain]);
+    }
+    same(&[
+        "-c",
+        URI,
+        "vncdisplay test; domdisplay test; ttyconsole test; vncdisplay nosuch",
+    ]);
+}
+
+#[test]
+fn domblklist_and_domiflist_follow_virsh() {
+    let dir = tempfile::tempdir().unwrap();
+    let devices = "<disk type='file' device='disk'><source file='/var/lib/a.img'/><target dev='vda' bus='virtio'/></disk>\
+        <disk type='block' device='cdrom'><source dev='/dev/sr0'/><target dev='hdc' bus='ide'/><readonly/></disk>\
+        <disk type='file' device='floppy'><target dev='fda' bus='fdc'/></disk>\
+        <interface type='network'><mac address='52:54:00:11:22:33'/><source network='default'/><model type='virtio'/></interface>\
+        <interface type='bridge'><mac address='52:54:00:11:22:34'/><source bridge='br0'/><target dev='vnet7'/></interface>\
+        <interface type='user'><mac address='52:54:00:11:22:35'/></interface>\
+        <interface type='ethernet'><mac address='52:54:00:11:22:36'/><target dev='mytap'/></interface>\
+        <interface type='bridge'><mac address='52:54:00:11:22:37'/><source bridge='br1'/><target dev='testnet5'/></interface>\
+        <interface type='bridge'><mac address='52:54:00:11:22:38'/><source bridge='br2'/><target dev='macvtap3'/></interface>";
+    let f = write_file(dir.path(), "vd.xml", &domain_with("vd", devices));
+    // Generated interface names (vnet…, macvtap…) are forgotten at define and testnetN fills
+    // the gaps, as in libvirt's test driver.
+    let chain = format!(
+        "domblklist test; domblklist --details test; domiflist test; define {f}; domblklist vd; \
+         domblklist --details --inactive vd; domiflist vd; start vd; domiflist vd; domiflist --inactive vd"
+    );
+    same(&["-c", URI, &chain]);
+    same(&["-q", "-c", URI, &chain]);
+    same(&[
+        "-c",
+        URI,
+        "domblklist nosuch; domiflist; domblklist test extra",
+    ]);
+}

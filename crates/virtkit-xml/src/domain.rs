@@ -3,7 +3,8 @@
 use uuid::Uuid;
 
 use crate::devices::{
-    Device, Devices, InputBus, InputDef, InputType, parse_devices, write_devices,
+    ChardevSource, Device, Devices, GraphicsDef, InputBus, InputDef, InputType, InterfaceDef,
+    parse_devices, write_devices,
 };
 use crate::error::{Error, Result};
 use crate::options::FormatOptions;
@@ -318,6 +319,65 @@ impl DomainDef {
         let mut w = Writer::new();
         write_domain(&mut w, self, opts);
         w.finish()
+    }
+
+    /// Forgets what only a running guest had, as libvirt does when it reads a new definition
+    /// (define, create): interface names a hypervisor generated (`vnet…`, `macvtap…`,
+    /// `macvlan…`), the paths of pty character devices, and VNC ports chosen by `autoport`. They
+    /// belong to an earlier run and are chosen again at the next start; everything else is the
+    /// user's and stays.
+    pub fn forget_live_state(&mut self) {
+        const GENERATED: [&str; 3] = ["vnet", "macvtap", "macvlan"];
+        let d = &mut self.devices;
+        for i in &mut d.interfaces {
+            if i.target_dev
+                .as_deref()
+                .is_some_and(|t| GENERATED.iter().any(|p| t.starts_with(p)))
+            {
+                i.target_dev = None;
+            }
+        }
+        for c in d
+            .serials
+            .iter_mut()
+            .chain(&mut d.parallels)
+            .chain(&mut d.consoles)
+        {
+            if let ChardevSource::Pty { path } = &mut c.source {
+                *path = None;
+            }
+        }
+        for g in &mut d.graphics {
+            if let GraphicsDef::Vnc(v) = g
+                && v.autoport
+            {
+                v.port = None;
+            }
+        }
+    }
+
+    /// Names every interface that has no target name `{prefix}N`, with the smallest N no
+    /// interface of this domain uses yet, in device order (libvirt's test driver: `testnet`).
+    pub fn name_interfaces(&mut self, prefix: &str) {
+        let taken = |ifs: &[InterfaceDef], n: usize| {
+            ifs.iter().any(|i| {
+                i.target_dev
+                    .as_deref()
+                    .and_then(|t| t.strip_prefix(prefix))
+                    .is_some_and(|rest| rest == n.to_string())
+            })
+        };
+        let mut next = 0;
+        for k in 0..self.devices.interfaces.len() {
+            if self.devices.interfaces[k].target_dev.is_some() {
+                continue;
+            }
+            while taken(&self.devices.interfaces, next) {
+                next += 1;
+            }
+            self.devices.interfaces[k].target_dev = Some(format!("{prefix}{next}"));
+            next += 1;
+        }
     }
 
     /// Whether the guest is fully virtualised (`hvm`).
@@ -923,6 +983,56 @@ impl std::str::FromStr for DomainDef {
 mod tests {
     use super::*;
     use crate::options::FormatStyle;
+
+    #[test]
+    fn live_state_is_forgotten_and_test_names_fill_the_gaps() {
+        let nic = |t: Option<&str>| match t {
+            Some(t) => format!("<interface type='user'><target dev='{t}'/></interface>"),
+            None => "<interface type='user'/>".to_string(),
+        };
+        let xml = format!(
+            "<domain type='test'><name>n</name><memory>1024</memory><os><type>hvm</type></os><devices>{}</devices></domain>",
+            [
+                None,
+                Some("testnet1"),
+                Some("vnet7"),
+                Some("macvtap0"),
+                Some("mytap"),
+                None
+            ]
+            .iter()
+            .map(|t| nic(*t))
+            .collect::<String>()
+        );
+        let mut d = DomainDef::parse(&xml).unwrap();
+        d.forget_live_state();
+        let names = |d: &DomainDef| -> Vec<Option<String>> {
+            d.devices
+                .interfaces
+                .iter()
+                .map(|i| i.target_dev.clone())
+                .collect()
+        };
+        assert_eq!(
+            names(&d),
+            [
+                None,
+                Some("testnet1".into()),
+                None,
+                None,
+                Some("mytap".into()),
+                None
+            ]
+        );
+        d.name_interfaces("testnet");
+        let got: Vec<String> = names(&d).into_iter().map(Option::unwrap).collect();
+        assert_eq!(
+            got,
+            [
+                "testnet0", "testnet1", "testnet2", "testnet3", "mytap", "testnet4"
+            ]
+        );
+    }
 
     const PV: &str = "<domain type='xen' id='3'>
   <name>pv</name>

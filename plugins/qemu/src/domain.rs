@@ -738,6 +738,7 @@ pub(crate) fn lookup_by_name(
 
 pub(crate) fn define_xml(c: &QemuConn, xml: &str) -> Result<DomainIdent> {
     let mut def = parse_def(xml)?;
+    def.forget_live_state();
     let _driver = c.store.lock_driver()?;
     let _dom = c.store.lock_domain(&def.name)?;
     let existing = c.check_clash(&def)?;
@@ -771,6 +772,7 @@ pub(crate) fn undefine(c: &QemuConn, r: &DomainRef<'_>) -> Result<()> {
 
 pub(crate) fn create_xml(c: &QemuConn, xml: &str, flags: u32) -> Result<DomainIdent> {
     let mut def = parse_def(xml)?;
+    def.forget_live_state();
     fill_macs(&mut def);
     let _driver = c.store.lock_driver()?;
     let lock = c.store.lock_domain(&def.name)?;

@@ -52,6 +52,15 @@ fn parse_domain(xml: &str) -> Result<DomainDef> {
     DomainDef::parse(xml).map_err(|e| Error::new(ErrorCode::XmlError, e.to_string()))
 }
 
+/// A definition given to define or create: as libvirt's test driver, interface names a hypervisor
+/// generated are forgotten and every unnamed interface gets the first free `testnetN`.
+fn new_domain(xml: &str) -> Result<DomainDef> {
+    let mut def = parse_domain(xml)?;
+    def.forget_live_state();
+    def.name_interfaces("testnet");
+    Ok(def)
+}
+
 fn parse_network(xml: &str) -> Result<NetworkDef> {
     NetworkDef::parse(xml).map_err(|e| Error::new(ErrorCode::XmlError, e.to_string()))
 }
@@ -224,7 +233,7 @@ fn lookup_by_name(c: &TestConn, name: &str, out: &mut dyn FnMut(DomainRef<'_>)) 
 }
 
 fn create_xml(c: &TestConn, xml: &str, _flags: u32) -> Result<DomainIdent> {
-    let def = parse_domain(xml)?;
+    let def = new_domain(xml)?;
     let mut node = c.lock();
     if let Some(i) = check_clash(&node, &def)? {
         if node.domains[i].active() {
@@ -243,7 +252,7 @@ fn create_xml(c: &TestConn, xml: &str, _flags: u32) -> Result<DomainIdent> {
 }
 
 fn define_xml(c: &TestConn, xml: &str) -> Result<DomainIdent> {
-    let mut def = parse_domain(xml)?;
+    let mut def = new_domain(xml)?;
     let mut node = c.lock();
     match check_clash(&node, &def)? {
         Some(i) => {

@@ -1,6 +1,7 @@
 //! Domain management commands.
 
 use virtkit::{Domain, DomainState, VcpuState};
+use virtkit_xml::{XmlDocument, XmlNode};
 
 use super::{
     BY_ANY, BY_ID, BY_NAME, BY_UUID, CmdResult, Failure, cpu_used, domain_arg, format_cpu_set,
@@ -376,4 +377,155 @@ pub(super) fn xml_to_native(ctl: &mut Ctl, args: &Args) -> CmdResult {
     let native = conn.domain_xml_to_native(&format, &xml)?;
     ctl.print(&native);
     Ok(())
+}
+
+// ---- Displays and consoles: read from the domain's XML, as virsh reads them with XPath ----
+
+/// The domain's XML as a document to query (any driver's XML: nothing is validated).
+fn xml_document(dom: &Domain, flags: u32) -> Result<XmlDocument, Failure> {
+    let xml = dom.xml_desc(flags)?;
+    XmlDocument::parse(&xml)
+        .map_err(|e| Failure::msg(format!("the domain's XML cannot be read: {e}")))
+}
+
+/// virsh's `virDomainIsActive` check: a running (or paused) domain has an id.
+fn require_running(dom: &Domain) -> CmdResult {
+    if dom.id() == -1 {
+        return Err(Failure::msg("Domain is not running"));
+    }
+    Ok(())
+}
+
+/// `string(/domain/devices/graphics[@type='<kind>']/@<attr>)`: the attribute of the first
+/// graphics of that type that has it, empty counting as absent (as `virXPathString`).
+fn graphics_attr<'a>(root: XmlNode<'a>, kind: &str, attr: &str) -> Option<&'a str> {
+    root.select(&["devices", "graphics"])
+        .into_iter()
+        .filter(|g| g.attr("type") == Some(kind))
+        .find_map(|g| g.attr(attr))
+        .filter(|v| !v.is_empty())
+}
+
+/// `string(/domain/devices/graphics[@type='<kind>']/listen/@address)`.
+fn graphics_listen_address<'a>(root: XmlNode<'a>, kind: &str) -> Option<&'a str> {
+    root.select(&["devices", "graphics"])
+        .into_iter()
+        .filter(|g| g.attr("type") == Some(kind))
+        .find_map(|g| g.children("listen").find_map(|l| l.attr("address")))
+        .filter(|v| !v.is_empty())
+}
+
+/// A port as `virXPathInt` reads it: absent is `None`, not a number is an error.
+fn port_of(text: Option<&str>) -> Result<Option<i32>, ()> {
+    text.map(|t| t.trim().parse::<i32>().map_err(|_| ()))
+        .transpose()
+}
+
+pub(super) fn vncdisplay(ctl: &mut Ctl, args: &Args) -> CmdResult {
+    let (dom, _) = domain_arg(ctl, args, "domain", BY_ANY)?;
+    require_running(&dom)?;
+    let doc = xml_document(&dom, 0)?;
+    let root = doc.root();
+    let Ok(Some(port)) = port_of(graphics_attr(root, "vnc", "port")) else {
+        return Err(Failure::msg(
+            "Failed to get VNC port. Is this domain using VNC?",
+        ));
+    };
+    let display = port - 5900;
+    match graphics_attr(root, "vnc", "listen") {
+        None | Some("0.0.0.0") => ctl.print(&format!(":{display}\n")),
+        Some(addr) => ctl.print(&format!("{addr}:{display}\n")),
+    }
+    Ok(())
+}
+
+/// The graphics types `domdisplay` knows, in the order it tries them.
+const DISPLAY_SCHEMES: [&str; 4] = ["vnc", "spice", "rdp", "dbus"];
+
+pub(super) fn domdisplay(ctl: &mut Ctl, args: &Args) -> CmdResult {
+    let (dom, _) = domain_arg(ctl, args, "domain", BY_ANY)?;
+    require_running(&dom)?;
+    let all = args.flag("all");
+    let wanted = args.get("type");
+    let flags = if args.flag("include-password") {
+        XML_SECURE
+    } else {
+        0
+    };
+    let doc = xml_document(&dom, flags)?;
+    let root = doc.root();
+    let mut found = false;
+    for scheme in DISPLAY_SCHEMES {
+        if !all && wanted.is_some_and(|w| w != scheme) {
+            continue;
+        }
+        let port = port_of(graphics_attr(root, scheme, "port"))
+            .ok()
+            .flatten()
+            .unwrap_or(0);
+        let tls_port = if scheme == "spice" {
+            port_of(graphics_attr(root, scheme, "tlsPort"))
+                .ok()
+                .flatten()
+                .unwrap_or(0)
+        } else {
+            0
+        };
+        if port == 0 && tls_port == 0 {
+            continue;
+        }
+        let listen =
+            graphics_attr(root, scheme, "listen").or_else(|| graphics_listen_address(root, scheme));
+        let mut uri = format!("{scheme}://");
+        if scheme == "vnc"
+            && let Some(pw) = graphics_attr(root, scheme, "passwd")
+        {
+            uri.push_str(&format!(":{pw}@"));
+        }
+        match listen {
+            None | Some("0.0.0.0") | Some("::") => uri.push_str("localhost"),
+            Some(a) if a.contains(':') => uri.push_str(&format!("[{a}]")),
+            Some(a) => uri.push_str(a),
+        }
+        if port != 0 {
+            let shown = if scheme == "vnc" { port - 5900 } else { port };
+            uri.push_str(&format!(":{shown}"));
+        }
+        if tls_port != 0 {
+            uri.push_str(&format!("?tls-port={tls_port}"));
+        }
+        // virsh ends the line only between displays of --all.
+        ctl.print(&uri);
+        found = true;
+        if !all {
+            break;
+        }
+        ctl.print("\n");
+    }
+    match (found, wanted) {
+        (true, _) => Ok(()),
+        (false, Some(w)) => Err(Failure::msg(format!(
+            "No graphical display with type '{w}' found"
+        ))),
+        (false, None) => Err(Failure::msg("No graphical display found")),
+    }
+}
+
+pub(super) fn ttyconsole(ctl: &mut Ctl, args: &Args) -> CmdResult {
+    let (dom, _) = domain_arg(ctl, args, "domain", BY_ANY)?;
+    let doc = xml_document(&dom, 0)?;
+    let tty = doc
+        .root()
+        .select(&["devices", "console"])
+        .into_iter()
+        .find_map(|c| c.attr("tty"))
+        .filter(|t| !t.is_empty());
+    match tty {
+        Some(t) => {
+            ctl.print(&format!("{t}\n"));
+            Ok(())
+        }
+        // virsh fails without a message when the domain has no console tty.
+        None => Err(Failure::lines(Vec::new())),
+    }
 }

@@ -1,6 +1,7 @@
-//! Domain monitoring commands: `dominfo`, `domstate`, `list`.
+//! Domain monitoring commands: `dominfo`, `domstate`, `list`, `domblklist`, `domiflist`.
 
 use virtkit::{Domain, DomainState, ErrorCode};
+use virtkit_xml::XmlDocument;
 
 use super::{BY_ANY, CmdResult, Failure, domain_arg};
 use crate::ctl::Ctl;
@@ -348,6 +349,88 @@ pub(super) fn list(ctl: &mut Ctl, args: &Args) -> CmdResult {
         }
         ctl.print(&format!("{}\n", parts.join(" ")));
     }
+    Ok(())
+}
+
+/// libvirt's `VIR_DOMAIN_XML_INACTIVE`.
+const XML_INACTIVE: u32 = 2;
+
+/// The domain's XML (`--inactive`: the persistent definition) as a document to query.
+fn xml_for_listing(ctl: &mut Ctl, args: &Args) -> Result<XmlDocument, Failure> {
+    let (dom, _) = domain_arg(ctl, args, "domain", BY_ANY)?;
+    let flags = if args.flag("inactive") {
+        XML_INACTIVE
+    } else {
+        0
+    };
+    let xml = dom.xml_desc(flags)?;
+    XmlDocument::parse(&xml)
+        .map_err(|e| Failure::msg(format!("the domain's XML cannot be read: {e}")))
+}
+
+/// `NULLSTR_MINUS`: an absent or empty value shows as `-`.
+fn or_minus(v: Option<&str>) -> String {
+    v.filter(|s| !s.is_empty()).unwrap_or("-").to_string()
+}
+
+pub(super) fn domblklist(ctl: &mut Ctl, args: &Args) -> CmdResult {
+    let doc = xml_for_listing(ctl, args)?;
+    let details = args.flag("details");
+    let mut t = if details {
+        Table::new(&["Type", "Device", "Target", "Source"])
+    } else {
+        Table::new(&["Target", "Source"])
+    };
+    for disk in doc.root().select(&["devices", "disk"]) {
+        let kind = disk.attr("type");
+        let device = disk.attr("device");
+        let target = disk
+            .child_attr("target", &["dev"])
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| Failure::msg("unable to query block list"))?;
+        let source = match (
+            disk.child_attr("source", &["pool"]),
+            disk.child_attr("source", &["volume"]),
+        ) {
+            (Some(pool), Some(vol)) => Some(format!("{pool}/{vol}")),
+            _ => disk
+                .child_attr("source", &["file", "dev", "dir", "name", "volume"])
+                .map(str::to_string),
+        };
+        let source = or_minus(source.as_deref());
+        if details {
+            let (Some(kind), Some(device)) = (kind, device) else {
+                return Err(Failure::msg("unable to query block list details"));
+            };
+            t.row(vec![
+                kind.to_string(),
+                device.to_string(),
+                target.to_string(),
+                source,
+            ]);
+        } else {
+            t.row(vec![target.to_string(), source]);
+        }
+    }
+    let text = t.render(!ctl.quiet);
+    ctl.print(&text);
+    Ok(())
+}
+
+pub(super) fn domiflist(ctl: &mut Ctl, args: &Args) -> CmdResult {
+    let doc = xml_for_listing(ctl, args)?;
+    let mut t = Table::new(&["Interface", "Type", "Source", "Model", "MAC"]);
+    for nic in doc.root().select(&["devices", "interface"]) {
+        t.row(vec![
+            or_minus(nic.child_attr("target", &["dev"])),
+            nic.attr("type").unwrap_or_default().to_string(),
+            or_minus(nic.child_attr("source", &["bridge", "dev", "network", "name", "path"])),
+            or_minus(nic.child_attr("model", &["type"])),
+            or_minus(nic.child_attr("mac", &["address"])),
+        ]);
+    }
+    let text = t.render(!ctl.quiet);
+    ctl.print(&text);
     Ok(())
 }
 
