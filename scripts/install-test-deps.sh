@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs on a Debian 12 machine: QEMU 10 (from bookworm-backports,
 # matching the qemu-utils the machine already has), libvirt's virsh and Python bindings (the
-# peer that CLI and benchmark outputs are compared with), xenstore clients, hyperfine.
+# peer that CLI and benchmark outputs are compared with), xenstore clients, hyperfine, and what a
+# virtual network needs when the qemu driver starts one (dnsmasq, iptables; busybox's udhcpc is the
+# DHCP client the network test leases an address with).
 # Says what it installs; installs nothing that is already there. Needs root and apt-get.
 set -euo pipefail
 
@@ -11,6 +13,9 @@ command -v virsh >/dev/null 2>&1 || need+=(libvirt-clients)
 [ -e /usr/lib/python3/dist-packages/libvirt.py ] || need+=(python3-libvirt)
 command -v xenstore-read >/dev/null 2>&1 || need+=(xenstore-utils)
 command -v hyperfine >/dev/null 2>&1 || need+=(hyperfine)
+[ -x /usr/sbin/dnsmasq ] || need+=(dnsmasq-base)
+[ -x /usr/sbin/iptables ] || need+=(iptables)
+command -v busybox >/dev/null 2>&1 || need+=(busybox)
 
 if [ ${#need[@]} -eq 0 ]; then
   echo "install-test-deps: everything is installed"

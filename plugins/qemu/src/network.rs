@@ -314,10 +314,16 @@ impl QemuConn {
                 def.name
             )));
         }
-        let mut undo: Vec<Vec<String>> =
-            vec![vec!["ip".into(), "link".into(), "del".into(), br.clone()]];
+        // What has been done so far, in the shape of the state file: a failure at any step
+        // undoes exactly that (the bridge, a running dnsmasq, the rules added), as a stop does.
+        let mut done = json!({
+            "bridge": Value::Null,
+            "dnsmasq_pidfile": Value::Null,
+            "iptables_undo": [],
+        });
         let result = (|| -> Result<Value> {
             run_ip(&["link", "add", &br, "type", "bridge"])?;
+            done["bridge"] = json!(br);
             let stp = if def.stp { "1" } else { "0" };
             let delay = (def.delay * 100).to_string();
             run_ip(&[
@@ -397,6 +403,7 @@ impl QemuConn {
                     )));
                 }
                 dnsmasq_pidfile = Some(pidfile.display().to_string());
+                done["dnsmasq_pidfile"] = json!(dnsmasq_pidfile);
             }
             let mut rules: Vec<Vec<String>> = Vec::new();
             if nat || mode == Some(ForwardMode::Route) {
@@ -444,6 +451,7 @@ impl QemuConn {
                             vec![rule[0].into(), rule[1].into(), "-D".into()];
                         del.extend(rule[2..].iter().map(|s| s.to_string()));
                         rules.push(del);
+                        done["iptables_undo"] = json!(rules);
                     }
                 }
             }
@@ -467,10 +475,7 @@ impl QemuConn {
                 Ok(())
             }
             Err(e) => {
-                for cmd in undo.drain(..) {
-                    let args: Vec<&str> = cmd[1..].iter().map(String::as_str).collect();
-                    let _ = run_tool(&cmd[0], &args);
-                }
+                teardown(&done);
                 Err(e)
             }
         }

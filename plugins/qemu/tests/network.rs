@@ -87,6 +87,7 @@ impl Drop for BridgeGuard {
     fn drop(&mut self) {
         let _ = std::process::Command::new("ip")
             .args(["link", "del", &self.0])
+            .stderr(std::process::Stdio::null())
             .status();
     }
 }
@@ -171,4 +172,254 @@ fn an_isolated_network_is_a_host_bridge() {
                 .exists()
         );
     }
+}
+
+/// What a NAT network with DHCP needs on the host, or why it cannot run here.
+fn nat_dhcp_tools(test: &str) -> bool {
+    let why = if !nix::unistd::geteuid().is_root() {
+        Some("starting a network needs root")
+    } else if !std::path::Path::new("/usr/sbin/dnsmasq").exists() {
+        Some("dnsmasq is not installed (scripts/install-test-deps.sh installs dnsmasq-base)")
+    } else if !std::path::Path::new("/usr/sbin/iptables").exists() {
+        Some("iptables is not installed (scripts/install-test-deps.sh installs it)")
+    } else if std::process::Command::new("busybox")
+        .arg("true")
+        .status()
+        .map_or(true, |s| !s.success())
+    {
+        Some(
+            "busybox (udhcpc, the DHCP client) is not installed (scripts/install-test-deps.sh installs it)",
+        )
+    } else {
+        None
+    };
+    match why {
+        Some(why) => {
+            common::report(&format!("{test}: skipped: {why}"));
+            false
+        }
+        None => true,
+    }
+}
+
+/// Runs a host tool and returns its stdout, failing the test when it fails.
+fn host(tool: &str, args: &[&str]) -> String {
+    let out = std::process::Command::new(tool)
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{tool} {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// A network namespace holding one end of a veth pair, the other end plugged into a bridge: a
+/// stand-in for a guest's NIC. Removed (with both ends) when dropped.
+struct Client {
+    ns: String,
+    veth: String,
+}
+
+impl Client {
+    fn plug(bridge: &str, tag: &str) -> Client {
+        let c = Client {
+            ns: format!("vkns{tag}"),
+            veth: format!("vkv{tag}"),
+        };
+        host("ip", &["netns", "add", &c.ns]);
+        let peer = format!("{}p", c.veth);
+        host(
+            "ip",
+            &[
+                "link", "add", &c.veth, "type", "veth", "peer", "name", &peer,
+            ],
+        );
+        host("ip", &["link", "set", &peer, "netns", &c.ns]);
+        host("ip", &["link", "set", &c.veth, "master", bridge, "up"]);
+        host("ip", &["-n", &c.ns, "link", "set", &peer, "up"]);
+        c
+    }
+
+    /// Asks for a DHCP lease (busybox udhcpc), retrying while the bridge port is still in STP's
+    /// listening and learning states. Returns the leased address.
+    fn lease(&self) -> String {
+        let peer = format!("{}p", self.veth);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        loop {
+            let out = std::process::Command::new("ip")
+                .args(["netns", "exec", &self.ns, "busybox", "udhcpc", "-i", &peer])
+                .args(["-n", "-q", "-f", "-s", "/bin/true", "-t", "3", "-T", "1"])
+                .output()
+                .unwrap();
+            let text = String::from_utf8_lossy(&out.stderr).into_owned()
+                + &String::from_utf8_lossy(&out.stdout);
+            if let Some(addr) = text
+                .lines()
+                .find_map(|l| l.split("lease of ").nth(1))
+                .and_then(|r| r.split_whitespace().next())
+            {
+                return addr.to_string();
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no DHCP lease within 20 s:\n{text}"
+            );
+        }
+    }
+}
+
+impl Drop for Client {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("ip")
+            .args(["link", "del", &self.veth])
+            .stderr(std::process::Stdio::null())
+            .status();
+        let _ = std::process::Command::new("ip")
+            .args(["netns", "del", &self.ns])
+            .stderr(std::process::Stdio::null())
+            .status();
+    }
+}
+
+/// The iptables rules (nat and filter tables) that mention `subnet`.
+fn rules_for(subnet: &str) -> Vec<String> {
+    let mut rules = Vec::new();
+    for table in ["nat", "filter"] {
+        rules.extend(
+            host("iptables", &["-t", table, "-S"])
+                .lines()
+                .filter(|l| l.contains(subnet))
+                .map(str::to_string),
+        );
+    }
+    rules
+}
+
+/// The dnsmasq serving `pidfile`, if it runs.
+fn dnsmasq_pid(pidfile: &std::path::Path) -> Option<i32> {
+    let pid = std::fs::read_to_string(pidfile).ok()?.trim().parse().ok()?;
+    common::is_our_process(pid, &pidfile.display().to_string()).then_some(pid)
+}
+
+#[test]
+fn a_nat_network_leases_addresses_and_forwards() {
+    if !nat_dhcp_tools("a_nat_network_leases_addresses_and_forwards") {
+        return;
+    }
+    let sb = Sandbox::new();
+    let c = Connect::open_with(
+        Some(&format!("{}&hostnet=yes", sb.uri())),
+        false,
+        &registry(),
+    )
+    .unwrap();
+    let tag = std::process::id() % 100_000;
+    let br = format!("vkn{tag}");
+    let _guard = BridgeGuard(br.clone());
+    let net = 10 + std::process::id() % 240;
+    let subnet = format!("10.215.{net}.0/24");
+    let n = c
+        .define_network_xml(&format!(
+            "<network><name>natnet</name><forward mode='nat'/><bridge name='{br}'/>\
+             <ip address='10.215.{net}.1' netmask='255.255.255.0'><dhcp>\
+             <range start='10.215.{net}.100' end='10.215.{net}.109'/></dhcp></ip></network>"
+        ))
+        .unwrap();
+    n.create().unwrap();
+    // The host side: the bridge with its address, dnsmasq serving it, the NAT and forward rules.
+    let addr = host("ip", &["-o", "-4", "addr", "show", "dev", &br]);
+    assert!(addr.contains(&format!("10.215.{net}.1/24")), "{addr}");
+    let pidfile = sb.run_dir().join("networks/natnet.dnsmasq.pid");
+    let pid = dnsmasq_pid(&pidfile).expect("dnsmasq runs for the network");
+    let rules = rules_for(&subnet);
+    assert!(rules.iter().any(|r| r.contains("MASQUERADE")), "{rules:#?}");
+    assert_eq!(rules.len(), 3, "{rules:#?}");
+    // A client on the bridge gets an address from the range, and dnsmasq records the lease.
+    let client = Client::plug(&br, &tag.to_string());
+    let leased = client.lease();
+    let last: u32 = leased
+        .strip_prefix(&format!("10.215.{net}."))
+        .and_then(|h| h.parse().ok())
+        .unwrap_or_else(|| panic!("leased {leased}, outside 10.215.{net}.0/24"));
+    assert!((100..=109).contains(&last), "{leased}");
+    let leases = std::fs::read_to_string(sb.run_dir().join("networks/natnet.leases")).unwrap();
+    assert!(leases.contains(&leased), "{leases}");
+    drop(client);
+    // Stopping undoes all of it.
+    n.destroy().unwrap();
+    assert!(common::wait_gone(pid, std::time::Duration::from_secs(5)));
+    assert!(!std::path::Path::new("/sys/class/net").join(&br).exists());
+    assert_eq!(rules_for(&subnet), Vec::<String>::new());
+    n.undefine().unwrap();
+}
+
+#[test]
+fn a_network_that_fails_to_start_leaves_nothing_behind() {
+    if !nat_dhcp_tools("a_network_that_fails_to_start_leaves_nothing_behind") {
+        return;
+    }
+    // The last step (the NAT rules) fails: an `iptables` first on PATH that refuses everything.
+    // Everything done before it (bridge, address, dnsmasq) must be undone.
+    let sb = Sandbox::new();
+    let bin = sb.dir.path().join("bin");
+    std::fs::create_dir(&bin).unwrap();
+    let fake = bin.join("iptables");
+    std::fs::write(
+        &fake,
+        "#!/bin/sh\necho 'iptables: refused by the test' >&2\nexit 4\n",
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let tag = std::process::id() % 100_000;
+    let br = format!("vkf{tag}");
+    let _guard = BridgeGuard(br.clone());
+    let net = 10 + std::process::id() % 240;
+    let xml = sb.dir.path().join("net.xml");
+    std::fs::write(
+        &xml,
+        format!(
+            "<network><name>failnet</name><forward mode='nat'/><bridge name='{br}'/>\
+             <ip address='10.216.{net}.1' prefix='24'><dhcp>\
+             <range start='10.216.{net}.2' end='10.216.{net}.9'/></dhcp></ip></network>"
+        ),
+    )
+    .unwrap();
+    let uri = format!("{}&hostnet=yes", sb.uri());
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let run = |args: &[&str]| {
+        common::virtkit(&uri, args)
+            .env("PATH", &path)
+            .output()
+            .unwrap()
+    };
+    assert!(run(&["net-define", xml.to_str().unwrap()]).status.success());
+    let out = run(&["net-start", "failnet"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("refused by the test"), "{err}");
+    assert!(!std::path::Path::new("/sys/class/net").join(&br).exists());
+    let pidfile = sb.run_dir().join("networks/failnet.dnsmasq.pid");
+    // No dnsmasq of this network survives (its pid file names the sandbox, so any match is ours).
+    let marker = pidfile.display().to_string();
+    let survivors: Vec<i32> = std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|pid| common::is_our_process(*pid, &marker))
+        .collect();
+    assert_eq!(survivors, Vec::<i32>::new());
+    let listed = run(&["net-list", "--all"]);
+    let listed = String::from_utf8_lossy(&listed.stdout);
+    assert!(
+        listed.contains("failnet") && listed.contains("inactive"),
+        "{listed}"
+    );
 }
