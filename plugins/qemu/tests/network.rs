@@ -328,7 +328,16 @@ fn a_nat_network_leases_addresses_and_forwards() {
              <range start='10.215.{net}.100' end='10.215.{net}.109'/></dhcp></ip></network>"
         ))
         .unwrap();
-    n.create().unwrap();
+    match n.create() {
+        Ok(()) => {}
+        Err(e) if e.message.contains("Operation not permitted") => {
+            common::report(&format!(
+                "a_nat_network_leases_addresses_and_forwards: skipped: this host does not allow creating bridges: {e}"
+            ));
+            return;
+        }
+        Err(e) => panic!("{e}"),
+    }
     // The host side: the bridge with its address, dnsmasq serving it, the NAT and forward rules.
     let addr = host("ip", &["-o", "-4", "addr", "show", "dev", &br]);
     assert!(addr.contains(&format!("10.215.{net}.1/24")), "{addr}");
