@@ -80,6 +80,30 @@ fn the_default_network_definition() {
     anon.undefine().unwrap();
 }
 
+/// A connection to the sandbox that may change the host's network (`hostnet=yes`).
+fn host_net(sb: &Sandbox) -> Connect {
+    Connect::open_with(
+        Some(&format!("{}&hostnet=yes", sb.uri())),
+        false,
+        &registry(),
+    )
+    .unwrap()
+}
+
+/// Starts `n`; says why and returns `false` when this host does not allow creating bridges.
+fn start_or_skip(n: &virtkit::Network, test: &str) -> bool {
+    match n.create() {
+        Ok(()) => true,
+        Err(e) if e.message.contains("Operation not permitted") => {
+            common::report(&format!(
+                "{test}: skipped: this host does not allow creating bridges: {e}"
+            ));
+            false
+        }
+        Err(e) => panic!("{e}"),
+    }
+}
+
 /// Deletes a bridge when dropped (so a failing test leaves the host as it was).
 struct BridgeGuard(String);
 
@@ -101,12 +125,7 @@ fn an_isolated_network_is_a_host_bridge() {
         return;
     }
     let sb = Sandbox::new();
-    let c = Connect::open_with(
-        Some(&format!("{}&hostnet=yes", sb.uri())),
-        false,
-        &registry(),
-    )
-    .unwrap();
+    let c = host_net(&sb);
     // A name no one else uses: the process id keeps parallel runs apart.
     let br = format!("vkt{}", std::process::id() % 100_000);
     let _guard = (BridgeGuard(br.clone()), BridgeGuard(format!("{br}d")));
@@ -115,15 +134,8 @@ fn an_isolated_network_is_a_host_bridge() {
         std::process::id() % 250
     );
     let n = c.define_network_xml(&xml).unwrap();
-    match n.create() {
-        Ok(()) => {}
-        Err(e) if e.message.contains("Operation not permitted") => {
-            common::report(&format!(
-                "an_isolated_network_is_a_host_bridge: skipped: this host does not allow creating bridges: {e}"
-            ));
-            return;
-        }
-        Err(e) => panic!("{e}"),
+    if !start_or_skip(&n, "an_isolated_network_is_a_host_bridge") {
+        return;
     }
     assert!(std::path::Path::new("/sys/class/net").join(&br).exists());
     assert_eq!(c.list_networks().unwrap(), vec!["iso".to_string()]);
@@ -310,12 +322,7 @@ fn a_nat_network_leases_addresses_and_forwards() {
         return;
     }
     let sb = Sandbox::new();
-    let c = Connect::open_with(
-        Some(&format!("{}&hostnet=yes", sb.uri())),
-        false,
-        &registry(),
-    )
-    .unwrap();
+    let c = host_net(&sb);
     let tag = std::process::id() % 100_000;
     let br = format!("vkn{tag}");
     let _guard = BridgeGuard(br.clone());
@@ -328,15 +335,8 @@ fn a_nat_network_leases_addresses_and_forwards() {
              <range start='10.215.{net}.100' end='10.215.{net}.109'/></dhcp></ip></network>"
         ))
         .unwrap();
-    match n.create() {
-        Ok(()) => {}
-        Err(e) if e.message.contains("Operation not permitted") => {
-            common::report(&format!(
-                "a_nat_network_leases_addresses_and_forwards: skipped: this host does not allow creating bridges: {e}"
-            ));
-            return;
-        }
-        Err(e) => panic!("{e}"),
+    if !start_or_skip(&n, "a_nat_network_leases_addresses_and_forwards") {
+        return;
     }
     // The host side: the bridge with its address, dnsmasq serving it, the NAT and forward rules.
     let addr = host("ip", &["-o", "-4", "addr", "show", "dev", &br]);
