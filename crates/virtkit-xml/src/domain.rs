@@ -3,8 +3,8 @@
 use uuid::Uuid;
 
 use crate::devices::{
-    ChardevSource, Device, Devices, GraphicsDef, InputBus, InputDef, InputType, InterfaceDef,
-    parse_devices, write_devices,
+    ChardevSource, Device, Devices, GraphicsDef, InputBus, InputDef, InputType, parse_devices,
+    write_devices,
 };
 use crate::error::{Error, Result};
 use crate::options::FormatOptions;
@@ -359,24 +359,23 @@ impl DomainDef {
     /// Names every interface that has no target name `{prefix}N`, with the smallest N no
     /// interface of this domain uses yet, in device order (libvirt's test driver: `testnet`).
     pub fn name_interfaces(&mut self, prefix: &str) {
-        let taken = |ifs: &[InterfaceDef], n: usize| {
-            ifs.iter().any(|i| {
-                i.target_dev
-                    .as_deref()
-                    .and_then(|t| t.strip_prefix(prefix))
-                    .is_some_and(|rest| rest == n.to_string())
-            })
-        };
         let mut next = 0;
         for k in 0..self.devices.interfaces.len() {
             if self.devices.interfaces[k].target_dev.is_some() {
                 continue;
             }
-            while taken(&self.devices.interfaces, next) {
+            let name = loop {
+                let candidate = format!("{prefix}{next}");
                 next += 1;
-            }
-            self.devices.interfaces[k].target_dev = Some(format!("{prefix}{next}"));
-            next += 1;
+                let ifs = &self.devices.interfaces;
+                if !ifs
+                    .iter()
+                    .any(|i| i.target_dev.as_deref() == Some(&candidate))
+                {
+                    break candidate;
+                }
+            };
+            self.devices.interfaces[k].target_dev = Some(name);
         }
     }
 

@@ -314,14 +314,15 @@ impl QemuConn {
                 def.name
             )));
         }
-        // What has been done so far, in the shape of the state file: a failure at any step
-        // undoes exactly that (the bridge, a running dnsmasq, the rules added), as a stop does.
+        // The state file, filled in as each step succeeds: a failure at any step undoes exactly
+        // what is recorded so far (the bridge, a running dnsmasq, the rules added), as a stop does.
         let mut done = json!({
             "bridge": Value::Null,
             "dnsmasq_pidfile": Value::Null,
             "iptables_undo": [],
+            "xml": def.to_xml(&FormatOptions::default()),
         });
-        let result = (|| -> Result<Value> {
+        let result = (|| -> Result<()> {
             run_ip(&["link", "add", &br, "type", "bridge"])?;
             done["bridge"] = json!(br);
             let stp = if def.stp { "1" } else { "0" };
@@ -350,7 +351,6 @@ impl QemuConn {
                 ])?;
             }
             run_ip(&["link", "set", &br, "up"])?;
-            let mut dnsmasq_pidfile = None;
             if let Some(bin) = &dnsmasq {
                 let pidfile = self
                     .store
@@ -402,10 +402,8 @@ impl QemuConn {
                         def.name
                     )));
                 }
-                dnsmasq_pidfile = Some(pidfile.display().to_string());
-                done["dnsmasq_pidfile"] = json!(dnsmasq_pidfile);
+                done["dnsmasq_pidfile"] = json!(pidfile.display().to_string());
             }
-            let mut rules: Vec<Vec<String>> = Vec::new();
             if nat || mode == Some(ForwardMode::Route) {
                 std::fs::write("/proc/sys/net/ipv4/ip_forward", "1")
                     .map_err(|e| Error::system("cannot enable IPv4 forwarding", &e))?;
@@ -447,38 +445,27 @@ impl QemuConn {
                         let mut add: Vec<&str> = vec![rule[0], rule[1], "-A"];
                         add.extend(&rule[2..]);
                         run_tool("iptables", &add)?;
-                        let mut del: Vec<String> =
-                            vec![rule[0].into(), rule[1].into(), "-D".into()];
-                        del.extend(rule[2..].iter().map(|s| s.to_string()));
-                        rules.push(del);
-                        done["iptables_undo"] = json!(rules);
+                        let mut del: Vec<&str> = vec![rule[0], rule[1], "-D"];
+                        del.extend(&rule[2..]);
+                        if let Some(undo) = done["iptables_undo"].as_array_mut() {
+                            undo.push(json!(del));
+                        }
                     }
                 }
             }
-            Ok(json!({
-                "bridge": br,
-                "dnsmasq_pidfile": dnsmasq_pidfile,
-                "iptables_undo": rules,
-                "xml": def.to_xml(&FormatOptions::default()),
-            }))
+            Ok(())
         })();
-        match result {
-            Ok(state) => {
-                if let Err(e) = write_atomic(
-                    &self.net_state_file(&def.name),
-                    state.to_string().as_bytes(),
-                    false,
-                ) {
-                    teardown(&state);
-                    return Err(e);
-                }
-                Ok(())
-            }
-            Err(e) => {
-                teardown(&done);
-                Err(e)
-            }
+        let recorded = result.and_then(|()| {
+            write_atomic(
+                &self.net_state_file(&def.name),
+                done.to_string().as_bytes(),
+                false,
+            )
+        });
+        if recorded.is_err() {
+            teardown(&done);
         }
+        recorded
     }
 
     /// Starts the autostart networks that are not running.

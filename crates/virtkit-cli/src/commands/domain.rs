@@ -1,20 +1,16 @@
 //! Domain management commands.
 
 use virtkit::{Domain, DomainState, VcpuState};
-use virtkit_xml::{XmlDocument, XmlNode};
+use virtkit_xml::XmlNode;
 
 use super::{
-    BY_ANY, BY_ID, BY_NAME, BY_UUID, CmdResult, Failure, cpu_used, domain_arg, format_cpu_set,
-    host_cpu_count, parse_cpu_list, parse_number, parse_scaled_kib, read_file,
+    BY_ANY, BY_ID, BY_NAME, BY_UUID, CmdResult, Failure, XML_INACTIVE, XML_SECURE, cpu_used,
+    domain_arg, format_cpu_set, host_cpu_count, parse_cpu_list, parse_number, parse_scaled_kib,
+    read_file, xml_document,
 };
 use crate::ctl::Ctl;
 use crate::parse::Args;
 use crate::table::Table;
-
-/// libvirt's `VIR_DOMAIN_XML_SECURE`.
-const XML_SECURE: u32 = 1;
-/// libvirt's `VIR_DOMAIN_XML_INACTIVE`.
-const XML_INACTIVE: u32 = 2;
 
 fn file_arg(args: &Args) -> String {
     args.get("file").unwrap_or_default().to_string()
@@ -380,13 +376,6 @@ pub(super) fn xml_to_native(ctl: &mut Ctl, args: &Args) -> CmdResult {
 }
 
 // ---- Displays and consoles: read from the domain's XML, as virsh reads them with XPath ----
-
-/// The domain's XML as a document to query (any driver's XML: nothing is validated).
-fn xml_document(dom: &Domain, flags: u32) -> Result<XmlDocument, Failure> {
-    let xml = dom.xml_desc(flags)?;
-    XmlDocument::parse(&xml)
-        .map_err(|e| Failure::msg(format!("the domain's XML cannot be read: {e}")))
-}
 
 /// virsh's `virDomainIsActive` check: a running (or paused) domain has an id.
 fn require_running(dom: &Domain) -> CmdResult {

@@ -259,6 +259,19 @@ pub(crate) fn domain_arg(
         .ok_or_else(|| Failure::msg(format!("failed to get domain '{text}'")))
 }
 
+/// libvirt's `VIR_DOMAIN_XML_SECURE`.
+pub(crate) const XML_SECURE: u32 = 1;
+/// libvirt's `VIR_DOMAIN_XML_INACTIVE`.
+pub(crate) const XML_INACTIVE: u32 = 2;
+
+/// A domain's XML as a document to query, as virsh queries it with XPath (any driver's XML:
+/// nothing beyond well-formedness is checked).
+pub(crate) fn xml_document(dom: &Domain, flags: u32) -> Result<virtkit_xml::XmlDocument, Failure> {
+    let xml = dom.xml_desc(flags)?;
+    virtkit_xml::XmlDocument::parse(&xml)
+        .map_err(|e| Failure::msg(format!("the domain's XML cannot be read: {e}")))
+}
+
 /// Resolves the network named by option `opt`: a UUID if the text has a UUID's length, then a
 /// name. Unlike domains, virsh reports the lookup's own error after its message.
 pub(crate) fn network_arg(

@@ -3,7 +3,7 @@
 use virtkit::{Domain, DomainState, ErrorCode};
 use virtkit_xml::XmlDocument;
 
-use super::{BY_ANY, CmdResult, Failure, domain_arg};
+use super::{BY_ANY, CmdResult, Failure, XML_INACTIVE, domain_arg, xml_document};
 use crate::ctl::Ctl;
 use crate::parse::Args;
 use crate::table::Table;
@@ -352,9 +352,6 @@ pub(super) fn list(ctl: &mut Ctl, args: &Args) -> CmdResult {
     Ok(())
 }
 
-/// libvirt's `VIR_DOMAIN_XML_INACTIVE`.
-const XML_INACTIVE: u32 = 2;
-
 /// The domain's XML (`--inactive`: the persistent definition) as a document to query.
 fn xml_for_listing(ctl: &mut Ctl, args: &Args) -> Result<XmlDocument, Failure> {
     let (dom, _) = domain_arg(ctl, args, "domain", BY_ANY)?;
@@ -363,9 +360,7 @@ fn xml_for_listing(ctl: &mut Ctl, args: &Args) -> Result<XmlDocument, Failure> {
     } else {
         0
     };
-    let xml = dom.xml_desc(flags)?;
-    XmlDocument::parse(&xml)
-        .map_err(|e| Failure::msg(format!("the domain's XML cannot be read: {e}")))
+    xml_document(&dom, flags)
 }
 
 /// `NULLSTR_MINUS`: an absent or empty value shows as `-`.
