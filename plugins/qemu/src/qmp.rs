@@ -250,11 +250,19 @@ fn read_message(reader: &mut BufReader<UnixStream>) -> Result<Value, QmpError> {
     }
 }
 
+/// Reads up to the greeting. QEMU does not clear a monitor's output when its client goes away,
+/// so events queued for the previous client (a `RESET` after `system_reset`, say) can reach the
+/// next one before its greeting: they are skipped.
 fn read_greeting(reader: &mut BufReader<UnixStream>) -> Result<Value, QmpError> {
-    let v = read_message(reader)?;
-    v.get("QMP")
-        .cloned()
-        .ok_or_else(|| QmpError::Protocol(format!("no greeting: {v}")))
+    loop {
+        let v = read_message(reader)?;
+        if let Some(g) = v.get("QMP") {
+            return Ok(g.clone());
+        }
+        if v.get("event").is_none() {
+            return Err(QmpError::Protocol(format!("no greeting: {v}")));
+        }
+    }
 }
 
 #[cfg(test)]
@@ -303,6 +311,37 @@ mod tests {
         assert!(e.to_string().contains("bogus"));
         drop(q);
         server.join().unwrap();
+    }
+
+    /// Events left over from an earlier client come before the greeting; anything else there
+    /// is a protocol error.
+    #[test]
+    fn events_before_the_greeting_are_skipped() {
+        for (before, ok) in [
+            (
+                "{\"event\": \"RESET\", \"data\": {\"guest\": true}}\n",
+                true,
+            ),
+            ("{\"return\": {}}\n", false),
+        ] {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("m.sock");
+            let listener = UnixListener::bind(&path).unwrap();
+            let server = std::thread::spawn(move || {
+                let (mut s, _) = listener.accept().unwrap();
+                // The client may hang up after the first line: write errors are not the test's.
+                let _ = s.write_all(before.as_bytes());
+                let _ = s.write_all(b"{\"QMP\": {\"version\": {\"qemu\": {\"micro\": 2, \"minor\": 0, \"major\": 10}}, \"capabilities\": []}}\n");
+                s
+            });
+            let stream = UnixStream::connect(&path).unwrap();
+            let got = Qmp::read_greeting(stream, Duration::from_secs(5));
+            assert_eq!(got.is_ok(), ok, "{before}: {got:?}");
+            if let Ok(g) = got {
+                assert_eq!(g["version"]["qemu"]["major"], 10);
+            }
+            drop(server.join().unwrap());
+        }
     }
 
     #[test]
