@@ -542,3 +542,53 @@ const NETWORK_COMMANDS: &[&str] = &[
     "net-undefine",
     "net-uuid",
 ];
+
+/// `domstate --reason` names why a domain is in its state, as libvirt's test driver records it
+/// on every transition.
+#[test]
+fn state_reasons_follow_virsh() {
+    same(&[
+        "-c",
+        URI,
+        "domstate --reason test; suspend test; domstate --reason test; resume test; domstate --reason test; \
+         destroy test; domstate --reason test; start test; domstate --reason test; shutdown test; \
+         domstate --reason test; start test; reboot test; domstate --reason test",
+    ]);
+    let dir = tempfile::tempdir().unwrap();
+    let img = write_file(dir.path(), "test.img", "");
+    std::fs::remove_file(&img).unwrap();
+    let f = write_file(dir.path(), "vm1.xml", DOMAIN_XML);
+    same(&[
+        "-c",
+        URI,
+        &format!(
+            "save test {img}; domstate --reason test; restore {img}; domstate --reason test; \
+             define {f}; domstate --reason vm1; create {f}; domstate --reason vm1"
+        ),
+    ]);
+}
+
+/// A node file's domains get the define-time rules when the node loads: unnamed interfaces are
+/// named `testnetN` and get a generated MAC (random in both: compared by shape).
+#[test]
+fn node_file_domains_get_define_time_rules() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = write_file(
+        dir.path(),
+        "node.xml",
+        "<node>\n  <domain type='test'><name>a1</name><memory>8192</memory><os><type>hvm</type></os>\n  \
+         <devices><interface type='bridge'><source bridge='br0'/></interface>\n  \
+         <interface type='network'><target dev='vnet3'/><source network='default'/></interface></devices></domain>\n</node>\n",
+    );
+    let uri = format!("test://{node}");
+    compare(&["-c", &uri, "domstate --reason a1; domiflist a1"], |s| {
+        // The MAC's last three bytes are random.
+        s.lines()
+            .map(|l| match l.find("52:54:00:") {
+                Some(i) => format!("{}52:54:00:XX:XX:XX", &l[..i]),
+                None => l.to_string(),
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    });
+}
