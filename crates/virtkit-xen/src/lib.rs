@@ -1,0 +1,14 @@
+//! Xen's formats, without I/O: xend's S-expressions ([`Sexpr`], [`SexprWriter`]).
+//!
+//! This crate is pure: it reads and writes text and never touches a file, a socket or a
+//! process, so the xend driver, its peer server, the CLI's conversions and the fuzz targets
+//! share one implementation.
+
+#![deny(missing_docs)]
+#![forbid(unsafe_code)]
+
+mod error;
+mod sexpr;
+
+pub use error::{Error, Result};
+pub use sexpr::{MAX_DEPTH, Sexpr, SexprWriter};
