@@ -9,6 +9,11 @@
 
 mod error;
 mod sexpr;
+mod sxpr;
 
 pub use error::{Error, Result};
 pub use sexpr::{MAX_DEPTH, Sexpr, SexprWriter};
+pub use sxpr::{
+    LiveInfo, MAX_CONFIG_VERSION, device_to_sexpr, domain_to_sexpr, domain_to_sexpr_with_networks,
+    domain_xml_to_sexpr, format_chardev, parse_chardev, sexpr_to_domain, sexpr_to_domain_xml,
+};

@@ -68,7 +68,26 @@ impl Sexpr {
 
     /// Parses text holding exactly one S-expression (white space around it is allowed).
     pub fn parse(text: &str) -> Result<Sexpr> {
-        Parser { text, pos: 0 }.parse_document()
+        Parser {
+            text,
+            pos: 0,
+            lenient: false,
+        }
+        .parse_document()
+    }
+
+    /// Parses as [`Sexpr::parse`], but forgives unbalanced parentheses the way libvirt's parser
+    /// did, for hand-written domain descriptions: lists still open at the end of the text are
+    /// closed there, and `)` characters after the expression are ignored. Everything else
+    /// (other text after the expression, an unterminated string, a `)` before any `(`, too deep a
+    /// nesting) is still an error.
+    pub fn parse_lenient(text: &str) -> Result<Sexpr> {
+        Parser {
+            text,
+            pos: 0,
+            lenient: true,
+        }
+        .parse_document()
     }
 
     /// Parses bytes (as read from a socket or a file): invalid UTF-8 is an error at its offset.
@@ -409,6 +428,7 @@ fn position_error(consumed: &str, offset: usize, message: String) -> Error {
 struct Parser<'a> {
     text: &'a str,
     pos: usize,
+    lenient: bool,
 }
 
 impl Parser<'_> {
@@ -430,6 +450,12 @@ impl Parser<'_> {
         }
         let value = self.parse_value()?;
         self.skip_space();
+        if self.lenient {
+            while self.text.as_bytes().get(self.pos) == Some(&b')') {
+                self.pos += 1;
+                self.skip_space();
+            }
+        }
         if self.pos != self.text.len() {
             return Err(self.error_at(self.pos, "unexpected text after the S-expression"));
         }
@@ -443,6 +469,16 @@ impl Parser<'_> {
         loop {
             self.skip_space();
             let Some(&b) = bytes.get(self.pos) else {
+                if self.lenient
+                    && let Some((_, items)) = stack.pop()
+                {
+                    let mut value = Sexpr::List(items);
+                    while let Some((_, mut outer)) = stack.pop() {
+                        outer.push(value);
+                        value = Sexpr::List(outer);
+                    }
+                    return Ok(value);
+                }
                 let (start, _) = stack
                     .last()
                     .map_or((self.pos, &[][..]), |(s, v)| (*s, &v[..]));
@@ -720,6 +756,21 @@ mod tests {
                 .unwrap(),
             Some(1.5)
         );
+    }
+
+    #[test]
+    fn lenient_parsing_forgives_only_parenthesis_balance() {
+        let want = Sexpr::parse("(a (b c) (d))").unwrap();
+        assert_eq!(Sexpr::parse_lenient("(a (b c) (d").unwrap(), want);
+        assert_eq!(Sexpr::parse_lenient("(a (b c) (d)))\n").unwrap(), want);
+        assert_eq!(Sexpr::parse_lenient("(a (b c) (d)) ) )").unwrap(), want);
+        assert!(Sexpr::parse("(a (b c) (d").is_err());
+        assert!(Sexpr::parse("(a (b c) (d)))").is_err());
+        for bad in ["", ")", "(a) (b)", "(a 'open", "(a) x"] {
+            assert!(Sexpr::parse_lenient(bad).is_err(), "{bad}");
+        }
+        let deep = "(".repeat(MAX_DEPTH + 1);
+        assert!(Sexpr::parse_lenient(&deep).is_err());
     }
 
     #[test]
