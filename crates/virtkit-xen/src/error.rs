@@ -31,6 +31,10 @@ pub enum Error {
     /// The xend config format version is not 1, 2 or 3 (or higher).
     #[error("Unknown xend config version {0}")]
     ConfigVersion(u32),
+    /// A host file could not be read (it is not a regular file, too large, not text, or the
+    /// system refused); the message names the file.
+    #[error("{0}")]
+    Host(String),
     /// The domain or capabilities XML was rejected by the XML model.
     #[error(transparent)]
     Xml(#[from] virtkit_xml::Error),
