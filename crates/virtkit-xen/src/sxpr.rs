@@ -304,7 +304,24 @@ pub fn sexpr_to_domain(root: &Sexpr, config_version: u32, live: &LiveInfo) -> Re
             target_type: None,
         });
     }
+    ensure_representable(&def)?;
     Ok(def)
+}
+
+/// Refuses a definition that domain XML cannot carry (a value with characters XML 1.0 forbids,
+/// a combination the XML model rejects): what this function returns always writes as XML that
+/// reads back to the same definition.
+fn ensure_representable(def: &DomainDef) -> Result<()> {
+    let xml = def.to_xml(&FormatOptions::default().with_secure(true));
+    match DomainDef::parse(&xml) {
+        Ok(back) if back == *def => Ok(()),
+        Ok(_) => Err(invalid(
+            "the description has values that domain XML cannot carry unchanged",
+        )),
+        Err(e) => Err(invalid(format!(
+            "the description cannot be expressed as domain XML: {e}"
+        ))),
+    }
 }
 
 fn lifecycle(root: &Sexpr, path: &str, default: LifecycleAction) -> Result<LifecycleAction> {
@@ -460,6 +477,8 @@ fn read_disks(root: &Sexpr, def: &mut DomainDef, hvm: bool, config_version: u32)
             disk.readonly = mode.contains('r');
             disk.shareable = mode.contains('!');
         }
+        // A cdrom is read-only whatever its mode says (the XML model holds it so).
+        disk.readonly |= disk.device == DiskDevice::Cdrom;
         if disk.source.is_none() && disk.device == DiskDevice::Disk {
             return Err(invalid(format!("vbd '{dst}' has no source")));
         }
@@ -1451,6 +1470,16 @@ mod tests {
             sexpr_to_domain(&root, 5, &LiveInfo::default()),
             Err(Error::ConfigVersion(5))
         ));
+    }
+
+    #[test]
+    fn a_writable_cdrom_reads_as_read_only() {
+        let text = "(domain (domid 2)(name hvm)(uuid 596a5d2171f48fb2e068e2386a5c413e)\
+                    (image (hvm (kernel /usr/lib/xen/boot/hvmloader)))\
+                    (device (vbd (dev hdc:cdrom)(uname file:/x.iso)(mode w))))";
+        let def = sexpr_to_domain(&Sexpr::parse(text).unwrap(), 2, &LiveInfo::default()).unwrap();
+        assert_eq!(def.devices.disks[0].device, DiskDevice::Cdrom);
+        assert!(def.devices.disks[0].readonly);
     }
 
     #[test]
