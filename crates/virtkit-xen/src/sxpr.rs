@@ -1473,6 +1473,42 @@ mod tests {
     }
 
     #[test]
+    fn devices_for_attach() {
+        let disk = Device::parse(
+            "<disk type='file'><driver name='tap' type='qcow'/><source file='/i.qcow'/>\
+             <target dev='xvdb'/></disk>",
+        )
+        .unwrap();
+        assert_eq!(
+            device_to_sexpr(&disk, false, 3).unwrap(),
+            "(tap (dev 'xvdb')(uname 'tap:qcow:/i.qcow')(mode 'w'))"
+        );
+        assert_eq!(
+            device_to_sexpr(&disk, true, 1).unwrap(),
+            "(tap (dev 'ioemu:xvdb')(uname 'tap:qcow:/i.qcow')(mode 'w'))"
+        );
+        let nic = Device::parse(
+            "<interface type='bridge'><mac address='00:16:3e:00:00:01'/>\
+             <source bridge='xenbr1'/><target dev='guestnet0'/></interface>",
+        )
+        .unwrap();
+        assert_eq!(
+            device_to_sexpr(&nic, true, 2).unwrap(),
+            "(vif (mac '00:16:3e:00:00:01')(bridge 'xenbr1')(script 'vif-bridge')\
+             (vifname 'guestnet0')(type ioemu))"
+        );
+        let sound = Device::parse("<sound model='sb16'/>").unwrap();
+        assert!(matches!(
+            device_to_sexpr(&sound, true, 2),
+            Err(Error::Unsupported(_))
+        ));
+        assert!(matches!(
+            device_to_sexpr(&nic, true, 9),
+            Err(Error::ConfigVersion(9))
+        ));
+    }
+
+    #[test]
     fn a_writable_cdrom_reads_as_read_only() {
         let text = "(domain (domid 2)(name hvm)(uuid 596a5d2171f48fb2e068e2386a5c413e)\
                     (image (hvm (kernel /usr/lib/xen/boot/hvmloader)))\
