@@ -164,9 +164,21 @@ fn check_one(path: &Path, md: &std::fs::Metadata, as_ancestor: bool) -> Result<(
 /// to `/` (a root-owned sticky ancestor such as `/tmp` is accepted). Symbolic links in the path
 /// are resolved first, and the resolved directories are the ones checked.
 pub fn check_trusted_dir(dir: &Path) -> Result<()> {
+    check_dir_chain(dir, false)
+}
+
+/// Checks the directory of a file written for a user (a save image, a core dump), which is
+/// created there exclusively under an unpredictable name and renamed onto its destination:
+/// as [`check_trusted_dir`], except that the directory itself may also be a root-owned sticky
+/// directory such as `/tmp`, where nobody else can rename or remove that file.
+pub fn check_destination_dir(dir: &Path) -> Result<()> {
+    check_dir_chain(dir, true)
+}
+
+fn check_dir_chain(dir: &Path, sticky_self: bool) -> Result<()> {
     let real = std::fs::canonicalize(dir).map_err(|e| Error::io("resolve", dir, e))?;
     let md = std::fs::metadata(&real).map_err(|e| Error::io("inspect", &real, e))?;
-    check_one(dir, &md, false)?;
+    check_one(dir, &md, sticky_self)?;
     let mut cur = real.parent();
     while let Some(p) = cur {
         let md = std::fs::metadata(p).map_err(|e| Error::io("inspect", p, e))?;
@@ -190,11 +202,10 @@ pub fn ensure_private_dir(dir: &Path, mode: u32) -> Result<()> {
     check_trusted_dir(dir)
 }
 
-/// Reads at most `cap` bytes of the regular file at `path` (symbolic links followed: the user
-/// named the file). Anything else — a FIFO, a device such as `/dev/zero`, a directory — is
-/// refused before a byte is read, and so is a file larger than `cap`. The open does not block
-/// on a FIFO.
-pub fn read_capped(path: &Path, cap: u64) -> Result<Vec<u8>> {
+/// Opens the regular file at `path` for reading (symbolic links followed: the user named the
+/// file) and returns it with its metadata; anything else is refused before a byte is read, and
+/// the open does not block on a FIFO.
+pub fn open_regular(path: &Path) -> Result<(File, std::fs::Metadata)> {
     let file = OpenOptions::new()
         .read(true)
         .custom_flags(nix::libc::O_NONBLOCK | nix::libc::O_NOCTTY)
@@ -207,6 +218,15 @@ pub fn read_capped(path: &Path, cap: u64) -> Result<Vec<u8>> {
             kind: kind_name(md.file_type()),
         });
     }
+    Ok((file, md))
+}
+
+/// Reads at most `cap` bytes of the regular file at `path` (symbolic links followed: the user
+/// named the file). Anything else — a FIFO, a device such as `/dev/zero`, a directory — is
+/// refused before a byte is read, and so is a file larger than `cap`. The open does not block
+/// on a FIFO.
+pub fn read_capped(path: &Path, cap: u64) -> Result<Vec<u8>> {
+    let (file, md) = open_regular(path)?;
     if md.len() > cap {
         return Err(Error::TooLarge {
             path: path.to_path_buf(),
@@ -623,7 +643,10 @@ mod tests {
         std::fs::write(&internal, b"1").unwrap();
         symlink(&internal, d.path().join(".x.Zz.tmp")).unwrap();
         // Too young to tell from a writer between creating and locking its file.
-        assert_eq!(remove_stale_temps(d.path(), std::time::Duration::from_secs(3600)), 0);
+        assert_eq!(
+            remove_stale_temps(d.path(), std::time::Duration::from_secs(3600)),
+            0
+        );
         assert_eq!(remove_stale_temps(d.path(), std::time::Duration::ZERO), 1);
         assert!(!dead.exists());
         assert!(live.path().exists() && internal.exists());

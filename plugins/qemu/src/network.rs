@@ -136,18 +136,14 @@ impl QemuConn {
             return Ok(None);
         }
         let path = self.net_config_file(name);
-        match std::fs::read_to_string(&path) {
-            Ok(t) => NetworkDef::parse(&t).map(Some).map_err(|e| {
+        match crate::store::read_own(&path)? {
+            Some(t) => NetworkDef::parse(&t).map(Some).map_err(|e| {
                 Error::internal(format!(
                     "corrupt network definition '{}': {e}",
                     path.display()
                 ))
             }),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(Error::system(
-                format!("cannot read '{}'", path.display()),
-                &e,
-            )),
+            None => Ok(None),
         }
     }
 
@@ -157,7 +153,8 @@ impl QemuConn {
             return None;
         }
         let v: Value =
-            serde_json::from_str(&std::fs::read_to_string(self.net_state_file(name)).ok()?).ok()?;
+            serde_json::from_str(&crate::store::read_own(&self.net_state_file(name)).ok()??)
+                .ok()?;
         let def = NetworkDef::parse(v.get("xml")?.as_str()?).ok()?;
         let br = v.get("bridge")?.as_str()?;
         if !bridge_exists(br) {
@@ -279,6 +276,34 @@ impl QemuConn {
                 ErrorCode::OperationDenied,
                 "operation forbidden: this connection is sandboxed under a root directory and does not change the host's \
                  network (add hostnet=yes to the URI or set VIRTKIT_QEMU_HOST_NETWORK=1 to allow it)",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Refuses, on a sandboxed connection that may not change the host's network, a guest whose
+    /// interfaces would: a `bridge`, `network` or `ethernet` interface creates a tap device,
+    /// enslaves it to a bridge, or runs an interface script.
+    pub(crate) fn check_host_network(&self, def: &virtkit_xml::DomainDef) -> Result<()> {
+        if !self.store.paths.rooted || self.host_network {
+            return Ok(());
+        }
+        use virtkit_xml::InterfaceSource;
+        for n in &def.devices.interfaces {
+            let kind = match &n.source {
+                InterfaceSource::Bridge { .. } => "bridge",
+                InterfaceSource::Network { .. } => "network",
+                InterfaceSource::Ethernet { .. } => "ethernet",
+                _ => continue,
+            };
+            return Err(Error::new(
+                ErrorCode::OperationDenied,
+                format!(
+                    "operation forbidden: domain '{}' has a '{kind}' interface, which changes the host's network (a tap \
+                     device, a bridge port or an interface script), and this connection is sandboxed under a root \
+                     directory (add hostnet=yes to the URI or set VIRTKIT_QEMU_HOST_NETWORK=1 to allow it)",
+                    def.name
+                ),
             ));
         }
         Ok(())
@@ -493,8 +518,9 @@ fn teardown(state: &Value) {
         }
     }
     if let Some(pidfile) = state.get("dnsmasq_pidfile").and_then(Value::as_str) {
-        if let Some(pid) = std::fs::read_to_string(pidfile)
+        if let Some(pid) = crate::store::read_own(std::path::Path::new(pidfile))
             .ok()
+            .flatten()
             .and_then(|s| s.trim().parse::<i32>().ok())
         {
             crate::process::terminate(pid, std::time::Duration::from_secs(3));
