@@ -193,6 +193,17 @@ fn check_dir_chain(dir: &Path, sticky_self: bool) -> Result<()> {
 pub fn ensure_private_dir(dir: &Path, mode: u32) -> Result<()> {
     use std::os::unix::fs::DirBuilderExt;
     if std::fs::symlink_metadata(dir).is_err() {
+        // Nothing is created under a directory that is not trusted itself.
+        let mut existing = dir.parent();
+        while let Some(p) = existing {
+            if p.as_os_str().is_empty() || std::fs::symlink_metadata(p).is_ok() {
+                break;
+            }
+            existing = p.parent();
+        }
+        if let Some(p) = existing.filter(|p| !p.as_os_str().is_empty()) {
+            check_trusted_dir(p)?;
+        }
         std::fs::DirBuilder::new()
             .recursive(true)
             .mode(mode)
@@ -614,6 +625,14 @@ mod tests {
         let ok = d.path().join("private");
         ensure_private_dir(&ok, 0o700).unwrap();
         assert_eq!(std::fs::metadata(&ok).unwrap().mode() & 0o777, 0o700);
+        // Nothing is created under an untrusted directory.
+        assert!(ensure_private_dir(&open.join("new/deeper"), 0o700).is_err());
+        assert!(!open.join("new").exists());
+        // A root-owned sticky directory may hold a user's output, never the driver's state.
+        if std::fs::metadata("/tmp").is_ok_and(|m| m.uid() == 0 && m.mode() & 0o1002 == 0o1002) {
+            assert!(check_destination_dir(Path::new("/tmp")).is_ok());
+            assert!(check_trusted_dir(Path::new("/tmp")).is_err());
+        }
         let inside = open.join("inside");
         std::fs::create_dir(&inside).unwrap();
         std::fs::set_permissions(&inside, std::fs::Permissions::from_mode(0o700)).unwrap();

@@ -409,6 +409,7 @@ impl QemuConn {
                 "domain '{name}' is already running"
             )));
         }
+        self.check_host_network(&def)?;
         emulator::check_domain_type(&def)?;
         let emulator = emulator::emulator_for(&def)?;
         let sock = self.store.qmp_socket(&name);
@@ -418,7 +419,6 @@ impl QemuConn {
                 sock.display()
             )));
         }
-        self.check_host_network(&def)?;
         // Whatever an earlier start of this guest left (its starter killed midway) goes first:
         // never two QEMUs for one guest.
         self.store.reap(&name)?;
