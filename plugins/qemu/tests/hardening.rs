@@ -360,6 +360,22 @@ fn save_and_dump_refuse_destinations_that_are_not_regular_files() {
     let sb = Sandbox::new();
     let c = sb.open();
     let d = c.create_domain_xml(&common::guest_xml("dst"), 0).unwrap();
+    // What held: the runtime directory is private, and the monitor socket lives in it.
+    use std::os::unix::fs::FileTypeExt;
+    assert_eq!(
+        std::fs::metadata(sb.run_dir()).unwrap().mode() & 0o777,
+        0o700
+    );
+    assert!(
+        std::fs::symlink_metadata(sb.run_dir().join("dst.qmp"))
+            .unwrap()
+            .file_type()
+            .is_socket()
+    );
+    for f in ["dst.state", "dst.log"] {
+        let m = std::fs::metadata(sb.run_dir().join(f)).unwrap().mode() & 0o777;
+        assert_eq!(m, 0o600, "{f}");
+    }
     let dir = sb.dir.path();
     let fifo = dir.join("fifo");
     nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
