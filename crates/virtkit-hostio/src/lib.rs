@@ -381,10 +381,8 @@ impl TempBeside {
         self.tmp
             .persist(&dest)
             .map_err(|e| Error::io("rename a temporary file onto", &dest, e.error))?;
-        if durable {
-            if let Ok(d) = File::open(parent_of(&dest)) {
-                let _ = d.sync_all();
-            }
+        if durable && let Ok(d) = File::open(parent_of(&dest)) {
+            let _ = d.sync_all();
         }
         Ok(())
     }

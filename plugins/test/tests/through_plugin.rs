@@ -313,7 +313,7 @@ fn files_from_and_for_the_user_are_type_checked_and_capped() {
     assert_eq!(std::fs::read(&target).unwrap(), b"precious");
     assert_eq!(dom.info().unwrap().state, DomainState::Running);
     // restore reads only regular files.
-    for (path, what) in [("/dev/zero", "a character device")] {
+    for (path, what) in [("/dev/zero", "a character device"), ("/", "a directory")] {
         let e = c.restore_domain(path).unwrap_err();
         assert!(e.message.contains(what), "{e}");
     }
