@@ -466,10 +466,12 @@ impl Store {
         let deadline = Instant::now() + REAP_WAIT;
         let mut pause = Duration::from_micros(200);
         loop {
-            let pids = virtkit_hostio::processes_with_arg(pidfile.as_os_str());
-            if pids.is_empty() && !virtkit_hostio::mark_held(&log) {
+            // Every process of a start holds the log from its fork on (its descriptor table is
+            // a copy of its starter's): a free log means nothing of an earlier start lives.
+            if !virtkit_hostio::mark_held(&log) {
                 return Ok(());
             }
+            let pids = virtkit_hostio::processes_with_arg(pidfile.as_os_str());
             for pid in &pids {
                 let _ = nix::sys::signal::kill(
                     nix::unistd::Pid::from_raw(*pid),
