@@ -86,7 +86,9 @@ impl QemuConn {
             privileged,
             host_network,
         };
-        if !read_only {
+        if read_only {
+            conn.store.paths.check_existing()?;
+        } else {
             conn.store.paths.create()?;
             conn.autostart();
         }

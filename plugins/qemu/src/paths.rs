@@ -183,6 +183,21 @@ impl Paths {
     }
 }
 
+impl Paths {
+    /// For a read-only connection: the directories that exist pass the same ownership and mode
+    /// check as for writing (a read-only connection still cleans up after dead guests and reads
+    /// what is there), and nothing is created.
+    pub fn check_existing(&self) -> Result<()> {
+        for d in self.dirs() {
+            if d.symlink_metadata().is_ok() {
+                virtkit_hostio::check_trusted_dir(&d)
+                    .map_err(|e| Error::operation_failed(e.to_string()))?;
+            }
+        }
+        Ok(())
+    }
+}
+
 /// A temp file untouched and unlocked for this long belongs to a writer that was killed.
 const STALE_TEMP_AGE: std::time::Duration = std::time::Duration::from_secs(2);
 

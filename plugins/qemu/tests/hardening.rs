@@ -293,6 +293,9 @@ fn directories_prepared_by_someone_else_are_refused() {
     std::fs::set_permissions(&run, std::fs::Permissions::from_mode(0o770)).unwrap();
     let e = open(&mine).expect_err("a group-writable run directory was used");
     assert!(e.message.contains("writable by its group"), "{e}");
+    let e = Connect::open_with(Some(&root_uri(&mine)), true, &registry)
+        .expect_err("a group-writable run directory was read");
+    assert!(e.message.contains("writable by its group"), "{e}");
     std::fs::set_permissions(&run, std::fs::Permissions::from_mode(0o700)).unwrap();
     refused += 1;
     // Owned by another user (only root can arrange that).
