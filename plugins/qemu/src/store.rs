@@ -50,6 +50,39 @@ const REAP_WAIT: Duration = Duration::from_secs(10);
 /// A held lock file; released when dropped.
 pub struct Lock {
     _flock: Flock<File>,
+    path: PathBuf,
+}
+
+thread_local! {
+    /// The lock files this thread holds: a thread that asks whether a lock is free (to tell a
+    /// dead starter from a live one) must not mistake its own lock for someone else's.
+    static HELD: std::cell::RefCell<Vec<PathBuf>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+impl Lock {
+    fn new(flock: Flock<File>, path: PathBuf) -> Lock {
+        HELD.with(|h| h.borrow_mut().push(path.clone()));
+        Lock {
+            _flock: flock,
+            path,
+        }
+    }
+}
+
+impl Drop for Lock {
+    fn drop(&mut self) {
+        HELD.with(|h| {
+            let mut h = h.borrow_mut();
+            if let Some(i) = h.iter().position(|p| *p == self.path) {
+                h.swap_remove(i);
+            }
+        });
+    }
+}
+
+/// Whether this thread holds the lock at `path`.
+fn held_here(path: &Path) -> bool {
+    HELD.with(|h| h.borrow().iter().any(|p| p == path))
 }
 
 /// A running guest as the state file records it.
@@ -221,7 +254,7 @@ impl Store {
             .map_err(host_error)?;
         loop {
             match Flock::lock(f, FlockArg::LockExclusiveNonblock) {
-                Ok(l) => return Ok(Lock { _flock: l }),
+                Ok(l) => return Ok(Lock::new(l, path)),
                 Err((back, nix::errno::Errno::EWOULDBLOCK)) if Instant::now() < deadline => {
                     f = back;
                     std::thread::sleep(pause);
@@ -249,12 +282,22 @@ impl Store {
         let f = virtkit_hostio::open_nofollow(&path, OpenMode::Append, FILE_MODE).ok()?;
         Flock::lock(f, FlockArg::LockExclusiveNonblock)
             .ok()
-            .map(|l| Lock { _flock: l })
+            .map(|l| Lock::new(l, path))
     }
 
-    /// The lock on the set of guests (define, undefine, create, restore).
+    /// The lock on the set of guests (define, undefine, create, restore) and networks.
     pub fn lock_driver(&self) -> Result<Lock> {
         self.lock_file(".driver.lock")
+    }
+
+    /// For a caller that found work a starter abandoned: `Some` when no other process or thread
+    /// holds the driver-wide lock — it is taken (`Some(Some)`), or this thread holds it already
+    /// (`Some(None)`) — and `None` when another holds it (a start may be in progress).
+    pub fn driver_lock_free(&self) -> Option<Option<Lock>> {
+        if held_here(&self.paths.run.join("lock/.driver.lock")) {
+            return Some(None);
+        }
+        self.try_lock_file(".driver.lock").map(Some)
     }
 
     /// The lock on one guest's lifecycle.

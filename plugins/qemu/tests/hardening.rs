@@ -509,3 +509,131 @@ fn a_sandboxed_guest_may_not_touch_the_hosts_network() {
         "a_sandboxed_guest_may_not_touch_the_hosts_network: {refused} starts refused (bridge, network, ethernet; create and start)"
     ));
 }
+
+/// The class of item 1 for networks: `net-start` (a bridge, dnsmasq, NAT rules) killed at 30
+/// random instants of its run. After each kill, the next call — net-start, net-list, net-info in
+/// turn — sees the truth: an active network has its bridge and one dnsmasq, an inactive one has
+/// no bridge, no dnsmasq and no firewall rule left.
+#[test]
+fn a_network_start_killed_midway_is_undone_by_the_next_call() {
+    const TEST: &str = "a_network_start_killed_midway_is_undone_by_the_next_call";
+    if !nix::unistd::geteuid().is_root() {
+        report(&format!("{TEST}: skipped: starting a network needs root"));
+        return;
+    }
+    for tool in ["/usr/sbin/dnsmasq", "/usr/sbin/iptables"] {
+        if !Path::new(tool).exists() {
+            report(&format!(
+                "{TEST}: skipped: {tool} is not installed (scripts/install-test-deps.sh)"
+            ));
+            return;
+        }
+    }
+    let sb = Sandbox::new();
+    let uri = format!("{}&hostnet=yes", sb.uri());
+    let br = format!("vkk{}", std::process::id() % 100_000);
+    let _guard = BridgeGuard(br.clone());
+    let net = 100 + std::process::id() % 100;
+    let xml = sb.dir.path().join("kn.xml");
+    std::fs::write(
+        &xml,
+        format!(
+            "<network><name>kn</name><forward mode='nat'/><bridge name='{br}'/>\
+             <ip address='10.218.{net}.1' prefix='24'><dhcp>\
+             <range start='10.218.{net}.2' end='10.218.{net}.9'/></dhcp></ip></network>"
+        ),
+    )
+    .unwrap();
+    ok(&uri, &["net-define", xml.to_str().unwrap()]);
+    let t = std::time::Instant::now();
+    let (started, _, err) = run(&uri, &["net-start", "kn"]);
+    if !started && err.contains("Operation not permitted") {
+        report(&format!(
+            "{TEST}: skipped: this host does not allow creating bridges: {err}"
+        ));
+        return;
+    }
+    assert!(started, "{err}");
+    let one_start = t.elapsed().as_micros() as u64;
+    ok(&uri, &["net-destroy", "kn"]);
+    let pidfile = sb.run_dir().join("networks/kn.dnsmasq.pid");
+    let dnsmasqs =
+        || virtkit_hostio::processes_with_arg(format!("--pid-file={}", pidfile.display()).as_ref());
+    let bridge = || Path::new("/sys/class/net").join(&br).exists();
+    let rules = || {
+        let out = std::process::Command::new("/usr/sbin/iptables")
+            .arg("-S")
+            .output()
+            .unwrap();
+        let nat = std::process::Command::new("/usr/sbin/iptables")
+            .args(["-t", "nat", "-S"])
+            .output()
+            .unwrap();
+        let subnet = format!("10.218.{net}.0/24");
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .chain(String::from_utf8_lossy(&nat.stdout).lines())
+            .filter(|l| l.contains(&br) || l.contains(&subnet))
+            .count()
+    };
+    let mut rng = Rng::new(TEST);
+    let (mut active, mut undone) = (0, 0);
+    const KILLS: usize = 30;
+    for i in 0..KILLS {
+        let delay = Duration::from_micros(rng.below(one_start * 12 / 10 + 1));
+        kill_after(&uri, &["net-start", "kn"], delay);
+        let next: &[&str] = match i % 3 {
+            0 => &["net-start", "kn"],
+            1 => &["net-list", "--all"],
+            _ => &["net-info", "kn"],
+        };
+        let _ = run(&uri, next);
+        let info = ok(&uri, &["net-info", "kn"]);
+        let is_active = info
+            .lines()
+            .any(|l| l.starts_with("Active:") && l.ends_with("yes"));
+        if is_active {
+            assert!(
+                bridge(),
+                "kill {i} after {delay:?}, then {next:?}: active without its bridge"
+            );
+            let d = dnsmasqs();
+            assert_eq!(
+                d.len(),
+                1,
+                "kill {i} after {delay:?}, then {next:?}: dnsmasqs {d:?}"
+            );
+            active += 1;
+            ok(&uri, &["net-destroy", "kn"]);
+        } else {
+            undone += 1;
+        }
+        assert!(
+            !bridge(),
+            "kill {i} after {delay:?}, then {next:?}: bridge {br} left"
+        );
+        assert!(
+            dnsmasqs().is_empty(),
+            "kill {i} after {delay:?}, then {next:?}: dnsmasq left"
+        );
+        assert_eq!(
+            rules(),
+            0,
+            "kill {i} after {delay:?}, then {next:?}: firewall rules left"
+        );
+    }
+    report(&format!(
+        "{TEST}: {KILLS} kills of `net-start` (bridge, dnsmasq, NAT): {active} starts complete (destroyed), {undone} undone; 0 bridges, dnsmasqs or rules left"
+    ));
+}
+
+struct BridgeGuard(String);
+
+impl Drop for BridgeGuard {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("ip")
+            .args(["link", "del", &self.0])
+            .stderr(Stdio::null())
+            .status();
+    }
+}
