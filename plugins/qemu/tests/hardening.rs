@@ -172,19 +172,28 @@ fn a_define_killed_midway_never_leaves_a_corrupt_config_and_its_temp_files_are_r
     };
     let mut rng = Rng::new(TEST);
     const KILLS: usize = 40;
+    let (mut left_by_kills, mut seen) = (0, 0);
     for i in 0..KILLS {
+        // Half of the kills anywhere, half in the last part of a define, where it writes.
+        let delay = match i % 2 {
+            0 => rng.below(one_define * 11 / 10 + 1),
+            _ => one_define * 6 / 10 + rng.below(one_define / 2 + 1),
+        };
         kill_after(
             &uri,
             &["define", xml.to_str().unwrap()],
-            Duration::from_micros(rng.below(one_define * 11 / 10 + 1)),
+            Duration::from_micros(delay),
         );
         let text = std::fs::read_to_string(&config).unwrap();
         assert!(
             virtkit_xml::DomainDef::parse(&text).is_ok(),
             "kill {i}: the definition on disk does not parse"
         );
+        // (Each connection removes the stale ones older than 2 s: count the new ones.)
+        let now = temps();
+        left_by_kills += now.saturating_sub(seen);
+        seen = now;
     }
-    let left_by_kills = temps();
     // What a writer killed between creating its temp file and renaming it leaves.
     std::fs::write(sb.config_dir().join(".big.xml.Kil1ed.tmp"), &big[..1000]).unwrap();
     // Temp files untouched for the driver's 2 s threshold, and no longer locked by a writer,
