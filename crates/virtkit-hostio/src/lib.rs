@@ -15,6 +15,8 @@
 //!   failure leaves the old file as it was.
 //! * [`open_nofollow`]: open (or create exclusively) a file without following a symlink in its
 //!   last component.
+//! * [`run_bounded`]: run a helper program shell-free, in its own process group, with a
+//!   timeout and capped output; nothing it started outlives the call.
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
@@ -22,6 +24,9 @@ use std::fs::{File, OpenOptions};
 use std::io::{Read, Write};
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
+
+mod process;
+pub use process::{Captured, run_bounded};
 
 /// What went wrong, always naming the path.
 #[derive(Debug, thiserror::Error)]
@@ -65,6 +70,14 @@ pub enum Error {
     NotText {
         /// The path.
         path: PathBuf,
+    },
+    /// A program run by [`run_bounded`] did not exit in time (it was killed).
+    #[error("'{program}' did not finish within {timeout:?} and was killed")]
+    TimedOut {
+        /// The program.
+        program: PathBuf,
+        /// How long it was given.
+        timeout: std::time::Duration,
     },
 }
 
