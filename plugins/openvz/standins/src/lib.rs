@@ -13,8 +13,9 @@
 //! | `vz/private/<CTID>/` | private areas |
 //! | `proc/vz/` | the kernel's side: `proc/vz/standin/<CTID>` holds `running` or `frozen` |
 //!
-//! Nothing runs: a started container is a state file. `VIRTKIT_VZ_STANDIN_VERSION` sets the
-//! version `vzctl --version` reports (default 4.9.4).
+//! Nothing runs: a started container is a state file. `VERSION="X.Y.Z"` in `standin.conf` at
+//! the root sets the version the tools behave as (default 4.9.4: `vzctl --version`, and
+//! `vzlist` knows the `ctid` column from 4.0 on).
 
 use std::path::{Path, PathBuf};
 
@@ -111,6 +112,19 @@ impl Host {
             std::fs::write(root.join(format!("vz/template/cache/{t}.tar.gz")), b"")?;
         }
         Ok(h)
+    }
+
+    /// The vzctl version this host behaves as (`standin.conf`'s `VERSION`, default 4.9.4).
+    pub fn version(&self) -> String {
+        std::fs::read_to_string(self.root.join("standin.conf"))
+            .ok()
+            .and_then(|t| VzConfig::parse(&t).get("VERSION").map(str::to_string))
+            .unwrap_or_else(|| "4.9.4".into())
+    }
+
+    /// The major version.
+    pub fn major(&self) -> u32 {
+        self.version().split('.').next().and_then(|m| m.parse().ok()).unwrap_or(4)
     }
 
     /// The container configuration directory.

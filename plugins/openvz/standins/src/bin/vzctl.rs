@@ -23,7 +23,7 @@ impl Out {
 }
 
 fn version() -> String {
-    std::env::var("VIRTKIT_VZ_STANDIN_VERSION").unwrap_or_else(|_| "4.9.4".into())
+    Host::from_env("vzctl").map_or_else(|_| "4.9.4".into(), |h| h.version())
 }
 
 fn usage() -> String {

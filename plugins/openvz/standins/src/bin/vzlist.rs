@@ -2,7 +2,8 @@
 //!
 //! `vzlist [-a | -S] [-H] [-o FIELD[,FIELD...]] [-1] [-L] [CTID|NAME ...]`. Running containers
 //! only by default; `-a` all, `-S` stopped only. Fields: `ctid` (also `veid`, `vpsid`),
-//! `status`, `name`, `hostname`, `ip`, `onboot`, `ostemplate`, `numproc`. No container to show
+//! `status`, `name`, `hostname`, `ip`, `onboot`, `ostemplate`, `numproc`; a stand-in told it
+//! is older than 4.0 (`standin.conf`) knows no `ctid`. No container to show
 //! is "Container(s) not found" on standard error and exit status 1, as vzlist does.
 
 use std::process::ExitCode;
@@ -70,11 +71,18 @@ fn run(args: &[String]) -> Result<String, (u8, String)> {
         }
         i += 1;
     }
+    // The stand-in's model of history: `ctid` is vzctl 4's name of the `veid`/`vpsid` column.
+    let h = Host::from_env("vzlist")?;
+    let old = h.major() < 4;
     let cols: Vec<&(&str, &str, usize, bool)> = fields
         .split(',')
-        .map(|f| FIELDS.iter().find(|(n, ..)| *n == f).ok_or((1, format!("Unknown field: {f}"))))
+        .map(|f| {
+            FIELDS
+                .iter()
+                .find(|(n, ..)| *n == f && !(old && f == "ctid"))
+                .ok_or((1, format!("Unknown field: {f}")))
+        })
         .collect::<Result<_, _>>()?;
-    let h = Host::from_env("vzlist")?;
     let mut ctids = Vec::new();
     if wanted.is_empty() {
         ctids = h.ctids();
