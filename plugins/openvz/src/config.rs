@@ -32,8 +32,7 @@ fn is_key_char(c: char) -> bool {
 
 /// The value libvirt read from the text after `=`: the first token between `"`, tab and newline.
 fn token(rest: &str) -> Option<&str> {
-    rest.split(['"', '\t', '\n'])
-        .find(|t| !t.is_empty())
+    rest.split(['"', '\t', '\n']).find(|t| !t.is_empty())
 }
 
 impl VzConfig {
@@ -163,14 +162,20 @@ mod tests {
         let cases = std::fs::read_to_string(dir.join("cases.tsv"))
             .expect("the shared corpus is beside the repository");
         let mut checked = 0;
-        for line in cases.lines().filter(|l| !l.starts_with('#') && !l.trim().is_empty()) {
+        for line in cases
+            .lines()
+            .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        {
             let cols: Vec<&str> = line.split('\t').collect();
             if !cols[1].ends_with(".tsv") {
                 continue;
             }
             let conf = VzConfig::parse(&std::fs::read_to_string(dir.join(cols[0])).unwrap());
             let expected = std::fs::read_to_string(dir.join(cols[1])).unwrap();
-            for row in expected.lines().filter(|l| !l.starts_with('#') && !l.is_empty()) {
+            for row in expected
+                .lines()
+                .filter(|l| !l.starts_with('#') && !l.is_empty())
+            {
                 let f: Vec<&str> = row.split('\t').collect();
                 let (param, value, found) = (f[0], f[1], f[2] == "1");
                 assert_eq!(
@@ -193,7 +198,11 @@ mod tests {
         assert_eq!(c.get("A"), Some("2"), "the last non-empty value wins");
         assert_eq!(c.get("B"), Some("plain"));
         assert_eq!(c.get("C"), Some("unterminated"));
-        assert_eq!(c.get("D"), None, "libvirt matched keys at the start of the line only");
+        assert_eq!(
+            c.get("D"),
+            None,
+            "libvirt matched keys at the start of the line only"
+        );
         assert_eq!(c.get("E"), Some("a b"));
         assert_eq!(c.get("F"), Some("x"));
         assert_eq!(c.get("GG"), Some("t"));
@@ -209,7 +218,10 @@ mod tests {
         assert_eq!(c.to_text(), text);
         c.set("ONBOOT", "no");
         c.set_uuid("u");
-        assert_eq!(c.to_text(), "# head\nCPUS=\"2\"\nONBOOT=\"no\"\n\n#UUID: u\n");
+        assert_eq!(
+            c.to_text(),
+            "# head\nCPUS=\"2\"\nONBOOT=\"no\"\n\n#UUID: u\n"
+        );
         assert_eq!(VzConfig::parse(&c.to_text()), c);
         c.remove("CPUS");
         assert_eq!(c.get("CPUS"), None);
@@ -218,10 +230,16 @@ mod tests {
     #[test]
     fn beancounters() {
         assert_eq!(barrier_limit("0:2147483647"), Some((Some(0), None)));
-        assert_eq!(barrier_limit("360000:360000"), Some((Some(360000), Some(360000))));
+        assert_eq!(
+            barrier_limit("360000:360000"),
+            Some((Some(360000), Some(360000)))
+        );
         assert_eq!(barrier_limit("5"), Some((Some(5), Some(5))));
         assert_eq!(barrier_limit("unlimited"), Some((None, None)));
-        assert_eq!(barrier_limit("9223372036854775807:9223372036854775807"), Some((None, None)));
+        assert_eq!(
+            barrier_limit("9223372036854775807:9223372036854775807"),
+            Some((None, None))
+        );
         assert_eq!(barrier_limit("x:1"), None);
     }
 }

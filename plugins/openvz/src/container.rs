@@ -51,7 +51,9 @@ pub fn domain_def(name: &str, uuid: Uuid, conf: &VzConfig, host: &Host) -> Resul
         conf.get(key)
             .map(|v| {
                 barrier_limit(v).ok_or_else(|| {
-                    internal(format!("could not parse '{key}' value '{v}' of the container config"))
+                    internal(format!(
+                        "could not parse '{key}' value '{v}' of the container config"
+                    ))
                 })
             })
             .transpose()
@@ -79,7 +81,9 @@ pub fn domain_def(name: &str, uuid: Uuid, conf: &VzConfig, host: &Host) -> Resul
         .unwrap_or(host.cpus.max(1));
     let space = match conf.get("DISKSPACE") {
         Some(v) => barrier_limit(v).ok_or_else(|| {
-            internal(format!("could not parse 'DISKSPACE' value '{v}' of the container config"))
+            internal(format!(
+                "could not parse 'DISKSPACE' value '{v}' of the container config"
+            ))
         })?,
         None => (None, None),
     };
@@ -239,14 +243,19 @@ pub fn complete_interfaces(def: &mut DomainDef, ctid: u32) {
             continue;
         }
         if nic.guest_dev.is_none() {
-            let n = (0..).find(|n| !used.contains(&format!("eth{n}"))).unwrap_or(0);
+            let n = (0..)
+                .find(|n| !used.contains(&format!("eth{n}")))
+                .unwrap_or(0);
             nic.guest_dev = Some(format!("eth{n}"));
             used.push(format!("eth{n}"));
         }
         if nic.target_dev.is_none() {
             let dev = nic.guest_dev.as_deref().unwrap_or("eth0");
             let n: String = dev.chars().filter(|c| c.is_ascii_digit()).collect();
-            nic.target_dev = Some(format!("veth{ctid}.{}", if n.is_empty() { "0" } else { &n }));
+            nic.target_dev = Some(format!(
+                "veth{ctid}.{}",
+                if n.is_empty() { "0" } else { &n }
+            ));
         }
         if nic.mac.is_none() {
             nic.mac = Some(random_mac());
@@ -289,18 +298,26 @@ pub fn set_options(def: &DomainDef, current: Option<&DomainDef>, host: &Host) ->
             add("--vmguarpages", pages(g, host).to_string());
         }
         if mt.soft_limit_kib.is_some() || mt.hard_limit_kib.is_some() {
-            let p = |k: Option<u64>| k.map_or("unlimited".to_string(), |k| pages(k, host).to_string());
+            let p =
+                |k: Option<u64>| k.map_or("unlimited".to_string(), |k| pages(k, host).to_string());
             let soft = mt.soft_limit_kib.or(mt.hard_limit_kib);
-            add("--privvmpages", format!("{}:{}", p(soft), p(mt.hard_limit_kib)));
+            add(
+                "--privvmpages",
+                format!("{}:{}", p(soft), p(mt.hard_limit_kib)),
+            );
         }
     }
     add("--cpus", def.vcpus.max(1).to_string());
     if let Some(fs) = def.devices.filesystems.first()
         && (fs.space_soft_limit.is_some() || fs.space_hard_limit.is_some())
     {
-        let k = |b: Option<u64>| b.map_or("unlimited".to_string(), |b| b.div_ceil(1024).to_string());
+        let k =
+            |b: Option<u64>| b.map_or("unlimited".to_string(), |b| b.div_ceil(1024).to_string());
         let soft = fs.space_soft_limit.or(fs.space_hard_limit);
-        add("--diskspace", format!("{}:{}", k(soft), k(fs.space_hard_limit)));
+        add(
+            "--diskspace",
+            format!("{}:{}", k(soft), k(fs.space_hard_limit)),
+        );
     }
     let nets_changed = match current {
         None => !def.devices.interfaces.is_empty(),
@@ -355,17 +372,29 @@ mod tests {
         assert_eq!(def.memory_kib, 0);
         let mt = def.memtune.unwrap();
         assert_eq!(mt.min_guarantee_kib, Some(360_000 * 4));
-        assert_eq!((mt.soft_limit_kib, mt.hard_limit_kib), (Some(360_000 * 4), Some(360_000 * 4)));
+        assert_eq!(
+            (mt.soft_limit_kib, mt.hard_limit_kib),
+            (Some(360_000 * 4), Some(360_000 * 4))
+        );
         assert_eq!(def.vcpus, 4, "no CPUS: the host's CPUs");
         let fs = &def.devices.filesystems[0];
-        assert_eq!((fs.fs_type, fs.source.as_str()), (FilesystemType::Template, "rhel-5-lystor"));
+        assert_eq!(
+            (fs.fs_type, fs.source.as_str()),
+            (FilesystemType::Template, "rhel-5-lystor")
+        );
         // DISKSPACE="" comes last; libvirt kept the earlier value.
         assert_eq!(fs.space_soft_limit, Some(107_733_379 * 1024));
         assert_eq!(def.devices.interfaces.len(), 2);
         check_def(&def).unwrap();
         let xml = def.to_xml(&FormatOptions::default());
-        assert!(xml.starts_with("<domain type='openvz'>\n  <name>105</name>"), "{xml}");
-        assert!(xml.contains("<os>\n    <type>exe</type>\n    <init>/sbin/init</init>\n  </os>"), "{xml}");
+        assert!(
+            xml.starts_with("<domain type='openvz'>\n  <name>105</name>"),
+            "{xml}"
+        );
+        assert!(
+            xml.contains("<os>\n    <type>exe</type>\n    <init>/sbin/init</init>\n  </os>"),
+            "{xml}"
+        );
         assert!(xml.contains("<filesystem type='template'>\n      <source name='rhel-5-lystor'/>\n      <target dir='/'/>"), "{xml}");
         assert_eq!(DomainDef::parse(&xml).unwrap(), def);
     }

@@ -13,6 +13,9 @@ use crate::config::VzConfig;
 use crate::container::{self, Host};
 use crate::tools::{Status, check_name, parse_ctid};
 
+/// Serializes the choice of a new CTID and its creation within the process.
+static DEFINE_LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 /// Largest container config read.
 const CONFIG_CAP: u64 = 1 << 20;
 
@@ -73,14 +76,28 @@ impl OpenvzConn {
         match virtkit_hostio::read_string_capped(&path, CONFIG_CAP) {
             Ok(text) => Ok(Some(VzConfig::parse(&text))),
             Err(e) if e.errno() == Some(nix::libc::ENOENT) => Ok(None),
-            Err(e) => Err(Error::new(ErrorCode::ReadFailed, format!("cannot read container config: {e}"))),
+            Err(e) => Err(Error::new(
+                ErrorCode::ReadFailed,
+                format!("cannot read container config: {e}"),
+            )),
         }
     }
 
     pub(crate) fn write_conf(&self, ctid: u32, conf: &VzConfig) -> Result<()> {
         virtkit_hostio::check_trusted_dir(&self.settings.confdir)
-            .and_then(|()| virtkit_hostio::write_atomic(&self.conf_path(ctid), conf.to_text().as_bytes(), 0o644))
-            .map_err(|e| Error::new(ErrorCode::WriteFailed, format!("cannot write container config: {e}")))
+            .and_then(|()| {
+                virtkit_hostio::write_atomic(
+                    &self.conf_path(ctid),
+                    conf.to_text().as_bytes(),
+                    0o644,
+                )
+            })
+            .map_err(|e| {
+                Error::new(
+                    ErrorCode::WriteFailed,
+                    format!("cannot write container config: {e}"),
+                )
+            })
     }
 
     /// The host facts the mapping needs.
@@ -129,7 +146,14 @@ impl OpenvzConn {
                 }
                 paused = false;
             }
-            out.push(Ct { ctid, status, paused, name, uuid, conf });
+            out.push(Ct {
+                ctid,
+                status,
+                paused,
+                name,
+                uuid,
+                conf,
+            });
         }
         Ok(out)
     }
@@ -139,7 +163,12 @@ impl OpenvzConn {
         self.scan()?
             .into_iter()
             .find(|c| c.uuid == d.uuid)
-            .ok_or_else(|| Error::no_domain(format!("no domain with matching uuid '{}' ({})", d.uuid, d.name)))
+            .ok_or_else(|| {
+                Error::no_domain(format!(
+                    "no domain with matching uuid '{}' ({})",
+                    d.uuid, d.name
+                ))
+            })
     }
 
     fn set_paused(&self, ctid: u32, paused: bool) -> Result<()> {
@@ -150,12 +179,20 @@ impl OpenvzConn {
         } else {
             match std::fs::remove_file(&path) {
                 Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-                    return Err(Error::system(format!("cannot remove {}", path.display()), &e));
+                    return Err(Error::system(
+                        format!("cannot remove {}", path.display()),
+                        &e,
+                    ));
                 }
                 _ => Ok(()),
             }
         };
-        r.map_err(|e| Error::new(ErrorCode::WriteFailed, format!("cannot record the paused state: {e}")))
+        r.map_err(|e| {
+            Error::new(
+                ErrorCode::WriteFailed,
+                format!("cannot record the paused state: {e}"),
+            )
+        })
     }
 
     fn vzctl(&self, args: &[&str]) -> Result<String> {
@@ -193,7 +230,11 @@ pub(crate) fn num_of_defined_domains(c: &OpenvzConn) -> Result<i32> {
     Ok(c.scan()?.iter().filter(|ct| !ct.active()).count() as i32)
 }
 
-pub(crate) fn lookup_by_id(c: &OpenvzConn, id: i32, out: &mut dyn FnMut(DomainRef<'_>)) -> Result<()> {
+pub(crate) fn lookup_by_id(
+    c: &OpenvzConn,
+    id: i32,
+    out: &mut dyn FnMut(DomainRef<'_>),
+) -> Result<()> {
     let cts = c.scan()?;
     let ct = cts
         .iter()
@@ -203,7 +244,11 @@ pub(crate) fn lookup_by_id(c: &OpenvzConn, id: i32, out: &mut dyn FnMut(DomainRe
     Ok(())
 }
 
-pub(crate) fn lookup_by_uuid(c: &OpenvzConn, uuid: &Uuid, out: &mut dyn FnMut(DomainRef<'_>)) -> Result<()> {
+pub(crate) fn lookup_by_uuid(
+    c: &OpenvzConn,
+    uuid: &Uuid,
+    out: &mut dyn FnMut(DomainRef<'_>),
+) -> Result<()> {
     let cts = c.scan()?;
     let ct = cts
         .iter()
@@ -213,7 +258,11 @@ pub(crate) fn lookup_by_uuid(c: &OpenvzConn, uuid: &Uuid, out: &mut dyn FnMut(Do
     Ok(())
 }
 
-pub(crate) fn lookup_by_name(c: &OpenvzConn, name: &str, out: &mut dyn FnMut(DomainRef<'_>)) -> Result<()> {
+pub(crate) fn lookup_by_name(
+    c: &OpenvzConn,
+    name: &str,
+    out: &mut dyn FnMut(DomainRef<'_>),
+) -> Result<()> {
     let cts = c.scan()?;
     let ct = cts
         .iter()
@@ -267,7 +316,13 @@ fn set_physpages(c: &OpenvzConn, d: &DomainRef<'_>, kib: u64) -> Result<()> {
     }
     let host = c.host();
     let pages = kib.div_ceil(host.kib_per_page);
-    c.vzctl(&["set", &ct.ctid_arg(), "--physpages", &format!("0:{pages}"), "--save"])?;
+    c.vzctl(&[
+        "set",
+        &ct.ctid_arg(),
+        "--physpages",
+        &format!("0:{pages}"),
+        "--save",
+    ])?;
     Ok(())
 }
 
@@ -283,7 +338,10 @@ pub(crate) fn set_max_memory(c: &OpenvzConn, d: &DomainRef<'_>, kib: u64) -> Res
 pub(crate) fn set_vcpus(c: &OpenvzConn, d: &DomainRef<'_>, n: u32) -> Result<()> {
     let ct = c.find(d)?;
     if n == 0 || n > crate::MAX_VCPUS as u32 {
-        return Err(Error::invalid_arg(format!("vCPUs must be between 1 and {}, not {n}", crate::MAX_VCPUS)));
+        return Err(Error::invalid_arg(format!(
+            "vCPUs must be between 1 and {}, not {n}",
+            crate::MAX_VCPUS
+        )));
     }
     c.vzctl(&["set", &ct.ctid_arg(), "--cpus", &n.to_string(), "--save"])?;
     Ok(())
@@ -295,7 +353,13 @@ pub(crate) fn get_autostart(c: &OpenvzConn, d: &DomainRef<'_>) -> Result<bool> {
 
 pub(crate) fn set_autostart(c: &OpenvzConn, d: &DomainRef<'_>, on: bool) -> Result<()> {
     let ct = c.find(d)?;
-    c.vzctl(&["set", &ct.ctid_arg(), "--onboot", if on { "yes" } else { "no" }, "--save"])?;
+    c.vzctl(&[
+        "set",
+        &ct.ctid_arg(),
+        "--onboot",
+        if on { "yes" } else { "no" },
+        "--save",
+    ])?;
     Ok(())
 }
 
@@ -308,7 +372,10 @@ pub(crate) fn is_persistent(c: &OpenvzConn, d: &DomainRef<'_>) -> Result<bool> {
 pub(crate) fn start(c: &OpenvzConn, d: &DomainRef<'_>) -> Result<()> {
     let ct = c.find(d)?;
     if ct.status != Status::Stopped {
-        return Err(Error::operation_invalid(format!("domain '{}' is already active", ct.name)));
+        return Err(Error::operation_invalid(format!(
+            "domain '{}' is already active",
+            ct.name
+        )));
     }
     c.vzctl(&["start", &ct.ctid_arg()])?;
     Ok(())
@@ -336,7 +403,10 @@ pub(crate) fn destroy(c: &OpenvzConn, d: &DomainRef<'_>) -> Result<()> {
 pub(crate) fn reboot(c: &OpenvzConn, d: &DomainRef<'_>, _flags: u32) -> Result<()> {
     let ct = c.find(d)?;
     if !ct.active() || ct.paused {
-        return Err(Error::operation_invalid(format!("domain '{}' is not in running state", ct.name)));
+        return Err(Error::operation_invalid(format!(
+            "domain '{}' is not in running state",
+            ct.name
+        )));
     }
     c.vzctl(&["restart", &ct.ctid_arg()])?;
     Ok(())
@@ -348,7 +418,10 @@ pub(crate) fn suspend(c: &OpenvzConn, d: &DomainRef<'_>) -> Result<()> {
         return Err(not_running(&ct));
     }
     if ct.paused {
-        return Err(Error::operation_invalid(format!("domain '{}' is already paused", ct.name)));
+        return Err(Error::operation_invalid(format!(
+            "domain '{}' is already paused",
+            ct.name
+        )));
     }
     c.vzctl(&["chkpnt", &ct.ctid_arg(), "--suspend"])?;
     if let Err(e) = c.set_paused(ct.ctid, true) {
@@ -362,7 +435,10 @@ pub(crate) fn suspend(c: &OpenvzConn, d: &DomainRef<'_>) -> Result<()> {
 pub(crate) fn resume(c: &OpenvzConn, d: &DomainRef<'_>) -> Result<()> {
     let ct = c.find(d)?;
     if !ct.active() || !ct.paused {
-        return Err(Error::operation_invalid(format!("domain '{}' is not paused", ct.name)));
+        return Err(Error::operation_invalid(format!(
+            "domain '{}' is not paused",
+            ct.name
+        )));
     }
     c.vzctl(&["chkpnt", &ct.ctid_arg(), "--resume"])?;
     c.set_paused(ct.ctid, false)
@@ -371,7 +447,10 @@ pub(crate) fn resume(c: &OpenvzConn, d: &DomainRef<'_>) -> Result<()> {
 pub(crate) fn undefine(c: &OpenvzConn, d: &DomainRef<'_>) -> Result<()> {
     let ct = c.find(d)?;
     if ct.active() {
-        return Err(Error::operation_invalid(format!("cannot delete active domain '{}'", ct.name)));
+        return Err(Error::operation_invalid(format!(
+            "cannot delete active domain '{}'",
+            ct.name
+        )));
     }
     c.vzctl(&["destroy", &ct.ctid_arg()])?;
     Ok(())
@@ -400,7 +479,9 @@ fn choose_ctid(c: &OpenvzConn, name: &str, cts: &[Ct]) -> Result<u32> {
 pub(crate) fn define_xml(c: &OpenvzConn, xml: &str) -> Result<DomainIdent> {
     let mut def = DomainDef::parse(xml).map_err(|e| Error::xml(e.to_string()))?;
     container::check_def(&def)?;
-    let _guard = c.define_lock.lock().unwrap_or_else(|p| p.into_inner());
+    // One definition at a time in this process (every connection); vzctl refuses a CTID that
+    // another process took meanwhile, and the choice is made again.
+    let _guard = DEFINE_LOCK.lock().unwrap_or_else(|p| p.into_inner());
     let cts = c.scan()?;
     let host = c.host();
     if let Some(ct) = cts.iter().find(|ct| ct.name == def.name) {
@@ -418,22 +499,43 @@ pub(crate) fn define_xml(c: &OpenvzConn, xml: &str) -> Result<DomainIdent> {
             ct.name, ct.uuid
         )));
     }
-    let ctid = choose_ctid(c, &def.name, &cts)?;
+    let mut cts = cts;
+    let mut tries = 0;
+    let ctid = loop {
+        let ctid = choose_ctid(c, &def.name, &cts)?;
+        let ctid_s = ctid.to_string();
+        let mut create = vec!["create", ctid_s.as_str()];
+        if let Some(t) = container::template(&def) {
+            create.extend(["--ostemplate", t]);
+        }
+        if parse_ctid(&def.name).is_none() {
+            create.extend(["--name", def.name.as_str()]);
+        }
+        match c.vzctl(&create) {
+            Ok(_) => break ctid,
+            // Another process took the CTID meanwhile: choose again.
+            Err(_)
+                if parse_ctid(&def.name).is_none() && c.conf_path(ctid).exists() && tries < 8 =>
+            {
+                tries += 1;
+                cts = c.scan()?;
+            }
+            Err(e) => return Err(e),
+        }
+    };
     container::complete_interfaces(&mut def, ctid);
     let ctid_s = ctid.to_string();
-    let mut create = vec!["create", &ctid_s];
-    if let Some(t) = container::template(&def) {
-        create.extend(["--ostemplate", t]);
-    }
-    if parse_ctid(&def.name).is_none() {
-        create.extend(["--name", &def.name]);
-    }
-    c.vzctl(&create)?;
     // From here on a failure leaves no half-made container behind.
     let undo = |e: Error| -> Error {
         match c.vzctl(&["destroy", &ctid_s]) {
             Ok(_) => e,
-            Err(u) => Error::new(e.code, format!("{}; undoing the create failed too: {}", e.message, u.message)),
+            Err(u) => Error::new(
+                e.code,
+                format!(
+                    "{}; undoing the create failed too: {}",
+                    e.message, u.message
+                ),
+            ),
         }
     };
     let configure = || -> Result<()> {

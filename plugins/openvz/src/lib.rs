@@ -21,8 +21,6 @@ mod netif;
 mod settings;
 mod tools;
 
-use std::sync::Mutex;
-
 use virtkit_driver::{Driver, DriverInfo, Error, ErrorCode, NodeInfo, Ops, Result, abi};
 use virtkit_xml::{Capabilities, CapsDomain, CapsGuest, CapsGuestArch};
 
@@ -52,8 +50,6 @@ pub struct OpenvzConn {
     read_only: bool,
     /// vzctl's version (`major * 1_000_000 + minor * 1_000 + micro`).
     version: u64,
-    /// Serializes the choice of a new CTID and its creation within this process.
-    define_lock: Mutex<()>,
 }
 
 impl OpenvzConn {
@@ -64,7 +60,10 @@ impl OpenvzConn {
             return Ok(None);
         };
         if let Some(why) = settings.unusable() {
-            return Err(Error::new(ErrorCode::NoConnect, format!("no connection driver available for {uri}: {why}")));
+            return Err(Error::new(
+                ErrorCode::NoConnect,
+                format!("no connection driver available for {uri}: {why}"),
+            ));
         }
         let tools = Tools::new(&settings);
         let version = tools.version()?;
@@ -73,7 +72,6 @@ impl OpenvzConn {
             tools,
             read_only,
             version,
-            define_lock: Mutex::new(()),
         };
         if !read_only {
             conn.assign_uuids()?;
@@ -89,7 +87,11 @@ impl OpenvzConn {
     /// vzlist's name of the container ID column: `ctid` from vzctl 4 on, `vpsid` before (the
     /// column libvirt's early driver asked for).
     pub fn id_field(&self) -> &'static str {
-        if self.version >= 4_000_000 { "ctid" } else { "vpsid" }
+        if self.version >= 4_000_000 {
+            "ctid"
+        } else {
+            "vpsid"
+        }
     }
 
     /// Gives every container config without a `#UUID:` comment one, as libvirt did when it

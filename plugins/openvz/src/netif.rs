@@ -96,7 +96,10 @@ pub fn parse_ip_addresses(value: &str) -> Result<Vec<IpAddr>, String> {
 
 /// The interfaces of a container: one `ethernet` interface per venet address, then one per
 /// veth device (`bridge` when it names a bridge, `ethernet` otherwise), as libvirt read them.
-pub fn interfaces(ip_address: Option<&str>, netif: Option<&str>) -> Result<Vec<InterfaceDef>, String> {
+pub fn interfaces(
+    ip_address: Option<&str>,
+    netif: Option<&str>,
+) -> Result<Vec<InterfaceDef>, String> {
     let mut out = Vec::new();
     for ip in parse_ip_addresses(ip_address.unwrap_or(""))? {
         out.push(InterfaceDef {
@@ -176,7 +179,11 @@ mod tests {
     #[test]
     fn bad_network_values_are_errors() {
         assert!(parse_netif("mac=00:18:51").unwrap_err().contains("length"));
-        assert!(parse_netif("mac=zz:18:51:C1:05:EE").unwrap_err().contains("wrong MAC"));
+        assert!(
+            parse_netif("mac=zz:18:51:C1:05:EE")
+                .unwrap_err()
+                .contains("wrong MAC")
+        );
         assert!(parse_netif("host_ifname=a-very-long-device-name").is_err());
         assert!(parse_ip_addresses("10.0.0.1 nonsense").is_err());
         assert_eq!(

@@ -58,7 +58,8 @@ fn decode(s: &str) -> Result<String> {
             i += 1;
         }
     }
-    String::from_utf8(out).map_err(|_| Error::invalid_arg(format!("URI parameter '{s}' is not UTF-8")))
+    String::from_utf8(out)
+        .map_err(|_| Error::invalid_arg(format!("URI parameter '{s}' is not UTF-8")))
 }
 
 fn absolute(what: &str, v: String) -> Result<PathBuf> {
@@ -74,7 +75,10 @@ fn absolute(what: &str, v: String) -> Result<PathBuf> {
 impl Settings {
     /// Resolves `uri`, reading the environment through `env`. `Ok(None)` when the URI is not a
     /// local `openvz:` URI (the driver declines it).
-    pub fn from_uri_with(uri: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Option<Settings>> {
+    pub fn from_uri_with(
+        uri: &str,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Option<Settings>> {
         let Some(rest) = uri.strip_prefix("openvz://") else {
             return Ok(None);
         };
@@ -86,7 +90,9 @@ impl Settings {
         if path.trim_end_matches('/') != "/system" {
             return Err(Error::new(
                 ErrorCode::InvalidArg,
-                format!("invalid argument: unexpected OpenVZ URI path '{path}', try openvz:///system"),
+                format!(
+                    "invalid argument: unexpected OpenVZ URI path '{path}', try openvz:///system"
+                ),
             ));
         }
         let mut params = std::collections::BTreeMap::new();
@@ -117,7 +123,11 @@ impl Settings {
         };
         Ok(Some(Settings {
             vzctl: path_of("vzctl", "vzctl program", PathBuf::from("/usr/sbin/vzctl"))?,
-            vzlist: path_of("vzlist", "vzlist program", PathBuf::from("/usr/sbin/vzlist"))?,
+            vzlist: path_of(
+                "vzlist",
+                "vzlist program",
+                PathBuf::from("/usr/sbin/vzlist"),
+            )?,
             confdir: path_of("confdir", "configuration directory", under("/etc/vz/conf"))?,
             procvz: path_of("procvz", "control file", under("/proc/vz"))?,
             rundir: path_of("rundir", "state directory", under("/run/virtkit/openvz"))?,
@@ -166,7 +176,9 @@ mod tests {
 
     #[test]
     fn defaults() {
-        let s = Settings::from_uri_with("openvz:///system", &env).unwrap().unwrap();
+        let s = Settings::from_uri_with("openvz:///system", &env)
+            .unwrap()
+            .unwrap();
         assert_eq!(s.vzctl, PathBuf::from("/usr/sbin/vzctl"));
         assert_eq!(s.vzlist, PathBuf::from("/usr/sbin/vzlist"));
         assert_eq!(s.confdir, PathBuf::from("/etc/vz/conf"));
@@ -177,12 +189,9 @@ mod tests {
     #[test]
     fn parameters_and_environment() {
         let e = |k: &str| (k == "VIRTKIT_OPENVZ_VZLIST").then(|| "/opt/vzlist".to_string());
-        let s = Settings::from_uri_with(
-            "openvz:///system?root=/tmp/r&vzctl=/opt/vz%63tl",
-            &e,
-        )
-        .unwrap()
-        .unwrap();
+        let s = Settings::from_uri_with("openvz:///system?root=/tmp/r&vzctl=/opt/vz%63tl", &e)
+            .unwrap()
+            .unwrap();
         assert_eq!(s.vzctl, PathBuf::from("/opt/vzctl"));
         assert_eq!(s.vzlist, PathBuf::from("/opt/vzlist"));
         assert_eq!(s.confdir, PathBuf::from("/tmp/r/etc/vz/conf"));
@@ -192,14 +201,23 @@ mod tests {
 
     #[test]
     fn refusals() {
-        assert_eq!(Settings::from_uri_with("qemu:///system", &env).unwrap(), None);
-        assert_eq!(Settings::from_uri_with("openvz://host/system", &env).unwrap(), None);
+        assert_eq!(
+            Settings::from_uri_with("qemu:///system", &env).unwrap(),
+            None
+        );
+        assert_eq!(
+            Settings::from_uri_with("openvz://host/system", &env).unwrap(),
+            None
+        );
         let e = Settings::from_uri_with("openvz:///session", &env).unwrap_err();
         assert!(e.message.contains("try openvz:///system"), "{e}");
         let e = Settings::from_uri_with("openvz:///system?vzctl=vzctl", &env).unwrap_err();
         assert!(e.message.contains("absolute"), "{e}");
         let e = Settings::from_uri_with("openvz:///system?nope=1", &env).unwrap_err();
-        assert!(e.message.contains("unknown OpenVZ URI parameter 'nope'"), "{e}");
+        assert!(
+            e.message.contains("unknown OpenVZ URI parameter 'nope'"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -208,6 +226,9 @@ mod tests {
             .unwrap()
             .unwrap();
         let why = s.unusable().unwrap();
-        assert!(why.contains("/nonexistent-virtkit/proc/vz") && !why.contains('\n'), "{why}");
+        assert!(
+            why.contains("/nonexistent-virtkit/proc/vz") && !why.contains('\n'),
+            "{why}"
+        );
     }
 }

@@ -58,7 +58,11 @@ fn allowed(value: &str, what: &str, max: usize, extra: &[char]) -> Result<()> {
     } else {
         Err(Error::invalid_arg(format!(
             "{what} '{value}' is not allowed: up to {max} letters, digits or {}, not starting with '-'",
-            extra.iter().map(|c| format!("'{c}'")).collect::<Vec<_>>().join(" ")
+            extra
+                .iter()
+                .map(|c| format!("'{c}'"))
+                .collect::<Vec<_>>()
+                .join(" ")
         )))
     }
 }
@@ -80,7 +84,8 @@ pub fn check_device(d: &str, what: &str) -> Result<()> {
 
 /// A numeric container ID in vzctl's range (0 is the host).
 pub fn parse_ctid(s: &str) -> Option<u32> {
-    if s.is_empty() || s.len() > 10 || !s.bytes().all(|b| b.is_ascii_digit()) || s.starts_with('0') {
+    if s.is_empty() || s.len() > 10 || !s.bytes().all(|b| b.is_ascii_digit()) || s.starts_with('0')
+    {
         return None;
     }
     s.parse().ok().filter(|n| (1..=MAX_CTID).contains(n))
@@ -218,10 +223,7 @@ pub fn parse_list(text: &str) -> std::result::Result<Vec<(u32, Status)>, String>
     for line in text.lines().filter(|l| !l.trim().is_empty()) {
         let mut f = line.split_whitespace();
         let parsed = match (f.next(), f.next(), f.next()) {
-            (Some(id), Some(st), None) => id
-                .parse::<u32>()
-                .ok()
-                .zip(Status::parse(st)),
+            (Some(id), Some(st), None) => id.parse::<u32>().ok().zip(Status::parse(st)),
             _ => None,
         };
         match parsed {
@@ -252,7 +254,11 @@ mod tests {
         let text = "       101 running\n       102 stopped\n  103 mounted  \n";
         assert_eq!(
             parse_list(text).unwrap(),
-            vec![(101, Status::Running), (102, Status::Stopped), (103, Status::Mounted)]
+            vec![
+                (101, Status::Running),
+                (102, Status::Stopped),
+                (103, Status::Mounted)
+            ]
         );
         assert_eq!(parse_list("").unwrap(), vec![]);
         assert!(parse_list("101 running extra\n").is_err());

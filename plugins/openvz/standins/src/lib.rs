@@ -80,29 +80,42 @@ impl Host {
     /// The host named by `VIRTKIT_OPENVZ_ROOT`.
     pub fn from_env(tool: &str) -> Result<Host, Failure> {
         match std::env::var_os("VIRTKIT_OPENVZ_ROOT") {
-            Some(r) if Path::new(&r).is_absolute() => Ok(Host { root: PathBuf::from(r) }),
+            Some(r) if Path::new(&r).is_absolute() => Ok(Host {
+                root: PathBuf::from(r),
+            }),
             _ => Err((
                 code::SYSTEM,
-                format!("{tool}: VIRTKIT_OPENVZ_ROOT is not set to an absolute directory (the stand-in keeps its containers there)"),
+                format!(
+                    "{tool}: VIRTKIT_OPENVZ_ROOT is not set to an absolute directory (the stand-in keeps its containers there)"
+                ),
             )),
         }
     }
 
     /// A host under `root`.
     pub fn at(root: &Path) -> Host {
-        Host { root: root.to_path_buf() }
+        Host {
+            root: root.to_path_buf(),
+        }
     }
 
     /// Lays out an empty host (the directories, `proc/vz`, a `vz.conf`) with the given
     /// templates in the cache. For tests and the conformance run.
     pub fn init(root: &Path, default_template: &str, templates: &[&str]) -> std::io::Result<Host> {
         let h = Host::at(root);
-        for d in ["etc/vz/conf", "vz/template/cache", "vz/private", "proc/vz/standin"] {
+        for d in [
+            "etc/vz/conf",
+            "vz/template/cache",
+            "vz/private",
+            "proc/vz/standin",
+        ] {
             std::fs::create_dir_all(root.join(d))?;
         }
         std::fs::write(
             root.join("etc/vz/vz.conf"),
-            format!("## Global parameters\nVIRTUOZZ=yes\nDEF_OSTEMPLATE=\"{default_template}\"\nCONFIGFILE=\"basic\"\n"),
+            format!(
+                "## Global parameters\nVIRTUOZZ=yes\nDEF_OSTEMPLATE=\"{default_template}\"\nCONFIGFILE=\"basic\"\n"
+            ),
         )?;
         std::fs::write(
             root.join("etc/vz/conf/ve-basic.conf-sample"),
@@ -124,7 +137,11 @@ impl Host {
 
     /// The major version.
     pub fn major(&self) -> u32 {
-        self.version().split('.').next().and_then(|m| m.parse().ok()).unwrap_or(4)
+        self.version()
+            .split('.')
+            .next()
+            .and_then(|m| m.parse().ok())
+            .unwrap_or(4)
     }
 
     /// The container configuration directory.
@@ -153,7 +170,9 @@ impl Host {
 
     /// The global config.
     pub fn global(&self) -> VzConfig {
-        VzConfig::parse(&std::fs::read_to_string(self.root.join("etc/vz/vz.conf")).unwrap_or_default())
+        VzConfig::parse(
+            &std::fs::read_to_string(self.root.join("etc/vz/vz.conf")).unwrap_or_default(),
+        )
     }
 
     /// A container's config, when it exists.
@@ -166,7 +185,12 @@ impl Host {
     /// Writes a container's config atomically.
     pub fn save(&self, ctid: u32, conf: &VzConfig) -> Result<(), Failure> {
         virtkit_hostio::write_atomic(&self.conf_path(ctid), conf.to_text().as_bytes(), 0o644)
-            .map_err(|e| (code::CONFIG_SAVE, format!("Unable to save container configuration file: {e}")))
+            .map_err(|e| {
+                (
+                    code::CONFIG_SAVE,
+                    format!("Unable to save container configuration file: {e}"),
+                )
+            })
     }
 
     /// Every container with a config, in CTID order.
@@ -189,7 +213,10 @@ impl Host {
 
     /// A container's run state.
     pub fn state(&self, ctid: u32) -> RunState {
-        match std::fs::read_to_string(self.state_path(ctid)).as_deref().map(str::trim) {
+        match std::fs::read_to_string(self.state_path(ctid))
+            .as_deref()
+            .map(str::trim)
+        {
             Ok("running") => RunState::Running,
             Ok("frozen") => RunState::Frozen,
             _ => RunState::Stopped,
@@ -205,13 +232,25 @@ impl Host {
                 _ => Ok(()),
             },
             RunState::Running | RunState::Frozen => {
-                let text = if s == RunState::Running { "running\n" } else { "frozen\n" };
+                let text = if s == RunState::Running {
+                    "running\n"
+                } else {
+                    "frozen\n"
+                };
                 std::fs::create_dir_all(p.parent().unwrap_or(Path::new("/")))
                     .map_err(|e| e.to_string())
-                    .and_then(|()| virtkit_hostio::write_atomic(&p, text.as_bytes(), 0o644).map_err(|e| e.to_string()))
+                    .and_then(|()| {
+                        virtkit_hostio::write_atomic(&p, text.as_bytes(), 0o644)
+                            .map_err(|e| e.to_string())
+                    })
             }
         };
-        r.map_err(|e| (code::SYSTEM, format!("Unable to change the container state: {e}")))
+        r.map_err(|e| {
+            (
+                code::SYSTEM,
+                format!("Unable to change the container state: {e}"),
+            )
+        })
     }
 
     /// Resolves a CTID argument: a number, or the `NAME` of an existing container.
@@ -221,7 +260,10 @@ impl Host {
         }
         self.ctids()
             .into_iter()
-            .find(|c| self.config(*c).is_some_and(|conf| conf.get("NAME") == Some(arg)))
+            .find(|c| {
+                self.config(*c)
+                    .is_some_and(|conf| conf.get("NAME") == Some(arg))
+            })
             .ok_or_else(|| (code::SYNTAX, format!("Bad CTID: {arg}")))
     }
 }

@@ -16,10 +16,15 @@ fn vzctl_3_is_listed_by_vpsid() {
         .env("VIRTKIT_OPENVZ_ROOT", sb.root())
         .output()
         .unwrap();
-    assert_eq!(String::from_utf8_lossy(&out.stderr), "Unknown field: ctid\n");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "Unknown field: ctid\n"
+    );
     let c = sb.open();
     assert_eq!(c.version().unwrap(), 3_000_029);
-    let d = c.define_domain_xml(&container_xml("120", None, "")).unwrap();
+    let d = c
+        .define_domain_xml(&container_xml("120", None, ""))
+        .unwrap();
     d.create().unwrap();
     assert_eq!(c.list_domains().unwrap(), vec![120]);
     d.destroy().unwrap();

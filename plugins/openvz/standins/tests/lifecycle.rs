@@ -41,7 +41,10 @@ fn a_container_from_definition_to_undefinition() {
     assert_eq!(def.devices.filesystems[0].source, "centos-6-x86_64");
     let ifs = &def.devices.interfaces;
     assert_eq!(ifs.len(), 2);
-    let bridged = ifs.iter().find(|i| matches!(i.source, InterfaceSource::Bridge { .. })).unwrap();
+    let bridged = ifs
+        .iter()
+        .find(|i| matches!(i.source, InterfaceSource::Bridge { .. }))
+        .unwrap();
     assert_eq!(bridged.guest_dev.as_deref(), Some("eth0"));
     assert_eq!(bridged.target_dev.as_deref(), Some("veth101.0"));
     assert!(bridged.mac.is_some());
@@ -63,7 +66,15 @@ fn a_container_from_definition_to_undefinition() {
     d.suspend().unwrap();
     assert_eq!(d.info().unwrap().state, DomainState::Paused);
     // Another connection (another process would do the same) sees the pause.
-    assert_eq!(sb.open_read_only().lookup_domain_by_name("web").unwrap().state().unwrap().0, DomainState::Paused);
+    assert_eq!(
+        sb.open_read_only()
+            .lookup_domain_by_name("web")
+            .unwrap()
+            .state()
+            .unwrap()
+            .0,
+        DomainState::Paused
+    );
     assert_eq!(d.suspend().unwrap_err().code, ErrorCode::OperationInvalid);
     d.resume().unwrap();
     assert_eq!(d.info().unwrap().state, DomainState::Running);
@@ -84,16 +95,24 @@ fn a_container_from_definition_to_undefinition() {
     assert_eq!(d.info().unwrap().state, DomainState::Shutoff);
     assert_eq!(d.destroy().unwrap_err().code, ErrorCode::OperationInvalid);
     d.undefine().unwrap();
-    assert_eq!(c.lookup_domain_by_name("web").unwrap_err().code, ErrorCode::NoDomain);
+    assert_eq!(
+        c.lookup_domain_by_name("web").unwrap_err().code,
+        ErrorCode::NoDomain
+    );
     assert!(sb.conf(101).is_none());
-    assert!(sb.root().join("etc/vz/conf/101.conf.destroyed").exists(), "vzctl destroy keeps the old config");
+    assert!(
+        sb.root().join("etc/vz/conf/101.conf.destroyed").exists(),
+        "vzctl destroy keeps the old config"
+    );
 }
 
 #[test]
 fn a_numeric_name_is_the_ctid_and_the_default_template_applies() {
     let sb = Sandbox::new();
     let c = sb.open();
-    let d = c.define_domain_xml(&container_xml("150", None, "")).unwrap();
+    let d = c
+        .define_domain_xml(&container_xml("150", None, ""))
+        .unwrap();
     assert_eq!(d.name(), "150");
     let conf = sb.conf(150).unwrap();
     assert!(conf.contains("OSTEMPLATE=\"debian-7.0-x86_64\""), "{conf}");
@@ -103,7 +122,10 @@ fn a_numeric_name_is_the_ctid_and_the_default_template_applies() {
     // The sample config's limits show as memtune.
     assert!(xml.contains("<memtune>"), "{xml}");
     let e = c
-        .define_domain_xml(&container_xml("150", None, "").replace("<name>", "<uuid>0b1c7a52-5c1d-4cd5-9b60-4f5d8f7f0d11</uuid><name>"))
+        .define_domain_xml(&container_xml("150", None, "").replace(
+            "<name>",
+            "<uuid>0b1c7a52-5c1d-4cd5-9b60-4f5d8f7f0d11</uuid><name>",
+        ))
         .unwrap_err();
     assert_eq!(e.code, ErrorCode::DomExist, "{e}");
 }
@@ -129,7 +151,10 @@ fn a_failing_tool_is_an_error_naming_the_command_and_leaves_nothing() {
     let e = c
         .define_domain_xml(&container_xml("half", None, twice))
         .unwrap_err();
-    assert!(e.message.contains("--quiet set 101") && e.message.contains("already exists"), "{e}");
+    assert!(
+        e.message.contains("--quiet set 101") && e.message.contains("already exists"),
+        "{e}"
+    );
     assert!(c.list_defined_domains().unwrap().is_empty());
     assert!(sb.conf(101).is_none());
     assert!(!sb.root().join("vz/private/101").exists());
@@ -139,22 +164,46 @@ fn a_failing_tool_is_an_error_naming_the_command_and_leaves_nothing() {
 fn invalid_definitions_are_refused_before_any_tool_runs() {
     let sb = Sandbox::new();
     let c = sb.open();
-    let disk = container_xml("d", None, "<disk type='file' device='disk'><source file='/x.img'/><target dev='hda'/></disk>");
+    let disk = container_xml(
+        "d",
+        None,
+        "<disk type='file' device='disk'><source file='/x.img'/><target dev='hda'/></disk>",
+    );
     let e = c.define_domain_xml(&disk).unwrap_err();
     assert_eq!(e.code, ErrorCode::ConfigUnsupported);
     assert!(e.message.contains("no disks"), "{e}");
-    let kernel = container_xml("k", None, "").replace("<init>", "<kernel>/boot/vmlinuz</kernel><init>");
-    assert!(c.define_domain_xml(&kernel).unwrap_err().message.contains("<kernel>"));
+    let kernel =
+        container_xml("k", None, "").replace("<init>", "<kernel>/boot/vmlinuz</kernel><init>");
+    assert!(
+        c.define_domain_xml(&kernel)
+            .unwrap_err()
+            .message
+            .contains("<kernel>")
+    );
     let name = container_xml("bad name", None, "");
-    assert_eq!(c.define_domain_xml(&name).unwrap_err().code, ErrorCode::InvalidArg);
-    assert_eq!(c.define_domain_xml("<domain").unwrap_err().code, ErrorCode::XmlError);
-    assert!(std::fs::read_dir(sb.root().join("vz/private")).unwrap().next().is_none());
+    assert_eq!(
+        c.define_domain_xml(&name).unwrap_err().code,
+        ErrorCode::InvalidArg
+    );
+    assert_eq!(
+        c.define_domain_xml("<domain").unwrap_err().code,
+        ErrorCode::XmlError
+    );
+    assert!(
+        std::fs::read_dir(sb.root().join("vz/private"))
+            .unwrap()
+            .next()
+            .is_none()
+    );
 }
 
 #[test]
 fn an_existing_config_reads_as_libvirt_read_it() {
     let sb = Sandbox::new();
-    let corpus = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../../shared/corpus/openvz/openvzutilstest.conf");
+    let corpus = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../../../shared/corpus/openvz/openvzutilstest.conf"
+    );
     std::fs::copy(corpus, sb.root().join("etc/vz/conf/105.conf")).unwrap();
     std::fs::create_dir_all(sb.root().join("vz/private/105")).unwrap();
     // A read-only connection writes nothing and derives the UUID; a read-write one records it.
@@ -162,7 +211,11 @@ fn an_existing_config_reads_as_libvirt_read_it() {
     let d = ro.lookup_domain_by_name("105").unwrap();
     assert!(!sb.conf(105).unwrap().contains("#UUID:"));
     let rw = sb.open();
-    assert!(sb.conf(105).unwrap().contains(&format!("#UUID: {}", d.uuid())));
+    assert!(
+        sb.conf(105)
+            .unwrap()
+            .contains(&format!("#UUID: {}", d.uuid()))
+    );
     let d = rw.lookup_domain_by_uuid(&d.uuid()).unwrap();
     let def = DomainDef::parse(&d.xml_desc(0).unwrap()).unwrap();
     assert_eq!(def.devices.filesystems[0].source, "rhel-5-lystor");
@@ -179,9 +232,16 @@ fn open_says_why_it_cannot() {
     let reg = virtkit::Registry::with_dirs(Vec::new());
     let e = virtkit::Connect::open_with(Some(&sb.uri()), false, &reg).unwrap_err();
     assert_eq!(e.code, ErrorCode::NoConnect);
-    assert!(e.message.contains("proc/vz does not exist") && !e.message.contains('\n'), "{e}");
+    assert!(
+        e.message.contains("proc/vz does not exist") && !e.message.contains('\n'),
+        "{e}"
+    );
     std::fs::create_dir_all(sb.root().join("proc/vz")).unwrap();
     let uri = sb.uri().replace(common::VZCTL, "/nonexistent/vzctl");
     let e = virtkit::Connect::open_with(Some(&uri), false, &reg).unwrap_err();
-    assert!(e.message.contains("vzctl is not installed at /nonexistent/vzctl"), "{e}");
+    assert!(
+        e.message
+            .contains("vzctl is not installed at /nonexistent/vzctl"),
+        "{e}"
+    );
 }

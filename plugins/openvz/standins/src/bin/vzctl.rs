@@ -44,7 +44,10 @@ fn options<'a>(
     while i < args.len() {
         let a = args[i].as_str();
         let Some(name) = a.strip_prefix("--") else {
-            return Err((code::SYNTAX, format!("non-option ARGV-elements: {}", args[i..].join(" "))));
+            return Err((
+                code::SYNTAX,
+                format!("non-option ARGV-elements: {}", args[i..].join(" ")),
+            ));
         };
         let (name, inline) = match name.split_once('=') {
             Some((n, v)) => (n, Some(v)),
@@ -59,14 +62,20 @@ fn options<'a>(
                 None => {
                     i += 1;
                     args.get(i).map(String::as_str).ok_or_else(|| {
-                        (code::VALUE, format!("vzctl: option '--{name}' requires an argument"))
+                        (
+                            code::VALUE,
+                            format!("vzctl: option '--{name}' requires an argument"),
+                        )
                     })?
                 }
             };
             out.push((name, Some(v)));
             i += 1;
         } else {
-            return Err((code::VALUE, format!("vzctl: unrecognized option '--{name}'")));
+            return Err((
+                code::VALUE,
+                format!("vzctl: unrecognized option '--{name}'"),
+            ));
         }
     }
     Ok(out)
@@ -78,8 +87,17 @@ fn bad(opt: &str, v: &str) -> Failure {
 
 /// A beancounter `barrier[:limit]`, each a number or `unlimited`, as vzctl saves it.
 fn ub(opt: &str, v: &str) -> Result<String, Failure> {
-    let ok = |s: &str| s == "unlimited" || (!s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) && s.len() <= 20);
-    let norm = |s: &str| if s == "unlimited" { "9223372036854775807".to_string() } else { s.to_string() };
+    let ok = |s: &str| {
+        s == "unlimited"
+            || (!s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) && s.len() <= 20)
+    };
+    let norm = |s: &str| {
+        if s == "unlimited" {
+            "9223372036854775807".to_string()
+        } else {
+            s.to_string()
+        }
+    };
     match v.split_once(':') {
         Some((b, l)) if ok(b) && ok(l) => Ok(format!("{}:{}", norm(b), norm(l))),
         None if ok(v) => Ok(format!("{}:{}", norm(v), norm(v))),
@@ -96,7 +114,10 @@ fn need_config(h: &Host, ctid: u32) -> Result<VzConfig, Failure> {
     h.config(ctid).ok_or_else(|| {
         (
             code::NOVECONFIG,
-            format!("Container configuration file {} not found", h.conf_path(ctid).display()),
+            format!(
+                "Container configuration file {} not found",
+                h.conf_path(ctid).display()
+            ),
         )
     })
 }
@@ -105,12 +126,15 @@ fn name_in_use(h: &Host, name: &str, me: u32) -> Result<(), Failure> {
     if check_name(name).is_err() {
         return Err(bad("name", name));
     }
-    match h
-        .ctids()
-        .into_iter()
-        .find(|c| *c != me && h.config(*c).is_some_and(|conf| conf.get("NAME") == Some(name)))
-    {
-        Some(other) => Err((code::SET_NAME, format!("Name {name} is in use by CT {other}"))),
+    match h.ctids().into_iter().find(|c| {
+        *c != me
+            && h.config(*c)
+                .is_some_and(|conf| conf.get("NAME") == Some(name))
+    }) {
+        Some(other) => Err((
+            code::SET_NAME,
+            format!("Name {name} is in use by CT {other}"),
+        )),
         None => Ok(()),
     }
 }
@@ -118,24 +142,49 @@ fn name_in_use(h: &Host, name: &str, me: u32) -> Result<(), Failure> {
 fn create(h: &Host, ctid: u32, args: &[String], out: &mut Out) -> Result<(), Failure> {
     let opts = options(
         args,
-        &["ostemplate", "config", "private", "root", "ipadd", "hostname", "name", "description", "layout", "diskspace"],
+        &[
+            "ostemplate",
+            "config",
+            "private",
+            "root",
+            "ipadd",
+            "hostname",
+            "name",
+            "description",
+            "layout",
+            "diskspace",
+        ],
         &[],
     )?;
-    let get = |k: &str| opts.iter().rev().find(|(n, _)| *n == k).and_then(|(_, v)| *v);
+    let get = |k: &str| {
+        opts.iter()
+            .rev()
+            .find(|(n, _)| *n == k)
+            .and_then(|(_, v)| *v)
+    };
     let private = h.private(ctid);
     if h.conf_path(ctid).exists() || private.exists() {
-        return Err((code::PRVT_EXIST, format!("Private area already exists in {}", private.display())));
+        return Err((
+            code::PRVT_EXIST,
+            format!("Private area already exists in {}", private.display()),
+        ));
     }
     let global = h.global();
     let Some(template) = get("ostemplate").or(global.get("DEF_OSTEMPLATE")) else {
-        return Err((code::OSTEMPLATE_NOTSET, "OS template is not specified".into()));
+        return Err((
+            code::OSTEMPLATE_NOTSET,
+            "OS template is not specified".into(),
+        ));
     };
     if template.is_empty() || template.contains('/') || template.starts_with('.') {
         return Err(bad("ostemplate", template));
     }
     let cache = h.cache(template);
     if !cache.is_file() {
-        return Err((code::OSTEMPLATE_NOT_FOUND, format!("Cache file {} not found", cache.display())));
+        return Err((
+            code::OSTEMPLATE_NOT_FOUND,
+            format!("Cache file {} not found", cache.display()),
+        ));
     }
     let mut conf = match get("config").or(global.get("CONFIGFILE")) {
         Some(sample) => {
@@ -143,7 +192,12 @@ fn create(h: &Host, ctid: u32, args: &[String], out: &mut Out) -> Result<(), Fai
             match std::fs::read_to_string(&path) {
                 Ok(t) => VzConfig::parse(&t),
                 Err(_) if get("config").is_none() => VzConfig::default(),
-                Err(e) => return Err((code::CP_CONFIG, format!("Unable to open {}: {e}", path.display()))),
+                Err(e) => {
+                    return Err((
+                        code::CP_CONFIG,
+                        format!("Unable to open {}: {e}", path.display()),
+                    ));
+                }
             }
         }
         None => VzConfig::default(),
@@ -172,7 +226,10 @@ fn create(h: &Host, ctid: u32, args: &[String], out: &mut Out) -> Result<(), Fai
         return Err(e);
     }
     out.say("Performing postcreate actions");
-    out.say(format!("CT configuration saved to {}", h.conf_path(ctid).display()));
+    out.say(format!(
+        "CT configuration saved to {}",
+        h.conf_path(ctid).display()
+    ));
     out.say("Container private area was created");
     Ok(())
 }
@@ -187,7 +244,13 @@ fn start(h: &Host, ctid: u32, out: &mut Out) -> Result<(), Failure> {
     }
     let private = h.private(ctid);
     if !private.is_dir() {
-        return Err((code::NOPRVT, format!("Container private area {} does not exist", private.display())));
+        return Err((
+            code::NOPRVT,
+            format!(
+                "Container private area {} does not exist",
+                private.display()
+            ),
+        ));
     }
     out.say("Starting container...");
     out.say("Container is mounted");
@@ -212,10 +275,16 @@ fn stop(h: &Host, ctid: u32, out: &mut Out, err: &mut String) -> Result<(), Fail
 fn destroy(h: &Host, ctid: u32, out: &mut Out) -> Result<(), Failure> {
     need_config(h, ctid)?;
     if h.state(ctid) != RunState::Stopped {
-        return Err((code::RUNNING, "Container is currently running. Stop it first.".into()));
+        return Err((
+            code::RUNNING,
+            "Container is currently running. Stop it first.".into(),
+        ));
     }
     let private = h.private(ctid);
-    out.say(format!("Destroying container private area: {}", private.display()));
+    out.say(format!(
+        "Destroying container private area: {}",
+        private.display()
+    ));
     if private.exists() {
         std::fs::remove_dir_all(&private)
             .map_err(|e| (52, format!("Unable to delete {}: {e}", private.display())))?;
@@ -223,32 +292,50 @@ fn destroy(h: &Host, ctid: u32, out: &mut Out) -> Result<(), Failure> {
     let conf = h.conf_path(ctid);
     let mut gone = conf.clone().into_os_string();
     gone.push(".destroyed");
-    std::fs::rename(&conf, &gone).map_err(|e| (code::SYSTEM, format!("Unable to move {}: {e}", conf.display())))?;
+    std::fs::rename(&conf, &gone).map_err(|e| {
+        (
+            code::SYSTEM,
+            format!("Unable to move {}: {e}", conf.display()),
+        )
+    })?;
     out.say("Container private area was destroyed");
     Ok(())
 }
 
 fn chkpnt(h: &Host, ctid: u32, args: &[String], out: &mut Out) -> Result<(), Failure> {
-    let opts = options(args, &["dumpfile", "context", "flags"], &["dump", "suspend", "resume", "kill", "skip_arpdetect"])?;
+    let opts = options(
+        args,
+        &["dumpfile", "context", "flags"],
+        &["dump", "suspend", "resume", "kill", "skip_arpdetect"],
+    )?;
     let subs: Vec<&str> = opts
         .iter()
         .map(|(n, _)| *n)
         .filter(|n| ["dump", "suspend", "resume", "kill"].contains(n))
         .collect();
     if subs.len() > 1 {
-        return Err((code::SYNTAX, "Invalid syntax: only one sub command may be used".into()));
+        return Err((
+            code::SYNTAX,
+            "Invalid syntax: only one sub command may be used".into(),
+        ));
     }
     need_config(h, ctid)?;
     let state = h.state(ctid);
     if state == RunState::Stopped {
-        return Err((code::NOT_RUNNING, "Unable to setup checkpointing: container is not running".into()));
+        return Err((
+            code::NOT_RUNNING,
+            "Unable to setup checkpointing: container is not running".into(),
+        ));
     }
     match subs.first().copied() {
         Some("suspend") => {
             out.say("Setting up checkpoint...");
             out.say("\tsuspend...");
             if state == RunState::Frozen {
-                return Err((code::CHKPNT, "Can not suspend container: Device or resource busy".into()));
+                return Err((
+                    code::CHKPNT,
+                    "Can not suspend container: Device or resource busy".into(),
+                ));
             }
             h.set_state(ctid, RunState::Frozen)?;
             out.say("Checkpointing completed successfully");
@@ -256,7 +343,10 @@ fn chkpnt(h: &Host, ctid: u32, args: &[String], out: &mut Out) -> Result<(), Fai
         Some("resume") => {
             out.say("Resuming...");
             if state != RunState::Frozen {
-                return Err((code::CHKPNT, "Can not resume container: Invalid argument".into()));
+                return Err((
+                    code::CHKPNT,
+                    "Can not resume container: Invalid argument".into(),
+                ));
             }
             h.set_state(ctid, RunState::Running)?;
         }
@@ -286,8 +376,22 @@ fn set(h: &Host, ctid: u32, args: &[String], out: &mut Out) -> Result<(), Failur
     ];
     let mut with_value: Vec<&str> = UB.iter().map(|(o, _)| *o).collect();
     with_value.extend([
-        "cpus", "cpuunits", "cpulimit", "onboot", "name", "hostname", "description", "ipadd", "ip", "ipdel",
-        "netif_add", "netif_del", "setmode", "disabled", "nameserver", "searchdomain",
+        "cpus",
+        "cpuunits",
+        "cpulimit",
+        "onboot",
+        "name",
+        "hostname",
+        "description",
+        "ipadd",
+        "ip",
+        "ipdel",
+        "netif_add",
+        "netif_del",
+        "setmode",
+        "disabled",
+        "nameserver",
+        "searchdomain",
     ]);
     let opts = options(args, &with_value, &["save", "force", "reset_ub"])?;
     let mut conf = need_config(h, ctid)?;
@@ -300,7 +404,11 @@ fn set(h: &Host, ctid: u32, args: &[String], out: &mut Out) -> Result<(), Failur
         }
         match *name {
             "cpus" | "cpuunits" | "cpulimit" => {
-                if v.is_empty() || v.len() > 9 || !v.bytes().all(|b| b.is_ascii_digit()) || (*name == "cpus" && v == "0") {
+                if v.is_empty()
+                    || v.len() > 9
+                    || !v.bytes().all(|b| b.is_ascii_digit())
+                    || (*name == "cpus" && v == "0")
+                {
                     return Err(bad(name, v));
                 }
                 conf.set(&name.to_uppercase(), v);
@@ -325,7 +433,12 @@ fn set(h: &Host, ctid: u32, args: &[String], out: &mut Out) -> Result<(), Failur
                 if !valid_ip(v) {
                     return Err(bad(name, v));
                 }
-                let mut ips: Vec<String> = conf.get("IP_ADDRESS").unwrap_or("").split_whitespace().map(str::to_string).collect();
+                let mut ips: Vec<String> = conf
+                    .get("IP_ADDRESS")
+                    .unwrap_or("")
+                    .split_whitespace()
+                    .map(str::to_string)
+                    .collect();
                 if !ips.iter().any(|i| i == v) {
                     ips.push(v.to_string());
                 }
@@ -338,12 +451,18 @@ fn set(h: &Host, ctid: u32, args: &[String], out: &mut Out) -> Result<(), Failur
                     if !valid_ip(v) {
                         return Err(bad(name, v));
                     }
-                    conf.get("IP_ADDRESS").unwrap_or("").split_whitespace().filter(|i| *i != v).map(str::to_string).collect()
+                    conf.get("IP_ADDRESS")
+                        .unwrap_or("")
+                        .split_whitespace()
+                        .filter(|i| *i != v)
+                        .map(str::to_string)
+                        .collect()
                 };
                 conf.set("IP_ADDRESS", &ips.join(" "));
             }
             "netif_add" => {
-                let mut ifs = parse_netif(conf.get("NETIF").unwrap_or("")).map_err(|e| (code::VALUE, e))?;
+                let mut ifs =
+                    parse_netif(conf.get("NETIF").unwrap_or("")).map_err(|e| (code::VALUE, e))?;
                 let f: Vec<&str> = v.split(',').collect();
                 if f.len() > 5 || f[0].is_empty() {
                     return Err(bad(name, v));
@@ -371,15 +490,23 @@ fn set(h: &Host, ctid: u32, args: &[String], out: &mut Out) -> Result<(), Failur
                 let ifs: Vec<NetIf> = if v == "all" {
                     Vec::new()
                 } else {
-                    let ifs = parse_netif(conf.get("NETIF").unwrap_or("")).map_err(|e| (code::VALUE, e))?;
+                    let ifs = parse_netif(conf.get("NETIF").unwrap_or(""))
+                        .map_err(|e| (code::VALUE, e))?;
                     if !ifs.iter().any(|n| n.ifname.as_deref() == Some(v)) {
                         return Err((130, format!("Network interface {v} not found")));
                     }
-                    ifs.into_iter().filter(|n| n.ifname.as_deref() != Some(v)).collect()
+                    ifs.into_iter()
+                        .filter(|n| n.ifname.as_deref() != Some(v))
+                        .collect()
                 };
                 conf.set("NETIF", &format_netif(&ifs));
             }
-            _ => return Err((code::VALUE, format!("vzctl: unrecognized option '--{name}'"))),
+            _ => {
+                return Err((
+                    code::VALUE,
+                    format!("vzctl: unrecognized option '--{name}'"),
+                ));
+            }
         }
     }
     if save {
@@ -400,7 +527,11 @@ fn status(h: &Host, ctid: u32, out: &mut Out) {
         if exists { "exist" } else { "deleted" },
         if mounted { "mounted" } else { "unmounted" },
         if mounted { "running" } else { "down" },
-        if st == RunState::Frozen { " suspended" } else { "" }
+        if st == RunState::Frozen {
+            " suspended"
+        } else {
+            ""
+        }
     );
     // `status` prints even with --quiet.
     out.text.push_str(&line);
@@ -429,7 +560,9 @@ fn run(args: &[String], out: &mut Out, err: &mut String) -> Result<(), Failure> 
         err.push_str(&usage());
         return Err((code::SYNTAX, String::new()));
     };
-    const COMMANDS: &[&str] = &["create", "start", "stop", "restart", "destroy", "delete", "set", "chkpnt", "status"];
+    const COMMANDS: &[&str] = &[
+        "create", "start", "stop", "restart", "destroy", "delete", "set", "chkpnt", "status",
+    ];
     if !COMMANDS.contains(&command.as_str()) {
         return Err((code::SYNTAX, format!("Invalid action: {command}")));
     }
@@ -438,7 +571,8 @@ fn run(args: &[String], out: &mut Out, err: &mut String) -> Result<(), Failure> 
     };
     let h = Host::from_env("vzctl")?;
     let ctid = if command == "create" {
-        virtkit_openvz_standins::parse_ctid(ct).ok_or_else(|| (code::SYNTAX, format!("Invalid CTID: {ct}")))?
+        virtkit_openvz_standins::parse_ctid(ct)
+            .ok_or_else(|| (code::SYNTAX, format!("Invalid CTID: {ct}")))?
     } else {
         h.resolve(ct)?
     };
@@ -446,8 +580,11 @@ fn run(args: &[String], out: &mut Out, err: &mut String) -> Result<(), Failure> 
     let no_options = |rest: &[String], allowed: &[&str]| options(rest, &[], allowed).map(|_| ());
     match command.as_str() {
         "create" => create(&h, ctid, rest, out),
-        "start" => no_options(rest, &["wait", "force", "skip-fsck", "skip-remount"]).and_then(|()| start(&h, ctid, out)),
-        "stop" => no_options(rest, &["fast", "skip-umount"]).and_then(|()| stop(&h, ctid, out, err)),
+        "start" => no_options(rest, &["wait", "force", "skip-fsck", "skip-remount"])
+            .and_then(|()| start(&h, ctid, out)),
+        "stop" => {
+            no_options(rest, &["fast", "skip-umount"]).and_then(|()| stop(&h, ctid, out, err))
+        }
         "restart" => no_options(rest, &["wait", "force", "fast"]).and_then(|()| {
             out.say("Restarting container");
             if h.state(ctid) != RunState::Stopped {
@@ -467,7 +604,10 @@ fn run(args: &[String], out: &mut Out, err: &mut String) -> Result<(), Failure> 
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let mut out = Out { quiet: false, text: String::new() };
+    let mut out = Out {
+        quiet: false,
+        text: String::new(),
+    };
     let mut err = String::new();
     let r = run(&args, &mut out, &mut err);
     print!("{}", out.text);

@@ -32,10 +32,24 @@ fn value(h: &Host, ctid: u32, field: &str) -> String {
     let get = |k: &str| conf.get(k).unwrap_or("-").to_string();
     match field {
         "ctid" | "veid" | "vpsid" => ctid.to_string(),
-        "numproc" => if st == RunState::Stopped { "-".into() } else { "1".into() },
+        "numproc" => {
+            if st == RunState::Stopped {
+                "-".into()
+            } else {
+                "1".into()
+            }
+        }
         // A frozen container still runs as far as vzlist can tell.
-        "status" => if st == RunState::Stopped { "stopped".into() } else { "running".into() },
-        "ip" => conf.get("IP_ADDRESS").map_or("-".into(), |v| v.split_whitespace().collect::<Vec<_>>().join(" ")),
+        "status" => {
+            if st == RunState::Stopped {
+                "stopped".into()
+            } else {
+                "running".into()
+            }
+        }
+        "ip" => conf.get("IP_ADDRESS").map_or("-".into(), |v| {
+            v.split_whitespace().collect::<Vec<_>>().join(" ")
+        }),
         "hostname" => get("HOSTNAME"),
         "name" => get("NAME"),
         "onboot" => get("ONBOOT"),
@@ -58,15 +72,26 @@ fn run(args: &[String]) -> Result<String, (u8, String)> {
                 fields = "ctid".into();
             }
             "-L" | "--list" => {
-                return Ok(FIELDS.iter().map(|(f, h, _, _)| format!("{f:<12}{h}\n")).collect());
+                return Ok(FIELDS
+                    .iter()
+                    .map(|(f, h, _, _)| format!("{f:<12}{h}\n"))
+                    .collect());
             }
             "-o" | "--output" => {
                 i += 1;
-                fields = args.get(i).cloned().ok_or((1, "vzlist: option requires an argument -- 'o'".to_string()))?;
+                fields = args
+                    .get(i)
+                    .cloned()
+                    .ok_or((1, "vzlist: option requires an argument -- 'o'".to_string()))?;
             }
             _ if a.starts_with("-o") => fields = a[2..].to_string(),
             _ if a.starts_with("--output=") => fields = a["--output=".len()..].to_string(),
-            _ if a.starts_with('-') => return Err((1, format!("vzlist: invalid option -- '{}'", a.trim_start_matches('-')))),
+            _ if a.starts_with('-') => {
+                return Err((
+                    1,
+                    format!("vzlist: invalid option -- '{}'", a.trim_start_matches('-')),
+                ));
+            }
             _ => wanted.push(a.to_string()),
         }
         i += 1;
@@ -100,7 +125,11 @@ fn run(args: &[String]) -> Result<String, (u8, String)> {
         .into_iter()
         .filter(|c| {
             let running = h.state(*c) != RunState::Stopped;
-            if stopped { !running } else { all || running || !wanted.is_empty() }
+            if stopped {
+                !running
+            } else {
+                all || running || !wanted.is_empty()
+            }
         })
         .collect();
     if ctids.is_empty() {
@@ -122,7 +151,9 @@ fn run(args: &[String]) -> Result<String, (u8, String)> {
     };
     let mut out = String::new();
     if header {
-        out.push_str(&line(cols.iter().map(|(_, h, _, _)| h.to_string()).collect()));
+        out.push_str(&line(
+            cols.iter().map(|(_, h, _, _)| h.to_string()).collect(),
+        ));
     }
     for c in ctids {
         out.push_str(&line(cols.iter().map(|(f, ..)| value(&h, c, f)).collect()));

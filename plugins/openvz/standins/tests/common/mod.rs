@@ -52,7 +52,11 @@ impl Sandbox {
 /// A container definition.
 pub fn container_xml(name: &str, template: Option<&str>, devices: &str) -> String {
     let fs = template
-        .map(|t| format!("<filesystem type='template'><source name='{t}'/><target dir='/'/></filesystem>"))
+        .map(|t| {
+            format!(
+                "<filesystem type='template'><source name='{t}'/><target dir='/'/></filesystem>"
+            )
+        })
         .unwrap_or_default();
     format!(
         "<domain type='openvz'><name>{name}</name><memory unit='KiB'>262144</memory><vcpu>2</vcpu>\
