@@ -37,6 +37,9 @@ fn dev(value: &str, what: &str) -> Result<String, String> {
     if value.is_empty() || value.len() > MAX_DEV {
         return Err(format!("{what} '{value}' in NETIF is empty or too long"));
     }
+    if !value.bytes().all(|b| b.is_ascii_graphic() && !b",;=".contains(&b)) {
+        return Err(format!("{what} {value:?} in NETIF has characters a device name cannot have"));
+    }
     Ok(value.to_string())
 }
 
@@ -185,6 +188,7 @@ mod tests {
                 .contains("wrong MAC")
         );
         assert!(parse_netif("host_ifname=a-very-long-device-name").is_err());
+        assert!(parse_netif("bridge=br\u{1c}0").is_err());
         assert!(parse_ip_addresses("10.0.0.1 nonsense").is_err());
         assert_eq!(
             parse_ip_addresses(" 10.0.0.1  10.0.0.2/24 ").unwrap().len(),
