@@ -90,13 +90,17 @@ pub fn domain_def(name: &str, uuid: Uuid, conf: &VzConfig, host: &Host) -> Resul
     let bytes = |k: Option<u64>| k.map(|k| k.saturating_mul(1024));
     let fs = match (conf.get("OSTEMPLATE"), conf.get("VE_PRIVATE")) {
         (Some(t), _) => {
-            check_template(t).map_err(|e| internal(format!("OSTEMPLATE of the container config: {}", e.message)))?;
+            check_template(t).map_err(|e| {
+                internal(format!("OSTEMPLATE of the container config: {}", e.message))
+            })?;
             Some((FilesystemType::Template, t.to_string()))
         }
         // Booted from a private area directly: libvirt showed it as a mount.
         (None, Some(p)) => {
             if p.chars().any(char::is_control) {
-                return Err(internal(format!("VE_PRIVATE {p:?} of the container config is not a path")));
+                return Err(internal(format!(
+                    "VE_PRIVATE {p:?} of the container config is not a path"
+                )));
             }
             Some((FilesystemType::Mount, p.to_string()))
         }

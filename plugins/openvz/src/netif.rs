@@ -37,8 +37,13 @@ fn dev(value: &str, what: &str) -> Result<String, String> {
     if value.is_empty() || value.len() > MAX_DEV {
         return Err(format!("{what} '{value}' in NETIF is empty or too long"));
     }
-    if !value.bytes().all(|b| b.is_ascii_graphic() && !b",;=".contains(&b)) {
-        return Err(format!("{what} {value:?} in NETIF has characters a device name cannot have"));
+    if !value
+        .bytes()
+        .all(|b| b.is_ascii_graphic() && !b",;=".contains(&b))
+    {
+        return Err(format!(
+            "{what} {value:?} in NETIF has characters a device name cannot have"
+        ));
     }
     Ok(value.to_string())
 }

@@ -130,7 +130,7 @@ impl Tools {
         }
     }
 
-    fn run(&self, program: &PathBuf, args: &[String], timeout: Duration) -> Result<Answer> {
+    fn run(&self, program: &std::path::Path, args: &[String], timeout: Duration) -> Result<Answer> {
         let mut cmd = Command::new(program);
         cmd.args(args).env("LC_ALL", "C");
         if let Some(r) = &self.root {
@@ -146,7 +146,7 @@ impl Tools {
         })
     }
 
-    fn failed(program: &PathBuf, args: &[String], a: &Answer) -> Error {
+    fn failed(program: &std::path::Path, args: &[String], a: &Answer) -> Error {
         let why = a
             .stderr
             .lines()

@@ -77,12 +77,20 @@ fn a_container_through_the_cli() {
     let xml = sb.root().join("ct.xml");
     std::fs::write(
         &xml,
-        container_xml("cli", Some("centos-6-x86_64"), "<interface type='bridge'><source bridge='br0'/></interface>"),
+        container_xml(
+            "cli",
+            Some("centos-6-x86_64"),
+            "<interface type='bridge'><source bridge='br0'/></interface>",
+        ),
     )
     .unwrap();
     assert!(run(&sb, &["define", xml.to_str().unwrap()]).contains("Domain 'cli' defined"));
     let list = run(&sb, &["list", "--all"]);
-    assert!(list.lines().any(|l| l.contains("cli") && l.contains("shut off")), "{list}");
+    assert!(
+        list.lines()
+            .any(|l| l.contains("cli") && l.contains("shut off")),
+        "{list}"
+    );
     run(&sb, &["start", "cli"]);
     let info = run(&sb, &["dominfo", "cli"]);
     assert_eq!(field(&info, "State:"), "running");
@@ -94,15 +102,24 @@ fn a_container_through_the_cli() {
     run(&sb, &["resume", "cli"]);
     assert_eq!(field(&run(&sb, &["domstate", "cli"]), ""), "running");
     let dump = run(&sb, &["dumpxml", "cli"]);
-    assert!(dump.starts_with("<domain type='openvz' id='101'>"), "{dump}");
-    assert!(dump.contains("<source name='centos-6-x86_64'/>") && dump.contains("<guest dev='eth0'/>"), "{dump}");
+    assert!(
+        dump.starts_with("<domain type='openvz' id='101'>"),
+        "{dump}"
+    );
+    assert!(
+        dump.contains("<source name='centos-6-x86_64'/>") && dump.contains("<guest dev='eth0'/>"),
+        "{dump}"
+    );
     run(&sb, &["setvcpus", "cli", "1"]);
     run(&sb, &["setmem", "cli", "131072"]);
     let info = run(&sb, &["dominfo", "cli"]);
     assert_eq!(field(&info, "CPU(s):"), "1");
     assert_eq!(field(&info, "Used memory:"), "131072 KiB");
     run(&sb, &["autostart", "cli"]);
-    assert_eq!(field(&run(&sb, &["dominfo", "cli"]), "Autostart:"), "enable");
+    assert_eq!(
+        field(&run(&sb, &["dominfo", "cli"]), "Autostart:"),
+        "enable"
+    );
     run(&sb, &["destroy", "cli"]);
     assert_eq!(field(&run(&sb, &["dominfo", "cli"]), "State:"), "shut off");
     run(&sb, &["undefine", "cli"]);
@@ -116,7 +133,10 @@ fn a_host_without_openvz_is_one_line() {
     let out = virtkit(&sb.uri(), &["list", "--all"]);
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("OpenVZ control file") && err.contains("does not exist"), "{err}");
+    assert!(
+        err.contains("OpenVZ control file") && err.contains("does not exist"),
+        "{err}"
+    );
     // A defined container that the tools refuse to start: the CLI shows the command and why.
     let sb = Sandbox::new();
     let xml = sb.root().join("ct.xml");
@@ -126,5 +146,9 @@ fn a_host_without_openvz_is_one_line() {
     let out = virtkit(&sb.uri(), &["start", "broken"]);
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("--quiet start 101' failed with exit status 43") && err.contains("private area"), "{err}");
+    assert!(
+        err.contains("--quiet start 101' failed with exit status 43")
+            && err.contains("private area"),
+        "{err}"
+    );
 }
