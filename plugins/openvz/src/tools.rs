@@ -193,10 +193,11 @@ impl Tools {
             })
     }
 
-    /// Lists every container (`vzlist -a -H -o<id>,status`) as (CTID, status). `id_field` is
+    /// Lists every container (`vzlist -a -o<id>,status -H`) as (CTID, status). `id_field` is
     /// `vpsid` (the early tools and libvirt's early driver) or `ctid` (vzctl 4's name).
     pub fn list(&self, id_field: &str) -> Result<Vec<(u32, Status)>> {
-        let args: Vec<String> = ["-a", "-H", &format!("-o{id_field},status")]
+        // The order libvirt's driver used: `vzlist -a -ovpsid,status -H`.
+        let args: Vec<String> = ["-a", &format!("-o{id_field},status"), "-H"]
             .iter()
             .map(|s| s.to_string())
             .collect();

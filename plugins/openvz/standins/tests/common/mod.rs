@@ -12,7 +12,7 @@ pub const VZCTL: &str = env!("CARGO_BIN_EXE_virtkit-vzctl-standin");
 pub const VZLIST: &str = env!("CARGO_BIN_EXE_virtkit-vzlist-standin");
 
 /// The templates of every sandbox's cache; the first is the default.
-pub const TEMPLATES: &[&str] = &["debian-7.0-x86_64", "centos-6-x86_64"];
+pub const TEMPLATES: &[&str] = &["debian-7.0-x86_64", "centos-6-x86_64", "debian"];
 
 pub struct Sandbox {
     pub dir: tempfile::TempDir,
