@@ -274,3 +274,38 @@ fn the_corpus_domain_defines_and_reads_back() {
     let got = DomainDef::parse(&d.xml_desc(0).unwrap()).unwrap();
     assert_eq!(got, want);
 }
+
+/// A tool that answers with something other than its documented output is an error naming the
+/// command, never a panic or a guess.
+#[test]
+fn unexpected_tool_output_is_an_error_naming_the_command() {
+    use std::os::unix::fs::PermissionsExt;
+    let sb = Sandbox::new();
+    let fake = sb.root().join("garbage-vzlist");
+    std::fs::write(&fake, "#!/bin/sh\necho 'CTID: one hundred and one'\n").unwrap();
+    std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let uri = sb.uri().replace(common::VZLIST, fake.to_str().unwrap());
+    let c =
+        virtkit::Connect::open_with(Some(&uri), false, &virtkit::Registry::with_dirs(Vec::new()))
+            .unwrap();
+    let e = c.list_domains().unwrap_err();
+    assert_eq!(e.code, ErrorCode::OperationFailed);
+    assert!(
+        e.message
+            .contains("failed to parse the output of 'garbage-vzlist -a -octid,status -H'")
+            && e.message.contains("CTID: one hundred"),
+        "{e}"
+    );
+    std::fs::write(
+        &fake,
+        "#!/bin/sh\necho 'vzlist: cannot open /proc/vz/veinfo' >&2\nexit 9\n",
+    )
+    .unwrap();
+    let e = c.list_defined_domains().unwrap_err();
+    assert!(
+        e.message.contains(
+            "'garbage-vzlist -a -octid,status -H' failed with exit status 9: vzlist: cannot open"
+        ),
+        "{e}"
+    );
+}
