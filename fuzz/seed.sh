@@ -15,3 +15,15 @@ vz=$here/corpus/openvz_config
 mkdir -p "$vz"
 cp "$shared"/corpus/openvz/*.conf "$vz/"
 echo "$(ls "$vz" | wc -l) seeds in $vz"
+
+# The Xen conversion targets: xend S-expressions for the S-expression targets, and the domain
+# XML of the Xen corpus for the XML → S-expression target.
+for target in parse_sexpr sexpr_to_xml; do
+    mkdir -p "$here/corpus/$target"
+    find "$shared/corpus/sexpr2xml" "$shared/corpus/xml2sexpr" -name '*.sexpr' -exec cp {} "$here/corpus/$target/" \;
+    cp "$here"/../crates/virtkit-xen/tests/data/bad-sexpr/*.sexpr "$here/corpus/$target/"
+    echo "$(ls "$here/corpus/$target" | wc -l) seeds in $here/corpus/$target"
+done
+mkdir -p "$here/corpus/xml_to_sexpr"
+find "$shared/corpus/sexpr2xml" "$shared/corpus/xml2sexpr" -name '*.xml' -exec cp {} "$here/corpus/xml_to_sexpr/" \;
+echo "$(ls "$here/corpus/xml_to_sexpr" | wc -l) seeds in $here/corpus/xml_to_sexpr"

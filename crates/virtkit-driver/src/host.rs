@@ -1,7 +1,8 @@
 //! Facts about the host from /proc and sysfs: node info, CPU topology, NUMA cells.
 //!
 //! Every driver that reports the node it runs on (`virNodeGetInfo`, the host part of its
-//! capabilities) reads it here, so there is one `/proc/cpuinfo` parser.
+//! capabilities) reads it here; the `/proc/cpuinfo` text goes through [`crate::cpuinfo`], the
+//! one parser of it.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -42,44 +43,10 @@ pub fn parse_cpu_list(s: &str) -> Vec<u32> {
     out
 }
 
-/// Node info from a `/proc/cpuinfo` text alone, the way libvirt 0.4 read it: CPUs are the
-/// `processor` entries, MHz the first `cpu MHz`, sockets the distinct `physical id`s, cores the
-/// `cpu cores` value, threads `siblings / cpu cores`, one NUMA node.
+/// Node info from a `/proc/cpuinfo` text alone (the SDK's one reader,
+/// [`crate::cpuinfo::parse_cpuinfo`]), with this host's architecture as the model.
 pub fn parse_cpuinfo(text: &str) -> NodeInfo {
-    let mut cpus = 0u32;
-    let mut mhz = None;
-    let mut sockets = BTreeSet::new();
-    let mut cores = None;
-    let mut siblings = None;
-    for line in text.lines() {
-        let Some((k, v)) = line.split_once(':') else {
-            continue;
-        };
-        let (k, v) = (k.trim(), v.trim());
-        match k {
-            "processor" => cpus += 1,
-            "cpu MHz" if mhz.is_none() => {
-                mhz = v.split('.').next().and_then(|m| m.parse::<u32>().ok())
-            }
-            "physical id" => {
-                sockets.insert(v.to_string());
-            }
-            "cpu cores" if cores.is_none() => cores = v.parse::<u32>().ok().filter(|c| *c > 0),
-            "siblings" if siblings.is_none() => siblings = v.parse::<u32>().ok().filter(|s| *s > 0),
-            _ => {}
-        }
-    }
-    let cores_n = cores.unwrap_or(1);
-    NodeInfo {
-        model: host_arch().to_string(),
-        memory_kib: 0,
-        cpus,
-        mhz: mhz.unwrap_or(0),
-        nodes: 1,
-        sockets: (sockets.len() as u32).max(1),
-        cores: cores_n,
-        threads: siblings.map(|s| (s / cores_n).max(1)).unwrap_or(1),
-    }
+    crate::cpuinfo::parse_cpuinfo(text, host_arch())
 }
 
 fn read(path: &str) -> Option<String> {
@@ -221,37 +188,6 @@ mod tests {
     fn cpu_lists() {
         assert_eq!(parse_cpu_list("0-3,8,10-11\n"), vec![0, 1, 2, 3, 8, 10, 11]);
         assert_eq!(parse_cpu_list(""), Vec::<u32>::new());
-    }
-
-    /// libvirt 0.4.6's nodeinfo corpus: `/proc/cpuinfo` → `CPUs: .., MHz: .., ...`.
-    #[test]
-    fn nodeinfo_corpus() {
-        let dir = std::path::Path::new(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../../../shared/corpus/nodeinfo"
-        ));
-        let cases = std::fs::read_to_string(dir.join("cases.tsv"))
-            .expect("the shared corpus is beside the repository");
-        let mut n = 0;
-        for line in cases
-            .lines()
-            .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
-        {
-            let cols: Vec<&str> = line.split('\t').collect();
-            let info = parse_cpuinfo(&std::fs::read_to_string(dir.join(cols[0])).unwrap());
-            let got = format!(
-                "CPUs: {}, MHz: {}, Nodes: {}, Sockets: {}, Cores: {}, Threads: {}\n",
-                info.cpus, info.mhz, info.nodes, info.sockets, info.cores, info.threads
-            );
-            assert_eq!(
-                got,
-                std::fs::read_to_string(dir.join(cols[1])).unwrap(),
-                "{}",
-                cols[0]
-            );
-            n += 1;
-        }
-        assert!(n > 0);
     }
 
     #[test]
