@@ -19,6 +19,8 @@
 //!   helper process before the rename, and the clean-up of those a killed writer left.
 //! * [`Mark`] / [`processes_with_arg`]: a child process owned from the instant it exists, found
 //!   again whenever its owner died.
+//! * [`run_bounded`]: run a helper program shell-free, in its own process group, with a
+//!   timeout and capped output; nothing it started outlives the call.
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
@@ -30,6 +32,9 @@ use std::fs::{File, OpenOptions};
 use std::io::{Read, Write};
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
+
+mod process;
+pub use process::{Captured, run_bounded};
 
 /// What went wrong, always naming the path.
 #[derive(Debug, thiserror::Error)]
@@ -73,6 +78,14 @@ pub enum Error {
     NotText {
         /// The path.
         path: PathBuf,
+    },
+    /// A program run by [`run_bounded`] did not exit in time (it was killed).
+    #[error("'{program}' did not finish within {timeout:?} and was killed")]
+    TimedOut {
+        /// The program.
+        program: PathBuf,
+        /// How long it was given.
+        timeout: std::time::Duration,
     },
 }
 
