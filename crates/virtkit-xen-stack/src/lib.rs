@@ -190,7 +190,6 @@ const XEND_OPS: &[Op] = &[
     Op::DomainSetAutostart,
     Op::DomainAttachDevice,
     Op::DomainDetachDevice,
-    Op::DomainIsPersistent,
     Op::DomainGetState,
     Op::DomainXmlFromNative,
     Op::DomainXmlToNative,
