@@ -212,7 +212,14 @@ mod tests {
         .unwrap();
         let f = facts(&s).unwrap();
         assert_eq!(
-            (f.id, f.name.as_str(), f.state, f.memory_kib, f.max_memory_kib, f.vcpus),
+            (
+                f.id,
+                f.name.as_str(),
+                f.state,
+                f.memory_kib,
+                f.max_memory_kib,
+                f.vcpus
+            ),
             (5, "rhel5", DomainState::Blocked, 179200, 394240, 2)
         );
         assert_eq!((f.cpu_time_ns, f.os_type), (137_500_000_000, "linux"));
@@ -226,7 +233,10 @@ mod tests {
         )
         .unwrap();
         let f = facts(&s).unwrap();
-        assert_eq!((f.id, f.state, f.os_type), (-1, DomainState::Shutoff, "hvm"));
+        assert_eq!(
+            (f.id, f.state, f.os_type),
+            (-1, DomainState::Shutoff, "hvm")
+        );
         assert_eq!(f.max_memory_kib, 65536);
     }
 
@@ -252,7 +262,13 @@ mod tests {
         .unwrap();
         let v = vcpus(&s, 4).unwrap();
         assert_eq!(v.len(), 2);
-        assert_eq!((v[0].state, v[0].cpu, v[0].cpumap.clone()), (VcpuState::Running, 1, vec![0b11]));
-        assert_eq!((v[1].state, v[1].cpu, v[1].cpumap.clone()), (VcpuState::Offline, -1, vec![0]));
+        assert_eq!(
+            (v[0].state, v[0].cpu, v[0].cpumap.clone()),
+            (VcpuState::Running, 1, vec![0b11])
+        );
+        assert_eq!(
+            (v[1].state, v[1].cpu, v[1].cpumap.clone()),
+            (VcpuState::Offline, -1, vec![0])
+        );
     }
 }

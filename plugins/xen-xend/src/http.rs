@@ -329,8 +329,10 @@ impl Client {
         let stream = match &self.endpoint {
             Endpoint::Unix(path) => Stream::Unix(UnixStream::connect(path).map_err(fail)?),
             Endpoint::Tcp { host, port } => {
-                let addrs: Vec<SocketAddr> =
-                    (host.as_str(), *port).to_socket_addrs().map_err(fail)?.collect();
+                let addrs: Vec<SocketAddr> = (host.as_str(), *port)
+                    .to_socket_addrs()
+                    .map_err(fail)?
+                    .collect();
                 let mut last = None;
                 let mut found = None;
                 for a in addrs {
@@ -378,7 +380,12 @@ impl Client {
         self.request("POST", path, Some(body.join("&")))
     }
 
-    fn request(&self, method: &str, path: &str, body: Option<String>) -> Result<Response, HttpError> {
+    fn request(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<String>,
+    ) -> Result<Response, HttpError> {
         let deadline = Instant::now() + self.timeout;
         let mut stream = self.connect(deadline)?;
         let mut req = format!(
@@ -447,7 +454,10 @@ mod tests {
             read(&[b"HTTP/1.1 200 OK\r\n\r\n".as_slice(), &[b'x'; 2000]].concat()),
             Err(HttpError::TooLarge)
         );
-        assert!(matches!(read(b"garbage\r\n\r\n"), Err(HttpError::Malformed(_))));
+        assert!(matches!(
+            read(b"garbage\r\n\r\n"),
+            Err(HttpError::Malformed(_))
+        ));
         assert!(matches!(
             read(b"HTTP/1.1 2000 OK\r\n\r\n"),
             Err(HttpError::Malformed(_))
@@ -466,7 +476,10 @@ mod tests {
 
     #[test]
     fn encodings() {
-        assert_eq!(form_encode("(vm (name 'a b'))"), "%28vm+%28name+%27a+b%27%29%29");
+        assert_eq!(
+            form_encode("(vm (name 'a b'))"),
+            "%28vm+%28name+%27a+b%27%29%29"
+        );
         assert_eq!(path_encode("a b/c"), "a%20b%2Fc");
     }
 }

@@ -1,8 +1,8 @@
 //! The operations: each one request (or two) to xend, answered from its S-expressions.
 
 use virtkit_driver::{
-    DomainIdent, DomainInfo, DomainRef, DomainState, Error, ErrorCode, NodeInfo, Ops, Result,
-    Uuid, VcpuInfo,
+    DomainIdent, DomainInfo, DomainRef, DomainState, Error, ErrorCode, NodeInfo, Ops, Result, Uuid,
+    VcpuInfo,
 };
 use virtkit_xen::Sexpr;
 
@@ -150,7 +150,9 @@ impl XendConn {
     /// A domain's S-expression by name, id or UUID (xend looks all three up).
     fn domain_sexpr(&self, key: &str) -> Result<Sexpr> {
         let path = format!("/xend/domain/{}?detail=1", path_encode(key));
-        self.get_sexpr(&path, || Error::no_domain(format!("no domain '{key}' in xend")))
+        self.get_sexpr(&path, || {
+            Error::no_domain(format!("no domain '{key}' in xend"))
+        })
     }
 
     fn domain(&self, d: &DomainRef<'_>) -> Result<(Sexpr, DomainFacts)> {
@@ -238,10 +240,7 @@ impl XendConn {
 }
 
 fn get_failed(msg: impl std::fmt::Display) -> Error {
-    Error::new(
-        ErrorCode::GetFailed,
-        format!("GET operation failed: {msg}"),
-    )
+    Error::new(ErrorCode::GetFailed, format!("GET operation failed: {msg}"))
 }
 
 fn post_failed(msg: impl std::fmt::Display) -> Error {
@@ -254,10 +253,9 @@ fn post_failed(msg: impl std::fmt::Display) -> Error {
 fn transport(e: HttpError, method: &str) -> Error {
     match e {
         HttpError::Connect { .. } => Error::new(ErrorCode::NoConnect, e.to_string()),
-        HttpError::Timeout(_) => Error::new(
-            ErrorCode::OperationFailed,
-            format!("operation failed: {e}"),
-        ),
+        HttpError::Timeout(_) => {
+            Error::new(ErrorCode::OperationFailed, format!("operation failed: {e}"))
+        }
         _ if method == "GET" => get_failed(e),
         _ => post_failed(e),
     }
@@ -452,7 +450,8 @@ fn create_xml(c: &XendConn, xml: &str, _flags: u32) -> Result<DomainIdent> {
     // xend creates the domain paused, as `xm create` expects; libvirt waited for its devices
     // and unpaused it.
     let f = by_name(c, &name)?;
-    let d = DomainRef::from(&XendConn::ident(&f));
+    let ident = XendConn::ident(&f);
+    let d = DomainRef::from(&ident);
     c.domain_op(&d, &[("op", "wait_for_devices")])?;
     c.domain_op(&d, &[("op", "unpause")])?;
     let f = by_name(c, &name)?;
@@ -563,7 +562,12 @@ fn core_dump(c: &XendConn, d: &DomainRef<'_>, path: &str, flags: u32) -> Result<
     let crash = if flags & DUMP_CRASH != 0 { "1" } else { "0" };
     c.domain_op(
         d,
-        &[("op", "dump"), ("file", path), ("live", live), ("crash", crash)],
+        &[
+            ("op", "dump"),
+            ("file", path),
+            ("live", live),
+            ("crash", crash),
+        ],
     )
     .map(drop)
 }
@@ -587,7 +591,9 @@ fn get_max_memory(c: &XendConn, d: &DomainRef<'_>) -> Result<u64> {
 
 fn set_max_memory(c: &XendConn, d: &DomainRef<'_>, kib: u64) -> Result<()> {
     if kib < 1024 {
-        return Err(Error::invalid_arg("xend counts memory in MiB: at least 1024 KiB"));
+        return Err(Error::invalid_arg(
+            "xend counts memory in MiB: at least 1024 KiB",
+        ));
     }
     c.domain_facts(d)?;
     c.domain_op(d, &[("op", "maxmem_set"), ("memory", &mib(kib))])
@@ -596,7 +602,9 @@ fn set_max_memory(c: &XendConn, d: &DomainRef<'_>, kib: u64) -> Result<()> {
 
 fn set_memory(c: &XendConn, d: &DomainRef<'_>, kib: u64) -> Result<()> {
     if kib < 1024 {
-        return Err(Error::invalid_arg("xend counts memory in MiB: at least 1024 KiB"));
+        return Err(Error::invalid_arg(
+            "xend counts memory in MiB: at least 1024 KiB",
+        ));
     }
     let f = c.domain_facts(d)?;
     if kib > f.max_memory_kib {
@@ -631,7 +639,11 @@ fn pin_vcpu(c: &XendConn, d: &DomainRef<'_>, vcpu: u32, map: &[u8]) -> Result<()
     let cpus: Vec<String> = map
         .iter()
         .enumerate()
-        .flat_map(|(i, b)| (0..8).filter(move |bit| b & (1 << bit) != 0).map(move |bit| i * 8 + bit))
+        .flat_map(|(i, b)| {
+            (0..8)
+                .filter(move |bit| b & (1 << bit) != 0)
+                .map(move |bit| i * 8 + bit)
+        })
         .map(|n| n.to_string())
         .collect();
     if cpus.is_empty() {
@@ -640,7 +652,11 @@ fn pin_vcpu(c: &XendConn, d: &DomainRef<'_>, vcpu: u32, map: &[u8]) -> Result<()
     let cpumap = format!("[{}]", cpus.join(","));
     c.domain_op(
         d,
-        &[("op", "pincpu"), ("vcpu", &vcpu.to_string()), ("cpumap", &cpumap)],
+        &[
+            ("op", "pincpu"),
+            ("vcpu", &vcpu.to_string()),
+            ("cpumap", &cpumap),
+        ],
     )
     .map(drop)
 }
@@ -649,7 +665,9 @@ fn get_vcpus(c: &XendConn, d: &DomainRef<'_>) -> Result<Vec<VcpuInfo>> {
     c.active(d)?;
     let host = node_get_info(c)?.cpus;
     let path = format!("/xend/domain/{}?op=vcpuinfo", path_encode(d.name));
-    let s = c.get_sexpr(&path, || Error::no_domain(format!("no domain '{}' in xend", d.name)))?;
+    let s = c.get_sexpr(&path, || {
+        Error::no_domain(format!("no domain '{}' in xend", d.name))
+    })?;
     vcpus(&s, host)
 }
 
@@ -695,8 +713,11 @@ fn detach_device(c: &XendConn, d: &DomainRef<'_>, xml: &str) -> Result<()> {
         c.needs_managed("virDomainDetachDevice on a domain that is not running")?;
     }
     let (class, id) = conv::device_id(xml)?;
-    c.domain_op(d, &[("op", "device_destroy"), ("type", class), ("dev", &id)])
-        .map(drop)
+    c.domain_op(
+        d,
+        &[("op", "device_destroy"), ("type", class), ("dev", &id)],
+    )
+    .map(drop)
 }
 
 fn get_state(c: &XendConn, d: &DomainRef<'_>) -> Result<(DomainState, i32)> {
