@@ -218,6 +218,10 @@ impl Xend {
             .unwrap_or(0.0);
         let mut config = s;
         remove_fields(&mut config, RUNTIME_FIELDS);
+        // xend 3.1 and later describe every domain with its autostart setting.
+        if self.config_version >= 3 && field(&config, "on_xend_start").is_none() {
+            set_field(&mut config, "on_xend_start", "ignore");
+        }
         let id = match wanted {
             Some(w) if w > 0 && !self.domains.iter().any(|d| d.id == Some(w)) => {
                 self.next_id = self.next_id.max(w + 1);
