@@ -50,12 +50,15 @@ pub struct SkippedMember {
 }
 
 /// Whether an error of one stack member lets the next member try: the member does not know the
-/// object, or does not support this request (libvirt's unified driver tried its sub-drivers in
-/// turn the same way).
+/// object, or does not support this request or one of its arguments (a native format another
+/// member converts). libvirt's unified driver tried its sub-drivers in turn the same way.
 fn passes_on(code: VkErrorCode) -> bool {
     matches!(
         code,
-        VkErrorCode::NoDomain | VkErrorCode::NoNetwork | VkErrorCode::NoSupport
+        VkErrorCode::NoDomain
+            | VkErrorCode::NoNetwork
+            | VkErrorCode::NoSupport
+            | VkErrorCode::ConfigUnsupported
     )
 }
 
@@ -267,8 +270,8 @@ impl Connect {
     }
 
     /// Calls `f` on the members that implement `op`, in [`stack_order`]: the first success wins,
-    /// "no such domain/network" and "not supported" pass on to the next member, any other error
-    /// stops.
+    /// "no such domain/network", "not supported" and "unsupported configuration" pass on to the
+    /// next member (the last member's error is the answer), any other error stops.
     pub(crate) fn dispatch<T>(
         &self,
         op: Op,

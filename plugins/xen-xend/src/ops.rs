@@ -16,6 +16,8 @@ const MAX_VIRT_CPUS: i32 = 32;
 /// libvirt's `VIR_DUMP_CRASH` and `VIR_DUMP_LIVE`.
 const DUMP_CRASH: u32 = 1;
 const DUMP_LIVE: u32 = 2;
+/// The longest domain name looked up in xend (its request line holds it percent-encoded).
+const MAX_NAME: usize = 4096;
 /// The native format this member converts.
 pub const NATIVE_FORMAT: &str = "xen-sxpr";
 
@@ -149,6 +151,13 @@ impl XendConn {
 
     /// A domain's S-expression by name, id or UUID (xend looks all three up).
     fn domain_sexpr(&self, key: &str) -> Result<Sexpr> {
+        // xend's HTTP server takes no request line this long: no such domain can exist.
+        if key.len() > MAX_NAME {
+            return Err(Error::no_domain(format!(
+                "no domain with a {}-byte name in xend",
+                key.len()
+            )));
+        }
         let path = format!("/xend/domain/{}?detail=1", path_encode(key));
         self.get_sexpr(&path, || {
             Error::no_domain(format!("no domain '{key}' in xend"))
@@ -742,9 +751,12 @@ fn xml_to_native(c: &XendConn, format: &str, xml: &str, _flags: u32) -> Result<S
 
 fn native(format: &str) -> Result<()> {
     if format != NATIVE_FORMAT {
-        return Err(Error::no_support(format!(
-            "native format '{format}' (the xend member converts '{NATIVE_FORMAT}')"
-        )));
+        return Err(Error::new(
+            ErrorCode::ConfigUnsupported,
+            format!(
+                "unsupported configuration: native format '{format}' (the xend member converts '{NATIVE_FORMAT}')"
+            ),
+        ));
     }
     Ok(())
 }
