@@ -199,7 +199,7 @@ impl Connect {
             }
         }
         if members.is_empty() {
-            return Err(first_error.unwrap_or_else(|| {
+            let mut err = first_error.unwrap_or_else(|| {
                 let names: Vec<&str> = drivers.iter().map(|d| d.name()).collect();
                 Error::new(
                     ErrorCode::NoConnect,
@@ -208,7 +208,16 @@ impl Connect {
                         names.join(", ")
                     ),
                 )
-            }));
+            });
+            // A stack: say why each member did not open, not only the first.
+            if skipped.len() > 1 {
+                let why: Vec<String> = skipped
+                    .iter()
+                    .map(|s| format!("{}: {}", s.name, s.reason))
+                    .collect();
+                err.message = format!("{} (members: {})", err.message, why.join("; "));
+            }
+            return Err(err);
         }
         Ok(Connect {
             inner: Arc::new(Inner {

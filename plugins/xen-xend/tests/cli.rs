@@ -308,3 +308,15 @@ fn state_persists_across_peer_restarts() {
     let info = p.ok(&["dominfo", "pvtest"]);
     assert_eq!(field(&info, "Max memory:"), "524288 KiB");
 }
+
+#[test]
+fn the_connection_names_its_members() {
+    let p = Peer::start(&[]);
+    let out = p.ok(&["drivers", "--connection"]);
+    let row = out
+        .lines()
+        .find(|l| l.starts_with(" xen-xend"))
+        .unwrap_or_else(|| panic!("{out}"));
+    assert!(row.contains("serving"), "{out}");
+    assert!(row.contains("libvirtkit_driver_xen_xend.so"), "{out}");
+}
