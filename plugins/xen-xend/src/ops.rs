@@ -129,10 +129,7 @@ impl XendConn {
                     Ok(Sexpr::parse(&text).ok())
                 }
             }
-            200..=202 => Err(post_failed(format!(
-                "xend_post: error from xen daemon: {}",
-                body_text(&r.body)
-            ))),
+            200..=202 => Err(xend_err(&r.body)),
             _ => Err(post_failed(format!(
                 "xend_post: error from xen daemon: HTTP {}: {}",
                 r.status,
@@ -246,6 +243,34 @@ impl XendConn {
             name: f.name.clone(),
         }
     }
+}
+
+/// xend's words for "the domain is in the wrong state" (its `VMBadState` and restore errors).
+const WRONG_STATE: &[&str] = &[
+    "already exists",
+    "already running",
+    "is not running",
+    "not halted",
+    "still running",
+];
+
+/// A `(xend.err '…')` reply: a state error when xend says the domain is in the wrong state,
+/// else libvirt's POST failure with xend's text.
+fn xend_err(body: &[u8]) -> Error {
+    let text = body_text(body);
+    let said = Sexpr::parse(&text)
+        .ok()
+        .and_then(|s| {
+            s.rest()
+                .first()
+                .and_then(Sexpr::as_atom)
+                .map(str::to_string)
+        })
+        .unwrap_or_else(|| text.clone());
+    if WRONG_STATE.iter().any(|w| said.contains(w)) {
+        return Error::operation_invalid(format!("xend: {said}"));
+    }
+    post_failed(format!("xend_post: error from xen daemon: {text}"))
 }
 
 fn get_failed(msg: impl std::fmt::Display) -> Error {
@@ -446,9 +471,20 @@ fn by_name(c: &XendConn, name: &str) -> Result<DomainFacts> {
     facts(&c.domain_sexpr(name)?)
 }
 
+/// A definition's name and S-expression, with libvirt's define-time default: an HVM guest that
+/// names no firmware gets the one the host's capabilities give for its architecture.
+fn definition(c: &XendConn, xml: &str) -> Result<(String, String)> {
+    let mut def = conv::parse_domain(xml)?;
+    if def.os.os_type == "hvm" && def.os.loader.is_none() {
+        def.os.loader = conv::default_loader(&c.node()?, def.os.arch.as_deref());
+    }
+    let sexpr = conv::def_to_sexpr(&def, c.config_version)?;
+    Ok((def.name, sexpr))
+}
+
 fn create_xml(c: &XendConn, xml: &str, _flags: u32) -> Result<DomainIdent> {
     c.client()?;
-    let (name, sexpr) = conv::xml_to_sexpr(xml, c.config_version)?;
+    let (name, sexpr) = definition(c, xml)?;
     if let Ok(existing) = by_name(c, &name) {
         return Err(Error::dom_exist(format!(
             "domain '{}' already exists with uuid {}",
@@ -470,7 +506,7 @@ fn create_xml(c: &XendConn, xml: &str, _flags: u32) -> Result<DomainIdent> {
 fn define_xml(c: &XendConn, xml: &str) -> Result<DomainIdent> {
     c.client()?;
     c.needs_managed("virDomainDefineXML")?;
-    let (name, sexpr) = conv::xml_to_sexpr(xml, c.config_version)?;
+    let (name, sexpr) = definition(c, xml)?;
     c.post("/xend/domain/", &[("op", "new"), ("config", &sexpr)])?;
     Ok(XendConn::ident(&by_name(c, &name)?))
 }
@@ -735,13 +771,7 @@ fn get_state(c: &XendConn, d: &DomainRef<'_>) -> Result<(DomainState, i32)> {
 
 fn xml_from_native(c: &XendConn, format: &str, config: &str, _flags: u32) -> Result<String> {
     native(format)?;
-    let s = Sexpr::parse(config).map_err(|e| {
-        Error::new(
-            ErrorCode::ConfSyntax,
-            format!("configuration file syntax error: {e}"),
-        )
-    })?;
-    conv::sexpr_to_xml(&s, c.config_version)
+    conv::native_to_xml(config, c.config_version)
 }
 
 fn xml_to_native(c: &XendConn, format: &str, xml: &str, _flags: u32) -> Result<String> {

@@ -85,7 +85,7 @@ fn the_life_of_a_seeded_domain() {
     let err = p.fails(false, &["suspend", "pvtest"]);
     assert!(err.contains("already paused"), "{err}");
     p.ok(&["resume", "pvtest"]);
-    assert_eq!(state("pvtest"), "idle");
+    assert_eq!(state("pvtest"), "running");
     // Reboot gives a new id, as Xen does.
     p.ok(&["reboot", "pvtest"]);
     let id: u32 = p.ok(&["domid", "pvtest"]).trim().parse().unwrap();
@@ -122,7 +122,7 @@ fn the_life_of_a_seeded_domain() {
     let err = p.fails(false, &["suspend", "pvtest"]);
     assert!(err.contains("not running"), "{err}");
     p.ok(&["start", "pvtest"]);
-    assert_eq!(state("pvtest"), "idle");
+    assert_eq!(state("pvtest"), "running");
     let err = p.fails(false, &["start", "pvtest"]);
     assert!(err.contains("already active"), "{err}");
     let err = p.fails(false, &["undefine", "pvtest"]);
@@ -147,7 +147,7 @@ fn save_restore_and_core_dump() {
         "a saved managed domain stays defined"
     );
     p.ok(&["restore", image_s]);
-    assert_eq!(field(&p.ok(&["dominfo", "rhel5"]), "State:"), "idle");
+    assert_eq!(field(&p.ok(&["dominfo", "rhel5"]), "State:"), "running");
     let err = p.fails(false, &["restore", image_s]);
     assert!(err.contains("already exists"), "{err}");
     let err = p.fails(false, &["save", "rhel5", "relative.save"]);

@@ -58,6 +58,8 @@ struct Dom {
     /// Per-vCPU affinity (host CPU numbers); empty means all.
     pins: BTreeMap<u32, Vec<u32>>,
     cpu_time: f64,
+    /// The state flags a seed came with (`-b----`), until its state changes.
+    seed_state: Option<String>,
 }
 
 /// Fields that only a running domain has; they are not part of the configuration.
@@ -123,7 +125,11 @@ impl Dom {
             match self.id {
                 Some(id) => {
                     items.insert(1, Sexpr::pair("domid", id.to_string()));
-                    let state = if self.paused { "--p---" } else { "-b----" };
+                    let state = match (&self.seed_state, self.paused) {
+                        (_, true) => "--p---",
+                        (Some(s), false) => s.as_str(),
+                        (None, false) => "r-----",
+                    };
                     items.push(Sexpr::pair("state", state));
                     items.push(Sexpr::pair("cpu_time", format!("{:.6}", self.cpu_time)));
                     items.push(Sexpr::pair("online_vcpus", self.vcpus().to_string()));
@@ -169,6 +175,7 @@ impl Xend {
                 managed: false,
                 pins: BTreeMap::new(),
                 cpu_time: 1234.5,
+                seed_state: None,
             }],
             next_id: 1,
             host: nix::unistd::gethostname()
@@ -213,6 +220,9 @@ impl Xend {
         let wanted = field(&s, "domid").and_then(|d| d.parse::<u32>().ok());
         let running = wanted.is_some();
         let paused = field(&s, "state").is_some_and(|st| st.contains('p'));
+        let seed_state = field(&s, "state")
+            .filter(|st| !st.contains('p'))
+            .map(str::to_string);
         let cpu_time = field(&s, "cpu_time")
             .and_then(|c| c.parse().ok())
             .unwrap_or(0.0);
@@ -237,6 +247,7 @@ impl Xend {
             managed: self.config_version >= 3,
             pins: BTreeMap::new(),
             cpu_time,
+            seed_state,
         });
         Ok(())
     }
@@ -313,6 +324,7 @@ impl Xend {
                 managed: true,
                 pins: BTreeMap::new(),
                 cpu_time: 0.0,
+                seed_state: None,
             });
             n += 1;
         }
@@ -511,6 +523,7 @@ impl Xend {
                 managed: true,
                 pins: BTreeMap::new(),
                 cpu_time: 0.0,
+                seed_state: None,
             });
             self.persist(self.domains.len() - 1);
             return Reply::ok("");
@@ -531,6 +544,7 @@ impl Xend {
             managed: false,
             pins: BTreeMap::new(),
             cpu_time: 0.0,
+            seed_state: None,
         };
         let body = dom.sxpr().to_string();
         self.domains.push(dom);
@@ -572,6 +586,7 @@ impl Xend {
                     managed: false,
                     pins: BTreeMap::new(),
                     cpu_time: 0.0,
+                    seed_state: None,
                 };
                 let body = d.sxpr().to_string();
                 self.domains.push(d);
@@ -617,6 +632,7 @@ impl Xend {
             d.id = None;
             d.paused = false;
             d.pins.clear();
+            d.seed_state = None;
         } else {
             self.domains.remove(i);
         }
@@ -640,6 +656,7 @@ impl Xend {
                     return not_running();
                 }
                 self.domains[i].paused = op == "pause";
+                self.domains[i].seed_state = None;
                 Reply::ok("")
             }
             "shutdown" => {
@@ -652,6 +669,7 @@ impl Xend {
                         let id = self.take_id();
                         self.domains[i].id = Some(id);
                         self.domains[i].paused = false;
+                        self.domains[i].seed_state = None;
                     }
                     Some(r) => return Reply::err(format!("Invalid reason: {r}")),
                     None => return Reply::err("Missing argument: reason"),
