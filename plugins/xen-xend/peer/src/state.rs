@@ -863,3 +863,131 @@ impl Xend {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    fn get(x: &mut Xend, path: &str, q: &[(&str, &str)]) -> Reply {
+        x.handle("GET", path, &args(q))
+    }
+
+    fn post(x: &mut Xend, path: &str, q: &[(&str, &str)]) -> Reply {
+        x.handle("POST", path, &args(q))
+    }
+
+    const VM: &str = "(vm (name g) (memory 64) (uuid 11111111-2222-3333-4444-555555555555) (image (linux (kernel /k))))";
+
+    #[test]
+    fn xends_semantics() {
+        let mut x = Xend::new(3, None);
+        // op=new keeps an inactive managed domain.
+        let r = post(&mut x, "/xend/domain/", &[("op", "new"), ("config", VM)]);
+        assert_eq!((r.status, r.body.as_str()), (200, ""));
+        assert_eq!(
+            get(&mut x, "/xend/domain", &[("state", "halted")]).body,
+            "(g)"
+        );
+        let d = get(&mut x, "/xend/domain/g", &[("detail", "1")]).body;
+        assert!(d.contains("(state ------)") && !d.contains("domid"), "{d}");
+        // Starting assigns the next id; a second start is xend's error.
+        assert_eq!(
+            post(&mut x, "/xend/domain/g", &[("op", "start")]).status,
+            202
+        );
+        let d = get(&mut x, "/xend/domain/1", &[]).body;
+        assert!(d.contains("(domid 1)") && d.contains("(name g)"), "{d}");
+        let r = post(&mut x, "/xend/domain/g", &[("op", "start")]);
+        assert_eq!(r.body, "(xend.err 'Domain is already running')");
+        // Reboot gives a new id; destroy keeps the managed domain, inactive.
+        post(
+            &mut x,
+            "/xend/domain/g",
+            &[("op", "shutdown"), ("reason", "reboot")],
+        );
+        assert!(
+            get(&mut x, "/xend/domain/g", &[])
+                .body
+                .contains("(domid 2)")
+        );
+        post(&mut x, "/xend/domain/g", &[("op", "destroy")]);
+        assert!(
+            get(&mut x, "/xend/domain/g", &[])
+                .body
+                .contains("(state ------)")
+        );
+        // op=create: running, paused, a new id; it already exists by name.
+        let r = post(&mut x, "/xend/domain/", &[("op", "create"), ("config", VM)]);
+        assert!(r.body.starts_with("(xend.err"), "{}", r.body);
+        let t = VM
+            .replace("(name g)", "(name t)")
+            .replace("11111111", "21111111");
+        let r = post(&mut x, "/xend/domain/", &[("op", "create"), ("config", &t)]);
+        assert_eq!(r.status, 201);
+        assert!(
+            r.body.contains("(domid 3)") && r.body.contains("(state --p---)"),
+            "{}",
+            r.body
+        );
+        // A transient domain that stops is gone.
+        post(&mut x, "/xend/domain/t", &[("op", "destroy")]);
+        assert_eq!(get(&mut x, "/xend/domain/t", &[]).status, 404);
+        // Unknown and missing operations.
+        assert_eq!(post(&mut x, "/xend/domain/g", &[("op", "fly")]).status, 501);
+        assert_eq!(post(&mut x, "/xend/domain/g", &[]).status, 406);
+        assert_eq!(post(&mut x, "/xend/domain/", &[("op", "fly")]).status, 501);
+        // Delete only when halted.
+        assert_eq!(
+            post(&mut x, "/xend/domain/g", &[("op", "delete")]).status,
+            202
+        );
+        assert_eq!(get(&mut x, "/xend/domain/g", &[]).status, 404);
+    }
+
+    #[test]
+    fn old_config_versions() {
+        let mut x = Xend::new(2, None);
+        assert_eq!(
+            post(&mut x, "/xend/domain/", &[("op", "new"), ("config", VM)]).status,
+            501
+        );
+        let node = get(&mut x, "/xend/node/", &[]).body;
+        assert!(node.contains("(xend_config_format 2)"), "{node}");
+        let x1 = Xend::new(1, None).node().to_string();
+        assert!(!x1.contains("xend_config_format"), "{x1}");
+    }
+
+    #[test]
+    fn seeds_and_bad_configs() {
+        let mut x = Xend::new(3, None);
+        x.seed("(domain (domid 5) (name a) (uuid 11111111-2222-3333-4444-555555555555) (memory 64) (state -b----))", "one")
+            .unwrap();
+        x.seed(
+            "(domain (domid 5) (name a) (uuid 11111111-2222-3333-4444-555555555555) (memory 64))",
+            "two",
+        )
+        .unwrap();
+        let d = get(&mut x, "/xend/domain/a-two", &[]).body;
+        assert!(
+            d.contains("(domid 6)") && !d.contains("11111111-2222-3333-4444-555555555555"),
+            "{d}"
+        );
+        assert!(x.seed("(vm (name b))", "x").is_err());
+        assert!(x.seed("(domain (name b", "x").is_err());
+        for bad in ["(vm (name", "(vm (memory 64))", "(vm (name z))", "(other)"] {
+            let r = post(
+                &mut x,
+                "/xend/domain/",
+                &[("op", "create"), ("config", bad)],
+            );
+            assert!(r.body.starts_with("(xend.err"), "{bad}: {}", r.body);
+        }
+    }
+}
