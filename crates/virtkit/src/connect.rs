@@ -110,6 +110,18 @@ pub fn installed_drivers(registry: &Registry) -> (Vec<DriverSummary>, Vec<String
 /// stack serve it and why the others do not.
 pub const DEBUG_ENV: &str = "VIRTKIT_DEBUG";
 
+static DEBUG: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Turns on, for this process, what [`DEBUG_ENV`] turns on (the `virtkit -d` option).
+pub fn set_debug(on: bool) {
+    DEBUG.store(on, std::sync::atomic::Ordering::Relaxed);
+}
+
+fn debug_on() -> bool {
+    DEBUG.load(std::sync::atomic::Ordering::Relaxed)
+        || std::env::var_os(DEBUG_ENV).is_some_and(|v| !v.is_empty())
+}
+
 fn default_uri() -> Option<String> {
     ["VIRTKIT_DEFAULT_URI", "LIBVIRT_DEFAULT_URI"]
         .iter()
@@ -186,7 +198,7 @@ impl Connect {
                 reason,
             });
         }
-        if std::env::var_os(DEBUG_ENV).is_some_and(|v| !v.is_empty()) {
+        if debug_on() {
             for m in &members {
                 eprintln!(
                     "virtkit: debug: {text}: served by {} ({})",

@@ -25,7 +25,7 @@ mod matrix;
 mod network;
 mod uri;
 
-pub use connect::{Connect, DEBUG_ENV, DriverSummary, SkippedMember, installed_drivers};
+pub use connect::{Connect, DEBUG_ENV, DriverSummary, SkippedMember, installed_drivers, set_debug};
 pub use domain::{Domain, DomainInfo, DomainState, NodeInfo, VcpuInfo, VcpuState, state_name};
 pub use error::{Error, ErrorCode, Result};
 pub use matrix::support_matrix;

@@ -319,4 +319,9 @@ fn the_connection_names_its_members() {
         .unwrap_or_else(|| panic!("{out}"));
     assert!(row.contains("serving"), "{out}");
     assert!(row.contains("libvirtkit_driver_xen_xend.so"), "{out}");
+    // virsh's -d: the same on stderr when the connection opens.
+    let out = p.virtkit(false, &["-d", "0", "list"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("served by xen-xend"), "{err}");
 }
