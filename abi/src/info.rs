@@ -154,6 +154,11 @@ pub const MAX_VCPUS: u32 = 65_535;
 /// `MAX_HOST_CPUS / 8` bytes.
 pub const MAX_HOST_CPUS: u32 = 16_384;
 
+/// The largest memory size, in KiB, a domain may be given: the largest whose size in bytes
+/// fits 64 bits, which is what the domain XML can carry (`<memory unit='KiB'>` is read back in
+/// bytes). A larger size would be accepted once and make the definition unreadable.
+pub const MAX_MEMORY_KIB: u64 = u64::MAX / 1024;
+
 /// One virtual CPU (libvirt's `virVcpuInfo` and its row of the CPU map).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct VcpuInfo {

@@ -113,6 +113,15 @@ pub(crate) fn parse_def(xml: &str) -> Result<DomainDef> {
             ),
         ));
     }
+    if def.vcpus > MAX_VCPUS.unsigned_abs() {
+        return Err(Error::new(
+            ErrorCode::ConfigUnsupported,
+            format!(
+                "unsupported configuration: {} vCPUs is more than the maximum {MAX_VCPUS} of this driver",
+                def.vcpus
+            ),
+        ));
+    }
     if !def.is_hvm() {
         return Err(Error::new(
             ErrorCode::OsType,
@@ -1206,7 +1215,7 @@ pub(crate) fn set_vcpus(c: &QemuConn, r: &DomainRef<'_>, n: u32) -> Result<()> {
     if n == 0 {
         return Err(Error::invalid_arg("a domain needs at least one vcpu"));
     }
-    if n as i32 > MAX_VCPUS {
+    if n > MAX_VCPUS.unsigned_abs() {
         return Err(Error::invalid_arg(format!(
             "requested vcpus {n} is greater than the maximum {MAX_VCPUS}"
         )));
