@@ -864,14 +864,7 @@ mod tests {
             reserved: 0,
         };
         // SAFETY: ctx is a VcpuOut, info and map are valid for the call.
-        unsafe {
-            vcpu_push(
-                (out as *mut VcpuOut).cast(),
-                &info,
-                map.as_ptr(),
-                map.len(),
-            )
-        };
+        unsafe { vcpu_push((out as *mut VcpuOut).cast(), &info, map.as_ptr(), map.len()) };
     }
 
     #[test]
