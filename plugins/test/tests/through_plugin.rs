@@ -249,7 +249,10 @@ fn the_api_bounds_counts_and_sizes() {
     assert_eq!(virtkit_xml::MAX_VCPUS, virtkit::MAX_VCPUS);
     assert_eq!(virtkit_xml::MAX_CPUSET_CPUS, virtkit::MAX_HOST_CPUS);
     let c = open("test:///default");
-    let d = c.lookup_domain_by_name("test").unwrap();
+    // A guest of its own: the default node is shared by the tests of this process.
+    let d = c
+        .create_domain_xml(&XML.replace("NAME", "bounds"), 0)
+        .unwrap();
     let before = d.xml_desc(0).unwrap();
     let refused = |r: virtkit::Result<()>, what: &str| {
         let e = r.unwrap_err();
@@ -280,4 +283,5 @@ fn the_api_bounds_counts_and_sizes() {
     let e = d.set_vcpus(33).unwrap_err();
     assert_eq!(e.code, ErrorCode::InvalidArg, "{e}");
     assert_eq!(d.vcpus().unwrap().len(), 2);
+    d.destroy().unwrap();
 }
