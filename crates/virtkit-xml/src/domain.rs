@@ -730,7 +730,7 @@ fn parse_vcpu(el: &Element) -> Result<(u32, Option<u32>, VcpuPlacement, Option<S
             // Each number names a host CPU: bounded as libvirt bounds its CPU masks, so that
             // a driver expanding the list allocates at most MAX_CPUSET_CPUS entries.
             let out_of_range = c
-                .split(|ch: char| ch == ',' || ch == '-' || ch == '^')
+                .split([',', '-', '^'])
                 .filter_map(|n| parse_decimal_u64(n.trim()))
                 .find(|&n| n >= u64::from(MAX_CPUSET_CPUS));
             if let Some(n) = out_of_range {
