@@ -148,14 +148,15 @@ fn start_element(e: &BytesStart<'_>, index: &LineIndex<'_>, offset: usize) -> Re
     // Duplicates are found by scanning while an element has few attributes (every element of
     // the formats), and through a set of the names once it has many, so that one element with
     // a hundred thousand attributes costs linear, not quadratic, time.
-    let mut seen: Option<HashSet<String>> = None;
+    let mut seen: Option<HashSet<&str>> = None;
+    let mut keys: Vec<&str> = Vec::new();
     for attr in e.attributes().with_checks(false) {
         let attr = attr.map_err(|err| {
             index.error(offset, format!("Malformed attribute in <{name}>: {err}"))
         })?;
-        let key = as_str(index.src, attr.key.into_inner())
-            .ok_or_else(|| index.error(offset, format!("Attribute name in <{name}> is not UTF-8")))?
-            .to_owned();
+        let key = as_str(index.src, attr.key.into_inner()).ok_or_else(|| {
+            index.error(offset, format!("Attribute name in <{name}> is not UTF-8"))
+        })?;
         if !is_xml_name(&key) {
             return Err(index.error(
                 offset,
@@ -173,17 +174,20 @@ fn start_element(e: &BytesStart<'_>, index: &LineIndex<'_>, offset: usize) -> Re
         check_chars(&value)
             .map_err(|m| index.error(offset, format!("{m} in attribute '{key}' of <{name}>")))?;
         let duplicate = match &mut seen {
-            Some(set) => !set.insert(key.clone()),
-            None if attrs.len() < FEW_ATTRIBUTES => attrs.iter().any(|(k, _)| *k == key),
+            Some(set) => !set.insert(key),
+            None if keys.len() < FEW_ATTRIBUTES => keys.contains(&key),
             None => {
-                let set = seen.insert(attrs.iter().map(|(k, _)| k.clone()).collect());
-                !set.insert(key.clone())
+                let set = seen.insert(keys.drain(..).collect());
+                !set.insert(key)
             }
         };
+        if seen.is_none() {
+            keys.push(key);
+        }
         if duplicate {
             return Err(index.error(offset, format!("Duplicate attribute '{key}' in <{name}>")));
         }
-        attrs.push((key, value));
+        attrs.push((key.to_owned(), value));
     }
     let (line, column) = index.position(offset);
     Ok(Element {
