@@ -157,7 +157,7 @@ fn start_element(e: &BytesStart<'_>, index: &LineIndex<'_>, offset: usize) -> Re
         let key = as_str(index.src, attr.key.into_inner()).ok_or_else(|| {
             index.error(offset, format!("Attribute name in <{name}> is not UTF-8"))
         })?;
-        if !is_xml_name(&key) {
+        if !is_xml_name(key) {
             return Err(index.error(
                 offset,
                 format!("Invalid attribute name {key:?} in <{name}>"),
