@@ -313,6 +313,10 @@ fn save_and_restore_through_a_path_with_commas() {
     c.restore_domain(img.to_str().unwrap()).unwrap();
     let back = c.lookup_domain_by_name("commas").unwrap();
     assert_eq!(back.state().unwrap(), (DomainState::Running, 3));
+    // A dump's `file:PATH` is not option syntax either.
+    let dump = sb.dir.path().join("d,paging=on.core");
+    back.core_dump(dump.to_str().unwrap(), 0).unwrap();
+    assert!(std::fs::read(&dump).unwrap().starts_with(b"\x7fELF"));
     back.destroy().unwrap();
 }
 
@@ -373,7 +377,7 @@ fn autostart_runs_on_the_first_open_after_boot() {
         "nothing starts before the next boot"
     );
     // Pretend the host rebooted since autostart last ran.
-    std::fs::write(sb.run_dir().join("autostart.boot"), "an-earlier-boot\n").unwrap();
+    std::fs::write(sb.run_dir().join(".autostart.boot"), "an-earlier-boot\n").unwrap();
     let after = sb.open();
     assert_eq!(
         after
