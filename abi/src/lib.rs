@@ -47,7 +47,7 @@ extern crate alloc;
 use core::ffi::c_void;
 
 mod info;
-pub use info::{DomainInfo, NodeInfo, VcpuInfo};
+pub use info::{DomainInfo, MAX_HOST_CPUS, MAX_MEMORY_KIB, MAX_VCPUS, NodeInfo, VcpuInfo};
 
 /// Magic number at the start of every driver table: the bytes `VKDR` read as a little-endian u32.
 pub const VK_MAGIC: u32 = 0x5244_4B56;

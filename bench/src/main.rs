@@ -191,6 +191,19 @@ struct Run<'a> {
     notes: Vec<String>,
 }
 
+fn min_of(v: &[f64]) -> f64 {
+    v.iter().copied().fold(f64::INFINITY, f64::min)
+}
+
+/// `1 KB`, `10 MB`: a size in decimal units.
+fn size_label(n: usize) -> String {
+    if n >= 1_000_000 {
+        format!("{} MB", n / 1_000_000)
+    } else {
+        format!("{} KB", n / 1_000)
+    }
+}
+
 fn min_ratio(a: &Summary, b: &Summary) -> Option<f64> {
     (b.min > 0.0).then(|| a.min / b.min)
 }
@@ -597,6 +610,69 @@ impl Run<'_> {
              of dlopen + validation on this machine.",
             self.s.load_runs
         ));
+    }
+
+    // ---- XML: large documents, time per MB ----
+
+    /// Time per MB of documents of 1 KB to 10 MB made of one repeated part: flat when parsing
+    /// and validating are linear. The ratio column is the largest growth of the time per MB
+    /// from one size to the next (10× larger): a quadratic pass makes every such step about 10×;
+    /// linear work grows only where the document's tree outgrows the CPU caches.
+    fn xml_large(&mut self) {
+        const G: &str = "XML: large documents, time per MB from 1 KB to 10 MB";
+        progress("XML large documents");
+        let rounds = if self.o.quick { 1 } else { 3 };
+        let registry = self.registry();
+        let driver = self.test_plugin();
+        if let Err(e) = &driver {
+            self.skip(format!("XML large documents through the test driver: {e}"));
+        }
+        for kind in xml::LARGE_KINDS {
+            let docs: Vec<String> = xml::LARGE_SIZES
+                .iter()
+                .map(|&n| xml::large_domain(kind, n))
+                .collect();
+            let mut lines: Vec<(&str, Result<Vec<f64>, String>)> = vec![(
+                "parse + validate",
+                docs.iter()
+                    .map(|d| xml::time_large_parse(d, rounds).map(|v| min_of(&v)))
+                    .collect(),
+            )];
+            if driver.is_ok() {
+                lines.push((
+                    "define + undefine, test driver",
+                    docs.iter()
+                        .map(|d| xml::time_large_define(&registry, d, rounds).map(|v| min_of(&v)))
+                        .collect(),
+                ));
+            }
+            for (what, per_mb) in lines {
+                match per_mb {
+                    Ok(v) => {
+                        let cells: Vec<String> = xml::LARGE_SIZES
+                            .iter()
+                            .zip(&v)
+                            .map(|(n, t)| format!("{}: {}", size_label(*n), stats::time(*t)))
+                            .collect();
+                        let spread = v
+                            .windows(2)
+                            .map(|w| w[1] / w[0])
+                            .fold(None, |m: Option<f64>, r| Some(m.map_or(r, |m| m.max(r))));
+                        self.rows.push(
+                            Row::info(
+                                G,
+                                format!("{kind}: {what} (time per MB)"),
+                                cells.join(" · "),
+                                "—",
+                                spread,
+                            )
+                            .ratio_target(5.0, "largest 10× step ≤ 5 (n²: 10)"),
+                        );
+                    }
+                    Err(e) => self.skip(format!("XML large {kind}, {what}: {e}")),
+                }
+            }
+        }
     }
 
     // ---- XML ----
@@ -1018,6 +1094,7 @@ fn main() -> ExitCode {
     }
     if run.wants("xml") {
         run.xml();
+        run.xml_large();
     }
     if run.wants("xend") {
         run.xend();

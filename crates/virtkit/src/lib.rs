@@ -26,7 +26,10 @@ mod network;
 mod uri;
 
 pub use connect::{Connect, DEBUG_ENV, DriverSummary, SkippedMember, installed_drivers, set_debug};
-pub use domain::{Domain, DomainInfo, DomainState, NodeInfo, VcpuInfo, VcpuState, state_name};
+pub use domain::{
+    Domain, DomainInfo, DomainState, MAX_HOST_CPUS, MAX_MEMORY_KIB, MAX_VCPUS, NodeInfo, VcpuInfo,
+    VcpuState, state_name,
+};
 pub use error::{Error, ErrorCode, Result};
 pub use matrix::support_matrix;
 pub use network::Network;
