@@ -15,9 +15,11 @@
 
 mod call;
 mod elf;
+mod host;
 mod registry;
 mod validate;
 
+pub use host::HOST_SERVICES;
 pub use call::{CallError, CallResult, DomainIdent, DriverConn, NetworkIdent, Opened, VcpuEntry};
 pub use registry::{Origin, Registry, StaticDriver, plugin_file_name};
 pub use validate::{Driver, LoadError};

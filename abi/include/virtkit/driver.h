@@ -1,12 +1,27 @@
 /*
- * virtkit/driver.h - the contract between the virtkit core and its driver plugins, ABI 1.1.
+ * virtkit/driver.h - the contract between the virtkit core and its driver plugins, ABI 1.2.
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  *
  * This header is hand-written. It describes, for C and C++ driver authors, exactly the layout
  * that the Rust crate `virtkit-abi` (abi/src/lib.rs) defines; the test abi/tests/c_header.rs
  * compiles it and compares every size, offset, field type and constant with the crate. Requires
- * C99 (or C++98 with <stdint.h>).
+ * C99 (or C++98 with <stdint.h>). Pointers are 64-bit (the header is laid out for LP64).
+ *
+ * BUILDING FOR AN OLDER CORE
+ *
+ * A plugin runs in every core whose ABI minor is at least the one it was built for. To build
+ * for the oldest core you support, define VK_TARGET_ABI_MINOR before including this header
+ * (or pass -DVK_TARGET_ABI_MINOR=0): the table then has exactly the slots of that minor,
+ * VK_ABI_MINOR (which you write into header.abi_minor) is that minor, and what later minors
+ * added is absent, so using it does not compile. Without the define, the latest minor is the
+ * target. `pkg-config --cflags virtkit-driver` gives the include directory.
+ *
+ *   1.0  the libvirt 0.4-era API (55 slots)
+ *   1.1  + persistence, managed save, security model and label, state with reason, native
+ *        format conversions, network activity and persistence (64 slots)
+ *   1.2  + host services (<virtkit/host.h>, handed over through header.host_init): URI and
+ *        domain/network XML parsing, XML formatting, error wording. No new slot.
  *
  * THE BOUNDARY
  *
@@ -23,12 +38,14 @@
  * COMPATIBILITY RULE
  *
  *  - The header (vk_driver_header) is frozen for the whole major version 1. Its reserved
- *    words must be zero.
+ *    words must be zero; a later minor may give one a meaning (1.2: host_init), and the
+ *    loader refuses a table declaring an older minor where such a word is not zero.
  *  - The slot list is append-only: a slot is never removed, reordered or retyped. A new
  *    operation is added at the end of the table and VK_ABI_MINOR is bumped; each slot's comment
  *    gives the minor version that added it.
  *  - header.struct_size must be sizeof(vk_driver_table) as the plugin was compiled (the header
- *    plus a whole number of slots). It tells the core how many slots the plugin's table has.
+ *    plus a whole number of slots), which is exactly the size of the declared minor's table;
+ *    the loader refuses any other size. It tells the core how many slots the table has.
  *  - A plugin built against 1.m loads into any core 1.n. When m < n, the plugin's table is
  *    shorter: the core copies what is there and every slot past the plugin's struct_size reads
  *    as NULL. When m > n, the core uses the slots it knows and ignores the others, with their
@@ -87,8 +104,18 @@ extern "C" {
 #define VK_MAGIC 0x52444B56u
 /** The ABI major version this header describes. */
 #define VK_ABI_MAJOR 1
-/** The ABI minor version this header describes. */
-#define VK_ABI_MINOR 1
+/** The latest ABI minor version this header describes. */
+#define VK_ABI_LATEST_MINOR 2
+#ifndef VK_TARGET_ABI_MINOR
+/** The ABI minor the plugin is built for (define it before including to target an older
+ *  core; see BUILDING FOR AN OLDER CORE). */
+#define VK_TARGET_ABI_MINOR VK_ABI_LATEST_MINOR
+#endif
+#if VK_TARGET_ABI_MINOR < 0 || VK_TARGET_ABI_MINOR > VK_ABI_LATEST_MINOR
+#error "VK_TARGET_ABI_MINOR must be 0, 1 or 2 with this <virtkit/driver.h>"
+#endif
+/** The ABI minor version the table is built for: write it into header.abi_minor. */
+#define VK_ABI_MINOR VK_TARGET_ABI_MINOR
 /** Name of the exported entry symbol (for dlsym). */
 #define VIRTKIT_DRIVER_ENTRY "virtkit_driver_entry"
 /** Number of 64-bit words in the capability bitset. */
@@ -402,6 +429,10 @@ typedef struct vk_error_sink {
 /* The header                                                                               */
 /* ---------------------------------------------------------------------------------------- */
 
+struct vk_host_services;
+/** The type of header.host_init (ABI 1.2): receives the host services table. */
+typedef void (*vk_host_init_fn)(const struct vk_host_services *host);
+
 /** The fixed header at the start of every driver table. Frozen for ABI major 1. */
 typedef struct vk_driver_header {
     uint32_t magic;               /**< VK_MAGIC. */
@@ -425,7 +456,16 @@ typedef struct vk_driver_header {
                                        the driver and skips its mutating checks. */
     uint64_t caps[VK_CAP_WORDS];  /**< Bit i of word i / 64 is set exactly when slot i is
                                        non-NULL (see VK_CAP_SET). */
+#if VK_TARGET_ABI_MINOR >= 2
+    vk_host_init_fn host_init;    /**< Since 1.2 (was reserved word 0): called once by the
+                                       core, after it validated the table and before the first
+                                       open, with the host services (<virtkit/host.h>), valid
+                                       for the life of the process. May be NULL. A core older
+                                       than 1.2 never calls it. */
+    uint64_t reserved[3];         /**< Reserved for later header fields; must be zero. */
+#else
     uint64_t reserved[4];         /**< Reserved for later header fields; must be zero. */
+#endif
 } vk_driver_header;
 
 /* ---------------------------------------------------------------------------------------- */
@@ -701,6 +741,7 @@ typedef struct vk_driver_table {
     vk_network_get_bridge_name_fn network_get_bridge_name; /* virNetworkGetBridgeName, since 1.0 */
     vk_network_get_autostart_fn network_get_autostart;    /* virNetworkGetAutostart, since 1.0 */
     vk_network_set_autostart_fn network_set_autostart;    /* virNetworkSetAutostart, since 1.0 */
+#if VK_TARGET_ABI_MINOR >= 1
     vk_domain_is_persistent_fn domain_is_persistent;      /* virDomainIsPersistent, since 1.1 */
     vk_domain_has_managed_save_image_fn domain_has_managed_save_image;
                                                           /* virDomainHasManagedSaveImage, since 1.1 */
@@ -712,6 +753,7 @@ typedef struct vk_driver_table {
     vk_domain_xml_to_native_fn domain_xml_to_native;      /* virConnectDomainXMLToNative, since 1.1 */
     vk_network_is_active_fn network_is_active;            /* virNetworkIsActive, since 1.1 */
     vk_network_is_persistent_fn network_is_persistent;    /* virNetworkIsPersistent, since 1.1 */
+#endif
 } vk_driver_table;
 
 /** Size of the header; a table whose struct_size is smaller is malformed. */
@@ -744,3 +786,7 @@ VK_EXPORT const vk_driver_table *virtkit_driver_entry(void);
 #endif
 
 #endif /* VIRTKIT_DRIVER_H */
+
+#if VK_TARGET_ABI_MINOR >= 2
+#include "host.h"
+#endif

@@ -19,6 +19,16 @@
 //! ```
 #![deny(missing_docs)]
 
+// The shims contain a driver's panics with `catch_unwind`; under `panic = "abort"` there is
+// nothing to catch, and the first panic in a driver would take the whole host process down.
+#[cfg(panic = "abort")]
+compile_error!(
+    "virtkit drivers must be built with panic = \"unwind\": the SDK turns a driver's panic into \
+     an error, which panic = \"abort\" makes impossible (the host process would die). Remove \
+     `panic = \"abort\"` from the [profile.*] sections of your Cargo.toml (or set \
+     panic = \"unwind\")."
+);
+
 mod shims;
 mod types;
 
@@ -29,6 +39,10 @@ pub use types::{
 };
 pub use uuid::Uuid;
 pub use virtkit_abi as abi;
+/// A connection URI split into scheme, transport, user, host, port, path and query parameters:
+/// `let uri = Uri::parse(uri)?;` in [`Driver::open`]. The host parses URIs for C drivers with the
+/// same code.
+pub use virtkit_abi::ConnUri as Uri;
 pub use virtkit_abi::{
     Op, VkDomainState as DomainState, VkErrorCode as ErrorCode, VkVcpuState as VcpuState,
 };

@@ -709,7 +709,10 @@ pub fn build_table<D: Driver>() -> VkDriverTable {
         n_op_ranks: op_ranks.len(),
         sandbox_uri: VkStr::new(info.sandbox_uri),
         caps: [0; VK_CAP_WORDS],
-        reserved: [0; 4],
+        // Rust drivers have the host services natively: the same URI parser (`Uri`) and the
+        // same XML model (virtkit-xml) the host uses for C drivers.
+        host_init: None,
+        reserved: [0; 3],
     };
     let o = &D::OPS;
     let mut t = VkDriverTable::empty(header);
