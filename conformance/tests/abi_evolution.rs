@@ -1,5 +1,6 @@
 //! ABI evolution: a plugin built against the ABI as it was at 1.0 (the frozen copy of the 1.0
-//! header in abi/tests/fixtures) loads in the current core; its table is shorter and every later
+//! header in abi/tests/fixtures, and the toy driver's source as it was then, in
+//! tests/fixtures/toy-abi-1.0.c) loads in the current core; its table is shorter and every later
 //! entry reads as NULL, which the core answers with "not supported".
 
 mod common;
@@ -11,7 +12,7 @@ use virtkit_conformance::{Options, Outcome, run};
 #[test]
 fn a_plugin_built_against_abi_1_0_loads_with_later_entries_null() {
     const { assert!(VK_ABI_MINOR >= 1, "the test needs a core newer than 1.0") };
-    let (_dir, plugin) = common::build_c_toy(&common::root().join("abi/tests/fixtures/abi-1.0"));
+    let (_dir, plugin) = common::build_c_toy_abi_1_0(&common::root().join("abi/tests/fixtures/abi-1.0"));
     let d = Registry::load_file(&plugin).expect("a 1.0 plugin loads");
     assert_eq!(d.abi_version(), (1, 0));
     assert!(

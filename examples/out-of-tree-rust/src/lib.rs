@@ -112,7 +112,7 @@ pub struct ToyConn;
 pub struct Toy;
 
 fn get_type(_: &ToyConn) -> Result<String> {
-    Ok("TOY".into())
+    Ok("TOYHV".into())
 }
 
 fn get_version(_: &ToyConn) -> Result<u64> {
