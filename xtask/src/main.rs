@@ -10,12 +10,15 @@
 //!   and `docs/hvsupport.md`.
 //! * `bench [--quick]` — benchmarks in release mode, beside libvirt measured in the same run.
 //! * `hvsupport [--check]` — regenerates (or checks) `docs/hvsupport.md` from the in-tree plugins.
+//! * `new-driver NAME [--c] [--dir PARENT]` — an out-of-tree driver skeleton (Rust, or C) that
+//!   builds, loads and passes the conformance suite as generated.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
 mod conformance;
 mod hvsupport;
+mod new_driver;
 
 type Result<T> = std::result::Result<T, String>;
 
@@ -139,6 +142,7 @@ fn main() -> ExitCode {
             std::process::exit(status.code().unwrap_or(1));
         }),
         Some("bench") => bench(&args[1..]),
+        Some("new-driver") => new_driver::run(&args[1..]),
         Some("codegen") => build_plugins(false).and_then(|_| {
             let mut c = Command::new(profile_dir(false).join("virtkit"));
             c.current_dir(root()).args(["_gen-docs", "docs"]);
@@ -146,7 +150,7 @@ fn main() -> ExitCode {
             hvsupport::run_hvsupport(false)
         }),
         _ => Err(
-            "usage: cargo xtask <build-plugins [--release] | test | run -- ARGS | conformance | hvsupport [--check] | bench [--quick] | codegen>"
+            "usage: cargo xtask <build-plugins [--release] | test | run -- ARGS | conformance | hvsupport [--check] | bench [--quick] | codegen | new-driver NAME [--c] [--dir PARENT]>"
                 .into(),
         ),
     };
