@@ -31,6 +31,16 @@ fn a_plugin_built_against_abi_1_0_loads_with_later_entries_null() {
     }
     assert!(d.supports(Op::DomainSuspend) && d.supports(Op::DomainGetInfo));
 
+    // `virtkit drivers` counts its operations against the slots its 1.0 table has.
+    let (summaries, refused) =
+        virtkit::installed_drivers(&Registry::with_files(vec![plugin.clone()]));
+    assert!(refused.is_empty(), "{refused:?}");
+    let s = summaries.iter().find(|s| s.name == "toy-c").expect("the toy");
+    let slots_1_0 = OPS.iter().filter(|o| o.since_minor == 0).count();
+    assert_eq!(s.table_slots(), slots_1_0);
+    assert!(s.table_slots() < OPS.len());
+    assert!(s.supported.len() <= s.table_slots());
+
     // Through the core API: the 1.1 calls answer "not supported", naming the API.
     let conn = Connect::open_with(
         Some("toy:///default"),

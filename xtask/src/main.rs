@@ -12,6 +12,8 @@
 //! * `hvsupport [--check]` — regenerates (or checks) `docs/hvsupport.md` from the in-tree plugins.
 //! * `new-driver NAME [--c] [--dir PARENT]` — an out-of-tree driver skeleton (Rust, or C) that
 //!   builds, loads and passes the conformance suite as generated.
+//! * `install-headers --prefix PREFIX` — installs `<virtkit/driver.h>`, `<virtkit/host.h>` and
+//!   the pkg-config file `virtkit-driver.pc` for C driver authors.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -19,6 +21,7 @@ use std::process::{Command, ExitCode};
 mod conformance;
 mod hvsupport;
 mod new_driver;
+mod sdk;
 
 type Result<T> = std::result::Result<T, String>;
 
@@ -143,6 +146,7 @@ fn main() -> ExitCode {
         }),
         Some("bench") => bench(&args[1..]),
         Some("new-driver") => new_driver::run(&args[1..]),
+        Some("install-headers") => sdk::run(&args[1..]),
         Some("codegen") => build_plugins(false).and_then(|_| {
             let mut c = Command::new(profile_dir(false).join("virtkit"));
             c.current_dir(root()).args(["_gen-docs", "docs"]);
@@ -150,7 +154,7 @@ fn main() -> ExitCode {
             hvsupport::run_hvsupport(false)
         }),
         _ => Err(
-            "usage: cargo xtask <build-plugins [--release] | test | run -- ARGS | conformance | hvsupport [--check] | bench [--quick] | codegen | new-driver NAME [--c] [--dir PARENT]>"
+            "usage: cargo xtask <build-plugins [--release] | test | run -- ARGS | conformance | hvsupport [--check] | bench [--quick] | codegen | new-driver NAME [--c] [--dir PARENT] | install-headers --prefix PREFIX>"
                 .into(),
         ),
     };

@@ -528,33 +528,41 @@ typedef int32_t (*vk_domain_lookup_by_uuid_fn)(vk_conn conn, const uint8_t uuid[
 typedef int32_t (*vk_domain_lookup_by_name_fn)(vk_conn conn, vk_str name,
                                                const vk_domain_sink *out,
                                                const vk_error_sink *err);
-/** Creates and starts a transient domain from XML and puts it. */
+/** Creates and starts a transient domain from XML and puts it (running, transient: it
+ *  disappears when it stops). VK_ERR_DOM_EXIST when a domain of that name or UUID is active. */
 typedef int32_t (*vk_domain_create_xml_fn)(vk_conn conn, vk_str xml, uint32_t flags,
                                            const vk_domain_sink *out, const vk_error_sink *err);
-/** Defines (or redefines) a persistent domain from XML and puts it. */
+/** Defines a persistent domain from XML and puts it: a new name, or the same name and UUID to
+ *  redefine (VK_ERR_DOM_EXIST when the name or the UUID belongs to another domain). A new
+ *  domain is shut off, id -1. */
 typedef int32_t (*vk_domain_define_xml_fn)(vk_conn conn, vk_str xml, const vk_domain_sink *out,
                                            const vk_error_sink *err);
-/** Removes the definition of an inactive domain. */
+/** Removes the domain's persistent definition: an inactive domain disappears; an active one
+ *  keeps running as a transient domain and disappears when it stops (libvirt's rule). */
 typedef vk_domain_action_fn vk_domain_undefine_fn;
-/** Starts an inactive domain. */
+/** Starts a shut-off domain (running, a new id > 0); VK_ERR_OPERATION_INVALID when active. */
 typedef vk_domain_action_fn vk_domain_create_fn;
-/** Asks an active domain to shut down. */
+/** Asks an active domain to shut down (a request to the guest); VK_ERR_OPERATION_INVALID when
+ *  inactive. */
 typedef vk_domain_action_fn vk_domain_shutdown_fn;
 /** Reboots an active domain. */
 typedef int32_t (*vk_domain_reboot_fn)(vk_conn conn, const vk_domain_ref *dom, uint32_t flags,
                                        const vk_error_sink *err);
-/** Stops an active domain immediately. */
+/** Stops an active domain immediately (shut off; a transient domain disappears);
+ *  VK_ERR_OPERATION_INVALID when inactive. */
 typedef vk_domain_action_fn vk_domain_destroy_fn;
-/** Pauses a running domain. */
+/** Pauses a running domain; VK_ERR_OPERATION_INVALID when it is not running. */
 typedef vk_domain_action_fn vk_domain_suspend_fn;
-/** Resumes a paused domain. */
+/** Resumes a paused domain; VK_ERR_OPERATION_INVALID when it is not paused. */
 typedef vk_domain_action_fn vk_domain_resume_fn;
-/** Saves an active domain's state to `path` and stops it. */
+/** Saves an active domain's state to `path` and stops it (shut off);
+ *  VK_ERR_OPERATION_INVALID when inactive. */
 typedef int32_t (*vk_domain_save_fn)(vk_conn conn, const vk_domain_ref *dom, vk_str path,
                                      const vk_error_sink *err);
-/** Restores a domain saved at `path`. */
+/** Restores a domain saved at `path`: it runs again. */
 typedef int32_t (*vk_domain_restore_fn)(vk_conn conn, vk_str path, const vk_error_sink *err);
-/** Dumps an active domain's memory to `path`. */
+/** Dumps an active domain's memory to `path`; the domain stays active.
+ *  VK_ERR_OPERATION_INVALID when inactive. */
 typedef int32_t (*vk_domain_core_dump_fn)(vk_conn conn, const vk_domain_ref *dom, vk_str path,
                                           uint32_t flags, const vk_error_sink *err);
 /** Fills *out with the domain's information. */

@@ -57,6 +57,16 @@ pub struct DriverSummary {
 }
 
 impl DriverSummary {
+    /// The number of slots the driver's table has: those of the ABI minor it was built for (a
+    /// 1.0 plugin has 1.0's slots, however many later minors added), or all this core knows for
+    /// a newer plugin.
+    pub fn table_slots(&self) -> usize {
+        virtkit_abi::OPS
+            .iter()
+            .filter(|o| o.since_minor <= self.abi.1)
+            .count()
+    }
+
     fn of(d: &Driver) -> DriverSummary {
         DriverSummary {
             name: d.name().to_string(),
