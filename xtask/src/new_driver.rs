@@ -262,5 +262,55 @@ mod tests {
         let plugin = dir.path().join("libvirtkit_driver_skelrs.so");
         std::fs::copy(target.join("debug/libvirtkit_driver_skelrs.so"), &plugin).unwrap();
         judge(&plugin, "skelrs");
+
+        // Built for the oldest core: the SDK's target-abi-1-0 feature gives a 1.0 table...
+        let manifest = project.join("Cargo.toml");
+        let text = std::fs::read_to_string(&manifest).unwrap();
+        let sdk = format!(
+            "virtkit-driver = {{ path = \"{}/crates/virtkit-driver\" }}",
+            root().display()
+        );
+        assert!(text.contains(&sdk), "{text}");
+        let old = text.replace(
+            &sdk,
+            &sdk.replace(" }", ", features = [\"target-abi-1-0\"] }"),
+        );
+        std::fs::write(&manifest, &old).unwrap();
+        let build = |expect_ok: bool| {
+            let out = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+                .current_dir(&project)
+                .arg("build")
+                .env("CARGO_TARGET_DIR", &target)
+                .output()
+                .expect("cargo runs");
+            assert_eq!(
+                out.status.success(),
+                expect_ok,
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            String::from_utf8_lossy(&out.stderr).into_owned()
+        };
+        build(true);
+        let plugin_1_0 = dir.path().join("1.0/libvirtkit_driver_skelrs.so");
+        std::fs::create_dir(plugin_1_0.parent().unwrap()).unwrap();
+        std::fs::copy(target.join("debug/libvirtkit_driver_skelrs.so"), &plugin_1_0).unwrap();
+        let d = Registry::load_file(&plugin_1_0).expect("the 1.0 skeleton loads");
+        assert_eq!(d.abi_version(), (1, 0));
+        let slots_1_0 = OPS.iter().filter(|o| o.since_minor == 0).count();
+        assert_eq!(
+            d.struct_size() as usize,
+            virtkit_abi::VK_HEADER_SIZE + slots_1_0 * virtkit_abi::VK_SLOT_SIZE
+        );
+        assert!(suite(&plugin_1_0, &Options::default()).success());
+        // ...and an operation of ABI 1.1 in it does not compile, naming the feature.
+        let lib = project.join("src/lib.rs");
+        let code = std::fs::read_to_string(&lib).unwrap().replace(
+            "    ..Ops::NONE\n};",
+            "    domain_is_persistent: Some(|_, _| Ok(true)),\n    ..Ops::NONE\n};",
+        );
+        std::fs::write(&lib, code).unwrap();
+        let stderr = build(false);
+        assert!(stderr.contains("target-abi-1-0"), "{stderr}");
     }
 }

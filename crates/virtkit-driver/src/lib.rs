@@ -30,9 +30,11 @@ compile_error!(
 );
 
 mod shims;
+mod target;
 mod types;
 
 pub use shims::build_table;
+pub use target::{TARGET_ABI_MINOR, check_target, newest_minor};
 pub use types::{
     DomainIdent, DomainInfo, DomainRef, DriverInfo, Error, NetworkIdent, NetworkRef, NodeInfo, Ops,
     Result, VcpuInfo,
@@ -70,6 +72,7 @@ pub fn table<D: Driver>() -> *const abi::VkDriverTable {
 #[macro_export]
 macro_rules! driver_entry {
     ($name:ident, $driver:ty) => {
+        const _: () = $crate::check_target::<$driver>();
         /// Entry function of the statically linkable driver table.
         pub unsafe extern "C" fn $name() -> *const $crate::abi::VkDriverTable {
             $crate::table::<$driver>()
@@ -82,6 +85,7 @@ macro_rules! driver_entry {
 #[macro_export]
 macro_rules! export_plugin {
     ($driver:ty) => {
+        const _: () = $crate::check_target::<$driver>();
         /// The plugin entry symbol: returns the driver table.
         ///
         /// # Safety
