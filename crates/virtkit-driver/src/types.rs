@@ -66,7 +66,8 @@ impl Error {
             format!("operation failed: {}", message.into()),
         )
     }
-    /// `XML_ERROR`.
+    /// `XML_ERROR`, with libvirt's "XML error: " prefix. A `virtkit_xml::Error` already reads
+    /// "XML error at line ..": pass it on as `Error::new(ErrorCode::XmlError, e.to_string())`.
     pub fn xml(message: impl Into<String>) -> Error {
         Error::new(
             VkErrorCode::XmlError,
