@@ -622,17 +622,20 @@ typedef int32_t (*vk_network_lookup_by_uuid_fn)(vk_conn conn, const uint8_t uuid
 typedef int32_t (*vk_network_lookup_by_name_fn)(vk_conn conn, vk_str name,
                                                 const vk_network_sink *out,
                                                 const vk_error_sink *err);
-/** Creates and starts a transient network from XML and puts it. */
+/** Creates and starts a transient network from XML and puts it (it disappears when it stops). */
 typedef int32_t (*vk_network_create_xml_fn)(vk_conn conn, vk_str xml, const vk_network_sink *out,
                                             const vk_error_sink *err);
-/** Defines a persistent network from XML and puts it. */
+/** Defines a persistent network from XML and puts it (inactive when new; VK_ERR_NETWORK_EXIST
+ *  for a name or UUID of another network). */
 typedef int32_t (*vk_network_define_xml_fn)(vk_conn conn, vk_str xml, const vk_network_sink *out,
                                             const vk_error_sink *err);
-/** Removes the definition of an inactive network. */
+/** Removes the network's persistent definition: an inactive network disappears; an active
+ *  one keeps running as a transient network and disappears when it stops. */
 typedef vk_network_action_fn vk_network_undefine_fn;
-/** Starts an inactive network. */
+/** Starts an inactive network; VK_ERR_OPERATION_INVALID when active. */
 typedef vk_network_action_fn vk_network_create_fn;
-/** Stops an active network. */
+/** Stops an active network (a transient one disappears); VK_ERR_OPERATION_INVALID when
+ *  inactive. */
 typedef vk_network_action_fn vk_network_destroy_fn;
 /** Pushes the network's XML description. */
 typedef int32_t (*vk_network_get_xml_desc_fn)(vk_conn conn, const vk_network_ref *net,
