@@ -68,7 +68,10 @@ fn decode(text: &str, s: &str, what: &str) -> Result<String, UriError> {
                 b.get(i + 1).copied().and_then(hex),
                 b.get(i + 2).copied().and_then(hex),
             ) else {
-                return Err(err(text, &alloc::format!("bad percent escape in the {what}")));
+                return Err(err(
+                    text,
+                    &alloc::format!("bad percent escape in the {what}"),
+                ));
             };
             out.push(h * 16 + l);
             i += 3;
@@ -109,7 +112,10 @@ impl ConnUri {
                 .bytes()
                 .all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b))
         {
-            return Err(err(text, "the scheme is not letters, digits, '+', '-' or '.'"));
+            return Err(err(
+                text,
+                "the scheme is not letters, digits, '+', '-' or '.'",
+            ));
         }
         let scheme_lc = scheme_part.to_ascii_lowercase();
         let (scheme, transport) = match scheme_lc.split_once('+') {
@@ -210,9 +216,13 @@ mod tests {
     #[test]
     fn local_remote_and_query_forms() {
         let u = ConnUri::parse("toyhv:///").unwrap();
-        assert_eq!((u.scheme.as_str(), u.host, u.path.as_str()), ("toyhv", None, "/"));
-        let u = ConnUri::parse("QEMU+ssh://root@node1:2222/system?socket=/run/x%20y&keyfile=k&mode")
-            .unwrap();
+        assert_eq!(
+            (u.scheme.as_str(), u.host, u.path.as_str()),
+            ("toyhv", None, "/")
+        );
+        let u =
+            ConnUri::parse("QEMU+ssh://root@node1:2222/system?socket=/run/x%20y&keyfile=k&mode")
+                .unwrap();
         assert_eq!(u.scheme, "qemu");
         assert_eq!(u.transport.as_deref(), Some("ssh"));
         assert_eq!(u.user.as_deref(), Some("root"));
@@ -248,7 +258,9 @@ mod tests {
         }
         let long = alloc::format!("test:///{}", "a".repeat(URI_MAX_LEN));
         assert!(ConnUri::parse(&long).unwrap_err().0.contains("at most"));
-        let many: Vec<String> = (0..=URI_MAX_PARAMS).map(|i| alloc::format!("p{i}=1")).collect();
+        let many: Vec<String> = (0..=URI_MAX_PARAMS)
+            .map(|i| alloc::format!("p{i}=1"))
+            .collect();
         let e = ConnUri::parse(&alloc::format!("test:///?{}", many.join("&"))).unwrap_err();
         assert!(e.0.contains("query parameters"), "{e}");
     }

@@ -38,7 +38,10 @@ use virtkit_abi::{
 };
 
 // The C-facing part of the crate: lib.rs and the host services (host.rs, <virtkit/host.h>).
-const ABI_SOURCE: &str = concat!(include_str!("../src/lib.rs"), include_str!("../src/host.rs"));
+const ABI_SOURCE: &str = concat!(
+    include_str!("../src/lib.rs"),
+    include_str!("../src/host.rs")
+);
 const ABI_SOURCE_NAME: &str = "abi/src/lib.rs + abi/src/host.rs";
 const THIS_FILE: &str = "abi/tests/c_header.rs";
 
@@ -299,8 +302,14 @@ fn expected_constants(covered: &mut BTreeSet<String>) -> Vec<(String, Expected)>
     top("VK_HEADER_SIZE", Expected::Int(VK_HEADER_SIZE as i128));
     top("VK_TABLE_SIZE", Expected::Int(VK_TABLE_SIZE as i128));
     top("VK_SLOT_SIZE", Expected::Int(VK_SLOT_SIZE as i128));
-    top("VK_HOST_XML_SECURE", Expected::Int(VK_HOST_XML_SECURE.into()));
-    top("VK_HOST_XML_INACTIVE", Expected::Int(VK_HOST_XML_INACTIVE.into()));
+    top(
+        "VK_HOST_XML_SECURE",
+        Expected::Int(VK_HOST_XML_SECURE.into()),
+    );
+    top(
+        "VK_HOST_XML_INACTIVE",
+        Expected::Int(VK_HOST_XML_INACTIVE.into()),
+    );
     top(
         "VK_HOST_PARSE_NEW_DEFINITION",
         Expected::Int(VK_HOST_PARSE_NEW_DEFINITION.into()),

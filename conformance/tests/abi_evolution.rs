@@ -12,7 +12,8 @@ use virtkit_conformance::{Options, Outcome, run};
 #[test]
 fn a_plugin_built_against_abi_1_0_loads_with_later_entries_null() {
     const { assert!(VK_ABI_MINOR >= 1, "the test needs a core newer than 1.0") };
-    let (_dir, plugin) = common::build_c_toy_abi_1_0(&common::root().join("abi/tests/fixtures/abi-1.0"));
+    let (_dir, plugin) =
+        common::build_c_toy_abi_1_0(&common::root().join("abi/tests/fixtures/abi-1.0"));
     let d = Registry::load_file(&plugin).expect("a 1.0 plugin loads");
     assert_eq!(d.abi_version(), (1, 0));
     assert!(
@@ -35,7 +36,10 @@ fn a_plugin_built_against_abi_1_0_loads_with_later_entries_null() {
     let (summaries, refused) =
         virtkit::installed_drivers(&Registry::with_files(vec![plugin.clone()]));
     assert!(refused.is_empty(), "{refused:?}");
-    let s = summaries.iter().find(|s| s.name == "toy-c").expect("the toy");
+    let s = summaries
+        .iter()
+        .find(|s| s.name == "toy-c")
+        .expect("the toy");
     let slots_1_0 = OPS.iter().filter(|o| o.since_minor == 0).count();
     assert_eq!(s.table_slots(), slots_1_0);
     assert!(s.table_slots() < OPS.len());

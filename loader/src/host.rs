@@ -38,9 +38,9 @@ fn prefix(code: VkErrorCode) -> &'static str {
         VkErrorCode::InternalError => "internal error: ",
         VkErrorCode::NoSupport => "this function is not supported by the connection driver: ",
         VkErrorCode::InvalidArg => "invalid argument: ",
-        VkErrorCode::OperationFailed
-        | VkErrorCode::DomExist
-        | VkErrorCode::NetworkExist => "operation failed: ",
+        VkErrorCode::OperationFailed | VkErrorCode::DomExist | VkErrorCode::NetworkExist => {
+            "operation failed: "
+        }
         VkErrorCode::XmlError => "XML error: ",
         VkErrorCode::OperationDenied => "operation forbidden: ",
         VkErrorCode::NoDomain => "Domain not found: ",
@@ -129,9 +129,8 @@ unsafe extern "C" fn parse_uri(
     unsafe {
         serve(err, || {
             let text = in_str(uri, "the URI")?;
-            let u = ConnUri::parse(text).map_err(|e| {
-                Failure(VkErrorCode::InvalidArg, format!("invalid argument: {e}"))
-            })?;
+            let u = ConnUri::parse(text)
+                .map_err(|e| Failure(VkErrorCode::InvalidArg, format!("invalid argument: {e}")))?;
             let params: Vec<VkUriParam> = u
                 .params
                 .iter()
@@ -407,11 +406,13 @@ mod tests {
         // SAFETY: ctx is the test's Got; the message is valid for the call.
         let g = unsafe { &mut *(ctx as *mut Got) };
         g.code = code;
+        // SAFETY: the message is valid for the call.
         g.message = unsafe { m.as_str() }.unwrap().to_string();
     }
     unsafe extern "C" fn push(ctx: *mut c_void, s: VkStr) {
         // SAFETY: as above.
         let g = unsafe { &mut *(ctx as *mut Got) };
+        // SAFETY: the string is valid for the call.
         g.text.push_str(unsafe { s.as_str() }.unwrap());
     }
     fn s(v: VkStr) -> String {
@@ -458,11 +459,21 @@ mod tests {
     unsafe extern "C" fn see_net(ctx: *mut c_void, n: *const VkNetworkView) {
         // SAFETY: as above.
         let (g, n) = unsafe { (&mut *(ctx as *mut Got), &*n) };
-        g.seen = vec![s(n.name), s(n.bridge), s(n.forward_mode), n.n_ips.to_string()];
+        g.seen = vec![
+            s(n.name),
+            s(n.bridge),
+            s(n.forward_mode),
+            n.n_ips.to_string(),
+        ];
         if n.n_ips > 0 {
             // SAFETY: n_ips entries.
             let ip = unsafe { &*n.ips };
-            g.seen.extend([s(ip.address), s(ip.netmask), s(ip.dhcp_start), s(ip.dhcp_end)]);
+            g.seen.extend([
+                s(ip.address),
+                s(ip.netmask),
+                s(ip.dhcp_start),
+                s(ip.dhcp_end),
+            ]);
         }
     }
 
@@ -522,9 +533,8 @@ mod tests {
         };
         let out = VkStrSink { ctx, push };
         // SAFETY: as above.
-        let rc = unsafe {
-            (HOST_SERVICES.format_domain)(VkStr::new(&canonical), &edit, 0, &out, &e)
-        };
+        let rc =
+            unsafe { (HOST_SERVICES.format_domain)(VkStr::new(&canonical), &edit, 0, &out, &e) };
         assert_eq!(rc, VK_OK);
         let back = DomainDef::parse(&g.text).unwrap();
         assert_eq!((back.id, back.vcpus, back.memory_kib), (Some(7), 4, 65536));
@@ -549,7 +559,8 @@ mod tests {
         let e = sink(&mut g);
         let ctx = &mut g as *mut Got as *mut c_void;
         // SAFETY: as above.
-        let rc = unsafe { (HOST_SERVICES.parse_domain)(VkStr::new("<domain"), 0, see_dom, ctx, &e) };
+        let rc =
+            unsafe { (HOST_SERVICES.parse_domain)(VkStr::new("<domain"), 0, see_dom, ctx, &e) };
         assert_eq!(rc, VkErrorCode::XmlError as i32);
         assert_eq!(g.code, rc);
         assert!(g.message.starts_with("XML error at line"), "{}", g.message);
@@ -591,7 +602,16 @@ mod tests {
         assert_eq!(rc, VK_OK, "{}", g.message);
         assert_eq!(
             g.seen,
-            ["n", "vkbr0", "nat", "1", "192.168.9.1", "255.255.255.0", "192.168.9.2", "192.168.9.9"]
+            [
+                "n",
+                "vkbr0",
+                "nat",
+                "1",
+                "192.168.9.1",
+                "255.255.255.0",
+                "192.168.9.2",
+                "192.168.9.9"
+            ]
         );
     }
 }

@@ -19,8 +19,8 @@ mod host;
 mod registry;
 mod validate;
 
-pub use host::HOST_SERVICES;
 pub use call::{CallError, CallResult, DomainIdent, DriverConn, NetworkIdent, Opened, VcpuEntry};
+pub use host::HOST_SERVICES;
 pub use registry::{Origin, Registry, StaticDriver, plugin_file_name};
 pub use validate::{Driver, LoadError};
 

@@ -151,7 +151,10 @@ fn a_plugin_built_for_an_older_minor_with_the_current_header_loads_as_that_minor
         let d = r.unwrap_or_else(|e| panic!("a 1.{minor} plugin must load: {e}"));
         assert_eq!(d.abi_version(), (1, minor));
         let slots = OPS.iter().filter(|o| o.since_minor <= minor).count();
-        assert_eq!(d.struct_size() as usize, VK_HEADER_SIZE + slots * VK_SLOT_SIZE);
+        assert_eq!(
+            d.struct_size() as usize,
+            VK_HEADER_SIZE + slots * VK_SLOT_SIZE
+        );
         assert!(d.supports(Op::GetType) && d.supports(Op::GetVersion));
     }
 }

@@ -79,7 +79,10 @@ fn null_slots(prefix: &str) -> String {
 
 fn fill(template: &str, name: &str, virtkit: &str, c: bool) -> String {
     template
-        .replace("@NULL_SLOTS@", &null_slots(if c { " *   " } else { "/// " }))
+        .replace(
+            "@NULL_SLOTS@",
+            &null_slots(if c { " *   " } else { "/// " }),
+        )
         .replace("@NAME_UPPER@", &name.to_ascii_uppercase())
         .replace("@NAME@", name)
         .replace("@VIRTKIT@", virtkit)
@@ -154,7 +157,10 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
     let (build, plugin) = if c {
         ("make", format!("build/libvirtkit_driver_{name}.so"))
     } else {
-        ("cargo build", format!("target/debug/libvirtkit_driver_{name}.so"))
+        (
+            "cargo build",
+            format!("target/debug/libvirtkit_driver_{name}.so"),
+        )
     };
     eprintln!(
         "xtask: created {}\n  cd {} && {build}\n  virtkit-conformance {plugin}\n  \
@@ -199,7 +205,10 @@ mod tests {
             .filter(|o| d.supports(**o))
             .map(|o| o.info().field)
             .collect();
-        assert_eq!(supported, IMPLEMENTED, "the NULL-slot list must match the skeleton");
+        assert_eq!(
+            supported, IMPLEMENTED,
+            "the NULL-slot list must match the skeleton"
+        );
         let r = suite(plugin, &Options::default());
         assert!(r.success(), "{}", r.to_text());
         assert_eq!(r.uri.as_deref(), Some(format!("{name}:///").as_str()));
@@ -208,16 +217,28 @@ mod tests {
     #[test]
     fn names_that_cannot_be_schemes_are_refused_and_nothing_is_overwritten() {
         let dir = tempfile::tempdir().unwrap();
-        for bad in ["", "Toy", "9x", "a-b", "a_b", "a.b", &"x".repeat(NAME_MAX + 1)] {
+        for bad in [
+            "",
+            "Toy",
+            "9x",
+            "a-b",
+            "a_b",
+            "a.b",
+            &"x".repeat(NAME_MAX + 1),
+        ] {
             let e = generate(bad, true, dir.path()).unwrap_err();
             assert!(e.contains("invalid driver name"), "{bad}: {e}");
         }
         generate("twice", true, dir.path()).unwrap();
         let e = generate("twice", false, dir.path()).unwrap_err();
         assert!(e.contains("already exists"), "{e}");
-        let text = std::fs::read_to_string(dir.path().join("virtkit-driver-twice/driver.c")).unwrap();
+        let text =
+            std::fs::read_to_string(dir.path().join("virtkit-driver-twice/driver.c")).unwrap();
         assert!(!text.contains('@'), "a placeholder was left: {text}");
-        assert!(text.contains("domain_define_xml"), "the NULL slots are listed");
+        assert!(
+            text.contains("domain_define_xml"),
+            "the NULL slots are listed"
+        );
     }
 
     #[test]
@@ -294,7 +315,11 @@ mod tests {
         build(true);
         let plugin_1_0 = dir.path().join("1.0/libvirtkit_driver_skelrs.so");
         std::fs::create_dir(plugin_1_0.parent().unwrap()).unwrap();
-        std::fs::copy(target.join("debug/libvirtkit_driver_skelrs.so"), &plugin_1_0).unwrap();
+        std::fs::copy(
+            target.join("debug/libvirtkit_driver_skelrs.so"),
+            &plugin_1_0,
+        )
+        .unwrap();
         let d = Registry::load_file(&plugin_1_0).expect("the 1.0 skeleton loads");
         assert_eq!(d.abi_version(), (1, 0));
         let slots_1_0 = OPS.iter().filter(|o| o.since_minor == 0).count();

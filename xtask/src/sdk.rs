@@ -90,7 +90,9 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
         "xtask: installed <virtkit/driver.h>, <virtkit/host.h> and {}\n  \
          PKG_CONFIG_PATH={} pkg-config --cflags virtkit-driver",
         pc.display(),
-        pc.parent().map(|p| p.display().to_string()).unwrap_or_default()
+        pc.parent()
+            .map(|p| p.display().to_string())
+            .unwrap_or_default()
     );
     Ok(())
 }
@@ -130,7 +132,10 @@ mod tests {
                 String::from_utf8(o.stdout).unwrap().trim().to_string()
             }
             Err(e) => {
-                assert!(std::env::var_os("CI").is_none(), "pkg-config: {e}, and CI is set");
+                assert!(
+                    std::env::var_os("CI").is_none(),
+                    "pkg-config: {e}, and CI is set"
+                );
                 eprintln!("skipped: pkg-config is not installed ({e})");
                 return;
             }

@@ -14,10 +14,10 @@ use std::sync::{Mutex, OnceLock};
 
 use uuid::Uuid;
 use virtkit_abi::{
-    VK_ABI_MAJOR, VK_CAP_WORDS, VK_DECLINED, VK_MAGIC, VK_OK, VK_OPEN_READ_ONLY,
-    VkConn, VkDomainInfo, VkDomainRef, VkDomainSink, VkDriverHeader, VkDriverTable,
-    VkErrorCode, VkErrorSink, VkIntSink, VkNetworkRef, VkNetworkSink, VkNodeInfo, VkOpRank, VkStr,
-    VkStrSink, VkVcpuSink,
+    VK_ABI_MAJOR, VK_CAP_WORDS, VK_DECLINED, VK_MAGIC, VK_OK, VK_OPEN_READ_ONLY, VkConn,
+    VkDomainInfo, VkDomainRef, VkDomainSink, VkDriverHeader, VkDriverTable, VkErrorCode,
+    VkErrorSink, VkIntSink, VkNetworkRef, VkNetworkSink, VkNodeInfo, VkOpRank, VkStr, VkStrSink,
+    VkVcpuSink,
 };
 
 use crate::Driver;

@@ -75,7 +75,11 @@ mod tests {
             .filter(|o| o.since_minor > 0)
             .map(|o| o.field)
             .collect();
-        assert_eq!(later.len(), 9, "new operations must be added to newest_minor: {later:?}");
+        assert_eq!(
+            later.len(),
+            9,
+            "new operations must be added to newest_minor: {later:?}"
+        );
         assert_eq!(newest_minor::<()>(&Ops::NONE), 0);
         let o: Ops<()> = Ops {
             network_is_persistent: Some(|_, _| Ok(true)),

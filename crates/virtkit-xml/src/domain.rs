@@ -33,8 +33,7 @@ pub fn is_domain_type_name(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= DOMAIN_TYPE_MAX_LEN
         && s.starts_with(|c: char| c.is_ascii_lowercase())
-        && s
-            .bytes()
+        && s.bytes()
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
 }
 

@@ -53,8 +53,9 @@ pub use devices::{
     VIDEO_MODELS, VideoDef, VncGraphics,
 };
 pub use domain::{
-    BootDevice, Clock, ClockOffset, DOMAIN_TYPE_MAX_LEN, DOMAIN_TYPES, DomainDef, Features, LifecycleAction, MaxMemory,
-    MemTune, OS_TYPES, OsDef, Timer, VcpuPlacement, is_domain_type_name,
+    BootDevice, Clock, ClockOffset, DOMAIN_TYPE_MAX_LEN, DOMAIN_TYPES, DomainDef, Features,
+    LifecycleAction, MaxMemory, MemTune, OS_TYPES, OsDef, Timer, VcpuPlacement,
+    is_domain_type_name,
 };
 pub use error::{Error, Result};
 pub use network::{DhcpHost, DhcpRange, ForwardMode, NetworkDef, NetworkForward, NetworkIp};

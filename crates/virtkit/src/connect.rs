@@ -236,7 +236,7 @@ impl Connect {
             // dispatch refuses the call anyway, without asking the drivers anything.
             return Ok(());
         }
-        crate::domain_types::check(xml, self.declared_domain_types(), op)
+        crate::domain_types::check(xml, || self.declared_domain_types(), op)
     }
 
     /// The drivers serving this connection, in stack order.
