@@ -337,5 +337,17 @@ mod tests {
         std::fs::write(&lib, code).unwrap();
         let stderr = build(false);
         assert!(stderr.contains("target-abi-1-0"), "{stderr}");
+
+        // panic = "abort" would let a driver's panic kill the host: the SDK refuses it.
+        std::fs::write(
+            &manifest,
+            format!("{text}\n[profile.dev]\npanic = \"abort\"\n"),
+        )
+        .unwrap();
+        let stderr = build(false);
+        assert!(
+            stderr.contains("virtkit drivers must be built with panic = \"unwind\""),
+            "{stderr}"
+        );
     }
 }
