@@ -12,8 +12,8 @@ use crate::{Result, root};
 /// The headers, relative to `abi/include`.
 const HEADERS: &[&str] = &["virtkit/driver.h", "virtkit/host.h"];
 
-/// The pkg-config file for `prefix`.
-fn pc_file(prefix: &str) -> String {
+/// The pkg-config file for `prefix` (also installed by the `virtkit-dev` package).
+pub(crate) fn pc_file(prefix: &str) -> String {
     format!(
         "prefix={prefix}\n\
          includedir=${{prefix}}/include\n\
