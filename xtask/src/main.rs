@@ -27,8 +27,8 @@ mod conformance;
 mod dist;
 mod hvsupport;
 mod new_driver;
-mod sdk;
 mod packaging;
+mod sdk;
 
 type Result<T> = std::result::Result<T, String>;
 
