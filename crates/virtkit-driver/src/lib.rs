@@ -29,6 +29,7 @@ compile_error!(
      panic = \"unwind\")."
 );
 
+pub mod cpuinfo;
 mod shims;
 mod target;
 mod types;
