@@ -30,6 +30,7 @@ compile_error!(
 );
 
 pub mod cpuinfo;
+pub mod host;
 mod shims;
 mod target;
 mod types;
