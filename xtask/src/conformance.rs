@@ -180,7 +180,7 @@ fn build_rust() -> Result<PathBuf> {
     Ok(target.join("debug/libvirtkit_driver_toyhv_rs.so"))
 }
 
-/// `virtkit -c toy:///default list --all` with only the example's directory to search.
+/// `virtkit -c toyhv:/// list --all` with only the example's directory to search.
 fn cli_lists(plugin: &Path, expect: &str) -> Result<()> {
     let exe = profile_dir(false).join("virtkit");
     let dir = plugin.parent().ok_or("the plugin has no directory")?;
