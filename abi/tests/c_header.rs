@@ -9,11 +9,12 @@
 //! It compiles that program with the system C compiler (`$CC`, else `cc`), runs it, and compares
 //! every number with the values compiled into `virtkit-abi`.
 //!
-//! Nothing can be forgotten silently: the slot list comes from [`virtkit_abi::OPS`], and the
-//! test reads `abi/src/lib.rs` to check that every `#[repr(C)]` struct, field, type alias, enum
-//! variant and constant there is one this test compares. (The source is only read for that
-//! coverage and for the Rust spelling of field types; every number compared comes from the
-//! compiled crate.)
+//! Nothing can be forgotten silently: the slot list and each slot's Rust type come from the
+//! compiled crate ([`virtkit_abi::OPS`], `VkDriverTable::slot_type_names`), and the test reads
+//! `abi/src/lib.rs` to check that every `#[repr(C)]` struct, field, type alias, enum variant and
+//! constant there is one this test compares. (The source is only read for that coverage and for
+//! the Rust spelling of struct field types; every number compared comes from the compiled
+//! crate.)
 //!
 //! Without a C compiler the test reports that it is skipped, and why.
 
@@ -25,11 +26,14 @@ use std::process::Command;
 
 use virtkit_abi::{
     OP_COUNT, OPS, VIRTKIT_DRIVER_ENTRY, VK_ABI_MAJOR, VK_ABI_MINOR, VK_CAP_WORDS, VK_DECLINED,
-    VK_DRIVER_NEEDS_ROOT, VK_DRIVER_STACK_MEMBER, VK_DRIVER_THREAD_SAFE, VK_HEADER_SIZE, VK_MAGIC,
-    VK_MAX_OPS, VK_OK, VK_OPEN_READ_ONLY, VK_SLOT_SIZE, VK_TABLE_SIZE, VkDomainInfo, VkDomainRef,
-    VkDomainSink, VkDomainState, VkDriverHeader, VkDriverTable, VkErrorCode, VkErrorSink,
-    VkIntSink, VkNetworkRef, VkNetworkSink, VkNodeInfo, VkOpRank, VkStr, VkStrSink, VkVcpuInfo,
-    VkVcpuSink, VkVcpuState, error_domain,
+    VK_DOMAIN_AFFECT_CONFIG, VK_DOMAIN_AFFECT_CURRENT, VK_DOMAIN_AFFECT_LIVE,
+    VK_DOMAIN_MEM_MAXIMUM, VK_DOMAIN_START_PAUSED, VK_DOMAIN_XML_INACTIVE, VK_DOMAIN_XML_SECURE,
+    VK_DRIVER_NEEDS_ROOT, VK_DRIVER_STACK_MEMBER, VK_DRIVER_THREAD_SAFE, VK_DUMP_CRASH,
+    VK_HEADER_SIZE, VK_MAGIC, VK_MAX_OPS, VK_NETWORK_XML_INACTIVE, VK_OK, VK_OPEN_READ_ONLY,
+    VK_SLOT_SIZE, VK_TABLE_SIZE, VkDomainInfo, VkDomainRef, VkDomainSink, VkDomainState,
+    VkDriverHeader, VkDriverTable, VkErrorCode, VkErrorSink, VkIntSink, VkNetworkRef,
+    VkNetworkSink, VkNodeInfo, VkOpRank, VkStr, VkStrSink, VkVcpuInfo, VkVcpuSink, VkVcpuState,
+    error_domain,
 };
 
 const ABI_SOURCE: &str = include_str!("../src/lib.rs");
@@ -199,6 +203,19 @@ fn expected_constants(covered: &mut BTreeSet<String>) -> Vec<(String, Expected)>
     top("VK_OPEN_READ_ONLY", Expected::Int(VK_OPEN_READ_ONLY.into()));
     top("VK_DECLINED", Expected::Int(VK_DECLINED.into()));
     top("VK_OK", Expected::Int(VK_OK.into()));
+    for (name, value) in [
+        ("VK_DOMAIN_XML_SECURE", VK_DOMAIN_XML_SECURE),
+        ("VK_DOMAIN_XML_INACTIVE", VK_DOMAIN_XML_INACTIVE),
+        ("VK_DOMAIN_START_PAUSED", VK_DOMAIN_START_PAUSED),
+        ("VK_DUMP_CRASH", VK_DUMP_CRASH),
+        ("VK_NETWORK_XML_INACTIVE", VK_NETWORK_XML_INACTIVE),
+        ("VK_DOMAIN_AFFECT_CURRENT", VK_DOMAIN_AFFECT_CURRENT),
+        ("VK_DOMAIN_AFFECT_LIVE", VK_DOMAIN_AFFECT_LIVE),
+        ("VK_DOMAIN_AFFECT_CONFIG", VK_DOMAIN_AFFECT_CONFIG),
+        ("VK_DOMAIN_MEM_MAXIMUM", VK_DOMAIN_MEM_MAXIMUM),
+    ] {
+        top(name, Expected::Int(value.into()));
+    }
     top("VK_HEADER_SIZE", Expected::Int(VK_HEADER_SIZE as i128));
     top("VK_TABLE_SIZE", Expected::Int(VK_TABLE_SIZE as i128));
     top("VK_SLOT_SIZE", Expected::Int(VK_SLOT_SIZE as i128));
@@ -383,20 +400,17 @@ fn struct_fields(code: &str, rust: &str) -> Vec<(String, String)> {
         .collect()
 }
 
-/// `(field, Rust type)` of every slot in the `define_ops!` invocation, in order.
-fn slot_types(code: &str) -> Vec<(String, String)> {
-    let body = block(code, "define_ops! {")
-        .unwrap_or_else(|| panic!("no `define_ops!` invocation in {ABI_SOURCE_NAME}"));
-    split_top(body, ';')
-        .into_iter()
-        .map(|entry| {
-            // `<index> <Variant> <field> "<api>" <since> <Kind>: <type>`
-            let (head, ty) = entry.split_once(':').expect("an op entry has `Kind: type`");
-            let field = head
-                .split_whitespace()
-                .nth(2)
-                .expect("an op entry names its field");
-            (field.to_owned(), ty.trim().to_owned())
+/// `(field, Rust type)` of every slot, in order. The types come from the compiled crate
+/// (`core::any::type_name`), with the paths taken off.
+fn slot_types() -> Vec<(String, String)> {
+    OPS.iter()
+        .zip(VkDriverTable::slot_type_names())
+        .map(|(op, ty)| {
+            let ty = ty
+                .replace("virtkit_abi::", "")
+                .replace("core::ffi::", "")
+                .replace("core::option::", "");
+            (op.field.to_owned(), ty)
         })
         .collect()
 }
@@ -451,7 +465,7 @@ fn rust_to_c(ty: &str) -> CType {
         let close = rest.rfind(')').expect("a fn type has a parameter list");
         let params = split_top(&rest[..close], ',')
             .into_iter()
-            .map(|p| rust_to_c(p.split_once(':').expect("a parameter is `name: type`").1))
+            .map(|p| rust_to_c(p.split_once(':').map_or(p, |(_name, ty)| ty)))
             .collect();
         let ret = match rest[close + 1..].trim().strip_prefix("->") {
             Some(ret) => rust_to_c(ret),
@@ -728,14 +742,6 @@ fn layout_test_covers_the_whole_rust_abi() {
         }
     }
 
-    let slots: Vec<String> = slot_types(&code).into_iter().map(|(f, _)| f).collect();
-    let ops: Vec<&str> = OPS.iter().map(|op| op.field).collect();
-    if !slots.iter().map(String::as_str).eq(ops.iter().copied()) {
-        missing.push(format!(
-            "define_ops! slots {slots:?} differ from OPS {ops:?}"
-        ));
-    }
-
     let mut covered_consts = BTreeSet::new();
     expected_constants(&mut covered_consts);
     for name in item_names(&code, "pub const ", &[':']) {
@@ -844,7 +850,7 @@ fn c_header_matches_rust_layout() {
         rust: "VkDriverHeader".to_owned(),
         expected: rust_to_c("VkDriverHeader"),
     });
-    for (field, ty) in slot_types(&code) {
+    for (field, ty) in slot_types() {
         let expected = rust_to_c(&ty);
         type_checks.push(TypeCheck {
             key: format!("vk_driver_table.{field}"),

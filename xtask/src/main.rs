@@ -6,14 +6,16 @@
 //!   the workspace, then the conformance suite on every built plugin and the out-of-tree examples.
 //! * `run -- ARGS` — builds, then runs `virtkit ARGS` from the build tree.
 //! * `conformance` — runs the conformance suite on every built plugin.
-//! * `codegen` — regenerates what tests check for freshness: the man page, the shell completions
-//!   and `docs/hvsupport.md`.
+//! * `codegen` — regenerates what tests check for freshness: the per-operation plumbing of the
+//!   loader, the SDK and the conformance suite (from the operation list in `abi`), the man page,
+//!   the shell completions and `docs/hvsupport.md`.
 //! * `bench [--quick]` — benchmarks in release mode, beside libvirt measured in the same run.
 //! * `hvsupport [--check]` — regenerates (or checks) `docs/hvsupport.md` from the in-tree plugins.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
+mod codegen;
 mod conformance;
 mod hvsupport;
 
@@ -139,7 +141,7 @@ fn main() -> ExitCode {
             std::process::exit(status.code().unwrap_or(1));
         }),
         Some("bench") => bench(&args[1..]),
-        Some("codegen") => build_plugins(false).and_then(|_| {
+        Some("codegen") => codegen::run(false).and_then(|_| build_plugins(false)).and_then(|_| {
             let mut c = Command::new(profile_dir(false).join("virtkit"));
             c.current_dir(root()).args(["_gen-docs", "docs"]);
             run(c)?;

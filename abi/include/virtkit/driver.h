@@ -113,6 +113,27 @@ extern "C" {
 /** Status returned by every entry on success. */
 #define VK_OK 0
 
+/* libvirt's flag bits for the `flags` arguments, with libvirt's values (VIR_ becomes VK_). */
+
+/** VIR_DOMAIN_XML_SECURE (domain_get_xml_desc): include security-sensitive data. */
+#define VK_DOMAIN_XML_SECURE (1u << 0)
+/** VIR_DOMAIN_XML_INACTIVE (domain_get_xml_desc): the persistent definition, not the live one. */
+#define VK_DOMAIN_XML_INACTIVE (1u << 1)
+/** VIR_DOMAIN_START_PAUSED (domain_create_xml): leave the new guest paused. */
+#define VK_DOMAIN_START_PAUSED (1u << 0)
+/** VIR_DUMP_CRASH (domain_core_dump): stop the guest after the dump. */
+#define VK_DUMP_CRASH (1u << 0)
+/** VIR_NETWORK_XML_INACTIVE (network_get_xml_desc): the persistent definition. */
+#define VK_NETWORK_XML_INACTIVE (1u << 0)
+/** VIR_DOMAIN_AFFECT_CURRENT: the live guest when it runs, else its persistent definition. */
+#define VK_DOMAIN_AFFECT_CURRENT 0u
+/** VIR_DOMAIN_AFFECT_LIVE: the running guest. */
+#define VK_DOMAIN_AFFECT_LIVE (1u << 0)
+/** VIR_DOMAIN_AFFECT_CONFIG: the persistent definition. */
+#define VK_DOMAIN_AFFECT_CONFIG (1u << 1)
+/** VIR_DOMAIN_MEM_MAXIMUM (domain_set_memory_flags): the maximum memory, not the current. */
+#define VK_DOMAIN_MEM_MAXIMUM (1u << 2)
+
 /* ---------------------------------------------------------------------------------------- */
 /* Operation indices: slot positions and capability bits                                    */
 /* ---------------------------------------------------------------------------------------- */

@@ -19,18 +19,27 @@
 //! ```
 #![deny(missing_docs)]
 
+#[rustfmt::skip]
+mod ops;
 mod shims;
 mod types;
 
+pub use ops::Ops;
 pub use shims::build_table;
 pub use types::{
-    DomainIdent, DomainInfo, DomainRef, DriverInfo, Error, NetworkIdent, NetworkRef, NodeInfo, Ops,
+    DomainIdent, DomainInfo, DomainRef, DriverInfo, Error, NetworkIdent, NetworkRef, NodeInfo,
     Result, VcpuInfo,
 };
 pub use uuid::Uuid;
 pub use virtkit_abi as abi;
 pub use virtkit_abi::{
     Op, VkDomainState as DomainState, VkErrorCode as ErrorCode, VkVcpuState as VcpuState,
+};
+// libvirt's flag bits for the `flags` arguments, declared once in the ABI.
+pub use virtkit_abi::{
+    VK_DOMAIN_AFFECT_CONFIG, VK_DOMAIN_AFFECT_CURRENT, VK_DOMAIN_AFFECT_LIVE,
+    VK_DOMAIN_MEM_MAXIMUM, VK_DOMAIN_START_PAUSED, VK_DOMAIN_XML_INACTIVE, VK_DOMAIN_XML_SECURE,
+    VK_DUMP_CRASH, VK_NETWORK_XML_INACTIVE,
 };
 
 /// The interface a driver implements.
