@@ -54,7 +54,7 @@ pub const VK_MAGIC: u32 = 0x5244_4B56;
 /// The ABI major version this crate describes.
 pub const VK_ABI_MAJOR: u16 = 1;
 /// The ABI minor version this crate describes.
-pub const VK_ABI_MINOR: u16 = 1;
+pub const VK_ABI_MINOR: u16 = 2;
 /// Name of the exported entry symbol, NUL-terminated for `dlsym`.
 pub const VIRTKIT_DRIVER_ENTRY: &[u8] = b"virtkit_driver_entry\0";
 /// Number of 64-bit words in the capability bitset.
@@ -714,6 +714,8 @@ define_ops! {
     61 DomainXmlToNative      domain_xml_to_native    "virConnectDomainXMLToNative"     1 Read (format: Str, xml: Str, flags: Flags) -> Str;
     62 NetworkIsActive        network_is_active       "virNetworkIsActive"              1 Read (net: Network) -> Bool;
     63 NetworkIsPersistent    network_is_persistent   "virNetworkIsPersistent"          1 Read (net: Network) -> Bool;
+    // ---- ABI 1.2 ----
+    64 DomainSetMemoryFlags   domain_set_memory_flags "virDomainSetMemoryFlags"         2 Mutate (dom: Domain, kib: U64, flags: Flags) -> Unit;
 }
 
 impl Op {

@@ -186,6 +186,10 @@ pub(crate) fn via_core(op: Op, conn: &Connect, a: &Args<'_>) -> Option<virtkit::
             let net = &a.net?.host_ident();
             unit(conn.call::<slots::NetworkIsPersistent>((net,)))
         }
+        Op::DomainSetMemoryFlags => {
+            let dom = &a.dom?.host_ident();
+            unit(conn.call::<slots::DomainSetMemoryFlags>((dom, crate::guest::MEMORY_KIB, 0)))
+        }
     })
 }
 
@@ -266,5 +270,6 @@ pub(crate) fn via_loader(op: Op, c: &DriverConn, a: &Args<'_>) -> Option<CallRes
         Op::DomainXmlToNative => unit(c.domain_xml_to_native(NATIVE_FORMAT, a.domain_xml, 0)),
         Op::NetworkIsActive => unit(c.network_is_active(net)),
         Op::NetworkIsPersistent => unit(c.network_is_persistent(net)),
+        Op::DomainSetMemoryFlags => unit(c.domain_set_memory_flags(dom, crate::guest::MEMORY_KIB, 0)),
     })
 }

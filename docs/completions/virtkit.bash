@@ -810,7 +810,7 @@ _virtkit() {
             return 0
             ;;
         virtkit__subcmd__setmaxmem)
-            opts="-h --help"
+            opts="-h --config --live --current --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -824,7 +824,7 @@ _virtkit() {
             return 0
             ;;
         virtkit__subcmd__setmem)
-            opts="-h --help"
+            opts="-h --config --live --current --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -697,6 +697,17 @@ impl DriverConn {
         // `ret_bool` owns and keeps alive for the call.
         self.ret_bool(|conn, out, err| unsafe { f(conn, &net, out, err) })
     }
+    /// virDomainSetMemoryFlags (since ABI 1.2).
+    pub fn domain_set_memory_flags(&self, dom: &DomainIdent, kib: u64, flags: u32) -> CallResult<()> {
+        let f = self.slot::<slots::DomainSetMemoryFlags>()?;
+        let dom = dom_ref(dom);
+        // SAFETY: `f` is this driver's `domain_set_memory_flags` slot, whose C type the ABI derives
+        // from the same shapes as this call; `conn` is the handle its `open` returned (serialised
+        // by `invoke` unless the driver is thread-safe) and `err` the error sink of `invoke`, valid
+        // for the call; `&dom` points at a `VkDomainRef` on this stack frame whose name borrows the
+        // caller's `DomainIdent`; both outlive the call.
+        self.ret_unit(|conn, err| unsafe { f(conn, &dom, kib, flags, err) })
+    }
 }
 
 impl HostCall for slots::GetType {
@@ -1192,5 +1203,13 @@ impl HostCall for slots::NetworkIsPersistent {
     type Output = bool;
     fn call(c: &DriverConn, (net,): Self::Args<'_>) -> CallResult<Self::Output> {
         c.network_is_persistent(net)
+    }
+}
+
+impl HostCall for slots::DomainSetMemoryFlags {
+    type Args<'a> = (&'a DomainIdent, u64, u32);
+    type Output = ();
+    fn call(c: &DriverConn, (dom, kib, flags): Self::Args<'_>) -> CallResult<Self::Output> {
+        c.domain_set_memory_flags(dom, kib, flags)
     }
 }

@@ -278,7 +278,10 @@ fn loader() -> String {
         let mut closure_params = vec!["conn".to_string()];
         closure_params.extend(outs.iter().map(|o| o.to_string()));
         closure_params.push("err".into());
-        s.push_str(&self::safety("        ", &format!("{}.", safety.join("; "))));
+        s.push_str(&self::safety(
+            "        ",
+            &format!("{}.", safety.join("; ")),
+        ));
         writeln!(
             s,
             "        self.{}(|{}| unsafe {{ f({}) }})",

@@ -1,5 +1,5 @@
 /*
- * virtkit/driver.h - the contract between the virtkit core and its driver plugins, ABI 1.1.
+ * virtkit/driver.h - the contract between the virtkit core and its driver plugins, ABI 1.2.
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  *
@@ -88,7 +88,7 @@ extern "C" {
 /** The ABI major version this header describes. */
 #define VK_ABI_MAJOR 1
 /** The ABI minor version this header describes. */
-#define VK_ABI_MINOR 1
+#define VK_ABI_MINOR 2
 /** Name of the exported entry symbol (for dlsym). */
 #define VIRTKIT_DRIVER_ENTRY "virtkit_driver_entry"
 /** Number of 64-bit words in the capability bitset. */
@@ -206,8 +206,10 @@ typedef enum vk_op {
     VK_OP_DOMAIN_XML_TO_NATIVE = 61,
     VK_OP_NETWORK_IS_ACTIVE = 62,
     VK_OP_NETWORK_IS_PERSISTENT = 63,
+    /* ABI 1.2 */
+    VK_OP_DOMAIN_SET_MEMORY_FLAGS = 64,
     /** Number of slots in this version of the ABI (not an operation). */
-    VK_OP_COUNT = 64
+    VK_OP_COUNT = 65
 } vk_op;
 
 /* ---------------------------------------------------------------------------------------- */
@@ -658,6 +660,12 @@ typedef int32_t (*vk_network_is_active_fn)(vk_conn conn, const vk_network_ref *n
 /** Writes 1 to *out when the network has a persistent definition, else 0. */
 typedef int32_t (*vk_network_is_persistent_fn)(vk_conn conn, const vk_network_ref *net,
                                                int32_t *out, const vk_error_sink *err);
+/* ABI 1.2 */
+/** Sets the memory (KiB) of the live guest, of its persistent definition or of both, as
+ *  `flags` says (VK_DOMAIN_AFFECT_*); with VK_DOMAIN_MEM_MAXIMUM, the maximum memory. */
+typedef int32_t (*vk_domain_set_memory_flags_fn)(vk_conn conn, const vk_domain_ref *dom,
+                                                 uint64_t kib, uint32_t flags,
+                                                 const vk_error_sink *err);
 
 /* ---------------------------------------------------------------------------------------- */
 /* The table                                                                                */
@@ -733,6 +741,7 @@ typedef struct vk_driver_table {
     vk_domain_xml_to_native_fn domain_xml_to_native;      /* virConnectDomainXMLToNative, since 1.1 */
     vk_network_is_active_fn network_is_active;            /* virNetworkIsActive, since 1.1 */
     vk_network_is_persistent_fn network_is_persistent;    /* virNetworkIsPersistent, since 1.1 */
+    vk_domain_set_memory_flags_fn domain_set_memory_flags; /* virDomainSetMemoryFlags, since 1.2 */
 } vk_driver_table;
 
 /** Size of the header; a table whose struct_size is smaller is malformed. */

@@ -19,6 +19,7 @@
 //! ```
 #![deny(missing_docs)]
 
+mod flags;
 #[rustfmt::skip]
 mod ops;
 mod shims;
@@ -35,12 +36,8 @@ pub use virtkit_abi as abi;
 pub use virtkit_abi::{
     Op, VkDomainState as DomainState, VkErrorCode as ErrorCode, VkVcpuState as VcpuState,
 };
-// libvirt's flag bits for the `flags` arguments, declared once in the ABI.
-pub use virtkit_abi::{
-    VK_DOMAIN_AFFECT_CONFIG, VK_DOMAIN_AFFECT_CURRENT, VK_DOMAIN_AFFECT_LIVE,
-    VK_DOMAIN_MEM_MAXIMUM, VK_DOMAIN_START_PAUSED, VK_DOMAIN_XML_INACTIVE, VK_DOMAIN_XML_SECURE,
-    VK_DUMP_CRASH, VK_NETWORK_XML_INACTIVE,
-};
+// libvirt's flag bits for the `flags` arguments (declared once in the ABI) and the rules for them.
+pub use flags::*;
 
 /// The interface a driver implements.
 pub trait Driver: 'static {

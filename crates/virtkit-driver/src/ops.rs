@@ -149,6 +149,8 @@ pub struct Ops<C> {
     pub network_is_active: Option<fn(&C, &NetworkRef<'_>) -> Result<bool>>,
     /// virNetworkIsPersistent (since ABI 1.1).
     pub network_is_persistent: Option<fn(&C, &NetworkRef<'_>) -> Result<bool>>,
+    /// virDomainSetMemoryFlags (kib, flags) (since ABI 1.2).
+    pub domain_set_memory_flags: Option<fn(&C, &DomainRef<'_>, u64, u32) -> Result<()>>,
 }
 
 impl<C> Ops<C> {
@@ -216,6 +218,7 @@ impl<C> Ops<C> {
         domain_xml_to_native: None,
         network_is_active: None,
         network_is_persistent: None,
+        domain_set_memory_flags: None,
     };
 }
 
@@ -1069,6 +1072,19 @@ unsafe extern "C" fn shim_network_is_persistent<D: Driver>(conn: VkConn, net: *c
     })
 }
 
+/// The `domain_set_memory_flags` slot: virDomainSetMemoryFlags.
+unsafe extern "C" fn shim_domain_set_memory_flags<D: Driver>(conn: VkConn, dom: *const VkDomainRef, kib: u64, flags: u32, err: *const VkErrorSink) -> i32 {
+    guard(err, || {
+        let Some(f) = D::OPS.domain_set_memory_flags else { return Err(missing("domain_set_memory_flags")) };
+        // SAFETY: the core passes only handles this driver's open returned, until close.
+        let c = unsafe { conn_ref::<D>(conn) }?;
+        // SAFETY: the core passes NULL (refused) or a `VkDomainRef` whose name it keeps alive and
+        // unchanged until the call returns.
+        let dom = unsafe { in_domain(dom) }?;
+        out_unit(|| f(c, &dom, kib, flags))
+    })
+}
+
 /// Puts the shim of every operation `D::OPS` implements into its slot of `t`.
 pub(crate) fn install<D: Driver>(t: &mut VkDriverTable) {
     let o = &D::OPS;
@@ -1257,5 +1273,8 @@ pub(crate) fn install<D: Driver>(t: &mut VkDriverTable) {
     }
     if o.network_is_persistent.is_some() {
         t.network_is_persistent = Some(shim_network_is_persistent::<D>);
+    }
+    if o.domain_set_memory_flags.is_some() {
+        t.domain_set_memory_flags = Some(shim_domain_set_memory_flags::<D>);
     }
 }

@@ -165,6 +165,16 @@ impl Domain {
         self.conn
             .call::<slots::DomainSetMemory>((&self.ident(), kib))
     }
+    /// Sets the memory, KiB, of the running guest, of its persistent definition or of both, as
+    /// `flags` says (`VK_DOMAIN_AFFECT_*`; with `VK_DOMAIN_MEM_MAXIMUM`, the maximum memory):
+    /// libvirt's `virDomainSetMemoryFlags`.
+    pub fn set_memory_flags(&self, kib: u64, flags: u32) -> Result<()> {
+        if kib == 0 {
+            return Err(Error::invalid_arg("memory size must be greater than zero"));
+        }
+        self.conn
+            .call::<slots::DomainSetMemoryFlags>((&self.ident(), kib, flags))
+    }
     /// Sets the number of vCPUs.
     pub fn set_vcpus(&self, n: u32) -> Result<()> {
         if n == 0 {

@@ -82,6 +82,25 @@ fn the_whole_lifecycle() {
 
     // The balloon, vCPU threads and CPU time come from the live process.
     d.set_memory(32768).unwrap();
+    // virDomainSetMemoryFlags on a running guest: LIVE goes through the balloon, CONFIG
+    // changes only the definition of the next start, and the maximum cannot change live.
+    d.set_memory_flags(30000, virtkit::VK_DOMAIN_AFFECT_LIVE)
+        .unwrap();
+    d.set_memory_flags(40000, virtkit::VK_DOMAIN_AFFECT_CONFIG)
+        .unwrap();
+    let inactive = d.xml_desc(virtkit::VK_DOMAIN_XML_INACTIVE).unwrap();
+    assert!(inactive.contains(">40000</currentMemory>"), "{inactive}");
+    let live = d.xml_desc(0).unwrap();
+    assert!(!live.contains(">40000</currentMemory>"), "{live}");
+    assert_eq!(
+        d.set_memory_flags(
+            131072,
+            virtkit::VK_DOMAIN_AFFECT_LIVE | virtkit::VK_DOMAIN_MEM_MAXIMUM
+        )
+        .unwrap_err()
+        .code,
+        ErrorCode::OperationInvalid
+    );
     let v = d.vcpus().unwrap();
     assert_eq!(v.len(), 1);
     assert!(!v[0].cpumap.is_empty());
@@ -505,6 +524,28 @@ fn definitions_follow_libvirts_rules() {
     assert_eq!(
         (info.nr_virt_cpu, info.max_mem_kib, info.memory_kib),
         (2, 100000, 50000)
+    );
+    // virDomainSetMemoryFlags: an inactive domain has only its definition.
+    n.set_memory_flags(
+        120000,
+        virtkit::VK_DOMAIN_AFFECT_CURRENT | virtkit::VK_DOMAIN_MEM_MAXIMUM,
+    )
+    .unwrap();
+    n.set_memory_flags(60000, virtkit::VK_DOMAIN_AFFECT_CONFIG)
+        .unwrap();
+    let info = n.info().unwrap();
+    assert_eq!((info.max_mem_kib, info.memory_kib), (120000, 60000));
+    assert_eq!(
+        n.set_memory_flags(60000, virtkit::VK_DOMAIN_AFFECT_LIVE)
+            .unwrap_err()
+            .code,
+        ErrorCode::OperationInvalid
+    );
+    assert_eq!(
+        n.set_memory_flags(130000, virtkit::VK_DOMAIN_AFFECT_CONFIG)
+            .unwrap_err()
+            .code,
+        ErrorCode::InvalidArg
     );
     n.attach_device("<disk type='file' device='cdrom'><target dev='hdc'/></disk>")
         .unwrap();
