@@ -4,11 +4,13 @@
 # peer that CLI and benchmark outputs are compared with), xenstore clients, hyperfine, and what a
 # virtual network needs when the qemu driver starts one (dnsmasq, iptables; busybox's udhcpc is the
 # DHCP client the network test leases an address with), and zsh and fish, whose completion
-# scripts the CLI tests run.
+# scripts the CLI tests run, and the C and C++ compilers the header and fixture tests use.
 # Says what it installs; installs nothing that is already there. Needs root and apt-get.
 set -euo pipefail
 
 need=()
+command -v cc >/dev/null 2>&1 || need+=(gcc)
+command -v c++ >/dev/null 2>&1 || need+=(g++)
 command -v qemu-system-x86_64 >/dev/null 2>&1 || need+=(qemu)
 command -v virsh >/dev/null 2>&1 || need+=(libvirt-clients)
 [ -e /usr/lib/python3/dist-packages/libvirt.py ] || need+=(python3-libvirt)

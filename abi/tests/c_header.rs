@@ -16,13 +16,17 @@
 //! the Rust spelling of struct field types; every number compared comes from the compiled
 //! crate.)
 //!
-//! Without a C compiler the test reports that it is skipped, and why.
+//! Without a C compiler the test reports that it is skipped, and why (on the real stderr), and
+//! fails instead when `CI` or `VIRTKIT_REQUIRE_CC` is set; a compiler named by `CC` that does not
+//! run is a failure (`virtkit_test_support::CC`).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::mem::{align_of, offset_of, size_of};
 use std::path::{Path, PathBuf};
 use std::process::Command;
+
+use virtkit_test_support::{CC, CXX, require};
 
 use virtkit_abi::{
     OP_COUNT, OPS, VIRTKIT_DRIVER_ENTRY, VK_ABI_MAJOR, VK_ABI_MINOR, VK_CAP_WORDS, VK_DECLINED,
@@ -681,21 +685,6 @@ impl Drop for Scratch {
     }
 }
 
-fn c_compiler(test: &str) -> Option<String> {
-    let cc = std::env::var("CC").unwrap_or_else(|_| "cc".to_owned());
-    match Command::new(&cc).arg("--version").output() {
-        Ok(out) if out.status.success() => Some(cc),
-        Ok(out) => {
-            eprintln!("SKIPPED {test}: `{cc} --version` failed ({})", out.status);
-            None
-        }
-        Err(e) => {
-            eprintln!("SKIPPED {test}: no C compiler (`{cc}`: {e}); install one or set CC");
-            None
-        }
-    }
-}
-
 fn include_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("include")
 }
@@ -818,9 +807,7 @@ fn alias_checks(code: &str) -> Vec<TypeCheck> {
 
 #[test]
 fn c_header_matches_rust_layout() {
-    let Some(cc) = c_compiler("c_header_matches_rust_layout") else {
-        return;
-    };
+    let cc = require!(CC);
     let code = code_only(ABI_SOURCE);
 
     let mut structs = struct_layouts();
@@ -971,9 +958,7 @@ fn c_header_matches_rust_layout() {
 /// The header is plain C99 and usable from C++ (`extern "C"`, no C-only constructs).
 #[test]
 fn c_header_compiles_as_c99_and_cplusplus() {
-    let Some(cc) = c_compiler("c_header_compiles_as_c99_and_cplusplus") else {
-        return;
-    };
+    let cc = require!(CC);
     let scratch = Scratch::new("syntax");
     let unit = "#include <virtkit/driver.h>\nint vk_header_check(void);\nint vk_header_check(void) { return (int)sizeof(vk_driver_table); }\n";
     let c_src = scratch.0.join("c99.c");
@@ -995,11 +980,7 @@ fn c_header_compiles_as_c99_and_cplusplus() {
     )
     .unwrap_or_else(|e| panic!("{e}"));
 
-    let cxx = std::env::var("CXX").unwrap_or_else(|_| "c++".to_owned());
-    if Command::new(&cxx).arg("--version").output().is_err() {
-        eprintln!("SKIPPED the C++ half of c_header_compiles_as_c99_and_cplusplus: no `{cxx}`");
-        return;
-    }
+    let cxx = require!(CXX);
     let cxx_src = scratch.0.join("cxx.cpp");
     std::fs::write(&cxx_src, unit).unwrap();
     run(

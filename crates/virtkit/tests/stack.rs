@@ -4,13 +4,14 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use virtkit::{Connect, ErrorCode, Registry};
+use virtkit_test_support::{CC, require};
 
 fn fixture_source() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../loader/tests/fixtures/plugin.c")
 }
 
-fn build(dir: &Path, file: &str, defines: &[String]) {
-    let mut c = Command::new("cc");
+fn build(cc: &Path, dir: &Path, file: &str, defines: &[String]) {
+    let mut c = Command::new(cc);
     c.args(["-shared", "-fPIC", "-std=c11", "-Wall", "-Werror", "-I"])
         .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../abi/include"))
         .arg(fixture_source())
@@ -21,11 +22,11 @@ fn build(dir: &Path, file: &str, defines: &[String]) {
     }
     let o = c
         .output()
-        .expect("cc is needed to build the fixture plugins");
+        .unwrap_or_else(|e| panic!("{} cannot run: {e}", cc.display()));
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
 }
 
-fn member(dir: &Path, name: &str, rank: u32, knows: &str, extra: &[&str]) {
+fn member(cc: &Path, dir: &Path, name: &str, rank: u32, knows: &str, extra: &[&str]) {
     let mut d = vec![
         "FX_SCHEME=\"stk\"".to_string(),
         format!("FX_NAME=\"stk-{name}\""),
@@ -34,14 +35,22 @@ fn member(dir: &Path, name: &str, rank: u32, knows: &str, extra: &[&str]) {
         format!("FX_KNOWS=\"{knows}\""),
     ];
     d.extend(extra.iter().map(|s| s.to_string()));
-    build(dir, &format!("libvirtkit_driver_stk_{name}.so"), &d);
+    build(cc, dir, &format!("libvirtkit_driver_stk_{name}.so"), &d);
 }
 
 #[test]
 fn members_are_tried_by_rank_and_not_found_passes_on() {
+    let cc = require!(CC);
     let dir = tempfile::tempdir().unwrap();
-    member(dir.path(), "low", 1, "alpha", &[]);
-    member(dir.path(), "high", 2, "beta", &["FX_OP_RANK_GET_TYPE=0"]);
+    member(&cc, dir.path(), "low", 1, "alpha", &[]);
+    member(
+        &cc,
+        dir.path(),
+        "high",
+        2,
+        "beta",
+        &["FX_OP_RANK_GET_TYPE=0"],
+    );
     let reg = Registry::with_dirs(vec![dir.path().to_path_buf()]).without_static();
     let c = Connect::open_with(Some("stk:///"), false, &reg).unwrap();
     let names: Vec<String> = c.drivers().into_iter().map(|d| d.name).collect();

@@ -16,7 +16,7 @@ fn other_process(sb: &Sandbox, args: &[&str]) -> std::process::Output {
 
 #[test]
 fn the_whole_lifecycle() {
-    if !have_qemu("the_whole_lifecycle") {
+    if !have_qemu() {
         return;
     }
     let sb = Sandbox::new();
@@ -133,7 +133,7 @@ fn the_whole_lifecycle() {
 
 #[test]
 fn a_killed_guest_is_shut_off_and_cleaned_up() {
-    if !have_qemu("a_killed_guest_is_shut_off_and_cleaned_up") {
+    if !have_qemu() {
         return;
     }
     let sb = Sandbox::new();
@@ -193,7 +193,7 @@ fn a_killed_guest_is_shut_off_and_cleaned_up() {
 
 #[test]
 fn a_second_process_sees_and_acts_on_the_guests_of_the_first() {
-    if !have_qemu("a_second_process_sees_and_acts_on_the_guests_of_the_first") {
+    if !have_qemu() {
         return;
     }
     let sb = Sandbox::new();
@@ -284,7 +284,7 @@ fn defining_one_name_at_once_in_several_processes_gives_one_success() {
 
 #[test]
 fn starting_one_guest_from_two_threads_starts_it_once() {
-    if !have_qemu("starting_one_guest_from_two_threads_starts_it_once") {
+    if !have_qemu() {
         return;
     }
     let sb = Sandbox::new();
@@ -314,7 +314,7 @@ fn starting_one_guest_from_two_threads_starts_it_once() {
 
 #[test]
 fn save_and_restore_through_a_file() {
-    if !have_qemu("save_and_restore_through_a_file") {
+    if !have_qemu() {
         return;
     }
     let sb = Sandbox::new();
@@ -355,7 +355,7 @@ fn save_and_restore_through_a_file() {
 
 #[test]
 fn autostart_runs_on_the_first_open_after_boot() {
-    if !have_qemu("autostart_runs_on_the_first_open_after_boot") {
+    if !have_qemu() {
         return;
     }
     let sb = Sandbox::new();
@@ -400,7 +400,7 @@ fn autostart_runs_on_the_first_open_after_boot() {
 
 #[test]
 fn kvm_guests_run_or_are_refused_clearly() {
-    if !have_qemu("kvm_guests_run_or_are_refused_clearly") {
+    if !have_qemu() {
         return;
     }
     let sb = Sandbox::new();
@@ -427,7 +427,7 @@ fn kvm_guests_run_or_are_refused_clearly() {
 
 #[test]
 fn start_failures_leave_nothing_behind() {
-    if !have_qemu("start_failures_leave_nothing_behind") {
+    if !have_qemu() {
         return;
     }
     let sb = Sandbox::new();
@@ -563,7 +563,7 @@ fn definitions_follow_libvirts_rules() {
 
 #[test]
 fn a_running_guest_changes_only_removable_media() {
-    if !have_qemu("a_running_guest_changes_only_removable_media") {
+    if !have_qemu() {
         return;
     }
     let sb = Sandbox::new();
@@ -618,7 +618,7 @@ fn node_capabilities_and_version() {
         ErrorCode::InvalidArg
     );
     assert_eq!(c.security_model().unwrap(), (String::new(), String::new()));
-    if !have_qemu("node_capabilities_and_version") {
+    if !have_qemu() {
         return;
     }
     let out = std::process::Command::new("qemu-system-x86_64")

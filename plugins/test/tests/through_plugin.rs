@@ -8,21 +8,10 @@ use virtkit::{
     VK_DOMAIN_AFFECT_LIVE, VK_DOMAIN_MEM_MAXIMUM,
 };
 
-/// The build directory that holds the plugin (`target/<profile>`), found from this test binary.
-fn plugin_dir() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let dir = exe.parent().unwrap().parent().unwrap().to_path_buf();
-    let so = dir.join("libvirtkit_driver_test.so");
-    assert!(
-        so.exists(),
-        "{} is missing: run `cargo xtask build-plugins` first",
-        so.display()
-    );
-    dir
-}
-
+/// The plugin files, built from the current sources (`virtkit_test_support`).
 fn registry() -> Registry {
-    Registry::with_dirs(vec![plugin_dir()]).without_static()
+    virtkit_test_support::plugin_dir("test");
+    virtkit_test_support::registry()
 }
 
 fn open(uri: &str) -> Connect {
