@@ -887,6 +887,118 @@ impl VkErrorCode {
         VkErrorCode::ConfigUnsupported,
     ];
 
+    /// libvirt's message for the code (its `virErrorMsg` table): `.0` when there is no detail,
+    /// `.1` around a detail (`%s`). The one place these texts are written.
+    pub const fn messages(self) -> (&'static str, &'static str) {
+        match self {
+            VkErrorCode::InternalError => ("internal error", "internal error: %s"),
+            VkErrorCode::NoMemory => ("out of memory", "out of memory: %s"),
+            VkErrorCode::NoSupport => (
+                "this function is not supported by the connection driver",
+                "this function is not supported by the connection driver: %s",
+            ),
+            VkErrorCode::NoConnect => (
+                "no connection driver available",
+                "no connection driver available for %s",
+            ),
+            VkErrorCode::InvalidConn => (
+                "invalid connection pointer in",
+                "invalid connection pointer in %s",
+            ),
+            VkErrorCode::InvalidDomain => {
+                ("invalid domain pointer in", "invalid domain pointer in %s")
+            }
+            VkErrorCode::InvalidArg => ("invalid argument", "invalid argument: %s"),
+            VkErrorCode::OperationFailed => ("operation failed", "operation failed: %s"),
+            VkErrorCode::OsType => ("unknown OS type", "unknown OS type %s"),
+            VkErrorCode::NoKernel => (
+                "missing kernel information",
+                "missing kernel information: %s",
+            ),
+            VkErrorCode::NoRoot => (
+                "missing root device information",
+                "missing root device information in %s",
+            ),
+            VkErrorCode::NoSource => (
+                "missing source information for device",
+                "missing source information for device %s",
+            ),
+            VkErrorCode::NoTarget => (
+                "missing target information for device",
+                "missing target information for device %s",
+            ),
+            VkErrorCode::NoName => ("missing name information", "missing name information in %s"),
+            VkErrorCode::NoOs => (
+                "missing operating system information",
+                "missing operating system information for %s",
+            ),
+            VkErrorCode::NoDevice => (
+                "missing devices information",
+                "missing devices information for %s",
+            ),
+            VkErrorCode::XmlError => (
+                "XML description is invalid or not well formed",
+                "XML error: %s",
+            ),
+            VkErrorCode::DomExist => ("this domain exists already", "domain %s exists already"),
+            VkErrorCode::OperationDenied => (
+                "operation forbidden for read only access",
+                "operation forbidden: %s",
+            ),
+            VkErrorCode::OpenFailed => (
+                "failed to open configuration file",
+                "failed to open configuration file %s",
+            ),
+            VkErrorCode::ReadFailed => (
+                "failed to read configuration file",
+                "failed to read configuration file %s",
+            ),
+            VkErrorCode::ParseFailed => (
+                "failed to parse configuration file",
+                "failed to parse configuration file %s",
+            ),
+            VkErrorCode::ConfSyntax => (
+                "configuration file syntax error",
+                "configuration file syntax error: %s",
+            ),
+            VkErrorCode::WriteFailed => (
+                "failed to write configuration file",
+                "failed to write configuration file: %s",
+            ),
+            VkErrorCode::InvalidNetwork => (
+                "invalid network pointer in",
+                "invalid network pointer in %s",
+            ),
+            VkErrorCode::NetworkExist => {
+                ("this network exists already", "network %s exists already")
+            }
+            VkErrorCode::SystemError => ("system call error", "%s"),
+            VkErrorCode::NoDomain => ("Domain not found", "Domain not found: %s"),
+            VkErrorCode::NoNetwork => ("Network not found", "Network not found: %s"),
+            VkErrorCode::InvalidMac => ("invalid MAC address", "invalid MAC address: %s"),
+            VkErrorCode::OperationInvalid => (
+                "Requested operation is not valid",
+                "Requested operation is not valid: %s",
+            ),
+            VkErrorCode::ConfigUnsupported => {
+                ("unsupported configuration", "unsupported configuration: %s")
+            }
+        }
+    }
+
+    /// libvirt's message for the code alone.
+    pub const fn message(self) -> &'static str {
+        self.messages().0
+    }
+
+    /// libvirt's message for the code around `detail` (the message alone when it is empty).
+    pub fn message_with(self, detail: &str) -> alloc::string::String {
+        if detail.is_empty() {
+            return alloc::string::String::from(self.message());
+        }
+        self.messages().1.replacen("%s", detail, 1)
+    }
+
     /// Converts a raw code; unknown codes map to `InternalError`.
     pub fn from_raw(code: i32) -> VkErrorCode {
         Self::ALL
@@ -956,6 +1068,21 @@ mod tests {
             assert_eq!(VkErrorCode::from_raw(c as i32), c);
         }
         assert_eq!(VkErrorCode::from_raw(9999), VkErrorCode::InternalError);
+    }
+
+    #[test]
+    fn every_code_has_libvirts_message_with_one_place_for_the_detail() {
+        for c in VkErrorCode::ALL {
+            let (alone, with) = c.messages();
+            assert!(!alone.is_empty(), "{c:?}");
+            assert_eq!(with.matches("%s").count(), 1, "{c:?}");
+        }
+        assert_eq!(
+            VkErrorCode::NoSupport.message_with("virDomainSuspend"),
+            "this function is not supported by the connection driver: virDomainSuspend"
+        );
+        assert_eq!(VkErrorCode::XmlError.message_with("bad"), "XML error: bad");
+        assert_eq!(VkErrorCode::NoDomain.message_with(""), "Domain not found");
     }
 
     #[test]

@@ -12,21 +12,14 @@ use virtkit_abi::{
 use crate::validate::Driver;
 
 /// An error returned by a driver entry, or "not supported" for a NULL slot.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
 pub struct CallError {
     /// The stable error code.
     pub code: VkErrorCode,
     /// The driver's message (or a generic one when the driver gave none).
     pub message: String,
 }
-
-impl std::fmt::Display for CallError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.message)
-    }
-}
-
-impl std::error::Error for CallError {}
 
 /// Result of a driver call.
 pub type CallResult<T> = Result<T, CallError>;
@@ -181,19 +174,6 @@ unsafe extern "C" fn vcpu_push(
     v.push(VcpuEntry { info, cpumap });
 }
 
-fn generic_message(code: VkErrorCode) -> &'static str {
-    match code {
-        VkErrorCode::NoSupport => "this function is not supported by the connection driver",
-        VkErrorCode::NoDomain => "Domain not found",
-        VkErrorCode::NoNetwork => "Network not found",
-        VkErrorCode::InvalidArg => "invalid argument",
-        VkErrorCode::OperationInvalid => "Requested operation is not valid",
-        VkErrorCode::OperationDenied => "operation forbidden",
-        VkErrorCode::XmlError => "XML description is invalid or not well formed",
-        _ => "operation failed",
-    }
-}
-
 /// How the core names a domain to a driver; the name is borrowed from `d`.
 pub(crate) fn dom_ref(d: &DomainIdent) -> VkDomainRef {
     VkDomainRef {
@@ -242,13 +222,18 @@ impl Driver {
 }
 
 fn unsupported(driver: &Driver, op: Op) -> CallError {
-    CallError {
-        code: VkErrorCode::NoSupport,
-        message: format!(
-            "this function is not supported by the connection driver: {} (driver '{}')",
-            op.info().api,
-            driver.name()
-        ),
+    CallError::unsupported(op, &[driver.name()])
+}
+
+impl CallError {
+    /// "Not supported" for `op`, naming the drivers that lack it (libvirt's message, then which
+    /// drivers were asked).
+    pub fn unsupported(op: Op, drivers: &[&str]) -> CallError {
+        let detail = format!("{} (driver '{}')", op.info().api, drivers.join("', '"));
+        CallError {
+            code: VkErrorCode::NoSupport,
+            message: VkErrorCode::NoSupport.message_with(&detail),
+        }
     }
 }
 
@@ -257,7 +242,7 @@ fn to_error(rc: i32, slot: ErrSlot) -> CallError {
     let message = slot
         .message
         .filter(|m| !m.is_empty())
-        .unwrap_or_else(|| generic_message(code).to_string());
+        .unwrap_or_else(|| code.message().to_string());
     CallError { code, message }
 }
 

@@ -9,7 +9,8 @@ pub use virtkit_abi::{DomainInfo, NodeInfo, VcpuInfo};
 pub(crate) type DomainState = VkDomainState;
 
 /// An error a driver returns: a stable code and a message.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
 pub struct Error {
     /// The stable code.
     pub code: VkErrorCode,
@@ -28,67 +29,42 @@ impl Error {
             message: message.into(),
         }
     }
-    // The constructors below prefix the message the way libvirt's virErrorMsg does for the code,
-    // so that users see the same wording as with libvirt.
-
+    /// An error with `code` and libvirt's message for it around `detail` (its `virErrorMsg`
+    /// table, `VkErrorCode::message_with`), so that users see the same wording as with libvirt.
+    pub fn with_detail(code: VkErrorCode, detail: impl Into<String>) -> Error {
+        Error::new(code, code.message_with(&detail.into()))
+    }
     /// `NO_DOMAIN`.
     pub fn no_domain(message: impl Into<String>) -> Error {
-        Error::new(
-            VkErrorCode::NoDomain,
-            format!("Domain not found: {}", message.into()),
-        )
+        Error::with_detail(VkErrorCode::NoDomain, message)
     }
     /// `NO_NETWORK`.
     pub fn no_network(message: impl Into<String>) -> Error {
-        Error::new(
-            VkErrorCode::NoNetwork,
-            format!("Network not found: {}", message.into()),
-        )
+        Error::with_detail(VkErrorCode::NoNetwork, message)
     }
     /// `INVALID_ARG`.
     pub fn invalid_arg(message: impl Into<String>) -> Error {
-        Error::new(
-            VkErrorCode::InvalidArg,
-            format!("invalid argument: {}", message.into()),
-        )
+        Error::with_detail(VkErrorCode::InvalidArg, message)
     }
     /// `OPERATION_INVALID`: the object is in the wrong state.
     pub fn operation_invalid(message: impl Into<String>) -> Error {
-        Error::new(
-            VkErrorCode::OperationInvalid,
-            format!("Requested operation is not valid: {}", message.into()),
-        )
+        Error::with_detail(VkErrorCode::OperationInvalid, message)
     }
     /// `OPERATION_FAILED`.
     pub fn operation_failed(message: impl Into<String>) -> Error {
-        Error::new(
-            VkErrorCode::OperationFailed,
-            format!("operation failed: {}", message.into()),
-        )
+        Error::with_detail(VkErrorCode::OperationFailed, message)
     }
     /// `XML_ERROR`.
     pub fn xml(message: impl Into<String>) -> Error {
-        Error::new(
-            VkErrorCode::XmlError,
-            format!("XML error: {}", message.into()),
-        )
+        Error::with_detail(VkErrorCode::XmlError, message)
     }
     /// `INTERNAL_ERROR`.
     pub fn internal(message: impl Into<String>) -> Error {
-        Error::new(
-            VkErrorCode::InternalError,
-            format!("internal error: {}", message.into()),
-        )
+        Error::with_detail(VkErrorCode::InternalError, message)
     }
     /// `NO_SUPPORT`.
     pub fn no_support(message: impl Into<String>) -> Error {
-        Error::new(
-            VkErrorCode::NoSupport,
-            format!(
-                "this function is not supported by the connection driver: {}",
-                message.into()
-            ),
-        )
+        Error::with_detail(VkErrorCode::NoSupport, message)
     }
     /// `SYSTEM_ERROR`, from an I/O error with context.
     pub fn system(context: impl std::fmt::Display, err: &std::io::Error) -> Error {
@@ -96,27 +72,20 @@ impl Error {
     }
     /// `DOM_EXIST`.
     pub fn dom_exist(message: impl Into<String>) -> Error {
+        // libvirt's drivers word it as a failed operation, with the DOM_EXIST code.
         Error::new(
             VkErrorCode::DomExist,
-            format!("operation failed: {}", message.into()),
+            VkErrorCode::OperationFailed.message_with(&message.into()),
         )
     }
     /// `NETWORK_EXIST`.
     pub fn network_exist(message: impl Into<String>) -> Error {
         Error::new(
             VkErrorCode::NetworkExist,
-            format!("operation failed: {}", message.into()),
+            VkErrorCode::OperationFailed.message_with(&message.into()),
         )
     }
 }
-
-impl std::fmt::Display for Error {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.message)
-    }
-}
-
-impl std::error::Error for Error {}
 
 /// Static facts about a driver, written into the table header.
 #[derive(Clone, Copy, Debug)]

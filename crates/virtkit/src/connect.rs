@@ -2,9 +2,10 @@
 
 use std::sync::Arc;
 
-use virtkit_abi::{Op, OpKind, VK_OPEN_READ_ONLY, VkErrorCode, slots};
+use virtkit_abi::{Op, OpKind, VK_OPEN_READ_ONLY, VkErrorCode, error_domain, slots};
 use virtkit_loader::{
-    DomainIdent, Driver, DriverConn, HostCall, NetworkIdent, Opened, Registry, plugin_file_name,
+    CallError, DomainIdent, Driver, DriverConn, HostCall, NetworkIdent, Opened, Registry,
+    plugin_file_name,
 };
 
 use crate::domain::{Domain, NodeInfo};
@@ -244,13 +245,9 @@ impl Connect {
                 .iter()
                 .map(|m| m.driver().name())
                 .collect();
-            return Err(Error::new(
-                ErrorCode::NoSupport,
-                format!(
-                    "this function is not supported by the connection driver: {} (driver '{}')",
-                    op.info().api,
-                    names.join("', '")
-                ),
+            return Err(Error::from_call(
+                CallError::unsupported(op, &names),
+                error_domain::NONE,
             ));
         }
         members.sort_by_key(|m| m.driver().rank_for(op));
