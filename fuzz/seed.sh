@@ -10,3 +10,15 @@ mkdir -p "$out"
 find "$shared/corpus" -name '*.xml' -exec cp {} "$out/" \;
 cp "$here"/../crates/virtkit-xml/tests/data/invalid/*.xml "$out/"
 echo "$(ls "$out" | wc -l) seeds in $out"
+
+# The Xen conversion targets: xend S-expressions for the S-expression targets, and the domain
+# XML of the Xen corpus for the XML → S-expression target.
+for target in parse_sexpr sexpr_to_xml; do
+    mkdir -p "$here/corpus/$target"
+    find "$shared/corpus/sexpr2xml" "$shared/corpus/xml2sexpr" -name '*.sexpr' -exec cp {} "$here/corpus/$target/" \;
+    cp "$here"/../crates/virtkit-xen/tests/data/bad-sexpr/*.sexpr "$here/corpus/$target/"
+    echo "$(ls "$here/corpus/$target" | wc -l) seeds in $here/corpus/$target"
+done
+mkdir -p "$here/corpus/xml_to_sexpr"
+find "$shared/corpus/sexpr2xml" "$shared/corpus/xml2sexpr" -name '*.xml' -exec cp {} "$here/corpus/xml_to_sexpr/" \;
+echo "$(ls "$here/corpus/xml_to_sexpr" | wc -l) seeds in $here/corpus/xml_to_sexpr"

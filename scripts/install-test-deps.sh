@@ -4,7 +4,8 @@
 # peer that CLI and benchmark outputs are compared with), xenstore clients, hyperfine, and what a
 # virtual network needs when the qemu driver starts one (dnsmasq, iptables; busybox's udhcpc is the
 # DHCP client the network test leases an address with), and zsh and fish, whose completion
-# scripts the CLI tests run, and the C and C++ compilers the header and fixture tests use.
+# scripts the CLI tests run, the C and C++ compilers the header and fixture tests use, and lintian
+# and GNU time for the packaging check.
 # Says what it installs; installs nothing that is already there. Needs root and apt-get.
 set -euo pipefail
 
@@ -21,6 +22,8 @@ command -v hyperfine >/dev/null 2>&1 || need+=(hyperfine)
 command -v busybox >/dev/null 2>&1 || need+=(busybox)
 command -v zsh >/dev/null 2>&1 || need+=(zsh)
 command -v fish >/dev/null 2>&1 || need+=(fish)
+command -v lintian >/dev/null 2>&1 || need+=(lintian)
+[ -x /usr/bin/time ] || need+=(time)
 
 if [ ${#need[@]} -eq 0 ]; then
   echo "install-test-deps: everything is installed"

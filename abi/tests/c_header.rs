@@ -308,100 +308,82 @@ fn upper_snake(camel: &str) -> String {
 }
 
 // ------------------------------------------------------------------------------------------
-// Reading the Rust source: coverage and type spelling only
+// Reading the Rust source (with syn): coverage and type spelling only
 // ------------------------------------------------------------------------------------------
 
-/// The source without comments or attribute lines.
-fn code_only(src: &str) -> String {
-    let mut out = String::new();
-    for line in src.lines() {
-        if line.trim_start().starts_with("#[") {
-            continue;
-        }
-        let mut in_str = false;
-        let mut prev = '\0';
-        let mut cut = line.len();
-        for (i, c) in line.char_indices() {
-            if c == '"' && prev != '\\' {
-                in_str = !in_str;
-            } else if !in_str && c == '/' && prev == '/' {
-                cut = i - 1;
-                break;
-            }
-            prev = c;
-        }
-        out.push_str(&line[..cut]);
-        out.push('\n');
-    }
-    out
+/// Constants of the crate that are not part of the C contract, and why.
+const NOT_IN_HEADER: &[(&str, &str)] = &[(
+    "CORE_VERSION_FOR_MINOR",
+    "a packaging fact (the core release that first loads each minor), not a value drivers use",
+)];
+
+/// The ABI crate's source, parsed.
+fn abi_file() -> syn::File {
+    syn::parse_file(ABI_SOURCE).unwrap_or_else(|e| panic!("{ABI_SOURCE_NAME} does not parse: {e}"))
 }
 
-/// The text between the `{` that ends `opening` (which must start a line) and its `}`.
-fn block<'a>(code: &'a str, opening: &str) -> Option<&'a str> {
-    let start = code
-        .match_indices(opening)
-        .map(|(i, _)| i)
-        .find(|&i| i == 0 || code.as_bytes()[i - 1] == b'\n')?;
-    let open = start + opening.len() - 1;
-    assert_eq!(&code[open..=open], "{", "`{opening}` must end with a brace");
-    let mut depth = 0usize;
-    for (i, c) in code[open..].char_indices() {
-        match c {
-            '{' => depth += 1,
-            '}' => {
-                depth -= 1;
-                if depth == 0 {
-                    return Some(&code[open + 1..open + i]);
-                }
-            }
-            _ => {}
-        }
-    }
-    panic!("unbalanced braces after `{opening}` in {ABI_SOURCE_NAME}");
+fn is_pub(vis: &syn::Visibility) -> bool {
+    matches!(vis, syn::Visibility::Public(_))
 }
 
-/// Splits at `sep` outside parentheses and brackets; drops empty pieces.
-fn split_top(text: &str, sep: char) -> Vec<&str> {
-    let mut out = Vec::new();
-    let mut depth = 0i32;
-    let mut start = 0;
-    for (i, c) in text.char_indices() {
-        match c {
-            '(' | '[' | '<' => depth += 1,
-            ')' | ']' => depth -= 1,
-            '>' if !text[..i].ends_with('-') => depth -= 1,
-            c if c == sep && depth == 0 => {
-                out.push(text[start..i].trim());
-                start = i + 1;
-            }
-            _ => {}
-        }
-    }
-    out.push(text[start..].trim());
-    out.retain(|s| !s.is_empty());
-    out
+/// A type as Rust source text (for messages, and for [`rust_to_c`]).
+fn spelled(ty: &syn::Type) -> String {
+    quote::ToTokens::to_token_stream(ty).to_string()
 }
 
-/// Names of the items starting a line with `prefix` (e.g. `pub struct `), up to `terminator`.
-fn item_names(code: &str, prefix: &str, terminators: &[char]) -> Vec<String> {
-    code.lines()
-        .filter_map(|l| l.strip_prefix(prefix))
-        .map(|rest| rest.split(terminators).next().unwrap().trim().to_owned())
+/// Names of the public `Vk*` structs.
+fn struct_names(code: &syn::File) -> BTreeSet<String> {
+    code.items
+        .iter()
+        .filter_map(|i| match i {
+            syn::Item::Struct(s) if is_pub(&s.vis) && s.ident.to_string().starts_with("Vk") => {
+                Some(s.ident.to_string())
+            }
+            _ => None,
+        })
         .collect()
+}
+
+/// Names of the public top-level constants.
+fn const_names(items: &[syn::Item]) -> Vec<String> {
+    items
+        .iter()
+        .filter_map(|i| match i {
+            syn::Item::Const(c) if is_pub(&c.vis) => Some(c.ident.to_string()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Names of the public constants of the inline module `name`.
+fn module_const_names(code: &syn::File, name: &str) -> Vec<String> {
+    code.items
+        .iter()
+        .find_map(|i| match i {
+            syn::Item::Mod(m) if m.ident == name => m.content.as_ref().map(|(_, items)| items),
+            _ => None,
+        })
+        .map(|items| const_names(items))
+        .unwrap_or_else(|| panic!("no inline `mod {name}` in {ABI_SOURCE_NAME}"))
 }
 
 /// `(field, Rust type)` of a struct, in order.
-fn struct_fields(code: &str, rust: &str) -> Vec<(String, String)> {
-    let body = block(code, &format!("pub struct {rust} {{"))
-        .unwrap_or_else(|| panic!("no `pub struct {rust}` in {ABI_SOURCE_NAME}"));
-    split_top(body, ',')
-        .into_iter()
-        .map(|f| {
-            let f = f.strip_prefix("pub ").unwrap_or(f);
-            let (name, ty) = f.split_once(':').expect("a field is `name: type`");
-            (name.trim().to_owned(), ty.trim().to_owned())
+fn struct_fields(code: &syn::File, rust: &str) -> Vec<(String, String)> {
+    code.items
+        .iter()
+        .find_map(|i| match i {
+            syn::Item::Struct(s) if s.ident == rust => Some(
+                s.fields
+                    .iter()
+                    .map(|f| {
+                        let name = f.ident.as_ref().expect("a named field").to_string();
+                        (name, spelled(&f.ty))
+                    })
+                    .collect(),
+            ),
+            _ => None,
         })
-        .collect()
+        .unwrap_or_else(|| panic!("no `pub struct {rust}` in {ABI_SOURCE_NAME}"))
 }
 
 /// `(field, Rust type)` of every slot, in order. The types come from the compiled crate
@@ -419,29 +401,28 @@ fn slot_types() -> Vec<(String, String)> {
         .collect()
 }
 
-/// `(name, Rust type)` of every `pub type` alias.
-fn type_aliases(code: &str) -> Vec<(String, String)> {
-    let mut out = Vec::new();
-    for (i, _) in code.match_indices("\npub type ") {
-        let rest = &code[i + "\npub type ".len()..];
-        let (name, rest) = rest.split_once('=').expect("`pub type NAME = TYPE;`");
-        let ty = split_top(rest, ';')
-            .into_iter()
-            .next()
-            .expect("an alias has a type");
-        out.push((name.trim().to_owned(), ty.to_owned()));
-    }
-    out
+/// `(name, Rust type)` of every public type alias.
+fn type_aliases(code: &syn::File) -> Vec<(String, String)> {
+    code.items
+        .iter()
+        .filter_map(|i| match i {
+            syn::Item::Type(t) if is_pub(&t.vis) => Some((t.ident.to_string(), spelled(&t.ty))),
+            _ => None,
+        })
+        .collect()
 }
 
-/// Variant names of a fieldless `pub enum`.
-fn enum_variants(code: &str, rust: &str) -> Vec<String> {
-    let body = block(code, &format!("pub enum {rust} {{"))
-        .unwrap_or_else(|| panic!("no `pub enum {rust}` in {ABI_SOURCE_NAME}"));
-    split_top(body, ',')
-        .into_iter()
-        .map(|v| v.split('=').next().unwrap().trim().to_owned())
-        .collect()
+/// Variant names of a public enum.
+fn enum_variants(code: &syn::File, rust: &str) -> Vec<String> {
+    code.items
+        .iter()
+        .find_map(|i| match i {
+            syn::Item::Enum(e) if e.ident == rust => {
+                Some(e.variants.iter().map(|v| v.ident.to_string()).collect())
+            }
+            _ => None,
+        })
+        .unwrap_or_else(|| panic!("no `pub enum {rust}` in {ABI_SOURCE_NAME}"))
 }
 
 // ------------------------------------------------------------------------------------------
@@ -458,61 +439,91 @@ enum CType {
     Fn(Box<CType>, Vec<CType>),
 }
 
-/// The C type a Rust type of the ABI must have in the header.
+/// The C type a Rust type of the ABI (as source text) must have in the header.
 fn rust_to_c(ty: &str) -> CType {
-    let ty = ty.trim();
-    if let Some(inner) = ty.strip_prefix("Option<").and_then(|t| t.strip_suffix('>')) {
-        // Only nullable function pointers are wrapped in Option.
-        return rust_to_c(inner);
-    }
-    if let Some(rest) = ty.strip_prefix("unsafe extern \"C\" fn(") {
-        let close = rest.rfind(')').expect("a fn type has a parameter list");
-        let params = split_top(&rest[..close], ',')
-            .into_iter()
-            .map(|p| rust_to_c(p.split_once(':').map_or(p, |(_name, ty)| ty)))
-            .collect();
-        let ret = match rest[close + 1..].trim().strip_prefix("->") {
-            Some(ret) => rust_to_c(ret),
-            None => CType::Named("void".to_owned()),
-        };
-        return CType::Ptr(Box::new(CType::Fn(Box::new(ret), params)));
-    }
-    for (prefix, konst) in [("*const ", true), ("*mut ", false)] {
-        if let Some(pointee) = ty.strip_prefix(prefix) {
+    let parsed: syn::Type =
+        syn::parse_str(ty).unwrap_or_else(|e| panic!("`{ty}` is not a Rust type: {e}"));
+    ty_to_c(&parsed)
+}
+
+fn ty_to_c(ty: &syn::Type) -> CType {
+    match ty {
+        syn::Type::Paren(p) => ty_to_c(&p.elem),
+        syn::Type::Group(g) => ty_to_c(&g.elem),
+        syn::Type::FnPtr(f) => {
+            let params = f.inputs.iter().map(|a| ty_to_c(&a.ty)).collect();
+            let ret = match &f.output {
+                syn::ReturnType::Type(_, t) => ty_to_c(t),
+                syn::ReturnType::Default => CType::Named("void".to_owned()),
+            };
+            CType::Ptr(Box::new(CType::Fn(Box::new(ret), params)))
+        }
+        syn::Type::Ptr(p) => {
             // C passes an array as a pointer to its first element: same address, same ABI.
-            let pointee = match rust_to_c(pointee) {
+            let pointee = match ty_to_c(&p.elem) {
                 CType::Array(elem, _) => *elem,
                 other => other,
             };
-            let pointee = if konst {
-                CType::Const(Box::new(pointee))
-            } else {
-                pointee
+            let pointee = match p.mutability {
+                syn::PointerMutability::Const(_) => CType::Const(Box::new(pointee)),
+                syn::PointerMutability::Mut(_) => pointee,
             };
-            return CType::Ptr(Box::new(pointee));
+            CType::Ptr(Box::new(pointee))
         }
-    }
-    if let Some(inner) = ty.strip_prefix('[').and_then(|t| t.strip_suffix(']')) {
-        let (elem, len) = inner.split_once(';').expect("an array type is `[T; N]`");
-        return CType::Array(Box::new(rust_to_c(elem)), len.trim().to_owned());
-    }
-    let named = match ty {
-        "u8" => "uint8_t",
-        "u16" => "uint16_t",
-        "u32" => "uint32_t",
-        "u64" => "uint64_t",
-        "i8" => "int8_t",
-        "i16" => "int16_t",
-        "i32" => "int32_t",
-        "i64" => "int64_t",
-        "usize" => "size_t",
-        "c_void" => "void",
-        t if t.starts_with("Vk") && t.chars().all(|c| c.is_ascii_alphanumeric()) => {
-            return CType::Named(c_name(t));
+        syn::Type::Array(a) => {
+            let len = match &a.len {
+                syn::Expr::Lit(l) => quote::ToTokens::to_token_stream(&l.lit).to_string(),
+                syn::Expr::Path(p) => {
+                    p.path
+                        .get_ident()
+                        .map(|i| i.to_string())
+                        .unwrap_or_else(|| {
+                            panic!("{THIS_FILE}: array length {} is not a name", spelled(ty))
+                        })
+                }
+                _ => panic!(
+                    "{THIS_FILE}: no C spelling for the array length of {}",
+                    spelled(ty)
+                ),
+            };
+            CType::Array(Box::new(ty_to_c(&a.elem)), len)
         }
-        other => panic!("{THIS_FILE}: no C spelling for the Rust type `{other}`; extend rust_to_c"),
-    };
-    CType::Named(named.to_owned())
+        syn::Type::Path(p) => {
+            let last = p.path.segments.last().expect("a path has a segment");
+            let name = last.ident.to_string();
+            if name == "Option" {
+                // Only nullable function pointers are wrapped in Option.
+                let syn::PathArguments::AngleBracketed(args) = &last.arguments else {
+                    panic!("{THIS_FILE}: Option without an argument in {}", spelled(ty));
+                };
+                return match args.args.first() {
+                    Some(syn::GenericArgument::Type(inner)) => ty_to_c(inner),
+                    _ => panic!("{THIS_FILE}: Option of no type in {}", spelled(ty)),
+                };
+            }
+            let c = match name.as_str() {
+                "u8" => "uint8_t",
+                "u16" => "uint16_t",
+                "u32" => "uint32_t",
+                "u64" => "uint64_t",
+                "i8" => "int8_t",
+                "i16" => "int16_t",
+                "i32" => "int32_t",
+                "i64" => "int64_t",
+                "usize" => "size_t",
+                "c_void" => "void",
+                t if t.starts_with("Vk") => return CType::Named(c_name(t)),
+                other => {
+                    panic!("{THIS_FILE}: no C spelling for the Rust type `{other}`; extend ty_to_c")
+                }
+            };
+            CType::Named(c.to_owned())
+        }
+        other => panic!(
+            "{THIS_FILE}: no C spelling for the Rust type `{}`; extend ty_to_c",
+            spelled(other)
+        ),
+    }
 }
 
 /// Declares `declarator` with type `ty`, e.g. `int32_t (*f)(vk_str, uint32_t)`.
@@ -697,17 +708,14 @@ fn include_dir() -> PathBuf {
 /// compares; the parsed slot list is `OPS`.
 #[test]
 fn layout_test_covers_the_whole_rust_abi() {
-    let code = code_only(ABI_SOURCE);
+    let code = abi_file();
     let mut missing = Vec::new();
 
     let covered: BTreeMap<&str, Vec<&str>> = struct_layouts()
         .iter()
         .map(|s| (s.rust, s.fields.iter().map(|f| f.name).collect()))
         .collect();
-    let in_source: BTreeSet<String> = item_names(&code, "pub struct ", &[' ', '{', '<', '('])
-        .into_iter()
-        .filter(|n| n.starts_with("Vk"))
-        .collect();
+    let in_source = struct_names(&code);
     for name in &in_source {
         let fields: Vec<String> = struct_fields(&code, name)
             .into_iter()
@@ -733,8 +741,8 @@ fn layout_test_covers_the_whole_rust_abi() {
 
     let mut covered_consts = BTreeSet::new();
     expected_constants(&mut covered_consts);
-    for name in item_names(&code, "pub const ", &[':']) {
-        if !covered_consts.contains(&name) {
+    for name in const_names(&code.items) {
+        if !covered_consts.contains(&name) && !NOT_IN_HEADER.iter().any(|(n, _)| *n == name) {
             missing.push(format!(
                 "constant {name} is not in expected_constants() in {THIS_FILE}"
             ));
@@ -770,11 +778,7 @@ fn layout_test_covers_the_whole_rust_abi() {
             ));
         }
     }
-    let domains: Vec<String> = item_names(
-        block(&code, "pub mod error_domain {").expect("an error_domain module"),
-        "    pub const ",
-        &[':'],
-    );
+    let domains = module_const_names(&code, "error_domain");
     let listed: Vec<String> = ERROR_DOMAINS.iter().map(|(n, _)| (*n).to_owned()).collect();
     if domains != listed {
         missing.push(format!(
@@ -790,7 +794,7 @@ fn layout_test_covers_the_whole_rust_abi() {
 }
 
 /// One check per `pub type` alias: the header's `vk_<alias>` has the aliased type.
-fn alias_checks(code: &str) -> Vec<TypeCheck> {
+fn alias_checks(code: &syn::File) -> Vec<TypeCheck> {
     type_aliases(code)
         .into_iter()
         .map(|(alias, ty)| {
@@ -808,7 +812,7 @@ fn alias_checks(code: &str) -> Vec<TypeCheck> {
 #[test]
 fn c_header_matches_rust_layout() {
     let cc = require!(CC);
-    let code = code_only(ABI_SOURCE);
+    let code = abi_file();
 
     let mut structs = struct_layouts();
     structs.push(table_layout());

@@ -10,6 +10,11 @@
 //!   loader, the SDK and the conformance suite (from the operation list in `abi`), the man page,
 //!   the shell completions and `docs/hvsupport.md`.
 //! * `bench [--quick]` — benchmarks in release mode, beside libvirt measured in the same run.
+//! * `dist [--out DIR]` — release build, then Debian packages (core, one per driver plugin, Xen
+//!   meta-package, -dev, conformance, -dbgsym) in `DIR` (default `target/dist`); see
+//!   docs/packaging.md.
+//! * `packaging-check` — `dist`, then the packages installed with dpkg into a throwaway root
+//!   and used there (core + one driver, partial upgrade, removal); part of `test`.
 //! * `hvsupport [--check]` — regenerates (or checks) `docs/hvsupport.md` from the in-tree plugins.
 
 use std::path::{Path, PathBuf};
@@ -17,7 +22,9 @@ use std::process::{Command, ExitCode};
 
 mod codegen;
 mod conformance;
+mod dist;
 mod hvsupport;
+mod packaging;
 
 type Result<T> = std::result::Result<T, String>;
 
@@ -104,6 +111,10 @@ fn test() -> Result<()> {
     if let Err(e) = conformance::examples() {
         failed.push(e);
     }
+    // Release build, Debian packages, and their installation into a throwaway root.
+    if let Err(e) = packaging::run_check() {
+        failed.push(e);
+    }
     if failed.is_empty() {
         Ok(())
     } else {
@@ -138,6 +149,16 @@ fn main() -> ExitCode {
             std::process::exit(status.code().unwrap_or(1));
         }),
         Some("bench") => bench(&args[1..]),
+        Some("dist") => {
+            let out = args
+                .iter()
+                .position(|a| a == "--out")
+                .and_then(|i| args.get(i + 1))
+                .map(PathBuf::from)
+                .unwrap_or_else(|| root().join("target/dist"));
+            dist::dist(&out).map(|_| ())
+        }
+        Some("packaging-check") => packaging::run_check(),
         Some("codegen") => codegen::run(false).and_then(|_| build_plugins(false)).and_then(|_| {
             let mut c = Command::new(profile_dir(false).join("virtkit"));
             c.current_dir(root()).args(["_gen-docs", "docs"]);
@@ -145,7 +166,7 @@ fn main() -> ExitCode {
             hvsupport::run_hvsupport(false)
         }),
         _ => Err(
-            "usage: cargo xtask <build-plugins [--release] | test | run -- ARGS | conformance | hvsupport [--check] | bench [--quick] | codegen>"
+            "usage: cargo xtask <build-plugins [--release] | test | run -- ARGS | conformance | hvsupport [--check] | bench [--quick] | codegen | dist [--out DIR] | packaging-check>"
                 .into(),
         ),
     };

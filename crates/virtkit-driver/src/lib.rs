@@ -19,6 +19,7 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod cpuinfo;
 mod flags;
 #[rustfmt::skip]
 mod ops;
