@@ -12,7 +12,8 @@
 //!   does not block on a FIFO.
 //! * [`write_atomic`]: a temp file with an unpredictable name, created exclusively beside the
 //!   destination, written, synced and renamed — only onto a regular file or a new name; a
-//!   failure leaves the old file as it was.
+//!   failure leaves the old file as it was ([`write_atomic_unsynced`]: the same without the
+//!   syncs, for runtime state).
 //! * [`open_nofollow`]: open (or create exclusively) a file without following a symlink in its
 //!   last component.
 #![deny(missing_docs)]
@@ -254,6 +255,23 @@ pub fn write_atomic_with(
     mode: u32,
     fill: impl FnOnce(&mut File) -> std::io::Result<()>,
 ) -> Result<()> {
+    replace_file(path, mode, true, fill)
+}
+
+/// [`write_atomic`] without the syncs: readers never see a partial file and the destination
+/// rules are the same, but after a crash the file may hold its previous content. For state that
+/// is rebuilt or checked after a crash (runtime state files), where a sync per write costs more
+/// than it protects.
+pub fn write_atomic_unsynced(path: &Path, data: &[u8], mode: u32) -> Result<()> {
+    replace_file(path, mode, false, |f| f.write_all(data))
+}
+
+fn replace_file(
+    path: &Path,
+    mode: u32,
+    sync: bool,
+    fill: impl FnOnce(&mut File) -> std::io::Result<()>,
+) -> Result<()> {
     check_destination(path)?;
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
@@ -270,15 +288,17 @@ pub fn write_atomic_with(
         .tempfile_in(dir)
         .map_err(|e| Error::io("create a temporary file in", dir, e))?;
     fill(tmp.as_file_mut()).map_err(|e| Error::io("write", tmp.path(), e))?;
-    tmp.as_file()
-        .sync_all()
-        .map_err(|e| Error::io("sync", tmp.path(), e))?;
+    if sync {
+        tmp.as_file()
+            .sync_all()
+            .map_err(|e| Error::io("sync", tmp.path(), e))?;
+    }
     // The destination may have changed type since the first check: check again right before
     // the rename (the remaining window is the rename itself).
     check_destination(path)?;
     tmp.persist(path)
         .map_err(|e| Error::io("rename a temporary file onto", path, e.error))?;
-    if let Ok(d) = File::open(dir) {
+    if sync && let Ok(d) = File::open(dir) {
         let _ = d.sync_all();
     }
     Ok(())
@@ -428,6 +448,28 @@ mod tests {
             use std::os::unix::fs::FileTypeExt;
             self.is_fifo()
         }
+    }
+
+    #[test]
+    fn the_unsynced_write_follows_the_same_destination_rules() {
+        let d = tempfile::tempdir().unwrap();
+        let f = d.path().join("state");
+        write_atomic_unsynced(&f, b"one", 0o600).unwrap();
+        write_atomic_unsynced(&f, b"two", 0o600).unwrap();
+        assert_eq!(std::fs::read(&f).unwrap(), b"two");
+        assert_eq!(
+            std::fs::metadata(&f).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+        let link = d.path().join("link");
+        std::os::unix::fs::symlink(&f, &link).unwrap();
+        assert!(matches!(
+            write_atomic_unsynced(&link, b"x", 0o600),
+            Err(Error::NotRegular { .. })
+        ));
+        assert_eq!(std::fs::read(&f).unwrap(), b"two");
+        let names: Vec<_> = std::fs::read_dir(d.path()).unwrap().flatten().collect();
+        assert_eq!(names.len(), 2, "no temp file is left behind");
     }
 
     #[test]

@@ -18,14 +18,13 @@
 //! version, never a mix.
 
 use std::fs::File;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use nix::fcntl::{Flock, FlockArg};
 use serde_json::{Value, json};
 use uuid::Uuid;
-use virtkit_driver::{Error, Result};
+use virtkit_driver::{Error, ErrorCode, Result};
 use virtkit_xml::{DomainDef, FormatOptions};
 
 use crate::paths::Paths;
@@ -56,35 +55,18 @@ pub struct RunState {
     pub def: DomainDef,
 }
 
-/// Writes `data` to `path` through a temporary file and a rename; with `durable`, the file and
-/// its directory are fsync'ed so the change survives a crash.
+/// Writes `data` to `path` atomically with `virtkit_hostio` (an exclusive temp file with an
+/// unpredictable name beside it, renamed only onto a regular file or a new name; a failure leaves
+/// the old file as it was). With `durable`, the file and its directory are synced so that the
+/// change survives a crash. Mode 0644: read-only connections of other users read the state.
 pub fn write_atomic(path: &Path, data: &[u8], durable: bool) -> Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("/"));
-    let base = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
-    let tmp = dir.join(
-        format!(
-            ".{base}.tmp{}-{:?}",
-            std::process::id(),
-            std::thread::current().id()
-        )
-        .replace(['(', ')'], ""),
-    );
-    let result = (|| -> std::io::Result<()> {
-        let mut f = File::create(&tmp)?;
-        f.write_all(data)?;
-        if durable {
-            f.sync_all()?;
-        }
-        std::fs::rename(&tmp, path)?;
-        if durable {
-            File::open(dir)?.sync_all()?;
-        }
-        Ok(())
-    })();
-    result.map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        Error::system(format!("cannot write '{}'", path.display()), &e)
-    })
+    const MODE: u32 = 0o644;
+    let written = if durable {
+        virtkit_hostio::write_atomic(path, data, MODE)
+    } else {
+        virtkit_hostio::write_atomic_unsynced(path, data, MODE)
+    };
+    written.map_err(|e| Error::new(ErrorCode::SystemError, e.to_string()))
 }
 
 /// The longest name stored as a file (`<name>.state` must fit the 255-byte limit of a file
