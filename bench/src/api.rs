@@ -9,33 +9,29 @@ use virtkit::{Connect, Registry};
 
 use crate::stats::{self, Summary};
 
-/// The domain every benchmark defines (libvirt's test domain, minus its fixed MAC address), the
-/// same text for virtkit and for libvirt.
-pub const TEMPLATE: &str = "<domain type='test'>
-  <name>@NAME@</name>
-  <uuid>@UUID@</uuid>
-  <memory unit='KiB'>8388608</memory>
-  <currentMemory unit='KiB'>2097152</currentMemory>
-  <vcpu placement='static'>2</vcpu>
-  <os>
-    <type arch='i686'>hvm</type>
-    <boot dev='hd'/>
-  </os>
-  <clock offset='utc'/>
-  <on_poweroff>destroy</on_poweroff>
-  <on_reboot>restart</on_reboot>
-  <on_crash>destroy</on_crash>
-  <devices>
-    <disk type='file' device='disk'>
-      <source file='/guest/@NAME@.img'/>
-      <target dev='vda' bus='virtio'/>
-    </disk>
-    <interface type='network'>
-      <source network='default'/>
-    </interface>
-  </devices>
-</domain>
-";
+/// The domain every benchmark defines: libvirt's test domain (the test driver's data file, the
+/// one copy in the tree) with its name, UUID and disk made per domain (`@NAME@`, `@UUID@`) and
+/// its fixed MAC address and interface name dropped; the same text for virtkit and for libvirt.
+pub fn template() -> String {
+    const DEFAULT: &str = include_str!("../../plugins/test/data/default-domain.xml");
+    let mut t: String = DEFAULT
+        .lines()
+        .filter(|l| !l.contains("<mac address=") && !l.contains("<target dev='testnet"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    for (from, to) in [
+        ("<name>test</name>", "<name>@NAME@</name>"),
+        (
+            "<uuid>6695eb01-f6a4-8304-79aa-97f2502e193f</uuid>",
+            "<uuid>@UUID@</uuid>",
+        ),
+        ("/guest/diskimage1", "/guest/@NAME@.img"),
+    ] {
+        assert!(t.contains(from), "the test domain no longer has {from}");
+        t = t.replace(from, to);
+    }
+    t
+}
 
 /// N domains to define, and the order in which to look them up.
 pub struct Workload {
@@ -56,10 +52,11 @@ impl Workload {
     }
 
     pub fn xmls(&self) -> Vec<String> {
+        let template = template();
         self.names
             .iter()
             .zip(&self.uuids)
-            .map(|(n, u)| TEMPLATE.replace("@NAME@", n).replace("@UUID@", u))
+            .map(|(n, u)| template.replace("@NAME@", n).replace("@UUID@", u))
             .collect()
     }
 
@@ -67,7 +64,7 @@ impl Workload {
     pub fn peer_request(&self, reps: usize, list_reps: usize) -> serde_json::Value {
         serde_json::json!({
             "mode": "domains",
-            "template": TEMPLATE,
+            "template": template(),
             "names": self.names,
             "uuids": self.uuids,
             "order": self.order,
@@ -344,5 +341,22 @@ mod slot {
                 unsafe { close(self.conn) };
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// The template is libvirt's test domain made per domain: it parses, with the placeholders
+    /// filled, and carries no fixed MAC address.
+    #[test]
+    fn the_template_is_the_test_domain_per_domain() {
+        let t = super::template();
+        assert!(!t.contains("<mac "), "{t}");
+        let xml = t
+            .replace("@NAME@", "b1")
+            .replace("@UUID@", "b3c5e0a1-0000-4000-8000-000000000001");
+        let def = virtkit_xml::DomainDef::parse(&xml).unwrap();
+        assert_eq!(def.name, "b1");
+        assert_eq!(def.memory_kib, 8388608);
     }
 }

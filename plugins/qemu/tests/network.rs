@@ -6,18 +6,8 @@ mod common;
 use common::{Sandbox, exists, registry};
 use virtkit::{Connect, ErrorCode};
 
-/// libvirt's `default` network.
-const DEFAULT_NET: &str = "<network>
-  <name>default</name>
-  <uuid>dd8fe884-6c02-601e-7551-cca97df1c5df</uuid>
-  <forward mode='nat'/>
-  <bridge name='virbr0' stp='on' delay='0'/>
-  <ip address='192.168.122.1' netmask='255.255.255.0'>
-    <dhcp>
-      <range start='192.168.122.2' end='192.168.122.254'/>
-    </dhcp>
-  </ip>
-</network>";
+/// libvirt's `default` network (the test driver's data file, the one copy in the tree).
+const DEFAULT_NET: &str = include_str!("../../test/data/default-network.xml");
 
 #[test]
 fn the_default_network_definition() {
