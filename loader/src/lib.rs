@@ -19,12 +19,15 @@ mod call;
 mod elf;
 #[rustfmt::skip]
 mod ops;
+mod raw;
 mod registry;
 mod validate;
 
 pub use call::{
     CallError, CallResult, DomainIdent, DriverConn, HostCall, NetworkIdent, Opened, VcpuEntry,
 };
+#[doc(hidden)]
+pub use raw::RawConn;
 pub use registry::{Origin, Registry, StaticDriver, plugin_file_name};
 pub use validate::{Driver, LoadError};
 
