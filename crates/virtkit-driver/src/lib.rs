@@ -21,6 +21,7 @@
 
 pub mod cpuinfo;
 mod flags;
+pub mod host;
 #[rustfmt::skip]
 mod ops;
 mod shims;

@@ -22,13 +22,36 @@ use std::sync::OnceLock;
 
 pub use virtkit_loader::Registry;
 
-/// The packages whose artifacts tests load from the build directory.
-const BUILT_PACKAGES: &[&str] = &[
-    "virtkit-driver-test",
-    "virtkit-driver-qemu",
-    "virtkit-fixture-faulty",
-    "virtkit-cli",
-];
+/// The packages whose artifacts tests load from the build directory, besides every in-tree
+/// plugin crate (`plugins/*/plugin`).
+const BUILT_PACKAGES: &[&str] = &["virtkit-fixture-faulty", "virtkit-cli"];
+
+/// The package names of the in-tree plugin crates (`plugins/*/plugin/Cargo.toml`).
+fn plugin_packages(root: &Path) -> Result<Vec<String>, String> {
+    #[derive(serde::Deserialize)]
+    struct Manifest {
+        package: Package,
+    }
+    #[derive(serde::Deserialize)]
+    struct Package {
+        name: String,
+    }
+    let dir = root.join("plugins");
+    let entries =
+        std::fs::read_dir(&dir).map_err(|e| format!("cannot read {}: {e}", dir.display()))?;
+    let mut out = Vec::new();
+    for e in entries.flatten() {
+        let manifest = e.path().join("plugin/Cargo.toml");
+        let Ok(text) = std::fs::read_to_string(&manifest) else {
+            continue;
+        };
+        let m: Manifest =
+            toml::from_str(&text).map_err(|e| format!("{}: {e}", manifest.display()))?;
+        out.push(m.package.name);
+    }
+    out.sort();
+    Ok(out)
+}
 
 /// The workspace root.
 pub fn workspace_root() -> PathBuf {
@@ -60,7 +83,11 @@ fn build() -> Result<PathBuf, String> {
     c.current_dir(workspace_root())
         .args(["build", "--quiet", "--profile", profile, "--target-dir"])
         .arg(target_dir);
-    for p in BUILT_PACKAGES {
+    for p in plugin_packages(&workspace_root())?
+        .iter()
+        .map(String::as_str)
+        .chain(BUILT_PACKAGES.iter().copied())
+    {
         c.args(["-p", p]);
     }
     let out = c
@@ -92,7 +119,7 @@ pub fn built(file: &str) -> PathBuf {
     let p = build_dir().join(file);
     assert!(
         p.exists(),
-        "{} is missing although {BUILT_PACKAGES:?} were just built; is it one of theirs?",
+        "{} is missing although the plugins and {BUILT_PACKAGES:?} were just built; is it one of theirs?",
         p.display()
     );
     p
@@ -417,6 +444,11 @@ mod tests {
 
     #[test]
     fn the_build_dir_holds_the_plugins() {
+        let packages = plugin_packages(&workspace_root()).unwrap();
+        assert!(
+            packages.contains(&"virtkit-driver-test".to_string()),
+            "{packages:?}"
+        );
         for name in ["test", "qemu"] {
             assert!(
                 plugin_dir(name)

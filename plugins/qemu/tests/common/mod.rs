@@ -6,6 +6,10 @@ use std::time::Duration;
 
 use virtkit::{Connect, Registry};
 
+/// Prints on the real stderr, past the test harness's capture.
+#[allow(unused_imports)] // not every test binary that shares this module prints
+pub use virtkit_test_support::report;
+
 /// Whether QEMU is installed; says why the test is skipped when it is not (and fails instead
 /// when `CI` or `VIRTKIT_REQUIRE_QEMU` is set).
 #[track_caller]
