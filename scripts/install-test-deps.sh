@@ -4,12 +4,15 @@
 # peer that CLI and benchmark outputs are compared with), xenstore clients, hyperfine, and what a
 # virtual network needs when the qemu driver starts one (dnsmasq, iptables; busybox's udhcpc is the
 # DHCP client the network test leases an address with), zsh and fish, whose completion
-# scripts the CLI tests run, lintian and GNU time for the packaging check, and pkg-config (the C
-# driver SDK test finds the installed headers with it).
+# scripts the CLI tests run, the C and C++ compilers the header and fixture tests use, lintian
+# and GNU time for the packaging check, and pkg-config (the C driver SDK test finds the installed
+# headers with it).
 # Says what it installs; installs nothing that is already there. Needs root and apt-get.
 set -euo pipefail
 
 need=()
+command -v cc >/dev/null 2>&1 || need+=(gcc)
+command -v c++ >/dev/null 2>&1 || need+=(g++)
 command -v qemu-system-x86_64 >/dev/null 2>&1 || need+=(qemu)
 command -v virsh >/dev/null 2>&1 || need+=(libvirt-clients)
 [ -e /usr/lib/python3/dist-packages/libvirt.py ] || need+=(python3-libvirt)

@@ -12,8 +12,9 @@ use virtkit_conformance::{Options, Outcome, run};
 #[test]
 fn a_plugin_built_against_abi_1_0_loads_with_later_entries_null() {
     const { assert!(VK_ABI_MINOR >= 1, "the test needs a core newer than 1.0") };
+    let cc = virtkit_test_support::require!(virtkit_test_support::CC);
     let (_dir, plugin) =
-        common::build_c_toy_abi_1_0(&common::root().join("abi/tests/fixtures/abi-1.0"));
+        common::build_c_toy_abi_1_0(&cc, &common::root().join("abi/tests/fixtures/abi-1.0"));
     let d = Registry::load_file(&plugin).expect("a 1.0 plugin loads");
     assert_eq!(d.abi_version(), (1, 0));
     assert!(

@@ -8,7 +8,8 @@ use virtkit_conformance::{Options, run};
 
 #[test]
 fn the_c_example_passes() {
-    let (_dir, plugin) = common::build_c_toy(&common::root().join("abi/include"));
+    let cc = virtkit_test_support::require!(virtkit_test_support::CC);
+    let (_dir, plugin) = common::build_c_toy(&cc, &common::root().join("abi/include"));
     // The toy declares no sandbox URI; its hypervisor lives in this process, so the suite may
     // use its one URI.
     let r = run(
@@ -28,7 +29,8 @@ fn the_c_example_passes() {
 #[test]
 fn the_c_example_runs_its_own_domain_type() {
     use virtkit::{Connect, ErrorCode, Registry};
-    let (_dir, plugin) = common::build_c_toy(&common::root().join("abi/include"));
+    let cc = virtkit_test_support::require!(virtkit_test_support::CC);
+    let (_dir, plugin) = common::build_c_toy(&cc, &common::root().join("abi/include"));
     let conn = Connect::open_with(
         Some("toyhv:///"),
         false,

@@ -140,6 +140,27 @@ extern "C" {
 /** Status returned by every entry on success. */
 #define VK_OK 0
 
+/* libvirt's flag bits for the `flags` arguments, with libvirt's values (VIR_ becomes VK_). */
+
+/** VIR_DOMAIN_XML_SECURE (domain_get_xml_desc): include security-sensitive data. */
+#define VK_DOMAIN_XML_SECURE (1u << 0)
+/** VIR_DOMAIN_XML_INACTIVE (domain_get_xml_desc): the persistent definition, not the live one. */
+#define VK_DOMAIN_XML_INACTIVE (1u << 1)
+/** VIR_DOMAIN_START_PAUSED (domain_create_xml): leave the new guest paused. */
+#define VK_DOMAIN_START_PAUSED (1u << 0)
+/** VIR_DUMP_CRASH (domain_core_dump): stop the guest after the dump. */
+#define VK_DUMP_CRASH (1u << 0)
+/** VIR_NETWORK_XML_INACTIVE (network_get_xml_desc): the persistent definition. */
+#define VK_NETWORK_XML_INACTIVE (1u << 0)
+/** VIR_DOMAIN_AFFECT_CURRENT: the live guest when it runs, else its persistent definition. */
+#define VK_DOMAIN_AFFECT_CURRENT 0u
+/** VIR_DOMAIN_AFFECT_LIVE: the running guest. */
+#define VK_DOMAIN_AFFECT_LIVE (1u << 0)
+/** VIR_DOMAIN_AFFECT_CONFIG: the persistent definition. */
+#define VK_DOMAIN_AFFECT_CONFIG (1u << 1)
+/** VIR_DOMAIN_MEM_MAXIMUM (domain_set_memory_flags): the maximum memory, not the current. */
+#define VK_DOMAIN_MEM_MAXIMUM (1u << 2)
+
 /* ---------------------------------------------------------------------------------------- */
 /* Operation indices: slot positions and capability bits                                    */
 /* ---------------------------------------------------------------------------------------- */
@@ -212,8 +233,10 @@ typedef enum vk_op {
     VK_OP_DOMAIN_XML_TO_NATIVE = 61,
     VK_OP_NETWORK_IS_ACTIVE = 62,
     VK_OP_NETWORK_IS_PERSISTENT = 63,
+    /* ABI 1.2 */
+    VK_OP_DOMAIN_SET_MEMORY_FLAGS = 64,
     /** Number of slots in this version of the ABI (not an operation). */
-    VK_OP_COUNT = 64
+    VK_OP_COUNT = 65
 } vk_op;
 
 /* ---------------------------------------------------------------------------------------- */
@@ -691,6 +714,12 @@ typedef int32_t (*vk_network_is_active_fn)(vk_conn conn, const vk_network_ref *n
 /** Writes 1 to *out when the network has a persistent definition, else 0. */
 typedef int32_t (*vk_network_is_persistent_fn)(vk_conn conn, const vk_network_ref *net,
                                                int32_t *out, const vk_error_sink *err);
+/* ABI 1.2 */
+/** Sets the memory (KiB) of the live guest, of its persistent definition or of both, as
+ *  `flags` says (VK_DOMAIN_AFFECT_*); with VK_DOMAIN_MEM_MAXIMUM, the maximum memory. */
+typedef int32_t (*vk_domain_set_memory_flags_fn)(vk_conn conn, const vk_domain_ref *dom,
+                                                 uint64_t kib, uint32_t flags,
+                                                 const vk_error_sink *err);
 
 /* ---------------------------------------------------------------------------------------- */
 /* The table                                                                                */
@@ -767,6 +796,9 @@ typedef struct vk_driver_table {
     vk_domain_xml_to_native_fn domain_xml_to_native;      /* virConnectDomainXMLToNative, since 1.1 */
     vk_network_is_active_fn network_is_active;            /* virNetworkIsActive, since 1.1 */
     vk_network_is_persistent_fn network_is_persistent;    /* virNetworkIsPersistent, since 1.1 */
+#endif
+#if VK_TARGET_ABI_MINOR >= 2
+    vk_domain_set_memory_flags_fn domain_set_memory_flags; /* virDomainSetMemoryFlags, since 1.2 */
 #endif
 } vk_driver_table;
 

@@ -30,15 +30,19 @@ compile_error!(
 );
 
 pub mod cpuinfo;
+mod flags;
 pub mod host;
+#[rustfmt::skip]
+mod ops;
 mod shims;
 mod target;
 mod types;
 
+pub use ops::Ops;
 pub use shims::build_table;
 pub use target::{TARGET_ABI_MINOR, check_target, newest_minor};
 pub use types::{
-    DomainIdent, DomainInfo, DomainRef, DriverInfo, Error, NetworkIdent, NetworkRef, NodeInfo, Ops,
+    DomainIdent, DomainInfo, DomainRef, DriverInfo, Error, NetworkIdent, NetworkRef, NodeInfo,
     Result, VcpuInfo,
 };
 pub use uuid::Uuid;
@@ -50,6 +54,8 @@ pub use virtkit_abi::ConnUri as Uri;
 pub use virtkit_abi::{
     Op, VkDomainState as DomainState, VkErrorCode as ErrorCode, VkVcpuState as VcpuState,
 };
+// libvirt's flag bits for the `flags` arguments (declared once in the ABI) and the rules for them.
+pub use flags::*;
 
 /// The interface a driver implements.
 pub trait Driver: 'static {

@@ -48,12 +48,26 @@ pub const fn newest_minor<C>(ops: &Ops<C>) -> u16 {
         || ops.domain_xml_to_native.is_some()
         || ops.network_is_active.is_some()
         || ops.network_is_persistent.is_some();
-    if since_1_1 { 1 } else { 0 }
+    let since_1_2 = ops.domain_set_memory_flags.is_some();
+    if since_1_2 {
+        2
+    } else if since_1_1 {
+        1
+    } else {
+        0
+    }
 }
 
 /// Fails to compile (in the export macros) when `D` implements an operation newer than
 /// [`TARGET_ABI_MINOR`].
 pub const fn check_target<D: Driver>() {
+    if newest_minor(&D::OPS) > TARGET_ABI_MINOR && newest_minor(&D::OPS) == 2 {
+        panic!(
+            "the driver implements an operation of ABI 1.2 (domain_set_memory_flags), but \
+             virtkit-driver builds an older table (feature target-abi-1-0 or target-abi-1-1): set \
+             that Ops field to None, or drop the feature"
+        );
+    }
     if newest_minor(&D::OPS) > TARGET_ABI_MINOR {
         panic!(
             "the driver implements an operation of ABI 1.1 (domain_is_persistent, \
@@ -77,7 +91,7 @@ mod tests {
             .collect();
         assert_eq!(
             later.len(),
-            9,
+            10,
             "new operations must be added to newest_minor: {later:?}"
         );
         assert_eq!(newest_minor::<()>(&Ops::NONE), 0);
@@ -86,6 +100,11 @@ mod tests {
             ..Ops::NONE
         };
         assert_eq!(newest_minor(&o), 1);
+        let o: Ops<()> = Ops {
+            domain_set_memory_flags: Some(|_, _, _, _| Ok(())),
+            ..Ops::NONE
+        };
+        assert_eq!(newest_minor(&o), 2);
     }
 
     #[test]

@@ -16,7 +16,7 @@ use std::sync::{Mutex, MutexGuard, OnceLock};
 use virtkit_abi::VK_DRIVER_THREAD_SAFE;
 use virtkit_driver::{
     DomainIdent, DomainInfo, DomainRef, DomainState, Driver, DriverInfo, Error, ErrorCode, Ops,
-    Result, Uri, Uuid,
+    Result, Uri, Uuid, VK_DOMAIN_XML_INACTIVE,
 };
 use virtkit_xml::{
     Capabilities, CapsDomain, CapsGuest, CapsGuestArch, CapsHost, CapsHostCpu, DomainDef,
@@ -346,11 +346,9 @@ fn get_info(_: &ToyConn, r: &DomainRef<'_>) -> Result<DomainInfo> {
 }
 
 fn get_xml_desc(_: &ToyConn, r: &DomainRef<'_>, flags: u32) -> Result<String> {
-    /// libvirt's `VIR_DOMAIN_XML_INACTIVE` (to become the SDK's constant, issue 16).
-    const XML_INACTIVE: u32 = 2;
     let mut hv = hypervisor();
     let g = hv.find(r)?;
-    let inactive = flags & XML_INACTIVE != 0 || !g.active();
+    let inactive = flags & VK_DOMAIN_XML_INACTIVE != 0 || !g.active();
     Ok(g.def
         .to_xml(&FormatOptions::default().with_inactive(inactive)))
 }
