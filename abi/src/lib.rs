@@ -364,6 +364,17 @@ pub enum OpKind {
     Read,
     /// Changes state; refused on read-only connections.
     Mutate,
+    /// Changes nothing, but is refused on read-only connections all the same, as libvirt refuses
+    /// it (`virCheckReadOnly` on a call that only converts or reveals): the native-format
+    /// conversions, which hand out a configuration a read-only client has no business building.
+    Privileged,
+}
+
+impl OpKind {
+    /// Whether a read-only connection refuses every call of this kind (before dispatch).
+    pub const fn refused_read_only(self) -> bool {
+        matches!(self, OpKind::Mutate | OpKind::Privileged)
+    }
 }
 
 /// Static facts about one operation slot.
@@ -539,9 +550,9 @@ define_ops! {
         unsafe extern "C" fn(conn: VkConn, dom: *const VkDomainRef, out: *const VkStrSink, enforcing: *mut i32, err: *const VkErrorSink) -> i32;
     59 DomainGetState         domain_get_state        "virDomainGetState"               1 Read:
         unsafe extern "C" fn(conn: VkConn, dom: *const VkDomainRef, state: *mut i32, reason: *mut i32, err: *const VkErrorSink) -> i32;
-    60 DomainXmlFromNative    domain_xml_from_native  "virConnectDomainXMLFromNative"   1 Read:
+    60 DomainXmlFromNative    domain_xml_from_native  "virConnectDomainXMLFromNative"   1 Privileged:
         unsafe extern "C" fn(conn: VkConn, format: VkStr, config: VkStr, flags: u32, out: *const VkStrSink, err: *const VkErrorSink) -> i32;
-    61 DomainXmlToNative      domain_xml_to_native    "virConnectDomainXMLToNative"     1 Read:
+    61 DomainXmlToNative      domain_xml_to_native    "virConnectDomainXMLToNative"     1 Privileged:
         unsafe extern "C" fn(conn: VkConn, format: VkStr, xml: VkStr, flags: u32, out: *const VkStrSink, err: *const VkErrorSink) -> i32;
     62 NetworkIsActive        network_is_active       "virNetworkIsActive"              1 Read:
         unsafe extern "C" fn(conn: VkConn, net: *const VkNetworkRef, out: *mut i32, err: *const VkErrorSink) -> i32;

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use virtkit_abi::{Op, OpKind, VK_OPEN_READ_ONLY, VkErrorCode};
+use virtkit_abi::{Op, VK_OPEN_READ_ONLY, VkErrorCode};
 use virtkit_loader::{
     CallResult, DomainIdent, Driver, DriverConn, NetworkIdent, Opened, Registry, plugin_file_name,
 };
@@ -218,7 +218,7 @@ impl Connect {
         op: Op,
         f: impl Fn(&DriverConn) -> CallResult<T>,
     ) -> Result<T> {
-        if self.inner.read_only && op.info().kind == OpKind::Mutate {
+        if self.inner.read_only && op.info().kind.refused_read_only() {
             return Err(Error::read_only(op));
         }
         // The common case, one driver: no ordering to do.

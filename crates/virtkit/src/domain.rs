@@ -11,6 +11,11 @@ use crate::error::{Error, Result};
 pub use virtkit_abi::{DomainInfo, NodeInfo, VcpuInfo};
 pub use virtkit_abi::{VkDomainState as DomainState, VkVcpuState as VcpuState};
 
+/// The flags of `virDomainGetXMLDesc` that a read-only connection may not use: libvirt's
+/// `VIR_DOMAIN_XML_SECURE` (1, passwords and other secrets) and `VIR_DOMAIN_XML_MIGRATABLE` (8,
+/// which includes them).
+const XML_PRIVILEGED_FLAGS: u32 = 1 | 8;
+
 /// The name virsh prints for a domain state (`running`, `paused`, `shut off`, ...).
 pub fn state_name(s: DomainState) -> &'static str {
     s.name()
@@ -144,8 +149,13 @@ impl Domain {
             .dispatch(Op::DomainGetInfo, |m| m.domain_get_info(&d))
             .map(DomainInfo::from_raw)
     }
-    /// The XML description.
+    /// The XML description. On a read-only connection the flags that reveal secrets
+    /// (`VIR_DOMAIN_XML_SECURE`, and `VIR_DOMAIN_XML_MIGRATABLE`, which implies it) are refused
+    /// with `OPERATION_DENIED` before any driver code runs, as libvirt refuses them.
     pub fn xml_desc(&self, flags: u32) -> Result<String> {
+        if self.conn.is_read_only() && flags & XML_PRIVILEGED_FLAGS != 0 {
+            return Err(Error::denied("virDomainGetXMLDesc with secure flag"));
+        }
         let d = self.ident();
         self.conn
             .dispatch(Op::DomainGetXmlDesc, |m| m.domain_get_xml_desc(&d, flags))

@@ -44,13 +44,15 @@ impl Error {
         )
     }
 
-    pub(crate) fn read_only(op: Op) -> Error {
+    /// libvirt's `OPERATION_DENIED` with its "operation forbidden: " prefix.
+    pub(crate) fn denied(what: &str) -> Error {
         Error::new(
             ErrorCode::OperationDenied,
-            format!(
-                "operation forbidden: read only access prevents {}",
-                op.info().api
-            ),
+            format!("operation forbidden: {what}"),
         )
+    }
+
+    pub(crate) fn read_only(op: Op) -> Error {
+        Error::denied(&format!("read only access prevents {}", op.info().api))
     }
 }
