@@ -1,0 +1,508 @@
+//! Acting on files and directories on a user's behalf, the way a program running as root must.
+//!
+//! virtkit often runs as root and acts on paths that users name (save files, sandbox roots, node
+//! files, plugin directories). Every driver and the core use these few functions instead of
+//! `std::fs` directly where the path or the directory comes from outside:
+//!
+//! * [`check_trusted_dir`] / [`ensure_private_dir`]: a directory is written into only when it is
+//!   owned by the effective user or root and not writable by group or others (a root-owned sticky
+//!   directory such as `/tmp` is accepted as an *ancestor*, never as the directory itself).
+//! * [`read_capped`] / [`read_string_capped`]: a file from outside is read only when it is a
+//!   regular file no larger than a cap; the type is checked on the open descriptor, and opening
+//!   does not block on a FIFO.
+//! * [`write_atomic`]: a temp file with an unpredictable name, created exclusively beside the
+//!   destination, written, synced and renamed — only onto a regular file or a new name; a
+//!   failure leaves the old file as it was.
+//! * [`open_nofollow`]: open (or create exclusively) a file without following a symlink in its
+//!   last component.
+#![deny(missing_docs)]
+#![forbid(unsafe_code)]
+
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Write};
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+/// What went wrong, always naming the path.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The operating system refused.
+    #[error("cannot {action} '{path}': {source}")]
+    Io {
+        /// What was being done (`open`, `read`, `create`, ...).
+        action: &'static str,
+        /// The path acted on.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// A directory is owned by someone else or writable by others.
+    #[error("refusing to use directory '{path}': {reason}")]
+    UntrustedDir {
+        /// The directory.
+        path: PathBuf,
+        /// Why it is not trusted.
+        reason: String,
+    },
+    /// The path exists and is not a regular file.
+    #[error("'{path}' is {kind}, not a regular file")]
+    NotRegular {
+        /// The path.
+        path: PathBuf,
+        /// What it is instead ("a directory", "a FIFO", "a symbolic link", ...).
+        kind: &'static str,
+    },
+    /// The file is larger than the cap.
+    #[error("'{path}' is too large (more than {cap} bytes)")]
+    TooLarge {
+        /// The path.
+        path: PathBuf,
+        /// The cap in bytes.
+        cap: u64,
+    },
+    /// The file is not UTF-8 text.
+    #[error("'{path}' is not valid UTF-8 text")]
+    NotText {
+        /// The path.
+        path: PathBuf,
+    },
+}
+
+impl Error {
+    fn io(action: &'static str, path: &Path, source: std::io::Error) -> Self {
+        Error::Io {
+            action,
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+
+    /// The OS error number, when the error came from the OS.
+    pub fn errno(&self) -> Option<i32> {
+        match self {
+            Error::Io { source, .. } => source.raw_os_error(),
+            _ => None,
+        }
+    }
+}
+
+/// This crate's result.
+pub type Result<T> = std::result::Result<T, Error>;
+
+/// A file type's name for messages.
+pub fn kind_name(ft: std::fs::FileType) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    if ft.is_dir() {
+        "a directory"
+    } else if ft.is_symlink() {
+        "a symbolic link"
+    } else if ft.is_fifo() {
+        "a FIFO"
+    } else if ft.is_socket() {
+        "a socket"
+    } else if ft.is_block_device() {
+        "a block device"
+    } else if ft.is_char_device() {
+        "a character device"
+    } else {
+        "a regular file"
+    }
+}
+
+fn euid() -> u32 {
+    nix::unistd::geteuid().as_raw()
+}
+
+/// Checks one directory's own metadata: owned by the effective user or root, not writable by
+/// group or others. With `as_ancestor`, a root-owned sticky directory (such as `/tmp`) is
+/// accepted even when world-writable, since nobody else can rename or remove what lies in it.
+fn check_one(path: &Path, md: &std::fs::Metadata, as_ancestor: bool) -> Result<()> {
+    if !md.is_dir() {
+        return Err(Error::UntrustedDir {
+            path: path.to_path_buf(),
+            reason: format!("it is {}", kind_name(md.file_type())),
+        });
+    }
+    let uid = md.uid();
+    if uid != 0 && uid != euid() {
+        return Err(Error::UntrustedDir {
+            path: path.to_path_buf(),
+            reason: format!("it is owned by uid {uid}, not by uid {} or root", euid()),
+        });
+    }
+    let mode = md.mode();
+    if mode & 0o022 != 0 {
+        let sticky_root = mode & 0o1000 != 0 && uid == 0;
+        if !(as_ancestor && sticky_root) {
+            return Err(Error::UntrustedDir {
+                path: path.to_path_buf(),
+                reason: format!(
+                    "it is writable by {} (mode {:04o})",
+                    if mode & 0o002 != 0 {
+                        "others"
+                    } else {
+                        "its group"
+                    },
+                    mode & 0o7777
+                ),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Checks that `dir` may be written into on a user's behalf: `dir` itself is a directory owned by
+/// the effective user or root and not writable by group or others, and so is every ancestor up
+/// to `/` (a root-owned sticky ancestor such as `/tmp` is accepted). Symbolic links in the path
+/// are resolved first, and the resolved directories are the ones checked.
+pub fn check_trusted_dir(dir: &Path) -> Result<()> {
+    let real = std::fs::canonicalize(dir).map_err(|e| Error::io("resolve", dir, e))?;
+    let md = std::fs::metadata(&real).map_err(|e| Error::io("inspect", &real, e))?;
+    check_one(dir, &md, false)?;
+    let mut cur = real.parent();
+    while let Some(p) = cur {
+        let md = std::fs::metadata(p).map_err(|e| Error::io("inspect", p, e))?;
+        check_one(p, &md, true)?;
+        cur = p.parent();
+    }
+    Ok(())
+}
+
+/// Creates `dir` (and missing parents) with `mode` where it does not exist, then
+/// [`check_trusted_dir`]s it. An existing directory keeps its mode but must pass the check.
+pub fn ensure_private_dir(dir: &Path, mode: u32) -> Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    if std::fs::symlink_metadata(dir).is_err() {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(mode)
+            .create(dir)
+            .map_err(|e| Error::io("create directory", dir, e))?;
+    }
+    check_trusted_dir(dir)
+}
+
+/// Reads at most `cap` bytes of the regular file at `path` (symbolic links followed: the user
+/// named the file). Anything else — a FIFO, a device such as `/dev/zero`, a directory — is
+/// refused before a byte is read, and so is a file larger than `cap`. The open does not block
+/// on a FIFO.
+pub fn read_capped(path: &Path, cap: u64) -> Result<Vec<u8>> {
+    let file = OpenOptions::new()
+        .read(true)
+        .custom_flags(nix::libc::O_NONBLOCK | nix::libc::O_NOCTTY)
+        .open(path)
+        .map_err(|e| Error::io("open", path, e))?;
+    let md = file.metadata().map_err(|e| Error::io("inspect", path, e))?;
+    if !md.is_file() {
+        return Err(Error::NotRegular {
+            path: path.to_path_buf(),
+            kind: kind_name(md.file_type()),
+        });
+    }
+    if md.len() > cap {
+        return Err(Error::TooLarge {
+            path: path.to_path_buf(),
+            cap,
+        });
+    }
+    let mut bytes = Vec::with_capacity(md.len() as usize);
+    file.take(cap + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| Error::io("read", path, e))?;
+    if bytes.len() as u64 > cap {
+        // The file grew while being read.
+        return Err(Error::TooLarge {
+            path: path.to_path_buf(),
+            cap,
+        });
+    }
+    Ok(bytes)
+}
+
+/// [`read_capped`], then UTF-8.
+pub fn read_string_capped(path: &Path, cap: u64) -> Result<String> {
+    String::from_utf8(read_capped(path, cap)?).map_err(|_| Error::NotText {
+        path: path.to_path_buf(),
+    })
+}
+
+/// Refuses a destination that exists and is not a regular file (a symbolic link included).
+pub fn check_destination(path: &Path) -> Result<()> {
+    match std::fs::symlink_metadata(path) {
+        Ok(md) if md.is_file() => Ok(()),
+        Ok(md) => Err(Error::NotRegular {
+            path: path.to_path_buf(),
+            kind: kind_name(md.file_type()),
+        }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(Error::io("inspect", path, e)),
+    }
+}
+
+/// Writes `data` to `path` atomically with permissions `mode`: a temp file with an
+/// unpredictable name is created exclusively in the same directory, written, synced and renamed
+/// onto `path`, then the directory is synced. A destination that exists and is not a regular
+/// file is refused before anything is written; on any failure the old file is left as it was
+/// and the temp file is removed.
+pub fn write_atomic(path: &Path, data: &[u8], mode: u32) -> Result<()> {
+    write_atomic_with(path, mode, |f| f.write_all(data))
+}
+
+/// [`write_atomic`] with the content produced by `fill` writing into the temp file.
+pub fn write_atomic_with(
+    path: &Path,
+    mode: u32,
+    fill: impl FnOnce(&mut File) -> std::io::Result<()>,
+) -> Result<()> {
+    check_destination(path)?;
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let base = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let mut tmp = tempfile::Builder::new()
+        .prefix(&format!(".{base}."))
+        .suffix(".tmp")
+        .permissions(std::fs::Permissions::from_mode(mode))
+        .tempfile_in(dir)
+        .map_err(|e| Error::io("create a temporary file in", dir, e))?;
+    fill(tmp.as_file_mut()).map_err(|e| Error::io("write", tmp.path(), e))?;
+    tmp.as_file()
+        .sync_all()
+        .map_err(|e| Error::io("sync", tmp.path(), e))?;
+    // The destination may have changed type since the first check: check again right before
+    // the rename (the remaining window is the rename itself).
+    check_destination(path)?;
+    tmp.persist(path)
+        .map_err(|e| Error::io("rename a temporary file onto", path, e.error))?;
+    if let Ok(d) = File::open(dir) {
+        let _ = d.sync_all();
+    }
+    Ok(())
+}
+
+/// How [`open_nofollow`] opens.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OpenMode {
+    /// Read an existing file.
+    Read,
+    /// Append to a file, creating it when missing.
+    Append,
+    /// Create a new file; an existing name (even a dangling symlink) is an error.
+    CreateNew,
+}
+
+/// Opens `path` without following a symbolic link in its last component, and refuses anything
+/// but a regular file. New files get permissions `mode`.
+pub fn open_nofollow(path: &Path, how: OpenMode, mode: u32) -> Result<File> {
+    let mut o = OpenOptions::new();
+    match how {
+        OpenMode::Read => o.read(true),
+        OpenMode::Append => o.append(true).create(true),
+        OpenMode::CreateNew => o.write(true).create_new(true),
+    };
+    let file = o
+        .mode(mode)
+        .custom_flags(nix::libc::O_NOFOLLOW | nix::libc::O_NONBLOCK | nix::libc::O_NOCTTY)
+        .open(path)
+        .map_err(|e| {
+            if e.raw_os_error() == Some(nix::libc::ELOOP) {
+                Error::NotRegular {
+                    path: path.to_path_buf(),
+                    kind: "a symbolic link",
+                }
+            } else {
+                Error::io("open", path, e)
+            }
+        })?;
+    let md = file.metadata().map_err(|e| Error::io("inspect", path, e))?;
+    if !md.is_file() {
+        return Err(Error::NotRegular {
+            path: path.to_path_buf(),
+            kind: kind_name(md.file_type()),
+        });
+    }
+    Ok(file)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::symlink;
+
+    fn dir() -> tempfile::TempDir {
+        tempfile::Builder::new().prefix("hostio").tempdir().unwrap()
+    }
+
+    #[test]
+    fn read_capped_refuses_devices_fifos_and_large_files() {
+        let d = dir();
+        let e = read_capped(Path::new("/dev/zero"), 1024).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                Error::NotRegular {
+                    kind: "a character device",
+                    ..
+                }
+            ),
+            "{e}"
+        );
+        let fifo = d.path().join("fifo");
+        nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+        // Would block forever without O_NONBLOCK: no writer ever opens it.
+        let e = read_capped(&fifo, 1024).unwrap_err();
+        assert!(matches!(e, Error::NotRegular { kind: "a FIFO", .. }), "{e}");
+        let big = d.path().join("big");
+        std::fs::write(&big, vec![b'x'; 2048]).unwrap();
+        let e = read_capped(&big, 1024).unwrap_err();
+        assert!(matches!(e, Error::TooLarge { cap: 1024, .. }), "{e}");
+        assert_eq!(read_capped(&big, 2048).unwrap().len(), 2048);
+        let e = read_capped(d.path(), 1024).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                Error::NotRegular {
+                    kind: "a directory",
+                    ..
+                }
+            ),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn write_atomic_refuses_non_regular_destinations_and_keeps_them() {
+        let d = dir();
+        let fifo = d.path().join("fifo");
+        nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+        let e = write_atomic(&fifo, b"data", 0o600).unwrap_err();
+        assert!(matches!(e, Error::NotRegular { kind: "a FIFO", .. }), "{e}");
+        assert!(
+            std::fs::symlink_metadata(&fifo)
+                .unwrap()
+                .file_type()
+                .is_fifo_like()
+        );
+
+        let target = d.path().join("target");
+        std::fs::write(&target, b"precious").unwrap();
+        let link = d.path().join("link");
+        symlink(&target, &link).unwrap();
+        let e = write_atomic(&link, b"data", 0o600).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                Error::NotRegular {
+                    kind: "a symbolic link",
+                    ..
+                }
+            ),
+            "{e}"
+        );
+        assert!(
+            std::fs::symlink_metadata(&link)
+                .unwrap()
+                .file_type()
+                .is_symlink()
+        );
+        assert_eq!(std::fs::read(&target).unwrap(), b"precious");
+
+        let sub = d.path().join("sub");
+        std::fs::create_dir(&sub).unwrap();
+        assert!(write_atomic(&sub, b"x", 0o600).is_err());
+        assert!(sub.is_dir());
+        // Nothing left behind by the refusals.
+        let left: Vec<_> = std::fs::read_dir(d.path()).unwrap().collect();
+        assert_eq!(left.len(), 4);
+    }
+
+    trait FifoLike {
+        fn is_fifo_like(&self) -> bool;
+    }
+    impl FifoLike for std::fs::FileType {
+        fn is_fifo_like(&self) -> bool {
+            use std::os::unix::fs::FileTypeExt;
+            self.is_fifo()
+        }
+    }
+
+    #[test]
+    fn write_atomic_replaces_regular_files_and_a_failed_fill_keeps_the_old_one() {
+        let d = dir();
+        let f = d.path().join("conf");
+        write_atomic(&f, b"one", 0o600).unwrap();
+        assert_eq!(std::fs::read(&f).unwrap(), b"one");
+        assert_eq!(std::fs::metadata(&f).unwrap().mode() & 0o777, 0o600);
+        write_atomic(&f, b"two", 0o644).unwrap();
+        assert_eq!(std::fs::read(&f).unwrap(), b"two");
+        let e = write_atomic_with(&f, 0o600, |w| {
+            w.write_all(b"half")?;
+            Err(std::io::Error::other("disk full"))
+        })
+        .unwrap_err();
+        assert!(e.to_string().contains("disk full"), "{e}");
+        assert_eq!(std::fs::read(&f).unwrap(), b"two");
+        let names: Vec<_> = std::fs::read_dir(d.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, vec![std::ffi::OsString::from("conf")]);
+    }
+
+    #[test]
+    fn untrusted_directories_are_refused() {
+        let d = dir();
+        let open = d.path().join("open");
+        std::fs::create_dir(&open).unwrap();
+        std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o777)).unwrap();
+        let e = check_trusted_dir(&open).unwrap_err();
+        assert!(e.to_string().contains("writable by others"), "{e}");
+        let sticky = d.path().join("sticky");
+        std::fs::create_dir(&sticky).unwrap();
+        std::fs::set_permissions(&sticky, std::fs::Permissions::from_mode(0o1777)).unwrap();
+        // Sticky but not root's own (it is ours): refused as the directory itself.
+        assert!(check_trusted_dir(&sticky).is_err());
+        let ok = d.path().join("private");
+        ensure_private_dir(&ok, 0o700).unwrap();
+        assert_eq!(std::fs::metadata(&ok).unwrap().mode() & 0o777, 0o700);
+        let inside = open.join("inside");
+        std::fs::create_dir(&inside).unwrap();
+        std::fs::set_permissions(&inside, std::fs::Permissions::from_mode(0o700)).unwrap();
+        // A private directory under a world-writable, non-sticky one is not safe.
+        assert!(check_trusted_dir(&inside).is_err());
+        if nix::unistd::geteuid().is_root() {
+            let theirs = d.path().join("theirs");
+            std::fs::create_dir(&theirs).unwrap();
+            nix::unistd::chown(&theirs, Some(nix::unistd::Uid::from_raw(65534)), None).unwrap();
+            let e = check_trusted_dir(&theirs).unwrap_err();
+            assert!(e.to_string().contains("owned by uid 65534"), "{e}");
+        }
+    }
+
+    #[test]
+    fn open_nofollow_refuses_links() {
+        let d = dir();
+        let target = d.path().join("log");
+        std::fs::write(&target, b"").unwrap();
+        let link = d.path().join("link");
+        symlink(&target, &link).unwrap();
+        let e = open_nofollow(&link, OpenMode::Append, 0o600).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                Error::NotRegular {
+                    kind: "a symbolic link",
+                    ..
+                }
+            ),
+            "{e}"
+        );
+        open_nofollow(&target, OpenMode::Append, 0o600).unwrap();
+        let e = open_nofollow(&target, OpenMode::CreateNew, 0o600).unwrap_err();
+        assert!(e.to_string().contains("exists"), "{e}");
+    }
+}
