@@ -41,35 +41,40 @@ fn reason(e: virtkit_hostio::Error) -> String {
 /// checks its type, ownership and mode and those of its directories. Returns the open file, on
 /// which the ELF check reads.
 pub(crate) fn open_checked(given: &Path, canonical: &Path) -> Result<File, LoadError> {
-    let file = virtkit_hostio::open_nofollow(canonical, OpenMode::Read, 0).map_err(|e| match e {
-        virtkit_hostio::Error::NotRegular { kind, .. } => LoadError::NotRegular {
-            path: given.to_path_buf(),
-            kind,
-        },
-        // Some files cannot even be opened (a socket: ENXIO): say what they are.
-        virtkit_hostio::Error::Io { source, .. } => match std::fs::metadata(canonical) {
-            Ok(md) if !md.is_file() => LoadError::NotRegular {
+    let file =
+        virtkit_hostio::open_nofollow(canonical, OpenMode::Read, 0).map_err(|e| match e {
+            virtkit_hostio::Error::NotRegular { kind, .. } => LoadError::NotRegular {
                 path: given.to_path_buf(),
-                kind: virtkit_hostio::kind_name(md.file_type()),
+                kind,
             },
-            _ => LoadError::Dlopen {
+            // Some files cannot even be opened (a socket: ENXIO): say what they are.
+            virtkit_hostio::Error::Io { source, .. } => match std::fs::metadata(canonical) {
+                Ok(md) if !md.is_file() => LoadError::NotRegular {
+                    path: given.to_path_buf(),
+                    kind: virtkit_hostio::kind_name(md.file_type()),
+                },
+                _ => LoadError::Dlopen {
+                    path: given.to_path_buf(),
+                    reason: format!("cannot open: {source}"),
+                },
+            },
+            other => LoadError::Dlopen {
                 path: given.to_path_buf(),
-                reason: format!("cannot open: {source}"),
+                reason: other.to_string(),
             },
-        },
-        other => LoadError::Dlopen {
-            path: given.to_path_buf(),
-            reason: other.to_string(),
-        },
-    })?;
+        })?;
     let md = file.metadata().map_err(|e| LoadError::Dlopen {
         path: given.to_path_buf(),
         reason: format!("cannot inspect: {e}"),
     })?;
     let mut dirs = vec![canonical.parent()];
-    let given_dir = given
-        .parent()
-        .map(|p| if p.as_os_str().is_empty() { Path::new(".") } else { p });
+    let given_dir = given.parent().map(|p| {
+        if p.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            p
+        }
+    });
     if given_dir.and_then(|d| d.canonicalize().ok()).as_deref() != canonical.parent() {
         dirs.push(given_dir);
     }

@@ -24,12 +24,14 @@ const PLUGIN: &str = "libvirtkit_driver_fixture.so";
 /// Compiles the fixture with `defines` (and extra `cc` arguments) to `out`.
 fn cc(out: &Path, defines: &[&str], extra: &[&str]) {
     let mut c = Command::new("cc");
-    c.args(["-shared", "-fPIC", "-std=c11", "-Wall", "-Wextra", "-Werror", "-I"])
-        .arg(root().join("abi/include"))
-        .arg(root().join("loader/tests/fixtures/plugin.c"))
-        .arg("-o")
-        .arg(out)
-        .args(extra);
+    c.args([
+        "-shared", "-fPIC", "-std=c11", "-Wall", "-Wextra", "-Werror", "-I",
+    ])
+    .arg(root().join("abi/include"))
+    .arg(root().join("loader/tests/fixtures/plugin.c"))
+    .arg("-o")
+    .arg(out)
+    .args(extra);
     for d in defines {
         c.arg(format!("-D{d}"));
     }
@@ -116,12 +118,28 @@ fn untrusted(what: &'static str, make: Make, reason: &'static str) -> Case {
 fn cases() -> Vec<Case> {
     let mut v = vec![
         // ---- the table ----
-        table("wrong magic", &["FX_MAGIC=0x12345678u"], "bad magic 0x12345678"),
+        table(
+            "wrong magic",
+            &["FX_MAGIC=0x12345678u"],
+            "bad magic 0x12345678",
+        ),
         table("a newer major", &["FX_MAJOR=2"], "major versions differ"),
         table("major 0", &["FX_MAJOR=0"], "major versions differ"),
-        table("a NULL table", &["FX_RETURN_NULL"], "the entry function returned NULL"),
-        table("a misaligned table", &["FX_MISALIGNED"], "the table is misaligned"),
-        table("a tiny struct_size", &["FX_STRUCT_SIZE=8"], "smaller than the header"),
+        table(
+            "a NULL table",
+            &["FX_RETURN_NULL"],
+            "the entry function returned NULL",
+        ),
+        table(
+            "a misaligned table",
+            &["FX_MISALIGNED"],
+            "the table is misaligned",
+        ),
+        table(
+            "a tiny struct_size",
+            &["FX_STRUCT_SIZE=8"],
+            "smaller than the header",
+        ),
         table(
             "a struct_size between slots",
             &["FX_STRUCT_SIZE=sizeof(vk_driver_table)-3"],
@@ -133,27 +151,87 @@ fn cases() -> Vec<Case> {
             "is larger than ABI 1.",
         ),
         table("an empty name", &["FX_NAME=\"\""], "must be non-empty"),
-        table("a name with capitals and a space", &["FX_NAME=\"Bad Name\""], "driver name \"Bad Name\""),
-        table("an overlong name", &["FX_NAME_LEN=5000"], "driver name is 5000 bytes long"),
-        table("a NULL name", &["FX_NAME_NULL"], "driver name has a NULL pointer"),
-        table("a name that is not UTF-8", &["FX_NAME=\"\\xff\""], "driver name is not UTF-8"),
-        table("a version that is not semver", &["FX_VERSION=\"one\""], "is not a semantic version"),
-        table("an empty version", &["FX_VERSION=\"\""], "is not a semantic version"),
-        table("a NULL version", &["FX_VERSION_NULL"], "driver version has a NULL pointer"),
+        table(
+            "a name with capitals and a space",
+            &["FX_NAME=\"Bad Name\""],
+            "driver name \"Bad Name\"",
+        ),
+        table(
+            "an overlong name",
+            &["FX_NAME_LEN=5000"],
+            "driver name is 5000 bytes long",
+        ),
+        table(
+            "a NULL name",
+            &["FX_NAME_NULL"],
+            "driver name has a NULL pointer",
+        ),
+        table(
+            "a name that is not UTF-8",
+            &["FX_NAME=\"\\xff\""],
+            "driver name is not UTF-8",
+        ),
+        table(
+            "a version that is not semver",
+            &["FX_VERSION=\"one\""],
+            "is not a semantic version",
+        ),
+        table(
+            "an empty version",
+            &["FX_VERSION=\"\""],
+            "is not a semantic version",
+        ),
+        table(
+            "a NULL version",
+            &["FX_VERSION_NULL"],
+            "driver version has a NULL pointer",
+        ),
         table("no scheme", &["FX_N_SCHEMES=0"], "declares no URI scheme"),
-        table("a NULL scheme list", &["FX_SCHEMES_NULL"], "declares no URI scheme"),
-        table("65 schemes", &["FX_N_SCHEMES=65"], "65 URI schemes (at most 64)"),
-        table("a scheme with a space", &["FX_SCHEME=\"bad scheme\""], "is not a valid URI scheme"),
-        table("an empty scheme", &["FX_SCHEME=\"\""], "is not a valid URI scheme"),
-        table("a rank count without a list", &["FX_N_OP_RANKS=1"], "rank list is malformed"),
+        table(
+            "a NULL scheme list",
+            &["FX_SCHEMES_NULL"],
+            "declares no URI scheme",
+        ),
+        table(
+            "65 schemes",
+            &["FX_N_SCHEMES=65"],
+            "65 URI schemes (at most 64)",
+        ),
+        table(
+            "a scheme with a space",
+            &["FX_SCHEME=\"bad scheme\""],
+            "is not a valid URI scheme",
+        ),
+        table(
+            "an empty scheme",
+            &["FX_SCHEME=\"\""],
+            "is not a valid URI scheme",
+        ),
+        table(
+            "a rank count without a list",
+            &["FX_N_OP_RANKS=1"],
+            "rank list is malformed",
+        ),
         table(
             "more ranks than operations",
             &["FX_OP_RANK_GET_TYPE=0", "FX_N_OP_RANKS=100000"],
             "rank list is malformed",
         ),
-        table("a sandbox URI that is not UTF-8", &["FX_SANDBOX=\"\\xfe\""], "sandbox URI is not UTF-8"),
-        table("no open entry", &["FX_NO_OPEN"], "open and close must both be present"),
-        table("no close entry", &["FX_NO_CLOSE"], "open and close must both be present"),
+        table(
+            "a sandbox URI that is not UTF-8",
+            &["FX_SANDBOX=\"\\xfe\""],
+            "sandbox URI is not UTF-8",
+        ),
+        table(
+            "no open entry",
+            &["FX_NO_OPEN"],
+            "open and close must both be present",
+        ),
+        table(
+            "no close entry",
+            &["FX_NO_CLOSE"],
+            "open and close must both be present",
+        ),
         table(
             "a capability bit without its entry",
             &["FX_BIT_WITHOUT_ENTRY"],
@@ -174,7 +252,11 @@ fn cases() -> Vec<Case> {
             &["FX_SET_BIT=VK_OP_COUNT"],
             "names no operation of ABI 1.",
         ),
-        table("no entry symbol", &["FX_NO_ENTRY"], "no virtkit_driver_entry symbol"),
+        table(
+            "no entry symbol",
+            &["FX_NO_ENTRY"],
+            "no virtkit_driver_entry symbol",
+        ),
         table(
             "an undefined data symbol",
             &["FX_NEEDS_DATA=fx_defined_nowhere"],
@@ -236,8 +318,18 @@ fn cases() -> Vec<Case> {
             before_dlopen: true,
         },
         patched("an unknown ELF class", 4, &[9], "unknown ELF class 9"),
-        patched("an unknown data encoding", 5, &[9], "unknown ELF data encoding 9"),
-        patched("no program headers", 56, &[0, 0], "the program headers end at byte"),
+        patched(
+            "an unknown data encoding",
+            5,
+            &[9],
+            "unknown ELF data encoding 9",
+        ),
+        patched(
+            "no program headers",
+            56,
+            &[0, 0],
+            "the program headers end at byte",
+        ),
         patched(
             "program headers past the end",
             32,
@@ -259,8 +351,7 @@ fn cases() -> Vec<Case> {
             what: "a FIFO",
             make: Box::new(|dir| {
                 let p = dir.join(PLUGIN);
-                nix::unistd::mkfifo(&p, nix::sys::stat::Mode::from_bits_truncate(0o644))
-                    .unwrap();
+                nix::unistd::mkfifo(&p, nix::sys::stat::Mode::from_bits_truncate(0o644)).unwrap();
                 p
             }),
             reason: "it is a FIFO, not a regular file",
@@ -471,7 +562,11 @@ fn every_kind_of_malformed_or_untrusted_plugin_is_refused_by_name() {
             failures.push(format!("{}: its constructor ran", case.what));
         }
         // Leave every directory removable.
-        let _ = Command::new("chmod").arg("-R").arg("u+rwx").arg(holder.path()).status();
+        let _ = Command::new("chmod")
+            .arg("-R")
+            .arg("u+rwx")
+            .arg(holder.path())
+            .status();
     }
     assert!(
         failures.is_empty(),
@@ -481,7 +576,10 @@ fn every_kind_of_malformed_or_untrusted_plugin_is_refused_by_name() {
         failures.join("\n")
     );
     eprintln!("{} kinds of malformed plugin refused by name", cases.len());
-    assert!(cases.len() >= 36, "the issue counted 36 kinds; keep them all");
+    assert!(
+        cases.len() >= 36,
+        "the issue counted 36 kinds; keep them all"
+    );
 }
 
 /// The same file, made trusted again, loads: the refusals above are about the file's standing,
@@ -495,5 +593,8 @@ fn a_trusted_plugin_with_a_constructor_loads() {
     chmod(&p, 0o755);
     let d = Registry::load_file(&p).unwrap();
     assert_eq!(d.name(), "fixture");
-    assert!(marker(dir).exists(), "the constructor of a loaded plugin ran");
+    assert!(
+        marker(dir).exists(),
+        "the constructor of a loaded plugin ran"
+    );
 }

@@ -10,11 +10,14 @@
 //!   and `docs/hvsupport.md`.
 //! * `bench [--quick]` — benchmarks in release mode, beside libvirt measured in the same run.
 //! * `hvsupport [--check]` — regenerates (or checks) `docs/hvsupport.md` from the in-tree plugins.
+//! * `fuzz [--time S] [--target NAME]... [--replay]` — every fuzz target in `fuzz/` for S seconds
+//!   each (nightly toolchain; installs cargo-fuzz when missing), or only the kept crashes once.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
 mod conformance;
+mod fuzz;
 mod hvsupport;
 
 type Result<T> = std::result::Result<T, String>;
@@ -139,6 +142,7 @@ fn main() -> ExitCode {
             std::process::exit(status.code().unwrap_or(1));
         }),
         Some("bench") => bench(&args[1..]),
+        Some("fuzz") => fuzz::fuzz(&args[1..]),
         Some("codegen") => build_plugins(false).and_then(|_| {
             let mut c = Command::new(profile_dir(false).join("virtkit"));
             c.current_dir(root()).args(["_gen-docs", "docs"]);
@@ -146,7 +150,7 @@ fn main() -> ExitCode {
             hvsupport::run_hvsupport(false)
         }),
         _ => Err(
-            "usage: cargo xtask <build-plugins [--release] | test | run -- ARGS | conformance | hvsupport [--check] | bench [--quick] | codegen>"
+            "usage: cargo xtask <build-plugins [--release] | test | run -- ARGS | conformance | hvsupport [--check] | bench [--quick] | codegen | fuzz [--time S] [--target NAME]... [--replay]>"
                 .into(),
         ),
     };

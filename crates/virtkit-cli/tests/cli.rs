@@ -632,7 +632,12 @@ fn a_refused_plugin_file_is_reported_as_refused_not_as_missing() {
     assert!(!r.stderr.contains("is not installed"), "{}", r.stderr);
     // A scheme with no file at all still gets the advice.
     let r = virtkit_with(&["-c", "other:///", "list"], None, &env);
-    assert!(r.stderr.contains("is not installed (install the package virtkit-driver-other)"), "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("is not installed (install the package virtkit-driver-other)"),
+        "{}",
+        r.stderr
+    );
 
     // A test-driver plugin others may write: refused before loading, and the copy linked into
     // the binary serves instead, which stderr says.
@@ -640,7 +645,12 @@ fn a_refused_plugin_file_is_reported_as_refused_not_as_missing() {
     std::fs::copy(plugin_dir().join("libvirtkit_driver_test.so"), &so).unwrap();
     std::fs::set_permissions(&so, std::fs::Permissions::from_mode(0o666)).unwrap();
     let r = virtkit_with(&["-c", URI, "domstate test"], None, &env);
-    assert_eq!((r.stdout.as_str(), r.code), ("running\n\n", 0), "{}", r.stderr);
+    assert_eq!(
+        (r.stdout.as_str(), r.code),
+        ("running\n\n", 0),
+        "{}",
+        r.stderr
+    );
     assert_eq!(
         r.stderr,
         format!(

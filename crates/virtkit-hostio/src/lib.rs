@@ -543,7 +543,16 @@ mod tests {
         let e = check(0o664).unwrap_err().to_string();
         assert!(e.contains("writable by its group (mode 0664)"), "{e}");
         let e = check_trusted_file(d.path(), &std::fs::metadata(d.path()).unwrap()).unwrap_err();
-        assert!(matches!(e, Error::NotRegular { kind: "a directory", .. }), "{e}");
+        assert!(
+            matches!(
+                e,
+                Error::NotRegular {
+                    kind: "a directory",
+                    ..
+                }
+            ),
+            "{e}"
+        );
         if euid() == 0 {
             std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o644)).unwrap();
             nix::unistd::chown(&f, Some(nix::unistd::Uid::from_raw(65534)), None).unwrap();

@@ -52,7 +52,10 @@ fn secure_xml_and_native_conversions_are_refused_read_only() {
         );
     }
     assert_denied(
-        ro.domain_xml_to_native("fixture-argv", "<domain type='test'><name>x</name></domain>"),
+        ro.domain_xml_to_native(
+            "fixture-argv",
+            "<domain type='test'><name>x</name></domain>",
+        ),
         "operation forbidden: read only access prevents virConnectDomainXMLToNative",
     );
     assert_denied(
@@ -66,7 +69,8 @@ fn secure_xml_and_native_conversions_are_refused_read_only() {
     assert!(dom.xml_desc(1).unwrap().contains("passwd='secret'"));
     dom.xml_desc(8).unwrap();
     assert_eq!(
-        rw.domain_xml_to_native("fixture-argv", "<domain/>").unwrap(),
+        rw.domain_xml_to_native("fixture-argv", "<domain/>")
+            .unwrap(),
         "native config"
     );
     assert!(

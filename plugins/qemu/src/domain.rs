@@ -173,7 +173,7 @@ fn set_affinity(tid: i32, cpus: &[u32]) -> Result<()> {
 }
 
 /// Where a save image's migration stream starts, and the definition it holds.
-fn read_save_header(path: &Path) -> Result<(u64, DomainDef)> {
+pub(crate) fn read_save_header(path: &Path) -> Result<(u64, DomainDef)> {
     use std::io::Read;
     let mut f = std::fs::File::open(path)
         .map_err(|e| Error::system(format!("cannot open '{}'", path.display()), &e))?;
