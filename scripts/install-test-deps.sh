@@ -3,7 +3,8 @@
 # matching the qemu-utils the machine already has), libvirt's virsh and Python bindings (the
 # peer that CLI and benchmark outputs are compared with), xenstore clients, hyperfine, and what a
 # virtual network needs when the qemu driver starts one (dnsmasq, iptables; busybox's udhcpc is the
-# DHCP client the network test leases an address with).
+# DHCP client the network test leases an address with), and zsh and fish, whose completion
+# scripts the CLI tests run, and lintian and GNU time for the packaging check.
 # Says what it installs; installs nothing that is already there. Needs root and apt-get.
 set -euo pipefail
 
@@ -16,6 +17,10 @@ command -v hyperfine >/dev/null 2>&1 || need+=(hyperfine)
 [ -x /usr/sbin/dnsmasq ] || need+=(dnsmasq-base)
 [ -x /usr/sbin/iptables ] || need+=(iptables)
 command -v busybox >/dev/null 2>&1 || need+=(busybox)
+command -v zsh >/dev/null 2>&1 || need+=(zsh)
+command -v fish >/dev/null 2>&1 || need+=(fish)
+command -v lintian >/dev/null 2>&1 || need+=(lintian)
+[ -x /usr/bin/time ] || need+=(time)
 
 if [ ${#need[@]} -eq 0 ]; then
   echo "install-test-deps: everything is installed"

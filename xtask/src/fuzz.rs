@@ -127,6 +127,24 @@ fn seed(target: &str) -> Result<PathBuf> {
         "conf" => {
             copy_matching(&shared, &corpus, &["cfg", "conf"]).map_err(io)?;
         }
+        // The Xen conversions: xend S-expressions (and the crate's malformed ones) for the
+        // S-expression targets, the Xen corpus's domain XML for the other direction.
+        "parse_sexpr" | "sexpr_to_xml" => {
+            for d in ["sexpr2xml", "xml2sexpr"] {
+                copy_matching(&shared.join(d), &corpus, &["sexpr"]).map_err(io)?;
+            }
+            copy_matching(
+                &root().join("crates/virtkit-xen/tests/data/bad-sexpr"),
+                &corpus,
+                &["sexpr"],
+            )
+            .map_err(io)?;
+        }
+        "xml_to_sexpr" => {
+            for d in ["sexpr2xml", "xml2sexpr"] {
+                copy_matching(&shared.join(d), &corpus, &["xml"]).map_err(io)?;
+            }
+        }
         _ => {}
     }
     Ok(corpus)
@@ -207,9 +225,15 @@ pub(crate) fn fuzz(args: &[String]) -> Result<()> {
             if regressions.is_dir() {
                 c.arg(&regressions);
             }
-            let dict = fuzz_dir().join(format!("{t}.dict"));
+            // The XML dictionary serves every XML input, the S-expression one the xend targets.
+            let dict = match t.as_str() {
+                "parse_xml" | "node_file" | "xml_to_sexpr" => "parse_xml.dict".to_string(),
+                "parse_sexpr" | "sexpr_to_xml" => "sexpr.dict".to_string(),
+                other => format!("{other}.dict"),
+            };
+            let dict = Some(fuzz_dir().join(dict)).filter(|d| d.is_file());
             c.arg("--");
-            if dict.is_file() {
+            if let Some(dict) = dict {
                 c.arg(format!("-dict={}", dict.display()));
             }
             c.args([

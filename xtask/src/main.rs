@@ -9,6 +9,11 @@
 //! * `codegen` — regenerates what tests check for freshness: the man page, the shell completions
 //!   and `docs/hvsupport.md`.
 //! * `bench [--quick]` — benchmarks in release mode, beside libvirt measured in the same run.
+//! * `dist [--out DIR]` — release build, then Debian packages (core, one per driver plugin, Xen
+//!   meta-package, -dev, conformance, -dbgsym) in `DIR` (default `target/dist`); see
+//!   docs/packaging.md.
+//! * `packaging-check` — `dist`, then the packages installed with dpkg into a throwaway root
+//!   and used there (core + one driver, partial upgrade, removal); part of `test`.
 //! * `hvsupport [--check]` — regenerates (or checks) `docs/hvsupport.md` from the in-tree plugins.
 //! * `fuzz [--time S] [--target NAME]... [--replay]` — every fuzz target in `fuzz/` for S seconds
 //!   each (nightly toolchain; installs cargo-fuzz when missing), or only the kept crashes once.
@@ -17,8 +22,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
 mod conformance;
+mod dist;
 mod fuzz;
 mod hvsupport;
+mod packaging;
 
 type Result<T> = std::result::Result<T, String>;
 
@@ -108,6 +115,10 @@ fn test() -> Result<()> {
     if let Err(e) = conformance::examples() {
         failed.push(e);
     }
+    // Release build, Debian packages, and their installation into a throwaway root.
+    if let Err(e) = packaging::run_check() {
+        failed.push(e);
+    }
     if failed.is_empty() {
         Ok(())
     } else {
@@ -143,6 +154,16 @@ fn main() -> ExitCode {
         }),
         Some("bench") => bench(&args[1..]),
         Some("fuzz") => fuzz::fuzz(&args[1..]),
+        Some("dist") => {
+            let out = args
+                .iter()
+                .position(|a| a == "--out")
+                .and_then(|i| args.get(i + 1))
+                .map(PathBuf::from)
+                .unwrap_or_else(|| root().join("target/dist"));
+            dist::dist(&out).map(|_| ())
+        }
+        Some("packaging-check") => packaging::run_check(),
         Some("codegen") => build_plugins(false).and_then(|_| {
             let mut c = Command::new(profile_dir(false).join("virtkit"));
             c.current_dir(root()).args(["_gen-docs", "docs"]);
@@ -150,7 +171,7 @@ fn main() -> ExitCode {
             hvsupport::run_hvsupport(false)
         }),
         _ => Err(
-            "usage: cargo xtask <build-plugins [--release] | test | run -- ARGS | conformance | hvsupport [--check] | bench [--quick] | codegen | fuzz [--time S] [--target NAME]... [--replay]>"
+            "usage: cargo xtask <build-plugins [--release] | test | run -- ARGS | conformance | hvsupport [--check] | bench [--quick] | codegen | dist [--out DIR] | packaging-check | fuzz [--time S] [--target NAME]... [--replay]>"
                 .into(),
         ),
     };

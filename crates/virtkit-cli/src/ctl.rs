@@ -129,6 +129,11 @@ impl Ctl {
         Ok(c)
     }
 
+    /// The connection if one is open (never opens one).
+    pub(crate) fn current_conn(&self) -> Option<Connect> {
+        self.conn.clone()
+    }
+
     /// Replaces the connection (the `connect` command).
     pub(crate) fn set_conn(&mut self, c: Connect, name: Option<String>, readonly: bool) {
         self.conn = Some(c);

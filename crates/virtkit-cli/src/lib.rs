@@ -15,6 +15,7 @@
 #![forbid(unsafe_code)]
 
 mod commands;
+mod complete;
 mod ctl;
 mod docs;
 mod parse;

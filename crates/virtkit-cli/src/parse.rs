@@ -29,6 +29,15 @@ impl Args {
         self.set.iter().any(|(n, _)| *n == name)
     }
 
+    /// Every value given to an option that takes the remaining words.
+    pub(crate) fn all(&self, name: &str) -> Vec<&str> {
+        self.set
+            .iter()
+            .filter(|(n, _)| *n == name)
+            .filter_map(|(_, v)| v.as_deref())
+            .collect()
+    }
+
     fn has(&self, name: &str) -> bool {
         self.set.iter().any(|(n, _)| *n == name)
     }
@@ -184,7 +193,7 @@ pub(crate) fn parse_words(words: &[String]) -> Result<Invocation, String> {
         let slot = def
             .opts
             .iter()
-            .find(|o| o.positional && !args.has(o.name))
+            .find(|o| o.positional && (o.kind == OptKind::Argv || !args.has(o.name)))
             .ok_or_else(|| format!("unexpected data '{w}'"))?;
         args.set.push((slot.name, Some(w.clone())));
     }

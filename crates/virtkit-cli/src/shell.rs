@@ -63,14 +63,87 @@ fn history_file() -> Option<PathBuf> {
     Some(base.join("virtkit").join("history"))
 }
 
-/// The shell on a terminal, with line editing and history.
+/// The shell's line-editor helper: Tab completion through [`crate::complete`], with file names
+/// from rustyline's own completer. It holds a clone of the session's connection, refreshed before
+/// each prompt.
+struct ShellHelper {
+    conn: Option<virtkit::Connect>,
+    files: rustyline::completion::FilenameCompleter,
+}
+
+impl rustyline::completion::Completer for ShellHelper {
+    type Candidate = rustyline::completion::Pair;
+
+    fn complete(
+        &self,
+        line: &str,
+        pos: usize,
+        ctx: &rustyline::Context<'_>,
+    ) -> rustyline::Result<(usize, Vec<Self::Candidate>)> {
+        use crate::complete::{Want, names_bounded, split_for_completion, want};
+        let (words, start) = split_for_completion(&line[..pos]);
+        let partial = words.last().cloned().unwrap_or_default();
+        let list = match want(&words) {
+            Want::Files => return self.files.complete(line, pos, ctx),
+            Want::Words(w) => w,
+            Want::Nothing => Vec::new(),
+            names => match &self.conn {
+                Some(c) => names_bounded(c, &names),
+                None => Vec::new(),
+            },
+        };
+        Ok((
+            start,
+            list.into_iter()
+                .filter(|c| c.starts_with(partial.as_str()))
+                .map(|c| rustyline::completion::Pair {
+                    display: c.clone(),
+                    replacement: escape_word(&c),
+                })
+                .collect(),
+        ))
+    }
+}
+
+/// A completed word as the shell's parser reads it back (blanks and quotes escaped).
+fn escape_word(w: &str) -> String {
+    let mut out = String::with_capacity(w.len());
+    for c in w.chars() {
+        if matches!(c, ' ' | '\t' | '\'' | '"' | '\\' | ';' | '#') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+impl rustyline::hint::Hinter for ShellHelper {
+    type Hint = String;
+}
+impl rustyline::highlight::Highlighter for ShellHelper {}
+impl rustyline::validate::Validator for ShellHelper {}
+impl rustyline::Helper for ShellHelper {}
+
+/// The shell on a terminal, with line editing, history and Tab completion (a list on the second
+/// Tab, as virsh's readline shows it).
 pub(crate) fn interactive(ctl: &mut Ctl) -> i32 {
     use rustyline::error::ReadlineError;
-    let mut editor = match rustyline::DefaultEditor::new() {
-        Ok(e) => e,
-        // No usable terminal after all: fall back to plain line reading.
-        Err(_) => return piped(ctl, std::io::stdin().lock()),
-    };
+    let config = rustyline::Config::builder()
+        .completion_type(rustyline::CompletionType::List)
+        .build();
+    let mut editor: rustyline::Editor<ShellHelper, rustyline::history::FileHistory> =
+        match rustyline::Editor::with_config(config) {
+            Ok(e) => e,
+            // No usable terminal after all: fall back to plain line reading.
+            Err(_) => return piped(ctl, std::io::stdin().lock()),
+        };
+    // Names complete from the first prompt on, as in virsh, whose shell connects at start; a
+    // connection that fails here is reported by the first command that needs it.
+    let _ = ctl.conn();
+    editor.set_helper(Some(ShellHelper {
+        conn: ctl.current_conn(),
+        files: rustyline::completion::FilenameCompleter::new(),
+    }));
     let history = history_file();
     if let Some(h) = &history {
         let _ = editor.load_history(h);
@@ -78,6 +151,9 @@ pub(crate) fn interactive(ctl: &mut Ctl) -> i32 {
     ctl.print_extra(BANNER);
     ctl.out.flush();
     loop {
+        if let Some(h) = editor.helper_mut() {
+            h.conn = ctl.current_conn();
+        }
         match editor.readline(prompt(ctl)) {
             Ok(line) => {
                 if !line.trim().is_empty() {

@@ -19,6 +19,7 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod cpuinfo;
 mod shims;
 mod types;
 

@@ -379,6 +379,34 @@ impl DomainDef {
         }
     }
 
+    /// Gives every interface without a MAC address a random one under `prefix` (libvirt's
+    /// drivers use `52:54:00`), different from the MACs the domain already has, as libvirt does
+    /// when it reads a definition.
+    pub fn assign_macs(&mut self, prefix: [u8; 3]) {
+        let mut used: std::collections::HashSet<[u8; 6]> = self
+            .devices
+            .interfaces
+            .iter()
+            .filter_map(|i| i.mac.map(|m| m.0))
+            .collect();
+        for iface in self
+            .devices
+            .interfaces
+            .iter_mut()
+            .filter(|i| i.mac.is_none())
+        {
+            let mac = loop {
+                let r = uuid::Uuid::new_v4();
+                let b = r.as_bytes();
+                let candidate = [prefix[0], prefix[1], prefix[2], b[0], b[1], b[2]];
+                if used.insert(candidate) {
+                    break candidate;
+                }
+            };
+            iface.mac = Some(crate::MacAddr(mac));
+        }
+    }
+
     /// Whether the guest is fully virtualised (`hvm`).
     pub fn is_hvm(&self) -> bool {
         self.os.os_type == "hvm"

@@ -30,44 +30,10 @@ pub fn parse_cpu_list(s: &str) -> Vec<u32> {
     out
 }
 
-/// Node info from a `/proc/cpuinfo` text alone, the way libvirt 0.4 read it: CPUs are the
-/// `processor` entries, MHz the first `cpu MHz`, sockets the distinct `physical id`s, cores the
-/// `cpu cores` value, threads `siblings / cpu cores`, one NUMA node.
+/// Node info from a `/proc/cpuinfo` text alone (the SDK's shared reader, see
+/// [`virtkit_driver::cpuinfo::parse_cpuinfo`]), with this host's architecture as the model.
 pub fn parse_cpuinfo(text: &str) -> NodeInfo {
-    let mut cpus = 0u32;
-    let mut mhz = None;
-    let mut sockets = BTreeSet::new();
-    let mut cores = None;
-    let mut siblings = None;
-    for line in text.lines() {
-        let Some((k, v)) = line.split_once(':') else {
-            continue;
-        };
-        let (k, v) = (k.trim(), v.trim());
-        match k {
-            "processor" => cpus += 1,
-            "cpu MHz" if mhz.is_none() => {
-                mhz = v.split('.').next().and_then(|m| m.parse::<u32>().ok())
-            }
-            "physical id" => {
-                sockets.insert(v.to_string());
-            }
-            "cpu cores" if cores.is_none() => cores = v.parse::<u32>().ok().filter(|c| *c > 0),
-            "siblings" if siblings.is_none() => siblings = v.parse::<u32>().ok().filter(|s| *s > 0),
-            _ => {}
-        }
-    }
-    let cores_n = cores.unwrap_or(1);
-    NodeInfo {
-        model: host_arch().to_string(),
-        memory_kib: 0,
-        cpus,
-        mhz: mhz.unwrap_or(0),
-        nodes: 1,
-        sockets: (sockets.len() as u32).max(1),
-        cores: cores_n,
-        threads: siblings.map(|s| (s / cores_n).max(1)).unwrap_or(1),
-    }
+    virtkit_driver::cpuinfo::parse_cpuinfo(text, host_arch())
 }
 
 fn read(path: &str) -> Option<String> {

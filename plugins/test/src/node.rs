@@ -67,11 +67,38 @@ fn default_node_info() -> NodeInfo {
     }
 }
 
+/// The MAC prefix libvirt's drivers give interfaces defined without a MAC (QEMU's OUI).
+pub(crate) const LIBVIRT_MAC_PREFIX: [u8; 3] = [0x52, 0x54, 0x00];
+
+/// libvirt's state reasons (`virDomainRunningReason`, `virDomainPausedReason`,
+/// `virDomainShutoffReason`), the ones the test driver gives.
+pub(crate) mod reason {
+    /// Any state: no reason known (how libvirt's test driver loads a node's domains).
+    pub const UNKNOWN: i32 = 0;
+    /// Running: started (`VIR_DOMAIN_RUNNING_BOOTED`).
+    pub const BOOTED: i32 = 1;
+    /// Running: restored from a save image.
+    pub const RESTORED: i32 = 3;
+    /// Running: resumed after a pause.
+    pub const UNPAUSED: i32 = 5;
+    /// Paused: by the user.
+    pub const PAUSED_USER: i32 = 1;
+    /// Shut off: shut down by the guest.
+    pub const SHUTDOWN: i32 = 1;
+    /// Shut off: destroyed.
+    pub const DESTROYED: i32 = 2;
+    /// Shut off: saved to a file.
+    pub const SAVED: i32 = 5;
+}
+
 /// One domain of the node. Its name, UUID and id change only through [`Node`]'s methods, which
 /// keep the [`Idents`] in step.
 pub(crate) struct Dom {
     pub def: DomainDef,
     pub state: DomainState,
+    /// Why the domain is in its state, as libvirt's `virDomainGetState` reports it (the reason
+    /// enums of [`reason`]).
+    pub reason: i32,
     id: i32,
     pub persistent: bool,
     pub autostart: bool,
@@ -115,7 +142,7 @@ impl Node {
         let net = NetworkDef::parse(DEFAULT_NETWORK)
             .map_err(|e| Error::internal(format!("built-in network: {e}")))?;
         let mut node = Node::empty(default_node_info());
-        node.add_running(def, true);
+        node.add_running(def, true, reason::UNKNOWN);
         node.networks.push(Net {
             def: net,
             active: true,
@@ -159,7 +186,13 @@ impl Node {
                     def.name
                 )));
             }
-            node.add_running(def, true);
+            // The define-time rules, as libvirt 9.0's test driver applies them to a node file's
+            // domains: no live state kept, unnamed interfaces named testnetN.
+            let mut def = def;
+            def.forget_live_state();
+            def.name_interfaces("testnet");
+            def.assign_macs(LIBVIRT_MAC_PREFIX);
+            node.add_running(def, true, reason::UNKNOWN);
         }
         for def in parsed.networks {
             node.networks.push(Net {
@@ -190,6 +223,7 @@ impl Node {
         self.domains.push(Dom {
             def,
             state: DomainState::Shutoff,
+            reason: reason::UNKNOWN,
             id: -1,
             persistent,
             autostart: false,
@@ -204,30 +238,33 @@ impl Node {
         self.domains.swap_remove(i)
     }
 
-    /// Starts domain `i` with the next free id.
-    pub fn start_dom(&mut self, i: usize) {
+    /// Starts domain `i` with the next free id, running for `why` (a [`reason`] of the running
+    /// state).
+    pub fn start_dom(&mut self, i: usize, why: i32) {
         let id = self.next_id;
         self.next_id += 1;
         let d = &mut self.domains[i];
         d.id = id;
         d.def.id = Some(id);
         d.state = DomainState::Running;
+        d.reason = why;
         self.idents.set_id(i, id);
     }
 
-    /// Marks domain `i` shut off (its id is released).
-    pub fn stop_dom(&mut self, i: usize) {
+    /// Marks domain `i` shut off for `why` (its id is released).
+    pub fn stop_dom(&mut self, i: usize, why: i32) {
         let d = &mut self.domains[i];
         d.id = -1;
         d.def.id = None;
         d.state = DomainState::Shutoff;
+        d.reason = why;
         self.idents.set_id(i, -1);
     }
 
-    /// Adds a domain and starts it; returns its index.
-    pub fn add_running(&mut self, def: DomainDef, persistent: bool) -> usize {
+    /// Adds a domain and starts it, running for `why`; returns its index.
+    pub fn add_running(&mut self, def: DomainDef, persistent: bool, why: i32) -> usize {
         let i = self.push_dom(def, persistent);
-        self.start_dom(i);
+        self.start_dom(i, why);
         i
     }
 

@@ -10,7 +10,7 @@ use virtkit_xml::{
     CellCpu, Device, DomainDef, FormatOptions, LifecycleAction, NetworkDef, NumaCell, SecModel,
 };
 
-use crate::node::{Dom, Net, Node, TestConn, full_cpumap, now_ns};
+use crate::node::{Dom, LIBVIRT_MAC_PREFIX, Net, Node, TestConn, full_cpumap, now_ns, reason};
 
 /// Magic at the start of files written by save and core dump (libvirt's test driver uses the
 /// same idea: a marker, then the domain XML).
@@ -58,6 +58,7 @@ fn new_domain(xml: &str) -> Result<DomainDef> {
     let mut def = parse_domain(xml)?;
     def.forget_live_state();
     def.name_interfaces("testnet");
+    def.assign_macs(LIBVIRT_MAC_PREFIX);
     Ok(def)
 }
 
@@ -91,9 +92,10 @@ fn not_running(d: &Dom) -> Error {
     Error::operation_invalid(format!("domain '{}' is not running", d.def.name))
 }
 
-/// Stops a domain: transient domains disappear, persistent ones become inactive.
-fn stop(node: &mut Node, i: usize) {
-    node.stop_dom(i);
+/// Stops a domain for `why` (a shut-off [`reason`]): transient domains disappear, persistent
+/// ones become inactive.
+fn stop(node: &mut Node, i: usize, why: i32) {
+    node.stop_dom(i, why);
     if !node.domains[i].persistent {
         node.remove_dom(i);
     }
@@ -244,10 +246,10 @@ fn create_xml(c: &TestConn, xml: &str, _flags: u32) -> Result<DomainIdent> {
         }
         // Starting a transient copy of an inactive persistent domain: replace its live state.
         node.remove_dom(i);
-        let j = node.add_running(def, true);
+        let j = node.add_running(def, true, reason::BOOTED);
         return Ok(node.ident(j).into());
     }
-    let i = node.add_running(def, false);
+    let i = node.add_running(def, false, reason::BOOTED);
     Ok(node.ident(i).into())
 }
 
@@ -290,7 +292,7 @@ fn start(c: &TestConn, r: &DomainRef<'_>) -> Result<()> {
             r.name
         )));
     }
-    node.start_dom(i);
+    node.start_dom(i, reason::BOOTED);
     Ok(())
 }
 
@@ -300,7 +302,7 @@ fn shutdown(c: &TestConn, r: &DomainRef<'_>) -> Result<()> {
     if !node.domains[i].active() {
         return Err(not_running(&node.domains[i]));
     }
-    stop(&mut node, i);
+    stop(&mut node, i, reason::SHUTDOWN);
     Ok(())
 }
 
@@ -312,9 +314,10 @@ fn reboot(c: &TestConn, r: &DomainRef<'_>, _flags: u32) -> Result<()> {
     }
     // The guest goes down and comes back up: what happens next is the domain's on_reboot action.
     if node.domains[i].def.on_reboot == LifecycleAction::Destroy {
-        stop(&mut node, i);
+        stop(&mut node, i, reason::SHUTDOWN);
     } else {
         node.domains[i].state = DomainState::Running;
+        node.domains[i].reason = reason::BOOTED;
     }
     Ok(())
 }
@@ -325,7 +328,7 @@ fn destroy(c: &TestConn, r: &DomainRef<'_>) -> Result<()> {
     if !node.domains[i].active() {
         return Err(not_running(&node.domains[i]));
     }
-    stop(&mut node, i);
+    stop(&mut node, i, reason::DESTROYED);
     Ok(())
 }
 
@@ -337,6 +340,7 @@ fn suspend(c: &TestConn, r: &DomainRef<'_>) -> Result<()> {
         return Err(not_running(d));
     }
     d.state = DomainState::Paused;
+    d.reason = reason::PAUSED_USER;
     Ok(())
 }
 
@@ -351,6 +355,7 @@ fn resume(c: &TestConn, r: &DomainRef<'_>) -> Result<()> {
         )));
     }
     d.state = DomainState::Running;
+    d.reason = reason::UNPAUSED;
     Ok(())
 }
 
@@ -376,7 +381,7 @@ fn save(c: &TestConn, r: &DomainRef<'_>, path: &str) -> Result<()> {
         return Err(not_running(&node.domains[i]));
     }
     write_image(path, &node.domains[i])?;
-    stop(&mut node, i);
+    stop(&mut node, i, reason::SAVED);
     Ok(())
 }
 
@@ -401,7 +406,7 @@ fn restore(c: &TestConn, path: &str) -> Result<()> {
         }
         None => false,
     };
-    node.add_running(def, persistent);
+    node.add_running(def, persistent, reason::RESTORED);
     Ok(())
 }
 
@@ -805,7 +810,8 @@ fn security_label(c: &TestConn, r: &DomainRef<'_>) -> Result<(String, bool)> {
 
 fn get_state(c: &TestConn, r: &DomainRef<'_>) -> Result<(DomainState, i32)> {
     let node = c.lock();
-    Ok((node.domains[dom_index(&node, r)?].state, 0))
+    let d = &node.domains[dom_index(&node, r)?];
+    Ok((d.state, d.reason))
 }
 
 fn net_is_active(c: &TestConn, r: &NetworkRef<'_>) -> Result<bool> {

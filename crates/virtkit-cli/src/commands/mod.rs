@@ -47,6 +47,8 @@ pub(crate) enum OptKind {
     Bool,
     String,
     Number,
+    /// Every remaining word (`complete [<string>]...`).
+    Argv,
 }
 
 /// One option of a command.
@@ -90,6 +92,10 @@ pub(crate) const fn opt_number(name: &'static str, help: &'static str) -> OptDef
 /// A string option that must be named (`--domain <string>`).
 pub(crate) const fn named(name: &'static str, help: &'static str) -> OptDef {
     opt(name, OptKind::String, false, false, help)
+}
+/// The remaining words, all of them (`[<string>]...`).
+pub(crate) const fn argv(name: &'static str, help: &'static str) -> OptDef {
+    opt(name, OptKind::Argv, false, true, help)
 }
 /// A boolean option.
 pub(crate) const fn flag(name: &'static str, help: &'static str) -> OptDef {
@@ -170,6 +176,7 @@ impl CmdDef {
             };
             match (o.kind, o.required, o.positional) {
                 (OptKind::Bool, _, _) => s.push_str(&format!(" [--{}]", o.name)),
+                (OptKind::Argv, _, _) => s.push_str(&format!(" [<{}>]...", o.name)),
                 (_, true, true) => s.push_str(&format!(" <{}>", o.name)),
                 (_, true, false) => s.push_str(&format!(" --{} <{ty}>", o.name)),
                 (_, false, _) => s.push_str(&format!(" [--{} <{ty}>]", o.name)),
@@ -187,6 +194,7 @@ impl CmdDef {
         };
         match (o.kind, o.required && o.positional) {
             (OptKind::Bool, _) => format!("--{}", o.name),
+            (OptKind::Argv, _) => format!("<{}>", o.name),
             (_, true) => format!("[--{}] <{ty}>", o.name),
             (_, false) => format!("--{} <{ty}>", o.name),
         }
@@ -1089,6 +1097,18 @@ static COMMANDS: &[CmdDef] = &[
         run: network::uuid,
     },
     // ---- virtkit itself ----
+    CmdDef {
+        name: "complete",
+        group: Group::Virtkit,
+        help: "internal command for autocompletion",
+        desc: "Prints the completions of the last word of a partial command line, one per line, as \
+               the interactive shell offers them on Tab: command names, options, and domain or \
+               network names from the connection. The shell completion scripts call it.",
+        opts: &[argv("string", "partial string to autocomplete")],
+        no_connect: true,
+        hidden: true,
+        run: session::complete,
+    },
     CmdDef {
         name: "connect",
         group: Group::Virtkit,

@@ -16,6 +16,27 @@ pub(super) fn connect(ctl: &mut Ctl, args: &Args) -> CmdResult {
     Ok(())
 }
 
+/// `complete [<string>]...`: the completions of the last word, one per line. Never an error
+/// message: without a connection there are just no names; like virsh, the status is 1 when
+/// there is no candidate.
+pub(super) fn complete(ctl: &mut Ctl, args: &Args) -> CmdResult {
+    let mut words: Vec<String> = args.all("string").into_iter().map(str::to_string).collect();
+    if words.is_empty() {
+        words.push(String::new());
+    }
+    let found = crate::complete::candidates(&words, || ctl.conn().ok());
+    let mut text = String::new();
+    for c in found {
+        text.push_str(&c);
+        text.push('\n');
+    }
+    if text.is_empty() {
+        return Err(Failure::lines(Vec::new()));
+    }
+    ctl.print(&text);
+    Ok(())
+}
+
 pub(super) fn quit(ctl: &mut Ctl, _: &Args) -> CmdResult {
     ctl.imode = false;
     Ok(())
@@ -83,6 +104,9 @@ pub(super) fn help(ctl: &mut Ctl, args: &Args) -> CmdResult {
             }
         }
     };
+    if text.is_empty() {
+        return Err(Failure::lines(Vec::new()));
+    }
     ctl.print(&text);
     Ok(())
 }

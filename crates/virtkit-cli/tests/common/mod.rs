@@ -36,7 +36,7 @@ pub fn plugin_dir() -> PathBuf {
     dir
 }
 
-fn base_command(program: &Path) -> Command {
+pub fn base_command(program: &Path) -> Command {
     let mut c = Command::new(program);
     for v in [
         "VIRTKIT_DEFAULT_URI",
@@ -221,3 +221,25 @@ pub const NETWORK_XML: &str = "<network>
   <ip address='192.168.5.1' netmask='255.255.255.0'/>
 </network>
 ";
+
+/// The path of the external tool `name` found on PATH. When it is missing, the test is reported
+/// skipped on stderr with the reason — and fails when `CI` is set, since CI installs every tool
+/// the tests use (scripts/install-test-deps.sh).
+pub fn tool_or_skip(name: &str, package: &str, test: &str) -> Option<PathBuf> {
+    let found = std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|d| d.join(name))
+            .find(|p| p.is_file())
+    });
+    if found.is_none() {
+        let why = format!(
+            "{name} ({package}) is not installed; scripts/install-test-deps.sh installs it"
+        );
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "{test}: {why}, and CI must have it"
+        );
+        eprintln!("SKIPPED {test}: {why}");
+    }
+    found
+}
