@@ -793,7 +793,10 @@ mod tests {
             .iter()
             .map(|v| v.split('.').map(|n| n.parse().unwrap()).collect())
             .collect();
-        assert!(parsed.windows(2).all(|w| w[0] <= w[1]), "versions must not go down");
+        assert!(
+            parsed.windows(2).all(|w| w[0] <= w[1]),
+            "versions must not go down"
+        );
         // The newest minor ships in this very crate's version or an older one.
         let here: Vec<u32> = env!("CARGO_PKG_VERSION")
             .split('.')
