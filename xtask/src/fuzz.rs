@@ -3,13 +3,12 @@
 //! Installs `cargo-fuzz` when it is missing (it needs the nightly toolchain, which must be
 //! there), seeds each target's corpus (`fuzz/corpus/<target>`, ignored by git) from the shared
 //! corpus and the committed seeds (`fuzz/seeds/<target>`), then runs each target for `S`
-//! seconds (default 60) under `nice`, one after the other, on top of its regression inputs
-//! (`fuzz/regressions/<target>`: every crash found so far, kept). Prints one line per target:
+//! seconds (default 60) under `nice`, one after the other. Prints one line per target:
 //! executions, and crash files left in `fuzz/artifacts/<target>`. Fails when any target
 //! crashed.
 //!
-//! `--replay` runs only the regression inputs once each (`-runs=0`): the quick check that
-//! every kept crash stays fixed.
+//! `--replay` runs only the regression inputs (`fuzz/regressions/<target>`: every crash found
+//! so far, kept) once each: the quick check that every kept crash stays fixed.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -140,6 +139,9 @@ fn seed(target: &str) -> Result<PathBuf> {
             )
             .map_err(io)?;
         }
+        "openvz_config" => {
+            copy_matching(&shared.join("openvz"), &corpus, &["conf"]).map_err(io)?;
+        }
         "xml_to_sexpr" => {
             for d in ["sexpr2xml", "xml2sexpr"] {
                 copy_matching(&shared.join(d), &corpus, &["xml"]).map_err(io)?;
@@ -220,11 +222,10 @@ pub(crate) fn fuzz(args: &[String]) -> Result<()> {
             c.arg(&regressions);
             c.args(["--", "-runs=0"]);
         } else {
+            // The kept crashes are not part of a live run: one not fixed yet would end the run
+            // at its first input. `--replay` runs them.
             let corpus = seed(t)?;
             c.arg(&corpus);
-            if regressions.is_dir() {
-                c.arg(&regressions);
-            }
             // The XML dictionary serves every XML input, the S-expression one the xend targets.
             let dict = match t.as_str() {
                 "parse_xml" | "node_file" | "xml_to_sexpr" => "parse_xml.dict".to_string(),
