@@ -17,6 +17,7 @@
 //! The member's ranks in the stack are data: [`ranks`].
 #![forbid(unsafe_code)]
 
+pub mod bench;
 mod ops;
 pub mod ranks;
 mod settings;

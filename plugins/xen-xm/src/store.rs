@@ -132,8 +132,8 @@ pub struct Store {
     config_version: u32,
     arch: XmGuestArch,
     cache: BTreeMap<String, Entry>,
-    /// Where each file's problem was reported (printed once per version of the file).
-    reports: Vec<String>,
+    /// The problem of each file that does not parse (printed once per version of the file).
+    reports: BTreeMap<String, String>,
     /// How many files were parsed since the store was made (for tests and benchmarks).
     parses: u64,
 }
@@ -146,7 +146,7 @@ impl Store {
             config_version,
             arch,
             cache: BTreeMap::new(),
-            reports: Vec::new(),
+            reports: BTreeMap::new(),
             parses: 0,
         }
     }
@@ -171,9 +171,9 @@ impl Store {
         self.parses
     }
 
-    /// The problems found in files that do not parse, one line each (file: error).
-    pub fn problems(&self) -> &[String] {
-        &self.reports
+    /// The problems found in files that do not parse, one line each (file: error), by file name.
+    pub fn problems(&self) -> Vec<&str> {
+        self.reports.values().map(String::as_str).collect()
     }
 
     /// Brings the cache up to date with the directory: new and changed files are parsed,
@@ -229,24 +229,21 @@ impl Store {
                 continue;
             }
             let parsed = self.parse_file(name, &path);
-            if let Err(problem) = &parsed {
-                // Reported once per version of the file.
-                eprintln!("warning: xen-xm: skipping {problem}");
-                self.reports
-                    .retain(|r| !r.starts_with(&format!("{}: ", path.display())));
-                self.reports.push(problem.clone());
+            match &parsed {
+                Err(problem) => {
+                    // Reported once per version of the file.
+                    eprintln!("warning: xen-xm: skipping {problem}");
+                    self.reports.insert(name.to_owned(), problem.clone());
+                }
+                Ok(_) => {
+                    self.reports.remove(name);
+                }
             }
             self.cache.insert(name.to_owned(), Entry { stamp, parsed });
         }
         seen.sort_unstable();
         self.cache.retain(|k, _| seen.binary_search(k).is_ok());
-        let dir = self.dir.display().to_string();
-        self.reports.retain(|r| {
-            r.strip_prefix(&dir)
-                .and_then(|r| r.strip_prefix('/'))
-                .and_then(|r| r.split_once(": "))
-                .is_some_and(|(f, _)| seen.binary_search(&f.to_owned()).is_ok())
-        });
+        self.reports.retain(|k, _| seen.binary_search(k).is_ok());
         Ok(())
     }
 
@@ -275,13 +272,12 @@ impl Store {
     /// The configs that parse, in file-name order; a domain name claimed by two files belongs
     /// to the first (as in libvirt, which kept the first it found).
     pub fn configs(&self) -> Vec<Arc<Config>> {
-        let mut names: Vec<&str> = Vec::new();
-        let mut out = Vec::new();
+        let mut names: std::collections::HashSet<&str> = std::collections::HashSet::new();
+        let mut out = Vec::with_capacity(self.cache.len());
         for entry in self.cache.values() {
             if let Ok(c) = &entry.parsed
-                && !names.contains(&c.def.name.as_str())
+                && names.insert(&c.def.name)
             {
-                names.push(&c.def.name);
                 out.push(Arc::clone(c));
             }
         }
@@ -426,5 +422,65 @@ mod tests {
         for good in ["guest", "web-01", "a.b", "XenGuest2&test"] {
             assert!(check_file_name(good).is_ok(), "{good:?}");
         }
+    }
+
+    fn config(name: &str, uuid: u8, memory: u32) -> String {
+        format!(
+            "name = \"{name}\"\nuuid = \"c7a5fdb0-cdaf-9455-926a-d65c16db18{uuid:02x}\"\nmemory = {memory}\nkernel = \"/k\"\n"
+        )
+    }
+
+    #[test]
+    fn the_cache_parses_only_what_changed() {
+        let dir = tempfile::tempdir().unwrap();
+        for i in 0..5u8 {
+            std::fs::write(
+                dir.path().join(format!("g{i}")),
+                config(&format!("g{i}"), i, 256),
+            )
+            .unwrap();
+        }
+        std::fs::write(dir.path().join("bad"), "name = [\n").unwrap();
+        let mut store = Store::new(dir.path().to_path_buf(), 2, XmGuestArch::host());
+        store.refresh().unwrap();
+        assert_eq!(store.parses(), 6);
+        assert_eq!(store.configs().len(), 5);
+        assert_eq!(store.problems().len(), 1, "{:?}", store.problems());
+        assert!(
+            store.problems()[0].contains("bad: line 2"),
+            "{:?}",
+            store.problems()
+        );
+        // Nothing changed: nothing parsed, the problem not reported again.
+        store.refresh().unwrap();
+        assert_eq!(store.parses(), 6);
+        assert_eq!(store.problems().len(), 1);
+        // An edit by hand (same size, so only the times tell) is seen.
+        std::fs::write(dir.path().join("g3"), config("g3", 3, 512)).unwrap();
+        store.refresh().unwrap();
+        assert_eq!(store.parses(), 7);
+        assert_eq!(
+            store.by_name("g3").unwrap().def.current_memory_kib,
+            512 * 1024
+        );
+        // A removed file is forgotten; a fixed bad file lists.
+        std::fs::remove_file(dir.path().join("g0")).unwrap();
+        std::fs::write(dir.path().join("bad"), config("fixed", 9, 128)).unwrap();
+        store.refresh().unwrap();
+        assert!(store.by_name("g0").is_none());
+        assert!(store.by_name("fixed").is_some());
+        assert!(store.problems().is_empty());
+        // Two files naming one domain: the first by file name owns it.
+        std::fs::write(dir.path().join("zz-copy"), config("g1", 1, 64)).unwrap();
+        store.refresh().unwrap();
+        assert_eq!(store.by_name("g1").unwrap().file, "g1");
+        assert_eq!(
+            store
+                .configs()
+                .iter()
+                .filter(|c| c.def.name == "g1")
+                .count(),
+            1
+        );
     }
 }
