@@ -22,3 +22,11 @@ done
 mkdir -p "$here/corpus/xml_to_sexpr"
 find "$shared/corpus/sexpr2xml" "$shared/corpus/xml2sexpr" -name '*.xml' -exec cp {} "$here/corpus/xml_to_sexpr/" \;
 echo "$(ls "$here/corpus/xml_to_sexpr" | wc -l) seeds in $here/corpus/xml_to_sexpr"
+
+# The conf parser and the XM conversion: libvirt's XM configs and conf files.
+for target in parse_conf xm_to_xml; do
+    mkdir -p "$here/corpus/$target"
+    find "$shared/corpus/xmconfig" -name '*.cfg' -exec cp {} "$here/corpus/$target/" \;
+    find "$shared/corpus/conf" -name '*.conf' -exec cp {} "$here/corpus/$target/" \;
+    echo "$(ls "$here/corpus/$target" | wc -l) seeds in $here/corpus/$target"
+done
