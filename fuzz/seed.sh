@@ -1,6 +1,7 @@
 #!/bin/sh
 # Fills fuzz/corpus/parse_xml with seeds: every XML file of the shared conformance corpus and
-# the crate's own expected-failure documents. The seeds are copied here at run time only;
+# the crate's own expected-failure documents; and fuzz/corpus/openvz_config with the shared
+# corpus's OpenVZ container config. The seeds are copied here at run time only;
 # fuzz/corpus is ignored by git.
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
@@ -10,6 +11,10 @@ mkdir -p "$out"
 find "$shared/corpus" -name '*.xml' -exec cp {} "$out/" \;
 cp "$here"/../crates/virtkit-xml/tests/data/invalid/*.xml "$out/"
 echo "$(ls "$out" | wc -l) seeds in $out"
+vz=$here/corpus/openvz_config
+mkdir -p "$vz"
+cp "$shared"/corpus/openvz/*.conf "$vz/"
+echo "$(ls "$vz" | wc -l) seeds in $vz"
 
 # The Xen conversion targets: xend S-expressions for the S-expression targets, and the domain
 # XML of the Xen corpus for the XML → S-expression target.

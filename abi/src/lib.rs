@@ -55,11 +55,17 @@ pub const VK_MAGIC: u32 = 0x5244_4B56;
 pub const VK_ABI_MAJOR: u16 = 1;
 /// The ABI minor version this crate describes.
 pub const VK_ABI_MINOR: u16 = 1;
-/// The virtkit release whose core first loads each ABI minor of the current major: entry `m` is
-/// the oldest core version that accepts a table of minor `m`. A distribution package of a driver
-/// built for minor `m` depends on `virtkit (>= CORE_VERSION_FOR_MINOR[m])` (`cargo xtask dist`
-/// computes it from the plugin's own table). Append an entry whenever [`VK_ABI_MINOR`] grows.
-pub const CORE_VERSION_FOR_MINOR: &[&str] = &["0.1.0", "0.1.0"];
+/// Which virtkit release first loads which ABI minor: a packaging fact about the ABI, not part
+/// of the C contract (the header does not carry it).
+pub mod releases {
+    /// The virtkit release whose core first loads each ABI minor of the current major: entry
+    /// `m` is the oldest core version that accepts a table of minor `m`. A distribution package
+    /// of a driver built for minor `m` depends on `virtkit (>= CORE_VERSION_FOR_MINOR[m])`
+    /// (`cargo xtask dist` computes it from the plugin's own table). Append an entry whenever
+    /// [`VK_ABI_MINOR`](crate::VK_ABI_MINOR) grows.
+    pub const CORE_VERSION_FOR_MINOR: &[&str] = &["0.1.0", "0.1.0"];
+}
+
 /// Name of the exported entry symbol, NUL-terminated for `dlsym`.
 pub const VIRTKIT_DRIVER_ENTRY: &[u8] = b"virtkit_driver_entry\0";
 /// Number of 64-bit words in the capability bitset.
@@ -774,15 +780,18 @@ mod tests {
         extern crate std;
         use std::vec::Vec;
         assert_eq!(
-            CORE_VERSION_FOR_MINOR.len(),
+            releases::CORE_VERSION_FOR_MINOR.len(),
             usize::from(VK_ABI_MINOR) + 1,
             "VK_ABI_MINOR grew: append the core version that ships it to CORE_VERSION_FOR_MINOR"
         );
-        let parsed: Vec<Vec<u32>> = CORE_VERSION_FOR_MINOR
+        let parsed: Vec<Vec<u32>> = releases::CORE_VERSION_FOR_MINOR
             .iter()
             .map(|v| v.split('.').map(|n| n.parse().unwrap()).collect())
             .collect();
-        assert!(parsed.windows(2).all(|w| w[0] <= w[1]), "versions must not go down");
+        assert!(
+            parsed.windows(2).all(|w| w[0] <= w[1]),
+            "versions must not go down"
+        );
         // The newest minor ships in this very crate's version or an older one.
         let here: Vec<u32> = env!("CARGO_PKG_VERSION")
             .split('.')

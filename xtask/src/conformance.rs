@@ -1,6 +1,7 @@
 //! The conformance suite on every built plugin, and on the out-of-tree examples.
 //!
-//! * [`plugins`]: `virtkit-conformance` on every `libvirtkit_driver_*.so` of the build tree.
+//! * [`plugins`]: `virtkit-conformance` on every `libvirtkit_driver_*.so` of the build tree; the
+//!   openvz plugin on a stand-in OpenVZ host (a temporary root served by the stand-in tools).
 //! * [`examples`]: builds `examples/out-of-tree-c` (with its Makefile) and
 //!   `examples/out-of-tree-rust` (with its own cargo workspace), each into its own `target/`
 //!   directory, runs the suite on each plugin, and has the `virtkit` CLI of the build tree load
@@ -36,12 +37,57 @@ fn judge(exe: &Path, plugin: &Path, uri: Option<&str>) -> Result<()> {
     run(c)
 }
 
+/// The templates of the stand-in OpenVZ host (the first is its default).
+const OPENVZ_TEMPLATES: &[&str] = &["debian-7.0-x86_64", "centos-6-x86_64"];
+
+/// The openvz plugin on a stand-in OpenVZ host: no OpenVZ kernel runs here, so the suite
+/// connects to a temporary root laid out as one, served by the stand-in `vzctl`/`vzlist` of
+/// the build tree (`plugins/openvz/standins`).
+fn judge_openvz(exe: &Path, plugin: &Path) -> Result<()> {
+    let dir = tempfile::Builder::new()
+        .prefix("virtkit-openvz-")
+        .tempdir()
+        .map_err(|e| format!("cannot create the stand-in OpenVZ root: {e}"))?;
+    virtkit_openvz_standins::Host::init(dir.path(), OPENVZ_TEMPLATES[0], OPENVZ_TEMPLATES)
+        .map_err(|e| format!("cannot lay out the stand-in OpenVZ root: {e}"))?;
+    let bin = profile_dir(false);
+    let tool = |name: &str| -> Result<PathBuf> {
+        let p = bin.join(name);
+        if p.exists() {
+            Ok(p)
+        } else {
+            Err(format!(
+                "{} is not built: run `cargo xtask build-plugins`",
+                p.display()
+            ))
+        }
+    };
+    let uri = format!(
+        "openvz:///system?root={}&vzctl={}&vzlist={}",
+        dir.path().display(),
+        tool("virtkit-vzctl-standin")?.display(),
+        tool("virtkit-vzlist-standin")?.display()
+    );
+    judge(exe, plugin, Some(&uri))
+}
+
 /// The suite on every plugin of the build tree.
 pub(crate) fn plugins(plugins: &[PathBuf]) -> Result<()> {
     let exe = suite()?;
     let failed: Vec<String> = plugins
         .iter()
-        .filter(|p| judge(&exe, p, None).is_err())
+        .filter(|p| {
+            let openvz = p
+                .file_name()
+                .is_some_and(|n| n == "libvirtkit_driver_openvz.so");
+            if openvz {
+                judge_openvz(&exe, p)
+                    .map_err(|e| eprintln!("xtask: {e}"))
+                    .is_err()
+            } else {
+                judge(&exe, p, None).is_err()
+            }
+        })
         .map(|p| p.display().to_string())
         .collect();
     if failed.is_empty() {

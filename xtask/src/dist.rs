@@ -451,7 +451,7 @@ pub(crate) fn driver_package(
             virtkit_abi::VK_ABI_MAJOR
         ));
     }
-    let core = virtkit_abi::CORE_VERSION_FOR_MINOR
+    let core = virtkit_abi::releases::CORE_VERSION_FOR_MINOR
         .get(usize::from(minor))
         .ok_or_else(|| {
             format!(

@@ -261,7 +261,7 @@ fn check_in(work: &Path) -> Result<()> {
     check(
         depends.contains(&format!(
             "virtkit (>= {})",
-            virtkit_abi::CORE_VERSION_FOR_MINOR[0]
+            virtkit_abi::releases::CORE_VERSION_FOR_MINOR[0]
         )),
         format!("the ABI 1.0 driver depends on the first core that loads 1.0 ({depends})"),
         "",

@@ -513,7 +513,9 @@ pub fn write_docs(docs_dir: &Path) -> std::io::Result<Vec<PathBuf>> {
         if let Some(parent) = p.parent() {
             std::fs::create_dir_all(parent)?;
         }
-        std::fs::write(&p, f.content)?;
+        // Never onto a device, FIFO or symbolic link planted at the name; all or nothing.
+        virtkit_hostio::write_atomic(&p, f.content.as_bytes(), 0o644)
+            .map_err(|e| std::io::Error::other(e.to_string()))?;
         written.push(p);
     }
     Ok(written)
@@ -522,6 +524,25 @@ pub fn write_docs(docs_dir: &Path) -> std::io::Result<Vec<PathBuf>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn generated_docs_never_replace_what_is_not_a_regular_file() {
+        let d = tempfile::tempdir().unwrap();
+        let target = d.path().join("precious");
+        std::fs::write(&target, "precious").unwrap();
+        std::os::unix::fs::symlink(&target, d.path().join("virtkit.1")).unwrap();
+        let e = write_docs(d.path()).unwrap_err();
+        assert!(e.to_string().contains("a symbolic link"), "{e}");
+        assert_eq!(std::fs::read_to_string(&target).unwrap(), "precious");
+        assert!(
+            d.path()
+                .join("virtkit.1")
+                .symlink_metadata()
+                .unwrap()
+                .file_type()
+                .is_symlink()
+        );
+    }
 
     #[test]
     fn clap_definitions_are_consistent() {

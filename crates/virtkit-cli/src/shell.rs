@@ -63,6 +63,32 @@ fn history_file() -> Option<PathBuf> {
     Some(base.join("virtkit").join("history"))
 }
 
+/// The largest history file read back.
+const MAX_HISTORY: u64 = 4 << 20;
+
+/// Whether the history file may be read and replaced: its directory (created 0700) is the
+/// user's own and not writable by others, and the file is missing or a regular file under
+/// [`MAX_HISTORY`] (a symbolic link or FIFO planted there is never followed or read).
+fn history_usable(h: &std::path::Path) -> bool {
+    let Some(dir) = h.parent() else {
+        return false;
+    };
+    virtkit_hostio::ensure_private_dir(dir, 0o700).is_ok()
+        && virtkit_hostio::check_destination(h).is_ok()
+        && std::fs::symlink_metadata(h).map_or(true, |m| m.len() <= MAX_HISTORY)
+}
+
+/// Saves the history (rustyline writes it 0600) when [`history_usable`]: in a private directory
+/// nobody else can plant a link in, onto a regular file or a new name.
+fn save_history(
+    editor: &mut rustyline::Editor<ShellHelper, rustyline::history::FileHistory>,
+    h: &std::path::Path,
+) {
+    if history_usable(h) {
+        let _ = editor.save_history(h);
+    }
+}
+
 /// The shell's line-editor helper: Tab completion through [`crate::complete`], with file names
 /// from rustyline's own completer. It holds a clone of the session's connection, refreshed before
 /// each prompt.
@@ -145,7 +171,7 @@ pub(crate) fn interactive(ctl: &mut Ctl) -> i32 {
         files: rustyline::completion::FilenameCompleter::new(),
     }));
     let history = history_file();
-    if let Some(h) = &history {
+    if let Some(h) = history.as_deref().filter(|h| history_usable(h)) {
         let _ = editor.load_history(h);
     }
     ctl.print_extra(BANNER);
@@ -172,10 +198,7 @@ pub(crate) fn interactive(ctl: &mut Ctl) -> i32 {
     ctl.print("\n");
     ctl.out.flush();
     if let Some(h) = &history {
-        if let Some(dir) = h.parent() {
-            let _ = std::fs::create_dir_all(dir);
-        }
-        let _ = editor.save_history(h);
+        save_history(&mut editor, h);
     }
     0
 }
@@ -187,6 +210,27 @@ mod tests {
     use std::cell::RefCell;
     use std::io::Write;
     use std::rc::Rc;
+
+    #[test]
+    fn the_history_file_is_never_followed_or_read_from_an_untrusted_place() {
+        use std::os::unix::fs::PermissionsExt;
+        let d = tempfile::tempdir().unwrap();
+        let dir = d.path().join("virtkit");
+        let h = dir.join("history");
+        assert!(history_usable(&h), "a new private directory");
+        assert_eq!(
+            std::fs::metadata(&dir).unwrap().permissions().mode() & 0o777,
+            0o700
+        );
+        std::fs::write(&h, "list\n").unwrap();
+        assert!(history_usable(&h));
+        std::fs::remove_file(&h).unwrap();
+        std::os::unix::fs::symlink("/etc/passwd", &h).unwrap();
+        assert!(!history_usable(&h), "a planted symbolic link");
+        std::fs::remove_file(&h).unwrap();
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).unwrap();
+        assert!(!history_usable(&h), "a directory writable by others");
+    }
 
     #[derive(Clone, Default)]
     struct Buf(Rc<RefCell<Vec<u8>>>);

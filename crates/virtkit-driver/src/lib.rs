@@ -20,6 +20,7 @@
 #![deny(missing_docs)]
 
 pub mod cpuinfo;
+pub mod host;
 mod shims;
 mod types;
 

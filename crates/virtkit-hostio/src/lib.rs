@@ -15,13 +15,26 @@
 //!   failure leaves the old file as it was.
 //! * [`open_nofollow`]: open (or create exclusively) a file without following a symlink in its
 //!   last component.
+//! * [`TempBeside`] / [`remove_stale_temps`]: the temp file of an atomic write, usable by a
+//!   helper process before the rename, and the clean-up of those a killed writer left.
+//! * [`Mark`] / [`processes_with_arg`]: a child process owned from the instant it exists, found
+//!   again whenever its owner died.
+//! * [`run_bounded`]: run a helper program shell-free, in its own process group, with a
+//!   timeout and capped output; nothing it started outlives the call.
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
+
+mod owner;
+
+pub use owner::{Mark, mark_held, process_has_arg, processes_with_arg};
 
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Write};
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
+
+mod process;
+pub use process::{Captured, run_bounded};
 
 /// What went wrong, always naming the path.
 #[derive(Debug, thiserror::Error)]
@@ -65,6 +78,14 @@ pub enum Error {
     NotText {
         /// The path.
         path: PathBuf,
+    },
+    /// A program run by [`run_bounded`] did not exit in time (it was killed).
+    #[error("'{program}' did not finish within {timeout:?} and was killed")]
+    TimedOut {
+        /// The program.
+        program: PathBuf,
+        /// How long it was given.
+        timeout: std::time::Duration,
     },
 }
 
@@ -156,9 +177,21 @@ fn check_one(path: &Path, md: &std::fs::Metadata, as_ancestor: bool) -> Result<(
 /// to `/` (a root-owned sticky ancestor such as `/tmp` is accepted). Symbolic links in the path
 /// are resolved first, and the resolved directories are the ones checked.
 pub fn check_trusted_dir(dir: &Path) -> Result<()> {
+    check_dir_chain(dir, false)
+}
+
+/// Checks the directory of a file written for a user (a save image, a core dump), which is
+/// created there exclusively under an unpredictable name and renamed onto its destination:
+/// as [`check_trusted_dir`], except that the directory itself may also be a root-owned sticky
+/// directory such as `/tmp`, where nobody else can rename or remove that file.
+pub fn check_destination_dir(dir: &Path) -> Result<()> {
+    check_dir_chain(dir, true)
+}
+
+fn check_dir_chain(dir: &Path, sticky_self: bool) -> Result<()> {
     let real = std::fs::canonicalize(dir).map_err(|e| Error::io("resolve", dir, e))?;
     let md = std::fs::metadata(&real).map_err(|e| Error::io("inspect", &real, e))?;
-    check_one(dir, &md, false)?;
+    check_one(dir, &md, sticky_self)?;
     let mut cur = real.parent();
     while let Some(p) = cur {
         let md = std::fs::metadata(p).map_err(|e| Error::io("inspect", p, e))?;
@@ -173,6 +206,17 @@ pub fn check_trusted_dir(dir: &Path) -> Result<()> {
 pub fn ensure_private_dir(dir: &Path, mode: u32) -> Result<()> {
     use std::os::unix::fs::DirBuilderExt;
     if std::fs::symlink_metadata(dir).is_err() {
+        // Nothing is created under a directory that is not trusted itself.
+        let mut existing = dir.parent();
+        while let Some(p) = existing {
+            if p.as_os_str().is_empty() || std::fs::symlink_metadata(p).is_ok() {
+                break;
+            }
+            existing = p.parent();
+        }
+        if let Some(p) = existing.filter(|p| !p.as_os_str().is_empty()) {
+            check_trusted_dir(p)?;
+        }
         std::fs::DirBuilder::new()
             .recursive(true)
             .mode(mode)
@@ -182,11 +226,10 @@ pub fn ensure_private_dir(dir: &Path, mode: u32) -> Result<()> {
     check_trusted_dir(dir)
 }
 
-/// Reads at most `cap` bytes of the regular file at `path` (symbolic links followed: the user
-/// named the file). Anything else — a FIFO, a device such as `/dev/zero`, a directory — is
-/// refused before a byte is read, and so is a file larger than `cap`. The open does not block
-/// on a FIFO.
-pub fn read_capped(path: &Path, cap: u64) -> Result<Vec<u8>> {
+/// Opens the regular file at `path` for reading (symbolic links followed: the user named the
+/// file) and returns it with its metadata; anything else is refused before a byte is read, and
+/// the open does not block on a FIFO.
+pub fn open_regular(path: &Path) -> Result<(File, std::fs::Metadata)> {
     let file = OpenOptions::new()
         .read(true)
         .custom_flags(nix::libc::O_NONBLOCK | nix::libc::O_NOCTTY)
@@ -199,6 +242,15 @@ pub fn read_capped(path: &Path, cap: u64) -> Result<Vec<u8>> {
             kind: kind_name(md.file_type()),
         });
     }
+    Ok((file, md))
+}
+
+/// Reads at most `cap` bytes of the regular file at `path` (symbolic links followed: the user
+/// named the file). Anything else — a FIFO, a device such as `/dev/zero`, a directory — is
+/// refused before a byte is read, and so is a file larger than `cap`. The open does not block
+/// on a FIFO.
+pub fn read_capped(path: &Path, cap: u64) -> Result<Vec<u8>> {
+    let (file, md) = open_regular(path)?;
     if md.len() > cap {
         return Err(Error::TooLarge {
             path: path.to_path_buf(),
@@ -254,34 +306,149 @@ pub fn write_atomic_with(
     mode: u32,
     fill: impl FnOnce(&mut File) -> std::io::Result<()>,
 ) -> Result<()> {
-    check_destination(path)?;
-    let dir = match path.parent() {
+    let mut tmp = TempBeside::new(path, mode)?;
+    fill(tmp.file()).map_err(|e| Error::io("write", tmp.path(), e))?;
+    tmp.commit(true)
+}
+
+/// [`write_atomic`] without the syncs: for runtime state that a crash of the host loses anyway
+/// (the rename still makes the change all-or-nothing for every reader).
+pub fn write_atomic_unsynced(path: &Path, data: &[u8], mode: u32) -> Result<()> {
+    let mut tmp = TempBeside::new(path, mode)?;
+    tmp.file()
+        .write_all(data)
+        .map_err(|e| Error::io("write", tmp.path(), e))?;
+    tmp.commit(false)
+}
+
+/// Whether a file name is one of the temp names [`TempBeside`] creates (`.<base>.XXXXXX.tmp`).
+pub fn is_temp_name(name: &str) -> bool {
+    name.starts_with('.') && name.ends_with(".tmp") && name.len() > 5
+}
+
+#[allow(deprecated)] // `Flock` unlocks on drop, which would release a lock a child still shares.
+fn flock_nonblock(file: &File, exclusive: bool) -> std::io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let arg = if exclusive {
+        nix::fcntl::FlockArg::LockExclusiveNonblock
+    } else {
+        nix::fcntl::FlockArg::LockSharedNonblock
+    };
+    nix::fcntl::flock(file.as_raw_fd(), arg).map_err(std::io::Error::from)
+}
+
+/// A new file that will replace (or create) `dest`: created exclusively beside it with an
+/// unpredictable name (see [`is_temp_name`]) and locked while it exists, so that
+/// [`remove_stale_temps`] can tell the temp file of a writer that was killed from one being
+/// written. Dropping it without [`TempBeside::commit`] removes it.
+pub struct TempBeside {
+    tmp: tempfile::NamedTempFile,
+    dest: PathBuf,
+}
+
+impl TempBeside {
+    /// Creates the temp file beside `dest` with permissions `mode`; refuses a `dest` that exists
+    /// and is not a regular file.
+    pub fn new(dest: &Path, mode: u32) -> Result<TempBeside> {
+        check_destination(dest)?;
+        let dir = parent_of(dest);
+        let base = dest
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let tmp = tempfile::Builder::new()
+            .prefix(&format!(".{base}."))
+            .suffix(".tmp")
+            .permissions(std::fs::Permissions::from_mode(mode))
+            .tempfile_in(dir)
+            .map_err(|e| Error::io("create a temporary file in", dir, e))?;
+        flock_nonblock(tmp.as_file(), true).map_err(|e| Error::io("lock", tmp.path(), e))?;
+        Ok(TempBeside {
+            tmp,
+            dest: dest.to_path_buf(),
+        })
+    }
+
+    /// The temp file's path (for a helper process that writes into it by name).
+    pub fn path(&self) -> &Path {
+        self.tmp.path()
+    }
+
+    /// The open temp file.
+    pub fn file(&mut self) -> &mut File {
+        self.tmp.as_file_mut()
+    }
+
+    /// Renames the temp file onto the destination, which is checked again right before (the
+    /// remaining window is the rename itself). With `durable`, the file is synced first and the
+    /// directory after.
+    pub fn commit(self, durable: bool) -> Result<()> {
+        if durable {
+            self.tmp
+                .as_file()
+                .sync_all()
+                .map_err(|e| Error::io("sync", self.tmp.path(), e))?;
+        }
+        check_destination(&self.dest)?;
+        let dest = self.dest;
+        self.tmp
+            .persist(&dest)
+            .map_err(|e| Error::io("rename a temporary file onto", &dest, e.error))?;
+        if durable && let Ok(d) = File::open(parent_of(&dest)) {
+            let _ = d.sync_all();
+        }
+        Ok(())
+    }
+}
+
+fn parent_of(path: &Path) -> &Path {
+    match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
-    };
-    let base = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let mut tmp = tempfile::Builder::new()
-        .prefix(&format!(".{base}."))
-        .suffix(".tmp")
-        .permissions(std::fs::Permissions::from_mode(mode))
-        .tempfile_in(dir)
-        .map_err(|e| Error::io("create a temporary file in", dir, e))?;
-    fill(tmp.as_file_mut()).map_err(|e| Error::io("write", tmp.path(), e))?;
-    tmp.as_file()
-        .sync_all()
-        .map_err(|e| Error::io("sync", tmp.path(), e))?;
-    // The destination may have changed type since the first check: check again right before
-    // the rename (the remaining window is the rename itself).
-    check_destination(path)?;
-    tmp.persist(path)
-        .map_err(|e| Error::io("rename a temporary file onto", path, e.error))?;
-    if let Ok(d) = File::open(dir) {
-        let _ = d.sync_all();
     }
-    Ok(())
+}
+
+/// Removes the temp files ([`is_temp_name`]) in `dir` that writers killed before their rename
+/// left behind: a temp file is removed only when no process holds its lock and it has not been
+/// modified for `min_age` (which covers the instant between its creation and its locking).
+/// Returns how many were removed.
+pub fn remove_stale_temps(dir: &Path, min_age: std::time::Duration) -> usize {
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    let mut removed = 0;
+    for e in rd.flatten() {
+        let name = e.file_name();
+        if !name.to_str().is_some_and(is_temp_name) {
+            continue;
+        }
+        let path = e.path();
+        let Ok(md) = std::fs::symlink_metadata(&path) else {
+            continue;
+        };
+        let old = md
+            .modified()
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age >= min_age);
+        if !md.is_file() || !old {
+            continue;
+        }
+        let Ok(f) = open_nofollow(&path, OpenMode::Read, 0o600) else {
+            continue;
+        };
+        if flock_nonblock(&f, true).is_err() {
+            continue;
+        }
+        // Still the same file under that name (not renamed and replaced meanwhile)?
+        let same = f.metadata().ok().zip(std::fs::symlink_metadata(&path).ok());
+        if same.is_some_and(|(a, b)| a.dev() == b.dev() && a.ino() == b.ino())
+            && std::fs::remove_file(&path).is_ok()
+        {
+            removed += 1;
+        }
+    }
+    removed
 }
 
 /// How [`open_nofollow`] opens.
@@ -469,6 +636,14 @@ mod tests {
         let ok = d.path().join("private");
         ensure_private_dir(&ok, 0o700).unwrap();
         assert_eq!(std::fs::metadata(&ok).unwrap().mode() & 0o777, 0o700);
+        // Nothing is created under an untrusted directory.
+        assert!(ensure_private_dir(&open.join("new/deeper"), 0o700).is_err());
+        assert!(!open.join("new").exists());
+        // A root-owned sticky directory may hold a user's output, never the driver's state.
+        if std::fs::metadata("/tmp").is_ok_and(|m| m.uid() == 0 && m.mode() & 0o1002 == 0o1002) {
+            assert!(check_destination_dir(Path::new("/tmp")).is_ok());
+            assert!(check_trusted_dir(Path::new("/tmp")).is_err());
+        }
         let inside = open.join("inside");
         std::fs::create_dir(&inside).unwrap();
         std::fs::set_permissions(&inside, std::fs::Permissions::from_mode(0o700)).unwrap();
@@ -481,6 +656,33 @@ mod tests {
             let e = check_trusted_dir(&theirs).unwrap_err();
             assert!(e.to_string().contains("owned by uid 65534"), "{e}");
         }
+    }
+
+    #[test]
+    fn stale_temps_of_killed_writers_are_removed_and_live_ones_kept() {
+        let d = dir();
+        let dest = d.path().join("conf.xml");
+        // A writer in progress: its temp file is locked.
+        let mut live = TempBeside::new(&dest, 0o600).unwrap();
+        live.file().write_all(b"new").unwrap();
+        // A writer killed before its rename: an unlocked temp file.
+        let dead = d.path().join(".conf.xml.AbC123.tmp");
+        std::fs::write(&dead, b"half").unwrap();
+        // Not ours: other dotfiles, and a temp-looking symlink.
+        let internal = d.path().join(".next-id");
+        std::fs::write(&internal, b"1").unwrap();
+        symlink(&internal, d.path().join(".x.Zz.tmp")).unwrap();
+        // Too young to tell from a writer between creating and locking its file.
+        assert_eq!(
+            remove_stale_temps(d.path(), std::time::Duration::from_secs(3600)),
+            0
+        );
+        assert_eq!(remove_stale_temps(d.path(), std::time::Duration::ZERO), 1);
+        assert!(!dead.exists());
+        assert!(live.path().exists() && internal.exists());
+        live.commit(false).unwrap();
+        assert_eq!(std::fs::read(&dest).unwrap(), b"new");
+        assert!(is_temp_name(".conf.xml.AbC123.tmp") && !is_temp_name(".next-id"));
     }
 
     #[test]

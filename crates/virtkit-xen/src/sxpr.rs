@@ -525,6 +525,7 @@ fn read_interfaces(root: &Sexpr, def: &mut DomainDef) -> Result<()> {
                 .filter(|s| !bridged || *s != "vif-bridge")
                 .map(str::to_owned),
             target_dev,
+            guest_dev: None,
             model: field("model").map(str::to_owned),
             address: None,
         });
@@ -1585,6 +1586,7 @@ mod tests {
             ip: None,
             script: None,
             target_dev: None,
+            guest_dev: None,
             model: None,
             address: None,
         });
@@ -1601,6 +1603,7 @@ mod tests {
             ip: None,
             script: None,
             target_dev: None,
+            guest_dev: None,
             model: None,
             address: None,
         });

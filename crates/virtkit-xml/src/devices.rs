@@ -195,6 +195,8 @@ pub struct InterfaceDef {
     pub script: Option<String>,
     /// `<target dev>`: the host-side device name.
     pub target_dev: Option<String>,
+    /// `<guest dev>`: the device name inside a container (OpenVZ's `ifname`, `eth0`).
+    pub guest_dev: Option<String>,
     /// `<model type>`: the emulated NIC (`e1000`, `virtio`, `rtl8139`, ...).
     pub model: Option<String>,
     /// `<address>`.
@@ -1163,6 +1165,7 @@ fn parse_interface(el: &Element) -> Result<InterfaceDef> {
     }
     let (mut mac, mut source, mut ip, mut script, mut target, mut model, mut address) =
         (None, None, None, None, None, None, None);
+    let mut guest = None;
     for child in &el.children {
         match child.name.as_str() {
             "mac" => once(&mut mac, child, el)?,
@@ -1170,19 +1173,20 @@ fn parse_interface(el: &Element) -> Result<InterfaceDef> {
             "ip" => once(&mut ip, child, el)?,
             "script" => once(&mut script, child, el)?,
             "target" => once(&mut target, child, el)?,
+            "guest" => once(&mut guest, child, el)?,
             "model" => once(&mut model, child, el)?,
             "address" => once(&mut address, child, el)?,
             _ => {
                 return Err(el.unexpected(
                     child,
                     &[
-                        "mac", "source", "ip", "script", "target", "model", "address",
+                        "mac", "source", "ip", "script", "target", "guest", "model", "address",
                     ],
                 ));
             }
         }
     }
-    for c in [mac, source, ip, script, target, model]
+    for c in [mac, source, ip, script, target, guest, model]
         .into_iter()
         .flatten()
     {
@@ -1269,6 +1273,9 @@ fn parse_interface(el: &Element) -> Result<InterfaceDef> {
         target_dev: target
             .map(|t| t.required_nonempty_attr("dev").map(str::to_owned))
             .transpose()?,
+        guest_dev: guest
+            .map(|g| g.required_nonempty_attr("dev").map(str::to_owned))
+            .transpose()?,
         model,
         address: address.map(parse_address).transpose()?,
     })
@@ -1319,6 +1326,9 @@ fn write_interface(w: &mut Writer, i: &InterfaceDef, opts: &FormatOptions) {
             }
             if let Some(dev) = &i.target_dev {
                 w.empty(Tag::new("target").attr("dev", dev));
+            }
+            if let Some(dev) = &i.guest_dev {
+                w.empty(Tag::new("guest").attr("dev", dev));
             }
             if let Some(model) = &i.model {
                 w.empty(Tag::new("model").attr("type", model));

@@ -58,7 +58,7 @@ pub use domain::{
 };
 pub use error::{Error, Result};
 pub use network::{DhcpHost, DhcpRange, ForwardMode, NetworkDef, NetworkForward, NetworkIp};
-pub use node::{NodeCpu, NodeDef};
+pub use node::{MAX_NODE_FILE, NodeCpu, NodeDef};
 pub use options::{FormatOptions, FormatStyle};
 pub use query::{XmlDocument, XmlNode};
 pub use values::{MacAddr, MacAddrParseError, parse_uuid};

@@ -54,10 +54,7 @@ impl NodeDef {
 
     /// Reads and parses a node file, resolving references against its directory.
     pub fn parse_file(path: &Path) -> Result<NodeDef> {
-        let xml = std::fs::read_to_string(path).map_err(|e| Error::Io {
-            path: path.to_path_buf(),
-            message: e.to_string(),
-        })?;
+        let xml = read_node_file(path)?;
         let base = path.parent().filter(|p| !p.as_os_str().is_empty());
         NodeDef::parse(&xml, base).map_err(|e| match e {
             Error::Xml { .. } => Error::InFile {
@@ -106,6 +103,21 @@ impl NodeDef {
     }
 }
 
+/// The largest node file, or file it references, that is read (the XML input cap).
+pub const MAX_NODE_FILE: u64 = 10 << 20;
+
+/// Reads a node file or a file it references: a regular file of at most [`MAX_NODE_FILE`]
+/// bytes (a device such as `/dev/zero` or a FIFO is refused before a byte is read).
+fn read_node_file(path: &Path) -> Result<String> {
+    virtkit_hostio::read_string_capped(path, MAX_NODE_FILE).map_err(|e| Error::Io {
+        path: path.to_path_buf(),
+        message: match e {
+            virtkit_hostio::Error::Io { source, .. } => source.to_string(),
+            other => other.to_string(),
+        },
+    })
+}
+
 fn resolve(base_dir: Option<&Path>, file: &str) -> PathBuf {
     let p = Path::new(file);
     match base_dir {
@@ -125,10 +137,7 @@ fn read_referenced<T>(
         return Err(el.error(format!("Empty attribute 'file' on <{}>", el.name)));
     }
     let path = resolve(base_dir, file);
-    let xml = std::fs::read_to_string(&path).map_err(|e| Error::Io {
-        path: path.clone(),
-        message: e.to_string(),
-    })?;
+    let xml = read_node_file(&path)?;
     parse_document(&xml)
         .and_then(|root| parse(&root))
         .map_err(|e| Error::InFile {

@@ -169,12 +169,7 @@ pub fn qemu_arch(arch: &str) -> &str {
 
 /// The architecture of this host, as libvirt names it.
 pub fn host_arch() -> &'static str {
-    match std::env::consts::ARCH {
-        "x86" => "i686",
-        "arm" => "armv7l",
-        "powerpc64" => "ppc64",
-        other => other,
-    }
+    virtkit_driver::host::host_arch()
 }
 
 /// Builds the QEMU command for `def`.

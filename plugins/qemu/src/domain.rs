@@ -20,7 +20,7 @@ use crate::emulator;
 use crate::host;
 use crate::process::{self, SpawnError};
 use crate::qmp::{DEFAULT_TIMEOUT, Qmp, QmpError};
-use crate::store::{Lock, RunState, write_atomic};
+use crate::store::{FILE_MODE, Lock, RunState, host_error};
 
 /// libvirt's `VIR_DOMAIN_XML_SECURE`.
 const XML_SECURE: u32 = 1;
@@ -172,12 +172,16 @@ fn set_affinity(tid: i32, cpus: &[u32]) -> Result<()> {
     })
 }
 
-/// Where a save image's migration stream starts, and the definition it holds.
+/// The largest definition a save image's header may hold before its stream (the XML input cap
+/// is 10 MiB).
+const MAX_SAVE_HEADER: u64 = 16 << 20;
+
+/// Where a save image's migration stream starts, and the definition it holds. Only a regular
+/// file is opened, and the header is bounded before anything is allocated for it.
 fn read_save_header(path: &Path) -> Result<(u64, DomainDef)> {
     use std::io::Read;
-    let mut f = std::fs::File::open(path)
-        .map_err(|e| Error::system(format!("cannot open '{}'", path.display()), &e))?;
-    let mut head = vec![0u8; 64];
+    let (mut f, md) = virtkit_hostio::open_regular(path).map_err(host_error)?;
+    let mut head = [0u8; 64];
     let n = f
         .read(&mut head)
         .map_err(|e| Error::system(format!("cannot read '{}'", path.display()), &e))?;
@@ -199,7 +203,7 @@ fn read_save_header(path: &Path) -> Result<(u64, DomainDef)> {
         .and_then(|l| l.trim().parse().ok())
         .ok_or_else(bad)?;
     let xml_start = SAVE_MAGIC.len() + format!("{offset}\n{xml_len}\n").len();
-    if xml_start as u64 + xml_len as u64 > offset {
+    if xml_start as u64 + xml_len as u64 > offset || offset > MAX_SAVE_HEADER || offset > md.len() {
         return Err(bad());
     }
     let mut buf = vec![0u8; offset as usize];
@@ -209,6 +213,26 @@ fn read_save_header(path: &Path) -> Result<(u64, DomainDef)> {
     f.read_exact(&mut buf).map_err(|_| bad())?;
     let xml = std::str::from_utf8(&buf[xml_start..xml_start + xml_len]).map_err(|_| bad())?;
     Ok((offset, parse_def(xml)?))
+}
+
+/// The file a save or a core dump writes for the user: a temp file created exclusively beside
+/// the destination, renamed onto it once complete. The destination must be a regular file or a
+/// new name, in a directory owned by this user or root and not writable by others (or a
+/// root-owned sticky directory such as `/tmp`): a device, FIFO, socket or symbolic link is
+/// refused, and a failure leaves the old file as it was.
+fn user_output(path: &str) -> Result<virtkit_hostio::TempBeside> {
+    let path = absolute(path)?;
+    virtkit_hostio::check_destination(&path).map_err(host_error)?;
+    let dir = path.parent().unwrap_or(Path::new("/"));
+    virtkit_hostio::check_destination_dir(dir).map_err(host_error)?;
+    let tmp = virtkit_hostio::TempBeside::new(&path, FILE_MODE).map_err(host_error)?;
+    if tmp.path().to_str().is_none_or(|p| p.contains(',')) {
+        return Err(Error::invalid_arg(format!(
+            "the path '{}' must be UTF-8 without ',' (QEMU's option syntax)",
+            path.display()
+        )));
+    }
+    Ok(tmp)
 }
 
 fn absolute(path: &str) -> Result<PathBuf> {
@@ -385,6 +409,7 @@ impl QemuConn {
                 "domain '{name}' is already running"
             )));
         }
+        self.check_host_network(&def)?;
         emulator::check_domain_type(&def)?;
         let emulator = emulator::emulator_for(&def)?;
         let sock = self.store.qmp_socket(&name);
@@ -393,6 +418,21 @@ impl QemuConn {
                 "the monitor socket path '{}' is longer than the 107 bytes a unix socket allows; use a shorter root directory or domain name",
                 sock.display()
             )));
+        }
+        // Whatever an earlier start of this guest left (its starter killed midway) goes first:
+        // never two QEMUs for one guest.
+        self.store.reap(&name)?;
+        let log = self.store.log_file(&name);
+        let mark = virtkit_hostio::Mark::take(&log, FILE_MODE)
+            .map_err(host_error)?
+            .ok_or_else(|| {
+                Error::operation_failed(format!(
+                    "the log '{}' of domain '{name}' is held by another process",
+                    log.display()
+                ))
+            })?;
+        if mark.file().metadata().is_ok_and(|m| m.len() > 1 << 20) {
+            let _ = mark.file().set_len(0);
         }
         self.store.clear_runtime(&name, None);
         let id = self.store.alloc_id()?;
@@ -407,48 +447,37 @@ impl QemuConn {
             now_epoch: Some(now_epoch()),
         };
         let cmd = argv::build_command(&def, &ctx)?;
-        let log = self.store.log_file(&name);
-        if std::fs::metadata(&log).is_ok_and(|m| m.len() > 1 << 20) {
-            let _ = std::fs::remove_file(&log);
-        }
-        let (child, q) = match process::spawn_guest(&cmd, &log, &sock, START_TIMEOUT) {
-            Ok((child, q)) => (process::StartingGuest::new(child), q),
-            Err(SpawnError::Exec(e)) => {
-                return Err(Error::system(format!("cannot run '{}'", cmd.argv[0]), &e));
-            }
-            Err(SpawnError::Failed(msg)) => {
-                self.store.clear_runtime(&name, Some(6));
-                return Err(Error::operation_failed(format!(
-                    "QEMU could not start domain '{name}': {msg}"
-                )));
-            }
-            Err(SpawnError::Timeout) => {
-                self.store.clear_runtime(&name, Some(6));
-                return Err(Error::operation_failed(format!(
-                    "QEMU did not set domain '{name}' up within {}s",
-                    START_TIMEOUT.as_secs()
-                )));
-            }
-        };
         def.id = Some(id);
         let mut state = RunState {
             name: name.clone(),
             uuid: def.uuid,
             id,
-            pid: child.pid(),
+            pid: 0,
             reason: if incoming.is_some() { 3 } else { 1 },
+            starting: true,
             def,
         };
-        // Visible to other processes from here on.
-        let written = state.def.clone();
-        let result = self
-            .store
-            .write_state(&state)
-            .and_then(|()| self.finish_start(&mut state, q, &cmd, paused, incoming));
-        // Rewritten only when QEMU's answers changed the live definition (ports, ptys).
-        let result = result.and_then(|()| match state.def == written {
-            true => Ok(()),
-            false => self.store.write_state(&state),
+        // The start is recorded before QEMU exists, and QEMU holds its log from the instant it
+        // exists: a caller killed at any point leaves what the next call needs to clean up.
+        self.store.write_state(&state)?;
+        let failed = |e: Error| {
+            self.store.clear_runtime(&name, Some(6));
+            e
+        };
+        let (mut child, start_len) = match process::spawn(&cmd, &mark) {
+            Ok(c) => c,
+            Err(e) => return Err(failed(spawn_error(&name, &cmd, e))),
+        };
+        drop(mark);
+        state.pid = child.pid();
+        let result = self.store.write_state(&state).and_then(|()| {
+            process::wait_monitor(&mut child, &log, start_len, &sock, START_TIMEOUT)
+                .map_err(|e| spawn_error(&name, &cmd, e))
+        });
+        let result = result.and_then(|q| self.finish_start(&mut state, q, &cmd, paused, incoming));
+        let result = result.and_then(|()| {
+            state.starting = false;
+            self.store.write_state(&state)
         });
         match result {
             Ok(()) => {
@@ -457,8 +486,7 @@ impl QemuConn {
             }
             Err(e) => {
                 drop(child);
-                self.store.clear_runtime(&name, Some(6));
-                Err(e)
+                Err(failed(e))
             }
         }
     }
@@ -602,7 +630,11 @@ impl QemuConn {
     /// Stops an active guest and records why.
     fn stop_guest(&self, s: &RunState, reason: i32) {
         self.kill_guest(s);
-        self.store.clear_runtime(&s.name, Some(reason));
+        // Anything else of the guest that lives (an interface script's child holding its log)
+        // goes too; the files stay when something cannot be stopped, for the next call.
+        if self.store.reap(&s.name).is_ok() {
+            self.store.clear_runtime(&s.name, Some(reason));
+        }
     }
 
     /// Starts the autostart domains (once per host boot and runtime directory).
@@ -629,11 +661,23 @@ impl QemuConn {
 
 fn write_log_line(log: &Path, line: &str) -> std::io::Result<()> {
     use std::io::Write;
-    let mut f = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(log)?;
+    let mut f = virtkit_hostio::open_nofollow(log, virtkit_hostio::OpenMode::Append, FILE_MODE)
+        .map_err(|e| std::io::Error::other(e.to_string()))?;
     writeln!(f, "{line}")
+}
+
+/// The error of a failed spawn.
+fn spawn_error(name: &str, cmd: &QemuCommand, e: SpawnError) -> Error {
+    match e {
+        SpawnError::Exec(e) => Error::system(format!("cannot run '{}'", cmd.argv[0]), &e),
+        SpawnError::Failed(msg) => {
+            Error::operation_failed(format!("QEMU could not start domain '{name}': {msg}"))
+        }
+        SpawnError::Timeout => Error::operation_failed(format!(
+            "QEMU did not set domain '{name}' up within {}s",
+            START_TIMEOUT.as_secs()
+        )),
+    }
 }
 
 // ---- the operations ----
@@ -874,7 +918,8 @@ pub(crate) fn resume(c: &QemuConn, r: &DomainRef<'_>) -> Result<()> {
 }
 
 pub(crate) fn save(c: &QemuConn, r: &DomainRef<'_>, path: &str) -> Result<()> {
-    let path = absolute(path)?;
+    use std::io::Write;
+    let mut out = user_output(path)?;
     c.with_domain(r, |_, e| {
         let s = active_state(&e)?;
         let xml = s.def.to_xml(
@@ -891,20 +936,22 @@ pub(crate) fn save(c: &QemuConn, r: &DomainRef<'_>, path: &str) -> Result<()> {
         }
         let mut head = format!("{SAVE_MAGIC}{offset}\n{}\n{xml}", xml.len()).into_bytes();
         head.resize(offset as usize, 0);
-        write_atomic(&path, &head, false)?;
+        out.file()
+            .write_all(&head)
+            .map_err(|err| Error::system(format!("cannot write '{path}'"), &err))?;
         let result = (|| {
             let mut q = c.qmp(&e.name)?;
             if q.status().map_err(|err| qmp_error(&e.name, err))? == "running" {
                 q.execute("stop", None)
                     .map_err(|err| qmp_error(&e.name, err))?;
             }
-            let uri = format!("file:{},offset={offset}", path.display());
+            let uri = format!("file:{},offset={offset}", out.path().display());
             q.execute("migrate", Some(json!({ "uri": uri })))
                 .map_err(|err| qmp_error(&e.name, err))?;
-            wait_migration(&mut q, &e.name, false)
+            wait_migration(&mut q, &e.name, false)?;
+            out.commit(true).map_err(host_error)
         })();
         if let Err(err) = result {
-            let _ = std::fs::remove_file(&path);
             if let Ok(mut q) = c.qmp(&e.name) {
                 let _ = q.execute("cont", None);
             }
@@ -932,7 +979,7 @@ pub(crate) fn restore(c: &QemuConn, path: &str) -> Result<()> {
 }
 
 pub(crate) fn core_dump(c: &QemuConn, r: &DomainRef<'_>, path: &str, flags: u32) -> Result<()> {
-    let path = absolute(path)?;
+    let out = user_output(path)?;
     c.with_domain(r, |_, e| {
         let s = active_state(&e)?;
         let mut q = c.qmp(&e.name)?;
@@ -940,9 +987,10 @@ pub(crate) fn core_dump(c: &QemuConn, r: &DomainRef<'_>, path: &str, flags: u32)
             .map_err(|err| qmp_error(&e.name, err))?;
         q.execute(
             "dump-guest-memory",
-            Some(json!({ "paging": false, "protocol": format!("file:{}", path.display()) })),
+            Some(json!({ "paging": false, "protocol": format!("file:{}", out.path().display()) })),
         )
         .map_err(|err| qmp_error(&e.name, err))?;
+        out.commit(true).map_err(host_error)?;
         if flags & DUMP_CRASH != 0 {
             c.stop_guest(s, 3);
         }

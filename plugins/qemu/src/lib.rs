@@ -86,7 +86,9 @@ impl QemuConn {
             privileged,
             host_network,
         };
-        if !read_only {
+        if read_only {
+            conn.store.paths.check_existing()?;
+        } else {
             conn.store.paths.create()?;
             conn.autostart();
         }
@@ -103,14 +105,15 @@ impl QemuConn {
     fn autostart(&self) {
         let boot_id =
             std::fs::read_to_string("/proc/sys/kernel/random/boot_id").unwrap_or_default();
-        let marker = self.store.paths.run.join("autostart.boot");
-        if std::fs::read_to_string(&marker).is_ok_and(|m| m == boot_id) {
+        let marker = self.store.paths.run.join(".autostart.boot");
+        let done = || store::read_own(&marker).is_ok_and(|m| m.as_deref() == Some(&boot_id));
+        if done() {
             return;
         }
         let Ok(_driver) = self.store.lock_driver() else {
             return;
         };
-        if std::fs::read_to_string(&marker).is_ok_and(|m| m == boot_id) {
+        if done() {
             return;
         }
         self.autostart_networks();

@@ -8,7 +8,7 @@
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use serde_json::{Value, json};
@@ -19,13 +19,15 @@ use virtkit_xml::{FormatOptions, ForwardMode, NetworkDef};
 use crate::QemuConn;
 use crate::emulator::which;
 use crate::store::write_atomic;
+use virtkit_hostio::Mark;
 
 /// Runs `ip` with `args`.
 pub(crate) fn run_ip(args: &[&str]) -> Result<()> {
-    run_tool("ip", args)
+    run_tool("ip", args, None)
 }
 
-fn run_tool(tool: &str, args: &[&str]) -> Result<()> {
+/// Runs `tool` with `args`; with `mark`, the tool holds that mark (as its stdin) while it runs.
+fn run_tool(tool: &str, args: &[&str], mark: Option<&Mark>) -> Result<()> {
     let bin = which(tool)
         .or_else(|| {
             ["/usr/sbin", "/sbin"]
@@ -34,9 +36,13 @@ fn run_tool(tool: &str, args: &[&str]) -> Result<()> {
                 .find(|p| p.exists())
         })
         .ok_or_else(|| Error::operation_failed(format!("'{tool}' is not installed")))?;
+    let stdin = match mark {
+        Some(m) => Stdio::from(m.share().map_err(crate::store::host_error)?),
+        None => Stdio::null(),
+    };
     let out = Command::new(&bin)
         .args(args)
-        .stdin(Stdio::null())
+        .stdin(stdin)
         .output()
         .map_err(|e| Error::system(format!("cannot run '{}'", bin.display()), &e))?;
     if out.status.success() {
@@ -109,6 +115,14 @@ impl QemuConn {
             .join("networks/autostart")
             .join(format!("{name}.xml"))
     }
+    /// `run/networks/<name>.lock`: held by the helpers of a start while they run.
+    fn net_mark_file(&self, name: &str) -> PathBuf {
+        self.store
+            .paths
+            .run
+            .join("networks")
+            .join(format!("{name}.lock"))
+    }
     fn net_state_file(&self, name: &str) -> PathBuf {
         self.store
             .paths
@@ -136,18 +150,14 @@ impl QemuConn {
             return Ok(None);
         }
         let path = self.net_config_file(name);
-        match std::fs::read_to_string(&path) {
-            Ok(t) => NetworkDef::parse(&t).map(Some).map_err(|e| {
+        match crate::store::read_own(&path)? {
+            Some(t) => NetworkDef::parse(&t).map(Some).map_err(|e| {
                 Error::internal(format!(
                     "corrupt network definition '{}': {e}",
                     path.display()
                 ))
             }),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(Error::system(
-                format!("cannot read '{}'", path.display()),
-                &e,
-            )),
+            None => Ok(None),
         }
     }
 
@@ -156,8 +166,23 @@ impl QemuConn {
         if !crate::store::storable_name(name) {
             return None;
         }
-        let v: Value =
-            serde_json::from_str(&std::fs::read_to_string(self.net_state_file(name)).ok()?).ok()?;
+        let path = self.net_state_file(name);
+        let read = || -> Option<Value> {
+            serde_json::from_str(&crate::store::read_own(&path).ok()??).ok()
+        };
+        let starting = |v: &Value| v.get("starting").and_then(Value::as_bool) == Some(true);
+        let mut v = read()?;
+        if starting(&v) {
+            // Being started — or abandoned by a starter killed midway, which only a holder of
+            // the driver-wide lock (that every start holds) can tell.
+            let _guard = self.store.driver_lock_free()?;
+            v = read()?;
+            if starting(&v) {
+                teardown(&v, &self.net_mark_file(name));
+                let _ = std::fs::remove_file(&path);
+                return None;
+            }
+        }
         let def = NetworkDef::parse(v.get("xml")?.as_str()?).ok()?;
         let br = v.get("bridge")?.as_str()?;
         if !bridge_exists(br) {
@@ -284,6 +309,34 @@ impl QemuConn {
         Ok(())
     }
 
+    /// Refuses, on a sandboxed connection that may not change the host's network, a guest whose
+    /// interfaces would: a `bridge`, `network` or `ethernet` interface creates a tap device,
+    /// enslaves it to a bridge, or runs an interface script.
+    pub(crate) fn check_host_network(&self, def: &virtkit_xml::DomainDef) -> Result<()> {
+        if !self.store.paths.rooted || self.host_network {
+            return Ok(());
+        }
+        use virtkit_xml::InterfaceSource;
+        for n in &def.devices.interfaces {
+            let kind = match &n.source {
+                InterfaceSource::Bridge { .. } => "bridge",
+                InterfaceSource::Network { .. } => "network",
+                InterfaceSource::Ethernet { .. } => "ethernet",
+                _ => continue,
+            };
+            return Err(Error::new(
+                ErrorCode::OperationDenied,
+                format!(
+                    "operation forbidden: domain '{}' has a '{kind}' interface, which changes the host's network (a tap \
+                     device, a bridge port or an interface script), and this connection is sandboxed under a root \
+                     directory (add hostnet=yes to the URI or set VIRTKIT_QEMU_HOST_NETWORK=1 to allow it)",
+                    def.name
+                ),
+            ));
+        }
+        Ok(())
+    }
+
     /// Creates the network's bridge, addresses, DHCP server and NAT rules, then records it.
     fn start_network(&self, def: &NetworkDef) -> Result<()> {
         self.may_touch_host_network()?;
@@ -314,17 +367,36 @@ impl QemuConn {
                 def.name
             )));
         }
-        // The state file, filled in as each step succeeds: a failure at any step undoes exactly
-        // what is recorded so far (the bridge, a running dnsmasq, the rules added), as a stop does.
+        // The state file, written before each change to the host (the bridge, dnsmasq) or right
+        // after it (each firewall rule) with `starting` set: a failure at any step undoes exactly
+        // what is recorded so far, as a stop does, and so does the next caller that finds the
+        // record of a starter that was killed midway (see `net_live`).
+        let state_file = self.net_state_file(&def.name);
+        // Every helper run below holds this mark from its fork on, so that whoever undoes an
+        // abandoned start can wait for the helpers a killed starter left running.
+        let mark_file = self.net_mark_file(&def.name);
+        let mark = Mark::take(&mark_file, crate::store::FILE_MODE)
+            .map_err(crate::store::host_error)?
+            .ok_or_else(|| {
+                Error::operation_failed(format!(
+                    "helpers of an earlier start of network '{}' are still running",
+                    def.name
+                ))
+            })?;
+        let run_ip = |args: &[&str]| run_tool("ip", args, Some(&mark));
+        let record = |done: &Value| write_atomic(&state_file, done.to_string().as_bytes(), false);
         let mut done = json!({
             "bridge": Value::Null,
             "dnsmasq_pidfile": Value::Null,
             "iptables_undo": [],
+            "starting": true,
             "xml": def.to_xml(&FormatOptions::default()),
         });
         let result = (|| -> Result<()> {
-            run_ip(&["link", "add", &br, "type", "bridge"])?;
+            // The name was free a moment ago (checked above, under the driver-wide lock).
             done["bridge"] = json!(br);
+            record(&done)?;
+            run_ip(&["link", "add", &br, "type", "bridge"])?;
             let stp = if def.stp { "1" } else { "0" };
             let delay = (def.delay * 100).to_string();
             run_ip(&[
@@ -391,9 +463,11 @@ impl QemuConn {
                         args.push(format!("--dhcp-host={}", spec.join(",")));
                     }
                 }
+                done["dnsmasq_pidfile"] = json!(pidfile.display().to_string());
+                record(&done)?;
                 let status = Command::new(bin)
                     .args(&args)
-                    .stdin(Stdio::null())
+                    .stdin(mark.share().map_err(crate::store::host_error)?)
                     .status()
                     .map_err(|e| Error::system(format!("cannot run '{}'", bin.display()), &e))?;
                 if !status.success() {
@@ -402,7 +476,6 @@ impl QemuConn {
                         def.name
                     )));
                 }
-                done["dnsmasq_pidfile"] = json!(pidfile.display().to_string());
             }
             if nat || mode == Some(ForwardMode::Route) {
                 std::fs::write("/proc/sys/net/ipv4/ip_forward", "1")
@@ -444,26 +517,28 @@ impl QemuConn {
                     ] {
                         let mut add: Vec<&str> = vec![rule[0], rule[1], "-A"];
                         add.extend(&rule[2..]);
-                        run_tool("iptables", &add)?;
                         let mut del: Vec<&str> = vec![rule[0], rule[1], "-D"];
                         del.extend(&rule[2..]);
+                        // Recorded before: undoing a rule never added fails harmlessly (each
+                        // names this network's bridge or subnet).
                         if let Some(undo) = done["iptables_undo"].as_array_mut() {
                             undo.push(json!(del));
                         }
+                        record(&done)?;
+                        run_tool("iptables", &add, Some(&mark))?;
                     }
                 }
             }
             Ok(())
         })();
         let recorded = result.and_then(|()| {
-            write_atomic(
-                &self.net_state_file(&def.name),
-                done.to_string().as_bytes(),
-                false,
-            )
+            done["starting"] = json!(false);
+            record(&done)
         });
+        drop(mark);
         if recorded.is_err() {
-            teardown(&done);
+            teardown(&done, &mark_file);
+            let _ = std::fs::remove_file(&state_file);
         }
         recorded
     }
@@ -481,22 +556,39 @@ impl QemuConn {
     }
 }
 
-/// Undoes what start_network did.
-fn teardown(state: &Value) {
+/// Undoes what start_network did (recorded in `state`).
+fn teardown(state: &Value, mark_file: &Path) {
+    // A starter killed midway may have left a helper running (`ip link add`, `iptables -A`,
+    // dnsmasq before it daemonizes), which would change the host after the undo: wait for those
+    // (they hold the start's mark) to finish first.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while virtkit_hostio::mark_held(mark_file) && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
     if let Some(rules) = state.get("iptables_undo").and_then(Value::as_array) {
         for r in rules {
             let args: Vec<&str> = r
                 .as_array()
                 .map(|a| a.iter().filter_map(Value::as_str).collect())
                 .unwrap_or_default();
-            let _ = run_tool("iptables", &args);
+            let _ = run_tool("iptables", &args, None);
         }
     }
     if let Some(pidfile) = state.get("dnsmasq_pidfile").and_then(Value::as_str) {
-        if let Some(pid) = std::fs::read_to_string(pidfile)
-            .ok()
-            .and_then(|s| s.trim().parse::<i32>().ok())
-        {
+        // The dnsmasq of this network is the one with its pid file argument: the pid in the
+        // file, when it still names it, and any other (one whose pid file is not written yet).
+        let arg = std::ffi::OsString::from(format!("--pid-file={pidfile}"));
+        let mut pids = virtkit_hostio::processes_with_arg(&arg);
+        pids.extend(
+            crate::store::read_own(std::path::Path::new(pidfile))
+                .ok()
+                .flatten()
+                .and_then(|s| s.trim().parse::<i32>().ok())
+                .filter(|pid| virtkit_hostio::process_has_arg(*pid, &arg)),
+        );
+        pids.sort_unstable();
+        pids.dedup();
+        for pid in pids {
             crate::process::terminate(pid, std::time::Duration::from_secs(3));
         }
         let _ = std::fs::remove_file(pidfile);
@@ -641,7 +733,7 @@ pub(crate) fn destroy(c: &QemuConn, r: &NetworkRef<'_>) -> Result<()> {
             r.name
         )));
     };
-    teardown(state);
+    teardown(state, &c.net_mark_file(&def.name));
     let _ = std::fs::remove_file(c.net_state_file(&def.name));
     Ok(())
 }

@@ -6,7 +6,7 @@
 //! | `qemu:///session` | `$XDG_CONFIG_HOME/virtkit/qemu` (`~/.config/virtkit/qemu`) | `$XDG_RUNTIME_DIR/virtkit/qemu` (`~/.cache/virtkit/qemu/run`) |
 //! | either, with `?root=DIR` or `VIRTKIT_QEMU_ROOT=DIR` | `DIR/<system\|session>/config` | `DIR/<system\|session>/run` |
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use virtkit_driver::{Error, ErrorCode, Result};
 
@@ -154,9 +154,9 @@ impl Paths {
         }))
     }
 
-    /// Creates the directories (mode 0700 for a session's runtime directory).
-    pub fn create(&self) -> Result<()> {
-        for d in [
+    /// The directories the driver writes into.
+    fn dirs(&self) -> [PathBuf; 7] {
+        [
             self.config.clone(),
             self.config.join("autostart"),
             self.config.join("networks"),
@@ -164,21 +164,42 @@ impl Paths {
             self.run.clone(),
             self.run.join("lock"),
             self.run.join("networks"),
-        ] {
-            create_dir(&d)?;
+        ]
+    }
+
+    /// Creates the directories (mode 0700) and checks that each, and every directory above it,
+    /// is owned by this user or root and not writable by others (a sandbox root prepared by
+    /// another user is refused); then removes the temp files that writers killed before their
+    /// rename left behind.
+    pub fn create(&self) -> Result<()> {
+        for d in self.dirs() {
+            virtkit_hostio::ensure_private_dir(&d, 0o700)
+                .map_err(|e| Error::operation_failed(e.to_string()))?;
+        }
+        for d in self.dirs() {
+            virtkit_hostio::remove_stale_temps(&d, STALE_TEMP_AGE);
         }
         Ok(())
     }
 }
 
-fn create_dir(d: &Path) -> Result<()> {
-    use std::os::unix::fs::DirBuilderExt;
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(d)
-        .map_err(|e| Error::system(format!("cannot create directory '{}'", d.display()), &e))
+impl Paths {
+    /// For a read-only connection: the directories that exist pass the same ownership and mode
+    /// check as for writing (a read-only connection still cleans up after dead guests and reads
+    /// what is there), and nothing is created.
+    pub fn check_existing(&self) -> Result<()> {
+        for d in self.dirs() {
+            if d.symlink_metadata().is_ok() {
+                virtkit_hostio::check_trusted_dir(&d)
+                    .map_err(|e| Error::operation_failed(e.to_string()))?;
+            }
+        }
+        Ok(())
+    }
 }
+
+/// A temp file untouched and unlocked for this long belongs to a writer that was killed.
+const STALE_TEMP_AGE: std::time::Duration = std::time::Duration::from_secs(2);
 
 #[cfg(test)]
 mod tests {

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
+use virtkit_hostio::{Mark, OpenMode};
 
 use crate::argv::QemuCommand;
 use crate::qmp::{DEFAULT_TIMEOUT, Qmp, QmpError};
@@ -19,25 +20,6 @@ fn stat_fields(path: &str) -> Option<Vec<String>> {
     let text = std::fs::read_to_string(path).ok()?;
     let after = &text[text.rfind(')')? + 1..];
     Some(after.split_whitespace().map(str::to_string).collect())
-}
-
-/// Whether `pid` is a live process (not a zombie) whose command line contains `marker` (the QMP
-/// socket path, unique to one guest): a reused pid is not mistaken for the guest.
-pub fn is_our_qemu(pid: i32, marker: &str) -> bool {
-    if pid <= 0 {
-        return false;
-    }
-    let Some(f) = stat_fields(&format!("/proc/{pid}/stat")) else {
-        return false;
-    };
-    if matches!(f.first().map(String::as_str), Some("Z" | "X" | "x")) {
-        return false;
-    }
-    let Ok(cmdline) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
-        return false;
-    };
-    let m = marker.as_bytes();
-    !m.is_empty() && cmdline.windows(m.len()).any(|w| w == m)
 }
 
 /// Whether `pid` exists and is not a zombie.
@@ -98,49 +80,55 @@ pub enum SpawnError {
     Timeout,
 }
 
-/// Opens `log` for appending, writes the command line to it, and returns it with its length.
-fn open_log(cmd: &QemuCommand, log: &Path) -> std::io::Result<(std::fs::File, u64)> {
+/// Writes the command line to the log (held as `mark`), and returns the log's length after it.
+fn log_command(cmd: &QemuCommand, mark: &Mark) -> std::io::Result<u64> {
     use std::io::Write;
-    let mut file = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(log)?;
+    let mut file = mark.file();
     writeln!(file, "{}", cmd.to_line())?;
-    let len = file.seek(SeekFrom::End(0))?;
-    Ok((file, len))
+    file.seek(SeekFrom::End(0))
 }
 
-fn configure(cmd: &QemuCommand, log: std::fs::File) -> std::io::Result<Command> {
-    let err = log.try_clone()?;
+/// Starts QEMU as a child of this process in a process group of its own (so that a terminal's
+/// signals to this process do not reach it, and it keeps running when this process exits).
+/// Its stdout and stderr are the log held as `mark`, after a line with the command: QEMU shares
+/// the log's lock from the instant it exists, so a QEMU whose starter dies before recording it
+/// is still known to exist (see [`virtkit_hostio::Mark`]).
+///
+/// The returned guard kills QEMU when dropped; [`StartingGuest::started`] lets it run.
+pub fn spawn(cmd: &QemuCommand, mark: &Mark) -> Result<(StartingGuest, u64), SpawnError> {
+    let start_len = log_command(cmd, mark).map_err(SpawnError::Exec)?;
+    let out = mark
+        .share()
+        .map_err(|e| SpawnError::Exec(std::io::Error::other(e.to_string())))?;
+    let err = mark
+        .share()
+        .map_err(|e| SpawnError::Exec(std::io::Error::other(e.to_string())))?;
     let mut c = Command::new(&cmd.argv[0]);
     c.args(&cmd.argv[1..])
         .envs(cmd.env.iter().map(|(k, v)| (k, v)))
         .current_dir("/")
         .stdin(Stdio::null())
-        .stdout(log)
-        .stderr(err);
-    Ok(c)
+        .stdout(out)
+        .stderr(err)
+        .process_group(0);
+    let child = c.spawn().map_err(SpawnError::Exec)?;
+    Ok((StartingGuest::new(child), start_len))
 }
 
-/// Starts QEMU as a child of this process in a process group of its own (so that a terminal's
-/// signals to this process do not reach it, and it keeps running when this process exits), and
-/// waits until its QMP monitor answers (greeting and capability negotiation), which QEMU does
-/// once the guest is set up. stdout and stderr go to `log`, after a line with the command.
-///
-/// On success the caller owns the child: hand it to [`reap_in_background`] so that it does not
-/// linger as a zombie when it exits while this process runs.
-pub fn spawn_guest(
-    cmd: &QemuCommand,
+/// Waits until the QMP monitor of a spawned QEMU answers (greeting and capability
+/// negotiation), which QEMU does once the guest is set up. On failure the guest is killed.
+pub fn wait_monitor(
+    guest: &mut StartingGuest,
     log: &Path,
+    start_len: u64,
     qmp: &Path,
     timeout: Duration,
-) -> Result<(Child, Qmp), SpawnError> {
-    let (file, start_len) = open_log(cmd, log).map_err(SpawnError::Exec)?;
-    let mut c = configure(cmd, file).map_err(SpawnError::Exec)?;
-    c.process_group(0);
-    let mut child = c.spawn().map_err(SpawnError::Exec)?;
+) -> Result<Qmp, SpawnError> {
     let deadline = Instant::now() + timeout;
     let mut pause = Duration::from_micros(100);
+    let Some(child) = guest.0.as_mut() else {
+        return Err(SpawnError::Failed("QEMU is gone".into()));
+    };
     let failed = |child: &mut Child| {
         let _ = child.kill();
         let _ = child.wait();
@@ -156,9 +144,9 @@ pub fn spawn_guest(
         match Qmp::connect(qmp, left) {
             Ok(mut q) => {
                 if q.set_timeout(DEFAULT_TIMEOUT).is_err() {
-                    return Err(failed(&mut child));
+                    return Err(failed(child));
                 }
-                return Ok((child, q));
+                return Ok(q);
             }
             // Not listening yet.
             Err(QmpError::Io(e))
@@ -173,7 +161,7 @@ pub fn spawn_guest(
             // QEMU closed the monitor during set-up: it is failing.
             Err(_) => {
                 let _ = child.wait_timeout_quiet(Duration::from_secs(2));
-                return Err(failed(&mut child));
+                return Err(failed(child));
             }
         }
         if Instant::now() >= deadline {
@@ -251,9 +239,10 @@ pub fn reap_in_background(mut child: Child) {
 /// The text a log gained after `offset`, trimmed, at most 2 KiB from its end.
 pub fn log_since(log: &Path, offset: u64) -> String {
     let mut text = String::new();
-    if let Ok(mut f) = std::fs::File::open(log) {
-        let _ = f.seek(SeekFrom::Start(offset));
-        let _ = f.read_to_string(&mut text);
+    if let Ok(mut f) = virtkit_hostio::open_nofollow(log, OpenMode::Read, 0o600) {
+        let len = f.metadata().map(|m| m.len()).unwrap_or(0);
+        let _ = f.seek(SeekFrom::Start(offset.max(len.saturating_sub(64 << 10))));
+        let _ = (&mut f).take(64 << 10).read_to_string(&mut text);
     }
     let t = text.trim();
     let start = t.len().saturating_sub(2048);
@@ -301,7 +290,6 @@ mod tests {
         let me = std::process::id() as i32;
         assert!(is_alive(me));
         assert!(!is_alive(0));
-        assert!(!is_our_qemu(me, "/no/such/marker.qmp"));
         assert!(!threads(me).is_empty());
         // Burn CPU until the kernel's tick-based counter moves past zero.
         let t = Instant::now();
@@ -328,9 +316,14 @@ mod tests {
             ],
             ..Default::default()
         };
-        match spawn_guest(&cmd, &log, &sock, Duration::from_secs(10)) {
+        let start = |cmd: &QemuCommand, timeout| {
+            let mark = Mark::take(&log, 0o600).unwrap().unwrap();
+            let (mut guest, len) = spawn(cmd, &mark).unwrap();
+            wait_monitor(&mut guest, &log, len, &sock, timeout).map(|_| ())
+        };
+        match start(&cmd, Duration::from_secs(10)) {
             Err(SpawnError::Failed(m)) => assert_eq!(m, "boom"),
-            other => panic!("{:?}", other.map(|_| ())),
+            other => panic!("{other:?}"),
         }
         let cmd = QemuCommand {
             argv: vec!["/bin/sleep".into(), "5".into()],
@@ -338,13 +331,15 @@ mod tests {
         };
         let t = Instant::now();
         assert!(matches!(
-            spawn_guest(&cmd, &log, &sock, Duration::from_millis(100)),
+            start(&cmd, Duration::from_millis(100)),
             Err(SpawnError::Timeout)
         ));
         assert!(
             t.elapsed() < Duration::from_secs(4),
             "the child was killed, not waited for"
         );
+        // Nothing holds the log any more.
+        assert!(!virtkit_hostio::mark_held(&log));
         assert!(
             std::fs::read_to_string(&log)
                 .unwrap()

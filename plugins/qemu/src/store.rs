@@ -6,19 +6,30 @@
 //! config/networks/[autostart/]<name>.xml
 //! run/<name>.state                  a running guest: JSON {name, uuid, id, pid, reason, xml}
 //! run/<name>.pid, run/<name>.qmp    QEMU's pidfile and monitor socket
-//! run/<name>.log                    QEMU's stderr
+//! run/<name>.log                    QEMU's stdout and stderr, and the mark QEMU holds while it lives
 //! run/<name>.shutoff                why the guest last stopped (libvirt's reason code)
 //! run/lock/<name>.lock              serializes actions on one guest
-//! run/lock/driver.lock              serializes changes to the set of guests (define, create)
-//! run/next-id                       the next domain id
-//! run/autostart.boot                the boot id autostart last ran for
+//! run/lock/.driver.lock             serializes changes to the set of guests (define, create)
+//! run/lock/.next-id.lock, run/.next-id   the next domain id
+//! run/.autostart.boot               the boot id autostart last ran for
 //! ```
 //!
 //! Readers take no lock: every file is replaced by rename, so a reader sees the old or the new
 //! version, never a mix.
+//!
+//! Object names never start with `.` and files of one object differ from another's by their
+//! suffix, so the driver's own files (dotfiles) and the temp files of atomic writes
+//! (`.<file>.XXXXXX.tmp`, see [`virtkit_hostio::TempBeside`]) are out of reach of every name.
+//! Every file is 0600 and every directory 0700, checked to be owned by this user or root and
+//! not writable by others before use.
+//!
+//! A start is recorded before QEMU exists: the state file is written with `starting` set, QEMU
+//! is spawned holding the lock of its log ([`virtkit_hostio::Mark`]), its pid is recorded, and
+//! `starting` is cleared when the guest is set up. A process killed at any instant of a start
+//! leaves a `starting` state file and, if QEMU exists, a held log: whoever next takes the
+//! guest's lock kills that QEMU ([`Store::reap`]) and records the start as failed.
 
 use std::fs::File;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -26,17 +37,52 @@ use nix::fcntl::{Flock, FlockArg};
 use serde_json::{Value, json};
 use uuid::Uuid;
 use virtkit_driver::{Error, Result};
+use virtkit_hostio::OpenMode;
 use virtkit_xml::{DomainDef, FormatOptions};
 
 use crate::paths::Paths;
-use crate::process;
 
 /// How long an action waits for another process's action on the same guest.
 const LOCK_WAIT: Duration = Duration::from_secs(120);
+/// How long the processes of an abandoned start may take to die.
+const REAP_WAIT: Duration = Duration::from_secs(10);
 
 /// A held lock file; released when dropped.
 pub struct Lock {
     _flock: Flock<File>,
+    path: PathBuf,
+}
+
+thread_local! {
+    /// The lock files this thread holds: a thread that asks whether a lock is free (to tell a
+    /// dead starter from a live one) must not mistake its own lock for someone else's.
+    static HELD: std::cell::RefCell<Vec<PathBuf>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+impl Lock {
+    fn new(flock: Flock<File>, path: PathBuf) -> Lock {
+        HELD.with(|h| h.borrow_mut().push(path.clone()));
+        Lock {
+            _flock: flock,
+            path,
+        }
+    }
+}
+
+impl Drop for Lock {
+    fn drop(&mut self) {
+        HELD.with(|h| {
+            let mut h = h.borrow_mut();
+            if let Some(i) = h.iter().position(|p| *p == self.path) {
+                h.swap_remove(i);
+            }
+        });
+    }
+}
+
+/// Whether this thread holds the lock at `path`.
+fn held_here(path: &Path) -> bool {
+    HELD.with(|h| h.borrow().iter().any(|p| p == path))
 }
 
 /// A running guest as the state file records it.
@@ -52,65 +98,88 @@ pub struct RunState {
     pub pid: i32,
     /// libvirt's running-state reason: 1 booted, 3 restored.
     pub reason: i32,
+    /// The start has not finished: recorded before QEMU exists, cleared once it is set up.
+    pub starting: bool,
     /// The live definition (with id, allocated VNC port, pty paths).
     pub def: DomainDef,
 }
 
-/// Writes `data` to `path` through a temporary file and a rename; with `durable`, the file and
-/// its directory are fsync'ed so the change survives a crash.
+/// Mode of every file the driver writes: definitions and state may hold VNC passwords.
+pub const FILE_MODE: u32 = 0o600;
+
+/// The largest definition or state file read back (the XML input cap is 10 MiB).
+pub const MAX_STATE_BYTES: u64 = 16 << 20;
+
+/// Converts an error of the file layer, keeping the OS error where there is one.
+pub fn host_error(e: virtkit_hostio::Error) -> Error {
+    match &e {
+        virtkit_hostio::Error::Io { source, .. } => {
+            let msg = e.to_string();
+            let msg = msg
+                .strip_suffix(&format!(": {source}"))
+                .map(str::to_string)
+                .unwrap_or_else(|| msg.clone());
+            Error::system(msg, source)
+        }
+        _ => Error::operation_failed(e.to_string()),
+    }
+}
+
+/// Writes `data` to `path` through an exclusively created temp file and a rename (only onto a
+/// regular file or a new name), mode 0600; with `durable`, the file and its directory are
+/// fsync'ed so the change survives a crash.
 pub fn write_atomic(path: &Path, data: &[u8], durable: bool) -> Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("/"));
-    let base = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
-    let tmp = dir.join(
-        format!(
-            ".{base}.tmp{}-{:?}",
-            std::process::id(),
-            std::thread::current().id()
-        )
-        .replace(['(', ')'], ""),
-    );
-    let result = (|| -> std::io::Result<()> {
-        let mut f = File::create(&tmp)?;
-        f.write_all(data)?;
-        if durable {
-            f.sync_all()?;
-        }
-        std::fs::rename(&tmp, path)?;
-        if durable {
-            File::open(dir)?.sync_all()?;
-        }
-        Ok(())
-    })();
-    result.map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        Error::system(format!("cannot write '{}'", path.display()), &e)
-    })
+    match durable {
+        true => virtkit_hostio::write_atomic(path, data, FILE_MODE),
+        false => virtkit_hostio::write_atomic_unsynced(path, data, FILE_MODE),
+    }
+    .map_err(host_error)
+}
+
+/// Reads a file of the driver's own directories: `Ok(None)` when it does not exist.
+pub fn read_own(path: &Path) -> Result<Option<String>> {
+    match virtkit_hostio::read_string_capped(path, MAX_STATE_BYTES) {
+        Ok(t) => Ok(Some(t)),
+        Err(e) if e.errno() == Some(nix::libc::ENOENT) => Ok(None),
+        Err(e) => Err(host_error(e)),
+    }
 }
 
 /// The longest name stored as a file (`<name>.state` must fit the 255-byte limit of a file
 /// name component).
 pub const MAX_NAME_BYTES: usize = 200;
 
-/// Whether `name` can name the files of a domain or network: not empty, no `/` or NUL, not `.`
-/// or `..`, at most [`MAX_NAME_BYTES`]. Other names cannot exist, so lookups of them find
-/// nothing.
+/// Whether `name` can name the files of a domain or network: 1 to [`MAX_NAME_BYTES`] bytes,
+/// without `/` (libvirt refuses it), a newline (libvirt refuses it) or NUL, and not starting
+/// with `.` (the driver's own files and temp files do; `.` and `..` are directories). Other names
+/// cannot exist, so lookups of them find nothing.
 pub fn storable_name(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= MAX_NAME_BYTES
-        && !name.contains(['/', '\0'])
-        && name != "."
-        && name != ".."
+        && !name.contains(['/', '\n', '\0'])
+        && !name.starts_with('.')
 }
 
-/// Refuses a name [`storable_name`] rejects, for definitions.
+/// Refuses a name [`storable_name`] rejects, for definitions (libvirt's XML error).
 pub fn check_name(name: &str) -> Result<()> {
     if storable_name(name) {
         return Ok(());
     }
-    Err(Error::xml(format!(
-        "name '{}' cannot be stored: it must be 1 to {MAX_NAME_BYTES} bytes, without '/' or NUL, and not '.' or '..'",
-        name.chars().take(40).collect::<String>()
-    )))
+    let shown: String = name.chars().take(40).collect();
+    let why = if name.is_empty() {
+        "it is empty".to_string()
+    } else if name.contains('/') {
+        "it contains '/'".to_string()
+    } else if name.contains('\n') {
+        "it contains a newline".to_string()
+    } else if name.contains('\0') {
+        "it contains NUL".to_string()
+    } else if name.starts_with('.') {
+        "it starts with '.'".to_string()
+    } else {
+        format!("it is longer than {MAX_NAME_BYTES} bytes")
+    };
+    Err(Error::xml(format!("name '{shown}' cannot be used: {why}")))
 }
 
 fn remove_quiet(p: &Path) {
@@ -181,17 +250,11 @@ impl Store {
         let path = self.paths.run.join("lock").join(file);
         let deadline = Instant::now() + LOCK_WAIT;
         let mut pause = Duration::from_micros(100);
-        let mut f = std::fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&path)
-            .map_err(|e| {
-                Error::system(format!("cannot open lock file '{}'", path.display()), &e)
-            })?;
+        let mut f = virtkit_hostio::open_nofollow(&path, OpenMode::Append, FILE_MODE)
+            .map_err(host_error)?;
         loop {
             match Flock::lock(f, FlockArg::LockExclusiveNonblock) {
-                Ok(l) => return Ok(Lock { _flock: l }),
+                Ok(l) => return Ok(Lock::new(l, path)),
                 Err((back, nix::errno::Errno::EWOULDBLOCK)) if Instant::now() < deadline => {
                     f = back;
                     std::thread::sleep(pause);
@@ -216,20 +279,25 @@ impl Store {
 
     fn try_lock_file(&self, file: &str) -> Option<Lock> {
         let path = self.paths.run.join("lock").join(file);
-        let f = std::fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(path)
-            .ok()?;
+        let f = virtkit_hostio::open_nofollow(&path, OpenMode::Append, FILE_MODE).ok()?;
         Flock::lock(f, FlockArg::LockExclusiveNonblock)
             .ok()
-            .map(|l| Lock { _flock: l })
+            .map(|l| Lock::new(l, path))
     }
 
-    /// The lock on the set of guests (define, undefine, create, restore).
+    /// The lock on the set of guests (define, undefine, create, restore) and networks.
     pub fn lock_driver(&self) -> Result<Lock> {
-        self.lock_file("driver.lock")
+        self.lock_file(".driver.lock")
+    }
+
+    /// For a caller that found work a starter abandoned: `Some` when no other process or thread
+    /// holds the driver-wide lock — it is taken (`Some(Some)`), or this thread holds it already
+    /// (`Some(None)`) — and `None` when another holds it (a start may be in progress).
+    pub fn driver_lock_free(&self) -> Option<Option<Lock>> {
+        if held_here(&self.paths.run.join("lock/.driver.lock")) {
+            return Some(None);
+        }
+        self.try_lock_file(".driver.lock").map(Some)
     }
 
     /// The lock on one guest's lifecycle.
@@ -240,10 +308,11 @@ impl Store {
     /// Takes the next domain id (1, 2, ...; ids count from 1 again when the runtime directory is
     /// new, as after a reboot).
     pub fn alloc_id(&self) -> Result<i32> {
-        let _l = self.lock_file("next-id.lock")?;
-        let path = self.paths.run.join("next-id");
-        let id = std::fs::read_to_string(&path)
+        let _l = self.lock_file(".next-id.lock")?;
+        let path = self.paths.run.join(".next-id");
+        let id = read_own(&path)
             .ok()
+            .flatten()
             .and_then(|s| s.trim().parse::<i32>().ok())
             .filter(|i| *i > 0)
             .unwrap_or(1);
@@ -265,15 +334,11 @@ impl Store {
             return Ok(None);
         }
         let path = self.config_file(name);
-        match std::fs::read_to_string(&path) {
-            Ok(text) => DomainDef::parse(&text).map(Some).map_err(|e| {
+        match read_own(&path)? {
+            Some(text) => DomainDef::parse(&text).map(Some).map_err(|e| {
                 Error::internal(format!("corrupt definition '{}': {e}", path.display()))
             }),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(Error::system(
-                format!("cannot read '{}'", path.display()),
-                &e,
-            )),
+            None => Ok(None),
         }
     }
 
@@ -348,7 +413,7 @@ impl Store {
         if !storable_name(name) {
             return None;
         }
-        let text = std::fs::read_to_string(self.state_file(name)).ok()?;
+        let text = read_own(&self.state_file(name)).ok()??;
         let v: Value = serde_json::from_str(&text).ok()?;
         let def = DomainDef::parse(v.get("xml")?.as_str()?).ok()?;
         Some(RunState {
@@ -357,6 +422,7 @@ impl Store {
             id: i32::try_from(v.get("id")?.as_i64()?).ok()?,
             pid: i32::try_from(v.get("pid")?.as_i64()?).ok()?,
             reason: v.get("reason").and_then(Value::as_i64).unwrap_or(1) as i32,
+            starting: v.get("starting").and_then(Value::as_bool).unwrap_or(false),
             def,
         })
     }
@@ -367,8 +433,8 @@ impl Store {
         if !storable_name(name) {
             return None;
         }
-        let text = std::fs::read(self.state_file(name)).ok()?;
-        let v: Value = serde_json::from_slice(&text).ok()?;
+        let text = read_own(&self.state_file(name)).ok()??;
+        let v: Value = serde_json::from_str(&text).ok()?;
         i32::try_from(v.get("id")?.as_i64()?).ok()
     }
 
@@ -380,6 +446,7 @@ impl Store {
             "id": s.id,
             "pid": s.pid,
             "reason": s.reason,
+            "starting": s.starting,
             "xml": s.def.to_xml(&FormatOptions::default().with_secure(true)),
         });
         write_atomic(&self.state_file(&s.name), v.to_string().as_bytes(), false)
@@ -387,15 +454,17 @@ impl Store {
 
     /// Whether the process a state file names is still that guest's QEMU.
     pub fn is_running(&self, s: &RunState) -> bool {
-        process::is_our_qemu(s.pid, &self.qmp_socket(&s.name).display().to_string())
+        virtkit_hostio::process_has_arg(s.pid, self.pidfile(&s.name).as_os_str())
     }
 
-    /// The running guest called `name`: its state when its QEMU lives. A state file whose QEMU
-    /// died is cleaned up (when `held` says the caller holds the guest's lock, or the lock is
-    /// free) and `None` is returned: a dead guest is never reported running.
+    /// The running guest called `name`: its state when its QEMU lives and its start finished.
+    /// A state file whose QEMU died, or whose start was abandoned (the starting process was
+    /// killed), is cleaned up — any QEMU of it killed — when `held` says the caller holds the
+    /// guest's lock or the lock is free, and `None` is returned: a dead or half-started guest is
+    /// never reported running, and never left running unrecorded.
     pub fn live(&self, name: &str, held: Option<&Lock>) -> Option<RunState> {
         let s = self.read_state(name)?;
-        if self.is_running(&s) {
+        if !s.starting && self.is_running(&s) {
             return Some(s);
         }
         let _guard = match held {
@@ -409,14 +478,57 @@ impl Store {
         };
         // Re-read under the lock: the guest may have been restarted meanwhile.
         match self.read_state(name) {
-            Some(again) if self.is_running(&again) => Some(again),
-            Some(_) => {
-                // QEMU removes its pidfile when it exits normally; one left behind means it was killed.
-                let reason = if self.pidfile(name).exists() { 3 } else { 1 };
-                self.clear_runtime(name, Some(reason));
+            Some(again) if !again.starting && self.is_running(&again) => Some(again),
+            Some(again) => {
+                // QEMU removes its pidfile when it exits normally; one left behind means it was
+                // killed. A start nobody finished failed.
+                let reason = if again.starting {
+                    6
+                } else if self.pidfile(name).exists() {
+                    3
+                } else {
+                    1
+                };
+                // Files stay when a QEMU cannot be stopped, so that the next call tries again.
+                if self.reap(name).is_ok() {
+                    self.clear_runtime(name, Some(reason));
+                }
                 None
             }
             None => None,
+        }
+    }
+
+    /// Kills every process left of an earlier start of `name` (the caller holds the guest's
+    /// lock, so no start of it is in progress): the QEMUs with its pidfile argument, while its
+    /// log is still held (see [`virtkit_hostio::Mark`]; a process between fork and exec does not
+    /// show its arguments yet, so the search repeats until the log is free).
+    pub fn reap(&self, name: &str) -> Result<()> {
+        let pidfile = self.pidfile(name);
+        let log = self.log_file(name);
+        let deadline = Instant::now() + REAP_WAIT;
+        let mut pause = Duration::from_micros(200);
+        loop {
+            // Every process of a start holds the log from its fork on (its descriptor table is
+            // a copy of its starter's): a free log means nothing of an earlier start lives.
+            if !virtkit_hostio::mark_held(&log) {
+                return Ok(());
+            }
+            let pids = virtkit_hostio::processes_with_arg(pidfile.as_os_str());
+            for pid in &pids {
+                let _ = nix::sys::signal::kill(
+                    nix::unistd::Pid::from_raw(*pid),
+                    nix::sys::signal::Signal::SIGKILL,
+                );
+            }
+            if Instant::now() >= deadline {
+                return Err(Error::operation_failed(format!(
+                    "a QEMU of an earlier start of domain '{name}' (pids {pids:?}, log '{}') does not stop",
+                    log.display()
+                )));
+            }
+            std::thread::sleep(pause);
+            pause = (pause * 2).min(Duration::from_millis(10));
         }
     }
 
@@ -440,8 +552,9 @@ impl Store {
 
     /// Why `name` last stopped (0 when unknown).
     pub fn shutoff_reason(&self, name: &str) -> i32 {
-        std::fs::read_to_string(self.shutoff_file(name))
+        read_own(&self.shutoff_file(name))
             .ok()
+            .flatten()
             .and_then(|s| s.trim().parse().ok())
             .unwrap_or(0)
     }

@@ -350,7 +350,7 @@ fn autostart_runs_on_the_first_open_after_boot() {
         "nothing starts before the next boot"
     );
     // Pretend the host rebooted since autostart last ran.
-    std::fs::write(sb.run_dir().join("autostart.boot"), "an-earlier-boot\n").unwrap();
+    std::fs::write(sb.run_dir().join(".autostart.boot"), "an-earlier-boot\n").unwrap();
     let after = sb.open();
     assert_eq!(
         after

@@ -153,12 +153,14 @@ impl Node {
     }
 
     fn from_file(path: &Path) -> Result<Node> {
-        let text = std::fs::read_to_string(path).map_err(|e| {
-            Error::new(
-                virtkit_driver::ErrorCode::OpenFailed,
-                format!("cannot read node file {}: {e}", path.display()),
-            )
-        })?;
+        // A regular file under the XML input cap: `test:///dev/zero` is refused, not read.
+        let text =
+            virtkit_hostio::read_string_capped(path, virtkit_xml::MAX_NODE_FILE).map_err(|e| {
+                Error::new(
+                    virtkit_driver::ErrorCode::OpenFailed,
+                    format!("cannot read node file {}: {e}", path.display()),
+                )
+            })?;
         let parsed = NodeDef::parse(&text, path.parent()).map_err(|e| {
             Error::new(
                 virtkit_driver::ErrorCode::XmlError,

@@ -359,19 +359,33 @@ fn resume(c: &TestConn, r: &DomainRef<'_>) -> Result<()> {
     Ok(())
 }
 
+/// The largest save image read back (a definition under the XML input cap, and the magic).
+const MAX_IMAGE: u64 = 10 << 20;
+
+fn file_error(e: virtkit_hostio::Error) -> Error {
+    match &e {
+        virtkit_hostio::Error::Io { source, .. } => Error::system(e.to_string(), source),
+        _ => Error::operation_failed(e.to_string()),
+    }
+}
+
+/// Writes a save image or core dump for the user: only onto a regular file or a new name, in a
+/// directory owned by this user or root and not writable by others (or a root-owned sticky
+/// directory such as `/tmp`), through a temp file renamed once complete (a failure leaves the
+/// old file).
 fn write_image(path: &str, d: &Dom) -> Result<()> {
     let xml = d.def.to_xml(
         &FormatOptions::default()
             .with_inactive(true)
             .with_secure(true),
     );
-    let tmp = format!("{path}.tmp{}", std::process::id());
-    std::fs::write(&tmp, format!("{SAVE_MAGIC}{xml}"))
-        .and_then(|_| std::fs::rename(&tmp, path))
-        .map_err(|e| {
-            let _ = std::fs::remove_file(&tmp);
-            Error::system(format!("cannot write '{path}'"), &e)
-        })
+    let path =
+        std::path::absolute(path).map_err(|e| Error::system(format!("bad path '{path}'"), &e))?;
+    virtkit_hostio::check_destination(&path).map_err(file_error)?;
+    let dir = path.parent().unwrap_or(std::path::Path::new("/"));
+    virtkit_hostio::check_destination_dir(dir).map_err(file_error)?;
+    virtkit_hostio::write_atomic(&path, format!("{SAVE_MAGIC}{xml}").as_bytes(), 0o600)
+        .map_err(file_error)
 }
 
 fn save(c: &TestConn, r: &DomainRef<'_>, path: &str) -> Result<()> {
@@ -386,8 +400,8 @@ fn save(c: &TestConn, r: &DomainRef<'_>, path: &str) -> Result<()> {
 }
 
 fn restore(c: &TestConn, path: &str) -> Result<()> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| Error::system(format!("cannot read '{path}'"), &e))?;
+    let text = virtkit_hostio::read_string_capped(std::path::Path::new(path), MAX_IMAGE)
+        .map_err(file_error)?;
     let xml = text
         .strip_prefix(SAVE_MAGIC)
         .ok_or_else(|| Error::invalid_arg(format!("'{path}' is not a saved test domain image")))?;

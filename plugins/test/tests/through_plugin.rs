@@ -239,3 +239,105 @@ fn a_missing_plugin_names_the_file_and_the_directories() {
     );
     assert!(e.message.contains("virtkit-driver-qemu"), "{}", e.message);
 }
+
+/// Issue 18, items 2 and 8: save and dump never replace what is not a regular file, and a node
+/// file or save image is read only when it is a regular file under the cap.
+#[test]
+fn files_from_and_for_the_user_are_type_checked_and_capped() {
+    use std::os::unix::fs::FileTypeExt;
+    // `test:///dev/zero` once read 4.5 GB before failing.
+    let e = Connect::open_with(Some("test:///dev/zero"), false, &registry()).unwrap_err();
+    assert!(e.message.contains("a character device"), "{e}");
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("fifo");
+    nix_mkfifo(&fifo);
+    let e = Connect::open_with(
+        Some(&format!("test://{}", fifo.display())),
+        false,
+        &registry(),
+    )
+    .unwrap_err();
+    assert!(e.message.contains("a FIFO"), "{e}");
+    let big = dir.path().join("big.xml");
+    std::fs::write(&big, vec![b' '; (10 << 20) + 1]).unwrap();
+    let e = Connect::open_with(
+        Some(&format!("test://{}", big.display())),
+        false,
+        &registry(),
+    )
+    .unwrap_err();
+    assert!(e.message.contains("too large"), "{e}");
+    // A node file referencing a device.
+    let node = dir.path().join("node.xml");
+    std::fs::write(&node, "<node><domain file='/dev/zero'/></node>").unwrap();
+    let e = Connect::open_with(
+        Some(&format!("test://{}", node.display())),
+        false,
+        &registry(),
+    )
+    .unwrap_err();
+    assert!(e.message.contains("a character device"), "{e}");
+
+    let c = open("test:///default");
+    let dom = c.create_domain_xml(&XML.replace("NAME", "dst"), 0).unwrap();
+    let target = dir.path().join("precious");
+    std::fs::write(&target, b"precious").unwrap();
+    let link = dir.path().join("link");
+    std::os::unix::fs::symlink(&target, &link).unwrap();
+    let mut refused = 0;
+    for (path, what) in [
+        (fifo.clone(), "a FIFO"),
+        (link.clone(), "a symbolic link"),
+        ("/dev/null".into(), "a character device"),
+        (dir.path().to_path_buf(), "a directory"),
+    ] {
+        let p = path.to_str().unwrap();
+        let e = dom.save(p).unwrap_err();
+        assert!(e.message.contains(what), "save {p}: {e}");
+        let e = dom.core_dump(p, 0).unwrap_err();
+        assert!(e.message.contains(what), "dump {p}: {e}");
+        refused += 2;
+    }
+    assert!(
+        std::fs::symlink_metadata(&fifo)
+            .unwrap()
+            .file_type()
+            .is_fifo()
+    );
+    assert!(
+        std::fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+    assert_eq!(std::fs::read(&target).unwrap(), b"precious");
+    assert_eq!(dom.info().unwrap().state, DomainState::Running);
+    // restore reads only regular files.
+    for (path, what) in [("/dev/zero", "a character device"), ("/", "a directory")] {
+        let e = c.restore_domain(path).unwrap_err();
+        assert!(e.message.contains(what), "{e}");
+    }
+    let e = c.restore_domain(fifo.to_str().unwrap()).unwrap_err();
+    assert!(e.message.contains("a FIFO"), "{e}");
+    // A dump onto an old regular file replaces it, 0600.
+    let img = dir.path().join("dump.img");
+    std::fs::write(&img, b"old").unwrap();
+    dom.core_dump(img.to_str().unwrap(), 0).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(&img).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    dom.destroy().unwrap();
+    eprintln!(
+        "files_from_and_for_the_user_are_type_checked_and_capped: 4 node files and {refused} save/dump destinations refused"
+    );
+}
+
+fn nix_mkfifo(p: &std::path::Path) {
+    let status = std::process::Command::new("mkfifo")
+        .arg(p)
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
