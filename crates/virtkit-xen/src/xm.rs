@@ -451,6 +451,7 @@ fn parse_vif(entry: &str) -> std::result::Result<InterfaceDef, String> {
         ip,
         script: script.map(str::to_owned),
         target_dev: vifname.map(str::to_owned),
+        guest_dev: None,
         model: model.map(str::to_owned),
         address: None,
     })
