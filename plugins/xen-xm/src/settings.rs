@@ -19,8 +19,9 @@ pub const CONFIG_VERSION_PARAM: &str = "xend_config_format";
 /// The URI parameter giving the hypervisor's capability string (`xen-3.0-x86_64 hvm-3.0-x86_32`)
 /// instead of reading it from the host.
 pub const XEN_CAPS_PARAM: &str = "xen_caps";
-/// The xend config version used when neither the URI nor xend says: Xen 3.1 and later.
-pub const DEFAULT_CONFIG_VERSION: u32 = 4;
+/// The xend config version used when neither the URI nor xend says: Xen 3.0.4's, the xend
+/// member's default for conversions without a daemon too.
+pub const DEFAULT_CONFIG_VERSION: u32 = 3;
 
 /// The settings of one connection.
 #[derive(Debug, Clone, PartialEq, Eq)]
