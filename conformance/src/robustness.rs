@@ -226,7 +226,7 @@ pub(crate) fn checks(ctx: &mut Ctx) {
 }
 
 fn threads(c: &mut Ctx) -> Step {
-    if !c.driver.thread_safe() {
+    if !c.driver.thread_safe() || c.others.iter().any(|d| !d.thread_safe()) {
         return Err(Verdict::Skip(
             "the driver does not declare VK_DRIVER_THREAD_SAFE: the core serialises the calls of each connection".into(),
         ));
