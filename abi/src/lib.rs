@@ -642,6 +642,12 @@ pub enum VkErrorCode {
     InvalidArg = 8,
     /// The operation failed.
     OperationFailed = 9,
+    /// A GET request to a daemon (xend) failed.
+    GetFailed = 10,
+    /// A POST request to a daemon (xend) failed.
+    PostFailed = 11,
+    /// A daemon (xend) answered with an unexpected HTTP status.
+    HttpError = 12,
     /// Unsupported OS type.
     OsType = 16,
     /// Missing kernel information.
@@ -694,7 +700,7 @@ pub enum VkErrorCode {
 
 impl VkErrorCode {
     /// Every code, for iteration.
-    pub const ALL: [VkErrorCode; 32] = [
+    pub const ALL: [VkErrorCode; 35] = [
         VkErrorCode::InternalError,
         VkErrorCode::NoMemory,
         VkErrorCode::NoSupport,
@@ -703,6 +709,9 @@ impl VkErrorCode {
         VkErrorCode::InvalidDomain,
         VkErrorCode::InvalidArg,
         VkErrorCode::OperationFailed,
+        VkErrorCode::GetFailed,
+        VkErrorCode::PostFailed,
+        VkErrorCode::HttpError,
         VkErrorCode::OsType,
         VkErrorCode::NoKernel,
         VkErrorCode::NoRoot,

@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! virtkit-bench [--root DIR] [--release-dir DIR] [--corpus DIR] [--quick]
-//!               [--markdown FILE] [--only cli,api,calls,plugins,xml,qemu,xm] [--no-peer]
+//!               [--markdown FILE] [--only cli,api,calls,plugins,xml,qemu,xend,xm] [--no-peer]
 //! ```
 //!
 //! It installs nothing: a missing tool is named, with the script that installs it, and the
@@ -17,6 +17,7 @@ mod procs;
 mod qemu;
 mod report;
 mod stats;
+mod xend;
 mod xm;
 mod xml;
 
@@ -31,7 +32,9 @@ use crate::report::{Report, Row};
 use crate::stats::Summary;
 
 const INSTALL: &str = "install it with scripts/install-test-deps.sh";
-const GROUPS: [&str; 7] = ["cli", "api", "calls", "plugins", "xml", "qemu", "xm"];
+const GROUPS: [&str; 8] = [
+    "cli", "api", "calls", "plugins", "xml", "qemu", "xend", "xm",
+];
 
 struct Options {
     root: PathBuf,
@@ -99,7 +102,7 @@ impl Sizes {
 }
 
 const USAGE: &str = "usage: virtkit-bench [--root DIR] [--release-dir DIR] [--corpus DIR] [--quick] \
-[--markdown FILE] [--only cli,api,calls,plugins,xml,qemu,xm] [--no-peer]
+[--markdown FILE] [--only cli,api,calls,plugins,xml,qemu,xend,xm] [--no-peer]
 
   --root DIR         the repository (default: found from this binary, else the current directory)
   --release-dir DIR  where `virtkit` and the plugins are (default: this binary's directory if it
@@ -771,6 +774,77 @@ impl Run<'_> {
         self.notes.push(note);
     }
 
+    // ---- xend ----
+
+    fn xend(&mut self) {
+        const G: &str = "xend: xen-xend member vs a bare HTTP request, peer `virtkit-xend-peer`";
+        let populate = 1000;
+        progress("xend: list and dominfo of 1000 domains, one call beside a bare request");
+        let dir = match tempfile::Builder::new()
+            .prefix("vkb-xend-")
+            .tempdir_in("/tmp")
+        {
+            Ok(d) => d,
+            Err(e) => {
+                self.skip(format!("xend: cannot make a temporary directory: {e}"));
+                return;
+            }
+        };
+        let (reps, calls) = if self.o.quick { (3, 300) } else { (10, 3000) };
+        let t = match xend::measure(
+            &self.o.release,
+            &self.o.corpus,
+            dir.path(),
+            populate,
+            reps,
+            calls,
+        ) {
+            Ok(t) => t,
+            Err(e) => {
+                self.skip(format!("xend: {e}"));
+                return;
+            }
+        };
+        let n = t.domains;
+        self.rows.push(Row::info(
+            G,
+            format!("list --all of {n} domains (API: ids + defined names)"),
+            min_median_time(&t.list_all),
+            "—",
+            None,
+        ));
+        self.rows.push(Row::info(
+            G,
+            format!("list --all + dominfo (lookup + info) of each of {n} domains (API)"),
+            min_median_time(&t.list_and_info),
+            "—",
+            None,
+        ));
+        self.rows.push(Row::info(
+            G,
+            format!("`virtkit -c SOCKET list --all` of {n} domains, whole process"),
+            min_median_time(&t.cli_list),
+            "—",
+            None,
+        ));
+        self.rows.push(
+            Row::info(
+                G,
+                format!(
+                    "one virDomainGetInfo vs a bare GET of the same domain, {calls} interleaved"
+                ),
+                min_median_time(&t.one_call),
+                min_median_time(&t.bare),
+                min_ratio(&t.one_call, &t.bare),
+            )
+            .ratio_target(1.5, "≤ 1.5×"),
+        );
+        self.notes.push(
+            "xend rows: the release xen-xend plugin through the public API against `virtkit-xend-peer` (a separate process serving xend's protocol on a unix socket), seeded with the corpus's xend outputs plus 1000 copies. The bare request connects, sends the same GET and reads the whole reply; the driver also parses the S-expression and answers through the loader. No real xend exists on these machines, so the peer is the only server."
+                .into(),
+        );
+    }
+
     // ---- QEMU ----
 
     fn qemu(&mut self) {
@@ -1015,6 +1089,9 @@ fn main() -> ExitCode {
     }
     if run.wants("xml") {
         run.xml();
+    }
+    if run.wants("xend") {
+        run.xend();
     }
     if run.wants("qemu") {
         run.qemu();

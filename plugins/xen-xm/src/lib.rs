@@ -14,17 +14,20 @@
 //!   keeping the admin's comments and other settings; autostart is a link in `auto/`.
 //! * The conversions `xen-xm` and `xen-sxpr` (`virtkit-xen`) work with no Xen on the host.
 //!
-//! The member's ranks in the stack are data: [`ranks`].
+//! The member's ranks in the stack are the Xen stack's table (`virtkit-xen-stack`, member
+//! [`MEMBER`]). Starting a domain and knowing which configs run are xend's: the member reaches
+//! xend through the xend member's code (`xend_link`).
 #![forbid(unsafe_code)]
 
 pub mod bench;
 mod ops;
-pub mod ranks;
 mod settings;
 mod store;
+mod xend_link;
 
 use virtkit_driver::{Driver, DriverInfo, Ops, Result, abi};
 use virtkit_xen::XmGuestArch;
+use virtkit_xen_stack::Member;
 
 pub use ops::{MAX_VCPUS, SXPR_FORMAT, XM_FORMAT, XmConn};
 pub use settings::{
@@ -33,29 +36,37 @@ pub use settings::{
 };
 pub use store::{AUTO_DIR, Store, check_file_name, skip_reason};
 
+/// This member of the Xen stack.
+pub const MEMBER: Member = Member::Xm;
+
 /// The xm member.
 pub struct XmDriver;
 
 impl Driver for XmDriver {
     type Conn = XmConn;
     const INFO: DriverInfo = DriverInfo {
-        flags: abi::VK_DRIVER_THREAD_SAFE,
+        flags: abi::VK_DRIVER_THREAD_SAFE | abi::VK_DRIVER_STACK_MEMBER,
         error_domain: abi::error_domain::XENXM,
-        stack_rank: ranks::STACK_RANK,
-        op_ranks: ranks::OP_RANKS,
+        stack_rank: MEMBER.stack_rank(),
+        op_ranks: MEMBER.op_ranks(),
         sandbox_uri: "xen:///?xm_config_dir={tmpdir}&xen_caps=xen-3.0-x86_64",
-        ..DriverInfo::new("xen-xm", env!("CARGO_PKG_VERSION"), &["xen"])
+        ..DriverInfo::new(MEMBER.driver_name(), env!("CARGO_PKG_VERSION"), &["xen"])
     };
     const OPS: Ops<XmConn> = ops::OPS;
 
-    fn open(uri: &str, _read_only: bool) -> Result<Option<XmConn>> {
+    fn open(uri: &str, read_only: bool) -> Result<Option<XmConn>> {
         let Some(settings) = Settings::from_uri(uri)? else {
             return Ok(None);
         };
-        let version = settings.config_version.unwrap_or(DEFAULT_CONFIG_VERSION);
+        let xend = xend_link::Xend::open(uri, read_only);
+        // The URI's version, else the daemon's, else the default.
+        let version = settings
+            .config_version
+            .or_else(|| xend.config_version())
+            .unwrap_or(DEFAULT_CONFIG_VERSION);
         let arch = ops::guest_arch(&settings);
         let store = Store::new(settings.dir.clone(), version, arch);
-        Ok(Some(XmConn::new(settings, store)))
+        Ok(Some(XmConn::new(settings, store, xend)))
     }
 }
 

@@ -12,6 +12,7 @@ use virtkit_xml::{Capabilities, DomainDef, FormatOptions};
 
 use crate::settings::Settings;
 use crate::store::{Config, Store, check_file_name};
+use crate::xend_link::Xend;
 
 /// libvirt's `VIR_DOMAIN_XML_SECURE`.
 const XML_SECURE: u32 = 1;
@@ -28,14 +29,16 @@ pub const SXPR_FORMAT: &str = "xen-sxpr";
 pub struct XmConn {
     pub(crate) settings: Settings,
     store: Mutex<Store>,
+    xend: Xend,
 }
 
 impl XmConn {
     /// A connection over `store`.
-    pub fn new(settings: Settings, store: Store) -> XmConn {
+    pub(crate) fn new(settings: Settings, store: Store, xend: Xend) -> XmConn {
         XmConn {
             settings,
             store: Mutex::new(store),
+            xend,
         }
     }
 
@@ -148,15 +151,44 @@ fn num_domains(_: &XmConn) -> Result<i32> {
     Ok(0)
 }
 
+/// The configs of domains that do not run (a config whose domain xend runs is that running
+/// domain, as libvirt's xm driver listed it).
+fn defined(c: &XmConn) -> Result<Vec<Arc<Config>>> {
+    let running = c.xend.running_names()?;
+    let configs = c.fresh()?.configs();
+    Ok(configs
+        .into_iter()
+        .filter(|cfg| !running.contains(&cfg.def.name))
+        .collect())
+}
+
 fn list_defined(c: &XmConn, sink: &mut dyn FnMut(&str)) -> Result<()> {
-    for cfg in c.fresh()?.configs() {
+    for cfg in defined(c)? {
         sink(&cfg.def.name);
     }
     Ok(())
 }
 
 fn num_defined(c: &XmConn) -> Result<i32> {
-    Ok(i32::try_from(c.fresh()?.configs().len()).unwrap_or(i32::MAX))
+    Ok(i32::try_from(defined(c)?.len()).unwrap_or(i32::MAX))
+}
+
+/// Starts the domain of a config: xend creates it from the config (the xend member's
+/// `op=create`, `wait_for_devices`, `unpause`); the config stays where it is.
+fn start(c: &XmConn, r: &DomainRef<'_>) -> Result<()> {
+    let cfg = config(c, r)?;
+    if c.xend.running_names()?.contains(&cfg.def.name) {
+        return Err(Error::operation_invalid(format!(
+            "domain '{}' is already running",
+            cfg.def.name
+        )));
+    }
+    let xml = cfg.def.to_xml(
+        &FormatOptions::default()
+            .with_inactive(true)
+            .with_secure(true),
+    );
+    c.xend.create(&xml).map(drop)
 }
 
 fn lookup_by_name(c: &XmConn, name: &str, sink: &mut dyn FnMut(DomainRef<'_>)) -> Result<()> {
@@ -409,6 +441,7 @@ pub(crate) const OPS: Ops<XmConn> = Ops {
     domain_lookup_by_name: Some(lookup_by_name),
     domain_define_xml: Some(define_xml),
     domain_undefine: Some(undefine),
+    domain_create: Some(start),
     domain_get_info: Some(get_info),
     domain_get_xml_desc: Some(get_xml_desc),
     domain_get_os_type: Some(get_os_type),
