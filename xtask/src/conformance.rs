@@ -82,6 +82,10 @@ struct XendPeer {
 
 impl XendPeer {
     fn start() -> Result<XendPeer> {
+        XendPeer::start_with(&[])
+    }
+
+    fn start_with(args: &[&str]) -> Result<XendPeer> {
         let exe = profile_dir(false).join("virtkit-xend-peer");
         let dir = profile_dir(false).join(format!("xtask-xend-peer-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
@@ -92,6 +96,7 @@ impl XendPeer {
             .arg(&socket)
             .arg("--seed")
             .arg(root().join("../shared/corpus/sexpr2xml"))
+            .args(args)
             .stderr(std::process::Stdio::null());
         let child = c
             .spawn()
@@ -130,7 +135,8 @@ fn judge_xm_stack(exe: &Path, xm: &Path) -> Result<()> {
     if !xend.exists() {
         return Err(format!("{} is not built", xend.display()));
     }
-    let peer = XendPeer::start()?;
+    // xend config version 2: xend keeps no inactive domains, the case the xm member is for.
+    let peer = XendPeer::start_with(&["--config-version", "2"])?;
     let configs = tempfile::Builder::new()
         .prefix("virtkit-xm-")
         .tempdir()

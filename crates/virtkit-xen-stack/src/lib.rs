@@ -127,7 +127,8 @@ impl Member {
             ],
             // The xm plugin's slots (libvirt 0.4.6's xm driver served these too, and pin,
             // attach and detach, which the plugin leaves to xend; it adds the lists of running
-            // domains — none — capabilities, OS type, autostart, persistence and state).
+            // domains — none — capabilities, OS type, autostart, persistence, state, and "not
+            // running" for the calls that need a running domain).
             Member::Xm => &[
                 Op::GetCapabilities,
                 Op::ListDomains,
@@ -139,6 +140,13 @@ impl Member {
                 Op::DomainDefineXml,
                 Op::DomainUndefine,
                 Op::DomainCreate,
+                Op::DomainShutdown,
+                Op::DomainReboot,
+                Op::DomainDestroy,
+                Op::DomainSuspend,
+                Op::DomainResume,
+                Op::DomainSave,
+                Op::DomainCoreDump,
                 Op::DomainGetInfo,
                 Op::DomainGetXmlDesc,
                 Op::DomainGetOsType,

@@ -173,6 +173,48 @@ fn num_defined(c: &XmConn) -> Result<i32> {
     Ok(i32::try_from(defined(c)?.len()).unwrap_or(i32::MAX))
 }
 
+/// The calls that need a running domain, for a domain that has a config here and does not run:
+/// "not running" (libvirt's answer for a defined, inactive domain), not "no such domain". A
+/// running domain is xend's, and the call passes on.
+fn inactive_only(c: &XmConn, r: &DomainRef<'_>) -> Result<()> {
+    let cfg = config(c, r)?;
+    if r.id >= 0 || c.xend.running_names()?.contains(&cfg.def.name) {
+        return Err(no_domain(r));
+    }
+    Err(Error::operation_invalid(format!(
+        "domain '{}' is not running",
+        cfg.def.name
+    )))
+}
+
+fn suspend(c: &XmConn, r: &DomainRef<'_>) -> Result<()> {
+    inactive_only(c, r)
+}
+
+fn resume(c: &XmConn, r: &DomainRef<'_>) -> Result<()> {
+    inactive_only(c, r)
+}
+
+fn shutdown(c: &XmConn, r: &DomainRef<'_>) -> Result<()> {
+    inactive_only(c, r)
+}
+
+fn reboot(c: &XmConn, r: &DomainRef<'_>, _flags: u32) -> Result<()> {
+    inactive_only(c, r)
+}
+
+fn destroy(c: &XmConn, r: &DomainRef<'_>) -> Result<()> {
+    inactive_only(c, r)
+}
+
+fn save(c: &XmConn, r: &DomainRef<'_>, _path: &str) -> Result<()> {
+    inactive_only(c, r)
+}
+
+fn core_dump(c: &XmConn, r: &DomainRef<'_>, _path: &str, _flags: u32) -> Result<()> {
+    inactive_only(c, r)
+}
+
 /// Starts the domain of a config: xend creates it from the config (the xend member's
 /// `op=create`, `wait_for_devices`, `unpause`); the config stays where it is.
 fn start(c: &XmConn, r: &DomainRef<'_>) -> Result<()> {
@@ -256,9 +298,20 @@ fn get_max_memory(c: &XmConn, r: &DomainRef<'_>) -> Result<u64> {
     Ok(config(c, r)?.def.memory_kib)
 }
 
+/// A domain with a config is persistent. Before config version 3 xend keeps no inactive
+/// domains, so a domain xend runs without a config here is transient; from version 3 xend may
+/// keep it, and the question passes on.
 fn is_persistent(c: &XmConn, r: &DomainRef<'_>) -> Result<bool> {
-    config(c, r)?;
-    Ok(true)
+    let store = c.fresh()?;
+    if store.by_uuid(&r.uuid).is_some() {
+        return Ok(true);
+    }
+    let version = store.config_version();
+    drop(store);
+    if version < 3 && c.xend.running_names()?.iter().any(|n| n == r.name) {
+        return Ok(false);
+    }
+    Err(no_domain(r))
 }
 
 /// Parses a definition given to define.
@@ -442,6 +495,13 @@ pub(crate) const OPS: Ops<XmConn> = Ops {
     domain_define_xml: Some(define_xml),
     domain_undefine: Some(undefine),
     domain_create: Some(start),
+    domain_shutdown: Some(shutdown),
+    domain_reboot: Some(reboot),
+    domain_destroy: Some(destroy),
+    domain_suspend: Some(suspend),
+    domain_resume: Some(resume),
+    domain_save: Some(save),
+    domain_core_dump: Some(core_dump),
     domain_get_info: Some(get_info),
     domain_get_xml_desc: Some(get_xml_desc),
     domain_get_os_type: Some(get_os_type),
