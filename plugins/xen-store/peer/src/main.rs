@@ -188,6 +188,13 @@ fn serve(stream: UnixStream, id: u64, writable: bool, shared: SharedRef) {
             ),
         };
         let Ok(out) = out else { break };
+        // Saved before the reply, so that a client told OK finds its change after a restart.
+        if !changes.is_empty()
+            && let Some(p) = sh.state.clone()
+            && let Err(e) = state::save(&p, &sh.store.tree)
+        {
+            eprintln!("virtkit-xenstore-peer: {e}");
+        }
         if send(&writer, &out).is_err() {
             break;
         }
@@ -195,11 +202,6 @@ fn serve(stream: UnixStream, id: u64, writable: bool, shared: SharedRef) {
             let _ = send(&writer, &ev);
         }
         if !changes.is_empty() {
-            if let Some(p) = sh.state.clone()
-                && let Err(e) = state::save(&p, &sh.store.tree)
-            {
-                eprintln!("virtkit-xenstore-peer: {e}");
-            }
             notify(&sh, &changes);
         }
     }

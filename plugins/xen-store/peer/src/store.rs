@@ -440,6 +440,15 @@ pub fn xen_layout(guests: u32) -> Tree {
     let dom = |t: &mut Tree, w: &mut dyn FnMut(&mut Tree, &str, &str), id: u32, name: &str, uuid: &str, mem: u64, vcpus: u32, os: &str| {
         let home = format!("/local/domain/{id}");
         let vm = format!("/vm/{uuid}");
+        if id != 0 {
+            // A guest owns its home; what it holds inherits that.
+            t.mkdir(&home).expect("layout within quota");
+            let owner = vec![Perm {
+                access: Access::None,
+                domid: id,
+            }];
+            t.set_perms(&home, owner).expect("home exists");
+        }
         w(t, &format!("{vm}/uuid"), uuid);
         w(t, &format!("{vm}/name"), name);
         w(t, &format!("{vm}/memory"), &(mem / 1024).to_string());
@@ -456,13 +465,6 @@ pub fn xen_layout(guests: u32) -> Tree {
             w(t, &format!("{home}/cpu/{c}/availability"), "online");
         }
         if id != 0 {
-            let owner = vec![
-                Perm {
-                    access: Access::None,
-                    domid: id,
-                },
-            ];
-            t.set_perms(&home, owner).expect("home exists");
             w(t, &format!("{home}/running"), "1");
             w(t, &format!("{home}/console/tty"), &format!("/dev/pts/{id}"));
             w(t, &format!("{home}/console/vnc-port"), &(5900 + id).to_string());
