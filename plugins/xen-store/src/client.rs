@@ -206,7 +206,13 @@ impl Client {
         }
     }
 
-    fn expect_ok(&mut self, kind: MsgType, tx: u32, fields: &[&str], tail: Option<&[u8]>) -> Result<()> {
+    fn expect_ok(
+        &mut self,
+        kind: MsgType,
+        tx: u32,
+        fields: &[&str],
+        tail: Option<&[u8]>,
+    ) -> Result<()> {
         let r = self.request(kind, tx, fields, tail)?;
         if r.payload != b"OK\0" {
             return Err(ClientError::Wire {
@@ -342,7 +348,12 @@ impl Client {
     /// Ends a transaction: commits when `commit`, else aborts. A commit that lost a race fails
     /// with `EAGAIN`.
     pub fn transaction_end(&mut self, tx: u32, commit: bool) -> Result<()> {
-        self.expect_ok(MsgType::TransactionEnd, tx, &[if commit { "T" } else { "F" }], None)
+        self.expect_ok(
+            MsgType::TransactionEnd,
+            tx,
+            &[if commit { "T" } else { "F" }],
+            None,
+        )
     }
 
     /// The home path of domain `domid` (`/local/domain/<id>`).
@@ -366,7 +377,10 @@ mod tests {
 
     #[test]
     fn socket_choice() {
-        assert_eq!(socket_path(Some("/tmp/s"), true, |_| true), PathBuf::from("/tmp/s"));
+        assert_eq!(
+            socket_path(Some("/tmp/s"), true, |_| true),
+            PathBuf::from("/tmp/s")
+        );
         assert_eq!(socket_path(None, false, |_| false), PathBuf::from(SOCKET));
         assert_eq!(
             socket_path(None, false, |p| p == Path::new(OLD_SOCKET)),

@@ -156,7 +156,10 @@ pub fn os_type(c: &mut Client, id: u32) -> StoreResult<Option<String>> {
         Some(vm) => c.read(0, &format!("{vm}/image/ostype"))?,
         None => None,
     };
-    Ok(Some(t.filter(|t| !t.is_empty()).unwrap_or_else(|| "linux".into())))
+    Ok(Some(
+        t.filter(|t| !t.is_empty())
+            .unwrap_or_else(|| "linux".into()),
+    ))
 }
 
 /// The memory target of domain `id`, in KiB.
@@ -189,7 +192,10 @@ pub fn info(c: &mut Client, id: u32) -> StoreResult<Option<DomainInfo>> {
 }
 
 fn no_domain(d: &DomainRef<'_>) -> Error {
-    Error::no_domain(format!("Domain not found: no domain with matching id {}", d.id))
+    Error::no_domain(format!(
+        "Domain not found: no domain with matching id {}",
+        d.id
+    ))
 }
 
 /// The id of an active domain the core names (the store knows only running domains).
@@ -197,7 +203,12 @@ fn active_id(d: &DomainRef<'_>) -> Result<u32> {
     u32::try_from(d.id)
         .ok()
         .filter(|&id| id <= MAX_DOMID)
-        .ok_or_else(|| Error::no_domain(format!("Domain not found: domain '{}' is not running", d.name)))
+        .ok_or_else(|| {
+            Error::no_domain(format!(
+                "Domain not found: domain '{}' is not running",
+                d.name
+            ))
+        })
 }
 
 fn list_domains(c: &StoreConn, out: &mut dyn FnMut(i32)) -> Result<()> {
@@ -246,7 +257,8 @@ fn get_os_type(c: &StoreConn, d: &DomainRef<'_>) -> Result<String> {
 
 fn get_max_memory(c: &StoreConn, d: &DomainRef<'_>) -> Result<u64> {
     let id = active_id(d)?;
-    c.with(|cl| memory_target(cl, id))?.ok_or_else(|| no_domain(d))
+    c.with(|cl| memory_target(cl, id))?
+        .ok_or_else(|| no_domain(d))
 }
 
 fn get_info(c: &StoreConn, d: &DomainRef<'_>) -> Result<DomainInfo> {
@@ -259,7 +271,9 @@ fn get_info(c: &StoreConn, d: &DomainRef<'_>) -> Result<DomainInfo> {
 fn write_domain(c: &StoreConn, d: &DomainRef<'_>, rel: &str, value: &str) -> Result<()> {
     let id = active_id(d)?;
     if id == 0 && rel == "control/shutdown" {
-        return Err(Error::operation_invalid("domain 0 cannot be shut down through the store"));
+        return Err(Error::operation_invalid(
+            "domain 0 cannot be shut down through the store",
+        ));
     }
     let home = home(id);
     for _ in 0..16 {

@@ -52,9 +52,7 @@ pub fn serves(uri: &str) -> bool {
     };
     let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
     let local = matches!(path, "" | "/" | "//" | "///");
-    let offline = query
-        .split('&')
-        .any(|p| p == "offline" || p == "offline=1");
+    let offline = query.split('&').any(|p| p == "offline" || p == "offline=1");
     local && !offline
 }
 
@@ -85,7 +83,11 @@ impl StoreConn {
     }
 
     /// Connects to the store on `path`, checking that it answers.
-    pub fn open_at(path: &std::path::Path, read_only: bool, timeout: Duration) -> Result<StoreConn> {
+    pub fn open_at(
+        path: &std::path::Path,
+        read_only: bool,
+        timeout: Duration,
+    ) -> Result<StoreConn> {
         let mut c = Client::connect(path, timeout).map_err(|e| {
             Error::new(
                 ErrorCode::NoConnect,
@@ -155,7 +157,12 @@ mod tests {
         for u in ["xen", "xen:", "xen://", "xen:///", "xen:///?x=1"] {
             assert!(serves(u), "{u}");
         }
-        for u in ["qemu:///system", "xen://host/", "xen:///?offline=1", "/var/lib/xend/xend-socket"] {
+        for u in [
+            "qemu:///system",
+            "xen://host/",
+            "xen:///?offline=1",
+            "/var/lib/xend/xend-socket",
+        ] {
             assert!(!serves(u), "{u}");
         }
     }

@@ -73,8 +73,25 @@ fn run(args: Args) -> Result<(), String> {
         watches: HashMap::new(),
         state: args.state.clone(),
     }));
+    // Bound under a private name and renamed into place once listening, so that a client that
+    // sees the socket can connect.
     let bind = |p: &PathBuf| {
-        UnixListener::bind(p).map_err(|e| format!("cannot listen on {}: {e}", p.display()))
+        if p.symlink_metadata().is_ok() {
+            return Err(format!(
+                "cannot listen on {}: it already exists",
+                p.display()
+            ));
+        }
+        let mut tmp = p.clone().into_os_string();
+        tmp.push(format!(".{}.binding", std::process::id()));
+        let tmp = PathBuf::from(tmp);
+        let l = UnixListener::bind(&tmp)
+            .map_err(|e| format!("cannot listen on {}: {e}", tmp.display()))?;
+        std::fs::rename(&tmp, p).map_err(|e| {
+            let _ = std::fs::remove_file(&tmp);
+            format!("cannot listen on {}: {e}", p.display())
+        })?;
+        Ok::<_, String>(l)
     };
     // The read-only socket first, so that a client that sees the main one finds both.
     let ro = args.ro_socket.as_ref().map(bind).transpose()?;

@@ -21,7 +21,7 @@ fn hex(b: &[u8]) -> String {
 }
 
 fn unhex(s: &str) -> Option<Vec<u8>> {
-    if s.len() % 2 != 0 {
+    if !s.len().is_multiple_of(2) {
         return None;
     }
     (0..s.len())
@@ -76,7 +76,8 @@ pub fn load(path: &Path) -> Result<Tree, String> {
         if p != "/" {
             t.write(p, &value).map_err(|e| format!("{}: {e}", bad()))?;
         }
-        t.set_perms(p, perms).map_err(|e| format!("{}: {e}", bad()))?;
+        t.set_perms(p, perms)
+            .map_err(|e| format!("{}: {e}", bad()))?;
     }
     Ok(t)
 }

@@ -248,7 +248,10 @@ impl Store {
 
     /// Transactions the connection `conn` has open.
     fn open_count(&self, conn: u64) -> usize {
-        self.transactions.values().filter(|(c, _)| *c == conn).count()
+        self.transactions
+            .values()
+            .filter(|(c, _)| *c == conn)
+            .count()
     }
 
     /// Drops the transactions of a connection that went away.
@@ -305,7 +308,10 @@ impl Store {
                     ["F"] => false,
                     _ => return Err("EINVAL"),
                 };
-                let Some((_, t)) = self.transactions.remove(&m.tx_id).filter(|(c, _)| *c == conn)
+                let Some((_, t)) = self
+                    .transactions
+                    .remove(&m.tx_id)
+                    .filter(|(c, _)| *c == conn)
                 else {
                     return Err("ENOENT");
                 };
@@ -437,7 +443,14 @@ pub fn xen_layout(guests: u32) -> Tree {
     let mut w = |t: &mut Tree, p: &str, v: &str| {
         t.write(p, v.as_bytes()).expect("layout within quota");
     };
-    let dom = |t: &mut Tree, w: &mut dyn FnMut(&mut Tree, &str, &str), id: u32, name: &str, uuid: &str, mem: u64, vcpus: u32, os: &str| {
+    let dom = |t: &mut Tree,
+               w: &mut dyn FnMut(&mut Tree, &str, &str),
+               id: u32,
+               name: &str,
+               uuid: &str,
+               mem: u64,
+               vcpus: u32,
+               os: &str| {
         let home = format!("/local/domain/{id}");
         let vm = format!("/vm/{uuid}");
         if id != 0 {
@@ -467,24 +480,55 @@ pub fn xen_layout(guests: u32) -> Tree {
         if id != 0 {
             w(t, &format!("{home}/running"), "1");
             w(t, &format!("{home}/console/tty"), &format!("/dev/pts/{id}"));
-            w(t, &format!("{home}/console/vnc-port"), &(5900 + id).to_string());
+            w(
+                t,
+                &format!("{home}/console/vnc-port"),
+                &(5900 + id).to_string(),
+            );
             let back = format!("/local/domain/0/backend/vbd/{id}/51712");
             w(t, &format!("{back}/dev"), "xvda");
-            w(t, &format!("{back}/params"), &format!("/var/lib/xen/images/{name}.img"));
+            w(
+                t,
+                &format!("{back}/params"),
+                &format!("/var/lib/xen/images/{name}.img"),
+            );
             w(t, &format!("{home}/device/vbd/51712/backend"), &back);
             w(t, &format!("{home}/device/vbd/51712/state"), "4");
             let vif = format!("/local/domain/0/backend/vif/{id}/0");
-            let mac = format!("00:16:3e:{:02x}:{:02x}:{:02x}", (id >> 16) & 0xff, (id >> 8) & 0xff, id & 0xff);
+            let mac = format!(
+                "00:16:3e:{:02x}:{:02x}:{:02x}",
+                (id >> 16) & 0xff,
+                (id >> 8) & 0xff,
+                id & 0xff
+            );
             w(t, &format!("{vif}/mac"), &mac);
             w(t, &format!("{vif}/bridge"), "xenbr0");
             w(t, &format!("{home}/device/vif/0/mac"), &mac);
             w(t, &format!("{home}/device/vif/0/backend"), &vif);
         }
     };
-    dom(&mut t, &mut w, 0, "Domain-0", "00000000-0000-0000-0000-000000000000", 4_194_304, 2, "linux");
+    dom(
+        &mut t,
+        &mut w,
+        0,
+        "Domain-0",
+        "00000000-0000-0000-0000-000000000000",
+        4_194_304,
+        2,
+        "linux",
+    );
     for id in 1..=guests {
         let uuid = format!("{:08x}-0000-4000-8000-{:012x}", 0x5eed_0000u32 + id, id);
-        dom(&mut t, &mut w, id, &format!("guest-{id}"), &uuid, 262_144, 1, "linux");
+        dom(
+            &mut t,
+            &mut w,
+            id,
+            &format!("guest-{id}"),
+            &uuid,
+            262_144,
+            1,
+            "linux",
+        );
     }
     w(&mut t, "/tool/xenstored", "");
     t
@@ -504,18 +548,56 @@ mod tests {
         let o = s.handle(1, true, &req(MsgType::Write, 0, &["/a/b/c"], Some(b"v")));
         assert_eq!(o.reply, Ok(b"OK\0".to_vec()));
         assert_eq!(o.changes.len(), 1);
-        assert_eq!(s.handle(1, true, &req(MsgType::Read, 0, &["/a/b/c"], None)).reply, Ok(b"v".to_vec()));
-        assert_eq!(s.handle(1, true, &req(MsgType::Read, 0, &["/a/b"], None)).reply, Ok(Vec::new()));
-        assert_eq!(s.handle(1, true, &req(MsgType::Read, 0, &["/x"], None)).reply, Err("ENOENT"));
-        assert_eq!(s.handle(1, true, &req(MsgType::Directory, 0, &["/a"], None)).reply, Ok(b"b\0".to_vec()));
-        assert_eq!(s.handle(1, false, &req(MsgType::Write, 0, &["/a"], Some(b""))).reply, Err("EROFS"));
+        assert_eq!(
+            s.handle(1, true, &req(MsgType::Read, 0, &["/a/b/c"], None))
+                .reply,
+            Ok(b"v".to_vec())
+        );
+        assert_eq!(
+            s.handle(1, true, &req(MsgType::Read, 0, &["/a/b"], None))
+                .reply,
+            Ok(Vec::new())
+        );
+        assert_eq!(
+            s.handle(1, true, &req(MsgType::Read, 0, &["/x"], None))
+                .reply,
+            Err("ENOENT")
+        );
+        assert_eq!(
+            s.handle(1, true, &req(MsgType::Directory, 0, &["/a"], None))
+                .reply,
+            Ok(b"b\0".to_vec())
+        );
+        assert_eq!(
+            s.handle(1, false, &req(MsgType::Write, 0, &["/a"], Some(b"")))
+                .reply,
+            Err("EROFS")
+        );
         // A missing node whose parent exists: OK; whose parent is missing: ENOENT.
-        assert_eq!(s.handle(1, true, &req(MsgType::Rm, 0, &["/a/zz"], None)).reply, Ok(b"OK\0".to_vec()));
-        assert_eq!(s.handle(1, true, &req(MsgType::Rm, 0, &["/q/zz"], None)).reply, Err("ENOENT"));
-        assert_eq!(s.handle(1, true, &req(MsgType::Rm, 0, &["/a"], None)).reply, Ok(b"OK\0".to_vec()));
+        assert_eq!(
+            s.handle(1, true, &req(MsgType::Rm, 0, &["/a/zz"], None))
+                .reply,
+            Ok(b"OK\0".to_vec())
+        );
+        assert_eq!(
+            s.handle(1, true, &req(MsgType::Rm, 0, &["/q/zz"], None))
+                .reply,
+            Err("ENOENT")
+        );
+        assert_eq!(
+            s.handle(1, true, &req(MsgType::Rm, 0, &["/a"], None)).reply,
+            Ok(b"OK\0".to_vec())
+        );
         assert_eq!(s.tree.get("/a"), None);
-        assert_eq!(s.handle(1, true, &req(MsgType::Rm, 0, &["/"], None)).reply, Err("EINVAL"));
-        assert_eq!(s.handle(1, true, &req(MsgType::Read, 0, &["/a//b"], None)).reply, Err("EINVAL"));
+        assert_eq!(
+            s.handle(1, true, &req(MsgType::Rm, 0, &["/"], None)).reply,
+            Err("EINVAL")
+        );
+        assert_eq!(
+            s.handle(1, true, &req(MsgType::Read, 0, &["/a//b"], None))
+                .reply,
+            Err("EINVAL")
+        );
         // Relative paths are below domain 0's home.
         s.handle(1, true, &req(MsgType::Write, 0, &["rel"], Some(b"1")));
         assert_eq!(s.tree.get("/local/domain/0/rel").unwrap().value, b"1");
@@ -524,13 +606,34 @@ mod tests {
     #[test]
     fn perms_inherit_and_set() {
         let mut s = Store::new(xen_layout(1));
-        let got = s.handle(1, true, &req(MsgType::GetPerms, 0, &["/local/domain/1/name"], None));
+        let got = s.handle(
+            1,
+            true,
+            &req(MsgType::GetPerms, 0, &["/local/domain/1/name"], None),
+        );
         assert_eq!(got.reply, Ok(b"n1\0".to_vec()));
-        let set = s.handle(1, true, &req(MsgType::SetPerms, 0, &["/local/domain/1/name", "n0", "r1"], None));
+        let set = s.handle(
+            1,
+            true,
+            &req(
+                MsgType::SetPerms,
+                0,
+                &["/local/domain/1/name", "n0", "r1"],
+                None,
+            ),
+        );
         assert_eq!(set.reply, Ok(b"OK\0".to_vec()));
-        let got = s.handle(1, true, &req(MsgType::GetPerms, 0, &["/local/domain/1/name"], None));
+        let got = s.handle(
+            1,
+            true,
+            &req(MsgType::GetPerms, 0, &["/local/domain/1/name"], None),
+        );
         assert_eq!(got.reply, Ok(b"n0\0r1\0".to_vec()));
-        let bad = s.handle(1, true, &req(MsgType::SetPerms, 0, &["/local/domain/1/name", "x1"], None));
+        let bad = s.handle(
+            1,
+            true,
+            &req(MsgType::SetPerms, 0, &["/local/domain/1/name", "x1"], None),
+        );
         assert_eq!(bad.reply, Err("EINVAL"));
     }
 
@@ -538,27 +641,63 @@ mod tests {
     fn transactions_conflict_with_eagain() {
         let mut s = Store::new(Tree::default());
         let id = |o: Outcome| -> u32 {
-            String::from_utf8(o.reply.unwrap()).unwrap().trim_end_matches('\0').parse().unwrap()
+            String::from_utf8(o.reply.unwrap())
+                .unwrap()
+                .trim_end_matches('\0')
+                .parse()
+                .unwrap()
         };
         let t1 = id(s.handle(1, true, &req(MsgType::TransactionStart, 0, &[""], None)));
         s.handle(1, true, &req(MsgType::Write, t1, &["/x"], Some(b"1")));
         // Invisible outside until committed.
-        assert_eq!(s.handle(1, true, &req(MsgType::Read, 0, &["/x"], None)).reply, Err("ENOENT"));
+        assert_eq!(
+            s.handle(1, true, &req(MsgType::Read, 0, &["/x"], None))
+                .reply,
+            Err("ENOENT")
+        );
         let end = s.handle(1, true, &req(MsgType::TransactionEnd, t1, &["T"], None));
         assert_eq!(end.reply, Ok(b"OK\0".to_vec()));
         assert_eq!(end.changes.len(), 1);
-        assert_eq!(s.handle(1, true, &req(MsgType::Read, 0, &["/x"], None)).reply, Ok(b"1".to_vec()));
+        assert_eq!(
+            s.handle(1, true, &req(MsgType::Read, 0, &["/x"], None))
+                .reply,
+            Ok(b"1".to_vec())
+        );
         let t2 = id(s.handle(1, true, &req(MsgType::TransactionStart, 0, &[""], None)));
         s.handle(1, true, &req(MsgType::Write, t2, &["/x"], Some(b"2")));
         s.handle(2, true, &req(MsgType::Write, 0, &["/y"], Some(b"3")));
-        assert_eq!(s.handle(1, true, &req(MsgType::TransactionEnd, t2, &["T"], None)).reply, Err("EAGAIN"));
-        assert_eq!(s.handle(1, true, &req(MsgType::Read, 0, &["/x"], None)).reply, Ok(b"1".to_vec()));
+        assert_eq!(
+            s.handle(1, true, &req(MsgType::TransactionEnd, t2, &["T"], None))
+                .reply,
+            Err("EAGAIN")
+        );
+        assert_eq!(
+            s.handle(1, true, &req(MsgType::Read, 0, &["/x"], None))
+                .reply,
+            Ok(b"1".to_vec())
+        );
         // Another connection's transaction, an unknown one, a bad argument.
         let t3 = id(s.handle(1, true, &req(MsgType::TransactionStart, 0, &[""], None)));
-        assert_eq!(s.handle(2, true, &req(MsgType::Read, t3, &["/x"], None)).reply, Err("ENOENT"));
-        assert_eq!(s.handle(1, true, &req(MsgType::TransactionEnd, t3, &["X"], None)).reply, Err("EINVAL"));
-        assert_eq!(s.handle(1, true, &req(MsgType::TransactionEnd, t3, &["F"], None)).reply, Ok(b"OK\0".to_vec()));
-        assert_eq!(s.handle(1, true, &req(MsgType::TransactionEnd, t3, &["F"], None)).reply, Err("ENOENT"));
+        assert_eq!(
+            s.handle(2, true, &req(MsgType::Read, t3, &["/x"], None))
+                .reply,
+            Err("ENOENT")
+        );
+        assert_eq!(
+            s.handle(1, true, &req(MsgType::TransactionEnd, t3, &["X"], None))
+                .reply,
+            Err("EINVAL")
+        );
+        assert_eq!(
+            s.handle(1, true, &req(MsgType::TransactionEnd, t3, &["F"], None))
+                .reply,
+            Ok(b"OK\0".to_vec())
+        );
+        assert_eq!(
+            s.handle(1, true, &req(MsgType::TransactionEnd, t3, &["F"], None))
+                .reply,
+            Err("ENOENT")
+        );
     }
 
     #[test]
@@ -576,7 +715,13 @@ mod tests {
         let t = xen_layout(3);
         assert_eq!(t.get("/local/domain/0/name").unwrap().value, b"Domain-0");
         assert_eq!(t.get("/local/domain/3/name").unwrap().value, b"guest-3");
-        let names: Vec<&str> = t.get("/local/domain").unwrap().children.iter().map(|c| c.name.as_str()).collect();
+        let names: Vec<&str> = t
+            .get("/local/domain")
+            .unwrap()
+            .children
+            .iter()
+            .map(|c| c.name.as_str())
+            .collect();
         assert_eq!(names, ["0", "1", "2", "3"]);
     }
 }

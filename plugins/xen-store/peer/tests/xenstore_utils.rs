@@ -105,7 +105,9 @@ fn tools_present() -> bool {
         std::env::var_os("CI").is_none(),
         "xenstore-utils missing under CI: {missing:?} (scripts/install-test-deps.sh installs them)"
     );
-    eprintln!("skipped: xenstore-utils not installed ({missing:?}); scripts/install-test-deps.sh installs them");
+    eprintln!(
+        "skipped: xenstore-utils not installed ({missing:?}); scripts/install-test-deps.sh installs them"
+    );
     false
 }
 
@@ -115,12 +117,24 @@ fn read_write_list_ls_rm_exists() {
         return;
     }
     let p = Peer::start(2, None);
-    assert_eq!(p.ok("xenstore-read", &["/local/domain/0/name"]), "Domain-0\n");
-    assert_eq!(p.ok("xenstore-read", &["/local/domain/2/name"]), "guest-2\n");
+    assert_eq!(
+        p.ok("xenstore-read", &["/local/domain/0/name"]),
+        "Domain-0\n"
+    );
+    assert_eq!(
+        p.ok("xenstore-read", &["/local/domain/2/name"]),
+        "guest-2\n"
+    );
     assert_eq!(p.ok("xenstore-list", &["/local/domain"]), "0\n1\n2\n");
     // xenstore-write wraps its write in a transaction.
-    p.ok("xenstore-write", &["/test/a", "one", "/test/b", "two words"]);
-    assert_eq!(p.ok("xenstore-read", &["/test/a", "/test/b"]), "one\ntwo words\n");
+    p.ok(
+        "xenstore-write",
+        &["/test/a", "one", "/test/b", "two words"],
+    );
+    assert_eq!(
+        p.ok("xenstore-read", &["/test/a", "/test/b"]),
+        "one\ntwo words\n"
+    );
     assert_eq!(
         p.ok("xenstore-ls", &["/test"]),
         "a = \"one\"\nb = \"two words\"\n"
@@ -136,16 +150,32 @@ fn read_write_list_ls_rm_exists() {
     p.ok("xenstore-write", &["rel", "x"]);
     assert_eq!(p.ok("xenstore-read", &["/local/domain/0/rel"]), "x\n");
 
-    assert!(p.tool(false, "xenstore-exists", &["/test/a"]).status.success());
-    assert!(!p.tool(false, "xenstore-exists", &["/test/zz"]).status.success());
+    assert!(
+        p.tool(false, "xenstore-exists", &["/test/a"])
+            .status
+            .success()
+    );
+    assert!(
+        !p.tool(false, "xenstore-exists", &["/test/zz"])
+            .status
+            .success()
+    );
     p.ok("xenstore-rm", &["/test/a"]);
-    assert!(!p.tool(false, "xenstore-exists", &["/test/a"]).status.success());
+    assert!(
+        !p.tool(false, "xenstore-exists", &["/test/a"])
+            .status
+            .success()
+    );
     let miss = p.tool(false, "xenstore-read", &["/test/a"]);
     assert!(!miss.status.success());
     assert!(String::from_utf8_lossy(&miss.stderr).contains("couldn't read path /test/a"));
     // rm of a missing node under an existing parent succeeds; with a missing parent it fails.
     p.ok("xenstore-rm", &["/test/none"]);
-    assert!(!p.tool(false, "xenstore-rm", &["/nothing/here"]).status.success());
+    assert!(
+        !p.tool(false, "xenstore-rm", &["/nothing/here"])
+            .status
+            .success()
+    );
 }
 
 #[test]
@@ -168,7 +198,11 @@ fn chmod_and_permissions_listing() {
     let ls = p.ok("xenstore-ls", &["-p", "/local/domain/1/memory"]);
     assert!(ls.trim_end().ends_with("(n1)"), "{ls}");
     // A bad permission is refused.
-    assert!(!p.tool(false, "xenstore-chmod", &["/perm/x", "q1"]).status.success());
+    assert!(
+        !p.tool(false, "xenstore-chmod", &["/perm/x", "q1"])
+            .status
+            .success()
+    );
 }
 
 #[test]
@@ -203,7 +237,10 @@ fn watch_sees_initial_and_later_events() {
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(lines.len(), 3, "{text}");
     assert_eq!(lines[0], "/w");
-    assert!(lines[1].starts_with("/w/k") && lines[2].starts_with("/w/k"), "{text}");
+    assert!(
+        lines[1].starts_with("/w/k") && lines[2].starts_with("/w/k"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -225,5 +262,8 @@ fn read_only_socket_refuses_changes_and_state_survives() {
     }
     let p = Peer::start(0, Some(&state));
     assert_eq!(p.ok("xenstore-read", &["/kept"]), "yes\n");
-    assert_eq!(p.ok("xenstore-read", &["/local/domain/1/name"]), "guest-1\n");
+    assert_eq!(
+        p.ok("xenstore-read", &["/local/domain/1/name"]),
+        "guest-1\n"
+    );
 }
