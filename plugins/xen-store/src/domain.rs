@@ -231,22 +231,20 @@ fn answer(k: &Known, out: &mut dyn FnMut(DomainRef<'_>)) {
 }
 
 fn lookup_by_id(c: &StoreConn, id: i32, out: &mut dyn FnMut(DomainRef<'_>)) -> Result<()> {
-    let Ok(id) = u32::try_from(id) else {
-        return Ok(());
+    let missing = || Error::no_domain(format!("no domain with matching id {id}"));
+    let Some(domid) = u32::try_from(id).ok().filter(|&i| i <= MAX_DOMID) else {
+        return Err(missing());
     };
-    if id > MAX_DOMID {
-        return Ok(());
-    }
-    if let Some(k) = c.with(|cl| by_id(cl, id))? {
-        answer(&k, out);
-    }
+    let k = c.with(|cl| by_id(cl, domid))?.ok_or_else(missing)?;
+    answer(&k, out);
     Ok(())
 }
 
 fn lookup_by_name(c: &StoreConn, name: &str, out: &mut dyn FnMut(DomainRef<'_>)) -> Result<()> {
-    if let Some(k) = c.with(|cl| by_name(cl, name))? {
-        answer(&k, out);
-    }
+    let k = c
+        .with(|cl| by_name(cl, name))?
+        .ok_or_else(|| Error::no_domain(format!("no domain with matching name '{name}'")))?;
+    answer(&k, out);
     Ok(())
 }
 

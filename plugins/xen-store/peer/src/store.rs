@@ -477,8 +477,8 @@ pub fn xen_layout(guests: u32) -> Tree {
         for c in 0..vcpus {
             w(t, &format!("{home}/cpu/{c}/availability"), "online");
         }
+        w(t, &format!("{home}/running"), "1");
         if id != 0 {
-            w(t, &format!("{home}/running"), "1");
             w(t, &format!("{home}/console/tty"), &format!("/dev/pts/{id}"));
             w(
                 t,

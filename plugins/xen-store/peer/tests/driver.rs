@@ -216,9 +216,11 @@ fn through_the_driver_table() {
     let e = (ops.domain_shutdown.unwrap())(&conn, &r).unwrap_err();
     assert_eq!(e.code, virtkit_driver::ErrorCode::NoDomain);
     assert!(c.read(0, "/local/domain/1").unwrap().is_none());
-    let mut none = true;
-    (ops.domain_lookup_by_id.unwrap())(&conn, 1, &mut |_| none = false).unwrap();
-    assert!(none);
+    let e = (ops.domain_lookup_by_id.unwrap())(&conn, 1, &mut |_| panic!("found")).unwrap_err();
+    assert_eq!(e.message, "Domain not found: no domain with matching id 1");
+    let e = (ops.domain_lookup_by_name.unwrap())(&conn, "guest-1", &mut |_| panic!("found"))
+        .unwrap_err();
+    assert_eq!(e.code, virtkit_driver::ErrorCode::NoDomain);
 }
 
 /// A "store" that answers with a reply over the limit, with garbage, or not at all.
