@@ -27,3 +27,14 @@ done
 mkdir -p "$here/corpus/xml_to_sexpr"
 find "$shared/corpus/sexpr2xml" "$shared/corpus/xml2sexpr" -name '*.xml' -exec cp {} "$here/corpus/xml_to_sexpr/" \;
 echo "$(ls "$here/corpus/xml_to_sexpr" | wc -l) seeds in $here/corpus/xml_to_sexpr"
+
+# The xenstore decoder: a READ request, a directory reply, an error reply, a watch event (in the
+# byte order of a little-endian host).
+xs=$here/corpus/xenstore_message
+mkdir -p "$xs"
+printf '\002\000\000\000\007\000\000\000\000\000\000\000\025\000\000\000/local/domain/0/name\000' >"$xs/read"
+printf '\001\000\000\000\003\000\000\000\000\000\000\000\006\000\000\0000\0001\0002\000' >"$xs/directory"
+printf '\020\000\000\000\004\000\000\000\000\000\000\000\007\000\000\000ENOENT\000' >"$xs/error"
+printf '\017\000\000\000\000\000\000\000\000\000\000\000\011\000\000\000/a/b\000tok\000' >"$xs/event"
+printf '\003\000\000\000\005\000\000\000\000\000\000\000\010\000\000\000n0\000r12\000' >"$xs/perms"
+echo "$(ls "$xs" | wc -l) seeds in $xs"
