@@ -1,7 +1,9 @@
 //! The conformance suite on every built plugin, and on the out-of-tree examples.
 //!
 //! * [`plugins`]: `virtkit-conformance` on every `libvirtkit_driver_*.so` of the build tree; the
-//!   openvz plugin on a stand-in OpenVZ host (a temporary root served by the stand-in tools).
+//!   openvz plugin on a stand-in OpenVZ host (a temporary root served by the stand-in tools),
+//!   the xen-store plugin against a xenstore peer; the xen-hypercall plugin finds no Xen here
+//!   and is judged on what needs no connection.
 //! * [`examples`]: builds `examples/out-of-tree-c` (with its Makefile) and
 //!   `examples/out-of-tree-rust` (with its own cargo workspace), each into its own `target/`
 //!   directory, runs the suite on each plugin, and has the `virtkit` CLI of the build tree load
@@ -34,6 +36,48 @@ fn judge(exe: &Path, plugin: &Path, uri: Option<&str>) -> Result<()> {
     if let Some(u) = uri {
         c.args(["--uri", u]);
     }
+    run(c)
+}
+
+/// The xen-store member against a xenstore peer (`virtkit-xenstore-peer`, three guests besides
+/// domain 0) on `xen:///`, the suite given the peer's socket through `XENSTORED_PATH` as Xen's
+/// tools are. The peer is killed and its directory removed when the suite ends.
+fn judge_xen_store(exe: &Path, plugin: &Path) -> Result<()> {
+    let dir = tempfile::Builder::new()
+        .prefix("virtkit-xenstore-")
+        .tempdir()
+        .map_err(|e| format!("cannot make a temporary directory: {e}"))?;
+    let socket = dir.path().join("socket");
+    let peer_exe = profile_dir(false).join("virtkit-xenstore-peer");
+    let child = Command::new(&peer_exe)
+        .arg("--socket")
+        .arg(&socket)
+        .args(["--guests", "3"])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .map_err(|e| format!("cannot run {}: {e}", peer_exe.display()))?;
+    struct Kill(std::process::Child);
+    impl Drop for Kill {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let mut peer = Kill(child);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !socket.exists() {
+        if let Ok(Some(s)) = peer.0.try_wait() {
+            return Err(format!("virtkit-xenstore-peer exited: {s}"));
+        }
+        if std::time::Instant::now() > deadline {
+            return Err("virtkit-xenstore-peer does not listen".into());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let mut c = Command::new(exe);
+    c.arg(plugin)
+        .args(["--uri", "xen:///"])
+        .env("XENSTORED_PATH", &socket);
     run(c)
 }
 
@@ -80,8 +124,15 @@ pub(crate) fn plugins(plugins: &[PathBuf]) -> Result<()> {
             let openvz = p
                 .file_name()
                 .is_some_and(|n| n == "libvirtkit_driver_openvz.so");
+            let xen_store = p
+                .file_name()
+                .is_some_and(|n| n == "libvirtkit_driver_xen_store.so");
             if openvz {
                 judge_openvz(&exe, p)
+                    .map_err(|e| eprintln!("xtask: {e}"))
+                    .is_err()
+            } else if xen_store {
+                judge_xen_store(&exe, p)
                     .map_err(|e| eprintln!("xtask: {e}"))
                     .is_err()
             } else {
