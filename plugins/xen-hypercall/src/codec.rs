@@ -219,6 +219,18 @@ pub fn max_mem_request(domid: u16, kib: u64) -> DomctlBuf {
     b
 }
 
+/// `XEN_DOMCTL_max_vcpus`.
+pub fn max_vcpus_request(domid: u16, max: u32) -> DomctlBuf {
+    let mut b = domctl(layout::DOMCTL_MAX_VCPUS, domid);
+    put(&mut b, DOMCTL_ARG, l::MAX_VCPUS_MAX, max.into());
+    b
+}
+
+/// The max_vcpus argument.
+pub fn max_vcpus_arg(b: &[u8]) -> u32 {
+    get(b, DOMCTL_ARG, l::MAX_VCPUS_MAX) as u32
+}
+
 /// `XEN_DOMCTL_getvcpuinfo`.
 pub fn vcpuinfo_request(domid: u16, vcpu: u32) -> DomctlBuf {
     let mut b = domctl(layout::DOMCTL_GETVCPUINFO, domid);

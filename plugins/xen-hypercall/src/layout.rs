@@ -124,6 +124,9 @@ pub mod v4_17 {
     /// `xen_domctl.u`.
     pub const DOMCTL_U: Field = f("xen_domctl", "u", 16, 128);
 
+    /// `.max` of `struct xen_domctl_max_vcpus`.
+    pub const MAX_VCPUS_MAX: Field = f("xen_domctl_max_vcpus", "max", 0, 4);
+
     /// `.max_memkb` of `struct xen_domctl_max_mem`.
     pub const MAX_MEM_KB: Field = f("xen_domctl_max_mem", "max_memkb", 0, 8);
 
@@ -194,6 +197,7 @@ pub mod v4_17 {
         DOMCTL_DOMAIN,
         DOMCTL_U,
         MAX_MEM_KB,
+        MAX_VCPUS_MAX,
         VI_VCPU,
         VI_ONLINE,
         VI_BLOCKED,
@@ -228,6 +232,7 @@ pub mod v4_17 {
             super::DOMCTL_GETVCPUAFFINITY as u64,
         ),
         ("XEN_DOMCTL_max_mem", super::DOMCTL_MAX_MEM as u64),
+        ("XEN_DOMCTL_max_vcpus", super::DOMCTL_MAX_VCPUS as u64),
         ("XEN_DOMCTL_getvcpuinfo", super::DOMCTL_GETVCPUINFO as u64),
         ("XEN_DOMINF_dying", super::DOMINF_DYING as u64),
         ("XEN_DOMINF_hvm_guest", super::DOMINF_HVM as u64),
@@ -271,6 +276,8 @@ pub const DOMCTL_GETVCPUAFFINITY: u32 = 25;
 pub const DOMCTL_MAX_MEM: u32 = 11;
 /// `XEN_DOMCTL_getvcpuinfo`.
 pub const DOMCTL_GETVCPUINFO: u32 = 14;
+/// `XEN_DOMCTL_max_vcpus`.
+pub const DOMCTL_MAX_VCPUS: u32 = 15;
 /// `XEN_DOMINF_dying`.
 pub const DOMINF_DYING: u32 = 1 << 0;
 /// `XEN_DOMINF_shutdown`.

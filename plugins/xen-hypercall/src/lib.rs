@@ -21,6 +21,7 @@ pub mod privcmd;
 pub mod sim;
 
 use std::io;
+use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -50,10 +51,12 @@ pub trait Hypervisor: Send + Sync {
     fn domctl(&self, req: &mut DomctlBuf, buf: Option<(&mut [u8], usize)>) -> io::Result<()>;
 }
 
-/// A connection: the hypervisor, and the store for names.
+/// A connection: the hypervisor, the store for names, where the capabilities come from.
 pub struct HypercallConn {
     hv: Box<dyn Hypervisor>,
     store: Option<Mutex<Client>>,
+    caps_path: PathBuf,
+    cpuinfo_path: PathBuf,
 }
 
 /// Records asked for per getdomaininfolist call.
@@ -69,7 +72,16 @@ impl HypercallConn {
         HypercallConn {
             hv,
             store: store.map(Mutex::new),
+            caps_path: PathBuf::from(virtkit_xen::HYPERVISOR_CAPS_PATH),
+            cpuinfo_path: PathBuf::from(virtkit_xen::CPUINFO_PATH),
         }
+    }
+
+    /// Reads the capability string and cpuinfo from other files (tests).
+    pub fn with_caps_files(mut self, caps: &Path, cpuinfo: &Path) -> HypercallConn {
+        self.caps_path = caps.to_path_buf();
+        self.cpuinfo_path = cpuinfo.to_path_buf();
+        self
     }
 
     /// Opens a local `xen:` URI on this host's privcmd device; declines other URIs and fails
@@ -192,6 +204,48 @@ fn get_version(c: &HypercallConn) -> Result<u64> {
         c.hv.xen_version()
             .map_err(|e| hv_error("xen_version", &e))?;
     Ok(u64::from(v >> 16) * 1_000_000 + u64::from(v & 0xffff) * 1_000)
+}
+
+/// What libvirt answered for the most VCPUs of a Xen guest (`MAX_VIRT_CPUS`).
+pub const MAX_VIRT_CPUS: i32 = 32;
+
+fn get_max_vcpus(_: &HypercallConn, domain_type: &str) -> Result<i32> {
+    if domain_type.is_empty() || domain_type.eq_ignore_ascii_case("xen") {
+        Ok(MAX_VIRT_CPUS)
+    } else {
+        Err(Error::invalid_arg(format!("unknown type '{domain_type}'")))
+    }
+}
+
+/// The capabilities as libvirt built them, from the hypervisor's capability string and cpuinfo
+/// (`virtkit-xen`'s builder), with the hypervisor's version.
+fn get_capabilities(c: &HypercallConn) -> Result<String> {
+    let v =
+        c.hv.xen_version()
+            .map_err(|e| hv_error("xen_version", &e))?;
+    let version = virtkit_xen::XenVersion {
+        major: v >> 16,
+        minor: v & 0xffff,
+    };
+    virtkit_xen::xen_capabilities_from_files(
+        virtkit_driver::host::host_arch(),
+        &c.caps_path,
+        &c.cpuinfo_path,
+        Some(version),
+    )
+    .map(|caps| caps.to_xml())
+    .map_err(|e| Error::operation_failed(e.to_string()))
+}
+
+fn set_vcpus(c: &HypercallConn, d: &DomainRef<'_>, n: u32) -> Result<()> {
+    let id = domid_of(d)?;
+    if n == 0 || n > MAX_VIRT_CPUS as u32 {
+        return Err(Error::invalid_arg(format!(
+            "{n} VCPUs: 1 to {MAX_VIRT_CPUS} allowed"
+        )));
+    }
+    c.domctl("max_vcpus", codec::max_vcpus_request(id, n))
+        .map(|_| ())
 }
 
 fn node_get_info(c: &HypercallConn) -> Result<NodeInfo> {
@@ -354,10 +408,12 @@ fn pin_vcpu(c: &HypercallConn, d: &DomainRef<'_>, vcpu: u32, map: &[u8]) -> Resu
         })
 }
 
-/// The operations of the hypercall member (libvirt 0.4.6's hypervisor sub-driver, less the
-/// capabilities, max vcpus and setvcpus for now).
+/// The operations of the hypercall member (libvirt 0.4.6's hypervisor sub-driver, plus node
+/// info from physinfo).
 pub const OPS: Ops<HypercallConn> = Ops {
     get_version: Some(get_version),
+    get_max_vcpus: Some(get_max_vcpus),
+    get_capabilities: Some(get_capabilities),
     node_get_info: Some(node_get_info),
     list_domains: Some(list_domains),
     num_of_domains: Some(num_of_domains),
@@ -370,6 +426,7 @@ pub const OPS: Ops<HypercallConn> = Ops {
     domain_get_max_memory: Some(get_max_memory),
     domain_set_max_memory: Some(set_max_memory),
     domain_get_info: Some(get_info),
+    domain_set_vcpus: Some(set_vcpus),
     domain_pin_vcpu: Some(pin_vcpu),
     domain_get_vcpus: Some(get_vcpus),
     ..Ops::NONE

@@ -150,6 +150,21 @@ impl Hypervisor for SimHypervisor {
             layout::DOMCTL_MAX_MEM => {
                 doms[i].info.max_pages = codec::max_mem_arg(req) / 4;
             }
+            layout::DOMCTL_MAX_VCPUS => {
+                let max = codec::max_vcpus_arg(req);
+                if max == 0 || max > 128 {
+                    return Err(einval());
+                }
+                let d = &mut doms[i];
+                d.info.nr_online_vcpus = max;
+                d.info.max_vcpu_id = max - 1;
+                let template = d.vcpus[0];
+                d.vcpus.resize(max as usize, template);
+                for (n, v) in d.vcpus.iter_mut().enumerate() {
+                    v.vcpu = n as u32;
+                }
+                d.affinity.resize(max as usize, vec![0xff]);
+            }
             layout::DOMCTL_GETVCPUINFO => {
                 let vcpu = u32::from_ne_bytes(req[16..20].try_into().map_err(|_| einval())?);
                 let v = *doms[i].vcpus.get(vcpu as usize).ok_or_else(esrch)?;
