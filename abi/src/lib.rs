@@ -47,7 +47,7 @@ extern crate alloc;
 use core::ffi::c_void;
 
 mod info;
-pub use info::{DomainInfo, NodeInfo, VcpuInfo};
+pub use info::{DomainInfo, MAX_HOST_CPUS, MAX_MEMORY_KIB, MAX_VCPUS, NodeInfo, VcpuInfo};
 
 /// Magic number at the start of every driver table: the bytes `VKDR` read as a little-endian u32.
 pub const VK_MAGIC: u32 = 0x5244_4B56;
@@ -642,6 +642,12 @@ pub enum VkErrorCode {
     InvalidArg = 8,
     /// The operation failed.
     OperationFailed = 9,
+    /// A GET request to a daemon (xend) failed.
+    GetFailed = 10,
+    /// A POST request to a daemon (xend) failed.
+    PostFailed = 11,
+    /// A daemon (xend) answered with an unexpected HTTP status.
+    HttpError = 12,
     /// Unsupported OS type.
     OsType = 16,
     /// Missing kernel information.
@@ -694,7 +700,7 @@ pub enum VkErrorCode {
 
 impl VkErrorCode {
     /// Every code, for iteration.
-    pub const ALL: [VkErrorCode; 32] = [
+    pub const ALL: [VkErrorCode; 35] = [
         VkErrorCode::InternalError,
         VkErrorCode::NoMemory,
         VkErrorCode::NoSupport,
@@ -703,6 +709,9 @@ impl VkErrorCode {
         VkErrorCode::InvalidDomain,
         VkErrorCode::InvalidArg,
         VkErrorCode::OperationFailed,
+        VkErrorCode::GetFailed,
+        VkErrorCode::PostFailed,
+        VkErrorCode::HttpError,
         VkErrorCode::OsType,
         VkErrorCode::NoKernel,
         VkErrorCode::NoRoot,

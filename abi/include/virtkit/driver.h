@@ -221,6 +221,9 @@ typedef enum vk_error_code {
     VK_ERR_INVALID_DOMAIN = 7,      /**< Invalid domain object. */
     VK_ERR_INVALID_ARG = 8,         /**< Invalid argument. */
     VK_ERR_OPERATION_FAILED = 9,    /**< The operation failed. */
+    VK_ERR_GET_FAILED = 10,         /**< A GET request to a daemon (xend) failed. */
+    VK_ERR_POST_FAILED = 11,        /**< A POST request to a daemon (xend) failed. */
+    VK_ERR_HTTP_ERROR = 12,         /**< A daemon (xend) answered with an unexpected HTTP status. */
     VK_ERR_OS_TYPE = 16,            /**< Unsupported OS type. */
     VK_ERR_NO_KERNEL = 17,          /**< Missing kernel information. */
     VK_ERR_NO_ROOT = 18,            /**< Missing root device. */

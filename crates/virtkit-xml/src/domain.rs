@@ -1,5 +1,7 @@
 //! `<domain>`: the top-level guest definition.
 
+use std::collections::HashSet;
+
 use uuid::Uuid;
 
 use crate::devices::{
@@ -25,6 +27,56 @@ pub const DOMAIN_TYPES: &[&str] = &[
 /// `xen` is written back as `linux`, as libvirt does.
 pub const OS_TYPES: &[&str] = &["hvm", "xen", "linux", "exe", "uml"];
 
+/// The largest `<vcpu>` count accepted. libvirt's API carries a domain's vCPU count as an
+/// `unsigned short` (`virDomainInfo.nrVirtCpu`) and its drivers refuse counts beyond it; a larger
+/// count could only make the drivers allocate per-vCPU records without bound.
+pub const MAX_VCPUS: u32 = 65_535;
+
+/// `<vcpu cpuset>` names host CPUs below this number: libvirt's `VIR_DOMAIN_CPUMASK_LEN`
+/// (libvirt 9.0 accepts CPU 16383 and refuses 16384).
+pub const MAX_CPUSET_CPUS: u32 = 16_384;
+
+/// Architectures (`<os><type arch>`) this crate accepts: libvirt's names.
+pub const ARCHITECTURES: &[&str] = &[
+    "alpha",
+    "armv6l",
+    "armv7l",
+    "armv7b",
+    "aarch64",
+    "cris",
+    "i686",
+    "ia64",
+    "lm32",
+    "loongarch64",
+    "m68k",
+    "microblaze",
+    "microblazeel",
+    "mips",
+    "mipsel",
+    "mips64",
+    "mips64el",
+    "openrisc",
+    "parisc",
+    "parisc64",
+    "ppc",
+    "ppcle",
+    "ppc64",
+    "ppc64le",
+    "ppcemb",
+    "riscv32",
+    "riscv64",
+    "s390",
+    "s390x",
+    "sh4",
+    "sh4eb",
+    "sparc",
+    "sparc64",
+    "unicore32",
+    "x86_64",
+    "xtensa",
+    "xtensaeb",
+];
+
 keyword_enum! {
     /// A boot device (`<boot dev=...>`).
     pub enum BootDevice {
@@ -44,7 +96,7 @@ keyword_enum! {
 pub struct OsDef {
     /// `hvm`, `xen` (paravirtualised Xen; written as `linux` for Xen domains), `linux`, `exe`, `uml`.
     pub os_type: String,
-    /// `<type arch>`.
+    /// `<type arch>`: one of [`ARCHITECTURES`].
     pub arch: Option<String>,
     /// `<type machine>`.
     pub machine: Option<String>,
@@ -359,23 +411,20 @@ impl DomainDef {
     /// Names every interface that has no target name `{prefix}N`, with the smallest N no
     /// interface of this domain uses yet, in device order (libvirt's test driver: `testnet`).
     pub fn name_interfaces(&mut self, prefix: &str) {
-        let mut next = 0;
-        for k in 0..self.devices.interfaces.len() {
-            if self.devices.interfaces[k].target_dev.is_some() {
-                continue;
-            }
+        let ifs = &mut self.devices.interfaces;
+        // The names taken, as a set: one look-up per candidate keeps this linear.
+        let mut taken: HashSet<String> = ifs.iter().filter_map(|i| i.target_dev.clone()).collect();
+        let mut next = 0u64;
+        for i in ifs.iter_mut().filter(|i| i.target_dev.is_none()) {
             let name = loop {
                 let candidate = format!("{prefix}{next}");
                 next += 1;
-                let ifs = &self.devices.interfaces;
-                if !ifs
-                    .iter()
-                    .any(|i| i.target_dev.as_deref() == Some(&candidate))
-                {
+                if !taken.contains(&candidate) {
                     break candidate;
                 }
             };
-            self.devices.interfaces[k].target_dev = Some(name);
+            taken.insert(name.clone());
+            i.target_dev = Some(name);
         }
     }
 
@@ -641,6 +690,11 @@ fn parse_vcpu(el: &Element) -> Result<(u32, Option<u32>, VcpuPlacement, Option<S
             "Invalid <vcpu> value '{t}': expected a positive integer"
         ))
     })?;
+    if vcpus > MAX_VCPUS {
+        return Err(el.error(format!(
+            "<vcpu> value {vcpus} is more than the maximum {MAX_VCPUS}"
+        )));
+    }
     let current = el.parsed_attr("current", "a positive integer", |s| {
         parse_u32(s).filter(|&v| v > 0)
     })?;
@@ -672,6 +726,17 @@ fn parse_vcpu(el: &Element) -> Result<(u32, Option<u32>, VcpuPlacement, Option<S
                 });
             if !ok {
                 return Err(el.bad_attr("cpuset", c, "a CPU list such as 0-3,^2,6"));
+            }
+            // Each number names a host CPU: bounded as libvirt bounds its CPU masks, so that
+            // a driver expanding the list allocates at most MAX_CPUSET_CPUS entries.
+            let out_of_range = c
+                .split([',', '-', '^'])
+                .filter_map(|n| parse_decimal_u64(n.trim()))
+                .find(|&n| n >= u64::from(MAX_CPUSET_CPUS));
+            if let Some(n) = out_of_range {
+                return Err(el.error(format!(
+                    "<vcpu cpuset='{c}'> names CPU {n}: CPUs are numbered below {MAX_CPUSET_CPUS}"
+                )));
             }
             Some(c.to_owned())
         }
@@ -718,9 +783,15 @@ fn parse_os(el: &Element, domain_type: &str, has_bootloader: bool) -> Result<OsD
             } else {
                 value
             };
+            let arch = t.nonempty_attr("arch");
+            if let Some(a) = arch
+                && !ARCHITECTURES.contains(&a)
+            {
+                return Err(t.bad_attr("arch", a, &format!("one of {}", ARCHITECTURES.join(", "))));
+            }
             (
                 value.to_owned(),
-                t.nonempty_attr("arch").map(str::to_owned),
+                arch.map(str::to_owned),
                 t.nonempty_attr("machine").map(str::to_owned),
             )
         }

@@ -29,17 +29,14 @@ use virtkit_driver::{
     DomainInfo, DomainRef, DomainState, Driver, DriverInfo, Error, ErrorCode, NodeInfo, Ops,
     Result, Uuid, VcpuInfo, VcpuState, abi,
 };
+use virtkit_xen_stack::Member;
 use virtkit_xen_store_driver::Client;
 
 use codec::{DomInfo, DomctlBuf, SysctlBuf};
 
-/// This member's rank: first for ordinary calls; after the daemons for suspend, resume,
-/// destroy and setvcpus, as libvirt's unified driver ordered it.
-pub const STACK_RANK: u32 = 10;
-/// Its rank for the calls the daemons answer first.
-pub const LAST_RANK: u32 = 50;
-/// The driver name.
-pub const NAME: &str = "xen-hypercall";
+/// This member of the Xen stack: first for ordinary calls, after the daemons for suspend,
+/// resume, destroy and setvcpus (`virtkit-xen-stack`'s table).
+pub const MEMBER: Member = Member::Hypercall;
 
 /// The three hypercalls the driver makes.
 pub trait Hypervisor: Send + Sync {
@@ -440,15 +437,10 @@ impl Driver for HypercallDriver {
     const INFO: DriverInfo = DriverInfo {
         flags: abi::VK_DRIVER_THREAD_SAFE | abi::VK_DRIVER_STACK_MEMBER,
         error_domain: abi::error_domain::XEN,
-        stack_rank: STACK_RANK,
-        op_ranks: &[
-            (abi::Op::DomainSuspend, LAST_RANK),
-            (abi::Op::DomainResume, LAST_RANK),
-            (abi::Op::DomainDestroy, LAST_RANK),
-            (abi::Op::DomainSetVcpus, LAST_RANK),
-        ],
+        stack_rank: MEMBER.stack_rank(),
+        op_ranks: MEMBER.op_ranks(),
         sandbox_uri: "",
-        ..DriverInfo::new(NAME, env!("CARGO_PKG_VERSION"), &["xen"])
+        ..DriverInfo::new(MEMBER.driver_name(), env!("CARGO_PKG_VERSION"), &["xen"])
     };
     const OPS: Ops<HypercallConn> = OPS;
 

@@ -22,14 +22,12 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use virtkit_driver::{Driver, DriverInfo, Error, ErrorCode, Ops, Result, abi};
+use virtkit_xen_stack::Member;
 
 pub use client::{Client, ClientError};
 
-/// This member's rank in the Xen stack: after the hypercall (10) and xend (20) members, before
-/// xm (40), as libvirt's unified driver ordered its sub-drivers.
-pub const STACK_RANK: u32 = 30;
-/// The driver name.
-pub const NAME: &str = "xen-store";
+/// This member of the Xen stack (its rank and name come from `virtkit-xen-stack`'s table).
+pub const MEMBER: Member = Member::Store;
 
 /// The xenstore driver.
 pub struct StoreDriver;
@@ -134,10 +132,10 @@ impl Driver for StoreDriver {
     const INFO: DriverInfo = DriverInfo {
         flags: abi::VK_DRIVER_THREAD_SAFE | abi::VK_DRIVER_STACK_MEMBER,
         error_domain: abi::error_domain::XENSTORE,
-        stack_rank: STACK_RANK,
-        op_ranks: &[],
+        stack_rank: MEMBER.stack_rank(),
+        op_ranks: MEMBER.op_ranks(),
         sandbox_uri: "",
-        ..DriverInfo::new(NAME, env!("CARGO_PKG_VERSION"), &["xen"])
+        ..DriverInfo::new(MEMBER.driver_name(), env!("CARGO_PKG_VERSION"), &["xen"])
     };
     const OPS: Ops<StoreConn> = domain::OPS;
 

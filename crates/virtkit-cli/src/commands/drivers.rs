@@ -12,10 +12,16 @@ use crate::parse::Args;
 use crate::table::Table;
 
 /// The options of `drivers`.
-pub(super) const OPTS: &[OptDef] = &[flag(
-    "matrix",
-    "print the support matrix instead: one row per API, one column per driver, each cell the ABI version since which the driver implements it",
-)];
+pub(super) const OPTS: &[OptDef] = &[
+    flag(
+        "matrix",
+        "print the support matrix instead: one row per API, one column per driver, each cell the ABI version since which the driver implements it",
+    ),
+    flag(
+        "connection",
+        "print the drivers serving the connection instead: the members of the URI's stack that opened, in stack order, then those that did not open and why",
+    ),
+];
 
 /// One row per driver: name, version, ABI, schemes, implemented operations out of the ABI's,
 /// and where it was loaded from.
@@ -34,7 +40,29 @@ fn summary_table(drivers: &[DriverSummary]) -> Table {
     t
 }
 
+/// The members serving the connection and those that did not open, with the reason.
+fn connection_table(conn: &virtkit::Connect) -> Table {
+    let mut t = Table::new(&["Name", "Status", "Origin"]);
+    for d in conn.drivers() {
+        t.row(vec![d.name, "serving".into(), d.origin]);
+    }
+    for s in conn.skipped_drivers() {
+        t.row(vec![
+            s.name.clone(),
+            format!("not open: {}", s.reason),
+            String::new(),
+        ]);
+    }
+    t
+}
+
 pub(super) fn drivers(ctl: &mut Ctl, args: &Args) -> CmdResult {
+    if args.flag("connection") {
+        let conn = ctl.conn()?;
+        let text = connection_table(&conn).render(!ctl.quiet);
+        ctl.print(&text);
+        return Ok(());
+    }
     let (drivers, refused) = virtkit::installed_drivers(&ctl.registry);
     let text = if args.flag("matrix") {
         virtkit::support_matrix(&drivers)
