@@ -38,11 +38,13 @@ pub struct StoreConn {
     read_only: bool,
 }
 
-/// Reads a `xen:` URI; `Ok(None)` when it is not a local Xen URI (or an offline one, which
-/// needs no store).
+/// Whether the member serves `uri`: a local Xen URI (`xen:///`, `xen`, or xend's socket path as
+/// libvirt took it), not an offline one (which needs no store) nor another host.
 pub fn serves(uri: &str) -> bool {
     let uri = uri.trim();
-    if uri == "xen" {
+    // The legacy bare name, and the legacy xend socket path: a local host, whose store libvirt's
+    // unified driver opened beside xend.
+    if uri == "xen" || uri.starts_with('/') {
         return true;
     }
     let Some(rest) = uri.strip_prefix("xen:") else {
@@ -152,7 +154,14 @@ mod tests {
 
     #[test]
     fn uris() {
-        for u in ["xen", "xen:", "xen://", "xen:///", "xen:///?x=1"] {
+        for u in [
+            "xen",
+            "xen:",
+            "xen://",
+            "xen:///",
+            "xen:///?x=1",
+            "/var/lib/xend/xend-socket",
+        ] {
             assert!(serves(u), "{u}");
         }
         for u in [
