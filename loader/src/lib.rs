@@ -16,11 +16,13 @@
 
 mod call;
 mod elf;
+mod host;
 mod registry;
 mod stack;
 mod validate;
 
 pub use call::{CallError, CallResult, DomainIdent, DriverConn, NetworkIdent, Opened, VcpuEntry};
+pub use host::HOST_SERVICES;
 pub use registry::{Origin, Registry, StaticDriver, plugin_file_name};
 pub use stack::{StackMember, stack_order};
 pub use validate::{Driver, LoadError};

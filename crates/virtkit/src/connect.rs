@@ -1,6 +1,6 @@
 //! Connections: opening a URI through the driver stack that serves it, and dispatching calls.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use virtkit_abi::{Op, OpKind, VK_OPEN_READ_ONLY, VkErrorCode};
 use virtkit_loader::{
@@ -36,6 +36,8 @@ struct Inner {
     read_only: bool,
     /// Open members of the stack serving the URI (one for most schemes).
     members: Vec<DriverConn>,
+    /// The domain types the members declare in their capabilities, read on first use.
+    domain_types: OnceLock<Vec<String>>,
     /// Members that serve the scheme but did not open, with the reason.
     skipped: Vec<SkippedMember>,
 }
@@ -80,6 +82,16 @@ pub struct DriverSummary {
 }
 
 impl DriverSummary {
+    /// The number of slots the driver's table has: those of the ABI minor it was built for (a
+    /// 1.0 plugin has 1.0's slots, however many later minors added), or all this core knows for
+    /// a newer plugin.
+    pub fn table_slots(&self) -> usize {
+        virtkit_abi::OPS
+            .iter()
+            .filter(|o| o.since_minor <= self.abi.1)
+            .count()
+    }
+
     fn of(d: &Driver) -> DriverSummary {
         DriverSummary {
             name: d.name().to_string(),
@@ -236,6 +248,7 @@ impl Connect {
                 uri: parsed.uri,
                 read_only,
                 members,
+                domain_types: OnceLock::new(),
                 skipped,
             }),
         })
@@ -254,6 +267,7 @@ impl Connect {
                         uri,
                         read_only,
                         members: vec![c],
+                        domain_types: OnceLock::new(),
                         skipped: Vec::new(),
                     }),
                 });
@@ -274,6 +288,29 @@ impl Connect {
     /// Whether the connection is read-only.
     pub fn is_read_only(&self) -> bool {
         self.inner.read_only
+    }
+
+    /// The domain types the drivers of this connection declare in their capabilities
+    /// (`<guest><arch><domain type=...>`), read once per connection. Besides these, the core
+    /// passes libvirt's own types to the drivers; any other type is refused.
+    pub fn declared_domain_types(&self) -> &[String] {
+        self.inner.domain_types.get_or_init(|| {
+            crate::domain_types::declared_types(self.inner.members.iter().map(|m| {
+                m.driver()
+                    .supports(Op::GetCapabilities)
+                    .then(|| m.get_capabilities().ok())
+                    .flatten()
+            }))
+        })
+    }
+
+    /// Refuses a domain document whose type the connection does not accept.
+    fn check_domain_type(&self, xml: &str, op: Op) -> Result<()> {
+        if self.inner.read_only {
+            // dispatch refuses the call anyway, without asking the drivers anything.
+            return Ok(());
+        }
+        crate::domain_types::check(xml, || self.declared_domain_types(), op)
     }
 
     /// The drivers serving this connection, in stack order.
@@ -449,12 +486,14 @@ impl Connect {
     /// Creates and starts a transient domain from XML.
     pub fn create_domain_xml(&self, xml: &str, flags: u32) -> Result<Domain> {
         non_empty_xml(xml)?;
+        self.check_domain_type(xml, Op::DomainCreateXml)?;
         self.dispatch(Op::DomainCreateXml, |m| m.domain_create_xml(xml, flags))
             .map(|d| self.domain(d))
     }
     /// Defines (or redefines) a persistent domain from XML.
     pub fn define_domain_xml(&self, xml: &str) -> Result<Domain> {
         non_empty_xml(xml)?;
+        self.check_domain_type(xml, Op::DomainDefineXml)?;
         self.dispatch(Op::DomainDefineXml, |m| m.domain_define_xml(xml))
             .map(|d| self.domain(d))
     }

@@ -20,6 +20,7 @@
 
 mod connect;
 mod domain;
+mod domain_types;
 mod error;
 mod matrix;
 mod network;
