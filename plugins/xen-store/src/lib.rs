@@ -168,7 +168,7 @@ mod tests {
             "qemu:///system",
             "xen://host/",
             "xen:///?offline=1",
-            "/var/lib/xend/xend-socket",
+            "http://host:8000/",
         ] {
             assert!(!serves(u), "{u}");
         }
