@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs on a Debian 12 machine: QEMU 10 (from bookworm-backports,
 # matching the qemu-utils the machine already has), libvirt's virsh and Python bindings (the
-# peer that CLI and benchmark outputs are compared with), xenstore clients, hyperfine, and what a
+# peer that CLI and benchmark outputs are compared with), xenstore clients, Xen's public headers (libxen-dev, for the hypercall layout probe), hyperfine, and what a
 # virtual network needs when the qemu driver starts one (dnsmasq, iptables; busybox's udhcpc is the
 # DHCP client the network test leases an address with), zsh and fish, whose completion
 # scripts the CLI tests run, the C and C++ compilers the header and fixture tests use, lintian
@@ -17,6 +17,7 @@ command -v qemu-system-x86_64 >/dev/null 2>&1 || need+=(qemu)
 command -v virsh >/dev/null 2>&1 || need+=(libvirt-clients)
 [ -e /usr/lib/python3/dist-packages/libvirt.py ] || need+=(python3-libvirt)
 command -v xenstore-read >/dev/null 2>&1 || need+=(xenstore-utils)
+[ -e /usr/include/xen/sysctl.h ] || need+=(libxen-dev)
 command -v hyperfine >/dev/null 2>&1 || need+=(hyperfine)
 [ -x /usr/sbin/dnsmasq ] || need+=(dnsmasq-base)
 [ -x /usr/sbin/iptables ] || need+=(iptables)

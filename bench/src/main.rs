@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! virtkit-bench [--root DIR] [--release-dir DIR] [--corpus DIR] [--quick]
-//!               [--markdown FILE] [--only cli,api,calls,plugins,xml,qemu,xend,xm] [--no-peer]
+//!               [--markdown FILE] [--only cli,api,calls,plugins,xml,qemu,xend,xm,xenlookup] [--no-peer]
 //! ```
 //!
 //! It installs nothing: a missing tool is named, with the script that installs it, and the
@@ -19,6 +19,7 @@ mod qemu;
 mod report;
 mod stats;
 mod xend;
+mod xenlookup;
 mod xm;
 mod xml;
 
@@ -33,8 +34,16 @@ use crate::report::{Report, Row};
 use crate::stats::Summary;
 
 const INSTALL: &str = "install it with scripts/install-test-deps.sh";
-const GROUPS: [&str; 8] = [
-    "cli", "api", "calls", "plugins", "xml", "qemu", "xend", "xm",
+const GROUPS: [&str; 9] = [
+    "cli",
+    "api",
+    "calls",
+    "plugins",
+    "xml",
+    "qemu",
+    "xend",
+    "xm",
+    "xenlookup",
 ];
 
 struct Options {
@@ -103,7 +112,7 @@ impl Sizes {
 }
 
 const USAGE: &str = "usage: virtkit-bench [--root DIR] [--release-dir DIR] [--corpus DIR] [--quick] \
-[--markdown FILE] [--only cli,api,calls,plugins,xml,qemu,xend,xm] [--no-peer]
+[--markdown FILE] [--only cli,api,calls,plugins,xml,qemu,xend,xm,xenlookup] [--no-peer]
 
   --root DIR         the repository (default: found from this binary, else the current directory)
   --release-dir DIR  where `virtkit` and the plugins are (default: this binary's directory if it
@@ -922,6 +931,66 @@ impl Run<'_> {
         );
     }
 
+    // ---- Xen lookups ----
+
+    fn xenlookup(&mut self) {
+        const G: &str = "xenlookup: xen-store vs xen-xend, lookups against their peers";
+        let domains = 1000;
+        let (picks, reps) = if self.o.quick { (10, 3) } else { (50, 10) };
+        progress(
+            "xenlookup: lookup by name and by id through xen-store and xen-xend, 1000 domains",
+        );
+        let dir = match tempfile::Builder::new()
+            .prefix("vkb-xen-")
+            .tempdir_in("/tmp")
+        {
+            Ok(d) => d,
+            Err(e) => {
+                self.skip(format!("xenlookup: cannot make a temporary directory: {e}"));
+                return;
+            }
+        };
+        let t = match xenlookup::measure(
+            &self.o.release,
+            &self.o.corpus,
+            dir.path(),
+            domains,
+            picks,
+            reps,
+        ) {
+            Ok(t) => t,
+            Err(e) => {
+                self.skip(format!("xenlookup: {e}"));
+                return;
+            }
+        };
+        let n = t.store_domains;
+        let xend_n = t.xend_domains.map_or("—".to_string(), |x| x.to_string());
+        for (what, store, xend) in [
+            ("by name", &t.store_name, &t.xend_name),
+            ("by id", &t.store_id, &t.xend_id),
+        ] {
+            self.rows.push(Row::info(
+                G,
+                format!(
+                    "one lookup {what} (xen-store, {n} domains) vs xen-xend ({xend_n} domains)"
+                ),
+                min_median_time(store),
+                xend.as_ref()
+                    .map_or("not built".to_string(), min_median_time),
+                xend.as_ref().and_then(|x| min_ratio(store, x)),
+            ));
+        }
+        if t.xend_name.is_none() {
+            self.skip(
+                "xenlookup: the xen-xend member or its peer is not built; xen-store measured alone",
+            );
+        }
+        self.notes.push(format!(
+            "xenlookup rows: the release xen-store and xen-xend plugins through the public API in one child process, against `virtkit-xenstore-peer --guests {domains}` and `virtkit-xend-peer --populate {domains}` (separate processes on unix sockets); {picks} domains spread over the list, {reps} rounds, time per lookup. The store answers a lookup by name by reading each `/local/domain/<id>/name` in turn, as libvirt did, so its cost grows with the number of domains; by id it reads one node."
+        ));
+    }
+
     // ---- QEMU ----
 
     fn qemu(&mut self) {
@@ -1111,6 +1180,7 @@ fn main() -> ExitCode {
     match args.first().map(String::as_str) {
         Some("__maxrss") => return ExitCode::from(procs::maxrss_main(&args[1..]) as u8),
         Some("__load") => return ExitCode::from(plugins::load_main(&args[1..]) as u8),
+        Some("__xenlookups") => return ExitCode::from(xenlookup::child_main(&args[1..]) as u8),
         _ => {}
     }
     let o = match parse_args(&args) {
@@ -1170,6 +1240,9 @@ fn main() -> ExitCode {
     }
     if run.wants("xend") {
         run.xend();
+    }
+    if run.wants("xenlookup") {
+        run.xenlookup();
     }
     if run.wants("qemu") {
         run.qemu();

@@ -3,7 +3,9 @@
 //! * [`plugins`]: `virtkit-conformance` on every `libvirtkit_driver_*.so` of the build tree; the
 //!   openvz plugin on a stand-in OpenVZ host (a temporary root served by the stand-in tools); the
 //!   xen-xend member against a `virtkit-xend-peer` seeded with the corpus's xend outputs; the
-//!   xen-xm member alone (its sandbox) and as a stack with xen-xend against the peer.
+//!   xen-xm member alone (its sandbox) and as a stack with xen-xend against the peer; the
+//!   xen-store member against a `virtkit-xenstore-peer`; the xen-hypercall member finds no Xen
+//!   here and is judged on what needs no connection.
 //! * [`examples`]: builds `examples/out-of-tree-c` (with its Makefile) and
 //!   `examples/out-of-tree-rust` (with its own cargo workspace), each into its own `target/`
 //!   directory, runs the suite on each plugin, and has the `virtkit` CLI of the build tree load
@@ -36,6 +38,48 @@ fn judge(exe: &Path, plugin: &Path, uri: Option<&str>) -> Result<()> {
     if let Some(u) = uri {
         c.args(["--uri", u]);
     }
+    run(c)
+}
+
+/// The xen-store member against a xenstore peer (`virtkit-xenstore-peer`, three guests besides
+/// domain 0) on `xen:///`, the suite given the peer's socket through `XENSTORED_PATH` as Xen's
+/// tools are. The peer is killed and its directory removed when the suite ends.
+fn judge_xen_store(exe: &Path, plugin: &Path) -> Result<()> {
+    let dir = tempfile::Builder::new()
+        .prefix("virtkit-xenstore-")
+        .tempdir()
+        .map_err(|e| format!("cannot make a temporary directory: {e}"))?;
+    let socket = dir.path().join("socket");
+    let peer_exe = profile_dir(false).join("virtkit-xenstore-peer");
+    let child = Command::new(&peer_exe)
+        .arg("--socket")
+        .arg(&socket)
+        .args(["--guests", "3"])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .map_err(|e| format!("cannot run {}: {e}", peer_exe.display()))?;
+    struct Kill(std::process::Child);
+    impl Drop for Kill {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let mut peer = Kill(child);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !socket.exists() {
+        if let Ok(Some(s)) = peer.0.try_wait() {
+            return Err(format!("virtkit-xenstore-peer exited: {s}"));
+        }
+        if std::time::Instant::now() > deadline {
+            return Err("virtkit-xenstore-peer does not listen".into());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let mut c = Command::new(exe);
+    c.arg(plugin)
+        .args(["--uri", "xen:///"])
+        .env("XENSTORED_PATH", &socket);
     run(c)
 }
 
@@ -164,6 +208,7 @@ fn judge_plugin(exe: &Path, plugin: &Path) -> Result<()> {
             judge(exe, plugin, None)?;
             judge_xm_stack(exe, plugin)
         }
+        "libvirtkit_driver_xen_store.so" => judge_xen_store(exe, plugin),
         _ => judge(exe, plugin, None),
     }
 }

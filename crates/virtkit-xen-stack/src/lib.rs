@@ -12,7 +12,7 @@
 //!
 //! * ordinary calls: hypercall → xend → xenstore → xm, first success wins;
 //! * suspend, resume, destroy, setvcpus: the daemons first, the hypercall last;
-//! * lookups: by id hypercall → xend; by UUID hypercall → xend → xm; by name xend → xenstore → xm
+//! * lookups: by id hypercall → xend → xenstore; by UUID hypercall → xend → xm; by name xend → xenstore → xm
 //!   (which members take part is which members implement the slot);
 //! * an inactive domain's XML: xend, then xm when xend does not know the domain (config < 3);
 //! * defined domains: the lists of every member are merged (the core's rule for lists).
@@ -99,6 +99,7 @@ impl Member {
                 Op::GetVersion,
                 Op::GetMaxVcpus,
                 Op::GetCapabilities,
+                Op::NodeGetInfo,
                 Op::ListDomains,
                 Op::NumOfDomains,
                 Op::DomainLookupById,
@@ -117,6 +118,7 @@ impl Member {
             Member::Store => &[
                 Op::ListDomains,
                 Op::NumOfDomains,
+                Op::DomainLookupById,
                 Op::DomainLookupByName,
                 Op::DomainShutdown,
                 Op::DomainReboot,

@@ -89,7 +89,10 @@ fn libvirt_unified_rules() {
             "{op:?}: {o}"
         );
     }
-    assert_eq!(order(Op::DomainLookupById), "xen-hypercall → xen-xend");
+    assert_eq!(
+        order(Op::DomainLookupById),
+        "xen-hypercall → xen-xend → xen-store"
+    );
     assert_eq!(
         order(Op::DomainLookupByUuid),
         "xen-hypercall → xen-xend → xen-xm"

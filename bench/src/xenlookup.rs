@@ -1,0 +1,201 @@
+//! Xen lookups: by name and by id, through the xen-store member (against
+//! `virtkit-xenstore-peer`) and through the xen-xend member (against `virtkit-xend-peer`), each
+//! peer holding about a thousand domains, in one run.
+//!
+//! The store member finds its socket through `XENSTORED_PATH`, as Xen's tools do, so the
+//! measurements run in a child process of the benchmark (`__xenlookups`) started with that
+//! variable; both members are loaded from the release directory through the public API there,
+//! so they are measured the same way.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use virtkit::{Connect, Registry};
+
+use crate::stats::{self, Summary};
+
+/// Per-lookup times, in nanoseconds.
+pub struct LookupTimes {
+    /// Domains the store peer held.
+    pub store_domains: usize,
+    /// Domains the xend peer held (None when the xend member or its peer is not built).
+    pub xend_domains: Option<usize>,
+    /// By name through xen-store.
+    pub store_name: Summary,
+    /// By id through xen-store.
+    pub store_id: Summary,
+    /// By name through xen-xend.
+    pub xend_name: Option<Summary>,
+    /// By id through xen-xend.
+    pub xend_id: Option<Summary>,
+}
+
+struct PeerProcess(Child);
+
+impl Drop for PeerProcess {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn start(exe: &Path, socket: &Path, args: &[&str]) -> Result<PeerProcess, String> {
+    let child = Command::new(exe)
+        .arg("--socket")
+        .arg(socket)
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| format!("cannot run {}: {e}", exe.display()))?;
+    let mut p = PeerProcess(child);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !socket.exists() {
+        if let Ok(Some(s)) = p.0.try_wait() {
+            return Err(format!("{} exited: {s}", exe.display()));
+        }
+        if Instant::now() > deadline {
+            return Err(format!("{} does not listen", exe.display()));
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    Ok(p)
+}
+
+/// Starts the peers, runs the child, reads its samples.
+pub fn measure(
+    release: &Path,
+    corpus: &Path,
+    dir: &Path,
+    domains: usize,
+    picks: usize,
+    reps: usize,
+) -> Result<LookupTimes, String> {
+    let store_exe = release.join("virtkit-xenstore-peer");
+    if !store_exe.exists() {
+        return Err(format!(
+            "{} not found: build it with `cargo build --release --workspace`",
+            store_exe.display()
+        ));
+    }
+    let store_sock = dir.join("xenstored-socket");
+    let _store = start(&store_exe, &store_sock, &["--guests", &domains.to_string()])?;
+    let xend_exe = release.join("virtkit-xend-peer");
+    let xend_sock = dir.join("xend-socket");
+    let _xend = if xend_exe.exists() && release.join("libvirtkit_driver_xen_xend.so").exists() {
+        let seed = corpus.join("sexpr2xml");
+        let seed = seed.to_string_lossy().into_owned();
+        Some(start(
+            &xend_exe,
+            &xend_sock,
+            &["--seed", &seed, "--populate", &domains.to_string()],
+        )?)
+    } else {
+        None
+    };
+    let me = std::env::current_exe().map_err(|e| e.to_string())?;
+    let out = Command::new(me)
+        .arg("__xenlookups")
+        .arg(release)
+        .arg(if _xend.is_some() {
+            xend_sock.display().to_string()
+        } else {
+            "-".into()
+        })
+        .arg(picks.to_string())
+        .arg(reps.to_string())
+        .env("XENSTORED_PATH", &store_sock)
+        .stderr(Stdio::inherit())
+        .output()
+        .map_err(|e| e.to_string())?;
+    if !out.status.success() {
+        return Err(format!("the lookup child failed ({})", out.status));
+    }
+    let v: serde_json::Value =
+        serde_json::from_slice(&out.stdout).map_err(|e| format!("the lookup child: {e}"))?;
+    let samples = |k: &str| -> Option<Summary> {
+        let a: Vec<f64> = v
+            .get(k)?
+            .as_array()?
+            .iter()
+            .filter_map(|x| x.as_f64())
+            .collect();
+        Summary::of(&a)
+    };
+    Ok(LookupTimes {
+        store_domains: v["store_domains"].as_u64().unwrap_or(0) as usize,
+        xend_domains: v["xend_domains"].as_u64().map(|n| n as usize),
+        store_name: samples("store_name").ok_or("no xen-store samples")?,
+        store_id: samples("store_id").ok_or("no xen-store samples")?,
+        xend_name: samples("xend_name"),
+        xend_id: samples("xend_id"),
+    })
+}
+
+/// Per-lookup times of `picks` domains spread over the list, `reps` rounds.
+fn rounds(
+    conn: &Connect,
+    picks: usize,
+    reps: usize,
+) -> Result<(usize, Vec<f64>, Vec<f64>), String> {
+    let e = |e: virtkit::Error| e.to_string();
+    let ids = conn.list_domains().map_err(e)?;
+    if ids.is_empty() {
+        return Err("no domains".into());
+    }
+    let step = (ids.len() / picks.max(1)).max(1);
+    let chosen: Vec<i32> = ids.iter().copied().step_by(step).take(picks).collect();
+    let mut names = Vec::new();
+    for id in &chosen {
+        names.push(conn.lookup_domain_by_id(*id).map_err(e)?.name().to_string());
+    }
+    let (mut by_name, mut by_id) = (Vec::new(), Vec::new());
+    for _ in 0..reps {
+        let t = Instant::now();
+        for n in &names {
+            conn.lookup_domain_by_name(n).map_err(e)?;
+        }
+        by_name.push(stats::ns(t.elapsed()) / names.len() as f64);
+        let t = Instant::now();
+        for id in &chosen {
+            conn.lookup_domain_by_id(*id).map_err(e)?;
+        }
+        by_id.push(stats::ns(t.elapsed()) / chosen.len() as f64);
+    }
+    Ok((ids.len(), by_name, by_id))
+}
+
+/// The child: `__xenlookups RELEASE XEND_SOCKET|- PICKS REPS`, printing JSON.
+pub fn child_main(args: &[String]) -> i32 {
+    let run = || -> Result<serde_json::Value, String> {
+        let [release, xend, picks, reps] = args else {
+            return Err("usage: __xenlookups RELEASE XEND_SOCKET|- PICKS REPS".into());
+        };
+        let picks: usize = picks.parse().map_err(|_| "bad PICKS")?;
+        let reps: usize = reps.parse().map_err(|_| "bad REPS")?;
+        let registry = Registry::with_dirs(vec![PathBuf::from(release)]).without_static();
+        let store =
+            Connect::open_with(Some("xen:///"), false, &registry).map_err(|e| e.to_string())?;
+        let (n, name, id) = rounds(&store, picks, reps)?;
+        let mut v = serde_json::json!({"store_domains": n, "store_name": name, "store_id": id});
+        if xend != "-" {
+            let x = Connect::open_with(Some(xend), false, &registry).map_err(|e| e.to_string())?;
+            let (n, name, id) = rounds(&x, picks, reps)?;
+            v["xend_domains"] = n.into();
+            v["xend_name"] = name.into();
+            v["xend_id"] = id.into();
+        }
+        Ok(v)
+    };
+    match run() {
+        Ok(v) => {
+            println!("{v}");
+            0
+        }
+        Err(e) => {
+            eprintln!("virtkit-bench __xenlookups: {e}");
+            1
+        }
+    }
+}
