@@ -148,7 +148,7 @@ fn cases() -> Vec<Case> {
         table(
             "a struct_size past this minor's table",
             &["FX_STRUCT_SIZE=sizeof(vk_driver_table)+8"],
-            "is larger than ABI 1.",
+            "does not match ABI 1.",
         ),
         table("an empty name", &["FX_NAME=\"\""], "must be non-empty"),
         table(
@@ -244,8 +244,12 @@ fn cases() -> Vec<Case> {
         ),
         table(
             "a capability bit past a short table",
-            &["FX_OLDER_STRUCT", "FX_SET_BIT=VK_OP_GET_VERSION"],
-            "capability bit 3 (get_version) is set but the table has no such slot",
+            &[
+                "FX_MINOR=0",
+                "FX_STRUCT_SIZE=offsetof(vk_driver_table,domain_is_persistent)",
+                "FX_SET_BIT=VK_OP_DOMAIN_IS_PERSISTENT",
+            ],
+            "capability bit 55 (domain_is_persistent) is set but the table has no such slot",
         ),
         table(
             "a capability bit naming no operation",
