@@ -276,6 +276,14 @@ impl Domain {
         match self.conn.call::<slots::DomainGetState>((&self.ident(),)) {
             Ok((s, r)) => Ok((DomainState::from_raw(s as u32), r)),
             Err(e) if e.code == crate::ErrorCode::NoSupport => Ok((self.info()?.state, 0)),
+            // In a stack, the members that implement GetState may all not know a domain that a
+            // member without GetState serves (the Xen store member knows running guests, the
+            // xm member only configs): then virDomainGetInfo answers, as it does when no member
+            // has GetState at all.
+            Err(e) if e.code == crate::ErrorCode::NoDomain => match self.info() {
+                Ok(info) => Ok((info.state, 0)),
+                Err(_) => Err(e),
+            },
             Err(e) => Err(e),
         }
     }

@@ -57,7 +57,7 @@ impl Peer {
     fn virtkit(&self, args: &[&str]) -> Output {
         built("libvirtkit_driver_xen_store.so");
         Command::new(built("virtkit"))
-            .env("VIRTKIT_DRIVER_DIR", build_dir())
+            .env("VIRTKIT_DRIVER_DIR", store_only_dir())
             .env("XENSTORED_PATH", &self.socket)
             .env_remove("VIRTKIT_DEBUG")
             .args(["-c", "xen:///"])
@@ -130,7 +130,7 @@ fn no_store_no_connection() {
     let dir = tempfile::tempdir().unwrap();
     built("libvirtkit_driver_xen_store.so");
     let o = Command::new(built("virtkit"))
-        .env("VIRTKIT_DRIVER_DIR", build_dir())
+        .env("VIRTKIT_DRIVER_DIR", store_only_dir())
         .env("XENSTORED_PATH", dir.path().join("none"))
         .args(["-c", "xen:///", "list"])
         .output()
@@ -141,4 +141,19 @@ fn no_store_no_connection() {
         err.contains("xen-store does not serve this host: cannot connect to xenstored"),
         "{err}"
     );
+}
+
+/// A driver directory holding only the build tree's store member: these tests are about that
+/// member, and the other Xen members of the build tree would join the stack (the xm member reads
+/// the host's /etc/xen).
+fn store_only_dir() -> std::path::PathBuf {
+    let dir = build_dir().join("store-only-drivers");
+    std::fs::create_dir_all(&dir).unwrap();
+    let link = dir.join("libvirtkit_driver_xen_store.so");
+    match std::os::unix::fs::symlink(built("libvirtkit_driver_xen_store.so"), &link) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(e) => panic!("{}: {e}", link.display()),
+    }
+    dir
 }
