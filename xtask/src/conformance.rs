@@ -139,7 +139,11 @@ pub(crate) fn plugins(plugins: &[PathBuf]) -> Result<()> {
     let exe = suite()?;
     let failed: Vec<String> = plugins
         .iter()
-        .filter(|p| judge_plugin(&exe, p).map_err(|e| eprintln!("xtask: {e}")).is_err())
+        .filter(|p| {
+            judge_plugin(&exe, p)
+                .map_err(|e| eprintln!("xtask: {e}"))
+                .is_err()
+        })
         .map(|p| p.display().to_string())
         .collect();
     if failed.is_empty() {
