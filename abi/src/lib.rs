@@ -46,15 +46,23 @@ extern crate alloc;
 
 use core::ffi::c_void;
 
+mod host;
 mod info;
+mod uri;
+pub use host::{
+    VK_HOST_PARSE_NEW_DEFINITION, VK_HOST_XML_INACTIVE, VK_HOST_XML_SECURE, VkDiskView,
+    VkDomainEdit, VkDomainView, VkDomainVisitFn, VkHostInitFn, VkHostServices, VkInterfaceView,
+    VkNetworkIpView, VkNetworkView, VkNetworkVisitFn, VkUriParam, VkUriView, VkUriVisitFn,
+};
 pub use info::{DomainInfo, MAX_HOST_CPUS, MAX_MEMORY_KIB, MAX_VCPUS, NodeInfo, VcpuInfo};
+pub use uri::{ConnUri, URI_MAX_LEN, URI_MAX_PARAMS, UriError};
 
 /// Magic number at the start of every driver table: the bytes `VKDR` read as a little-endian u32.
 pub const VK_MAGIC: u32 = 0x5244_4B56;
 /// The ABI major version this crate describes.
 pub const VK_ABI_MAJOR: u16 = 1;
 /// The ABI minor version this crate describes.
-pub const VK_ABI_MINOR: u16 = 1;
+pub const VK_ABI_MINOR: u16 = 2;
 /// Which virtkit release first loads which ABI minor: a packaging fact about the ABI, not part
 /// of the C contract (the header does not carry it).
 pub mod releases {
@@ -63,7 +71,7 @@ pub mod releases {
     /// of a driver built for minor `m` depends on `virtkit (>= CORE_VERSION_FOR_MINOR[m])`
     /// (`cargo xtask dist` computes it from the plugin's own table). Append an entry whenever
     /// [`VK_ABI_MINOR`](crate::VK_ABI_MINOR) grows.
-    pub const CORE_VERSION_FOR_MINOR: &[&str] = &["0.1.0", "0.1.0"];
+    pub const CORE_VERSION_FOR_MINOR: &[&str] = &["0.1.0", "0.1.0", "0.1.0"];
 }
 
 /// Name of the exported entry symbol, NUL-terminated for `dlsym`.
@@ -89,6 +97,28 @@ pub const VK_OPEN_READ_ONLY: u32 = 1 << 0;
 pub const VK_DECLINED: i32 = -1;
 /// Status returned by every entry on success.
 pub const VK_OK: i32 = 0;
+
+// libvirt's flag bits for the `flags` arguments, with libvirt's values (`VIR_` becomes `VK_`).
+// Declared once here; the SDK and the core re-export them.
+
+/// `VIR_DOMAIN_XML_SECURE` (virDomainGetXMLDesc): include security-sensitive data.
+pub const VK_DOMAIN_XML_SECURE: u32 = 1 << 0;
+/// `VIR_DOMAIN_XML_INACTIVE` (virDomainGetXMLDesc): the persistent definition, not the live one.
+pub const VK_DOMAIN_XML_INACTIVE: u32 = 1 << 1;
+/// `VIR_DOMAIN_START_PAUSED` (virDomainCreateXML): leave the new guest paused.
+pub const VK_DOMAIN_START_PAUSED: u32 = 1 << 0;
+/// `VIR_DUMP_CRASH` (virDomainCoreDump): stop the guest after the dump.
+pub const VK_DUMP_CRASH: u32 = 1 << 0;
+/// `VIR_NETWORK_XML_INACTIVE` (virNetworkGetXMLDesc): the persistent definition.
+pub const VK_NETWORK_XML_INACTIVE: u32 = 1 << 0;
+/// `VIR_DOMAIN_AFFECT_CURRENT`: the live guest when it runs, else its persistent definition.
+pub const VK_DOMAIN_AFFECT_CURRENT: u32 = 0;
+/// `VIR_DOMAIN_AFFECT_LIVE`: the running guest.
+pub const VK_DOMAIN_AFFECT_LIVE: u32 = 1 << 0;
+/// `VIR_DOMAIN_AFFECT_CONFIG`: the persistent definition.
+pub const VK_DOMAIN_AFFECT_CONFIG: u32 = 1 << 1;
+/// `VIR_DOMAIN_MEM_MAXIMUM` (virDomainSetMemoryFlags): set the maximum memory, not the current.
+pub const VK_DOMAIN_MEM_MAXIMUM: u32 = 1 << 2;
 
 /// A borrowed UTF-8 string: pointer and length in bytes, no terminator required.
 #[repr(C)]
@@ -331,9 +361,18 @@ pub struct VkDriverHeader {
     pub sandbox_uri: VkStr,
     /// One bit per operation: bit `i` of word `i / 64` is set exactly when slot `i` is non-NULL.
     pub caps: [u64; VK_CAP_WORDS],
+    /// Since ABI 1.2 (the first of the words reserved in 1.0): called once by the core, after it
+    /// validated the table and before the first `open`, with the host services
+    /// ([`VkHostServices`]), which stay valid for the life of the process. May be NULL. Must be
+    /// NULL in a table that declares ABI 1.0 or 1.1, for which this word was reserved.
+    pub host_init: Option<VkHostInitFn>,
     /// Reserved for later header fields; must be zero.
-    pub reserved: [u64; 4],
+    pub reserved: [u64; 3],
 }
+
+// The header is frozen for major 1: host_init took the place of reserved word 0.
+#[cfg(target_pointer_width = "64")]
+const _: () = assert!(core::mem::size_of::<VkDriverHeader>() == 168);
 
 // SAFETY: a header lives in a static table of pointers to static, immutable data.
 unsafe impl Sync for VkDriverHeader {}
@@ -377,6 +416,81 @@ pub enum OpKind {
     Mutate,
 }
 
+/// How one argument of an operation crosses the boundary. Each shape is one C parameter, except
+/// [`ArgShape::Bytes`], which is two.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ArgShape {
+    /// A domain the core names: `const vk_domain_ref *`, valid for the call.
+    Domain,
+    /// A network the core names: `const vk_network_ref *`, valid for the call.
+    Network,
+    /// A UTF-8 string (name, XML, path, format): a `vk_str` valid for the call.
+    Str,
+    /// A 16-byte UUID: `const uint8_t[16]`, valid for the call.
+    Uuid,
+    /// A signed 32-bit number (domain id).
+    I32,
+    /// An unsigned 32-bit number (vCPU number or count).
+    U32,
+    /// An unsigned 64-bit number (memory in KiB).
+    U64,
+    /// libvirt flag bits (`uint32_t`, see the `VK_DOMAIN_*`/`VK_NETWORK_*` flag constants).
+    Flags,
+    /// A boolean as `int32_t` 0 or 1.
+    Bool,
+    /// A byte buffer (CPU map): `const uint8_t *` and its length (`size_t`), valid for the call.
+    Bytes,
+}
+
+/// One argument of an operation: its name (as in the C header) and shape.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ArgInfo {
+    /// Parameter name in the C header and in the generated Rust code.
+    pub name: &'static str,
+    /// How it crosses.
+    pub shape: ArgShape,
+}
+
+/// How the result of an operation comes back to the host: the C out-parameters that follow the
+/// arguments (before the error sink) and what they mean.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum RetShape {
+    /// Nothing but the status.
+    Unit,
+    /// One string through a `vk_str_sink` (possibly pushed in pieces, concatenated).
+    Str,
+    /// A list of names through a `vk_str_sink`, one push per name.
+    Names,
+    /// A list of domain ids through a `vk_int_sink`, one push per id.
+    Ids,
+    /// An `int32_t` written into host storage (a count, a number).
+    I32,
+    /// A `uint64_t` written into host storage.
+    U64,
+    /// An `int32_t` 0 or 1 written into host storage.
+    Bool,
+    /// A `vk_node_info` written into host storage.
+    NodeInfo,
+    /// A `vk_domain_info` written into host storage.
+    DomainInfo,
+    /// vCPUs through a `vk_vcpu_sink`, one push per vCPU.
+    Vcpus,
+    /// A lookup: the domain found, put once into a `vk_domain_sink`.
+    DomainFound,
+    /// A create or define: the new domain, put once into a `vk_domain_sink`.
+    NewDomain,
+    /// A lookup: the network found, put once into a `vk_network_sink`.
+    NetworkFound,
+    /// A create or define: the new network, put once into a `vk_network_sink`.
+    NewNetwork,
+    /// Exactly two strings through a `vk_str_sink` (security model, then DOI).
+    StrPair,
+    /// A string through a `vk_str_sink`, then an `int32_t` 0/1 flag (security label, enforcing).
+    Label,
+    /// Two `int32_t`s: a [`VkDomainState`] and libvirt's reason code for it.
+    State,
+}
+
 /// Static facts about one operation slot.
 #[derive(Clone, Copy, Debug)]
 pub struct OpInfo {
@@ -390,14 +504,79 @@ pub struct OpInfo {
     pub since_minor: u16,
     /// Access kind.
     pub kind: OpKind,
+    /// The arguments after the connection handle, in order (empty for open and close, whose
+    /// signatures are their own).
+    pub args: &'static [ArgInfo],
+    /// How the result comes back (after the arguments, before the error sink).
+    pub ret: RetShape,
 }
 
+/// A typed handle on one operation: its [`Op`] and its slot, paired once, by [`define_ops!`]'s
+/// expansion. Code that takes an `S: Slot` cannot name one operation and call another's slot.
+/// The markers are the unit structs in [`slots`].
+pub trait Slot: Copy + 'static {
+    /// The operation.
+    const OP: Op;
+    /// The slot's function pointer type.
+    type Fn: Copy;
+    /// The slot of `table` (NULL: `None`).
+    fn get(table: &VkDriverTable) -> Option<Self::Fn>;
+}
+
+/// The C type of a slot, from the shapes of its arguments and result: the connection handle,
+/// the arguments, the result's out-parameters, the error sink. (Each step appends the C types
+/// of one shape; [`ArgShape::Bytes`] and the two-part results append two.)
+macro_rules! c_slot {
+    ([$($p:ty,)*] () -> $ret:ident) => { c_slot!(@ret [$($p,)*] $ret) };
+    ([$($p:ty,)*] (Domain $(, $rest:ident)*) -> $ret:ident) => { c_slot!([$($p,)* *const VkDomainRef,] ($($rest),*) -> $ret) };
+    ([$($p:ty,)*] (Network $(, $rest:ident)*) -> $ret:ident) => { c_slot!([$($p,)* *const VkNetworkRef,] ($($rest),*) -> $ret) };
+    ([$($p:ty,)*] (Str $(, $rest:ident)*) -> $ret:ident) => { c_slot!([$($p,)* VkStr,] ($($rest),*) -> $ret) };
+    ([$($p:ty,)*] (Uuid $(, $rest:ident)*) -> $ret:ident) => { c_slot!([$($p,)* *const [u8; 16],] ($($rest),*) -> $ret) };
+    ([$($p:ty,)*] (I32 $(, $rest:ident)*) -> $ret:ident) => { c_slot!([$($p,)* i32,] ($($rest),*) -> $ret) };
+    ([$($p:ty,)*] (U32 $(, $rest:ident)*) -> $ret:ident) => { c_slot!([$($p,)* u32,] ($($rest),*) -> $ret) };
+    ([$($p:ty,)*] (U64 $(, $rest:ident)*) -> $ret:ident) => { c_slot!([$($p,)* u64,] ($($rest),*) -> $ret) };
+    ([$($p:ty,)*] (Flags $(, $rest:ident)*) -> $ret:ident) => { c_slot!([$($p,)* u32,] ($($rest),*) -> $ret) };
+    ([$($p:ty,)*] (Bool $(, $rest:ident)*) -> $ret:ident) => { c_slot!([$($p,)* i32,] ($($rest),*) -> $ret) };
+    ([$($p:ty,)*] (Bytes $(, $rest:ident)*) -> $ret:ident) => { c_slot!([$($p,)* *const u8, usize,] ($($rest),*) -> $ret) };
+    (@ret [$($p:ty,)*] Unit) => { c_slot!(@fn [$($p,)*]) };
+    (@ret [$($p:ty,)*] Str) => { c_slot!(@fn [$($p,)* *const VkStrSink,]) };
+    (@ret [$($p:ty,)*] Names) => { c_slot!(@fn [$($p,)* *const VkStrSink,]) };
+    (@ret [$($p:ty,)*] StrPair) => { c_slot!(@fn [$($p,)* *const VkStrSink,]) };
+    (@ret [$($p:ty,)*] Ids) => { c_slot!(@fn [$($p,)* *const VkIntSink,]) };
+    (@ret [$($p:ty,)*] I32) => { c_slot!(@fn [$($p,)* *mut i32,]) };
+    (@ret [$($p:ty,)*] Bool) => { c_slot!(@fn [$($p,)* *mut i32,]) };
+    (@ret [$($p:ty,)*] U64) => { c_slot!(@fn [$($p,)* *mut u64,]) };
+    (@ret [$($p:ty,)*] NodeInfo) => { c_slot!(@fn [$($p,)* *mut VkNodeInfo,]) };
+    (@ret [$($p:ty,)*] DomainInfo) => { c_slot!(@fn [$($p,)* *mut VkDomainInfo,]) };
+    (@ret [$($p:ty,)*] Vcpus) => { c_slot!(@fn [$($p,)* *const VkVcpuSink,]) };
+    (@ret [$($p:ty,)*] DomainFound) => { c_slot!(@fn [$($p,)* *const VkDomainSink,]) };
+    (@ret [$($p:ty,)*] NewDomain) => { c_slot!(@fn [$($p,)* *const VkDomainSink,]) };
+    (@ret [$($p:ty,)*] NetworkFound) => { c_slot!(@fn [$($p,)* *const VkNetworkSink,]) };
+    (@ret [$($p:ty,)*] NewNetwork) => { c_slot!(@fn [$($p,)* *const VkNetworkSink,]) };
+    (@ret [$($p:ty,)*] Label) => { c_slot!(@fn [$($p,)* *const VkStrSink, *mut i32,]) };
+    (@ret [$($p:ty,)*] State) => { c_slot!(@fn [$($p,)* *mut i32, *mut i32,]) };
+    (@fn [$($p:ty,)*]) => { unsafe extern "C" fn(VkConn, $($p,)* *const VkErrorSink) -> i32 };
+}
+
+/// Builds everything that follows from the operation list: [`Op`], [`OPS`], [`VkDriverTable`]
+/// with one slot per operation (its C type derived from the shapes by `c_slot!`), and the
+/// [`slots`] markers. The loader's host methods, the SDK's `Ops` and shims and the conformance
+/// suite's per-operation calls are generated from [`OPS`] by `cargo xtask codegen`.
 macro_rules! define_ops {
-    ($( $idx:literal $variant:ident $field:ident $api:literal $since:literal $kind:ident : $ty:ty; )*) => {
+    (
+        open: $open_ty:ty;
+        close: $close_ty:ty;
+        $( $idx:literal $variant:ident $field:ident $api:literal $since:literal $kind:ident
+            ( $($arg:ident : $shape:ident),* ) -> $ret:ident; )*
+    ) => {
         /// Operation indices: slot positions and capability bits.
         #[repr(u32)]
         #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
         pub enum Op {
+            /// `open` (virConnectOpen)
+            Open = 0,
+            /// `close` (virConnectClose)
+            Close = 1,
             $(
                 #[doc = concat!("`", stringify!($field), "` (", $api, ")")]
                 $variant = $idx,
@@ -406,7 +585,17 @@ macro_rules! define_ops {
 
         /// Facts about every operation, indexed by [`Op`].
         pub const OPS: &[OpInfo] = &[
-            $( OpInfo { index: $idx, field: stringify!($field), api: $api, since_minor: $since, kind: OpKind::$kind }, )*
+            OpInfo { index: 0, field: "open", api: "virConnectOpen", since_minor: 0, kind: OpKind::Connection, args: &[], ret: RetShape::Unit },
+            OpInfo { index: 1, field: "close", api: "virConnectClose", since_minor: 0, kind: OpKind::Connection, args: &[], ret: RetShape::Unit },
+            $( OpInfo {
+                index: $idx,
+                field: stringify!($field),
+                api: $api,
+                since_minor: $since,
+                kind: OpKind::$kind,
+                args: &[ $( ArgInfo { name: stringify!($arg), shape: ArgShape::$shape }, )* ],
+                ret: RetShape::$ret,
+            }, )*
         ];
 
         /// Number of operation slots in this version of the ABI.
@@ -419,145 +608,142 @@ macro_rules! define_ops {
         pub struct VkDriverTable {
             /// The fixed header.
             pub header: VkDriverHeader,
+            /// virConnectOpen (since ABI 1.0).
+            pub open: Option<$open_ty>,
+            /// virConnectClose (since ABI 1.0).
+            pub close: Option<$close_ty>,
             $(
                 #[doc = concat!($api, " (since ABI 1.", stringify!($since), ").")]
-                pub $field: Option<$ty>,
+                pub $field: Option<c_slot!([] ($($shape),*) -> $ret)>,
             )*
         }
 
         impl VkDriverTable {
             /// A table with the given header and every slot NULL.
             pub const fn empty(header: VkDriverHeader) -> VkDriverTable {
-                VkDriverTable { header, $( $field: None, )* }
+                VkDriverTable { header, open: None, close: None, $( $field: None, )* }
             }
 
             /// Whether each slot is non-NULL, in slot order.
             pub fn present_slots(&self) -> [bool; OP_COUNT] {
-                [ $( self.$field.is_some(), )* ]
+                [ self.open.is_some(), self.close.is_some(), $( self.$field.is_some(), )* ]
             }
 
             /// Byte offset of each slot in the table, in slot order.
-            pub const SLOT_OFFSETS: [usize; OP_COUNT] = [ $( core::mem::offset_of!(VkDriverTable, $field), )* ];
+            pub const SLOT_OFFSETS: [usize; OP_COUNT] = [
+                core::mem::offset_of!(VkDriverTable, open),
+                core::mem::offset_of!(VkDriverTable, close),
+                $( core::mem::offset_of!(VkDriverTable, $field), )*
+            ];
+
+            /// The Rust type of each slot, as `core::any::type_name` spells it (for the C header
+            /// test, which compares each with the header's declaration).
+            #[doc(hidden)]
+            pub fn slot_type_names() -> [&'static str; OP_COUNT] {
+                [
+                    core::any::type_name::<$open_ty>(),
+                    core::any::type_name::<$close_ty>(),
+                    $( core::any::type_name::<c_slot!([] ($($shape),*) -> $ret)>(), )*
+                ]
+            }
         }
 
         impl Op {
             /// All operations in slot order.
-            pub const ALL: [Op; OP_COUNT] = [ $( Op::$variant, )* ];
+            pub const ALL: [Op; OP_COUNT] = [ Op::Open, Op::Close, $( Op::$variant, )* ];
+        }
+
+        /// One marker type per operation (open and close excepted), implementing [`Slot`].
+        pub mod slots {
+            use super::*;
+            $(
+                #[doc = concat!("The `", stringify!($field), "` slot (", $api, ").")]
+                #[derive(Clone, Copy, Debug, Default)]
+                pub struct $variant;
+                impl Slot for $variant {
+                    const OP: Op = Op::$variant;
+                    type Fn = c_slot!([] ($($shape),*) -> $ret);
+                    #[inline]
+                    fn get(table: &VkDriverTable) -> Option<Self::Fn> {
+                        table.$field
+                    }
+                }
+            )*
         }
     };
 }
 
+// The operation list. One line per slot, append-only:
+//   <index> <Op variant> <slot field> "<libvirt API>" <since minor> <kind> (<arg>: <shape>, ...) -> <result shape>;
+// See abi/README.md, "Adding an operation".
 define_ops! {
-    0  Open                   open                    "virConnectOpen"                  0 Connection:
-        unsafe extern "C" fn(uri: VkStr, flags: u32, conn_out: *mut VkConn, err: *const VkErrorSink) -> i32;
-    1  Close                  close                   "virConnectClose"                 0 Connection:
-        unsafe extern "C" fn(conn: VkConn) -> i32;
-    2  GetType                get_type                "virConnectGetType"               0 Read: VkConnStrFn;
-    3  GetVersion             get_version             "virConnectGetVersion"            0 Read:
-        unsafe extern "C" fn(conn: VkConn, out: *mut u64, err: *const VkErrorSink) -> i32;
-    4  GetHostname            get_hostname            "virConnectGetHostname"           0 Read: VkConnStrFn;
-    5  GetCapabilities        get_capabilities        "virConnectGetCapabilities"       0 Read: VkConnStrFn;
-    6  NodeGetInfo            node_get_info           "virNodeGetInfo"                  0 Read:
-        unsafe extern "C" fn(conn: VkConn, out: *mut VkNodeInfo, err: *const VkErrorSink) -> i32;
-    7  GetMaxVcpus            get_max_vcpus           "virConnectGetMaxVcpus"           0 Read:
-        unsafe extern "C" fn(conn: VkConn, domain_type: VkStr, out: *mut i32, err: *const VkErrorSink) -> i32;
-    8  ListDomains            list_domains            "virConnectListDomains"           0 Read:
-        unsafe extern "C" fn(conn: VkConn, out: *const VkIntSink, err: *const VkErrorSink) -> i32;
-    9  NumOfDomains           num_of_domains          "virConnectNumOfDomains"          0 Read: VkConnCountFn;
-    10 ListDefinedDomains     list_defined_domains    "virConnectListDefinedDomains"    0 Read: VkConnStrFn;
-    11 NumOfDefinedDomains    num_of_defined_domains  "virConnectNumOfDefinedDomains"   0 Read: VkConnCountFn;
-    12 DomainLookupById       domain_lookup_by_id     "virDomainLookupByID"             0 Read:
-        unsafe extern "C" fn(conn: VkConn, id: i32, out: *const VkDomainSink, err: *const VkErrorSink) -> i32;
-    13 DomainLookupByUuid     domain_lookup_by_uuid   "virDomainLookupByUUID"           0 Read:
-        unsafe extern "C" fn(conn: VkConn, uuid: *const [u8; 16], out: *const VkDomainSink, err: *const VkErrorSink) -> i32;
-    14 DomainLookupByName     domain_lookup_by_name   "virDomainLookupByName"           0 Read:
-        unsafe extern "C" fn(conn: VkConn, name: VkStr, out: *const VkDomainSink, err: *const VkErrorSink) -> i32;
-    15 DomainCreateXml        domain_create_xml       "virDomainCreateXML"              0 Mutate:
-        unsafe extern "C" fn(conn: VkConn, xml: VkStr, flags: u32, out: *const VkDomainSink, err: *const VkErrorSink) -> i32;
-    16 DomainDefineXml        domain_define_xml       "virDomainDefineXML"              0 Mutate:
-        unsafe extern "C" fn(conn: VkConn, xml: VkStr, out: *const VkDomainSink, err: *const VkErrorSink) -> i32;
-    17 DomainUndefine         domain_undefine         "virDomainUndefine"               0 Mutate: VkDomainActionFn;
-    18 DomainCreate           domain_create           "virDomainCreate"                 0 Mutate: VkDomainActionFn;
-    19 DomainShutdown         domain_shutdown         "virDomainShutdown"               0 Mutate: VkDomainActionFn;
-    20 DomainReboot           domain_reboot           "virDomainReboot"                 0 Mutate:
-        unsafe extern "C" fn(conn: VkConn, dom: *const VkDomainRef, flags: u32, err: *const VkErrorSink) -> i32;
-    21 DomainDestroy          domain_destroy          "virDomainDestroy"                0 Mutate: VkDomainActionFn;
-    22 DomainSuspend          domain_suspend          "virDomainSuspend"                0 Mutate: VkDomainActionFn;
-    23 DomainResume           domain_resume           "virDomainResume"                 0 Mutate: VkDomainActionFn;
-    24 DomainSave             domain_save             "virDomainSave"                   0 Mutate:
-        unsafe extern "C" fn(conn: VkConn, dom: *const VkDomainRef, path: VkStr, err: *const VkErrorSink) -> i32;
-    25 DomainRestore          domain_restore          "virDomainRestore"                0 Mutate:
-        unsafe extern "C" fn(conn: VkConn, path: VkStr, err: *const VkErrorSink) -> i32;
-    26 DomainCoreDump         domain_core_dump        "virDomainCoreDump"               0 Mutate:
-        unsafe extern "C" fn(conn: VkConn, dom: *const VkDomainRef, path: VkStr, flags: u32, err: *const VkErrorSink) -> i32;
-    27 DomainGetInfo          domain_get_info         "virDomainGetInfo"                0 Read:
-        unsafe extern "C" fn(conn: VkConn, dom: *const VkDomainRef, out: *mut VkDomainInfo, err: *const VkErrorSink) -> i32;
-    28 DomainGetXmlDesc       domain_get_xml_desc     "virDomainGetXMLDesc"             0 Read:
-        unsafe extern "C" fn(conn: VkConn, dom: *const VkDomainRef, flags: u32, out: *const VkStrSink, err: *const VkErrorSink) -> i32;
-    29 DomainGetOsType        domain_get_os_type      "virDomainGetOSType"              0 Read:
-        unsafe extern "C" fn(conn: VkConn, dom: *const VkDomainRef, out: *const VkStrSink, err: *const VkErrorSink) -> i32;
-    30 DomainGetMaxMemory     domain_get_max_memory   "virDomainGetMaxMemory"           0 Read:
-        unsafe extern "C" fn(conn: VkConn, dom: *const VkDomainRef, out: *mut u64, err: *const VkErrorSink) -> i32;
-    31 DomainSetMaxMemory     domain_set_max_memory   "virDomainSetMaxMemory"           0 Mutate:
-        unsafe extern "C" fn(conn: VkConn, dom: *const VkDomainRef, kib: u64, err: *const VkErrorSink) -> i32;
-    32 DomainSetMemory        domain_set_memory       "virDomainSetMemory"              0 Mutate:
-        unsafe extern "C" fn(conn: VkConn, dom: *const VkDomainRef, kib: u64, err: *const VkErrorSink) -> i32;
-    33 DomainSetVcpus         domain_set_vcpus        "virDomainSetVcpus"               0 Mutate:
-        unsafe extern "C" fn(conn: VkConn, dom: *const VkDomainRef, nvcpus: u32, err: *const VkErrorSink) -> i32;
-    34 DomainPinVcpu          domain_pin_vcpu         "virDomainPinVcpu"                0 Mutate:
-        unsafe extern "C" fn(conn: VkConn, dom: *const VkDomainRef, vcpu: u32, cpumap: *const u8, cpumap_len: usize, err: *const VkErrorSink) -> i32;
-    35 DomainGetVcpus         domain_get_vcpus        "virDomainGetVcpus"               0 Read:
-        unsafe extern "C" fn(conn: VkConn, dom: *const VkDomainRef, out: *const VkVcpuSink, err: *const VkErrorSink) -> i32;
-    36 DomainGetAutostart     domain_get_autostart    "virDomainGetAutostart"           0 Read:
-        unsafe extern "C" fn(conn: VkConn, dom: *const VkDomainRef, out: *mut i32, err: *const VkErrorSink) -> i32;
-    37 DomainSetAutostart     domain_set_autostart    "virDomainSetAutostart"           0 Mutate:
-        unsafe extern "C" fn(conn: VkConn, dom: *const VkDomainRef, autostart: i32, err: *const VkErrorSink) -> i32;
-    38 DomainAttachDevice     domain_attach_device    "virDomainAttachDevice"           0 Mutate:
-        unsafe extern "C" fn(conn: VkConn, dom: *const VkDomainRef, xml: VkStr, err: *const VkErrorSink) -> i32;
-    39 DomainDetachDevice     domain_detach_device    "virDomainDetachDevice"           0 Mutate:
-        unsafe extern "C" fn(conn: VkConn, dom: *const VkDomainRef, xml: VkStr, err: *const VkErrorSink) -> i32;
-    40 ListNetworks           list_networks           "virConnectListNetworks"          0 Read: VkConnStrFn;
-    41 NumOfNetworks          num_of_networks         "virConnectNumOfNetworks"         0 Read: VkConnCountFn;
-    42 ListDefinedNetworks    list_defined_networks   "virConnectListDefinedNetworks"   0 Read: VkConnStrFn;
-    43 NumOfDefinedNetworks   num_of_defined_networks "virConnectNumOfDefinedNetworks"  0 Read: VkConnCountFn;
-    44 NetworkLookupByUuid    network_lookup_by_uuid  "virNetworkLookupByUUID"          0 Read:
-        unsafe extern "C" fn(conn: VkConn, uuid: *const [u8; 16], out: *const VkNetworkSink, err: *const VkErrorSink) -> i32;
-    45 NetworkLookupByName    network_lookup_by_name  "virNetworkLookupByName"          0 Read:
-        unsafe extern "C" fn(conn: VkConn, name: VkStr, out: *const VkNetworkSink, err: *const VkErrorSink) -> i32;
-    46 NetworkCreateXml       network_create_xml      "virNetworkCreateXML"             0 Mutate:
-        unsafe extern "C" fn(conn: VkConn, xml: VkStr, out: *const VkNetworkSink, err: *const VkErrorSink) -> i32;
-    47 NetworkDefineXml       network_define_xml      "virNetworkDefineXML"             0 Mutate:
-        unsafe extern "C" fn(conn: VkConn, xml: VkStr, out: *const VkNetworkSink, err: *const VkErrorSink) -> i32;
-    48 NetworkUndefine        network_undefine        "virNetworkUndefine"              0 Mutate: VkNetworkActionFn;
-    49 NetworkCreate          network_create          "virNetworkCreate"                0 Mutate: VkNetworkActionFn;
-    50 NetworkDestroy         network_destroy         "virNetworkDestroy"               0 Mutate: VkNetworkActionFn;
-    51 NetworkGetXmlDesc      network_get_xml_desc    "virNetworkGetXMLDesc"            0 Read:
-        unsafe extern "C" fn(conn: VkConn, net: *const VkNetworkRef, flags: u32, out: *const VkStrSink, err: *const VkErrorSink) -> i32;
-    52 NetworkGetBridgeName   network_get_bridge_name "virNetworkGetBridgeName"         0 Read:
-        unsafe extern "C" fn(conn: VkConn, net: *const VkNetworkRef, out: *const VkStrSink, err: *const VkErrorSink) -> i32;
-    53 NetworkGetAutostart    network_get_autostart   "virNetworkGetAutostart"          0 Read:
-        unsafe extern "C" fn(conn: VkConn, net: *const VkNetworkRef, out: *mut i32, err: *const VkErrorSink) -> i32;
-    54 NetworkSetAutostart    network_set_autostart   "virNetworkSetAutostart"          0 Mutate:
-        unsafe extern "C" fn(conn: VkConn, net: *const VkNetworkRef, autostart: i32, err: *const VkErrorSink) -> i32;
+    open: unsafe extern "C" fn(uri: VkStr, flags: u32, conn_out: *mut VkConn, err: *const VkErrorSink) -> i32;
+    close: unsafe extern "C" fn(conn: VkConn) -> i32;
+    2  GetType                get_type                "virConnectGetType"               0 Read () -> Str;
+    3  GetVersion             get_version             "virConnectGetVersion"            0 Read () -> U64;
+    4  GetHostname            get_hostname            "virConnectGetHostname"           0 Read () -> Str;
+    5  GetCapabilities        get_capabilities        "virConnectGetCapabilities"       0 Read () -> Str;
+    6  NodeGetInfo            node_get_info           "virNodeGetInfo"                  0 Read () -> NodeInfo;
+    7  GetMaxVcpus            get_max_vcpus           "virConnectGetMaxVcpus"           0 Read (domain_type: Str) -> I32;
+    8  ListDomains            list_domains            "virConnectListDomains"           0 Read () -> Ids;
+    9  NumOfDomains           num_of_domains          "virConnectNumOfDomains"          0 Read () -> I32;
+    10 ListDefinedDomains     list_defined_domains    "virConnectListDefinedDomains"    0 Read () -> Names;
+    11 NumOfDefinedDomains    num_of_defined_domains  "virConnectNumOfDefinedDomains"   0 Read () -> I32;
+    12 DomainLookupById       domain_lookup_by_id     "virDomainLookupByID"             0 Read (id: I32) -> DomainFound;
+    13 DomainLookupByUuid     domain_lookup_by_uuid   "virDomainLookupByUUID"           0 Read (uuid: Uuid) -> DomainFound;
+    14 DomainLookupByName     domain_lookup_by_name   "virDomainLookupByName"           0 Read (name: Str) -> DomainFound;
+    15 DomainCreateXml        domain_create_xml       "virDomainCreateXML"              0 Mutate (xml: Str, flags: Flags) -> NewDomain;
+    16 DomainDefineXml        domain_define_xml       "virDomainDefineXML"              0 Mutate (xml: Str) -> NewDomain;
+    17 DomainUndefine         domain_undefine         "virDomainUndefine"               0 Mutate (dom: Domain) -> Unit;
+    18 DomainCreate           domain_create           "virDomainCreate"                 0 Mutate (dom: Domain) -> Unit;
+    19 DomainShutdown         domain_shutdown         "virDomainShutdown"               0 Mutate (dom: Domain) -> Unit;
+    20 DomainReboot           domain_reboot           "virDomainReboot"                 0 Mutate (dom: Domain, flags: Flags) -> Unit;
+    21 DomainDestroy          domain_destroy          "virDomainDestroy"                0 Mutate (dom: Domain) -> Unit;
+    22 DomainSuspend          domain_suspend          "virDomainSuspend"                0 Mutate (dom: Domain) -> Unit;
+    23 DomainResume           domain_resume           "virDomainResume"                 0 Mutate (dom: Domain) -> Unit;
+    24 DomainSave             domain_save             "virDomainSave"                   0 Mutate (dom: Domain, path: Str) -> Unit;
+    25 DomainRestore          domain_restore          "virDomainRestore"                0 Mutate (path: Str) -> Unit;
+    26 DomainCoreDump         domain_core_dump        "virDomainCoreDump"               0 Mutate (dom: Domain, path: Str, flags: Flags) -> Unit;
+    27 DomainGetInfo          domain_get_info         "virDomainGetInfo"                0 Read (dom: Domain) -> DomainInfo;
+    28 DomainGetXmlDesc       domain_get_xml_desc     "virDomainGetXMLDesc"             0 Read (dom: Domain, flags: Flags) -> Str;
+    29 DomainGetOsType        domain_get_os_type      "virDomainGetOSType"              0 Read (dom: Domain) -> Str;
+    30 DomainGetMaxMemory     domain_get_max_memory   "virDomainGetMaxMemory"           0 Read (dom: Domain) -> U64;
+    31 DomainSetMaxMemory     domain_set_max_memory   "virDomainSetMaxMemory"           0 Mutate (dom: Domain, kib: U64) -> Unit;
+    32 DomainSetMemory        domain_set_memory       "virDomainSetMemory"              0 Mutate (dom: Domain, kib: U64) -> Unit;
+    33 DomainSetVcpus         domain_set_vcpus        "virDomainSetVcpus"               0 Mutate (dom: Domain, nvcpus: U32) -> Unit;
+    34 DomainPinVcpu          domain_pin_vcpu         "virDomainPinVcpu"                0 Mutate (dom: Domain, vcpu: U32, cpumap: Bytes) -> Unit;
+    35 DomainGetVcpus         domain_get_vcpus        "virDomainGetVcpus"               0 Read (dom: Domain) -> Vcpus;
+    36 DomainGetAutostart     domain_get_autostart    "virDomainGetAutostart"           0 Read (dom: Domain) -> Bool;
+    37 DomainSetAutostart     domain_set_autostart    "virDomainSetAutostart"           0 Mutate (dom: Domain, autostart: Bool) -> Unit;
+    38 DomainAttachDevice     domain_attach_device    "virDomainAttachDevice"           0 Mutate (dom: Domain, xml: Str) -> Unit;
+    39 DomainDetachDevice     domain_detach_device    "virDomainDetachDevice"           0 Mutate (dom: Domain, xml: Str) -> Unit;
+    40 ListNetworks           list_networks           "virConnectListNetworks"          0 Read () -> Names;
+    41 NumOfNetworks          num_of_networks         "virConnectNumOfNetworks"         0 Read () -> I32;
+    42 ListDefinedNetworks    list_defined_networks   "virConnectListDefinedNetworks"   0 Read () -> Names;
+    43 NumOfDefinedNetworks   num_of_defined_networks "virConnectNumOfDefinedNetworks"  0 Read () -> I32;
+    44 NetworkLookupByUuid    network_lookup_by_uuid  "virNetworkLookupByUUID"          0 Read (uuid: Uuid) -> NetworkFound;
+    45 NetworkLookupByName    network_lookup_by_name  "virNetworkLookupByName"          0 Read (name: Str) -> NetworkFound;
+    46 NetworkCreateXml       network_create_xml      "virNetworkCreateXML"             0 Mutate (xml: Str) -> NewNetwork;
+    47 NetworkDefineXml       network_define_xml      "virNetworkDefineXML"             0 Mutate (xml: Str) -> NewNetwork;
+    48 NetworkUndefine        network_undefine        "virNetworkUndefine"              0 Mutate (net: Network) -> Unit;
+    49 NetworkCreate          network_create          "virNetworkCreate"                0 Mutate (net: Network) -> Unit;
+    50 NetworkDestroy         network_destroy         "virNetworkDestroy"               0 Mutate (net: Network) -> Unit;
+    51 NetworkGetXmlDesc      network_get_xml_desc    "virNetworkGetXMLDesc"            0 Read (net: Network, flags: Flags) -> Str;
+    52 NetworkGetBridgeName   network_get_bridge_name "virNetworkGetBridgeName"         0 Read (net: Network) -> Str;
+    53 NetworkGetAutostart    network_get_autostart   "virNetworkGetAutostart"          0 Read (net: Network) -> Bool;
+    54 NetworkSetAutostart    network_set_autostart   "virNetworkSetAutostart"          0 Mutate (net: Network, autostart: Bool) -> Unit;
     // ---- ABI 1.1: what virsh 9.0's dominfo/domstate/net-list read, and native conversions ----
-    55 DomainIsPersistent     domain_is_persistent    "virDomainIsPersistent"           1 Read:
-        unsafe extern "C" fn(conn: VkConn, dom: *const VkDomainRef, out: *mut i32, err: *const VkErrorSink) -> i32;
-    56 DomainHasManagedSaveImage domain_has_managed_save_image "virDomainHasManagedSaveImage" 1 Read:
-        unsafe extern "C" fn(conn: VkConn, dom: *const VkDomainRef, flags: u32, out: *mut i32, err: *const VkErrorSink) -> i32;
-    57 NodeGetSecurityModel   node_get_security_model "virNodeGetSecurityModel"         1 Read:
-        unsafe extern "C" fn(conn: VkConn, out: *const VkStrSink, err: *const VkErrorSink) -> i32;
-    58 DomainGetSecurityLabel domain_get_security_label "virDomainGetSecurityLabel"     1 Read:
-        unsafe extern "C" fn(conn: VkConn, dom: *const VkDomainRef, out: *const VkStrSink, enforcing: *mut i32, err: *const VkErrorSink) -> i32;
-    59 DomainGetState         domain_get_state        "virDomainGetState"               1 Read:
-        unsafe extern "C" fn(conn: VkConn, dom: *const VkDomainRef, state: *mut i32, reason: *mut i32, err: *const VkErrorSink) -> i32;
-    60 DomainXmlFromNative    domain_xml_from_native  "virConnectDomainXMLFromNative"   1 Read:
-        unsafe extern "C" fn(conn: VkConn, format: VkStr, config: VkStr, flags: u32, out: *const VkStrSink, err: *const VkErrorSink) -> i32;
-    61 DomainXmlToNative      domain_xml_to_native    "virConnectDomainXMLToNative"     1 Read:
-        unsafe extern "C" fn(conn: VkConn, format: VkStr, xml: VkStr, flags: u32, out: *const VkStrSink, err: *const VkErrorSink) -> i32;
-    62 NetworkIsActive        network_is_active       "virNetworkIsActive"              1 Read:
-        unsafe extern "C" fn(conn: VkConn, net: *const VkNetworkRef, out: *mut i32, err: *const VkErrorSink) -> i32;
-    63 NetworkIsPersistent    network_is_persistent   "virNetworkIsPersistent"          1 Read:
-        unsafe extern "C" fn(conn: VkConn, net: *const VkNetworkRef, out: *mut i32, err: *const VkErrorSink) -> i32;
+    55 DomainIsPersistent     domain_is_persistent    "virDomainIsPersistent"           1 Read (dom: Domain) -> Bool;
+    56 DomainHasManagedSaveImage domain_has_managed_save_image "virDomainHasManagedSaveImage" 1 Read (dom: Domain, flags: Flags) -> Bool;
+    57 NodeGetSecurityModel   node_get_security_model "virNodeGetSecurityModel"         1 Read () -> StrPair;
+    58 DomainGetSecurityLabel domain_get_security_label "virDomainGetSecurityLabel"     1 Read (dom: Domain) -> Label;
+    59 DomainGetState         domain_get_state        "virDomainGetState"               1 Read (dom: Domain) -> State;
+    60 DomainXmlFromNative    domain_xml_from_native  "virConnectDomainXMLFromNative"   1 Read (format: Str, config: Str, flags: Flags) -> Str;
+    61 DomainXmlToNative      domain_xml_to_native    "virConnectDomainXMLToNative"     1 Read (format: Str, xml: Str, flags: Flags) -> Str;
+    62 NetworkIsActive        network_is_active       "virNetworkIsActive"              1 Read (net: Network) -> Bool;
+    63 NetworkIsPersistent    network_is_persistent   "virNetworkIsPersistent"          1 Read (net: Network) -> Bool;
+    // ---- ABI 1.2 ----
+    64 DomainSetMemoryFlags   domain_set_memory_flags "virDomainSetMemoryFlags"         2 Mutate (dom: Domain, kib: U64, flags: Flags) -> Unit;
 }
 
 impl Op {
@@ -738,6 +924,124 @@ impl VkErrorCode {
         VkErrorCode::ConfigUnsupported,
     ];
 
+    /// libvirt's message for the code (its `virErrorMsg` table): `.0` when there is no detail,
+    /// `.1` around a detail (`%s`). The one place these texts are written.
+    pub const fn messages(self) -> (&'static str, &'static str) {
+        match self {
+            VkErrorCode::InternalError => ("internal error", "internal error: %s"),
+            VkErrorCode::NoMemory => ("out of memory", "out of memory: %s"),
+            VkErrorCode::NoSupport => (
+                "this function is not supported by the connection driver",
+                "this function is not supported by the connection driver: %s",
+            ),
+            VkErrorCode::NoConnect => (
+                "no connection driver available",
+                "no connection driver available for %s",
+            ),
+            VkErrorCode::InvalidConn => (
+                "invalid connection pointer in",
+                "invalid connection pointer in %s",
+            ),
+            VkErrorCode::InvalidDomain => {
+                ("invalid domain pointer in", "invalid domain pointer in %s")
+            }
+            VkErrorCode::InvalidArg => ("invalid argument", "invalid argument: %s"),
+            VkErrorCode::GetFailed => ("GET operation failed", "GET operation failed: %s"),
+            VkErrorCode::PostFailed => ("POST operation failed", "POST operation failed: %s"),
+            VkErrorCode::HttpError => (
+                "got unknown HTTP error code",
+                "got unknown HTTP error code %s",
+            ),
+            VkErrorCode::OperationFailed => ("operation failed", "operation failed: %s"),
+            VkErrorCode::OsType => ("unknown OS type", "unknown OS type %s"),
+            VkErrorCode::NoKernel => (
+                "missing kernel information",
+                "missing kernel information: %s",
+            ),
+            VkErrorCode::NoRoot => (
+                "missing root device information",
+                "missing root device information in %s",
+            ),
+            VkErrorCode::NoSource => (
+                "missing source information for device",
+                "missing source information for device %s",
+            ),
+            VkErrorCode::NoTarget => (
+                "missing target information for device",
+                "missing target information for device %s",
+            ),
+            VkErrorCode::NoName => ("missing name information", "missing name information in %s"),
+            VkErrorCode::NoOs => (
+                "missing operating system information",
+                "missing operating system information for %s",
+            ),
+            VkErrorCode::NoDevice => (
+                "missing devices information",
+                "missing devices information for %s",
+            ),
+            VkErrorCode::XmlError => (
+                "XML description is invalid or not well formed",
+                "XML error: %s",
+            ),
+            VkErrorCode::DomExist => ("this domain exists already", "domain %s exists already"),
+            VkErrorCode::OperationDenied => (
+                "operation forbidden for read only access",
+                "operation forbidden: %s",
+            ),
+            VkErrorCode::OpenFailed => (
+                "failed to open configuration file",
+                "failed to open configuration file %s",
+            ),
+            VkErrorCode::ReadFailed => (
+                "failed to read configuration file",
+                "failed to read configuration file %s",
+            ),
+            VkErrorCode::ParseFailed => (
+                "failed to parse configuration file",
+                "failed to parse configuration file %s",
+            ),
+            VkErrorCode::ConfSyntax => (
+                "configuration file syntax error",
+                "configuration file syntax error: %s",
+            ),
+            VkErrorCode::WriteFailed => (
+                "failed to write configuration file",
+                "failed to write configuration file: %s",
+            ),
+            VkErrorCode::InvalidNetwork => (
+                "invalid network pointer in",
+                "invalid network pointer in %s",
+            ),
+            VkErrorCode::NetworkExist => {
+                ("this network exists already", "network %s exists already")
+            }
+            VkErrorCode::SystemError => ("system call error", "%s"),
+            VkErrorCode::NoDomain => ("Domain not found", "Domain not found: %s"),
+            VkErrorCode::NoNetwork => ("Network not found", "Network not found: %s"),
+            VkErrorCode::InvalidMac => ("invalid MAC address", "invalid MAC address: %s"),
+            VkErrorCode::OperationInvalid => (
+                "Requested operation is not valid",
+                "Requested operation is not valid: %s",
+            ),
+            VkErrorCode::ConfigUnsupported => {
+                ("unsupported configuration", "unsupported configuration: %s")
+            }
+        }
+    }
+
+    /// libvirt's message for the code alone.
+    pub const fn message(self) -> &'static str {
+        self.messages().0
+    }
+
+    /// libvirt's message for the code around `detail` (the message alone when it is empty).
+    pub fn message_with(self, detail: &str) -> alloc::string::String {
+        if detail.is_empty() {
+            return alloc::string::String::from(self.message());
+        }
+        self.messages().1.replacen("%s", detail, 1)
+    }
+
     /// Converts a raw code; unknown codes map to `InternalError`.
     pub fn from_raw(code: i32) -> VkErrorCode {
         Self::ALL
@@ -832,6 +1136,21 @@ mod tests {
             assert_eq!(VkErrorCode::from_raw(c as i32), c);
         }
         assert_eq!(VkErrorCode::from_raw(9999), VkErrorCode::InternalError);
+    }
+
+    #[test]
+    fn every_code_has_libvirts_message_with_one_place_for_the_detail() {
+        for c in VkErrorCode::ALL {
+            let (alone, with) = c.messages();
+            assert!(!alone.is_empty(), "{c:?}");
+            assert_eq!(with.matches("%s").count(), 1, "{c:?}");
+        }
+        assert_eq!(
+            VkErrorCode::NoSupport.message_with("virDomainSuspend"),
+            "this function is not supported by the connection driver: virDomainSuspend"
+        );
+        assert_eq!(VkErrorCode::XmlError.message_with("bad"), "XML error: bad");
+        assert_eq!(VkErrorCode::NoDomain.message_with(""), "Domain not found");
     }
 
     #[test]

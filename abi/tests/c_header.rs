@@ -9,13 +9,16 @@
 //! It compiles that program with the system C compiler (`$CC`, else `cc`), runs it, and compares
 //! every number with the values compiled into `virtkit-abi`.
 //!
-//! Nothing can be forgotten silently: the slot list comes from [`virtkit_abi::OPS`], and the
-//! test reads `abi/src/lib.rs` to check that every `#[repr(C)]` struct, field, type alias, enum
-//! variant and constant there is one this test compares. (The source is only read for that
-//! coverage and for the Rust spelling of field types; every number compared comes from the
-//! compiled crate.)
+//! Nothing can be forgotten silently: the slot list and each slot's Rust type come from the
+//! compiled crate ([`virtkit_abi::OPS`], `VkDriverTable::slot_type_names`), and the test reads
+//! `abi/src/lib.rs` to check that every `#[repr(C)]` struct, field, type alias, enum variant and
+//! constant there is one this test compares. (The source is only read for that coverage and for
+//! the Rust spelling of struct field types; every number compared comes from the compiled
+//! crate.)
 //!
-//! Without a C compiler the test reports that it is skipped, and why.
+//! Without a C compiler the test reports that it is skipped, and why (on the real stderr), and
+//! fails instead when `CI` or `VIRTKIT_REQUIRE_CC` is set; a compiler named by `CC` that does not
+//! run is a failure (`virtkit_test_support::CC`).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
@@ -23,17 +26,31 @@ use std::mem::{align_of, offset_of, size_of};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use virtkit_test_support::{CC, CXX, require};
+
 use virtkit_abi::{
     OP_COUNT, OPS, VIRTKIT_DRIVER_ENTRY, VK_ABI_MAJOR, VK_ABI_MINOR, VK_CAP_WORDS, VK_DECLINED,
-    VK_DRIVER_NEEDS_ROOT, VK_DRIVER_STACK_MEMBER, VK_DRIVER_THREAD_SAFE, VK_HEADER_SIZE, VK_MAGIC,
-    VK_MAX_OPS, VK_OK, VK_OPEN_READ_ONLY, VK_SLOT_SIZE, VK_TABLE_SIZE, VkDomainInfo, VkDomainRef,
-    VkDomainSink, VkDomainState, VkDriverHeader, VkDriverTable, VkErrorCode, VkErrorSink,
-    VkIntSink, VkNetworkRef, VkNetworkSink, VkNodeInfo, VkOpRank, VkStr, VkStrSink, VkVcpuInfo,
-    VkVcpuSink, VkVcpuState, error_domain,
+    VK_DOMAIN_AFFECT_CONFIG, VK_DOMAIN_AFFECT_CURRENT, VK_DOMAIN_AFFECT_LIVE,
+    VK_DOMAIN_MEM_MAXIMUM, VK_DOMAIN_START_PAUSED, VK_DOMAIN_XML_INACTIVE, VK_DOMAIN_XML_SECURE,
+    VK_DRIVER_NEEDS_ROOT, VK_DRIVER_STACK_MEMBER, VK_DRIVER_THREAD_SAFE, VK_DUMP_CRASH,
+    VK_HEADER_SIZE, VK_MAGIC, VK_MAX_OPS, VK_NETWORK_XML_INACTIVE, VK_OK, VK_OPEN_READ_ONLY,
+    VK_SLOT_SIZE, VK_TABLE_SIZE, VkDomainInfo, VkDomainRef, VkDomainSink, VkDomainState,
+    VkDriverHeader, VkDriverTable, VkErrorCode, VkErrorSink, VkIntSink, VkNetworkRef,
+    VkNetworkSink, VkNodeInfo, VkOpRank, VkStr, VkStrSink, VkVcpuInfo, VkVcpuSink, VkVcpuState,
+    error_domain,
+};
+use virtkit_abi::{
+    VK_HOST_PARSE_NEW_DEFINITION, VK_HOST_XML_INACTIVE, VK_HOST_XML_SECURE, VkDiskView,
+    VkDomainEdit, VkDomainView, VkHostServices, VkInterfaceView, VkNetworkIpView, VkNetworkView,
+    VkUriParam, VkUriView,
 };
 
-const ABI_SOURCE: &str = include_str!("../src/lib.rs");
-const ABI_SOURCE_NAME: &str = "abi/src/lib.rs";
+// The C-facing part of the crate: lib.rs and the host services (host.rs, <virtkit/host.h>).
+const ABI_SOURCE: &str = concat!(
+    include_str!("../src/lib.rs"),
+    include_str!("../src/host.rs")
+);
+const ABI_SOURCE_NAME: &str = "abi/src/lib.rs + abi/src/host.rs";
 const THIS_FILE: &str = "abi/tests/c_header.rs";
 
 // ------------------------------------------------------------------------------------------
@@ -130,7 +147,98 @@ fn struct_layouts() -> Vec<StructLayout> {
             n_op_ranks,
             sandbox_uri,
             caps,
+            host_init,
             reserved,
+        }),
+        // Host services (ABI 1.2).
+        layout!(VkUriParam { name, value }),
+        layout!(VkUriView {
+            struct_size,
+            port,
+            scheme,
+            transport,
+            user,
+            host,
+            path,
+            params,
+            n_params
+        }),
+        layout!(VkDiskView {
+            disk_type,
+            device,
+            driver_name,
+            driver_type,
+            source,
+            target_dev,
+            target_bus,
+            readonly,
+            shareable
+        }),
+        layout!(VkInterfaceView {
+            if_type,
+            source,
+            mac,
+            model,
+            target_dev
+        }),
+        layout!(VkDomainView {
+            struct_size,
+            id,
+            domain_type,
+            name,
+            uuid,
+            memory_kib,
+            current_memory_kib,
+            vcpus,
+            reserved,
+            os_type,
+            arch,
+            kernel,
+            initrd,
+            cmdline,
+            disks,
+            n_disks,
+            interfaces,
+            n_interfaces,
+            xml
+        }),
+        layout!(VkDomainEdit {
+            struct_size,
+            id,
+            memory_kib,
+            current_memory_kib,
+            vcpus,
+            reserved
+        }),
+        layout!(VkNetworkIpView {
+            address,
+            netmask,
+            prefix,
+            reserved,
+            dhcp_start,
+            dhcp_end
+        }),
+        layout!(VkNetworkView {
+            struct_size,
+            reserved,
+            name,
+            uuid,
+            bridge,
+            forward_mode,
+            forward_dev,
+            ips,
+            n_ips,
+            xml
+        }),
+        layout!(VkHostServices {
+            struct_size,
+            abi_major,
+            abi_minor,
+            report_error,
+            parse_uri,
+            parse_domain,
+            format_domain,
+            parse_network
         }),
     ]
 }
@@ -202,9 +310,34 @@ fn expected_constants(covered: &mut BTreeSet<String>) -> Vec<(String, Expected)>
     top("VK_OPEN_READ_ONLY", Expected::Int(VK_OPEN_READ_ONLY.into()));
     top("VK_DECLINED", Expected::Int(VK_DECLINED.into()));
     top("VK_OK", Expected::Int(VK_OK.into()));
+    for (name, value) in [
+        ("VK_DOMAIN_XML_SECURE", VK_DOMAIN_XML_SECURE),
+        ("VK_DOMAIN_XML_INACTIVE", VK_DOMAIN_XML_INACTIVE),
+        ("VK_DOMAIN_START_PAUSED", VK_DOMAIN_START_PAUSED),
+        ("VK_DUMP_CRASH", VK_DUMP_CRASH),
+        ("VK_NETWORK_XML_INACTIVE", VK_NETWORK_XML_INACTIVE),
+        ("VK_DOMAIN_AFFECT_CURRENT", VK_DOMAIN_AFFECT_CURRENT),
+        ("VK_DOMAIN_AFFECT_LIVE", VK_DOMAIN_AFFECT_LIVE),
+        ("VK_DOMAIN_AFFECT_CONFIG", VK_DOMAIN_AFFECT_CONFIG),
+        ("VK_DOMAIN_MEM_MAXIMUM", VK_DOMAIN_MEM_MAXIMUM),
+    ] {
+        top(name, Expected::Int(value.into()));
+    }
     top("VK_HEADER_SIZE", Expected::Int(VK_HEADER_SIZE as i128));
     top("VK_TABLE_SIZE", Expected::Int(VK_TABLE_SIZE as i128));
     top("VK_SLOT_SIZE", Expected::Int(VK_SLOT_SIZE as i128));
+    top(
+        "VK_HOST_XML_SECURE",
+        Expected::Int(VK_HOST_XML_SECURE.into()),
+    );
+    top(
+        "VK_HOST_XML_INACTIVE",
+        Expected::Int(VK_HOST_XML_INACTIVE.into()),
+    );
+    top(
+        "VK_HOST_PARSE_NEW_DEFINITION",
+        Expected::Int(VK_HOST_PARSE_NEW_DEFINITION.into()),
+    );
 
     for op in OPS {
         out.push((
@@ -290,143 +423,115 @@ fn upper_snake(camel: &str) -> String {
 }
 
 // ------------------------------------------------------------------------------------------
-// Reading the Rust source: coverage and type spelling only
+// Reading the Rust source (with syn): coverage and type spelling only
 // ------------------------------------------------------------------------------------------
 
-/// The source without comments or attribute lines.
-fn code_only(src: &str) -> String {
-    let mut out = String::new();
-    for line in src.lines() {
-        if line.trim_start().starts_with("#[") {
-            continue;
-        }
-        let mut in_str = false;
-        let mut prev = '\0';
-        let mut cut = line.len();
-        for (i, c) in line.char_indices() {
-            if c == '"' && prev != '\\' {
-                in_str = !in_str;
-            } else if !in_str && c == '/' && prev == '/' {
-                cut = i - 1;
-                break;
-            }
-            prev = c;
-        }
-        out.push_str(&line[..cut]);
-        out.push('\n');
-    }
-    out
+/// The ABI crate's source, parsed.
+fn abi_file() -> syn::File {
+    syn::parse_file(ABI_SOURCE).unwrap_or_else(|e| panic!("{ABI_SOURCE_NAME} does not parse: {e}"))
 }
 
-/// The text between the `{` that ends `opening` (which must start a line) and its `}`.
-fn block<'a>(code: &'a str, opening: &str) -> Option<&'a str> {
-    let start = code
-        .match_indices(opening)
-        .map(|(i, _)| i)
-        .find(|&i| i == 0 || code.as_bytes()[i - 1] == b'\n')?;
-    let open = start + opening.len() - 1;
-    assert_eq!(&code[open..=open], "{", "`{opening}` must end with a brace");
-    let mut depth = 0usize;
-    for (i, c) in code[open..].char_indices() {
-        match c {
-            '{' => depth += 1,
-            '}' => {
-                depth -= 1;
-                if depth == 0 {
-                    return Some(&code[open + 1..open + i]);
-                }
-            }
-            _ => {}
-        }
-    }
-    panic!("unbalanced braces after `{opening}` in {ABI_SOURCE_NAME}");
+fn is_pub(vis: &syn::Visibility) -> bool {
+    matches!(vis, syn::Visibility::Public(_))
 }
 
-/// Splits at `sep` outside parentheses and brackets; drops empty pieces.
-fn split_top(text: &str, sep: char) -> Vec<&str> {
-    let mut out = Vec::new();
-    let mut depth = 0i32;
-    let mut start = 0;
-    for (i, c) in text.char_indices() {
-        match c {
-            '(' | '[' | '<' => depth += 1,
-            ')' | ']' => depth -= 1,
-            '>' if !text[..i].ends_with('-') => depth -= 1,
-            c if c == sep && depth == 0 => {
-                out.push(text[start..i].trim());
-                start = i + 1;
-            }
-            _ => {}
-        }
-    }
-    out.push(text[start..].trim());
-    out.retain(|s| !s.is_empty());
-    out
+/// A type as Rust source text (for messages, and for [`rust_to_c`]).
+fn spelled(ty: &syn::Type) -> String {
+    quote::ToTokens::to_token_stream(ty).to_string()
 }
 
-/// Names of the items starting a line with `prefix` (e.g. `pub struct `), up to `terminator`.
-fn item_names(code: &str, prefix: &str, terminators: &[char]) -> Vec<String> {
-    code.lines()
-        .filter_map(|l| l.strip_prefix(prefix))
-        .map(|rest| rest.split(terminators).next().unwrap().trim().to_owned())
+/// Names of the public `Vk*` structs.
+fn struct_names(code: &syn::File) -> BTreeSet<String> {
+    code.items
+        .iter()
+        .filter_map(|i| match i {
+            syn::Item::Struct(s) if is_pub(&s.vis) && s.ident.to_string().starts_with("Vk") => {
+                Some(s.ident.to_string())
+            }
+            _ => None,
+        })
         .collect()
+}
+
+/// Names of the public top-level constants.
+fn const_names(items: &[syn::Item]) -> Vec<String> {
+    items
+        .iter()
+        .filter_map(|i| match i {
+            syn::Item::Const(c) if is_pub(&c.vis) => Some(c.ident.to_string()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Names of the public constants of the inline module `name`.
+fn module_const_names(code: &syn::File, name: &str) -> Vec<String> {
+    code.items
+        .iter()
+        .find_map(|i| match i {
+            syn::Item::Mod(m) if m.ident == name => m.content.as_ref().map(|(_, items)| items),
+            _ => None,
+        })
+        .map(|items| const_names(items))
+        .unwrap_or_else(|| panic!("no inline `mod {name}` in {ABI_SOURCE_NAME}"))
 }
 
 /// `(field, Rust type)` of a struct, in order.
-fn struct_fields(code: &str, rust: &str) -> Vec<(String, String)> {
-    let body = block(code, &format!("pub struct {rust} {{"))
-        .unwrap_or_else(|| panic!("no `pub struct {rust}` in {ABI_SOURCE_NAME}"));
-    split_top(body, ',')
-        .into_iter()
-        .map(|f| {
-            let f = f.strip_prefix("pub ").unwrap_or(f);
-            let (name, ty) = f.split_once(':').expect("a field is `name: type`");
-            (name.trim().to_owned(), ty.trim().to_owned())
+fn struct_fields(code: &syn::File, rust: &str) -> Vec<(String, String)> {
+    code.items
+        .iter()
+        .find_map(|i| match i {
+            syn::Item::Struct(s) if s.ident == rust => Some(
+                s.fields
+                    .iter()
+                    .map(|f| {
+                        let name = f.ident.as_ref().expect("a named field").to_string();
+                        (name, spelled(&f.ty))
+                    })
+                    .collect(),
+            ),
+            _ => None,
+        })
+        .unwrap_or_else(|| panic!("no `pub struct {rust}` in {ABI_SOURCE_NAME}"))
+}
+
+/// `(field, Rust type)` of every slot, in order. The types come from the compiled crate
+/// (`core::any::type_name`), with the paths taken off.
+fn slot_types() -> Vec<(String, String)> {
+    OPS.iter()
+        .zip(VkDriverTable::slot_type_names())
+        .map(|(op, ty)| {
+            let ty = ty
+                .replace("virtkit_abi::", "")
+                .replace("core::ffi::", "")
+                .replace("core::option::", "");
+            (op.field.to_owned(), ty)
         })
         .collect()
 }
 
-/// `(field, Rust type)` of every slot in the `define_ops!` invocation, in order.
-fn slot_types(code: &str) -> Vec<(String, String)> {
-    let body = block(code, "define_ops! {")
-        .unwrap_or_else(|| panic!("no `define_ops!` invocation in {ABI_SOURCE_NAME}"));
-    split_top(body, ';')
-        .into_iter()
-        .map(|entry| {
-            // `<index> <Variant> <field> "<api>" <since> <Kind>: <type>`
-            let (head, ty) = entry.split_once(':').expect("an op entry has `Kind: type`");
-            let field = head
-                .split_whitespace()
-                .nth(2)
-                .expect("an op entry names its field");
-            (field.to_owned(), ty.trim().to_owned())
+/// `(name, Rust type)` of every public type alias.
+fn type_aliases(code: &syn::File) -> Vec<(String, String)> {
+    code.items
+        .iter()
+        .filter_map(|i| match i {
+            syn::Item::Type(t) if is_pub(&t.vis) => Some((t.ident.to_string(), spelled(&t.ty))),
+            _ => None,
         })
         .collect()
 }
 
-/// `(name, Rust type)` of every `pub type` alias.
-fn type_aliases(code: &str) -> Vec<(String, String)> {
-    let mut out = Vec::new();
-    for (i, _) in code.match_indices("\npub type ") {
-        let rest = &code[i + "\npub type ".len()..];
-        let (name, rest) = rest.split_once('=').expect("`pub type NAME = TYPE;`");
-        let ty = split_top(rest, ';')
-            .into_iter()
-            .next()
-            .expect("an alias has a type");
-        out.push((name.trim().to_owned(), ty.to_owned()));
-    }
-    out
-}
-
-/// Variant names of a fieldless `pub enum`.
-fn enum_variants(code: &str, rust: &str) -> Vec<String> {
-    let body = block(code, &format!("pub enum {rust} {{"))
-        .unwrap_or_else(|| panic!("no `pub enum {rust}` in {ABI_SOURCE_NAME}"));
-    split_top(body, ',')
-        .into_iter()
-        .map(|v| v.split('=').next().unwrap().trim().to_owned())
-        .collect()
+/// Variant names of a public enum.
+fn enum_variants(code: &syn::File, rust: &str) -> Vec<String> {
+    code.items
+        .iter()
+        .find_map(|i| match i {
+            syn::Item::Enum(e) if e.ident == rust => {
+                Some(e.variants.iter().map(|v| v.ident.to_string()).collect())
+            }
+            _ => None,
+        })
+        .unwrap_or_else(|| panic!("no `pub enum {rust}` in {ABI_SOURCE_NAME}"))
 }
 
 // ------------------------------------------------------------------------------------------
@@ -443,61 +548,91 @@ enum CType {
     Fn(Box<CType>, Vec<CType>),
 }
 
-/// The C type a Rust type of the ABI must have in the header.
+/// The C type a Rust type of the ABI (as source text) must have in the header.
 fn rust_to_c(ty: &str) -> CType {
-    let ty = ty.trim();
-    if let Some(inner) = ty.strip_prefix("Option<").and_then(|t| t.strip_suffix('>')) {
-        // Only nullable function pointers are wrapped in Option.
-        return rust_to_c(inner);
-    }
-    if let Some(rest) = ty.strip_prefix("unsafe extern \"C\" fn(") {
-        let close = rest.rfind(')').expect("a fn type has a parameter list");
-        let params = split_top(&rest[..close], ',')
-            .into_iter()
-            .map(|p| rust_to_c(p.split_once(':').expect("a parameter is `name: type`").1))
-            .collect();
-        let ret = match rest[close + 1..].trim().strip_prefix("->") {
-            Some(ret) => rust_to_c(ret),
-            None => CType::Named("void".to_owned()),
-        };
-        return CType::Ptr(Box::new(CType::Fn(Box::new(ret), params)));
-    }
-    for (prefix, konst) in [("*const ", true), ("*mut ", false)] {
-        if let Some(pointee) = ty.strip_prefix(prefix) {
+    let parsed: syn::Type =
+        syn::parse_str(ty).unwrap_or_else(|e| panic!("`{ty}` is not a Rust type: {e}"));
+    ty_to_c(&parsed)
+}
+
+fn ty_to_c(ty: &syn::Type) -> CType {
+    match ty {
+        syn::Type::Paren(p) => ty_to_c(&p.elem),
+        syn::Type::Group(g) => ty_to_c(&g.elem),
+        syn::Type::FnPtr(f) => {
+            let params = f.inputs.iter().map(|a| ty_to_c(&a.ty)).collect();
+            let ret = match &f.output {
+                syn::ReturnType::Type(_, t) => ty_to_c(t),
+                syn::ReturnType::Default => CType::Named("void".to_owned()),
+            };
+            CType::Ptr(Box::new(CType::Fn(Box::new(ret), params)))
+        }
+        syn::Type::Ptr(p) => {
             // C passes an array as a pointer to its first element: same address, same ABI.
-            let pointee = match rust_to_c(pointee) {
+            let pointee = match ty_to_c(&p.elem) {
                 CType::Array(elem, _) => *elem,
                 other => other,
             };
-            let pointee = if konst {
-                CType::Const(Box::new(pointee))
-            } else {
-                pointee
+            let pointee = match p.mutability {
+                syn::PointerMutability::Const(_) => CType::Const(Box::new(pointee)),
+                syn::PointerMutability::Mut(_) => pointee,
             };
-            return CType::Ptr(Box::new(pointee));
+            CType::Ptr(Box::new(pointee))
         }
-    }
-    if let Some(inner) = ty.strip_prefix('[').and_then(|t| t.strip_suffix(']')) {
-        let (elem, len) = inner.split_once(';').expect("an array type is `[T; N]`");
-        return CType::Array(Box::new(rust_to_c(elem)), len.trim().to_owned());
-    }
-    let named = match ty {
-        "u8" => "uint8_t",
-        "u16" => "uint16_t",
-        "u32" => "uint32_t",
-        "u64" => "uint64_t",
-        "i8" => "int8_t",
-        "i16" => "int16_t",
-        "i32" => "int32_t",
-        "i64" => "int64_t",
-        "usize" => "size_t",
-        "c_void" => "void",
-        t if t.starts_with("Vk") && t.chars().all(|c| c.is_ascii_alphanumeric()) => {
-            return CType::Named(c_name(t));
+        syn::Type::Array(a) => {
+            let len = match &a.len {
+                syn::Expr::Lit(l) => quote::ToTokens::to_token_stream(&l.lit).to_string(),
+                syn::Expr::Path(p) => {
+                    p.path
+                        .get_ident()
+                        .map(|i| i.to_string())
+                        .unwrap_or_else(|| {
+                            panic!("{THIS_FILE}: array length {} is not a name", spelled(ty))
+                        })
+                }
+                _ => panic!(
+                    "{THIS_FILE}: no C spelling for the array length of {}",
+                    spelled(ty)
+                ),
+            };
+            CType::Array(Box::new(ty_to_c(&a.elem)), len)
         }
-        other => panic!("{THIS_FILE}: no C spelling for the Rust type `{other}`; extend rust_to_c"),
-    };
-    CType::Named(named.to_owned())
+        syn::Type::Path(p) => {
+            let last = p.path.segments.last().expect("a path has a segment");
+            let name = last.ident.to_string();
+            if name == "Option" {
+                // Only nullable function pointers are wrapped in Option.
+                let syn::PathArguments::AngleBracketed(args) = &last.arguments else {
+                    panic!("{THIS_FILE}: Option without an argument in {}", spelled(ty));
+                };
+                return match args.args.first() {
+                    Some(syn::GenericArgument::Type(inner)) => ty_to_c(inner),
+                    _ => panic!("{THIS_FILE}: Option of no type in {}", spelled(ty)),
+                };
+            }
+            let c = match name.as_str() {
+                "u8" => "uint8_t",
+                "u16" => "uint16_t",
+                "u32" => "uint32_t",
+                "u64" => "uint64_t",
+                "i8" => "int8_t",
+                "i16" => "int16_t",
+                "i32" => "int32_t",
+                "i64" => "int64_t",
+                "usize" => "size_t",
+                "c_void" => "void",
+                t if t.starts_with("Vk") => return CType::Named(c_name(t)),
+                other => {
+                    panic!("{THIS_FILE}: no C spelling for the Rust type `{other}`; extend ty_to_c")
+                }
+            };
+            CType::Named(c.to_owned())
+        }
+        other => panic!(
+            "{THIS_FILE}: no C spelling for the Rust type `{}`; extend ty_to_c",
+            spelled(other)
+        ),
+    }
 }
 
 /// Declares `declarator` with type `ty`, e.g. `int32_t (*f)(vk_str, uint32_t)`.
@@ -670,21 +805,6 @@ impl Drop for Scratch {
     }
 }
 
-fn c_compiler(test: &str) -> Option<String> {
-    let cc = std::env::var("CC").unwrap_or_else(|_| "cc".to_owned());
-    match Command::new(&cc).arg("--version").output() {
-        Ok(out) if out.status.success() => Some(cc),
-        Ok(out) => {
-            eprintln!("SKIPPED {test}: `{cc} --version` failed ({})", out.status);
-            None
-        }
-        Err(e) => {
-            eprintln!("SKIPPED {test}: no C compiler (`{cc}`: {e}); install one or set CC");
-            None
-        }
-    }
-}
-
 fn include_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("include")
 }
@@ -697,17 +817,14 @@ fn include_dir() -> PathBuf {
 /// compares; the parsed slot list is `OPS`.
 #[test]
 fn layout_test_covers_the_whole_rust_abi() {
-    let code = code_only(ABI_SOURCE);
+    let code = abi_file();
     let mut missing = Vec::new();
 
     let covered: BTreeMap<&str, Vec<&str>> = struct_layouts()
         .iter()
         .map(|s| (s.rust, s.fields.iter().map(|f| f.name).collect()))
         .collect();
-    let in_source: BTreeSet<String> = item_names(&code, "pub struct ", &[' ', '{', '<', '('])
-        .into_iter()
-        .filter(|n| n.starts_with("Vk"))
-        .collect();
+    let in_source = struct_names(&code);
     for name in &in_source {
         let fields: Vec<String> = struct_fields(&code, name)
             .into_iter()
@@ -731,17 +848,9 @@ fn layout_test_covers_the_whole_rust_abi() {
         }
     }
 
-    let slots: Vec<String> = slot_types(&code).into_iter().map(|(f, _)| f).collect();
-    let ops: Vec<&str> = OPS.iter().map(|op| op.field).collect();
-    if !slots.iter().map(String::as_str).eq(ops.iter().copied()) {
-        missing.push(format!(
-            "define_ops! slots {slots:?} differ from OPS {ops:?}"
-        ));
-    }
-
     let mut covered_consts = BTreeSet::new();
     expected_constants(&mut covered_consts);
-    for name in item_names(&code, "pub const ", &[':']) {
+    for name in const_names(&code.items) {
         if !covered_consts.contains(&name) {
             missing.push(format!(
                 "constant {name} is not in expected_constants() in {THIS_FILE}"
@@ -778,11 +887,7 @@ fn layout_test_covers_the_whole_rust_abi() {
             ));
         }
     }
-    let domains: Vec<String> = item_names(
-        block(&code, "pub mod error_domain {").expect("an error_domain module"),
-        "    pub const ",
-        &[':'],
-    );
+    let domains = module_const_names(&code, "error_domain");
     let listed: Vec<String> = ERROR_DOMAINS.iter().map(|(n, _)| (*n).to_owned()).collect();
     if domains != listed {
         missing.push(format!(
@@ -798,7 +903,7 @@ fn layout_test_covers_the_whole_rust_abi() {
 }
 
 /// One check per `pub type` alias: the header's `vk_<alias>` has the aliased type.
-fn alias_checks(code: &str) -> Vec<TypeCheck> {
+fn alias_checks(code: &syn::File) -> Vec<TypeCheck> {
     type_aliases(code)
         .into_iter()
         .map(|(alias, ty)| {
@@ -815,10 +920,8 @@ fn alias_checks(code: &str) -> Vec<TypeCheck> {
 
 #[test]
 fn c_header_matches_rust_layout() {
-    let Some(cc) = c_compiler("c_header_matches_rust_layout") else {
-        return;
-    };
-    let code = code_only(ABI_SOURCE);
+    let cc = require!(CC);
+    let code = abi_file();
 
     let mut structs = struct_layouts();
     structs.push(table_layout());
@@ -847,7 +950,7 @@ fn c_header_matches_rust_layout() {
         rust: "VkDriverHeader".to_owned(),
         expected: rust_to_c("VkDriverHeader"),
     });
-    for (field, ty) in slot_types(&code) {
+    for (field, ty) in slot_types() {
         let expected = rust_to_c(&ty);
         type_checks.push(TypeCheck {
             key: format!("vk_driver_table.{field}"),
@@ -968,9 +1071,7 @@ fn c_header_matches_rust_layout() {
 /// The header is plain C99 and usable from C++ (`extern "C"`, no C-only constructs).
 #[test]
 fn c_header_compiles_as_c99_and_cplusplus() {
-    let Some(cc) = c_compiler("c_header_compiles_as_c99_and_cplusplus") else {
-        return;
-    };
+    let cc = require!(CC);
     let scratch = Scratch::new("syntax");
     let unit = "#include <virtkit/driver.h>\nint vk_header_check(void);\nint vk_header_check(void) { return (int)sizeof(vk_driver_table); }\n";
     let c_src = scratch.0.join("c99.c");
@@ -992,11 +1093,7 @@ fn c_header_compiles_as_c99_and_cplusplus() {
     )
     .unwrap_or_else(|e| panic!("{e}"));
 
-    let cxx = std::env::var("CXX").unwrap_or_else(|_| "c++".to_owned());
-    if Command::new(&cxx).arg("--version").output().is_err() {
-        eprintln!("SKIPPED the C++ half of c_header_compiles_as_c99_and_cplusplus: no `{cxx}`");
-        return;
-    }
+    let cxx = require!(CXX);
     let cxx_src = scratch.0.join("cxx.cpp");
     std::fs::write(&cxx_src, unit).unwrap();
     run(

@@ -9,33 +9,29 @@ use virtkit::{Connect, Registry};
 
 use crate::stats::{self, Summary};
 
-/// The domain every benchmark defines (libvirt's test domain, minus its fixed MAC address), the
-/// same text for virtkit and for libvirt.
-pub const TEMPLATE: &str = "<domain type='test'>
-  <name>@NAME@</name>
-  <uuid>@UUID@</uuid>
-  <memory unit='KiB'>8388608</memory>
-  <currentMemory unit='KiB'>2097152</currentMemory>
-  <vcpu placement='static'>2</vcpu>
-  <os>
-    <type arch='i686'>hvm</type>
-    <boot dev='hd'/>
-  </os>
-  <clock offset='utc'/>
-  <on_poweroff>destroy</on_poweroff>
-  <on_reboot>restart</on_reboot>
-  <on_crash>destroy</on_crash>
-  <devices>
-    <disk type='file' device='disk'>
-      <source file='/guest/@NAME@.img'/>
-      <target dev='vda' bus='virtio'/>
-    </disk>
-    <interface type='network'>
-      <source network='default'/>
-    </interface>
-  </devices>
-</domain>
-";
+/// The domain every benchmark defines: libvirt's test domain (the test driver's data file, the
+/// one copy in the tree) with its name, UUID and disk made per domain (`@NAME@`, `@UUID@`) and
+/// its fixed MAC address and interface name dropped; the same text for virtkit and for libvirt.
+pub fn template() -> String {
+    const DEFAULT: &str = include_str!("../../plugins/test/data/default-domain.xml");
+    let mut t: String = DEFAULT
+        .lines()
+        .filter(|l| !l.contains("<mac address=") && !l.contains("<target dev='testnet"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    for (from, to) in [
+        ("<name>test</name>", "<name>@NAME@</name>"),
+        (
+            "<uuid>6695eb01-f6a4-8304-79aa-97f2502e193f</uuid>",
+            "<uuid>@UUID@</uuid>",
+        ),
+        ("/guest/diskimage1", "/guest/@NAME@.img"),
+    ] {
+        assert!(t.contains(from), "the test domain no longer has {from}");
+        t = t.replace(from, to);
+    }
+    t
+}
 
 /// N domains to define, and the order in which to look them up.
 pub struct Workload {
@@ -56,10 +52,11 @@ impl Workload {
     }
 
     pub fn xmls(&self) -> Vec<String> {
+        let template = template();
         self.names
             .iter()
             .zip(&self.uuids)
-            .map(|(n, u)| TEMPLATE.replace("@NAME@", n).replace("@UUID@", u))
+            .map(|(n, u)| template.replace("@NAME@", n).replace("@UUID@", u))
             .collect()
     }
 
@@ -67,7 +64,7 @@ impl Workload {
     pub fn peer_request(&self, reps: usize, list_reps: usize) -> serde_json::Value {
         serde_json::json!({
             "mode": "domains",
-            "template": TEMPLATE,
+            "template": template(),
             "names": self.names,
             "uuids": self.uuids,
             "order": self.order,
@@ -207,7 +204,8 @@ pub fn call_costs(plugin: &Path, iters: u64, reps: usize) -> Result<Vec<CallCost
         Ok(virtkit_loader::Opened::Declined) => return Err("the test plugin declined".into()),
         Err(e) => return Err(e.to_string()),
     };
-    let raw = slot::RawConn::open(&canonical, "test:///default")?;
+    // The bare slot call, with no host-side shim (the loader holds the `unsafe`).
+    let raw = virtkit_loader::RawConn::open(&driver, "test:///default")?;
     let registry = Registry::with_files(vec![canonical.clone()]);
     let api =
         Connect::open_with(Some("test:///default"), false, &registry).map_err(|e| e.to_string())?;
@@ -261,88 +259,19 @@ pub fn call_costs(plugin: &Path, iters: u64, reps: usize) -> Result<Vec<CallCost
     Ok(out)
 }
 
-/// Calls straight into the plugin's C table, with no host-side shim: the only `unsafe` of the
-/// benchmarks, there to time the bare table call.
-mod slot {
-    use std::ffi::{CString, c_void};
-    use std::os::unix::ffi::OsStrExt;
-    use std::path::Path;
-
-    use virtkit_abi::{
-        VIRTKIT_DRIVER_ENTRY, VK_OK, VkConn, VkDriverTable, VkEntryFn, VkErrorSink, VkStr,
-    };
-
-    unsafe extern "C" fn ignore_error(_ctx: *mut c_void, _code: i32, _message: VkStr) {}
-
-    const SINK: VkErrorSink = VkErrorSink {
-        ctx: std::ptr::null_mut(),
-        set: ignore_error,
-    };
-
-    /// A connection opened directly through a plugin's table.
-    pub struct RawConn {
-        table: &'static VkDriverTable,
-        conn: VkConn,
-    }
-
-    impl RawConn {
-        /// Finds the table of the plugin at `path`, which the registry has already loaded, and
-        /// opens `uri` through its `open` slot.
-        pub fn open(path: &Path, uri: &str) -> Result<RawConn, String> {
-            let c = CString::new(path.as_os_str().as_bytes()).map_err(|e| e.to_string())?;
-            // SAFETY: RTLD_NOLOAD only returns the handle of a library already loaded (by the
-            // registry, which never unloads it); nothing new is mapped or initialised.
-            let handle = unsafe { libc::dlopen(c.as_ptr(), libc::RTLD_NOW | libc::RTLD_NOLOAD) };
-            if handle.is_null() {
-                return Err(format!("{} is not loaded", path.display()));
-            }
-            // SAFETY: the handle is valid; the symbol name is NUL-terminated.
-            let sym = unsafe { libc::dlsym(handle, VIRTKIT_DRIVER_ENTRY.as_ptr().cast()) };
-            if sym.is_null() {
-                return Err(format!("{}: no entry symbol", path.display()));
-            }
-            // SAFETY: the registry validated this plugin: its entry symbol has the documented
-            // `VkEntryFn` type.
-            let entry: VkEntryFn = unsafe { std::mem::transmute::<*mut c_void, VkEntryFn>(sym) };
-            // SAFETY: the entry returns the plugin's static table, which the registry has
-            // validated and which stays mapped for the life of the process.
-            let table: &'static VkDriverTable = unsafe { &*entry() };
-            let open = table.open.ok_or("no open slot")?;
-            let mut conn: VkConn = std::ptr::null_mut();
-            // SAFETY: the URI, the out-pointer and the sink are valid for the call.
-            let rc = unsafe { open(VkStr::new(uri), 0, &mut conn, &SINK) };
-            if rc != VK_OK || conn.is_null() {
-                return Err(format!("open through the table failed ({rc})"));
-            }
-            Ok(RawConn { table, conn })
-        }
-
-        pub fn get_version(&self) -> u64 {
-            let mut v = 0u64;
-            if let Some(f) = self.table.get_version {
-                // SAFETY: `conn` came from this table's open and is not closed yet; the out
-                // pointer and the sink are valid for the call.
-                unsafe { f(self.conn, &mut v, &SINK) };
-            }
-            v
-        }
-
-        pub fn num_of_domains(&self) -> i32 {
-            let mut v = 0i32;
-            if let Some(f) = self.table.num_of_domains {
-                // SAFETY: as in get_version.
-                unsafe { f(self.conn, &mut v, &SINK) };
-            }
-            v
-        }
-    }
-
-    impl Drop for RawConn {
-        fn drop(&mut self) {
-            if let Some(close) = self.table.close {
-                // SAFETY: the handle came from this table's open and is closed exactly once.
-                unsafe { close(self.conn) };
-            }
-        }
+#[cfg(test)]
+mod tests {
+    /// The template is libvirt's test domain made per domain: it parses, with the placeholders
+    /// filled, and carries no fixed MAC address.
+    #[test]
+    fn the_template_is_the_test_domain_per_domain() {
+        let t = super::template();
+        assert!(!t.contains("<mac "), "{t}");
+        let xml = t
+            .replace("@NAME@", "b1")
+            .replace("@UUID@", "b3c5e0a1-0000-4000-8000-000000000001");
+        let def = virtkit_xml::DomainDef::parse(&xml).unwrap();
+        assert_eq!(def.name, "b1");
+        assert_eq!(def.memory_kib, 8388608);
     }
 }

@@ -9,6 +9,7 @@
 //! It installs nothing: a missing tool is named, with the script that installs it, and the
 //! benchmarks that need it are reported as skipped.
 
+#![forbid(unsafe_code)]
 mod api;
 mod machine;
 mod peer;

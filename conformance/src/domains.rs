@@ -9,8 +9,7 @@ use virtkit_xml::{DomainDef, OS_TYPES, equivalent_domains};
 use crate::guest::MEMORY_KIB;
 use crate::suite::{Ctx, Step, Verdict, describe, ensure, expect_err, is_panic, ok};
 
-/// libvirt's `VIR_DOMAIN_XML_INACTIVE`.
-const XML_INACTIVE: u32 = 2;
+use virtkit::VK_DOMAIN_XML_INACTIVE as XML_INACTIVE;
 /// At most this many existing domains are examined one by one.
 const EXAMINE_AT_MOST: usize = 64;
 /// How long a guest may take to honour a shutdown request.

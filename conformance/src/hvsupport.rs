@@ -20,28 +20,30 @@ pub struct InTreePlugin {
     pub file: PathBuf,
 }
 
+/// The parts of a crate manifest that name its library.
+#[derive(serde::Deserialize)]
+struct Manifest {
+    package: Option<NameOnly>,
+    lib: Option<Lib>,
+}
+
+#[derive(serde::Deserialize)]
+struct NameOnly {
+    name: String,
+}
+
+#[derive(serde::Deserialize)]
+struct Lib {
+    name: Option<String>,
+}
+
 /// The `[lib] name` of a crate manifest (the package name with `-` as `_` when absent).
-fn lib_name(manifest: &str) -> Option<String> {
-    let mut section = "";
-    let mut package = None;
-    let mut lib = None;
-    for line in manifest.lines() {
-        let line = line.trim();
-        if line.starts_with('[') {
-            section = line;
-            continue;
-        }
-        let Some((key, value)) = line.split_once('=') else {
-            continue;
-        };
-        let value = value.trim().trim_matches('"').to_string();
-        match (section, key.trim()) {
-            ("[lib]", "name") => lib = Some(value),
-            ("[package]", "name") => package = Some(value.replace('-', "_")),
-            _ => {}
-        }
-    }
-    lib.or(package)
+fn lib_name(manifest: &str) -> Result<String, String> {
+    let m: Manifest = toml::from_str(manifest).map_err(|e| e.to_string())?;
+    m.lib
+        .and_then(|l| l.name)
+        .or_else(|| m.package.map(|p| p.name.replace('-', "_")))
+        .ok_or_else(|| "no [package] or [lib] name".to_string())
 }
 
 /// The in-tree plugin crates under `root/plugins` and the files they build in `profile_dir`.
@@ -56,8 +58,7 @@ pub fn in_tree_plugins(root: &Path, profile_dir: &Path) -> Result<Vec<InTreePlug
         let Ok(text) = std::fs::read_to_string(&manifest) else {
             continue;
         };
-        let name =
-            lib_name(&text).ok_or_else(|| format!("{}: no crate name", manifest.display()))?;
+        let name = lib_name(&text).map_err(|e| format!("{}: {e}", manifest.display()))?;
         out.push(InTreePlugin {
             crate_dir,
             file: profile_dir.join(format!("lib{name}.so")),
@@ -148,9 +149,15 @@ mod tests {
             lib_name(
                 "[package]\nname = \"virtkit-driver-test\"\n\n[lib]\nname = \"virtkit_driver_test\"\ncrate-type = [\"cdylib\"]\n"
             ),
-            Some("virtkit_driver_test".into())
+            Ok("virtkit_driver_test".into())
         );
-        assert_eq!(lib_name("[package]\nname = \"a-b\"\n"), Some("a_b".into()));
+        assert_eq!(lib_name("[package]\nname = \"a-b\"\n"), Ok("a_b".into()));
+        // A section or key that only looks like one (in a string, a comment) is not one.
+        assert_eq!(
+            lib_name("[package]\nname = \"p\" # [lib]\ndescription = \"name = x\"\n"),
+            Ok("p".into())
+        );
+        assert!(lib_name("[lib\nname = \"x\"\n").is_err());
     }
 
     #[test]

@@ -66,6 +66,8 @@ mod header;
 pub mod hvsupport;
 mod networks;
 mod node;
+#[rustfmt::skip]
+mod op_calls;
 mod readonly;
 mod report;
 mod robustness;

@@ -3,7 +3,8 @@
 
 use virtkit::{Domain, ErrorCode, Network, OPS, Op, OpKind, error_domain};
 
-use crate::calls::{Args, via_core};
+use crate::calls::Args;
+use crate::op_calls::via_core;
 use crate::report::Outcome;
 use crate::robustness::Snapshot;
 use crate::suite::{Ctx, Step, Verdict, describe, ensure, ok};

@@ -4,7 +4,7 @@ use std::ffi::c_void;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use virtkit_abi::{
-    MAX_HOST_CPUS, MAX_VCPUS, Op, VK_DECLINED, VK_OK, VkConn, VkDomainInfo, VkDomainRef,
+    MAX_HOST_CPUS, MAX_VCPUS, Op, Slot, VK_DECLINED, VK_OK, VkConn, VkDomainInfo, VkDomainRef,
     VkDomainSink, VkErrorCode, VkErrorSink, VkIntSink, VkNetworkRef, VkNetworkSink, VkNodeInfo,
     VkStr, VkStrSink, VkVcpuInfo, VkVcpuSink,
 };
@@ -12,21 +12,14 @@ use virtkit_abi::{
 use crate::validate::Driver;
 
 /// An error returned by a driver entry, or "not supported" for a NULL slot.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
 pub struct CallError {
     /// The stable error code.
     pub code: VkErrorCode,
     /// The driver's message (or a generic one when the driver gave none).
     pub message: String,
 }
-
-impl std::fmt::Display for CallError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.message)
-    }
-}
-
-impl std::error::Error for CallError {}
 
 /// Result of a driver call.
 pub type CallResult<T> = Result<T, CallError>;
@@ -184,7 +177,6 @@ unsafe extern "C" fn vcpu_push(
         out.too_many = true;
         return;
     }
-    let v = &mut out.entries;
     let cpumap = if map.is_null() || len == 0 {
         Vec::new()
     } else {
@@ -193,34 +185,23 @@ unsafe extern "C" fn vcpu_push(
     };
     // SAFETY: non-NULL info points at a VkVcpuInfo.
     let info = unsafe { *info };
-    v.push(VcpuEntry { info, cpumap });
+    out.entries.push(VcpuEntry { info, cpumap });
 }
 
-fn generic_message(code: VkErrorCode) -> &'static str {
-    match code {
-        VkErrorCode::NoSupport => "this function is not supported by the connection driver",
-        VkErrorCode::NoDomain => "Domain not found",
-        VkErrorCode::NoNetwork => "Network not found",
-        VkErrorCode::InvalidArg => "invalid argument",
-        VkErrorCode::OperationInvalid => "Requested operation is not valid",
-        VkErrorCode::OperationDenied => "operation forbidden",
-        VkErrorCode::XmlError => "XML description is invalid or not well formed",
-        _ => "operation failed",
-    }
-}
-
-fn dref(id: i32, uuid: &[u8; 16], name: &str) -> VkDomainRef {
+/// How the core names a domain to a driver; the name is borrowed from `d`.
+pub(crate) fn dom_ref(d: &DomainIdent) -> VkDomainRef {
     VkDomainRef {
-        id,
-        uuid: *uuid,
-        name: VkStr::new(name),
+        id: d.id,
+        uuid: d.uuid,
+        name: VkStr::new(&d.name),
     }
 }
 
-fn nref(uuid: &[u8; 16], name: &str) -> VkNetworkRef {
+/// How the core names a network to a driver; the name is borrowed from `n`.
+pub(crate) fn net_ref(n: &NetworkIdent) -> VkNetworkRef {
     VkNetworkRef {
-        uuid: *uuid,
-        name: VkStr::new(name),
+        uuid: n.uuid,
+        name: VkStr::new(&n.name),
     }
 }
 
@@ -255,13 +236,18 @@ impl Driver {
 }
 
 fn unsupported(driver: &Driver, op: Op) -> CallError {
-    CallError {
-        code: VkErrorCode::NoSupport,
-        message: format!(
-            "this function is not supported by the connection driver: {} (driver '{}')",
-            op.info().api,
-            driver.name()
-        ),
+    CallError::unsupported(op, &[driver.name()])
+}
+
+impl CallError {
+    /// "Not supported" for `op`, naming the drivers that lack it (libvirt's message, then which
+    /// drivers were asked).
+    pub fn unsupported(op: Op, drivers: &[&str]) -> CallError {
+        let detail = format!("{} (driver '{}')", op.info().api, drivers.join("', '"));
+        CallError {
+            code: VkErrorCode::NoSupport,
+            message: VkErrorCode::NoSupport.message_with(&detail),
+        }
     }
 }
 
@@ -270,18 +256,21 @@ fn to_error(rc: i32, slot: ErrSlot) -> CallError {
     let message = slot
         .message
         .filter(|m| !m.is_empty())
-        .unwrap_or_else(|| generic_message(code).to_string());
+        .unwrap_or_else(|| code.message().to_string());
     CallError { code, message }
 }
 
-macro_rules! slot {
-    ($self:ident, $field:ident, $op:ident) => {
-        $self
-            .driver
-            .table
-            .$field
-            .ok_or_else(|| unsupported(&$self.driver, Op::$op))?
-    };
+/// An operation the host can call on one driver connection: a [`virtkit_abi::slots`] marker
+/// with the safe types of its arguments and result. The core dispatches through it, so the
+/// operation it checks (read-only, support, stack rank) is, by construction, the slot it calls.
+/// Implemented for every marker by the generated `ops.rs`.
+pub trait HostCall: Slot {
+    /// The arguments, as a tuple of borrowed or copied values.
+    type Args<'a>: Copy;
+    /// The result.
+    type Output;
+    /// Calls the operation on `conn`.
+    fn call(conn: &DriverConn, args: Self::Args<'_>) -> CallResult<Self::Output>;
 }
 
 impl DriverConn {
@@ -295,6 +284,15 @@ impl DriverConn {
             .as_ref()
             .map(|m| m.lock().unwrap_or_else(|p| p.into_inner()))
     }
+
+    /// The slot of operation `S`, or "not supported" naming its API when it is NULL.
+    pub(crate) fn slot<S: Slot>(&self) -> CallResult<S::Fn> {
+        S::get(&self.driver.table).ok_or_else(|| unsupported(&self.driver, S::OP))
+    }
+
+    // One helper per result shape (`virtkit_abi::RetShape`): each provides the out-parameters
+    // of that shape, owned here and alive for the call, runs the call through `invoke` and
+    // converts what the driver put there.
 
     /// Runs one driver call with an error sink and the serialisation lock.
     fn invoke(&self, f: impl FnOnce(VkConn, *const VkErrorSink) -> i32) -> CallResult<()> {
@@ -317,7 +315,14 @@ impl DriverConn {
         }
     }
 
-    fn strings(
+    pub(crate) fn ret_unit(
+        &self,
+        f: impl FnOnce(VkConn, *const VkErrorSink) -> i32,
+    ) -> CallResult<()> {
+        self.invoke(f)
+    }
+
+    pub(crate) fn ret_names(
         &self,
         f: impl FnOnce(VkConn, *const VkStrSink, *const VkErrorSink) -> i32,
     ) -> CallResult<Vec<String>> {
@@ -330,14 +335,35 @@ impl DriverConn {
         Ok(out)
     }
 
-    fn string(
+    pub(crate) fn ret_str(
         &self,
         f: impl FnOnce(VkConn, *const VkStrSink, *const VkErrorSink) -> i32,
     ) -> CallResult<String> {
-        Ok(self.strings(f)?.concat())
+        Ok(self.ret_names(f)?.concat())
     }
 
-    fn domain(
+    pub(crate) fn ret_str_pair(
+        &self,
+        f: impl FnOnce(VkConn, *const VkStrSink, *const VkErrorSink) -> i32,
+    ) -> CallResult<(String, String)> {
+        let mut v = self.ret_names(f)?.into_iter();
+        Ok((v.next().unwrap_or_default(), v.next().unwrap_or_default()))
+    }
+
+    pub(crate) fn ret_ids(
+        &self,
+        f: impl FnOnce(VkConn, *const VkIntSink, *const VkErrorSink) -> i32,
+    ) -> CallResult<Vec<i32>> {
+        let mut out: Vec<i32> = Vec::new();
+        let sink = VkIntSink {
+            ctx: (&mut out as *mut Vec<i32>).cast(),
+            push: id_push,
+        };
+        self.invoke(|c, e| f(c, &sink, e))?;
+        Ok(out)
+    }
+
+    pub(crate) fn ret_domain(
         &self,
         f: impl FnOnce(VkConn, *const VkDomainSink, *const VkErrorSink) -> i32,
     ) -> CallResult<DomainIdent> {
@@ -356,7 +382,7 @@ impl DriverConn {
         })
     }
 
-    fn network(
+    pub(crate) fn ret_network(
         &self,
         f: impl FnOnce(VkConn, *const VkNetworkSink, *const VkErrorSink) -> i32,
     ) -> CallResult<NetworkIdent> {
@@ -375,244 +401,10 @@ impl DriverConn {
         })
     }
 
-    fn value<T: Default>(
+    pub(crate) fn ret_vcpus(
         &self,
-        f: impl FnOnce(VkConn, *mut T, *const VkErrorSink) -> i32,
-    ) -> CallResult<T> {
-        let mut out = T::default();
-        self.invoke(|c, e| f(c, &mut out, e))?;
-        Ok(out)
-    }
-
-    // ---- connection ----
-
-    /// virConnectGetType.
-    pub fn get_type(&self) -> CallResult<String> {
-        let f = slot!(self, get_type, GetType);
-        // SAFETY: sinks and handle are valid for the call (same for every shim below).
-        self.string(|c, o, e| unsafe { f(c, o, e) })
-    }
-    /// virConnectGetVersion.
-    pub fn get_version(&self) -> CallResult<u64> {
-        let f = slot!(self, get_version, GetVersion);
-        // SAFETY: see get_type.
-        self.value(|c, o, e| unsafe { f(c, o, e) })
-    }
-    /// virConnectGetHostname.
-    pub fn get_hostname(&self) -> CallResult<String> {
-        let f = slot!(self, get_hostname, GetHostname);
-        // SAFETY: see get_type.
-        self.string(|c, o, e| unsafe { f(c, o, e) })
-    }
-    /// virConnectGetCapabilities.
-    pub fn get_capabilities(&self) -> CallResult<String> {
-        let f = slot!(self, get_capabilities, GetCapabilities);
-        // SAFETY: see get_type.
-        self.string(|c, o, e| unsafe { f(c, o, e) })
-    }
-    /// virNodeGetInfo.
-    pub fn node_get_info(&self) -> CallResult<VkNodeInfo> {
-        let f = slot!(self, node_get_info, NodeGetInfo);
-        // SAFETY: see get_type.
-        self.value(|c, o, e| unsafe { f(c, o, e) })
-    }
-    /// virConnectGetMaxVcpus.
-    pub fn get_max_vcpus(&self, domain_type: &str) -> CallResult<i32> {
-        let f = slot!(self, get_max_vcpus, GetMaxVcpus);
-        // SAFETY: see get_type.
-        self.value(|c, o, e| unsafe { f(c, VkStr::new(domain_type), o, e) })
-    }
-    /// virConnectListDomains: ids of the active domains.
-    pub fn list_domains(&self) -> CallResult<Vec<i32>> {
-        let f = slot!(self, list_domains, ListDomains);
-        let mut out: Vec<i32> = Vec::new();
-        let sink = VkIntSink {
-            ctx: (&mut out as *mut Vec<i32>).cast(),
-            push: id_push,
-        };
-        // SAFETY: see get_type.
-        self.invoke(|c, e| unsafe { f(c, &sink, e) })?;
-        Ok(out)
-    }
-    /// virConnectNumOfDomains.
-    pub fn num_of_domains(&self) -> CallResult<i32> {
-        let f = slot!(self, num_of_domains, NumOfDomains);
-        // SAFETY: see get_type.
-        self.value(|c, o, e| unsafe { f(c, o, e) })
-    }
-    /// virConnectListDefinedDomains: names of the inactive persistent domains.
-    pub fn list_defined_domains(&self) -> CallResult<Vec<String>> {
-        let f = slot!(self, list_defined_domains, ListDefinedDomains);
-        // SAFETY: see get_type.
-        self.strings(|c, o, e| unsafe { f(c, o, e) })
-    }
-    /// virConnectNumOfDefinedDomains.
-    pub fn num_of_defined_domains(&self) -> CallResult<i32> {
-        let f = slot!(self, num_of_defined_domains, NumOfDefinedDomains);
-        // SAFETY: see get_type.
-        self.value(|c, o, e| unsafe { f(c, o, e) })
-    }
-
-    // ---- domains ----
-
-    /// virDomainLookupByID.
-    pub fn domain_lookup_by_id(&self, id: i32) -> CallResult<DomainIdent> {
-        let f = slot!(self, domain_lookup_by_id, DomainLookupById);
-        // SAFETY: see get_type.
-        self.domain(|c, o, e| unsafe { f(c, id, o, e) })
-    }
-    /// virDomainLookupByUUID.
-    pub fn domain_lookup_by_uuid(&self, uuid: &[u8; 16]) -> CallResult<DomainIdent> {
-        let f = slot!(self, domain_lookup_by_uuid, DomainLookupByUuid);
-        // SAFETY: see get_type.
-        self.domain(|c, o, e| unsafe { f(c, uuid, o, e) })
-    }
-    /// virDomainLookupByName.
-    pub fn domain_lookup_by_name(&self, name: &str) -> CallResult<DomainIdent> {
-        let f = slot!(self, domain_lookup_by_name, DomainLookupByName);
-        // SAFETY: see get_type.
-        self.domain(|c, o, e| unsafe { f(c, VkStr::new(name), o, e) })
-    }
-    /// virDomainCreateXML: a transient domain, started.
-    pub fn domain_create_xml(&self, xml: &str, flags: u32) -> CallResult<DomainIdent> {
-        let f = slot!(self, domain_create_xml, DomainCreateXml);
-        // SAFETY: see get_type.
-        self.domain(|c, o, e| unsafe { f(c, VkStr::new(xml), flags, o, e) })
-    }
-    /// virDomainDefineXML.
-    pub fn domain_define_xml(&self, xml: &str) -> CallResult<DomainIdent> {
-        let f = slot!(self, domain_define_xml, DomainDefineXml);
-        // SAFETY: see get_type.
-        self.domain(|c, o, e| unsafe { f(c, VkStr::new(xml), o, e) })
-    }
-
-    fn dom_action(&self, op: Op, d: &DomainIdent) -> CallResult<()> {
-        let t = &self.driver.table;
-        let f = match op {
-            Op::DomainUndefine => t.domain_undefine,
-            Op::DomainCreate => t.domain_create,
-            Op::DomainShutdown => t.domain_shutdown,
-            Op::DomainDestroy => t.domain_destroy,
-            Op::DomainSuspend => t.domain_suspend,
-            Op::DomainResume => t.domain_resume,
-            _ => None,
-        }
-        .ok_or_else(|| unsupported(&self.driver, op))?;
-        let r = dref(d.id, &d.uuid, &d.name);
-        // SAFETY: see get_type.
-        self.invoke(|c, e| unsafe { f(c, &r, e) })
-    }
-    /// virDomainUndefine.
-    pub fn domain_undefine(&self, d: &DomainIdent) -> CallResult<()> {
-        self.dom_action(Op::DomainUndefine, d)
-    }
-    /// virDomainCreate: start an inactive domain.
-    pub fn domain_create(&self, d: &DomainIdent) -> CallResult<()> {
-        self.dom_action(Op::DomainCreate, d)
-    }
-    /// virDomainShutdown.
-    pub fn domain_shutdown(&self, d: &DomainIdent) -> CallResult<()> {
-        self.dom_action(Op::DomainShutdown, d)
-    }
-    /// virDomainDestroy.
-    pub fn domain_destroy(&self, d: &DomainIdent) -> CallResult<()> {
-        self.dom_action(Op::DomainDestroy, d)
-    }
-    /// virDomainSuspend.
-    pub fn domain_suspend(&self, d: &DomainIdent) -> CallResult<()> {
-        self.dom_action(Op::DomainSuspend, d)
-    }
-    /// virDomainResume.
-    pub fn domain_resume(&self, d: &DomainIdent) -> CallResult<()> {
-        self.dom_action(Op::DomainResume, d)
-    }
-    /// virDomainReboot.
-    pub fn domain_reboot(&self, d: &DomainIdent, flags: u32) -> CallResult<()> {
-        let f = slot!(self, domain_reboot, DomainReboot);
-        let r = dref(d.id, &d.uuid, &d.name);
-        // SAFETY: see get_type.
-        self.invoke(|c, e| unsafe { f(c, &r, flags, e) })
-    }
-    /// virDomainSave.
-    pub fn domain_save(&self, d: &DomainIdent, path: &str) -> CallResult<()> {
-        let f = slot!(self, domain_save, DomainSave);
-        let r = dref(d.id, &d.uuid, &d.name);
-        // SAFETY: see get_type.
-        self.invoke(|c, e| unsafe { f(c, &r, VkStr::new(path), e) })
-    }
-    /// virDomainRestore.
-    pub fn domain_restore(&self, path: &str) -> CallResult<()> {
-        let f = slot!(self, domain_restore, DomainRestore);
-        // SAFETY: see get_type.
-        self.invoke(|c, e| unsafe { f(c, VkStr::new(path), e) })
-    }
-    /// virDomainCoreDump.
-    pub fn domain_core_dump(&self, d: &DomainIdent, path: &str, flags: u32) -> CallResult<()> {
-        let f = slot!(self, domain_core_dump, DomainCoreDump);
-        let r = dref(d.id, &d.uuid, &d.name);
-        // SAFETY: see get_type.
-        self.invoke(|c, e| unsafe { f(c, &r, VkStr::new(path), flags, e) })
-    }
-    /// virDomainGetInfo.
-    pub fn domain_get_info(&self, d: &DomainIdent) -> CallResult<VkDomainInfo> {
-        let f = slot!(self, domain_get_info, DomainGetInfo);
-        let r = dref(d.id, &d.uuid, &d.name);
-        // SAFETY: see get_type.
-        self.value(|c, o, e| unsafe { f(c, &r, o, e) })
-    }
-    /// virDomainGetXMLDesc.
-    pub fn domain_get_xml_desc(&self, d: &DomainIdent, flags: u32) -> CallResult<String> {
-        let f = slot!(self, domain_get_xml_desc, DomainGetXmlDesc);
-        let r = dref(d.id, &d.uuid, &d.name);
-        // SAFETY: see get_type.
-        self.string(|c, o, e| unsafe { f(c, &r, flags, o, e) })
-    }
-    /// virDomainGetOSType.
-    pub fn domain_get_os_type(&self, d: &DomainIdent) -> CallResult<String> {
-        let f = slot!(self, domain_get_os_type, DomainGetOsType);
-        let r = dref(d.id, &d.uuid, &d.name);
-        // SAFETY: see get_type.
-        self.string(|c, o, e| unsafe { f(c, &r, o, e) })
-    }
-    /// virDomainGetMaxMemory (KiB).
-    pub fn domain_get_max_memory(&self, d: &DomainIdent) -> CallResult<u64> {
-        let f = slot!(self, domain_get_max_memory, DomainGetMaxMemory);
-        let r = dref(d.id, &d.uuid, &d.name);
-        // SAFETY: see get_type.
-        self.value(|c, o, e| unsafe { f(c, &r, o, e) })
-    }
-    /// virDomainSetMaxMemory (KiB).
-    pub fn domain_set_max_memory(&self, d: &DomainIdent, kib: u64) -> CallResult<()> {
-        let f = slot!(self, domain_set_max_memory, DomainSetMaxMemory);
-        let r = dref(d.id, &d.uuid, &d.name);
-        // SAFETY: see get_type.
-        self.invoke(|c, e| unsafe { f(c, &r, kib, e) })
-    }
-    /// virDomainSetMemory (KiB).
-    pub fn domain_set_memory(&self, d: &DomainIdent, kib: u64) -> CallResult<()> {
-        let f = slot!(self, domain_set_memory, DomainSetMemory);
-        let r = dref(d.id, &d.uuid, &d.name);
-        // SAFETY: see get_type.
-        self.invoke(|c, e| unsafe { f(c, &r, kib, e) })
-    }
-    /// virDomainSetVcpus.
-    pub fn domain_set_vcpus(&self, d: &DomainIdent, n: u32) -> CallResult<()> {
-        let f = slot!(self, domain_set_vcpus, DomainSetVcpus);
-        let r = dref(d.id, &d.uuid, &d.name);
-        // SAFETY: see get_type.
-        self.invoke(|c, e| unsafe { f(c, &r, n, e) })
-    }
-    /// virDomainPinVcpu.
-    pub fn domain_pin_vcpu(&self, d: &DomainIdent, vcpu: u32, cpumap: &[u8]) -> CallResult<()> {
-        let f = slot!(self, domain_pin_vcpu, DomainPinVcpu);
-        let r = dref(d.id, &d.uuid, &d.name);
-        // SAFETY: see get_type; cpumap is valid for its length.
-        self.invoke(|c, e| unsafe { f(c, &r, vcpu, cpumap.as_ptr(), cpumap.len(), e) })
-    }
-    /// virDomainGetVcpus.
-    pub fn domain_get_vcpus(&self, d: &DomainIdent) -> CallResult<Vec<VcpuEntry>> {
-        let f = slot!(self, domain_get_vcpus, DomainGetVcpus);
-        let r = dref(d.id, &d.uuid, &d.name);
+        f: impl FnOnce(VkConn, *const VkVcpuSink, *const VkErrorSink) -> i32,
+    ) -> CallResult<Vec<VcpuEntry>> {
         let mut out = VcpuOut {
             entries: Vec::new(),
             too_many: false,
@@ -621,8 +413,7 @@ impl DriverConn {
             ctx: (&mut out as *mut VcpuOut).cast(),
             push: vcpu_push,
         };
-        // SAFETY: see get_type.
-        self.invoke(|c, e| unsafe { f(c, &r, &sink, e) })?;
+        self.invoke(|c, e| f(c, &sink, e))?;
         if out.too_many {
             return Err(CallError {
                 code: VkErrorCode::InternalError,
@@ -635,224 +426,72 @@ impl DriverConn {
         }
         Ok(out.entries)
     }
-    /// virDomainGetAutostart.
-    pub fn domain_get_autostart(&self, d: &DomainIdent) -> CallResult<bool> {
-        let f = slot!(self, domain_get_autostart, DomainGetAutostart);
-        let r = dref(d.id, &d.uuid, &d.name);
-        // SAFETY: see get_type.
-        self.value(|c, o, e| unsafe { f(c, &r, o, e) })
-            .map(|v: i32| v != 0)
-    }
-    /// virDomainSetAutostart.
-    pub fn domain_set_autostart(&self, d: &DomainIdent, on: bool) -> CallResult<()> {
-        let f = slot!(self, domain_set_autostart, DomainSetAutostart);
-        let r = dref(d.id, &d.uuid, &d.name);
-        // SAFETY: see get_type.
-        self.invoke(|c, e| unsafe { f(c, &r, on as i32, e) })
-    }
-    /// virDomainAttachDevice.
-    pub fn domain_attach_device(&self, d: &DomainIdent, xml: &str) -> CallResult<()> {
-        let f = slot!(self, domain_attach_device, DomainAttachDevice);
-        let r = dref(d.id, &d.uuid, &d.name);
-        // SAFETY: see get_type.
-        self.invoke(|c, e| unsafe { f(c, &r, VkStr::new(xml), e) })
-    }
-    /// virDomainDetachDevice.
-    pub fn domain_detach_device(&self, d: &DomainIdent, xml: &str) -> CallResult<()> {
-        let f = slot!(self, domain_detach_device, DomainDetachDevice);
-        let r = dref(d.id, &d.uuid, &d.name);
-        // SAFETY: see get_type.
-        self.invoke(|c, e| unsafe { f(c, &r, VkStr::new(xml), e) })
+
+    fn value<T: Default>(
+        &self,
+        f: impl FnOnce(VkConn, *mut T, *const VkErrorSink) -> i32,
+    ) -> CallResult<T> {
+        let mut out = T::default();
+        self.invoke(|c, e| f(c, &mut out, e))?;
+        Ok(out)
     }
 
-    // ---- networks ----
+    pub(crate) fn ret_i32(
+        &self,
+        f: impl FnOnce(VkConn, *mut i32, *const VkErrorSink) -> i32,
+    ) -> CallResult<i32> {
+        self.value(f)
+    }
 
-    /// virConnectListNetworks: names of the active networks.
-    pub fn list_networks(&self) -> CallResult<Vec<String>> {
-        let f = slot!(self, list_networks, ListNetworks);
-        // SAFETY: see get_type.
-        self.strings(|c, o, e| unsafe { f(c, o, e) })
+    pub(crate) fn ret_u64(
+        &self,
+        f: impl FnOnce(VkConn, *mut u64, *const VkErrorSink) -> i32,
+    ) -> CallResult<u64> {
+        self.value(f)
     }
-    /// virConnectNumOfNetworks.
-    pub fn num_of_networks(&self) -> CallResult<i32> {
-        let f = slot!(self, num_of_networks, NumOfNetworks);
-        // SAFETY: see get_type.
-        self.value(|c, o, e| unsafe { f(c, o, e) })
-    }
-    /// virConnectListDefinedNetworks: names of the inactive networks.
-    pub fn list_defined_networks(&self) -> CallResult<Vec<String>> {
-        let f = slot!(self, list_defined_networks, ListDefinedNetworks);
-        // SAFETY: see get_type.
-        self.strings(|c, o, e| unsafe { f(c, o, e) })
-    }
-    /// virConnectNumOfDefinedNetworks.
-    pub fn num_of_defined_networks(&self) -> CallResult<i32> {
-        let f = slot!(self, num_of_defined_networks, NumOfDefinedNetworks);
-        // SAFETY: see get_type.
-        self.value(|c, o, e| unsafe { f(c, o, e) })
-    }
-    /// virNetworkLookupByUUID.
-    pub fn network_lookup_by_uuid(&self, uuid: &[u8; 16]) -> CallResult<NetworkIdent> {
-        let f = slot!(self, network_lookup_by_uuid, NetworkLookupByUuid);
-        // SAFETY: see get_type.
-        self.network(|c, o, e| unsafe { f(c, uuid, o, e) })
-    }
-    /// virNetworkLookupByName.
-    pub fn network_lookup_by_name(&self, name: &str) -> CallResult<NetworkIdent> {
-        let f = slot!(self, network_lookup_by_name, NetworkLookupByName);
-        // SAFETY: see get_type.
-        self.network(|c, o, e| unsafe { f(c, VkStr::new(name), o, e) })
-    }
-    /// virNetworkCreateXML: a transient network, started.
-    pub fn network_create_xml(&self, xml: &str) -> CallResult<NetworkIdent> {
-        let f = slot!(self, network_create_xml, NetworkCreateXml);
-        // SAFETY: see get_type.
-        self.network(|c, o, e| unsafe { f(c, VkStr::new(xml), o, e) })
-    }
-    /// virNetworkDefineXML.
-    pub fn network_define_xml(&self, xml: &str) -> CallResult<NetworkIdent> {
-        let f = slot!(self, network_define_xml, NetworkDefineXml);
-        // SAFETY: see get_type.
-        self.network(|c, o, e| unsafe { f(c, VkStr::new(xml), o, e) })
-    }
-    fn net_action(&self, op: Op, n: &NetworkIdent) -> CallResult<()> {
-        let t = &self.driver.table;
-        let f = match op {
-            Op::NetworkUndefine => t.network_undefine,
-            Op::NetworkCreate => t.network_create,
-            Op::NetworkDestroy => t.network_destroy,
-            _ => None,
-        }
-        .ok_or_else(|| unsupported(&self.driver, op))?;
-        let r = nref(&n.uuid, &n.name);
-        // SAFETY: see get_type.
-        self.invoke(|c, e| unsafe { f(c, &r, e) })
-    }
-    /// virNetworkUndefine.
-    pub fn network_undefine(&self, n: &NetworkIdent) -> CallResult<()> {
-        self.net_action(Op::NetworkUndefine, n)
-    }
-    /// virNetworkCreate: start an inactive network.
-    pub fn network_create(&self, n: &NetworkIdent) -> CallResult<()> {
-        self.net_action(Op::NetworkCreate, n)
-    }
-    /// virNetworkDestroy.
-    pub fn network_destroy(&self, n: &NetworkIdent) -> CallResult<()> {
-        self.net_action(Op::NetworkDestroy, n)
-    }
-    /// virNetworkGetXMLDesc.
-    pub fn network_get_xml_desc(&self, n: &NetworkIdent, flags: u32) -> CallResult<String> {
-        let f = slot!(self, network_get_xml_desc, NetworkGetXmlDesc);
-        let r = nref(&n.uuid, &n.name);
-        // SAFETY: see get_type.
-        self.string(|c, o, e| unsafe { f(c, &r, flags, o, e) })
-    }
-    /// virNetworkGetBridgeName.
-    pub fn network_get_bridge_name(&self, n: &NetworkIdent) -> CallResult<String> {
-        let f = slot!(self, network_get_bridge_name, NetworkGetBridgeName);
-        let r = nref(&n.uuid, &n.name);
-        // SAFETY: see get_type.
-        self.string(|c, o, e| unsafe { f(c, &r, o, e) })
-    }
-    /// virNetworkGetAutostart.
-    pub fn network_get_autostart(&self, n: &NetworkIdent) -> CallResult<bool> {
-        let f = slot!(self, network_get_autostart, NetworkGetAutostart);
-        let r = nref(&n.uuid, &n.name);
-        // SAFETY: see get_type.
-        self.value(|c, o, e| unsafe { f(c, &r, o, e) })
-            .map(|v: i32| v != 0)
-    }
-    /// virNetworkSetAutostart.
-    pub fn network_set_autostart(&self, n: &NetworkIdent, on: bool) -> CallResult<()> {
-        let f = slot!(self, network_set_autostart, NetworkSetAutostart);
-        let r = nref(&n.uuid, &n.name);
-        // SAFETY: see get_type.
-        self.invoke(|c, e| unsafe { f(c, &r, on as i32, e) })
-    }
-    // ---- ABI 1.1 ----
 
-    /// virDomainIsPersistent.
-    pub fn domain_is_persistent(&self, d: &DomainIdent) -> CallResult<bool> {
-        let f = slot!(self, domain_is_persistent, DomainIsPersistent);
-        let r = dref(d.id, &d.uuid, &d.name);
-        // SAFETY: see get_type.
-        self.value(|c, o, e| unsafe { f(c, &r, o, e) })
-            .map(|v: i32| v != 0)
+    pub(crate) fn ret_bool(
+        &self,
+        f: impl FnOnce(VkConn, *mut i32, *const VkErrorSink) -> i32,
+    ) -> CallResult<bool> {
+        Ok(self.value(f)? != 0)
     }
-    /// virDomainHasManagedSaveImage.
-    pub fn domain_has_managed_save_image(&self, d: &DomainIdent, flags: u32) -> CallResult<bool> {
-        let f = slot!(
-            self,
-            domain_has_managed_save_image,
-            DomainHasManagedSaveImage
-        );
-        let r = dref(d.id, &d.uuid, &d.name);
-        // SAFETY: see get_type.
-        self.value(|c, o, e| unsafe { f(c, &r, flags, o, e) })
-            .map(|v: i32| v != 0)
+
+    pub(crate) fn ret_node_info(
+        &self,
+        f: impl FnOnce(VkConn, *mut VkNodeInfo, *const VkErrorSink) -> i32,
+    ) -> CallResult<VkNodeInfo> {
+        self.value(f)
     }
-    /// virNodeGetSecurityModel: (model, DOI).
-    pub fn node_get_security_model(&self) -> CallResult<(String, String)> {
-        let f = slot!(self, node_get_security_model, NodeGetSecurityModel);
-        // SAFETY: see get_type.
-        let mut v = self.strings(|c, o, e| unsafe { f(c, o, e) })?.into_iter();
-        Ok((v.next().unwrap_or_default(), v.next().unwrap_or_default()))
+
+    pub(crate) fn ret_domain_info(
+        &self,
+        f: impl FnOnce(VkConn, *mut VkDomainInfo, *const VkErrorSink) -> i32,
+    ) -> CallResult<VkDomainInfo> {
+        self.value(f)
     }
-    /// virDomainGetSecurityLabel: (label, enforcing).
-    pub fn domain_get_security_label(&self, d: &DomainIdent) -> CallResult<(String, bool)> {
-        let f = slot!(self, domain_get_security_label, DomainGetSecurityLabel);
-        let r = dref(d.id, &d.uuid, &d.name);
+
+    pub(crate) fn ret_label(
+        &self,
+        f: impl FnOnce(VkConn, *const VkStrSink, *mut i32, *const VkErrorSink) -> i32,
+    ) -> CallResult<(String, bool)> {
         let mut enforcing = 0i32;
-        // SAFETY: see get_type; `enforcing` outlives the call.
-        let label = self.string(|c, o, e| unsafe { f(c, &r, o, &mut enforcing, e) })?;
+        let label = self.ret_str(|c, o, e| f(c, o, &mut enforcing, e))?;
         Ok((label, enforcing != 0))
     }
-    /// virDomainGetState: (state, reason).
-    pub fn domain_get_state(&self, d: &DomainIdent) -> CallResult<(i32, i32)> {
-        let f = slot!(self, domain_get_state, DomainGetState);
-        let r = dref(d.id, &d.uuid, &d.name);
-        let mut reason = 0i32;
-        // SAFETY: see get_type; `reason` outlives the call.
-        let state = self.value(|c, o, e| unsafe { f(c, &r, o, &mut reason, e) })?;
-        Ok((state, reason))
-    }
-    /// virConnectDomainXMLFromNative.
-    pub fn domain_xml_from_native(
+
+    pub(crate) fn ret_state(
         &self,
-        format: &str,
-        config: &str,
-        flags: u32,
-    ) -> CallResult<String> {
-        let f = slot!(self, domain_xml_from_native, DomainXmlFromNative);
-        // SAFETY: see get_type.
-        self.string(|c, o, e| unsafe { f(c, VkStr::new(format), VkStr::new(config), flags, o, e) })
-    }
-    /// virConnectDomainXMLToNative.
-    pub fn domain_xml_to_native(&self, format: &str, xml: &str, flags: u32) -> CallResult<String> {
-        let f = slot!(self, domain_xml_to_native, DomainXmlToNative);
-        // SAFETY: see get_type.
-        self.string(|c, o, e| unsafe { f(c, VkStr::new(format), VkStr::new(xml), flags, o, e) })
-    }
-    /// virNetworkIsActive.
-    pub fn network_is_active(&self, n: &NetworkIdent) -> CallResult<bool> {
-        let f = slot!(self, network_is_active, NetworkIsActive);
-        let r = nref(&n.uuid, &n.name);
-        // SAFETY: see get_type.
-        self.value(|c, o, e| unsafe { f(c, &r, o, e) })
-            .map(|v: i32| v != 0)
-    }
-    /// virNetworkIsPersistent.
-    pub fn network_is_persistent(&self, n: &NetworkIdent) -> CallResult<bool> {
-        let f = slot!(self, network_is_persistent, NetworkIsPersistent);
-        let r = nref(&n.uuid, &n.name);
-        // SAFETY: see get_type.
-        self.value(|c, o, e| unsafe { f(c, &r, o, e) })
-            .map(|v: i32| v != 0)
+        f: impl FnOnce(VkConn, *mut i32, *mut i32, *const VkErrorSink) -> i32,
+    ) -> CallResult<(i32, i32)> {
+        let mut reason = 0i32;
+        let state = self.value(|c, o, e| f(c, o, &mut reason, e))?;
+        Ok((state, reason))
     }
 }
 
 #[cfg(test)]
-mod tests {
+mod vcpu_sink_tests {
     use super::*;
 
     fn push(out: &mut VcpuOut, map: &[u8]) {

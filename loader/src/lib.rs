@@ -10,17 +10,28 @@
 //!   schemes, required entries, capability bits matching entries). Plugins are never unloaded.
 //! * [`DriverConn`] is an open driver connection; its methods are the safe host-side shims, one
 //!   per operation, returning [`CallError`] with a stable code when a slot is NULL or the driver
-//!   reports an error.
 //! * [`stack_order`] is the order in which a stack's members are tried for one operation.
+//!   reports an error. They are generated (`ops.rs`, by `cargo xtask codegen`) from the
+//!   operation list in `virtkit-abi`, as is the [`HostCall`] implementation of every
+//!   `virtkit_abi::slots` marker, through which the core dispatches.
 #![deny(missing_docs)]
 
 mod call;
 mod elf;
+#[rustfmt::skip]
+mod ops;
+mod host;
+mod raw;
 mod registry;
 mod stack;
 mod validate;
 
-pub use call::{CallError, CallResult, DomainIdent, DriverConn, NetworkIdent, Opened, VcpuEntry};
+pub use call::{
+    CallError, CallResult, DomainIdent, DriverConn, HostCall, NetworkIdent, Opened, VcpuEntry,
+};
+pub use host::HOST_SERVICES;
+#[doc(hidden)]
+pub use raw::RawConn;
 pub use registry::{Origin, Registry, StaticDriver, plugin_file_name};
 pub use stack::{StackMember, stack_order};
 pub use validate::{Driver, LoadError};

@@ -1,11 +1,12 @@
-//! The loader against real plugin files: a C driver built here with `cc`, broken in one way per
+//! The loader against real plugin files: a C driver built here with `cc` (or `$CC`), broken in one way per
 //! case, loaded from its own directory.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use virtkit_abi::{Op, VK_ABI_MINOR, VkErrorCode};
+use virtkit_abi::{OPS, Op, VK_ABI_MINOR, VK_HEADER_SIZE, VK_SLOT_SIZE, VkErrorCode};
 use virtkit_loader::{Driver, LoadError, Opened, Registry};
+use virtkit_test_support::{CC, require};
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -19,7 +20,8 @@ fn root() -> PathBuf {
 fn build(file_stem: &str, defines: &[&str]) -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join(format!("libvirtkit_driver_{file_stem}.so"));
-    let mut c = Command::new("cc");
+    let cc = virtkit_test_support::find(&CC).expect("each test requires a C compiler first");
+    let mut c = Command::new(&cc);
     c.args([
         "-shared", "-fPIC", "-std=c11", "-Wall", "-Wextra", "-Werror", "-I",
     ])
@@ -32,10 +34,11 @@ fn build(file_stem: &str, defines: &[&str]) -> (tempfile::TempDir, PathBuf) {
     }
     let o = c
         .output()
-        .expect("cc is needed to build the fixture plugins");
+        .unwrap_or_else(|e| panic!("{} cannot run: {e}", cc.display()));
     assert!(
         o.status.success(),
-        "cc failed: {}",
+        "{} failed: {}",
+        cc.display(),
         String::from_utf8_lossy(&o.stderr)
     );
     (dir, out)
@@ -67,6 +70,7 @@ fn refusal(defines: &[&str]) -> (PathBuf, String) {
 
 #[test]
 fn a_valid_plugin_loads_and_answers() {
+    require!(CC);
     let (dir, _path) = build("fixture", &[]);
     let reg = Registry::with_dirs(vec![dir.path().to_path_buf()]).without_static();
     let (drivers, refused) = reg.drivers_for_scheme("fixture");
@@ -96,6 +100,7 @@ fn a_valid_plugin_loads_and_answers() {
 
 #[test]
 fn only_files_named_for_the_scheme_are_candidates() {
+    require!(CC);
     let (dir, _) = build("fixture", &[]);
     std::fs::write(
         dir.path().join("libvirtkit_driver_fixturex.so"),
@@ -113,12 +118,14 @@ fn only_files_named_for_the_scheme_are_candidates() {
 
 #[test]
 fn wrong_magic_is_refused() {
+    require!(CC);
     let (_, line) = refusal(&["FX_MAGIC=0x12345678u"]);
     assert!(line.contains("bad magic 0x12345678"), "{line}");
 }
 
 #[test]
 fn another_major_is_refused() {
+    require!(CC);
     let (_, line) = refusal(&["FX_MAJOR=2"]);
     assert!(line.contains("built for ABI 2."), "{line}");
     assert!(line.contains("major versions differ"), "{line}");
@@ -126,6 +133,7 @@ fn another_major_is_refused() {
 
 #[test]
 fn a_newer_minor_loads_and_its_unknown_slot_is_ignored() {
+    require!(CC);
     let minor = format!("FX_MINOR={}", VK_ABI_MINOR + 1);
     let (_dir, _path, r) = load(&["FX_NEWER_MINOR", &minor]);
     let d = r.expect("a newer minor must load");
@@ -134,23 +142,57 @@ fn a_newer_minor_loads_and_its_unknown_slot_is_ignored() {
 }
 
 #[test]
-fn an_older_shorter_table_loads_with_later_slots_null() {
-    let (_dir, _path, r) = load(&["FX_OLDER_STRUCT"]);
-    let d = r.expect("an older, shorter table must load");
-    assert!(d.supports(Op::GetType));
+fn a_table_whose_size_does_not_match_its_minor_is_refused() {
+    // Declares the current minor but is as short as a table ending before get_version.
+    let (_, line) = refusal(&["FX_OLDER_STRUCT"]);
     assert!(
-        !d.supports(Op::GetVersion),
-        "get_version lies past struct_size"
+        line.contains(&format!("does not match ABI 1.{VK_ABI_MINOR}")),
+        "{line}"
     );
-    assert!(!d.supports(Op::GetHostname));
+}
+
+#[test]
+fn a_plugin_built_for_an_older_minor_with_the_current_header_loads_as_that_minor() {
+    for minor in 0..VK_ABI_MINOR {
+        let target = format!("VK_TARGET_ABI_MINOR={minor}");
+        let (_dir, _path, r) = load(&[&target]);
+        let d = r.unwrap_or_else(|e| panic!("a 1.{minor} plugin must load: {e}"));
+        assert_eq!(d.abi_version(), (1, minor));
+        let slots = OPS.iter().filter(|o| o.since_minor <= minor).count();
+        assert_eq!(
+            d.struct_size() as usize,
+            VK_HEADER_SIZE + slots * VK_SLOT_SIZE
+        );
+        assert!(d.supports(Op::GetType) && d.supports(Op::GetVersion));
+    }
+}
+
+#[test]
+fn a_reserved_header_word_that_is_not_zero_is_refused() {
+    let (_, line) = refusal(&["FX_RESERVED"]);
+    assert!(line.contains("reserved words are not zero"), "{line}");
+}
+
+#[test]
+fn host_init_in_a_table_declaring_an_older_minor_is_refused() {
+    let (_, line) = refusal(&["FX_HOST_INIT", "FX_MINOR=1"]);
+    assert!(line.contains("host_init is set"), "{line}");
+    assert!(line.contains("ABI 1.1"), "{line}");
+}
+
+#[test]
+fn host_init_hands_the_driver_working_host_services() {
+    let (_dir, _path, r) = load(&["FX_HOST_INIT", "FX_NAME=\"fixture-host\""]);
+    let d = r.expect("a 1.2 plugin with host_init loads");
     let Opened::Conn(c) = d.open("fixture:///", 0).unwrap() else {
         panic!("declined")
     };
-    assert_eq!(c.get_version().unwrap_err().code, VkErrorCode::NoSupport);
+    assert_eq!(c.get_type().unwrap(), "/parsed by the host");
 }
 
 #[test]
 fn a_capability_bit_without_entry_is_refused() {
+    require!(CC);
     let (_, line) = refusal(&["FX_BIT_WITHOUT_ENTRY"]);
     assert!(
         line.contains("capability bit 22 (domain_suspend) is set but its entry is NULL"),
@@ -160,6 +202,7 @@ fn a_capability_bit_without_entry_is_refused() {
 
 #[test]
 fn an_entry_without_capability_bit_is_refused() {
+    require!(CC);
     let (_, line) = refusal(&["FX_ENTRY_WITHOUT_BIT"]);
     assert!(
         line.contains("entry domain_suspend is present but capability bit 22 is not set"),
@@ -169,12 +212,14 @@ fn an_entry_without_capability_bit_is_refused() {
 
 #[test]
 fn a_missing_required_entry_is_refused() {
+    require!(CC);
     let (_, line) = refusal(&["FX_NO_CLOSE"]);
     assert!(line.contains("open and close"), "{line}");
 }
 
 #[test]
 fn a_bad_version_or_name_is_refused() {
+    require!(CC);
     let (_, line) = refusal(&["FX_VERSION=\"one\""]);
     assert!(line.contains("not a semantic version"), "{line}");
     let (_, line) = refusal(&["FX_NAME=\"Bad Name\""]);
@@ -183,6 +228,7 @@ fn a_bad_version_or_name_is_refused() {
 
 #[test]
 fn a_missing_entry_symbol_is_refused() {
+    require!(CC);
     let (_dir, path, r) = load(&["FX_NO_ENTRY"]);
     let e = r.unwrap_err();
     assert!(matches!(e, LoadError::NoEntry { .. }), "{e}");
@@ -192,6 +238,7 @@ fn a_missing_entry_symbol_is_refused() {
 
 #[test]
 fn truncated_and_non_elf_files_are_refused_and_others_keep_working() {
+    require!(CC);
     let (dir, good) = build("fixture", &[]);
     let bytes = std::fs::read(&good).unwrap();
     let truncated = dir.path().join("libvirtkit_driver_fixture_truncated.so");
@@ -215,6 +262,7 @@ fn truncated_and_non_elf_files_are_refused_and_others_keep_working() {
 
 #[test]
 fn plugins_are_loaded_once() {
+    require!(CC);
     let (_dir, path) = build("fixture", &[]);
     let a = Registry::load_file(&path).unwrap();
     let b = Registry::load_file(&path).unwrap();

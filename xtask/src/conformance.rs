@@ -13,8 +13,8 @@ use std::process::Command;
 
 use crate::{Result, cargo, profile_dir, root, run};
 
-/// The URI both toy examples serve.
-const TOY_URI: &str = "toy:///default";
+/// The URI both toy examples serve (their hypervisor type and domain type are `toyhv`).
+const TOY_URI: &str = "toyhv:///";
 
 fn suite() -> Result<PathBuf> {
     let exe = profile_dir(false).join("virtkit-conformance");
@@ -160,7 +160,7 @@ fn build_c() -> Result<PathBuf> {
     let mut c = Command::new("make");
     c.current_dir(&dir).arg(format!("OUT={}", out.display()));
     run(c)?;
-    Ok(out.join("libvirtkit_driver_toy_c.so"))
+    Ok(out.join("libvirtkit_driver_toyhv_c.so"))
 }
 
 /// Builds (and unit-tests) the Rust example with its own workspace into
@@ -177,10 +177,10 @@ fn build_rust() -> Result<PathBuf> {
         c.env("CARGO_TARGET_DIR", &target);
         run(c)?;
     }
-    Ok(target.join("debug/libvirtkit_driver_toy_rs.so"))
+    Ok(target.join("debug/libvirtkit_driver_toyhv_rs.so"))
 }
 
-/// `virtkit -c toy:///default list --all` with only the example's directory to search.
+/// `virtkit -c toyhv:/// list --all` with only the example's directory to search.
 fn cli_lists(plugin: &Path, expect: &str) -> Result<()> {
     let exe = profile_dir(false).join("virtkit");
     let dir = plugin.parent().ok_or("the plugin has no directory")?;

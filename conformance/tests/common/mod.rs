@@ -12,30 +12,49 @@ pub fn root() -> PathBuf {
         .to_path_buf()
 }
 
-/// The build directory of this profile (`target/<profile>`), found from the test binary.
+/// The build directory with the plugins, built from the current sources (`virtkit_test_support`).
 pub fn profile_dir() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    exe.parent().unwrap().parent().unwrap().to_path_buf()
+    virtkit_test_support::build_dir().to_path_buf()
 }
 
-/// A file the workspace build puts in the profile directory.
+/// A file the build puts in the build directory.
 pub fn built(file: &str) -> PathBuf {
-    let p = profile_dir().join(file);
-    assert!(
-        p.exists(),
-        "{} is missing: run `cargo xtask build-plugins` first",
-        p.display()
-    );
-    p
+    virtkit_test_support::built(file)
 }
 
-/// Compiles the out-of-tree C example against the header in `include` into a fresh directory,
-/// under the name the loader looks for.
-pub fn build_c_toy(include: &Path) -> (tempfile::TempDir, PathBuf) {
+/// Compiles the out-of-tree C example (`toyhv:///`) against the header in `include` into a fresh
+/// directory, under the name the loader looks for, with the C compiler `cc`.
+pub fn build_c_toy(cc: &Path, include: &Path) -> (tempfile::TempDir, PathBuf) {
+    build_c_plugin(
+        cc,
+        &root().join("examples/out-of-tree-c/toy.c"),
+        include,
+        "libvirtkit_driver_toyhv_c.so",
+    )
+}
+
+/// Compiles the frozen ABI 1.0-era toy (`toy:///default`, tests/fixtures/toy-abi-1.0.c) against
+/// the header in `include`.
+pub fn build_c_toy_abi_1_0(cc: &Path, include: &Path) -> (tempfile::TempDir, PathBuf) {
+    build_c_plugin(
+        cc,
+        &root().join("conformance/tests/fixtures/toy-abi-1.0.c"),
+        include,
+        "libvirtkit_driver_toy_c.so",
+    )
+}
+
+/// Compiles one C plugin source against the header in `include` into a fresh directory as
+/// `file`, with the C compiler `cc`.
+pub fn build_c_plugin(
+    cc: &Path,
+    source: &Path,
+    include: &Path,
+    file: &str,
+) -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("libvirtkit_driver_toy_c.so");
-    let cc = std::env::var("CC").unwrap_or_else(|_| "cc".into());
-    let o = Command::new(&cc)
+    let out = dir.path().join(file);
+    let o = Command::new(cc)
         .args([
             "-std=c99",
             "-shared",
@@ -51,12 +70,13 @@ pub fn build_c_toy(include: &Path) -> (tempfile::TempDir, PathBuf) {
         .arg(include)
         .arg("-o")
         .arg(&out)
-        .arg(root().join("examples/out-of-tree-c/toy.c"))
+        .arg(source)
         .output()
-        .unwrap_or_else(|e| panic!("{cc} is needed to build the C example: {e}"));
+        .unwrap_or_else(|e| panic!("{} cannot run: {e}", cc.display()));
     assert!(
         o.status.success(),
-        "{cc} failed: {}",
+        "{} failed: {}",
+        cc.display(),
         String::from_utf8_lossy(&o.stderr)
     );
     (dir, out)

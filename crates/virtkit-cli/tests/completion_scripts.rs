@@ -55,7 +55,7 @@ fn bash_complete(bash: &std::path::Path, words: &[&str]) -> Vec<String> {
 
 #[test]
 fn bash_completes_through_virtkit_complete() {
-    let Some(bash) = tool_or_skip("bash", "bash", "bash_completes_through_virtkit_complete") else {
+    let Some(bash) = tool_or_skip(&virtkit_test_support::BASH) else {
         return;
     };
     assert_eq!(
@@ -98,7 +98,7 @@ fn bash_completes_through_virtkit_complete() {
 
 #[test]
 fn fish_completes_through_virtkit_complete() {
-    let Some(fish) = tool_or_skip("fish", "fish", "fish_completes_through_virtkit_complete") else {
+    let Some(fish) = tool_or_skip(&virtkit_test_support::FISH) else {
         return;
     };
     let run = |line: &str| -> Vec<String> {
@@ -132,7 +132,7 @@ fn fish_completes_through_virtkit_complete() {
 
 #[test]
 fn zsh_script_is_valid_zsh() {
-    let Some(zsh) = tool_or_skip("zsh", "zsh", "zsh_script_is_valid_zsh") else {
+    let Some(zsh) = tool_or_skip(&virtkit_test_support::ZSH) else {
         return;
     };
     let out = Command::new(zsh)

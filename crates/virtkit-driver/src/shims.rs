@@ -14,17 +14,20 @@ use std::sync::{Mutex, OnceLock};
 
 use uuid::Uuid;
 use virtkit_abi::{
-    VK_ABI_MAJOR, VK_ABI_MINOR, VK_CAP_WORDS, VK_DECLINED, VK_MAGIC, VK_OK, VK_OPEN_READ_ONLY,
-    VK_TABLE_SIZE, VkConn, VkDomainInfo, VkDomainRef, VkDomainSink, VkDriverHeader, VkDriverTable,
-    VkErrorCode, VkErrorSink, VkIntSink, VkNetworkRef, VkNetworkSink, VkNodeInfo, VkOpRank, VkStr,
-    VkStrSink, VkVcpuSink,
+    VK_ABI_MAJOR, VK_CAP_WORDS, VK_DECLINED, VK_MAGIC, VK_OK, VK_OPEN_READ_ONLY, VkConn,
+    VkDomainInfo, VkDomainRef, VkDomainSink, VkDriverHeader, VkDriverTable, VkErrorCode,
+    VkErrorSink, VkIntSink, VkNetworkRef, VkNetworkSink, VkNodeInfo, VkOpRank, VkStr, VkStrSink,
+    VkVcpuSink,
 };
 
 use crate::Driver;
-use crate::types::{DomainRef, Error, NetworkRef, Result};
+use crate::types::{
+    DomainIdent, DomainInfo, DomainRef, DomainState, Error, NetworkIdent, NetworkRef, NodeInfo,
+    Result, VcpuInfo,
+};
 
 /// Runs `f`, turning errors and panics into a status code and an error-sink call.
-fn guard(err: *const VkErrorSink, f: impl FnOnce() -> Result<()>) -> i32 {
+pub(crate) fn guard(err: *const VkErrorSink, f: impl FnOnce() -> Result<()>) -> i32 {
     let outcome = catch_unwind(AssertUnwindSafe(f)).unwrap_or_else(|payload| {
         let what = payload
             .downcast_ref::<&str>()
@@ -53,7 +56,7 @@ fn bad(what: &str) -> Error {
 
 /// # Safety
 /// `conn` must be a handle returned by `shim_open::<D>` and not yet closed.
-unsafe fn conn_ref<'a, D: Driver>(conn: VkConn) -> Result<&'a D::Conn> {
+pub(crate) unsafe fn conn_ref<'a, D: Driver>(conn: VkConn) -> Result<&'a D::Conn> {
     if conn.is_null() {
         return Err(Error::new(
             VkErrorCode::InvalidConn,
@@ -66,7 +69,7 @@ unsafe fn conn_ref<'a, D: Driver>(conn: VkConn) -> Result<&'a D::Conn> {
 
 /// # Safety
 /// `s` must describe memory valid for the call.
-unsafe fn in_str<'a>(s: VkStr, what: &str) -> Result<&'a str> {
+pub(crate) unsafe fn in_str<'a>(s: VkStr, what: &str) -> Result<&'a str> {
     if s.len > 0 && s.ptr.is_null() {
         return Err(bad(what));
     }
@@ -74,9 +77,41 @@ unsafe fn in_str<'a>(s: VkStr, what: &str) -> Result<&'a str> {
     unsafe { s.as_str() }.ok_or_else(|| bad(what))
 }
 
+/// Borrows a host sink for the call.
+///
 /// # Safety
-/// `r` must be NULL or valid for the call.
-unsafe fn dom_ref<'a>(r: *const VkDomainRef) -> Result<DomainRef<'a>> {
+/// `p` must be NULL or point at a sink valid for the call.
+unsafe fn sink<'a, T>(p: *const T, what: &str) -> Result<&'a T> {
+    // SAFETY: guaranteed by the caller.
+    unsafe { p.as_ref() }.ok_or_else(|| bad(what))
+}
+
+/// # Safety
+/// `out` must be NULL or valid for writing one `T` for the call.
+unsafe fn write_out<T>(out: *mut T, v: T) -> Result<()> {
+    if out.is_null() {
+        return Err(bad("output pointer"));
+    }
+    // SAFETY: guaranteed by the caller.
+    unsafe { out.write(v) };
+    Ok(())
+}
+
+/// Fails unless `out` is non-NULL, before the driver runs: a call the host cannot receive the
+/// answer of must not change anything.
+fn non_null<T>(out: *const T, what: &str) -> Result<()> {
+    if out.is_null() {
+        Err(bad(what))
+    } else {
+        Ok(())
+    }
+}
+
+// ---- arguments (one per `virtkit_abi::ArgShape` that needs converting) ----
+
+/// # Safety
+/// `r` must be NULL or point at a `VkDomainRef` whose name is valid for the call.
+pub(crate) unsafe fn in_domain<'a>(r: *const VkDomainRef) -> Result<DomainRef<'a>> {
     if r.is_null() {
         return Err(Error::new(
             VkErrorCode::InvalidDomain,
@@ -95,8 +130,8 @@ unsafe fn dom_ref<'a>(r: *const VkDomainRef) -> Result<DomainRef<'a>> {
 }
 
 /// # Safety
-/// `r` must be NULL or valid for the call.
-unsafe fn net_ref<'a>(r: *const VkNetworkRef) -> Result<NetworkRef<'a>> {
+/// `r` must be NULL or point at a `VkNetworkRef` whose name is valid for the call.
+pub(crate) unsafe fn in_network<'a>(r: *const VkNetworkRef) -> Result<NetworkRef<'a>> {
     if r.is_null() {
         return Err(Error::new(
             VkErrorCode::InvalidNetwork,
@@ -113,64 +148,200 @@ unsafe fn net_ref<'a>(r: *const VkNetworkRef) -> Result<NetworkRef<'a>> {
     })
 }
 
-/// Borrows a host sink for the call.
+/// # Safety
+/// `p` must be NULL or point at 16 readable bytes.
+pub(crate) unsafe fn in_uuid(p: *const [u8; 16]) -> Result<Uuid> {
+    if p.is_null() {
+        return Err(bad("UUID"));
+    }
+    // SAFETY: guaranteed by the caller.
+    Ok(Uuid::from_bytes(unsafe { *p }))
+}
+
+/// # Safety
+/// `p` must be NULL or point at `len` bytes readable for the call.
+pub(crate) unsafe fn in_bytes<'a>(p: *const u8, len: usize) -> Result<&'a [u8]> {
+    if len == 0 {
+        return Ok(&[]);
+    }
+    if p.is_null() {
+        return Err(bad("byte buffer"));
+    }
+    // SAFETY: guaranteed by the caller.
+    Ok(unsafe { std::slice::from_raw_parts(p, len) })
+}
+
+// ---- results (one per `virtkit_abi::RetShape`) ----
+// Each takes the host's out-parameters and the driver's function, checks the out-parameters
+// before the driver runs, and hands the answer over.
+
+pub(crate) fn out_unit(run: impl FnOnce() -> Result<()>) -> Result<()> {
+    run()
+}
+
+/// # Safety
+/// `out` must be NULL or a string sink valid for the call.
+pub(crate) unsafe fn out_str(
+    out: *const VkStrSink,
+    run: impl FnOnce() -> Result<String>,
+) -> Result<()> {
+    // SAFETY: guaranteed by the caller.
+    let out = unsafe { sink(out, "output sink") }?;
+    let s = run()?;
+    // SAFETY: the sink is valid for the call and copies the string before returning.
+    unsafe { (out.push)(out.ctx, VkStr::new(&s)) };
+    Ok(())
+}
+
+/// # Safety
+/// `out` must be NULL or a string sink valid for the call.
+pub(crate) unsafe fn out_str_pair(
+    out: *const VkStrSink,
+    run: impl FnOnce() -> Result<(String, String)>,
+) -> Result<()> {
+    // SAFETY: guaranteed by the caller.
+    let out = unsafe { sink(out, "output sink") }?;
+    let (a, b) = run()?;
+    // SAFETY: the sink is valid for the call and copies each string before returning.
+    unsafe {
+        (out.push)(out.ctx, VkStr::new(&a));
+        (out.push)(out.ctx, VkStr::new(&b));
+    }
+    Ok(())
+}
+
+/// A list of names: each name the driver pushes goes straight into the host's sink.
 ///
 /// # Safety
-/// `p` must be NULL or point at a sink valid for the call.
-unsafe fn sink<'a, T>(p: *const T, what: &str) -> Result<&'a T> {
+/// `out` must be NULL or a string sink valid for the call.
+pub(crate) unsafe fn out_names(
+    out: *const VkStrSink,
+    run: impl FnOnce(&mut dyn FnMut(&str)) -> Result<()>,
+) -> Result<()> {
     // SAFETY: guaranteed by the caller.
-    unsafe { p.as_ref() }.ok_or_else(|| bad(what))
+    let out = unsafe { sink(out, "output sink") }?;
+    run(&mut |s: &str| {
+        // SAFETY: the sink is valid for the call and copies the string before returning.
+        unsafe { (out.push)(out.ctx, VkStr::new(s)) }
+    })
 }
 
 /// # Safety
-/// `out` must be NULL or a valid sink.
-unsafe fn push_str(out: *const VkStrSink, s: &str) -> Result<()> {
-    if out.is_null() {
-        return Err(bad("output sink"));
+/// `out` must be NULL or an integer sink valid for the call.
+pub(crate) unsafe fn out_ids(
+    out: *const VkIntSink,
+    run: impl FnOnce(&mut dyn FnMut(i32)) -> Result<()>,
+) -> Result<()> {
+    // SAFETY: guaranteed by the caller.
+    let out = unsafe { sink(out, "output sink") }?;
+    run(&mut |id| {
+        // SAFETY: the sink is valid for the call.
+        unsafe { (out.push)(out.ctx, i64::from(id)) }
+    })
+}
+
+/// # Safety
+/// `out` must be NULL or writable for one `i32` for the call.
+pub(crate) unsafe fn out_i32(out: *mut i32, run: impl FnOnce() -> Result<i32>) -> Result<()> {
+    non_null(out, "output pointer")?;
+    let v = run()?;
+    // SAFETY: guaranteed by the caller.
+    unsafe { write_out(out, v) }
+}
+
+/// # Safety
+/// `out` must be NULL or writable for one `u64` for the call.
+pub(crate) unsafe fn out_u64(out: *mut u64, run: impl FnOnce() -> Result<u64>) -> Result<()> {
+    non_null(out, "output pointer")?;
+    let v = run()?;
+    // SAFETY: guaranteed by the caller.
+    unsafe { write_out(out, v) }
+}
+
+/// # Safety
+/// `out` must be NULL or writable for one `i32` for the call.
+pub(crate) unsafe fn out_bool(out: *mut i32, run: impl FnOnce() -> Result<bool>) -> Result<()> {
+    non_null(out, "output pointer")?;
+    let v = run()?;
+    // SAFETY: guaranteed by the caller.
+    unsafe { write_out(out, i32::from(v)) }
+}
+
+/// # Safety
+/// `out` must be NULL or writable for one `VkNodeInfo` for the call.
+pub(crate) unsafe fn out_node_info(
+    out: *mut VkNodeInfo,
+    run: impl FnOnce() -> Result<NodeInfo>,
+) -> Result<()> {
+    non_null(out, "output pointer")?;
+    let raw = run()?.to_raw();
+    // SAFETY: guaranteed by the caller.
+    unsafe { write_out(out, raw) }
+}
+
+/// # Safety
+/// `out` must be NULL or writable for one `VkDomainInfo` for the call.
+pub(crate) unsafe fn out_domain_info(
+    out: *mut VkDomainInfo,
+    run: impl FnOnce() -> Result<DomainInfo>,
+) -> Result<()> {
+    non_null(out, "output pointer")?;
+    let raw = run()?.to_raw();
+    // SAFETY: guaranteed by the caller.
+    unsafe { write_out(out, raw) }
+}
+
+/// # Safety
+/// `out` must be NULL or a vCPU sink valid for the call.
+pub(crate) unsafe fn out_vcpus(
+    out: *const VkVcpuSink,
+    run: impl FnOnce() -> Result<Vec<VcpuInfo>>,
+) -> Result<()> {
+    // SAFETY: guaranteed by the caller.
+    let out = unsafe { sink(out, "vCPU sink") }?;
+    for v in run()? {
+        let raw = v.to_raw();
+        // SAFETY: the sink is valid and copies what it is given before returning.
+        unsafe { (out.push)(out.ctx, &raw, v.cpumap.as_ptr(), v.cpumap.len()) };
     }
-    // SAFETY: guaranteed by the caller; the host copies the string.
-    unsafe { ((*out).push)((*out).ctx, VkStr::new(s)) };
     Ok(())
 }
 
 /// # Safety
-/// `out` must be NULL or a valid pointer to writable `T`.
-unsafe fn write_out<T>(out: *mut T, v: T) -> Result<()> {
-    if out.is_null() {
-        return Err(bad("output pointer"));
-    }
-    // SAFETY: guaranteed by the caller.
-    unsafe { out.write(v) };
-    Ok(())
-}
-
-/// # Safety
-/// `out` must be NULL or a valid sink.
-unsafe fn put_domain(out: *const VkDomainSink, d: DomainRef<'_>) -> Result<()> {
+/// `out` must be NULL or a domain sink valid for the call.
+pub(crate) unsafe fn out_new_domain(
+    out: *const VkDomainSink,
+    run: impl FnOnce() -> Result<DomainIdent>,
+) -> Result<()> {
     // SAFETY: guaranteed by the caller.
     let out = unsafe { sink(out, "domain sink") }?;
+    let d = run()?;
     // SAFETY: the sink is valid for the call; the host copies what it is given.
-    unsafe { (out.put)(out.ctx, d.id, d.uuid.as_bytes(), VkStr::new(d.name)) };
+    unsafe { (out.put)(out.ctx, d.id, d.uuid.as_bytes(), VkStr::new(&d.name)) };
     Ok(())
 }
 
 /// # Safety
-/// `out` must be NULL or a valid sink.
-unsafe fn put_network(out: *const VkNetworkSink, n: NetworkRef<'_>) -> Result<()> {
+/// `out` must be NULL or a network sink valid for the call.
+pub(crate) unsafe fn out_new_network(
+    out: *const VkNetworkSink,
+    run: impl FnOnce() -> Result<NetworkIdent>,
+) -> Result<()> {
     // SAFETY: guaranteed by the caller.
     let out = unsafe { sink(out, "network sink") }?;
+    let n = run()?;
     // SAFETY: the sink is valid for the call; the host copies what it is given.
-    unsafe { (out.put)(out.ctx, n.uuid.as_bytes(), VkStr::new(n.name)) };
+    unsafe { (out.put)(out.ctx, n.uuid.as_bytes(), VkStr::new(&n.name)) };
     Ok(())
 }
 
-/// Runs a domain lookup, which answers through a callback: the answer goes straight into the
-/// host's sink, borrowed from the driver's state and copied once, by the host. Success without an
-/// answer is a bug of the driver, reported as an internal error.
+/// A domain lookup, which answers through a callback: the answer goes straight into the
+/// host's sink, borrowed from the driver's state and copied once, by the host. Success without
+/// an answer is a bug of the driver, reported as an internal error.
 ///
 /// # Safety
-/// `out` must be NULL or a valid sink.
-unsafe fn found_domain(
+/// `out` must be NULL or a domain sink valid for the call.
+pub(crate) unsafe fn out_domain_found(
     out: *const VkDomainSink,
     field: &str,
     lookup: impl FnOnce(&mut dyn FnMut(DomainRef<'_>)) -> Result<()>,
@@ -192,11 +363,11 @@ unsafe fn found_domain(
     }
 }
 
-/// [`found_domain`] for networks.
+/// [`out_domain_found`] for networks.
 ///
 /// # Safety
-/// `out` must be NULL or a valid sink.
-unsafe fn found_network(
+/// `out` must be NULL or a network sink valid for the call.
+pub(crate) unsafe fn out_network_found(
     out: *const VkNetworkSink,
     field: &str,
     lookup: impl FnOnce(&mut dyn FnMut(NetworkRef<'_>)) -> Result<()>,
@@ -219,90 +390,45 @@ unsafe fn found_network(
 }
 
 /// # Safety
-/// `p` must be NULL or point at 16 readable bytes.
-unsafe fn in_uuid(p: *const [u8; 16]) -> Result<Uuid> {
-    if p.is_null() {
-        return Err(bad("UUID"));
-    }
+/// `out` must be NULL or a string sink, and `enforcing` NULL or writable for one `i32`, both
+/// valid for the call.
+pub(crate) unsafe fn out_label(
+    out: *const VkStrSink,
+    enforcing: *mut i32,
+    run: impl FnOnce() -> Result<(String, bool)>,
+) -> Result<()> {
+    non_null(enforcing, "output pointer")?;
+    let mut enf = false;
     // SAFETY: guaranteed by the caller.
-    Ok(Uuid::from_bytes(unsafe { *p }))
+    unsafe {
+        out_str(out, || {
+            let (label, e) = run()?;
+            enf = e;
+            Ok(label)
+        })
+    }?;
+    // SAFETY: guaranteed by the caller.
+    unsafe { write_out(enforcing, i32::from(enf)) }
 }
 
-fn missing(field: &str) -> Error {
+/// # Safety
+/// `state` and `reason` must each be NULL or writable for one `i32` for the call.
+pub(crate) unsafe fn out_state(
+    state: *mut i32,
+    reason: *mut i32,
+    run: impl FnOnce() -> Result<(DomainState, i32)>,
+) -> Result<()> {
+    non_null(state, "output pointer")?;
+    non_null(reason, "output pointer")?;
+    let (s, r) = run()?;
+    // SAFETY: guaranteed by the caller.
+    unsafe { write_out(state, s as i32) }?;
+    // SAFETY: as above.
+    unsafe { write_out(reason, r) }
+}
+
+pub(crate) fn missing(field: &str) -> Error {
     Error::no_support(format!("{field} is not implemented"))
-}
-
-/// Defines a shim for one `Ops` field: `$name<D>(conn, args..., err)`; `$f` is the driver's
-/// function and `$c` its connection state inside `$body`.
-macro_rules! shim {
-    ($name:ident, $field:ident, ($($arg:ident : $ty:ty),*), |$f:ident, $c:ident| $body:block) => {
-        unsafe extern "C" fn $name<D: Driver>(conn: VkConn, $($arg: $ty,)* err: *const VkErrorSink) -> i32 {
-            guard(err, || {
-                let Some($f) = D::OPS.$field else { return Err(missing(stringify!($field))) };
-                // SAFETY: the core only passes handles returned by this driver's open.
-                let $c = unsafe { conn_ref::<D>(conn) }?;
-                $body
-            })
-        }
-    };
-}
-
-/// A shim returning one string.
-macro_rules! str_shim {
-    ($name:ident, $field:ident) => {
-        shim!($name, $field, (out: *const VkStrSink), |f, c| {
-            let s = f(c)?;
-            // SAFETY: the host's sink is valid for the call.
-            unsafe { push_str(out, &s) }
-        });
-    };
-}
-
-/// A shim for a list of names: each name the driver pushes goes straight into the host's sink.
-macro_rules! list_shim {
-    ($name:ident, $field:ident) => {
-        shim!($name, $field, (out: *const VkStrSink), |f, c| {
-            // SAFETY: the host's sink is valid for the call.
-            let out = unsafe { sink(out, "output sink") }?;
-            f(c, &mut |s: &str| {
-                // SAFETY: the sink is valid for the call and copies the string before returning.
-                unsafe { (out.push)(out.ctx, VkStr::new(s)) }
-            })
-        });
-    };
-}
-
-/// A shim returning a count.
-macro_rules! count_shim {
-    ($name:ident, $field:ident) => {
-        shim!($name, $field, (out: *mut i32), |f, c| {
-            let n = f(c)?;
-            // SAFETY: the host's output pointer is valid for the call.
-            unsafe { write_out(out, n) }
-        });
-    };
-}
-
-/// A shim for a domain action with no other argument.
-macro_rules! dom_action_shim {
-    ($name:ident, $field:ident) => {
-        shim!($name, $field, (dom: *const VkDomainRef), |f, c| {
-            // SAFETY: the host's reference is valid for the call.
-            let d = unsafe { dom_ref(dom) }?;
-            f(c, &d)
-        });
-    };
-}
-
-/// A shim for a network action with no other argument.
-macro_rules! net_action_shim {
-    ($name:ident, $field:ident) => {
-        shim!($name, $field, (net: *const VkNetworkRef), |f, c| {
-            // SAFETY: the host's reference is valid for the call.
-            let n = unsafe { net_ref(net) }?;
-            f(c, &n)
-        });
-    };
 }
 
 unsafe extern "C" fn shim_open<D: Driver>(
@@ -347,327 +473,6 @@ unsafe extern "C" fn shim_close<D: Driver>(conn: VkConn) -> i32 {
     })
 }
 
-str_shim!(shim_get_type, get_type);
-str_shim!(shim_get_hostname, get_hostname);
-str_shim!(shim_get_capabilities, get_capabilities);
-list_shim!(shim_list_defined_domains, list_defined_domains);
-list_shim!(shim_list_networks, list_networks);
-list_shim!(shim_list_defined_networks, list_defined_networks);
-count_shim!(shim_num_of_domains, num_of_domains);
-count_shim!(shim_num_of_defined_domains, num_of_defined_domains);
-count_shim!(shim_num_of_networks, num_of_networks);
-count_shim!(shim_num_of_defined_networks, num_of_defined_networks);
-dom_action_shim!(shim_domain_undefine, domain_undefine);
-dom_action_shim!(shim_domain_create, domain_create);
-dom_action_shim!(shim_domain_shutdown, domain_shutdown);
-dom_action_shim!(shim_domain_destroy, domain_destroy);
-dom_action_shim!(shim_domain_suspend, domain_suspend);
-dom_action_shim!(shim_domain_resume, domain_resume);
-net_action_shim!(shim_network_undefine, network_undefine);
-net_action_shim!(shim_network_create, network_create);
-net_action_shim!(shim_network_destroy, network_destroy);
-
-shim!(shim_get_version, get_version, (out: *mut u64), |f, c| {
-    let v = f(c)?;
-    // SAFETY: valid output pointer.
-    unsafe { write_out(out, v) }
-});
-shim!(shim_node_get_info, node_get_info, (out: *mut VkNodeInfo), |f, c| {
-    let raw = f(c)?.to_raw();
-    // SAFETY: valid output pointer.
-    unsafe { write_out(out, raw) }
-});
-shim!(shim_get_max_vcpus, get_max_vcpus, (ty: VkStr, out: *mut i32), |f, c| {
-    // SAFETY: valid for the call.
-    let ty = unsafe { in_str(ty, "domain type") }?;
-    let n = f(c, ty)?;
-    // SAFETY: valid output pointer.
-    unsafe { write_out(out, n) }
-});
-shim!(shim_list_domains, list_domains, (out: *const VkIntSink), |f, c| {
-    // SAFETY: the host's sink is valid for the call.
-    let out = unsafe { sink(out, "output sink") }?;
-    f(c, &mut |id| {
-        // SAFETY: the sink is valid for the call.
-        unsafe { (out.push)(out.ctx, i64::from(id)) }
-    })
-});
-shim!(shim_domain_lookup_by_id, domain_lookup_by_id, (id: i32, out: *const VkDomainSink), |f, c| {
-    // SAFETY: valid sink.
-    unsafe { found_domain(out, "domain_lookup_by_id", |put| f(c, id, put)) }
-});
-shim!(shim_domain_lookup_by_uuid, domain_lookup_by_uuid, (uuid: *const [u8; 16], out: *const VkDomainSink), |f, c| {
-    // SAFETY: valid for the call.
-    let u = unsafe { in_uuid(uuid) }?;
-    // SAFETY: valid sink.
-    unsafe { found_domain(out, "domain_lookup_by_uuid", |put| f(c, &u, put)) }
-});
-shim!(shim_domain_lookup_by_name, domain_lookup_by_name, (name: VkStr, out: *const VkDomainSink), |f, c| {
-    // SAFETY: valid for the call.
-    let n = unsafe { in_str(name, "domain name") }?;
-    // SAFETY: valid sink.
-    unsafe { found_domain(out, "domain_lookup_by_name", |put| f(c, n, put)) }
-});
-shim!(shim_domain_create_xml, domain_create_xml, (xml: VkStr, flags: u32, out: *const VkDomainSink), |f, c| {
-    // SAFETY: valid for the call.
-    let x = unsafe { in_str(xml, "XML") }?;
-    let d = f(c, x, flags)?;
-    // SAFETY: valid sink.
-    unsafe { put_domain(out, (&d).into()) }
-});
-shim!(shim_domain_define_xml, domain_define_xml, (xml: VkStr, out: *const VkDomainSink), |f, c| {
-    // SAFETY: valid for the call.
-    let x = unsafe { in_str(xml, "XML") }?;
-    let d = f(c, x)?;
-    // SAFETY: valid sink.
-    unsafe { put_domain(out, (&d).into()) }
-});
-shim!(shim_domain_reboot, domain_reboot, (dom: *const VkDomainRef, flags: u32), |f, c| {
-    // SAFETY: valid for the call.
-    let d = unsafe { dom_ref(dom) }?;
-    f(c, &d, flags)
-});
-shim!(shim_domain_save, domain_save, (dom: *const VkDomainRef, path: VkStr), |f, c| {
-    // SAFETY: valid for the call.
-    let d = unsafe { dom_ref(dom) }?;
-    // SAFETY: valid for the call.
-    let p = unsafe { in_str(path, "path") }?;
-    f(c, &d, p)
-});
-shim!(shim_domain_restore, domain_restore, (path: VkStr), |f, c| {
-    // SAFETY: valid for the call.
-    let p = unsafe { in_str(path, "path") }?;
-    f(c, p)
-});
-shim!(shim_domain_core_dump, domain_core_dump, (dom: *const VkDomainRef, path: VkStr, flags: u32), |f, c| {
-    // SAFETY: valid for the call.
-    let d = unsafe { dom_ref(dom) }?;
-    // SAFETY: valid for the call.
-    let p = unsafe { in_str(path, "path") }?;
-    f(c, &d, p, flags)
-});
-shim!(shim_domain_get_info, domain_get_info, (dom: *const VkDomainRef, out: *mut VkDomainInfo), |f, c| {
-    // SAFETY: valid for the call.
-    let d = unsafe { dom_ref(dom) }?;
-    let raw = f(c, &d)?.to_raw();
-    // SAFETY: valid output pointer.
-    unsafe { write_out(out, raw) }
-});
-shim!(shim_domain_get_xml_desc, domain_get_xml_desc, (dom: *const VkDomainRef, flags: u32, out: *const VkStrSink), |f, c| {
-    // SAFETY: valid for the call.
-    let d = unsafe { dom_ref(dom) }?;
-    let s = f(c, &d, flags)?;
-    // SAFETY: valid sink.
-    unsafe { push_str(out, &s) }
-});
-shim!(shim_domain_get_os_type, domain_get_os_type, (dom: *const VkDomainRef, out: *const VkStrSink), |f, c| {
-    // SAFETY: valid for the call.
-    let d = unsafe { dom_ref(dom) }?;
-    let s = f(c, &d)?;
-    // SAFETY: valid sink.
-    unsafe { push_str(out, &s) }
-});
-shim!(shim_domain_get_max_memory, domain_get_max_memory, (dom: *const VkDomainRef, out: *mut u64), |f, c| {
-    // SAFETY: valid for the call.
-    let d = unsafe { dom_ref(dom) }?;
-    let v = f(c, &d)?;
-    // SAFETY: valid output pointer.
-    unsafe { write_out(out, v) }
-});
-shim!(shim_domain_set_max_memory, domain_set_max_memory, (dom: *const VkDomainRef, kib: u64), |f, c| {
-    // SAFETY: valid for the call.
-    let d = unsafe { dom_ref(dom) }?;
-    f(c, &d, kib)
-});
-shim!(shim_domain_set_memory, domain_set_memory, (dom: *const VkDomainRef, kib: u64), |f, c| {
-    // SAFETY: valid for the call.
-    let d = unsafe { dom_ref(dom) }?;
-    f(c, &d, kib)
-});
-shim!(shim_domain_set_vcpus, domain_set_vcpus, (dom: *const VkDomainRef, n: u32), |f, c| {
-    // SAFETY: valid for the call.
-    let d = unsafe { dom_ref(dom) }?;
-    f(c, &d, n)
-});
-shim!(shim_domain_pin_vcpu, domain_pin_vcpu, (dom: *const VkDomainRef, vcpu: u32, map: *const u8, len: usize), |f, c| {
-    // SAFETY: valid for the call.
-    let d = unsafe { dom_ref(dom) }?;
-    if map.is_null() && len > 0 {
-        return Err(bad("CPU map"));
-    }
-    let cpumap = if len == 0 {
-        &[][..]
-    } else {
-        // SAFETY: the host passes `len` readable bytes.
-        unsafe { std::slice::from_raw_parts(map, len) }
-    };
-    f(c, &d, vcpu, cpumap)
-});
-shim!(shim_domain_get_vcpus, domain_get_vcpus, (dom: *const VkDomainRef, out: *const VkVcpuSink), |f, c| {
-    // SAFETY: valid for the call.
-    let d = unsafe { dom_ref(dom) }?;
-    if out.is_null() {
-        return Err(bad("vCPU sink"));
-    }
-    for v in f(c, &d)? {
-        let raw = v.to_raw();
-        // SAFETY: the host's sink is valid and copies what it is given.
-        unsafe { ((*out).push)((*out).ctx, &raw, v.cpumap.as_ptr(), v.cpumap.len()) };
-    }
-    Ok(())
-});
-shim!(shim_domain_get_autostart, domain_get_autostart, (dom: *const VkDomainRef, out: *mut i32), |f, c| {
-    // SAFETY: valid for the call.
-    let d = unsafe { dom_ref(dom) }?;
-    let v = f(c, &d)?;
-    // SAFETY: valid output pointer.
-    unsafe { write_out(out, v as i32) }
-});
-shim!(shim_domain_set_autostart, domain_set_autostart, (dom: *const VkDomainRef, on: i32), |f, c| {
-    // SAFETY: valid for the call.
-    let d = unsafe { dom_ref(dom) }?;
-    f(c, &d, on != 0)
-});
-shim!(shim_domain_attach_device, domain_attach_device, (dom: *const VkDomainRef, xml: VkStr), |f, c| {
-    // SAFETY: valid for the call.
-    let d = unsafe { dom_ref(dom) }?;
-    // SAFETY: valid for the call.
-    let x = unsafe { in_str(xml, "XML") }?;
-    f(c, &d, x)
-});
-shim!(shim_domain_detach_device, domain_detach_device, (dom: *const VkDomainRef, xml: VkStr), |f, c| {
-    // SAFETY: valid for the call.
-    let d = unsafe { dom_ref(dom) }?;
-    // SAFETY: valid for the call.
-    let x = unsafe { in_str(xml, "XML") }?;
-    f(c, &d, x)
-});
-shim!(shim_network_lookup_by_uuid, network_lookup_by_uuid, (uuid: *const [u8; 16], out: *const VkNetworkSink), |f, c| {
-    // SAFETY: valid for the call.
-    let u = unsafe { in_uuid(uuid) }?;
-    // SAFETY: valid sink.
-    unsafe { found_network(out, "network_lookup_by_uuid", |put| f(c, &u, put)) }
-});
-shim!(shim_network_lookup_by_name, network_lookup_by_name, (name: VkStr, out: *const VkNetworkSink), |f, c| {
-    // SAFETY: valid for the call.
-    let s = unsafe { in_str(name, "network name") }?;
-    // SAFETY: valid sink.
-    unsafe { found_network(out, "network_lookup_by_name", |put| f(c, s, put)) }
-});
-shim!(shim_network_create_xml, network_create_xml, (xml: VkStr, out: *const VkNetworkSink), |f, c| {
-    // SAFETY: valid for the call.
-    let x = unsafe { in_str(xml, "XML") }?;
-    let n = f(c, x)?;
-    // SAFETY: valid sink.
-    unsafe { put_network(out, (&n).into()) }
-});
-shim!(shim_network_define_xml, network_define_xml, (xml: VkStr, out: *const VkNetworkSink), |f, c| {
-    // SAFETY: valid for the call.
-    let x = unsafe { in_str(xml, "XML") }?;
-    let n = f(c, x)?;
-    // SAFETY: valid sink.
-    unsafe { put_network(out, (&n).into()) }
-});
-shim!(shim_network_get_xml_desc, network_get_xml_desc, (net: *const VkNetworkRef, flags: u32, out: *const VkStrSink), |f, c| {
-    // SAFETY: valid for the call.
-    let n = unsafe { net_ref(net) }?;
-    let s = f(c, &n, flags)?;
-    // SAFETY: valid sink.
-    unsafe { push_str(out, &s) }
-});
-shim!(shim_network_get_bridge_name, network_get_bridge_name, (net: *const VkNetworkRef, out: *const VkStrSink), |f, c| {
-    // SAFETY: valid for the call.
-    let n = unsafe { net_ref(net) }?;
-    let s = f(c, &n)?;
-    // SAFETY: valid sink.
-    unsafe { push_str(out, &s) }
-});
-shim!(shim_network_get_autostart, network_get_autostart, (net: *const VkNetworkRef, out: *mut i32), |f, c| {
-    // SAFETY: valid for the call.
-    let n = unsafe { net_ref(net) }?;
-    let v = f(c, &n)?;
-    // SAFETY: valid output pointer.
-    unsafe { write_out(out, v as i32) }
-});
-shim!(shim_network_set_autostart, network_set_autostart, (net: *const VkNetworkRef, on: i32), |f, c| {
-    // SAFETY: valid for the call.
-    let n = unsafe { net_ref(net) }?;
-    f(c, &n, on != 0)
-});
-
-shim!(shim_domain_is_persistent, domain_is_persistent, (dom: *const VkDomainRef, out: *mut i32), |f, c| {
-    // SAFETY: valid for the call.
-    let d = unsafe { dom_ref(dom) }?;
-    let v = f(c, &d)?;
-    // SAFETY: valid output pointer.
-    unsafe { write_out(out, v as i32) }
-});
-shim!(shim_domain_has_managed_save_image, domain_has_managed_save_image, (dom: *const VkDomainRef, flags: u32, out: *mut i32), |f, c| {
-    // SAFETY: valid for the call.
-    let d = unsafe { dom_ref(dom) }?;
-    let v = f(c, &d, flags)?;
-    // SAFETY: valid output pointer.
-    unsafe { write_out(out, v as i32) }
-});
-shim!(shim_node_get_security_model, node_get_security_model, (out: *const VkStrSink), |f, c| {
-    let (model, doi) = f(c)?;
-    // SAFETY: the host's sink is valid for the call.
-    unsafe { push_str(out, &model) }?;
-    // SAFETY: as above.
-    unsafe { push_str(out, &doi) }
-});
-shim!(shim_domain_get_security_label, domain_get_security_label, (dom: *const VkDomainRef, out: *const VkStrSink, enforcing: *mut i32), |f, c| {
-    // SAFETY: valid for the call.
-    let d = unsafe { dom_ref(dom) }?;
-    let (label, enf) = f(c, &d)?;
-    // SAFETY: valid sink.
-    unsafe { push_str(out, &label) }?;
-    // SAFETY: valid output pointer.
-    unsafe { write_out(enforcing, enf as i32) }
-});
-shim!(shim_domain_get_state, domain_get_state, (dom: *const VkDomainRef, state: *mut i32, reason: *mut i32), |f, c| {
-    // SAFETY: valid for the call.
-    let d = unsafe { dom_ref(dom) }?;
-    let (s, r) = f(c, &d)?;
-    // SAFETY: valid output pointers.
-    unsafe { write_out(state, s as i32) }?;
-    // SAFETY: as above.
-    unsafe { write_out(reason, r) }
-});
-shim!(shim_domain_xml_from_native, domain_xml_from_native, (format: VkStr, config: VkStr, flags: u32, out: *const VkStrSink), |f, c| {
-    // SAFETY: valid for the call.
-    let fmt = unsafe { in_str(format, "format") }?;
-    // SAFETY: valid for the call.
-    let cfg = unsafe { in_str(config, "native config") }?;
-    let s = f(c, fmt, cfg, flags)?;
-    // SAFETY: valid sink.
-    unsafe { push_str(out, &s) }
-});
-shim!(shim_domain_xml_to_native, domain_xml_to_native, (format: VkStr, xml: VkStr, flags: u32, out: *const VkStrSink), |f, c| {
-    // SAFETY: valid for the call.
-    let fmt = unsafe { in_str(format, "format") }?;
-    // SAFETY: valid for the call.
-    let x = unsafe { in_str(xml, "XML") }?;
-    let s = f(c, fmt, x, flags)?;
-    // SAFETY: valid sink.
-    unsafe { push_str(out, &s) }
-});
-
-shim!(shim_network_is_active, network_is_active, (net: *const VkNetworkRef, out: *mut i32), |f, c| {
-    // SAFETY: valid for the call.
-    let n = unsafe { net_ref(net) }?;
-    let v = f(c, &n)?;
-    // SAFETY: valid output pointer.
-    unsafe { write_out(out, v as i32) }
-});
-shim!(shim_network_is_persistent, network_is_persistent, (net: *const VkNetworkRef, out: *mut i32), |f, c| {
-    // SAFETY: valid for the call.
-    let n = unsafe { net_ref(net) }?;
-    let v = f(c, &n)?;
-    // SAFETY: valid output pointer.
-    unsafe { write_out(out, v as i32) }
-});
-
 /// Builds the C table for driver `D`: shims where `D::OPS` has functions, NULL elsewhere, and
 /// capability bits computed from the slots.
 pub fn build_table<D: Driver>() -> VkDriverTable {
@@ -692,8 +497,9 @@ pub fn build_table<D: Driver>() -> VkDriverTable {
     let header = VkDriverHeader {
         magic: VK_MAGIC,
         abi_major: VK_ABI_MAJOR,
-        abi_minor: VK_ABI_MINOR,
-        struct_size: VK_TABLE_SIZE as u32,
+        // The latest minor, or the older one a target-abi feature asks for (crate::target).
+        abi_minor: crate::target::TARGET_ABI_MINOR,
+        struct_size: crate::target::target_table_size() as u32,
         flags: info.flags,
         name: VkStr::new(info.name),
         version: VkStr::new(info.version),
@@ -709,80 +515,30 @@ pub fn build_table<D: Driver>() -> VkDriverTable {
         n_op_ranks: op_ranks.len(),
         sandbox_uri: VkStr::new(info.sandbox_uri),
         caps: [0; VK_CAP_WORDS],
-        reserved: [0; 4],
+        // Rust drivers have the host services natively: the same URI parser (`Uri`) and the
+        // same XML model (virtkit-xml) the host uses for C drivers.
+        host_init: None,
+        reserved: [0; 3],
     };
-    let o = &D::OPS;
     let mut t = VkDriverTable::empty(header);
     t.open = Some(shim_open::<D>);
     t.close = Some(shim_close::<D>);
-    macro_rules! install {
-        ($($field:ident => $shim:ident),* $(,)?) => {
-            $( if o.$field.is_some() { t.$field = Some($shim::<D>); } )*
-        };
-    }
-    install! {
-        get_type => shim_get_type,
-        get_version => shim_get_version,
-        get_hostname => shim_get_hostname,
-        get_capabilities => shim_get_capabilities,
-        node_get_info => shim_node_get_info,
-        get_max_vcpus => shim_get_max_vcpus,
-        list_domains => shim_list_domains,
-        num_of_domains => shim_num_of_domains,
-        list_defined_domains => shim_list_defined_domains,
-        num_of_defined_domains => shim_num_of_defined_domains,
-        domain_lookup_by_id => shim_domain_lookup_by_id,
-        domain_lookup_by_uuid => shim_domain_lookup_by_uuid,
-        domain_lookup_by_name => shim_domain_lookup_by_name,
-        domain_create_xml => shim_domain_create_xml,
-        domain_define_xml => shim_domain_define_xml,
-        domain_undefine => shim_domain_undefine,
-        domain_create => shim_domain_create,
-        domain_shutdown => shim_domain_shutdown,
-        domain_reboot => shim_domain_reboot,
-        domain_destroy => shim_domain_destroy,
-        domain_suspend => shim_domain_suspend,
-        domain_resume => shim_domain_resume,
-        domain_save => shim_domain_save,
-        domain_restore => shim_domain_restore,
-        domain_core_dump => shim_domain_core_dump,
-        domain_get_info => shim_domain_get_info,
-        domain_get_xml_desc => shim_domain_get_xml_desc,
-        domain_get_os_type => shim_domain_get_os_type,
-        domain_get_max_memory => shim_domain_get_max_memory,
-        domain_set_max_memory => shim_domain_set_max_memory,
-        domain_set_memory => shim_domain_set_memory,
-        domain_set_vcpus => shim_domain_set_vcpus,
-        domain_pin_vcpu => shim_domain_pin_vcpu,
-        domain_get_vcpus => shim_domain_get_vcpus,
-        domain_get_autostart => shim_domain_get_autostart,
-        domain_set_autostart => shim_domain_set_autostart,
-        domain_attach_device => shim_domain_attach_device,
-        domain_detach_device => shim_domain_detach_device,
-        list_networks => shim_list_networks,
-        num_of_networks => shim_num_of_networks,
-        list_defined_networks => shim_list_defined_networks,
-        num_of_defined_networks => shim_num_of_defined_networks,
-        network_lookup_by_uuid => shim_network_lookup_by_uuid,
-        network_lookup_by_name => shim_network_lookup_by_name,
-        network_create_xml => shim_network_create_xml,
-        network_define_xml => shim_network_define_xml,
-        network_undefine => shim_network_undefine,
-        network_create => shim_network_create,
-        network_destroy => shim_network_destroy,
-        network_get_xml_desc => shim_network_get_xml_desc,
-        network_get_bridge_name => shim_network_get_bridge_name,
-        network_get_autostart => shim_network_get_autostart,
-        network_set_autostart => shim_network_set_autostart,
-        domain_is_persistent => shim_domain_is_persistent,
-        domain_has_managed_save_image => shim_domain_has_managed_save_image,
-        node_get_security_model => shim_node_get_security_model,
-        domain_get_security_label => shim_domain_get_security_label,
-        domain_get_state => shim_domain_get_state,
-        domain_xml_from_native => shim_domain_xml_from_native,
-        domain_xml_to_native => shim_domain_xml_to_native,
-        network_is_active => shim_network_is_active,
-        network_is_persistent => shim_network_is_persistent,
+    crate::ops::install::<D>(&mut t);
+    // A slot the declared minor does not have stays out of the table (the export macros refuse
+    // to compile such a driver; this keeps a direct caller's table valid too).
+    let slots = (crate::target::target_table_size() - virtkit_abi::VK_HEADER_SIZE)
+        / virtkit_abi::VK_SLOT_SIZE;
+    for (i, present) in t.present_slots().iter().enumerate() {
+        if i >= slots && *present {
+            // SAFETY: the slot lies inside the table; writing None (all-zero) into a nullable
+            // function pointer slot is always valid.
+            unsafe {
+                let base = (&mut t as *mut VkDriverTable).cast::<u8>();
+                base.add(VkDriverTable::SLOT_OFFSETS[i])
+                    .cast::<Option<unsafe extern "C" fn()>>()
+                    .write(None);
+            }
+        }
     }
     for (i, present) in t.present_slots().iter().enumerate() {
         if *present {

@@ -12,7 +12,8 @@
 //!   does not block on a FIFO.
 //! * [`write_atomic`]: a temp file with an unpredictable name, created exclusively beside the
 //!   destination, written, synced and renamed — only onto a regular file or a new name; a
-//!   failure leaves the old file as it was.
+//!   failure leaves the old file as it was ([`write_atomic_unsynced`]: the same without the
+//!   syncs, for runtime state).
 //! * [`open_nofollow`]: open (or create exclusively) a file without following a symlink in its
 //!   last component.
 //! * [`TempBeside`] / [`remove_stale_temps`]: the temp file of an atomic write, usable by a
@@ -595,6 +596,28 @@ mod tests {
             use std::os::unix::fs::FileTypeExt;
             self.is_fifo()
         }
+    }
+
+    #[test]
+    fn the_unsynced_write_follows_the_same_destination_rules() {
+        let d = tempfile::tempdir().unwrap();
+        let f = d.path().join("state");
+        write_atomic_unsynced(&f, b"one", 0o600).unwrap();
+        write_atomic_unsynced(&f, b"two", 0o600).unwrap();
+        assert_eq!(std::fs::read(&f).unwrap(), b"two");
+        assert_eq!(
+            std::fs::metadata(&f).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+        let link = d.path().join("link");
+        std::os::unix::fs::symlink(&f, &link).unwrap();
+        assert!(matches!(
+            write_atomic_unsynced(&link, b"x", 0o600),
+            Err(Error::NotRegular { .. })
+        ));
+        assert_eq!(std::fs::read(&f).unwrap(), b"two");
+        let names: Vec<_> = std::fs::read_dir(d.path()).unwrap().flatten().collect();
+        assert_eq!(names.len(), 2, "no temp file is left behind");
     }
 
     #[test]

@@ -17,11 +17,27 @@ use crate::values::{
 };
 use crate::writer::{Tag, Writer};
 
-/// Domain types (`<domain type=...>`) this crate accepts.
+/// libvirt's own domain types (`<domain type=...>`). The model accepts any well-formed type name
+/// ([`is_domain_type_name`]): a driver for a new hypervisor brings its own type and declares it in
+/// its capabilities, and the core checks a document's type against what the drivers of the
+/// connection declare (see `docs/driver-guide.md`).
 pub const DOMAIN_TYPES: &[&str] = &[
     "qemu", "kqemu", "kvm", "xen", "lxc", "uml", "openvz", "test", "vmware", "hyperv", "vbox",
     "phyp", "bhyve", "vz",
 ];
+
+/// Longest domain type name accepted.
+pub const DOMAIN_TYPE_MAX_LEN: usize = 32;
+
+/// Whether `s` is a well-formed domain type name: 1 to [`DOMAIN_TYPE_MAX_LEN`] bytes, a lower-case
+/// ASCII letter first, then lower-case letters, digits, `-` or `_` (every libvirt type is one).
+pub fn is_domain_type_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= DOMAIN_TYPE_MAX_LEN
+        && s.starts_with(|c: char| c.is_ascii_lowercase())
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+}
 
 /// OS types (`<os><type>`) this crate accepts. For Xen domains `linux` is read as `xen` and
 /// `xen` is written back as `linux`, as libvirt does.
@@ -257,7 +273,7 @@ keyword_enum! {
 /// A guest definition (`<domain>`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DomainDef {
-    /// `type`: one of [`DOMAIN_TYPES`].
+    /// `type`: a well-formed type name ([`is_domain_type_name`]); libvirt's are [`DOMAIN_TYPES`].
     pub domain_type: String,
     /// `id` of a running domain; `None` when inactive (or `id='-1'`).
     pub id: Option<i32>,
@@ -492,11 +508,14 @@ pub(crate) fn parse_domain(el: &Element) -> Result<(DomainDef, bool)> {
     expect_root(el, "domain")?;
     el.expect_no_text()?;
     let domain_type = el.required_attr("type")?.trim();
-    if !DOMAIN_TYPES.contains(&domain_type) {
+    if !is_domain_type_name(domain_type) {
         return Err(el.bad_attr(
             "type",
             domain_type,
-            &format!("one of {}", DOMAIN_TYPES.join(", ")),
+            &format!(
+                "a domain type name (a lower-case letter, then up to {} lower-case letters, digits, '-' or '_')",
+                DOMAIN_TYPE_MAX_LEN - 1
+            ),
         ));
     }
     let id = el.parsed_attr("id", "an integer (-1 for an inactive domain)", |s| {
@@ -1230,7 +1249,7 @@ mod tests {
                 "Invalid UUID",
             ),
             (
-                "<domain type='bogus'><name>a</name><memory>1</memory><os><type>hvm</type></os></domain>",
+                "<domain type='Bogus VM'><name>a</name><memory>1</memory><os><type>hvm</type></os></domain>",
                 "attribute 'type'",
             ),
             (

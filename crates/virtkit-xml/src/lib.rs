@@ -53,9 +53,9 @@ pub use devices::{
     SoundModel, VIDEO_MODELS, VideoDef, VncGraphics,
 };
 pub use domain::{
-    ARCHITECTURES, BootDevice, Clock, ClockOffset, DOMAIN_TYPES, DomainDef, Features,
-    LifecycleAction, MAX_CPUSET_CPUS, MAX_VCPUS, MaxMemory, MemTune, OS_TYPES, OsDef, Timer,
-    VcpuPlacement,
+    ARCHITECTURES, BootDevice, Clock, ClockOffset, DOMAIN_TYPE_MAX_LEN, DOMAIN_TYPES, DomainDef,
+    Features, LifecycleAction, MAX_CPUSET_CPUS, MAX_VCPUS, MaxMemory, MemTune, OS_TYPES, OsDef,
+    Timer, VcpuPlacement, is_domain_type_name,
 };
 pub use error::{Error, Result};
 pub use network::{DhcpHost, DhcpRange, ForwardMode, NetworkDef, NetworkForward, NetworkIp};

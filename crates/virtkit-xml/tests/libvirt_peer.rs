@@ -3,41 +3,30 @@
 //! libvirt's own output is read back with this crate and re-formatted, and the result must be
 //! byte for byte what libvirt wrote.
 //!
-//! Needs `virsh` (Debian: libvirt-clients). Without it the test says SKIPPED and why; set
-//! `VIRTKIT_REQUIRE_LIBVIRT=1` to make a missing virsh a failure (CI does).
+//! Needs `virsh` (Debian: libvirt-clients). Without it the test says SKIPPED and why; with `CI`
+//! or `VIRTKIT_REQUIRE_VIRSH=1` set, a missing virsh is a failure (`virtkit_test_support`).
 
 use std::fs;
 use std::path::Path;
 use std::process::Command;
 
+use virtkit_test_support::{VIRSH, require};
 use virtkit_xml::{Capabilities, DomainDef, FormatOptions, NetworkDef};
 
 const DATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/peer");
 
-fn virsh(commands: &str) -> Option<String> {
-    let out = match Command::new("virsh")
+fn virsh(program: &Path, commands: &str) -> String {
+    let out = Command::new(program)
         .args(["-q", "-c", "test:///default", commands])
         .output()
-    {
-        Ok(out) => out,
-        Err(e) => {
-            assert!(
-                std::env::var_os("VIRTKIT_REQUIRE_LIBVIRT").is_none(),
-                "virsh is required (VIRTKIT_REQUIRE_LIBVIRT is set) but cannot run: {e}"
-            );
-            eprintln!(
-                "SKIPPED: virsh cannot run ({e}); install libvirt-clients to compare with libvirt 9.0"
-            );
-            return None;
-        }
-    };
+        .unwrap_or_else(|e| panic!("{} cannot run: {e}", program.display()));
     let stdout = String::from_utf8(out.stdout).unwrap();
     assert!(
         out.status.success(),
         "virsh '{commands}' failed:\n{}{stdout}",
         String::from_utf8_lossy(&out.stderr)
     );
-    Some(stdout)
+    stdout
 }
 
 /// The document virsh printed after the definition commands (virsh adds a trailing blank line).
@@ -65,6 +54,7 @@ fn peer_files(prefix: &str) -> Vec<std::path::PathBuf> {
 
 #[test]
 fn domains_format_like_libvirt_9() {
+    let virsh_bin = require!(VIRSH);
     let files = peer_files("domain-");
     assert!(files.len() >= 3);
     for path in files {
@@ -85,18 +75,17 @@ fn domains_format_like_libvirt_9() {
                 FormatOptions::default().with_inactive(true),
             ),
         ] {
-            let Some(out) = virsh(&format!("define {p}; {dump} {name}")) else {
-                return;
-            };
+            let out = virsh(&virsh_bin, &format!("define {p}; {dump} {name}"));
             let theirs = last_document(&out, "domain");
             let def = DomainDef::parse(&theirs)
                 .unwrap_or_else(|e| panic!("{p}: libvirt's output does not parse: {e}\n{theirs}"));
             assert_eq!(def.to_xml(&opts), theirs, "{p} with {dump}");
         }
         // The running form (with id) too.
-        let Some(out) = virsh(&format!("define {p}; start {name}; dumpxml {name}")) else {
-            return;
-        };
+        let out = virsh(
+            &virsh_bin,
+            &format!("define {p}; start {name}; dumpxml {name}"),
+        );
         let theirs = last_document(&out, "domain");
         let def = DomainDef::parse(&theirs).unwrap();
         assert!(def.id.is_some());
@@ -106,21 +95,21 @@ fn domains_format_like_libvirt_9() {
 
 #[test]
 fn networks_format_like_libvirt_9() {
+    let virsh_bin = require!(VIRSH);
     for path in peer_files("network-") {
         let xml = fs::read_to_string(&path).unwrap();
         NetworkDef::parse(&xml).unwrap();
         let p = path.display();
-        let Some(out) = virsh(&format!("net-define {p}; net-dumpxml {}", name_of(&xml))) else {
-            return;
-        };
+        let out = virsh(
+            &virsh_bin,
+            &format!("net-define {p}; net-dumpxml {}", name_of(&xml)),
+        );
         let theirs = last_document(&out, "network");
         let def = NetworkDef::parse(&theirs).unwrap();
         assert_eq!(def.to_xml(&FormatOptions::default()), theirs, "{p}");
     }
     // The test driver's built-in network.
-    let Some(out) = virsh("net-dumpxml default") else {
-        return;
-    };
+    let out = virsh(&virsh_bin, "net-dumpxml default");
     let theirs = last_document(&out, "network");
     assert_eq!(
         NetworkDef::parse(&theirs)
@@ -132,14 +121,11 @@ fn networks_format_like_libvirt_9() {
 
 #[test]
 fn capabilities_and_builtin_domain_format_like_libvirt_9() {
-    let Some(out) = virsh("capabilities") else {
-        return;
-    };
+    let virsh_bin = require!(VIRSH);
+    let out = virsh(&virsh_bin, "capabilities");
     let theirs = last_document(&out, "capabilities");
     assert_eq!(Capabilities::parse(&theirs).unwrap().to_xml(), theirs);
-    let Some(out) = virsh("dumpxml test") else {
-        return;
-    };
+    let out = virsh(&virsh_bin, "dumpxml test");
     let theirs = last_document(&out, "domain");
     let def = DomainDef::parse(&theirs).unwrap();
     assert_eq!(def.id, Some(1));

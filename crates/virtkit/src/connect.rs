@@ -1,11 +1,11 @@
 //! Connections: opening a URI through the driver stack that serves it, and dispatching calls.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
-use virtkit_abi::{Op, OpKind, VK_OPEN_READ_ONLY, VkErrorCode};
+use virtkit_abi::{Op, OpKind, VK_OPEN_READ_ONLY, VkErrorCode, error_domain, slots};
 use virtkit_loader::{
-    CallResult, DomainIdent, Driver, DriverConn, NetworkIdent, Opened, Registry, plugin_file_name,
-    stack_order,
+    CallError, DomainIdent, Driver, DriverConn, HostCall, NetworkIdent, Opened, Registry,
+    plugin_file_name, stack_order,
 };
 
 use crate::domain::{Domain, NodeInfo};
@@ -36,6 +36,8 @@ struct Inner {
     read_only: bool,
     /// Open members of the stack serving the URI (one for most schemes).
     members: Vec<DriverConn>,
+    /// The domain types the members declare in their capabilities, read on first use.
+    domain_types: OnceLock<Vec<String>>,
     /// Members that serve the scheme but did not open, with the reason.
     skipped: Vec<SkippedMember>,
 }
@@ -80,6 +82,16 @@ pub struct DriverSummary {
 }
 
 impl DriverSummary {
+    /// The number of slots the driver's table has: those of the ABI minor it was built for (a
+    /// 1.0 plugin has 1.0's slots, however many later minors added), or all this core knows for
+    /// a newer plugin.
+    pub fn table_slots(&self) -> usize {
+        virtkit_abi::OPS
+            .iter()
+            .filter(|o| o.since_minor <= self.abi.1)
+            .count()
+    }
+
     fn of(d: &Driver) -> DriverSummary {
         DriverSummary {
             name: d.name().to_string(),
@@ -236,6 +248,7 @@ impl Connect {
                 uri: parsed.uri,
                 read_only,
                 members,
+                domain_types: OnceLock::new(),
                 skipped,
             }),
         })
@@ -254,6 +267,7 @@ impl Connect {
                         uri,
                         read_only,
                         members: vec![c],
+                        domain_types: OnceLock::new(),
                         skipped: Vec::new(),
                     }),
                 });
@@ -276,6 +290,29 @@ impl Connect {
         self.inner.read_only
     }
 
+    /// The domain types the drivers of this connection declare in their capabilities
+    /// (`<guest><arch><domain type=...>`), read once per connection. Besides these, the core
+    /// passes libvirt's own types to the drivers; any other type is refused.
+    pub fn declared_domain_types(&self) -> &[String] {
+        self.inner.domain_types.get_or_init(|| {
+            crate::domain_types::declared_types(self.inner.members.iter().map(|m| {
+                m.driver()
+                    .supports(Op::GetCapabilities)
+                    .then(|| m.get_capabilities().ok())
+                    .flatten()
+            }))
+        })
+    }
+
+    /// Refuses a domain document whose type the connection does not accept.
+    fn check_domain_type(&self, xml: &str, op: Op) -> Result<()> {
+        if self.inner.read_only {
+            // dispatch refuses the call anyway, without asking the drivers anything.
+            return Ok(());
+        }
+        crate::domain_types::check(xml, || self.declared_domain_types(), op)
+    }
+
     /// The drivers serving this connection, in stack order.
     pub fn drivers(&self) -> Vec<DriverSummary> {
         self.inner
@@ -290,14 +327,17 @@ impl Connect {
         &self.inner.skipped
     }
 
-    /// Calls `f` on the members that implement `op`, in [`stack_order`]: the first success wins,
-    /// "no such domain/network", "not supported" and "unsupported configuration" pass on to the
-    /// next member (the last member's error is the answer), any other error stops.
-    pub(crate) fn dispatch<T>(
-        &self,
-        op: Op,
-        f: impl Fn(&DriverConn) -> CallResult<T>,
-    ) -> Result<T> {
+    /// Calls operation `O` on the members that implement it, in [`stack_order`]: the first
+    /// success wins; "no such domain/network", "not supported" and "unsupported configuration"
+    /// pass on to the next member (the last member's error is the answer); any other error
+    /// stops. Read-only connections refuse mutating operations here, before any driver runs.
+    ///
+    /// `O` is the operation's marker (`virtkit_abi::slots`): it names the operation checked and
+    /// the slot called at once, so the two cannot disagree. Public for the conformance suite,
+    /// which calls every operation this way; programs use the methods.
+    #[doc(hidden)]
+    pub fn call<O: HostCall>(&self, args: O::Args<'_>) -> Result<O::Output> {
+        let op = O::OP;
         if self.inner.read_only && op.info().kind == OpKind::Mutate {
             return Err(Error::read_only(op));
         }
@@ -305,7 +345,8 @@ impl Connect {
         if let [only] = self.inner.members.as_slice()
             && only.driver().supports(op)
         {
-            return f(only).map_err(|e| Error::from_call(e, only.driver().error_domain()));
+            return O::call(only, args)
+                .map_err(|e| Error::from_call(e, only.driver().error_domain()));
         }
         let members = stack_order(op, &self.inner.members);
         if members.is_empty() {
@@ -315,18 +356,14 @@ impl Connect {
                 .iter()
                 .map(|m| m.driver().name())
                 .collect();
-            return Err(Error::new(
-                ErrorCode::NoSupport,
-                format!(
-                    "this function is not supported by the connection driver: {} (driver '{}')",
-                    op.info().api,
-                    names.join("', '")
-                ),
+            return Err(Error::from_call(
+                CallError::unsupported(op, &names),
+                error_domain::NONE,
             ));
         }
         let mut not_found = None;
         for m in members {
-            match f(m) {
+            match O::call(m, args) {
                 Ok(v) => return Ok(v),
                 Err(e) if passes_on(e.code) => {
                     not_found = Some(Error::from_call(e, m.driver().error_domain()));
@@ -337,28 +374,26 @@ impl Connect {
         Err(not_found.unwrap_or_else(|| Error::new(ErrorCode::InternalError, "no driver answered")))
     }
 
-    /// Like [`dispatch`](Self::dispatch) for name lists, but merges the answers of every member
+    /// Like [`call`](Self::call) for name lists, but merges the answers of every member
     /// (a stack's members may each know different inactive objects).
-    fn merge_names(
+    fn merge_names<O: for<'a> HostCall<Args<'a> = (), Output = Vec<String>>>(
         &self,
-        op: Op,
-        f: impl Fn(&DriverConn) -> CallResult<Vec<String>>,
     ) -> Result<Vec<String>> {
         if self.inner.members.len() == 1 {
-            return self.dispatch(op, f);
+            return self.call::<O>(());
         }
         let mut out: Vec<String> = Vec::new();
         let mut any = false;
-        for m in stack_order(op, &self.inner.members) {
+        for m in stack_order(O::OP, &self.inner.members) {
             any = true;
-            for n in f(m).map_err(|e| Error::from_call(e, m.driver().error_domain()))? {
+            for n in O::call(m, ()).map_err(|e| Error::from_call(e, m.driver().error_domain()))? {
                 if !out.contains(&n) {
                     out.push(n);
                 }
             }
         }
         if !any {
-            return self.dispatch(op, f);
+            return self.call::<O>(());
         }
         Ok(out)
     }
@@ -367,43 +402,43 @@ impl Connect {
 
     /// The hypervisor type name (e.g. `Test`, `QEMU`, `Xen`).
     pub fn get_type(&self) -> Result<String> {
-        self.dispatch(Op::GetType, |m| m.get_type())
+        self.call::<slots::GetType>(())
     }
     /// The hypervisor version, encoded as `major * 1_000_000 + minor * 1_000 + micro`.
     pub fn version(&self) -> Result<u64> {
-        self.dispatch(Op::GetVersion, |m| m.get_version())
+        self.call::<slots::GetVersion>(())
     }
     /// The node's host name.
     pub fn hostname(&self) -> Result<String> {
-        self.dispatch(Op::GetHostname, |m| m.get_hostname())
+        self.call::<slots::GetHostname>(())
     }
     /// The capabilities XML document.
     pub fn capabilities(&self) -> Result<String> {
-        self.dispatch(Op::GetCapabilities, |m| m.get_capabilities())
+        self.call::<slots::GetCapabilities>(())
     }
     /// Node information.
     pub fn node_info(&self) -> Result<NodeInfo> {
-        self.dispatch(Op::NodeGetInfo, |m| m.node_get_info())
+        self.call::<slots::NodeGetInfo>(())
             .map(|r| NodeInfo::from_raw(&r))
     }
     /// Maximum vCPUs for a domain of `domain_type` (empty: the driver's default).
     pub fn max_vcpus(&self, domain_type: &str) -> Result<i32> {
-        self.dispatch(Op::GetMaxVcpus, |m| m.get_max_vcpus(domain_type))
+        self.call::<slots::GetMaxVcpus>((domain_type,))
     }
 
     // ---- domains ----
 
     /// Ids of the active domains.
     pub fn list_domains(&self) -> Result<Vec<i32>> {
-        self.dispatch(Op::ListDomains, |m| m.list_domains())
+        self.call::<slots::ListDomains>(())
     }
     /// Number of active domains.
     pub fn num_of_domains(&self) -> Result<i32> {
-        self.dispatch(Op::NumOfDomains, |m| m.num_of_domains())
+        self.call::<slots::NumOfDomains>(())
     }
     /// Names of the inactive persistent domains.
     pub fn list_defined_domains(&self) -> Result<Vec<String>> {
-        self.merge_names(Op::ListDefinedDomains, |m| m.list_defined_domains())
+        self.merge_names::<slots::ListDefinedDomains>()
     }
     /// Number of inactive persistent domains (in a stack: of the merged list).
     pub fn num_of_defined_domains(&self) -> Result<i32> {
@@ -411,7 +446,7 @@ impl Connect {
             let n = self.list_defined_domains()?.len();
             return Ok(i32::try_from(n).unwrap_or(i32::MAX));
         }
-        self.dispatch(Op::NumOfDefinedDomains, |m| m.num_of_defined_domains())
+        self.call::<slots::NumOfDefinedDomains>(())
     }
     fn domain(&self, ident: DomainIdent) -> Domain {
         Domain::new(self.clone(), ident)
@@ -423,7 +458,7 @@ impl Connect {
                 "domain id {id} must not be negative"
             )));
         }
-        self.dispatch(Op::DomainLookupById, |m| m.domain_lookup_by_id(id))
+        self.call::<slots::DomainLookupById>((id,))
             .map(|d| self.domain(d))
     }
     /// Finds a domain by name.
@@ -431,13 +466,13 @@ impl Connect {
         if name.is_empty() {
             return Err(Error::invalid_arg("domain name must not be empty"));
         }
-        self.dispatch(Op::DomainLookupByName, |m| m.domain_lookup_by_name(name))
+        self.call::<slots::DomainLookupByName>((name,))
             .map(|d| self.domain(d))
     }
     /// Finds a domain by UUID.
     pub fn lookup_domain_by_uuid(&self, uuid: &uuid::Uuid) -> Result<Domain> {
         let bytes = *uuid.as_bytes();
-        self.dispatch(Op::DomainLookupByUuid, |m| m.domain_lookup_by_uuid(&bytes))
+        self.call::<slots::DomainLookupByUuid>((&bytes,))
             .map(|d| self.domain(d))
     }
     /// Finds a domain by UUID text (with or without dashes).
@@ -449,38 +484,40 @@ impl Connect {
     /// Creates and starts a transient domain from XML.
     pub fn create_domain_xml(&self, xml: &str, flags: u32) -> Result<Domain> {
         non_empty_xml(xml)?;
-        self.dispatch(Op::DomainCreateXml, |m| m.domain_create_xml(xml, flags))
+        self.check_domain_type(xml, Op::DomainCreateXml)?;
+        self.call::<slots::DomainCreateXml>((xml, flags))
             .map(|d| self.domain(d))
     }
     /// Defines (or redefines) a persistent domain from XML.
     pub fn define_domain_xml(&self, xml: &str) -> Result<Domain> {
         non_empty_xml(xml)?;
-        self.dispatch(Op::DomainDefineXml, |m| m.domain_define_xml(xml))
+        self.check_domain_type(xml, Op::DomainDefineXml)?;
+        self.call::<slots::DomainDefineXml>((xml,))
             .map(|d| self.domain(d))
     }
     /// Restores a domain saved with [`Domain::save`].
     pub fn restore_domain(&self, path: &str) -> Result<()> {
         non_empty_path(path)?;
-        self.dispatch(Op::DomainRestore, |m| m.domain_restore(path))
+        self.call::<slots::DomainRestore>((path,))
     }
 
     // ---- networks ----
 
     /// Names of the active networks.
     pub fn list_networks(&self) -> Result<Vec<String>> {
-        self.merge_names(Op::ListNetworks, |m| m.list_networks())
+        self.merge_names::<slots::ListNetworks>()
     }
     /// Number of active networks.
     pub fn num_of_networks(&self) -> Result<i32> {
-        self.dispatch(Op::NumOfNetworks, |m| m.num_of_networks())
+        self.call::<slots::NumOfNetworks>(())
     }
     /// Names of the inactive networks.
     pub fn list_defined_networks(&self) -> Result<Vec<String>> {
-        self.merge_names(Op::ListDefinedNetworks, |m| m.list_defined_networks())
+        self.merge_names::<slots::ListDefinedNetworks>()
     }
     /// Number of inactive networks.
     pub fn num_of_defined_networks(&self) -> Result<i32> {
-        self.dispatch(Op::NumOfDefinedNetworks, |m| m.num_of_defined_networks())
+        self.call::<slots::NumOfDefinedNetworks>(())
     }
     fn network(&self, ident: NetworkIdent) -> Network {
         Network::new(self.clone(), ident)
@@ -490,16 +527,14 @@ impl Connect {
         if name.is_empty() {
             return Err(Error::invalid_arg("network name must not be empty"));
         }
-        self.dispatch(Op::NetworkLookupByName, |m| m.network_lookup_by_name(name))
+        self.call::<slots::NetworkLookupByName>((name,))
             .map(|n| self.network(n))
     }
     /// Finds a network by UUID.
     pub fn lookup_network_by_uuid(&self, uuid: &uuid::Uuid) -> Result<Network> {
         let bytes = *uuid.as_bytes();
-        self.dispatch(Op::NetworkLookupByUuid, |m| {
-            m.network_lookup_by_uuid(&bytes)
-        })
-        .map(|n| self.network(n))
+        self.call::<slots::NetworkLookupByUuid>((&bytes,))
+            .map(|n| self.network(n))
     }
     /// Finds a network by UUID text.
     pub fn lookup_network_by_uuid_str(&self, uuid: &str) -> Result<Network> {
@@ -510,28 +545,26 @@ impl Connect {
     /// Creates and starts a transient network from XML.
     pub fn create_network_xml(&self, xml: &str) -> Result<Network> {
         non_empty_xml(xml)?;
-        self.dispatch(Op::NetworkCreateXml, |m| m.network_create_xml(xml))
+        self.call::<slots::NetworkCreateXml>((xml,))
             .map(|n| self.network(n))
     }
     /// Defines a persistent network from XML.
     pub fn define_network_xml(&self, xml: &str) -> Result<Network> {
         non_empty_xml(xml)?;
-        self.dispatch(Op::NetworkDefineXml, |m| m.network_define_xml(xml))
+        self.call::<slots::NetworkDefineXml>((xml,))
             .map(|n| self.network(n))
     }
 
     /// The node's security model and DOI (empty model: none active).
     pub fn security_model(&self) -> Result<(String, String)> {
-        self.dispatch(Op::NodeGetSecurityModel, |m| m.node_get_security_model())
+        self.call::<slots::NodeGetSecurityModel>(())
     }
     /// Converts a native configuration (e.g. `xen-xm`, `xen-sxpr`) to domain XML.
     pub fn domain_xml_from_native(&self, format: &str, config: &str) -> Result<String> {
         if format.is_empty() {
             return Err(Error::invalid_arg("native format must not be empty"));
         }
-        self.dispatch(Op::DomainXmlFromNative, |m| {
-            m.domain_xml_from_native(format, config, 0)
-        })
+        self.call::<slots::DomainXmlFromNative>((format, config, 0))
     }
     /// Converts domain XML to a native configuration.
     pub fn domain_xml_to_native(&self, format: &str, xml: &str) -> Result<String> {
@@ -539,9 +572,7 @@ impl Connect {
             return Err(Error::invalid_arg("native format must not be empty"));
         }
         non_empty_xml(xml)?;
-        self.dispatch(Op::DomainXmlToNative, |m| {
-            m.domain_xml_to_native(format, xml, 0)
-        })
+        self.call::<slots::DomainXmlToNative>((format, xml, 0))
     }
 }
 

@@ -2,7 +2,7 @@
 
 use std::sync::{Arc, RwLock};
 
-use virtkit_abi::Op;
+use virtkit_abi::slots;
 use virtkit_loader::DomainIdent;
 
 use crate::connect::{Connect, non_empty_path, non_empty_xml};
@@ -79,113 +79,108 @@ impl Domain {
         self.uuid().hyphenated().to_string()
     }
 
+    /// The identity the core passes to drivers. Public for the conformance suite, which calls
+    /// every operation through [`Connect::call`].
+    #[doc(hidden)]
+    pub fn host_ident(&self) -> DomainIdent {
+        self.ident()
+    }
+
     /// Re-reads the id after a lifecycle change (best effort: a driver without UUID lookup keeps
     /// the old value).
     fn refresh(&self) {
         let bytes = self.ident().uuid;
-        if let Ok(d) = self
-            .conn
-            .dispatch(Op::DomainLookupByUuid, |m| m.domain_lookup_by_uuid(&bytes))
-        {
+        if let Ok(d) = self.conn.call::<slots::DomainLookupByUuid>((&bytes,)) {
             *self.ident.write().unwrap_or_else(|p| p.into_inner()) = d;
         }
     }
 
-    fn act(
-        &self,
-        op: Op,
-        f: impl Fn(&virtkit_loader::DriverConn, &DomainIdent) -> virtkit_loader::CallResult<()>,
-    ) -> Result<()> {
-        let d = self.ident();
-        self.conn.dispatch(op, |m| f(m, &d))
-    }
-
-    fn act_and_refresh(
-        &self,
-        op: Op,
-        f: impl Fn(&virtkit_loader::DriverConn, &DomainIdent) -> virtkit_loader::CallResult<()>,
-    ) -> Result<()> {
-        self.act(op, f)?;
+    /// Re-reads the id after a successful lifecycle change.
+    fn refreshed(&self, r: Result<()>) -> Result<()> {
+        r?;
         self.refresh();
         Ok(())
     }
 
     /// Starts an inactive persistent domain (virDomainCreate).
     pub fn create(&self) -> Result<()> {
-        self.act_and_refresh(Op::DomainCreate, |m, d| m.domain_create(d))
+        self.refreshed(self.conn.call::<slots::DomainCreate>((&self.ident(),)))
     }
     /// Asks the guest to shut down.
     pub fn shutdown(&self) -> Result<()> {
-        self.act_and_refresh(Op::DomainShutdown, |m, d| m.domain_shutdown(d))
+        self.refreshed(self.conn.call::<slots::DomainShutdown>((&self.ident(),)))
     }
     /// Asks the guest to reboot.
     pub fn reboot(&self, flags: u32) -> Result<()> {
-        self.act(Op::DomainReboot, |m, d| m.domain_reboot(d, flags))
+        self.conn
+            .call::<slots::DomainReboot>((&self.ident(), flags))
     }
     /// Stops the domain immediately.
     pub fn destroy(&self) -> Result<()> {
-        self.act_and_refresh(Op::DomainDestroy, |m, d| m.domain_destroy(d))
+        self.refreshed(self.conn.call::<slots::DomainDestroy>((&self.ident(),)))
     }
     /// Pauses a running domain.
     pub fn suspend(&self) -> Result<()> {
-        self.act(Op::DomainSuspend, |m, d| m.domain_suspend(d))
+        self.conn.call::<slots::DomainSuspend>((&self.ident(),))
     }
     /// Resumes a paused domain.
     pub fn resume(&self) -> Result<()> {
-        self.act(Op::DomainResume, |m, d| m.domain_resume(d))
+        self.conn.call::<slots::DomainResume>((&self.ident(),))
     }
     /// Removes the persistent definition (a running domain becomes transient).
     pub fn undefine(&self) -> Result<()> {
-        self.act(Op::DomainUndefine, |m, d| m.domain_undefine(d))
+        self.conn.call::<slots::DomainUndefine>((&self.ident(),))
     }
     /// Saves the domain's state to `path` and stops it.
     pub fn save(&self, path: &str) -> Result<()> {
         non_empty_path(path)?;
-        self.act_and_refresh(Op::DomainSave, |m, d| m.domain_save(d, path))
+        self.refreshed(self.conn.call::<slots::DomainSave>((&self.ident(), path)))
     }
     /// Dumps the domain's memory to `path`.
     pub fn core_dump(&self, path: &str, flags: u32) -> Result<()> {
         non_empty_path(path)?;
-        self.act(Op::DomainCoreDump, |m, d| {
-            m.domain_core_dump(d, path, flags)
-        })
+        self.conn
+            .call::<slots::DomainCoreDump>((&self.ident(), path, flags))
     }
     /// State, memory, vCPUs and CPU time.
     pub fn info(&self) -> Result<DomainInfo> {
-        let d = self.ident();
         self.conn
-            .dispatch(Op::DomainGetInfo, |m| m.domain_get_info(&d))
+            .call::<slots::DomainGetInfo>((&self.ident(),))
             .map(DomainInfo::from_raw)
     }
     /// The XML description.
     pub fn xml_desc(&self, flags: u32) -> Result<String> {
-        let d = self.ident();
         self.conn
-            .dispatch(Op::DomainGetXmlDesc, |m| m.domain_get_xml_desc(&d, flags))
+            .call::<slots::DomainGetXmlDesc>((&self.ident(), flags))
     }
     /// The OS type (`hvm`, `linux`, ...).
     pub fn os_type(&self) -> Result<String> {
-        let d = self.ident();
-        self.conn
-            .dispatch(Op::DomainGetOsType, |m| m.domain_get_os_type(&d))
+        self.conn.call::<slots::DomainGetOsType>((&self.ident(),))
     }
     /// Maximum memory, KiB.
     pub fn max_memory(&self) -> Result<u64> {
-        let d = self.ident();
         self.conn
-            .dispatch(Op::DomainGetMaxMemory, |m| m.domain_get_max_memory(&d))
+            .call::<slots::DomainGetMaxMemory>((&self.ident(),))
     }
     /// Sets the maximum memory, KiB (1 to [`MAX_MEMORY_KIB`]).
     pub fn set_max_memory(&self, kib: u64) -> Result<()> {
         check_memory(kib)?;
-        self.act(Op::DomainSetMaxMemory, |m, d| {
-            m.domain_set_max_memory(d, kib)
-        })
+        self.conn
+            .call::<slots::DomainSetMaxMemory>((&self.ident(), kib))
     }
     /// Sets the current memory, KiB (1 to [`MAX_MEMORY_KIB`]).
     pub fn set_memory(&self, kib: u64) -> Result<()> {
         check_memory(kib)?;
-        self.act(Op::DomainSetMemory, |m, d| m.domain_set_memory(d, kib))
+        self.conn
+            .call::<slots::DomainSetMemory>((&self.ident(), kib))
+    }
+    /// Sets the memory, KiB, of the running guest, of its persistent definition or of both, as
+    /// `flags` says (`VK_DOMAIN_AFFECT_*`; with `VK_DOMAIN_MEM_MAXIMUM`, the maximum memory):
+    /// libvirt's `virDomainSetMemoryFlags`.
+    pub fn set_memory_flags(&self, kib: u64, flags: u32) -> Result<()> {
+        check_memory(kib)?;
+        self.conn
+            .call::<slots::DomainSetMemoryFlags>((&self.ident(), kib, flags))
     }
     /// Sets the number of vCPUs (1 to [`MAX_VCPUS`]; the driver may allow fewer).
     pub fn set_vcpus(&self, n: u32) -> Result<()> {
@@ -197,7 +192,7 @@ impl Domain {
                 "vCPU count {n} is out of range: at most {MAX_VCPUS}"
             )));
         }
-        self.act(Op::DomainSetVcpus, |m, d| m.domain_set_vcpus(d, n))
+        self.conn.call::<slots::DomainSetVcpus>((&self.ident(), n))
     }
     /// Pins a vCPU (below [`MAX_VCPUS`]) to the host CPUs set in `cpumap` (one bit per host
     /// CPU, at most [`MAX_HOST_CPUS`] CPUs).
@@ -217,14 +212,12 @@ impl Domain {
                 MAX_HOST_CPUS / 8
             )));
         }
-        self.act(Op::DomainPinVcpu, |m, d| m.domain_pin_vcpu(d, vcpu, cpumap))
+        self.conn
+            .call::<slots::DomainPinVcpu>((&self.ident(), vcpu, cpumap))
     }
     /// Per-vCPU information.
     pub fn vcpus(&self) -> Result<Vec<VcpuInfo>> {
-        let d = self.ident();
-        let raw = self
-            .conn
-            .dispatch(Op::DomainGetVcpus, |m| m.domain_get_vcpus(&d))?;
+        let raw = self.conn.call::<slots::DomainGetVcpus>((&self.ident(),))?;
         Ok(raw
             .into_iter()
             .map(|v| VcpuInfo::from_raw(&v.info, v.cpumap))
@@ -232,56 +225,45 @@ impl Domain {
     }
     /// Whether the domain starts when the host (or driver) starts.
     pub fn autostart(&self) -> Result<bool> {
-        let d = self.ident();
         self.conn
-            .dispatch(Op::DomainGetAutostart, |m| m.domain_get_autostart(&d))
+            .call::<slots::DomainGetAutostart>((&self.ident(),))
     }
     /// Sets autostart.
     pub fn set_autostart(&self, on: bool) -> Result<()> {
-        self.act(Op::DomainSetAutostart, |m, d| m.domain_set_autostart(d, on))
+        self.conn
+            .call::<slots::DomainSetAutostart>((&self.ident(), on))
     }
     /// Attaches a device described by XML.
     pub fn attach_device(&self, xml: &str) -> Result<()> {
         non_empty_xml(xml)?;
-        self.act(Op::DomainAttachDevice, |m, d| {
-            m.domain_attach_device(d, xml)
-        })
+        self.conn
+            .call::<slots::DomainAttachDevice>((&self.ident(), xml))
     }
     /// Detaches a device described by XML.
     pub fn detach_device(&self, xml: &str) -> Result<()> {
         non_empty_xml(xml)?;
-        self.act(Op::DomainDetachDevice, |m, d| {
-            m.domain_detach_device(d, xml)
-        })
+        self.conn
+            .call::<slots::DomainDetachDevice>((&self.ident(), xml))
     }
     /// Whether the domain has a persistent definition.
     pub fn is_persistent(&self) -> Result<bool> {
-        let d = self.ident();
         self.conn
-            .dispatch(Op::DomainIsPersistent, |m| m.domain_is_persistent(&d))
+            .call::<slots::DomainIsPersistent>((&self.ident(),))
     }
     /// Whether a managed save image exists.
     pub fn has_managed_save_image(&self) -> Result<bool> {
-        let d = self.ident();
-        self.conn.dispatch(Op::DomainHasManagedSaveImage, |m| {
-            m.domain_has_managed_save_image(&d, 0)
-        })
+        self.conn
+            .call::<slots::DomainHasManagedSaveImage>((&self.ident(), 0))
     }
     /// The security label and whether it is enforcing.
     pub fn security_label(&self) -> Result<(String, bool)> {
-        let d = self.ident();
-        self.conn.dispatch(Op::DomainGetSecurityLabel, |m| {
-            m.domain_get_security_label(&d)
-        })
+        self.conn
+            .call::<slots::DomainGetSecurityLabel>((&self.ident(),))
     }
     /// State and reason code (libvirt's per-state reason enums). Drivers without
     /// `virDomainGetState` answer from [`info`](Self::info), with reason 0.
     pub fn state(&self) -> Result<(DomainState, i32)> {
-        let d = self.ident();
-        match self
-            .conn
-            .dispatch(Op::DomainGetState, |m| m.domain_get_state(&d))
-        {
+        match self.conn.call::<slots::DomainGetState>((&self.ident(),)) {
             Ok((s, r)) => Ok((DomainState::from_raw(s as u32), r)),
             Err(e) if e.code == crate::ErrorCode::NoSupport => Ok((self.info()?.state, 0)),
             Err(e) => Err(e),

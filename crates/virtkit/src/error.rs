@@ -40,17 +40,15 @@ impl Error {
     pub(crate) fn invalid_arg(message: impl Into<String>) -> Error {
         Error::new(
             ErrorCode::InvalidArg,
-            format!("invalid argument: {}", message.into()),
+            ErrorCode::InvalidArg.message_with(&message.into()),
         )
     }
 
     pub(crate) fn read_only(op: Op) -> Error {
         Error::new(
             ErrorCode::OperationDenied,
-            format!(
-                "operation forbidden: read only access prevents {}",
-                op.info().api
-            ),
+            ErrorCode::OperationDenied
+                .message_with(&format!("read only access prevents {}", op.info().api)),
         )
     }
 }

@@ -20,6 +20,7 @@
 
 mod connect;
 mod domain;
+mod domain_types;
 mod error;
 mod matrix;
 mod network;
@@ -34,7 +35,13 @@ pub use error::{Error, ErrorCode, Result};
 pub use matrix::support_matrix;
 pub use network::Network;
 pub use uri::{ConnectUri, parse_uri};
-pub use virtkit_abi::{OPS, Op, OpKind, error_domain};
+pub use virtkit_abi::{OPS, Op, OpKind, error_domain, slots};
+// libvirt's flag bits, declared once in the ABI.
+pub use virtkit_abi::{
+    VK_DOMAIN_AFFECT_CONFIG, VK_DOMAIN_AFFECT_CURRENT, VK_DOMAIN_AFFECT_LIVE,
+    VK_DOMAIN_MEM_MAXIMUM, VK_DOMAIN_START_PAUSED, VK_DOMAIN_XML_INACTIVE, VK_DOMAIN_XML_SECURE,
+    VK_DUMP_CRASH, VK_NETWORK_XML_INACTIVE,
+};
 pub use virtkit_loader::{Registry, StackMember, register_static_driver, stack_order};
 
 /// virtkit's own version, encoded as libvirt encodes versions: `major * 1_000_000 + minor * 1_000 + micro`.

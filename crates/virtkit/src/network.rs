@@ -1,6 +1,6 @@
 //! Virtual networks.
 
-use virtkit_abi::Op;
+use virtkit_abi::slots;
 use virtkit_loader::NetworkIdent;
 
 use crate::connect::Connect;
@@ -25,6 +25,12 @@ impl Network {
     pub(crate) fn new(conn: Connect, ident: NetworkIdent) -> Network {
         Network { conn, ident }
     }
+    /// The identity the core passes to drivers. Public for the conformance suite, which calls
+    /// every operation through [`Connect::call`].
+    #[doc(hidden)]
+    pub fn host_ident(&self) -> NetworkIdent {
+        self.ident.clone()
+    }
     /// Name.
     pub fn name(&self) -> &str {
         &self.ident.name
@@ -39,52 +45,41 @@ impl Network {
     }
     /// Starts an inactive network.
     pub fn create(&self) -> Result<()> {
-        self.conn
-            .dispatch(Op::NetworkCreate, |m| m.network_create(&self.ident))
+        self.conn.call::<slots::NetworkCreate>((&self.ident,))
     }
     /// Stops the network.
     pub fn destroy(&self) -> Result<()> {
-        self.conn
-            .dispatch(Op::NetworkDestroy, |m| m.network_destroy(&self.ident))
+        self.conn.call::<slots::NetworkDestroy>((&self.ident,))
     }
     /// Removes the persistent definition.
     pub fn undefine(&self) -> Result<()> {
-        self.conn
-            .dispatch(Op::NetworkUndefine, |m| m.network_undefine(&self.ident))
+        self.conn.call::<slots::NetworkUndefine>((&self.ident,))
     }
     /// The XML description.
     pub fn xml_desc(&self, flags: u32) -> Result<String> {
-        self.conn.dispatch(Op::NetworkGetXmlDesc, |m| {
-            m.network_get_xml_desc(&self.ident, flags)
-        })
+        self.conn
+            .call::<slots::NetworkGetXmlDesc>((&self.ident, flags))
     }
     /// The host bridge the network uses.
     pub fn bridge_name(&self) -> Result<String> {
-        self.conn.dispatch(Op::NetworkGetBridgeName, |m| {
-            m.network_get_bridge_name(&self.ident)
-        })
+        self.conn
+            .call::<slots::NetworkGetBridgeName>((&self.ident,))
     }
     /// Whether the network starts with the host.
     pub fn autostart(&self) -> Result<bool> {
-        self.conn.dispatch(Op::NetworkGetAutostart, |m| {
-            m.network_get_autostart(&self.ident)
-        })
+        self.conn.call::<slots::NetworkGetAutostart>((&self.ident,))
     }
     /// Sets autostart.
     pub fn set_autostart(&self, on: bool) -> Result<()> {
-        self.conn.dispatch(Op::NetworkSetAutostart, |m| {
-            m.network_set_autostart(&self.ident, on)
-        })
+        self.conn
+            .call::<slots::NetworkSetAutostart>((&self.ident, on))
     }
     /// Whether the network is active.
     pub fn is_active(&self) -> Result<bool> {
-        self.conn
-            .dispatch(Op::NetworkIsActive, |m| m.network_is_active(&self.ident))
+        self.conn.call::<slots::NetworkIsActive>((&self.ident,))
     }
     /// Whether the network has a persistent definition.
     pub fn is_persistent(&self) -> Result<bool> {
-        self.conn.dispatch(Op::NetworkIsPersistent, |m| {
-            m.network_is_persistent(&self.ident)
-        })
+        self.conn.call::<slots::NetworkIsPersistent>((&self.ident,))
     }
 }

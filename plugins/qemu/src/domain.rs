@@ -8,7 +8,9 @@ use nix::unistd::Pid;
 use serde_json::{Value, json};
 use uuid::Uuid;
 use virtkit_driver::{
-    DomainIdent, DomainInfo, DomainRef, DomainState, Error, ErrorCode, Result, VcpuInfo, VcpuState,
+    Affect, DomainIdent, DomainInfo, DomainRef, DomainState, Error, ErrorCode, Result,
+    VK_DOMAIN_AFFECT_CONFIG, VK_DOMAIN_AFFECT_LIVE, VK_DOMAIN_MEM_MAXIMUM, VK_DOMAIN_START_PAUSED,
+    VK_DOMAIN_XML_INACTIVE, VK_DOMAIN_XML_SECURE, VK_DUMP_CRASH, VcpuInfo, VcpuState, check_flags,
 };
 use virtkit_xml::{
     ChardevSource, Device, DiskDevice, DomainDef, FormatOptions, GraphicsDef, MAX_CPUSET_CPUS,
@@ -23,14 +25,6 @@ use crate::process::{self, SpawnError};
 use crate::qmp::{DEFAULT_TIMEOUT, Qmp, QmpError};
 use crate::store::{FILE_MODE, Lock, RunState, host_error};
 
-/// libvirt's `VIR_DOMAIN_XML_SECURE`.
-const XML_SECURE: u32 = 1;
-/// libvirt's `VIR_DOMAIN_XML_INACTIVE`.
-const XML_INACTIVE: u32 = 2;
-/// libvirt's `VIR_DOMAIN_START_PAUSED`.
-const START_PAUSED: u32 = 1;
-/// libvirt's `VIR_DUMP_CRASH`.
-const DUMP_CRASH: u32 = 1;
 /// The largest guest QEMU's `pc` machine takes.
 const MAX_VCPUS: i32 = 255;
 /// Time allowed for QEMU to set a guest up.
@@ -916,7 +910,7 @@ pub(crate) fn create_xml(c: &QemuConn, xml: &str, flags: u32) -> Result<DomainId
             def.name
         )));
     }
-    let s = c.start_guest(def, &lock, flags & START_PAUSED != 0, None)?;
+    let s = c.start_guest(def, &lock, flags & VK_DOMAIN_START_PAUSED != 0, None)?;
     Ok(DomainIdent {
         id: s.id,
         uuid: s.uuid,
@@ -1083,7 +1077,7 @@ pub(crate) fn core_dump(c: &QemuConn, r: &DomainRef<'_>, path: &str, flags: u32)
         )
         .map_err(|err| qmp_error(&e.name, err))?;
         out.commit(true).map_err(host_error)?;
-        if flags & DUMP_CRASH != 0 {
+        if flags & VK_DUMP_CRASH != 0 {
             c.stop_guest(s, 3);
         }
         Ok(())
@@ -1177,14 +1171,14 @@ pub(crate) fn get_state(c: &QemuConn, r: &DomainRef<'_>) -> Result<(DomainState,
 
 pub(crate) fn get_xml_desc(c: &QemuConn, r: &DomainRef<'_>, flags: u32) -> Result<String> {
     let e = c.find(r)?;
-    let inactive = flags & XML_INACTIVE != 0 || !e.active();
+    let inactive = flags & VK_DOMAIN_XML_INACTIVE != 0 || !e.active();
     let def = match (&e.config, inactive) {
         (Some(cfg), true) => cfg,
         _ => e.def(),
     };
     let opts = FormatOptions::default()
         .with_inactive(inactive)
-        .with_secure(flags & XML_SECURE != 0);
+        .with_secure(flags & VK_DOMAIN_XML_SECURE != 0);
     Ok(def.to_xml(&opts))
 }
 
@@ -1232,31 +1226,85 @@ pub(crate) fn set_max_memory(c: &QemuConn, r: &DomainRef<'_>, kib: u64) -> Resul
 pub(crate) fn set_memory(c: &QemuConn, r: &DomainRef<'_>, kib: u64) -> Result<()> {
     c.with_domain(r, |_, e| {
         if kib > e.def().memory_kib {
-            return Err(Error::invalid_arg("cannot set memory higher than max memory"));
+            return Err(Error::invalid_arg(
+                "cannot set memory higher than max memory",
+            ));
         }
         if kib == 0 {
             return Err(Error::invalid_arg("memory size must be greater than zero"));
         }
         match &e.live {
-            Some(s) => {
-                if !argv::has_balloon(&s.def) {
-                    return Err(Error::operation_invalid(format!(
-                        "domain '{}' has no memory balloon, so its memory cannot change while it runs",
-                        e.name
-                    )));
-                }
-                c.qmp(&e.name)?
-                    .execute("balloon", Some(json!({ "value": kib * 1024 })))
-                    .map_err(|err| qmp_error(&e.name, err))?;
-                let mut s = s.clone();
-                s.def.current_memory_kib = kib;
-                c.store.write_state(&s)
-            }
+            Some(s) => balloon(c, &e.name, s, kib),
             None => change_config(c, &e, "set the memory", |d| {
                 d.current_memory_kib = kib;
                 Ok(())
             }),
         }
+    })
+}
+
+/// Sets a running guest's memory through its balloon and records it in the state file.
+fn balloon(c: &QemuConn, name: &str, s: &RunState, kib: u64) -> Result<()> {
+    if !argv::has_balloon(&s.def) {
+        return Err(Error::operation_invalid(format!(
+            "domain '{name}' has no memory balloon, so its memory cannot change while it runs"
+        )));
+    }
+    c.qmp(name)?
+        .execute("balloon", Some(json!({ "value": kib * 1024 })))
+        .map_err(|err| qmp_error(name, err))?;
+    let mut s = s.clone();
+    s.def.current_memory_kib = kib;
+    c.store.write_state(&s)
+}
+
+/// virDomainSetMemoryFlags: the running guest (through its balloon), the persistent definition
+/// (for the next start) or both; with `VK_DOMAIN_MEM_MAXIMUM`, the maximum, which only the
+/// definition can change. Both sides are checked before either changes.
+pub(crate) fn set_memory_flags(
+    c: &QemuConn,
+    r: &DomainRef<'_>,
+    kib: u64,
+    flags: u32,
+) -> Result<()> {
+    check_flags(
+        flags,
+        VK_DOMAIN_AFFECT_LIVE | VK_DOMAIN_AFFECT_CONFIG | VK_DOMAIN_MEM_MAXIMUM,
+        "qemuDomainSetMemoryFlags",
+    )?;
+    if kib == 0 {
+        return Err(Error::invalid_arg("memory size must be greater than zero"));
+    }
+    let maximum = flags & VK_DOMAIN_MEM_MAXIMUM != 0;
+    c.with_domain(r, |_, e| {
+        let affect = Affect::resolve(flags, e.active(), e.config.is_some())?;
+        if maximum && affect.live {
+            return Err(Error::operation_invalid(
+                "cannot resize the maximum memory on an active domain",
+            ));
+        }
+        let too_big = |d: &DomainDef| !maximum && kib > d.memory_kib;
+        let live = e.live.as_ref().filter(|_| affect.live);
+        let config = e.config.as_ref().filter(|_| affect.config);
+        if live.is_some_and(|s| too_big(&s.def)) || config.is_some_and(too_big) {
+            return Err(Error::invalid_arg(
+                "cannot set memory higher than max memory",
+            ));
+        }
+        if let Some(s) = live {
+            balloon(c, &e.name, s, kib)?;
+        }
+        if let Some(def) = config {
+            let mut def = def.clone();
+            if maximum {
+                def.memory_kib = kib;
+                def.current_memory_kib = def.current_memory_kib.min(kib);
+            } else {
+                def.current_memory_kib = kib;
+            }
+            c.store.write_config(&def)?;
+        }
+        Ok(())
     })
 }
 

@@ -186,6 +186,7 @@ const OPS: Ops<QemuConn> = Ops {
     domain_get_max_memory: Some(domain::get_max_memory),
     domain_set_max_memory: Some(domain::set_max_memory),
     domain_set_memory: Some(domain::set_memory),
+    domain_set_memory_flags: Some(domain::set_memory_flags),
     domain_set_vcpus: Some(domain::set_vcpus),
     domain_pin_vcpu: Some(domain::pin_vcpu),
     domain_get_vcpus: Some(domain::get_vcpus),

@@ -13,7 +13,7 @@ use std::process::{Command, Stdio};
 
 use serde_json::{Value, json};
 use uuid::Uuid;
-use virtkit_driver::{Error, ErrorCode, NetworkIdent, NetworkRef, Result};
+use virtkit_driver::{Error, ErrorCode, NetworkIdent, NetworkRef, Result, VK_NETWORK_XML_INACTIVE};
 use virtkit_xml::{FormatOptions, ForwardMode, NetworkDef};
 
 use crate::QemuConn;
@@ -740,8 +740,7 @@ pub(crate) fn destroy(c: &QemuConn, r: &NetworkRef<'_>) -> Result<()> {
 
 pub(crate) fn get_xml_desc(c: &QemuConn, r: &NetworkRef<'_>, flags: u32) -> Result<String> {
     let e = c.net_find(r)?;
-    // libvirt's VIR_NETWORK_XML_INACTIVE.
-    let def = match (&e.config, flags & 1 != 0) {
+    let def = match (&e.config, flags & VK_NETWORK_XML_INACTIVE != 0) {
         (Some(cfg), true) => cfg,
         _ => e.def(),
     };

@@ -70,13 +70,16 @@ pub fn threads(pid: i32) -> Vec<i32> {
 }
 
 /// Why a spawn failed.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 pub enum SpawnError {
     /// The binary could not be executed.
-    Exec(std::io::Error),
+    #[error("cannot run QEMU: {0}")]
+    Exec(#[source] std::io::Error),
     /// QEMU exited (or closed its monitor) during set-up; the message is the end of its log.
+    #[error("QEMU stopped while setting the guest up: {0}")]
     Failed(String),
     /// QEMU did not finish setting up in time (it was killed).
+    #[error("QEMU did not set the guest up in time")]
     Timeout,
 }
 

@@ -12,11 +12,13 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 /// Why a QMP exchange failed.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 pub enum QmpError {
     /// The socket could not be reached or broke.
-    Io(std::io::Error),
+    #[error("{}", io_message(.0))]
+    Io(#[from] std::io::Error),
     /// QEMU answered with an error.
+    #[error("QEMU refused '{command}': {desc}")]
     Command {
         /// The command.
         command: String,
@@ -26,30 +28,17 @@ pub enum QmpError {
         desc: String,
     },
     /// QEMU said something that is not QMP.
+    #[error("unexpected answer from the QEMU monitor: {0}")]
     Protocol(String),
 }
 
-impl std::fmt::Display for QmpError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            QmpError::Io(e)
-                if e.kind() == std::io::ErrorKind::WouldBlock
-                    || e.kind() == std::io::ErrorKind::TimedOut =>
-            {
-                write!(f, "timed out waiting for the QEMU monitor")
-            }
-            QmpError::Io(e) => write!(f, "QEMU monitor connection failed: {e}"),
-            QmpError::Command { command, desc, .. } => {
-                write!(f, "QEMU refused '{command}': {desc}")
-            }
-            QmpError::Protocol(m) => write!(f, "unexpected answer from the QEMU monitor: {m}"),
+/// A broken monitor connection, with a timeout said as such.
+fn io_message(e: &std::io::Error) -> String {
+    match e.kind() {
+        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut => {
+            "timed out waiting for the QEMU monitor".into()
         }
-    }
-}
-
-impl From<std::io::Error> for QmpError {
-    fn from(e: std::io::Error) -> QmpError {
-        QmpError::Io(e)
+        _ => format!("QEMU monitor connection failed: {e}"),
     }
 }
 

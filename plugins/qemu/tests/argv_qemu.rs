@@ -10,9 +10,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use std::io::Write;
-
 use virtkit_qemu_driver::{ArgvContext, Qmp, build_command, find_emulator};
+use virtkit_test_support::report;
 use virtkit_xml::{ChardevMode, ChardevSource, DomainDef, GraphicsDef};
 
 fn corpus() -> PathBuf {
@@ -20,11 +19,6 @@ fn corpus() -> PathBuf {
         env!("CARGO_MANIFEST_DIR"),
         "/../../../shared/corpus/qemuxml2argv"
     ))
-}
-
-/// Prints on the real stderr (the harness captures `eprintln!`), so skips stay visible.
-fn report(line: &str) {
-    let _ = writeln!(std::io::stderr(), "{line}");
 }
 
 /// Kills the QEMU it holds when dropped.
@@ -140,13 +134,8 @@ fn why_not_here(def: &DomainDef) -> Option<String> {
 
 #[test]
 fn qemu_10_runs_the_corpus_command_lines() {
-    let Some(qemu) = find_emulator("x86_64") else {
-        report(
-            "qemu_10_runs_the_corpus_command_lines: skipped: qemu-system-x86_64 not found \
-             (install it with scripts/install-test-deps.sh)",
-        );
-        return;
-    };
+    virtkit_test_support::require!(virtkit_test_support::QEMU);
+    let qemu = find_emulator("x86_64").expect("the driver finds the QEMU that is installed");
     let cases = std::fs::read_to_string(corpus().join("cases.tsv")).unwrap();
     let (mut ran, mut skipped) = (0, 0);
     for line in cases

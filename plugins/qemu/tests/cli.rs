@@ -33,7 +33,7 @@ fn state_line(dominfo: &str) -> String {
 
 #[test]
 fn the_lifecycle_through_the_cli() {
-    if !have_qemu("the_lifecycle_through_the_cli") {
+    if !have_qemu() {
         return;
     }
     let sb = Sandbox::new();
@@ -73,7 +73,7 @@ fn the_lifecycle_through_the_cli() {
 /// device), the disks and interfaces.
 #[test]
 fn displays_consoles_and_devices_of_a_running_guest() {
-    if !have_qemu("displays_consoles_and_devices_of_a_running_guest") {
+    if !have_qemu() {
         return;
     }
     use std::io::Read;

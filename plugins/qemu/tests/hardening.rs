@@ -76,7 +76,7 @@ fn kill_after(uri: &str, args: &[&str], delay: Duration) {
 #[test]
 fn a_start_killed_at_any_instant_leaves_no_orphan_and_never_two_qemus() {
     const TEST: &str = "a_start_killed_at_any_instant_leaves_no_orphan_and_never_two_qemus";
-    if !have_qemu(TEST) {
+    if !have_qemu() {
         return;
     }
     let sb = Sandbox::new();
@@ -366,7 +366,7 @@ fn root_uri(root: &Path) -> String {
 #[test]
 fn save_and_dump_refuse_destinations_that_are_not_regular_files() {
     const TEST: &str = "save_and_dump_refuse_destinations_that_are_not_regular_files";
-    if !have_qemu(TEST) {
+    if !have_qemu() {
         return;
     }
     let sb = Sandbox::new();
@@ -527,14 +527,14 @@ fn a_sandboxed_guest_may_not_touch_the_hosts_network() {
 fn a_network_start_killed_midway_is_undone_by_the_next_call() {
     const TEST: &str = "a_network_start_killed_midway_is_undone_by_the_next_call";
     if !nix::unistd::geteuid().is_root() {
-        report(&format!("{TEST}: skipped: starting a network needs root"));
+        virtkit_test_support::skip_host("HOSTNET", "starting a network needs root");
         return;
     }
-    for tool in ["/usr/sbin/dnsmasq", "/usr/sbin/iptables"] {
-        if !Path::new(tool).exists() {
-            report(&format!(
-                "{TEST}: skipped: {tool} is not installed (scripts/install-test-deps.sh)"
-            ));
+    for tool in [
+        virtkit_test_support::DNSMASQ,
+        virtkit_test_support::IPTABLES,
+    ] {
+        if virtkit_test_support::find(&tool).is_none() {
             return;
         }
     }

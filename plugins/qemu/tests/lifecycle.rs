@@ -16,7 +16,7 @@ fn other_process(sb: &Sandbox, args: &[&str]) -> std::process::Output {
 
 #[test]
 fn the_whole_lifecycle() {
-    if !have_qemu("the_whole_lifecycle") {
+    if !have_qemu() {
         return;
     }
     let sb = Sandbox::new();
@@ -82,6 +82,25 @@ fn the_whole_lifecycle() {
 
     // The balloon, vCPU threads and CPU time come from the live process.
     d.set_memory(32768).unwrap();
+    // virDomainSetMemoryFlags on a running guest: LIVE goes through the balloon, CONFIG
+    // changes only the definition of the next start, and the maximum cannot change live.
+    d.set_memory_flags(30000, virtkit::VK_DOMAIN_AFFECT_LIVE)
+        .unwrap();
+    d.set_memory_flags(40000, virtkit::VK_DOMAIN_AFFECT_CONFIG)
+        .unwrap();
+    let inactive = d.xml_desc(virtkit::VK_DOMAIN_XML_INACTIVE).unwrap();
+    assert!(inactive.contains(">40000</currentMemory>"), "{inactive}");
+    let live = d.xml_desc(0).unwrap();
+    assert!(!live.contains(">40000</currentMemory>"), "{live}");
+    assert_eq!(
+        d.set_memory_flags(
+            131072,
+            virtkit::VK_DOMAIN_AFFECT_LIVE | virtkit::VK_DOMAIN_MEM_MAXIMUM
+        )
+        .unwrap_err()
+        .code,
+        ErrorCode::OperationInvalid
+    );
     let v = d.vcpus().unwrap();
     assert_eq!(v.len(), 1);
     assert!(!v[0].cpumap.is_empty());
@@ -114,7 +133,7 @@ fn the_whole_lifecycle() {
 
 #[test]
 fn a_killed_guest_is_shut_off_and_cleaned_up() {
-    if !have_qemu("a_killed_guest_is_shut_off_and_cleaned_up") {
+    if !have_qemu() {
         return;
     }
     let sb = Sandbox::new();
@@ -174,7 +193,7 @@ fn a_killed_guest_is_shut_off_and_cleaned_up() {
 
 #[test]
 fn a_second_process_sees_and_acts_on_the_guests_of_the_first() {
-    if !have_qemu("a_second_process_sees_and_acts_on_the_guests_of_the_first") {
+    if !have_qemu() {
         return;
     }
     let sb = Sandbox::new();
@@ -265,7 +284,7 @@ fn defining_one_name_at_once_in_several_processes_gives_one_success() {
 
 #[test]
 fn starting_one_guest_from_two_threads_starts_it_once() {
-    if !have_qemu("starting_one_guest_from_two_threads_starts_it_once") {
+    if !have_qemu() {
         return;
     }
     let sb = Sandbox::new();
@@ -297,7 +316,7 @@ fn starting_one_guest_from_two_threads_starts_it_once() {
 /// stream goes through QMP's structured channel, so the path stays one value.
 #[test]
 fn save_and_restore_through_a_path_with_commas() {
-    if !have_qemu("save_and_restore_through_a_path_with_commas") {
+    if !have_qemu() {
         return;
     }
     let sb = Sandbox::new();
@@ -322,7 +341,7 @@ fn save_and_restore_through_a_path_with_commas() {
 
 #[test]
 fn save_and_restore_through_a_file() {
-    if !have_qemu("save_and_restore_through_a_file") {
+    if !have_qemu() {
         return;
     }
     let sb = Sandbox::new();
@@ -363,7 +382,7 @@ fn save_and_restore_through_a_file() {
 
 #[test]
 fn autostart_runs_on_the_first_open_after_boot() {
-    if !have_qemu("autostart_runs_on_the_first_open_after_boot") {
+    if !have_qemu() {
         return;
     }
     let sb = Sandbox::new();
@@ -408,7 +427,7 @@ fn autostart_runs_on_the_first_open_after_boot() {
 
 #[test]
 fn kvm_guests_run_or_are_refused_clearly() {
-    if !have_qemu("kvm_guests_run_or_are_refused_clearly") {
+    if !have_qemu() {
         return;
     }
     let sb = Sandbox::new();
@@ -435,7 +454,7 @@ fn kvm_guests_run_or_are_refused_clearly() {
 
 #[test]
 fn start_failures_leave_nothing_behind() {
-    if !have_qemu("start_failures_leave_nothing_behind") {
+    if !have_qemu() {
         return;
     }
     let sb = Sandbox::new();
@@ -533,6 +552,28 @@ fn definitions_follow_libvirts_rules() {
         (info.nr_virt_cpu, info.max_mem_kib, info.memory_kib),
         (2, 100000, 50000)
     );
+    // virDomainSetMemoryFlags: an inactive domain has only its definition.
+    n.set_memory_flags(
+        120000,
+        virtkit::VK_DOMAIN_AFFECT_CURRENT | virtkit::VK_DOMAIN_MEM_MAXIMUM,
+    )
+    .unwrap();
+    n.set_memory_flags(60000, virtkit::VK_DOMAIN_AFFECT_CONFIG)
+        .unwrap();
+    let info = n.info().unwrap();
+    assert_eq!((info.max_mem_kib, info.memory_kib), (120000, 60000));
+    assert_eq!(
+        n.set_memory_flags(60000, virtkit::VK_DOMAIN_AFFECT_LIVE)
+            .unwrap_err()
+            .code,
+        ErrorCode::OperationInvalid
+    );
+    assert_eq!(
+        n.set_memory_flags(130000, virtkit::VK_DOMAIN_AFFECT_CONFIG)
+            .unwrap_err()
+            .code,
+        ErrorCode::InvalidArg
+    );
     n.attach_device("<disk type='file' device='cdrom'><target dev='hdc'/></disk>")
         .unwrap();
     assert!(n.xml_desc(0).unwrap().contains("dev='hdc'"));
@@ -549,7 +590,7 @@ fn definitions_follow_libvirts_rules() {
 
 #[test]
 fn a_running_guest_changes_only_removable_media() {
-    if !have_qemu("a_running_guest_changes_only_removable_media") {
+    if !have_qemu() {
         return;
     }
     let sb = Sandbox::new();
@@ -604,7 +645,7 @@ fn node_capabilities_and_version() {
         ErrorCode::InvalidArg
     );
     assert_eq!(c.security_model().unwrap(), (String::new(), String::new()));
-    if !have_qemu("node_capabilities_and_version") {
+    if !have_qemu() {
         return;
     }
     let out = std::process::Command::new("qemu-system-x86_64")

@@ -6,18 +6,8 @@ mod common;
 use common::{Sandbox, exists, registry};
 use virtkit::{Connect, ErrorCode};
 
-/// libvirt's `default` network.
-const DEFAULT_NET: &str = "<network>
-  <name>default</name>
-  <uuid>dd8fe884-6c02-601e-7551-cca97df1c5df</uuid>
-  <forward mode='nat'/>
-  <bridge name='virbr0' stp='on' delay='0'/>
-  <ip address='192.168.122.1' netmask='255.255.255.0'>
-    <dhcp>
-      <range start='192.168.122.2' end='192.168.122.254'/>
-    </dhcp>
-  </ip>
-</network>";
+/// libvirt's `default` network (the test driver's data file, the one copy in the tree).
+const DEFAULT_NET: &str = include_str!("../../test/data/default-network.xml");
 
 #[test]
 fn the_default_network_definition() {
@@ -90,14 +80,16 @@ fn host_net(sb: &Sandbox) -> Connect {
     .unwrap()
 }
 
-/// Starts `n`; says why and returns `false` when this host does not allow creating bridges.
-fn start_or_skip(n: &virtkit::Network, test: &str) -> bool {
+/// Starts `n`; says why and returns `false` when this host does not allow creating bridges
+/// (a failure instead with `VIRTKIT_REQUIRE_HOSTNET=1`).
+fn start_or_skip(n: &virtkit::Network) -> bool {
     match n.create() {
         Ok(()) => true,
         Err(e) if e.message.contains("Operation not permitted") => {
-            common::report(&format!(
-                "{test}: skipped: this host does not allow creating bridges: {e}"
-            ));
+            virtkit_test_support::skip_host(
+                "HOSTNET",
+                &format!("this host does not allow creating bridges: {e}"),
+            );
             false
         }
         Err(e) => panic!("{e}"),
@@ -119,9 +111,7 @@ impl Drop for BridgeGuard {
 #[test]
 fn an_isolated_network_is_a_host_bridge() {
     if !nix::unistd::geteuid().is_root() {
-        common::report(
-            "an_isolated_network_is_a_host_bridge: skipped: starting a network needs root",
-        );
+        virtkit_test_support::skip_host("HOSTNET", "starting a network needs root");
         return;
     }
     let sb = Sandbox::new();
@@ -134,7 +124,7 @@ fn an_isolated_network_is_a_host_bridge() {
         std::process::id() % 250
     );
     let n = c.define_network_xml(&xml).unwrap();
-    if !start_or_skip(&n, "an_isolated_network_is_a_host_bridge") {
+    if !start_or_skip(&n) {
         return;
     }
     assert!(std::path::Path::new("/sys/class/net").join(&br).exists());
@@ -186,35 +176,20 @@ fn an_isolated_network_is_a_host_bridge() {
     }
 }
 
-/// What a NAT network with DHCP needs on the host, or why it cannot run here.
-fn nat_dhcp_tools(test: &str) -> bool {
-    let why = if !nix::unistd::geteuid().is_root() {
-        Some("starting a network needs root")
-    } else if !std::path::Path::new("/usr/sbin/dnsmasq").exists() {
-        Some("dnsmasq is not installed (scripts/install-test-deps.sh installs dnsmasq-base)")
-    } else if !std::path::Path::new("/usr/sbin/iptables").exists() {
-        Some("iptables is not installed (scripts/install-test-deps.sh installs it)")
-    } else if std::process::Command::new("busybox")
-        .arg("true")
-        .status()
-        .map_or(true, |s| !s.success())
-    {
-        Some(
-            "busybox (udhcpc, the DHCP client) is not installed (scripts/install-test-deps.sh installs it)",
-        )
-    } else {
-        None
-    };
-    match why {
-        Some(why) => {
-            common::report(&format!("{test}: skipped: {why}"));
-            false
-        }
-        None => true,
+/// What a NAT network with DHCP needs on the host: root, and the tools (each a skip with the
+/// reason when missing, or a failure when `CI` or `VIRTKIT_REQUIRE_<TOOL>` is set).
+#[track_caller]
+fn nat_dhcp_tools() -> bool {
+    use virtkit_test_support::{BUSYBOX, DNSMASQ, IPTABLES, find};
+    if !nix::unistd::geteuid().is_root() {
+        virtkit_test_support::skip_host("HOSTNET", "starting a network needs root");
+        return false;
     }
+    [DNSMASQ, IPTABLES, BUSYBOX]
+        .iter()
+        .all(|tool| find(tool).is_some())
 }
 
-/// Runs a host tool and returns its stdout, failing the test when it fails.
 fn host(tool: &str, args: &[&str]) -> String {
     let out = std::process::Command::new(tool)
         .args(args)
@@ -318,7 +293,7 @@ fn dnsmasq_pid(pidfile: &std::path::Path) -> Option<i32> {
 
 #[test]
 fn a_nat_network_leases_addresses_and_forwards() {
-    if !nat_dhcp_tools("a_nat_network_leases_addresses_and_forwards") {
+    if !nat_dhcp_tools() {
         return;
     }
     let sb = Sandbox::new();
@@ -335,7 +310,7 @@ fn a_nat_network_leases_addresses_and_forwards() {
              <range start='10.215.{net}.100' end='10.215.{net}.109'/></dhcp></ip></network>"
         ))
         .unwrap();
-    if !start_or_skip(&n, "a_nat_network_leases_addresses_and_forwards") {
+    if !start_or_skip(&n) {
         return;
     }
     // The host side: the bridge with its address, dnsmasq serving it, the NAT and forward rules.
@@ -367,7 +342,7 @@ fn a_nat_network_leases_addresses_and_forwards() {
 
 #[test]
 fn a_network_that_fails_to_start_leaves_nothing_behind() {
-    if !nat_dhcp_tools("a_network_that_fails_to_start_leaves_nothing_behind") {
+    if !nat_dhcp_tools() {
         return;
     }
     // The last step (the NAT rules) fails: an `iptables` first on PATH that refuses everything.

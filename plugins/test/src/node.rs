@@ -11,46 +11,12 @@ use virtkit_xml::{DomainDef, NetworkDef, NodeDef};
 
 use crate::index::Idents;
 
-/// libvirt's built-in test domain.
-const DEFAULT_DOMAIN: &str = "<domain type='test'>
-  <name>test</name>
-  <uuid>6695eb01-f6a4-8304-79aa-97f2502e193f</uuid>
-  <memory unit='KiB'>8388608</memory>
-  <currentMemory unit='KiB'>2097152</currentMemory>
-  <vcpu placement='static'>2</vcpu>
-  <os>
-    <type arch='i686'>hvm</type>
-    <boot dev='hd'/>
-  </os>
-  <clock offset='utc'/>
-  <on_poweroff>destroy</on_poweroff>
-  <on_reboot>restart</on_reboot>
-  <on_crash>destroy</on_crash>
-  <devices>
-    <disk type='file' device='disk'>
-      <source file='/guest/diskimage1'/>
-      <target dev='vda' bus='virtio'/>
-    </disk>
-    <interface type='network'>
-      <mac address='aa:bb:cc:dd:ee:ff'/>
-      <source network='default'/>
-      <target dev='testnet0'/>
-    </interface>
-  </devices>
-</domain>";
+/// libvirt's built-in test domain (`data/default-domain.xml`, the one copy in the tree).
+const DEFAULT_DOMAIN: &str = include_str!("../data/default-domain.xml");
 
-/// libvirt's built-in test network.
-const DEFAULT_NETWORK: &str = "<network>
-  <name>default</name>
-  <uuid>dd8fe884-6c02-601e-7551-cca97df1c5df</uuid>
-  <forward mode='nat'/>
-  <bridge name='virbr0' stp='on' delay='0'/>
-  <ip address='192.168.122.1' netmask='255.255.255.0'>
-    <dhcp>
-      <range start='192.168.122.2' end='192.168.122.254'/>
-    </dhcp>
-  </ip>
-</network>";
+/// libvirt's built-in test network, which is also libvirt's `default` network
+/// (`data/default-network.xml`, the one copy in the tree).
+const DEFAULT_NETWORK: &str = include_str!("../data/default-network.xml");
 
 /// libvirt's built-in test node: i686, 2 cells x 2 sockets x 2 cores x 2 threads at 1400 MHz,
 /// 3 GiB.

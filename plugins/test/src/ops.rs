@@ -2,8 +2,10 @@
 
 use uuid::Uuid;
 use virtkit_driver::{
-    DomainIdent, DomainInfo, DomainRef, DomainState, Error, ErrorCode, NetworkIdent, NetworkRef,
-    NodeInfo, Ops, Result, VcpuInfo, VcpuState,
+    Affect, DomainIdent, DomainInfo, DomainRef, DomainState, Error, ErrorCode, NetworkIdent,
+    NetworkRef, NodeInfo, Ops, Result, VK_DOMAIN_AFFECT_CONFIG, VK_DOMAIN_AFFECT_LIVE,
+    VK_DOMAIN_MEM_MAXIMUM, VK_DOMAIN_XML_INACTIVE, VK_DOMAIN_XML_SECURE, VcpuInfo, VcpuState,
+    check_flags,
 };
 use virtkit_xml::{
     Capabilities, CapsDomain, CapsGuest, CapsGuestArch, CapsGuestFeature, CapsHost, CapsHostCpu,
@@ -15,10 +17,6 @@ use crate::node::{Dom, LIBVIRT_MAC_PREFIX, Net, Node, TestConn, full_cpumap, now
 /// Magic at the start of files written by save and core dump (libvirt's test driver uses the
 /// same idea: a marker, then the domain XML).
 const SAVE_MAGIC: &str = "TestGuestMagic\n";
-/// libvirt's `VIR_DOMAIN_XML_INACTIVE`.
-const XML_INACTIVE: u32 = 2;
-/// libvirt's `VIR_DOMAIN_XML_SECURE`.
-const XML_SECURE: u32 = 1;
 /// The test driver's vCPU limit, as libvirt's.
 const MAX_VCPUS: i32 = 32;
 
@@ -449,8 +447,8 @@ fn get_xml_desc(c: &TestConn, r: &DomainRef<'_>, flags: u32) -> Result<String> {
     let node = c.lock();
     let d = &node.domains[dom_index(&node, r)?];
     let opts = FormatOptions::default()
-        .with_inactive(flags & XML_INACTIVE != 0 || !d.active())
-        .with_secure(flags & XML_SECURE != 0);
+        .with_inactive(flags & VK_DOMAIN_XML_INACTIVE != 0 || !d.active())
+        .with_secure(flags & VK_DOMAIN_XML_SECURE != 0);
     Ok(d.def.to_xml(&opts))
 }
 
@@ -487,6 +485,38 @@ fn set_memory(c: &TestConn, r: &DomainRef<'_>, kib: u64) -> Result<()> {
         ));
     }
     d.def.current_memory_kib = kib;
+    Ok(())
+}
+
+/// virDomainSetMemoryFlags. The test driver keeps one definition per domain, so the live guest
+/// and the persistent definition change together; the flags still say which may change, with
+/// libvirt's rules (a maximum cannot change on a running domain).
+fn set_memory_flags(c: &TestConn, r: &DomainRef<'_>, kib: u64, flags: u32) -> Result<()> {
+    check_flags(
+        flags,
+        VK_DOMAIN_AFFECT_LIVE | VK_DOMAIN_AFFECT_CONFIG | VK_DOMAIN_MEM_MAXIMUM,
+        "testDomainSetMemoryFlags",
+    )?;
+    let mut node = c.lock();
+    let i = dom_index(&node, r)?;
+    let d = &mut node.domains[i];
+    let affect = Affect::resolve(flags, d.active(), d.persistent)?;
+    if flags & VK_DOMAIN_MEM_MAXIMUM != 0 {
+        if affect.live {
+            return Err(Error::operation_invalid(
+                "cannot resize the maximum memory on an active domain",
+            ));
+        }
+        d.def.memory_kib = kib;
+        d.def.current_memory_kib = d.def.current_memory_kib.min(kib);
+    } else {
+        if kib > d.def.memory_kib {
+            return Err(Error::invalid_arg(
+                "cannot set memory higher than max memory",
+            ));
+        }
+        d.def.current_memory_kib = kib;
+    }
     Ok(())
 }
 
@@ -872,6 +902,7 @@ pub(crate) const OPS: Ops<TestConn> = Ops {
     domain_get_max_memory: Some(get_max_memory),
     domain_set_max_memory: Some(set_max_memory),
     domain_set_memory: Some(set_memory),
+    domain_set_memory_flags: Some(set_memory_flags),
     domain_set_vcpus: Some(set_vcpus),
     domain_pin_vcpu: Some(pin_vcpu),
     domain_get_vcpus: Some(get_vcpus),

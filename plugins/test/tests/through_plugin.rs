@@ -3,23 +3,15 @@
 
 use std::path::PathBuf;
 
-use virtkit::{Connect, DomainState, ErrorCode, Registry};
+use virtkit::{
+    Connect, DomainState, ErrorCode, Registry, VK_DOMAIN_AFFECT_CONFIG, VK_DOMAIN_AFFECT_CURRENT,
+    VK_DOMAIN_AFFECT_LIVE, VK_DOMAIN_MEM_MAXIMUM,
+};
 
-/// The build directory that holds the plugin (`target/<profile>`), found from this test binary.
-fn plugin_dir() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let dir = exe.parent().unwrap().parent().unwrap().to_path_buf();
-    let so = dir.join("libvirtkit_driver_test.so");
-    assert!(
-        so.exists(),
-        "{} is missing: run `cargo xtask build-plugins` first",
-        so.display()
-    );
-    dir
-}
-
+/// The plugin files, built from the current sources (`virtkit_test_support`).
 fn registry() -> Registry {
-    Registry::with_dirs(vec![plugin_dir()]).without_static()
+    virtkit_test_support::plugin_dir("test");
+    virtkit_test_support::registry()
 }
 
 fn open(uri: &str) -> Connect {
@@ -118,6 +110,76 @@ fn state_rules_follow_libvirt() {
     assert_eq!(
         c.lookup_domain_by_name(name).unwrap_err().code,
         ErrorCode::NoDomain
+    );
+}
+
+/// virDomainSetMemoryFlags (ABI 1.2) with libvirt's rules for the affect flags.
+#[test]
+fn memory_flags_follow_libvirt() {
+    let c = open("test:///default");
+    let name = "memflags-vm";
+    let dom = c.define_domain_xml(&XML.replace("NAME", name)).unwrap();
+    let mem = |d: &virtkit::Domain| {
+        let i = d.info().unwrap();
+        (i.max_mem_kib, i.memory_kib)
+    };
+    // Inactive: CURRENT and CONFIG change the definition, LIVE has nothing to change.
+    dom.set_memory_flags(131072, VK_DOMAIN_AFFECT_CURRENT | VK_DOMAIN_MEM_MAXIMUM)
+        .unwrap();
+    dom.set_memory_flags(100000, VK_DOMAIN_AFFECT_CONFIG)
+        .unwrap();
+    assert_eq!(mem(&dom), (131072, 100000));
+    let e = dom
+        .set_memory_flags(1000, VK_DOMAIN_AFFECT_LIVE)
+        .unwrap_err();
+    assert_eq!(e.code, ErrorCode::OperationInvalid);
+    assert!(e.message.contains("domain is not running"), "{}", e.message);
+    // A smaller maximum takes the current memory down with it.
+    dom.set_memory_flags(90000, VK_DOMAIN_AFFECT_CONFIG | VK_DOMAIN_MEM_MAXIMUM)
+        .unwrap();
+    assert_eq!(mem(&dom), (90000, 90000));
+    // Running: the maximum cannot change live; the current memory can, up to the maximum.
+    dom.create().unwrap();
+    let e = dom
+        .set_memory_flags(200000, VK_DOMAIN_AFFECT_LIVE | VK_DOMAIN_MEM_MAXIMUM)
+        .unwrap_err();
+    assert_eq!(e.code, ErrorCode::OperationInvalid);
+    assert_eq!(
+        dom.set_memory_flags(200000, VK_DOMAIN_AFFECT_CURRENT)
+            .unwrap_err()
+            .code,
+        ErrorCode::InvalidArg
+    );
+    dom.set_memory_flags(40000, VK_DOMAIN_AFFECT_LIVE | VK_DOMAIN_AFFECT_CONFIG)
+        .unwrap();
+    assert_eq!(mem(&dom), (90000, 40000));
+    // Unknown bits are refused by name; zero is refused by the core.
+    let e = dom.set_memory_flags(1000, 1 << 7).unwrap_err();
+    assert_eq!(e.code, ErrorCode::InvalidArg);
+    assert!(
+        e.message.contains("unsupported flags (0x80)"),
+        "{}",
+        e.message
+    );
+    assert_eq!(
+        dom.set_memory_flags(0, 0).unwrap_err().code,
+        ErrorCode::InvalidArg
+    );
+    // A transient domain has no definition to change.
+    dom.undefine().unwrap();
+    let e = dom
+        .set_memory_flags(1000, VK_DOMAIN_AFFECT_CONFIG)
+        .unwrap_err();
+    assert_eq!(e.code, ErrorCode::OperationInvalid);
+    dom.destroy().unwrap();
+    // Read-only connections refuse it before the driver runs.
+    let ro = Connect::open_with(Some("test:///default"), true, &registry()).unwrap();
+    let d = ro.lookup_domain_by_name("test").unwrap();
+    assert_eq!(
+        d.set_memory_flags(1000, VK_DOMAIN_AFFECT_LIVE)
+            .unwrap_err()
+            .code,
+        ErrorCode::OperationDenied
     );
 }
 

@@ -192,18 +192,50 @@ pub(super) fn detach_device(ctl: &mut Ctl, args: &Args) -> CmdResult {
     Ok(())
 }
 
+/// virsh's `--config`, `--live` and `--current`: `None` when none is given (the call without
+/// flags), else the `VK_DOMAIN_AFFECT_*` bits.
+fn affect_flags(args: &Args) -> Result<Option<u32>, Failure> {
+    let (config, live, current) = (args.flag("config"), args.flag("live"), args.flag("current"));
+    for (other, set) in [("live", live), ("config", config)] {
+        if current && set {
+            return Err(Failure::msg(format!(
+                "Options --current and --{other} are mutually exclusive"
+            )));
+        }
+    }
+    if !(config || live || current) {
+        return Ok(None);
+    }
+    let mut flags = virtkit::VK_DOMAIN_AFFECT_CURRENT;
+    if config {
+        flags |= virtkit::VK_DOMAIN_AFFECT_CONFIG;
+    }
+    if live {
+        flags |= virtkit::VK_DOMAIN_AFFECT_LIVE;
+    }
+    Ok(Some(flags))
+}
+
 pub(super) fn setmem(ctl: &mut Ctl, args: &Args) -> CmdResult {
+    let flags = affect_flags(args)?;
     let (dom, _) = domain_arg(ctl, args, "domain", BY_ANY)?;
     let kib = parse_scaled_kib(args.get("size").unwrap_or_default(), "size")?;
-    dom.set_memory(kib)?;
+    match flags {
+        None => dom.set_memory(kib)?,
+        Some(flags) => dom.set_memory_flags(kib, flags)?,
+    }
     Ok(())
 }
 
 pub(super) fn setmaxmem(ctl: &mut Ctl, args: &Args) -> CmdResult {
+    let flags = affect_flags(args)?;
     let (dom, _) = domain_arg(ctl, args, "domain", BY_ANY)?;
     let kib = parse_scaled_kib(args.get("size").unwrap_or_default(), "size")?;
-    dom.set_max_memory(kib)
-        .map_err(|e| Failure::ctx("Unable to change MaxMemorySize", e))?;
+    match flags {
+        None => dom.set_max_memory(kib),
+        Some(flags) => dom.set_memory_flags(kib, flags | virtkit::VK_DOMAIN_MEM_MAXIMUM),
+    }
+    .map_err(|e| Failure::ctx("Unable to change MaxMemorySize", e))?;
     Ok(())
 }
 

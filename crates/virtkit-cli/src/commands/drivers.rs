@@ -4,7 +4,7 @@
 //! per-operation support matrix) belong here as options of their own, each a function from the
 //! same driver list to text.
 
-use virtkit::{DriverSummary, OPS};
+use virtkit::DriverSummary;
 
 use super::{CmdResult, OptDef, flag};
 use crate::ctl::Ctl;
@@ -23,8 +23,8 @@ pub(super) const OPTS: &[OptDef] = &[
     ),
 ];
 
-/// One row per driver: name, version, ABI, schemes, implemented operations out of the ABI's,
-/// and where it was loaded from.
+/// One row per driver: name, version, ABI, schemes, implemented operations out of the slots its
+/// table has (a 1.0 plugin's out of 1.0's slots), and where it was loaded from.
 fn summary_table(drivers: &[DriverSummary]) -> Table {
     let mut t = Table::new(&["Name", "Version", "ABI", "Schemes", "Operations", "Origin"]);
     for d in drivers {
@@ -33,7 +33,7 @@ fn summary_table(drivers: &[DriverSummary]) -> Table {
             d.version.clone(),
             format!("{}.{}", d.abi.0, d.abi.1),
             d.schemes.join(","),
-            format!("{}/{}", d.supported.len(), OPS.len()),
+            format!("{}/{}", d.supported.len(), d.table_slots()),
             d.origin.clone(),
         ]);
     }

@@ -267,10 +267,10 @@ pub(crate) fn domain_arg(
         .ok_or_else(|| Failure::msg(format!("failed to get domain '{text}'")))
 }
 
-/// libvirt's `VIR_DOMAIN_XML_SECURE`.
-pub(crate) const XML_SECURE: u32 = 1;
-/// libvirt's `VIR_DOMAIN_XML_INACTIVE`.
-pub(crate) const XML_INACTIVE: u32 = 2;
+/// libvirt's `VIR_DOMAIN_XML_SECURE` and `VIR_DOMAIN_XML_INACTIVE`, from the ABI.
+pub(crate) use virtkit::{
+    VK_DOMAIN_XML_INACTIVE as XML_INACTIVE, VK_DOMAIN_XML_SECURE as XML_SECURE,
+};
 
 /// A domain's XML as a document to query, as virsh queries it with XPath (any driver's XML:
 /// nothing beyond well-formedness is checked).
@@ -703,6 +703,9 @@ static COMMANDS: &[CmdDef] = &[
                 true,
                 "new maximum memory size, as scaled integer (default KiB)",
             ),
+            flag("config", "affect next boot"),
+            flag("live", "affect running domain"),
+            flag("current", "affect current domain"),
         ],
         no_connect: false,
         hidden: false,
@@ -722,6 +725,9 @@ static COMMANDS: &[CmdDef] = &[
                 true,
                 "new memory size, as scaled integer (default KiB)",
             ),
+            flag("config", "affect next boot"),
+            flag("live", "affect running domain"),
+            flag("current", "affect current domain"),
         ],
         no_connect: false,
         hidden: false,

@@ -7,8 +7,7 @@ use crate::ctl::Ctl;
 use crate::parse::Args;
 use crate::table::Table;
 
-/// libvirt's `VIR_NETWORK_XML_INACTIVE`.
-const NET_XML_INACTIVE: u32 = 1;
+use virtkit::VK_NETWORK_XML_INACTIVE as NET_XML_INACTIVE;
 
 /// Whether a network is active (`virNetworkIsActive`; for a driver without it, whether the
 /// network is among the active ones).

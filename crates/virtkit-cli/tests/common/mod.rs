@@ -19,21 +19,11 @@ pub fn virtkit_bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_virtkit"))
 }
 
-/// The directory holding `libvirtkit_driver_test.so`: the binary's own directory. A missing
-/// plugin fails the test: the CLI tests are about the plugin path, not the built-in copy.
+/// The directory holding `libvirtkit_driver_test.so`, built from the current sources (once per
+/// test process, by `virtkit_test_support`). The CLI tests are about the plugin path, not the
+/// built-in copy.
 pub fn plugin_dir() -> PathBuf {
-    let dir = virtkit_bin()
-        .parent()
-        .expect("the binary has a directory")
-        .to_path_buf();
-    let so = dir.join("libvirtkit_driver_test.so");
-    assert!(
-        so.is_file(),
-        "{} is missing: build the driver plugins first with `cargo xtask build-plugins` \
-         (or `cargo build -p virtkit-driver-test` with the same profile and target directory)",
-        so.display()
-    );
-    dir
+    virtkit_test_support::plugin_dir("test").to_path_buf()
 }
 
 pub fn base_command(program: &Path) -> Command {
@@ -120,29 +110,11 @@ pub fn virtkit_with(args: &[&str], stdin: Option<&str>, env: &[(&str, &str)]) ->
         .unwrap_or_else(|| panic!("virtkit {args:?} did not finish within {RUN_TIMEOUT:?}"))
 }
 
-/// The real virsh, when installed.
-pub fn virsh_path() -> Option<PathBuf> {
-    let fixed = PathBuf::from("/usr/bin/virsh");
-    if fixed.is_file() {
-        return Some(fixed);
-    }
-    std::env::var_os("PATH").and_then(|p| {
-        std::env::split_paths(&p)
-            .map(|d| d.join("virsh"))
-            .find(|p| p.is_file())
-    })
-}
-
-/// The real virsh, or `None` after saying why the comparison is skipped.
-pub fn virsh_or_skip(test: &str) -> Option<PathBuf> {
-    let p = virsh_path();
-    if p.is_none() {
-        eprintln!(
-            "SKIPPED {test}: virsh (libvirt-clients) is not installed, so there is nothing to compare with; \
-             scripts/install-test-deps.sh installs it (CI does)"
-        );
-    }
-    p
+/// The real virsh, or `None` after saying why the comparison is skipped (a failure when `CI`
+/// or `VIRTKIT_REQUIRE_VIRSH` is set).
+#[track_caller]
+pub fn virsh_or_skip() -> Option<PathBuf> {
+    virtkit_test_support::find(&virtkit_test_support::VIRSH)
 }
 
 /// Runs the real virsh with the same arguments. virsh 9.0's job watcher (save, dump) now and
@@ -213,24 +185,9 @@ pub const NETWORK_XML: &str = "<network>
 </network>
 ";
 
-/// The path of the external tool `name` found on PATH. When it is missing, the test is reported
-/// skipped on stderr with the reason — and fails when `CI` is set, since CI installs every tool
-/// the tests use (scripts/install-test-deps.sh).
-pub fn tool_or_skip(name: &str, package: &str, test: &str) -> Option<PathBuf> {
-    let found = std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths)
-            .map(|d| d.join(name))
-            .find(|p| p.is_file())
-    });
-    if found.is_none() {
-        let why = format!(
-            "{name} ({package}) is not installed; scripts/install-test-deps.sh installs it"
-        );
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "{test}: {why}, and CI must have it"
-        );
-        eprintln!("SKIPPED {test}: {why}");
-    }
-    found
+/// The external tool a test runs, or `None` after saying why the test is skipped (a failure
+/// when `CI` or `VIRTKIT_REQUIRE_<TOOL>` is set).
+#[track_caller]
+pub fn tool_or_skip(tool: &virtkit_test_support::Tool) -> Option<PathBuf> {
+    virtkit_test_support::find(tool)
 }

@@ -6,55 +6,27 @@ use std::time::Duration;
 
 use virtkit::{Connect, Registry};
 
-/// The line a test prints when it cannot run here.
-pub const NO_QEMU: &str =
-    "skipped: qemu-system-x86_64 not found (install it with scripts/install-test-deps.sh)";
+/// Prints on the real stderr, past the test harness's capture.
+#[allow(unused_imports)] // not every test binary that shares this module prints
+pub use virtkit_test_support::report;
 
-/// Prints a line on the real stderr: the test harness captures `eprintln!` of passing tests,
-/// and a skip must stay visible.
-pub fn report(line: &str) {
-    use std::io::Write;
-    let _ = writeln!(std::io::stderr(), "{line}");
+/// Whether QEMU is installed; says why the test is skipped when it is not (and fails instead
+/// when `CI` or `VIRTKIT_REQUIRE_QEMU` is set).
+#[track_caller]
+pub fn have_qemu() -> bool {
+    virtkit_test_support::find(&virtkit_test_support::QEMU).is_some()
 }
 
-/// Whether QEMU is installed; prints the skip line when it is not.
-pub fn have_qemu(test: &str) -> bool {
-    if virtkit_qemu_driver::find_emulator("x86_64").is_some() {
-        return true;
-    }
-    report(&format!("{test}: {NO_QEMU}"));
-    false
-}
-
-/// The build directory that holds the plugin (`target/<profile>`), found from this test binary.
+/// The build directory with the qemu plugin and the `virtkit` binary, built from the current
+/// sources (`virtkit_test_support`).
 pub fn plugin_dir() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let dir = exe.parent().unwrap().parent().unwrap().to_path_buf();
-    let so = dir.join("libvirtkit_driver_qemu.so");
-    assert!(
-        so.exists(),
-        "{} is missing: run `cargo xtask build-plugins` first",
-        so.display()
-    );
-    // `cargo test` does not relink the cdylib: refuse to test a plugin older than its sources.
-    let built = std::fs::metadata(&so).and_then(|m| m.modified()).unwrap();
-    let src = Path::new(env!("CARGO_MANIFEST_DIR"));
-    for dir in [src.join("src"), src.join("plugin/src")] {
-        for e in std::fs::read_dir(&dir).unwrap().flatten() {
-            let t = e.metadata().and_then(|m| m.modified()).unwrap();
-            assert!(
-                t <= built,
-                "{} is older than {}: run `cargo xtask build-plugins` (or `cargo build -p virtkit-driver-qemu`) first",
-                so.display(),
-                e.path().display()
-            );
-        }
-    }
-    dir
+    virtkit_test_support::built("virtkit");
+    virtkit_test_support::plugin_dir("qemu").to_path_buf()
 }
 
 pub fn registry() -> Registry {
-    Registry::with_dirs(vec![plugin_dir()]).without_static()
+    plugin_dir();
+    virtkit_test_support::registry()
 }
 
 /// A temporary driver root. Dropping it kills every QEMU it started (whatever the test did),
