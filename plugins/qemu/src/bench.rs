@@ -229,8 +229,7 @@ fn states_concurrently(conn: &QemuConn) -> Result<(), String> {
             .collect();
         workers
             .into_iter()
-            .map(|w| w.join().unwrap_or_else(|_| Err("a worker panicked".into())))
-            .collect::<Result<(), String>>()
+            .try_for_each(|w| w.join().unwrap_or_else(|_| Err("a worker panicked".into())))
     })
 }
 

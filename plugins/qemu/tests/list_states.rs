@@ -45,7 +45,7 @@ fn qmp(sb: &Sandbox, name: &str, command: &str) {
 
 #[test]
 fn list_all_shows_each_guest_state_as_qemu_has_it() {
-    if !have_qemu("list_all_shows_each_guest_state_as_qemu_has_it") {
+    if !have_qemu() {
         return;
     }
     let sb = Sandbox::new();

@@ -200,11 +200,7 @@ impl ListFilter {
     }
 
     /// Whether `dom` passes the persistence, state, autostart and managed-save filters.
-    fn keeps(
-        &self,
-        dom: &Domain,
-        state: Option<&virtkit::Result<(DomainState, i32)>>,
-    ) -> Result<bool, Failure> {
+    fn keeps(&self, dom: &Domain, state: Option<&StateAnswer>) -> Result<bool, Failure> {
         if self.persistent || self.transient {
             let p = dom
                 .is_persistent()
@@ -258,15 +254,17 @@ const STATE_WORKERS: usize = 16;
 /// monitor), so listing many guests costs about one round trip per `STATE_WORKERS` guests. Nothing
 /// is cached: every state is the driver's answer of this call. Drivers the loader serialises
 /// just answer one at a time.
-fn states_of(doms: &[Domain]) -> Vec<virtkit::Result<(DomainState, i32)>> {
+/// A domain's state and reason, or why it could not be had.
+type StateAnswer = virtkit::Result<(DomainState, i32)>;
+
+fn states_of(doms: &[Domain]) -> Vec<StateAnswer> {
     let workers = doms.len().min(STATE_WORKERS);
     if workers <= 1 {
         return doms.iter().map(Domain::state).collect();
     }
     let next = std::sync::atomic::AtomicUsize::new(0);
-    let mut out: Vec<Option<virtkit::Result<(DomainState, i32)>>> =
-        (0..doms.len()).map(|_| None).collect();
-    let parts: Vec<Vec<(usize, virtkit::Result<(DomainState, i32)>)>> = std::thread::scope(|s| {
+    let mut out: Vec<Option<StateAnswer>> = (0..doms.len()).map(|_| None).collect();
+    let parts: Vec<Vec<(usize, StateAnswer)>> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..workers)
             .map(|_| {
                 s.spawn(|| {
