@@ -414,6 +414,17 @@ pub enum OpKind {
     Read,
     /// Changes state; refused on read-only connections.
     Mutate,
+    /// Changes nothing, but is refused on read-only connections all the same, as libvirt refuses
+    /// it (`virCheckReadOnly` on a call that only converts or reveals): the native-format
+    /// conversions, which hand out a configuration a read-only client has no business building.
+    Privileged,
+}
+
+impl OpKind {
+    /// Whether a read-only connection refuses every call of this kind (before dispatch).
+    pub const fn refused_read_only(self) -> bool {
+        matches!(self, OpKind::Mutate | OpKind::Privileged)
+    }
 }
 
 /// How one argument of an operation crosses the boundary. Each shape is one C parameter, except
@@ -738,8 +749,8 @@ define_ops! {
     57 NodeGetSecurityModel   node_get_security_model "virNodeGetSecurityModel"         1 Read () -> StrPair;
     58 DomainGetSecurityLabel domain_get_security_label "virDomainGetSecurityLabel"     1 Read (dom: Domain) -> Label;
     59 DomainGetState         domain_get_state        "virDomainGetState"               1 Read (dom: Domain) -> State;
-    60 DomainXmlFromNative    domain_xml_from_native  "virConnectDomainXMLFromNative"   1 Read (format: Str, config: Str, flags: Flags) -> Str;
-    61 DomainXmlToNative      domain_xml_to_native    "virConnectDomainXMLToNative"     1 Read (format: Str, xml: Str, flags: Flags) -> Str;
+    60 DomainXmlFromNative    domain_xml_from_native  "virConnectDomainXMLFromNative"   1 Privileged (format: Str, config: Str, flags: Flags) -> Str;
+    61 DomainXmlToNative      domain_xml_to_native    "virConnectDomainXMLToNative"     1 Privileged (format: Str, xml: Str, flags: Flags) -> Str;
     62 NetworkIsActive        network_is_active       "virNetworkIsActive"              1 Read (net: Network) -> Bool;
     63 NetworkIsPersistent    network_is_persistent   "virNetworkIsPersistent"          1 Read (net: Network) -> Bool;
     // ---- ABI 1.2 ----

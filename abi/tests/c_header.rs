@@ -46,10 +46,8 @@ use virtkit_abi::{
 };
 
 // The C-facing part of the crate: lib.rs and the host services (host.rs, <virtkit/host.h>).
-const ABI_SOURCE: &str = concat!(
-    include_str!("../src/lib.rs"),
-    include_str!("../src/host.rs")
-);
+const ABI_LIB_SOURCE: &str = include_str!("../src/lib.rs");
+const ABI_HOST_SOURCE: &str = include_str!("../src/host.rs");
 const ABI_SOURCE_NAME: &str = "abi/src/lib.rs + abi/src/host.rs";
 const THIS_FILE: &str = "abi/tests/c_header.rs";
 
@@ -428,7 +426,15 @@ fn upper_snake(camel: &str) -> String {
 
 /// The ABI crate's source, parsed.
 fn abi_file() -> syn::File {
-    syn::parse_file(ABI_SOURCE).unwrap_or_else(|e| panic!("{ABI_SOURCE_NAME} does not parse: {e}"))
+    // Each file parses on its own (each has its own inner doc comment); the items are read as
+    // one crate.
+    let parse = |name: &str, text: &str| {
+        syn::parse_file(text).unwrap_or_else(|e| panic!("{name} does not parse: {e}"))
+    };
+    let mut file = parse("abi/src/lib.rs", ABI_LIB_SOURCE);
+    file.items
+        .extend(parse("abi/src/host.rs", ABI_HOST_SOURCE).items);
+    file
 }
 
 fn is_pub(vis: &syn::Visibility) -> bool {

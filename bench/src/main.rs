@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! virtkit-bench [--root DIR] [--release-dir DIR] [--corpus DIR] [--quick]
-//!               [--markdown FILE] [--only cli,api,calls,plugins,xml,qemu,xend] [--no-peer]
+//!               [--markdown FILE] [--only cli,api,calls,plugins,xml,qemu,xend,xm] [--no-peer]
 //! ```
 //!
 //! It installs nothing: a missing tool is named, with the script that installs it, and the
@@ -19,6 +19,7 @@ mod qemu;
 mod report;
 mod stats;
 mod xend;
+mod xm;
 mod xml;
 
 use std::path::{Path, PathBuf};
@@ -32,7 +33,9 @@ use crate::report::{Report, Row};
 use crate::stats::Summary;
 
 const INSTALL: &str = "install it with scripts/install-test-deps.sh";
-const GROUPS: [&str; 7] = ["cli", "api", "calls", "plugins", "xml", "qemu", "xend"];
+const GROUPS: [&str; 8] = [
+    "cli", "api", "calls", "plugins", "xml", "qemu", "xend", "xm",
+];
 
 struct Options {
     root: PathBuf,
@@ -100,7 +103,7 @@ impl Sizes {
 }
 
 const USAGE: &str = "usage: virtkit-bench [--root DIR] [--release-dir DIR] [--corpus DIR] [--quick] \
-[--markdown FILE] [--only cli,api,calls,plugins,xml,qemu,xend] [--no-peer]
+[--markdown FILE] [--only cli,api,calls,plugins,xml,qemu,xend,xm] [--no-peer]
 
   --root DIR         the repository (default: found from this binary, else the current directory)
   --release-dir DIR  where `virtkit` and the plugins are (default: this binary's directory if it
@@ -1032,6 +1035,74 @@ impl Run<'_> {
                 .into(),
         );
     }
+
+    // ---- Xen xm member: listing 1000 XM configs ----
+
+    fn xm(&mut self) {
+        const G: &str = "Xen xm member: `list --all` of 1000 XM configs";
+        const N: usize = 1000;
+        progress("xm: listing 1000 XM configs, cold and warm cache");
+        let dir = self.tmp.path().join("xm");
+        if let Err(e) = std::fs::create_dir_all(&dir) {
+            self.skip(format!("xm: {}: {e}", dir.display()));
+            return;
+        }
+        let rounds = self.s.list_reps.max(3);
+        let t = match xm::measure(&self.o.release, &dir, N, rounds) {
+            Ok(t) => t,
+            Err(e) => {
+                self.skip(format!("xm: {e}"));
+                return;
+            }
+        };
+        self.rows.push(Row::info(
+            G,
+            "cold cache (new connection: read + parse every file) vs readdir + stat of the files",
+            min_median_time(&t.cold),
+            min_median_time(&t.stat),
+            min_ratio(&t.cold, &t.stat),
+        ));
+        self.rows.push(
+            Row::info(
+                G,
+                "warm cache (stat every file, parse none) vs readdir + stat of the files",
+                min_median_time(&t.warm),
+                min_median_time(&t.stat),
+                min_ratio(&t.warm, &t.stat),
+            )
+            .ratio_target(2.0, "≤ 2×"),
+        );
+        match &t.api {
+            Some(Ok((cold, warm))) => {
+                self.rows.push(Row::info(
+                    G,
+                    "through the public API + plugin: open + list (cold) vs readdir + stat",
+                    min_median_time(cold),
+                    min_median_time(&t.stat),
+                    min_ratio(cold, &t.stat),
+                ));
+                self.rows.push(Row::info(
+                    G,
+                    "through the public API + plugin: list again (warm) vs readdir + stat",
+                    min_median_time(warm),
+                    min_median_time(&t.stat),
+                    min_ratio(warm, &t.stat),
+                ));
+            }
+            Some(Err(e)) => self.skip(format!("xm listing through the plugin: {e}")),
+            None => self.skip(format!(
+                "xm listing through the plugin: {} is not built",
+                self.o.release.join("libvirtkit_driver_xen_xm.so").display()
+            )),
+        }
+        self.notes.push(
+            "xm rows: the xm member's own `bench` functions (driver called directly), the floor \
+             (readdir + stat of the same 1000 files) measured in the same rounds, interleaved; \
+             the API rows go through the loader and the release plugin. No libvirt xm driver \
+             runs here, so the peer column is the stat floor."
+                .into(),
+        );
+    }
 }
 
 fn main() -> ExitCode {
@@ -1102,6 +1173,9 @@ fn main() -> ExitCode {
     }
     if run.wants("qemu") {
         run.qemu();
+    }
+    if run.wants("xm") {
+        run.xm();
     }
     let root = o.root.canonicalize().unwrap_or_else(|_| o.root.clone());
     let exe = std::env::current_exe()

@@ -65,13 +65,14 @@ pub(crate) fn checks(ctx: &mut Ctx) {
         // supports(op) is both. Restate what follows for the slots past the plugin's table.
         for info in OPS.iter().filter(|o| o.since_minor > minor) {
             ensure!(
-                !c.has(Op::ALL[info.index]),
+                !c.driver.supports(Op::ALL[info.index]),
                 "{} was added in ABI 1.{} but a table of ABI 1.{minor} claims it",
                 info.field,
                 info.since_minor
             );
         }
-        let count = Op::ALL.iter().filter(|op| c.has(**op)).count();
+        // This plugin's own table, not its stack's (`--with`).
+        let count = Op::ALL.iter().filter(|op| c.driver.supports(**op)).count();
         ensure!(
             count == d.capability_count(),
             "{count} entries are present but the loader counts {} capabilities",

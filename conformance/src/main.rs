@@ -1,5 +1,5 @@
-//! `virtkit-conformance PLUGIN [--uri URI] [--format text|json]`: runs the conformance suite on
-//! one plugin file. Exits 0 when no check failed, 1 when one did, 2 on a usage error.
+//! `virtkit-conformance PLUGIN [--with PLUGIN]... [--uri URI] [--format text|json]`: runs the
+//! conformance suite on one plugin file (with other members of its stack). Exits 0 when no check failed, 1 when one did, 2 on a usage error.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -29,6 +29,10 @@ struct Cli {
     /// Threads of the concurrency check.
     #[arg(long, default_value_t = 8)]
     threads: usize,
+    /// Another member of the plugin's stack (same scheme), loaded beside it; repeatable. The
+    /// checks then judge the stack's connection.
+    #[arg(long = "with", value_name = "PLUGIN")]
+    with: Vec<PathBuf>,
 }
 
 fn main() -> ExitCode {
@@ -36,6 +40,7 @@ fn main() -> ExitCode {
     let opts = virtkit_conformance::Options {
         uri: cli.uri,
         threads: cli.threads,
+        with: cli.with,
     };
     let report = virtkit_conformance::run(&cli.plugin, &opts);
     let text = match cli.format {

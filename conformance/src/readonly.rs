@@ -1,5 +1,6 @@
-//! A read-only connection: every mutating operation the driver declares is refused by the core,
-//! before dispatch, and nothing changes in the driver.
+//! A read-only connection: every mutating operation the driver declares (and every privileged
+//! one, such as the native-format conversions) is refused by the core, before dispatch, and
+//! nothing changes in the driver.
 
 use virtkit::{Domain, ErrorCode, Network, OPS, Op, OpKind, error_domain};
 
@@ -124,7 +125,7 @@ fn target_network(c: &mut Ctx) -> Option<Network> {
 pub(crate) fn checks(ctx: &mut Ctx) {
     let mutating: Vec<Op> = OPS
         .iter()
-        .filter(|o| o.kind == OpKind::Mutate)
+        .filter(|o| o.kind.refused_read_only())
         .map(|o| Op::ALL[o.index])
         .filter(|op| ctx.has(*op))
         .collect();

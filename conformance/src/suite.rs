@@ -18,11 +18,16 @@ pub struct Options {
     pub uri: Option<String>,
     /// Threads for the concurrency check.
     pub threads: usize,
+    /// Other members of the plugin's stack, loaded beside it (`--with`): the checks then judge
+    /// the stack's connection — an operation is supported when a member implements it, and the
+    /// not-supported checks cover the entries no member implements.
+    pub with: Vec<std::path::PathBuf>,
 }
 
 impl Default for Options {
     fn default() -> Options {
         Options {
+            with: Vec::new(),
             uri: None,
             threads: 8,
         }
@@ -146,12 +151,14 @@ pub(crate) struct Ctx {
     pub life: Option<Domain>,
     /// A network of the suite's own, when the driver can define one.
     pub life_net: Option<Network>,
+    /// The other stack members loaded with `--with`.
+    pub others: Vec<std::sync::Arc<Driver>>,
 }
 
 impl Ctx {
     /// Whether the driver implements `op`.
     pub fn has(&self, op: Op) -> bool {
-        self.driver.supports(op)
+        self.driver.supports(op) || self.others.iter().any(|d| d.supports(op))
     }
 
     /// Runs one check: skipped unless the driver implements every op in `ops`.
@@ -337,7 +344,11 @@ pub fn run(plugin: &Path, opts: &Options) -> Report {
     );
     let mut ctx = Ctx {
         report,
-        registry: Registry::with_files(vec![plugin.to_path_buf()]),
+        registry: Registry::with_files(
+            std::iter::once(plugin.to_path_buf())
+                .chain(opts.with.iter().cloned())
+                .collect(),
+        ),
         driver,
         opts: opts.clone(),
         uri: None,
@@ -353,7 +364,21 @@ pub fn run(plugin: &Path, opts: &Options) -> Report {
         baseline: None,
         life: None,
         life_net: None,
+        others: Vec::new(),
     };
+    for other in &opts.with {
+        match Registry::load_file(other) {
+            Ok(d) => ctx.others.push(d),
+            Err(e) => {
+                ctx.report.push(
+                    "header/load-with",
+                    &[],
+                    Outcome::Failed(format!("the loader refused {}: {e}", other.display())),
+                );
+                return ctx.report;
+            }
+        }
+    }
 
     crate::header::checks(&mut ctx);
     if connect(&mut ctx) {
@@ -458,10 +483,16 @@ fn connect(ctx: &mut Ctx) -> bool {
             Connect::open_with(Some(&uri), false, &registry),
         )?;
         let served = conn.drivers();
+        let expected = 1 + c.others.len();
         ensure!(
-            served.len() == 1 && served[0].name == c.driver.name(),
-            "{uri} is served by {:?}, not by this plugin alone",
-            served.iter().map(|d| d.name.clone()).collect::<Vec<_>>()
+            served.len() == expected && served.iter().any(|d| d.name == c.driver.name()),
+            "{uri} is served by {:?}, not by this plugin{}",
+            served.iter().map(|d| d.name.clone()).collect::<Vec<_>>(),
+            if c.others.is_empty() {
+                " alone".to_string()
+            } else {
+                format!(" and the {} given with it", c.others.len())
+            }
         );
         c.rw = Some(conn);
         Ok(())

@@ -6,7 +6,6 @@
 //! and program headers and refuses any file whose loadable segments do not fit in it.
 
 use std::io::Read;
-use std::path::Path;
 
 const PT_LOAD: u32 = 1;
 
@@ -35,9 +34,9 @@ fn u64_at(b: &[u8], off: usize, le: bool) -> Option<u64> {
     })
 }
 
-/// Checks that `path` is an ELF shared object whose loadable segments lie inside the file.
-pub(crate) fn check(path: &Path) -> Result<(), String> {
-    let mut f = std::fs::File::open(path).map_err(|e| format!("cannot open: {e}"))?;
+/// Checks that the open file `f` is an ELF shared object whose loadable segments lie inside
+/// the file.
+pub(crate) fn check(f: &mut std::fs::File) -> Result<(), String> {
     let len = f.metadata().map_err(|e| format!("cannot stat: {e}"))?.len();
     let mut head = vec![0u8; 64];
     let n = f.read(&mut head).map_err(|e| format!("cannot read: {e}"))?;

@@ -6,6 +6,9 @@
 //!   `<exe>/../lib/virtkit/drivers` then the executable's own directory), loads only the files
 //!   that can serve a URI scheme, and also knows the drivers linked statically into the binary
 //!   ([`StaticDriver`], collected with `inventory`).
+//! * Before `dlopen`, a plugin file must be a regular file owned by the effective user or root
+//!   and not writable by others, in directories that are the same up to `/` (sudo's and PAM's
+//!   rule for their modules); [`OVERRIDE_ENV`] relaxes that for development trees.
 //! * [`Driver`] is a validated table (magic, ABI major, struct size, name, semver version,
 //!   schemes, required entries, capability bits matching entries). Plugins are never unloaded.
 //! * [`DriverConn`] is an open driver connection; its methods are the safe host-side shims, one
@@ -24,6 +27,7 @@ mod host;
 mod raw;
 mod registry;
 mod stack;
+mod trust;
 mod validate;
 
 pub use call::{
@@ -34,6 +38,7 @@ pub use host::HOST_SERVICES;
 pub use raw::RawConn;
 pub use registry::{Origin, Registry, StaticDriver, plugin_file_name};
 pub use stack::{StackMember, stack_order};
+pub use trust::OVERRIDE_ENV;
 pub use validate::{Driver, LoadError};
 
 #[doc(hidden)]

@@ -140,18 +140,29 @@ impl Registry {
     }
 
     /// Loads and validates one plugin file (once per process; later calls return the same driver).
+    ///
+    /// Before anything of the file runs, it must be a regular file that the effective user or
+    /// root owns, not writable by group or others, in directories that pass the same test up to
+    /// `/` (see [`OVERRIDE_ENV`](crate::OVERRIDE_ENV) for development trees); then its ELF
+    /// headers must describe a file that is all there.
     pub fn load_file(path: &Path) -> Result<Arc<Driver>, LoadError> {
-        let canonical = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
+        let canonical = path.canonicalize().map_err(|e| LoadError::Dlopen {
+            path: path.to_path_buf(),
+            reason: format!("cannot resolve: {e}"),
+        })?;
         let mut map = loaded().lock().unwrap_or_else(|p| p.into_inner());
         if let Some(d) = map.get(&canonical) {
             return Ok(d.clone());
         }
-        crate::elf::check(&canonical).map_err(|reason| LoadError::Dlopen {
+        let mut file = crate::trust::open_checked(path, &canonical)?;
+        crate::elf::check(&mut file).map_err(|reason| LoadError::Dlopen {
             path: path.to_path_buf(),
             reason,
         })?;
-        // SAFETY: loading a library runs its initialisers. Plugin files are trusted code by
-        // installation (the same trust as any shared library the binary links).
+        drop(file);
+        // SAFETY: loading a library runs its initialisers. The file was checked above to be
+        // installed by the effective user or root in directories nobody else can write, the
+        // same trust as any shared library the binary links.
         let lib =
             unsafe { libloading::Library::new(&canonical) }.map_err(|e| LoadError::Dlopen {
                 path: path.to_path_buf(),

@@ -20,6 +20,26 @@ pub enum LoadError {
         /// What the dynamic linker said.
         reason: String,
     },
+    /// The file is not a regular file (a directory, FIFO, device, socket...): never opened for
+    /// loading, and never waited on.
+    #[error("{path}: not loaded: it is {kind}, not a regular file")]
+    NotRegular {
+        /// The plugin file.
+        path: PathBuf,
+        /// What it is instead.
+        kind: &'static str,
+    },
+    /// The file or one of its directories is owned by another user or writable by others: it
+    /// was refused before `dlopen`, so none of its code ran.
+    #[error(
+        "{path}: not loaded: {reason} (set VIRTKIT_ALLOW_UNTRUSTED_PLUGINS=1 to load it anyway, for development only)"
+    )]
+    Untrusted {
+        /// The plugin file.
+        path: PathBuf,
+        /// Which file or directory is not trusted, and why.
+        reason: String,
+    },
     /// The file has no `virtkit_driver_entry` symbol.
     #[error("{path}: not a virtkit driver: no virtkit_driver_entry symbol")]
     NoEntry {
@@ -40,7 +60,10 @@ impl LoadError {
     /// The file concerned, when the table came from a file.
     pub fn path(&self) -> Option<&Path> {
         match self {
-            LoadError::Dlopen { path, .. } | LoadError::NoEntry { path } => Some(path),
+            LoadError::Dlopen { path, .. }
+            | LoadError::NoEntry { path }
+            | LoadError::NotRegular { path, .. }
+            | LoadError::Untrusted { path, .. } => Some(path),
             LoadError::Invalid {
                 origin: Origin::Plugin(path),
                 ..

@@ -1,8 +1,9 @@
 //! The conformance suite on every built plugin, and on the out-of-tree examples.
 //!
 //! * [`plugins`]: `virtkit-conformance` on every `libvirtkit_driver_*.so` of the build tree; the
-//!   openvz plugin on a stand-in OpenVZ host (a temporary root served by the stand-in tools), the
-//!   xen-xend member against a `virtkit-xend-peer` seeded with the corpus's xend outputs.
+//!   openvz plugin on a stand-in OpenVZ host (a temporary root served by the stand-in tools); the
+//!   xen-xend member against a `virtkit-xend-peer` seeded with the corpus's xend outputs; the
+//!   xen-xm member alone (its sandbox) and as a stack with xen-xend against the peer.
 //! * [`examples`]: builds `examples/out-of-tree-c` (with its Makefile) and
 //!   `examples/out-of-tree-rust` (with its own cargo workspace), each into its own `target/`
 //!   directory, runs the suite on each plugin, and has the `virtkit` CLI of the build tree load
@@ -81,6 +82,10 @@ struct XendPeer {
 
 impl XendPeer {
     fn start() -> Result<XendPeer> {
+        XendPeer::start_with(&[])
+    }
+
+    fn start_with(args: &[&str]) -> Result<XendPeer> {
         let exe = profile_dir(false).join("virtkit-xend-peer");
         let dir = profile_dir(false).join(format!("xtask-xend-peer-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
@@ -91,6 +96,7 @@ impl XendPeer {
             .arg(&socket)
             .arg("--seed")
             .arg(root().join("../shared/corpus/sexpr2xml"))
+            .args(args)
             .stderr(std::process::Stdio::null());
         let child = c
             .spawn()
@@ -121,17 +127,45 @@ impl Drop for XendPeer {
     }
 }
 
-/// Judges one plugin; the members that need a peer get one (the xend member: a xend peer).
+/// The xm member with the xend member beside it, against a xend peer: the Xen stack as a host
+/// without a hypervisor member has it. The configs live in a temporary directory named by the
+/// environment (the peer's URI is its socket path, which takes no parameters).
+fn judge_xm_stack(exe: &Path, xm: &Path) -> Result<()> {
+    let xend = xm.with_file_name("libvirtkit_driver_xen_xend.so");
+    if !xend.exists() {
+        return Err(format!("{} is not built", xend.display()));
+    }
+    // xend config version 2: xend keeps no inactive domains, the case the xm member is for.
+    let peer = XendPeer::start_with(&["--config-version", "2"])?;
+    let configs = tempfile::Builder::new()
+        .prefix("virtkit-xm-")
+        .tempdir()
+        .map_err(|e| format!("cannot create the XM config directory: {e}"))?;
+    let mut c = Command::new(exe);
+    c.arg(xm)
+        .arg("--with")
+        .arg(&xend)
+        .args(["--uri", &peer.uri()])
+        .env("VIRTKIT_XM_CONFIG_DIR", configs.path());
+    run(c)
+}
+
+/// Judges one plugin; the members that need a peer get one (the xend member: a xend peer; the
+/// xm member: alone, then as a stack with the xend member against a peer).
 fn judge_plugin(exe: &Path, plugin: &Path) -> Result<()> {
     let name = plugin.file_name().and_then(|n| n.to_str()).unwrap_or("");
-    if name == "libvirtkit_driver_xen_xend.so" {
-        let peer = XendPeer::start()?;
-        return judge(exe, plugin, Some(&peer.uri()));
+    match name {
+        "libvirtkit_driver_openvz.so" => judge_openvz(exe, plugin),
+        "libvirtkit_driver_xen_xend.so" => {
+            let peer = XendPeer::start()?;
+            judge(exe, plugin, Some(&peer.uri()))
+        }
+        "libvirtkit_driver_xen_xm.so" => {
+            judge(exe, plugin, None)?;
+            judge_xm_stack(exe, plugin)
+        }
+        _ => judge(exe, plugin, None),
     }
-    if name == "libvirtkit_driver_openvz.so" {
-        return judge_openvz(exe, plugin);
-    }
-    judge(exe, plugin, None)
 }
 
 /// The suite on every plugin of the build tree.

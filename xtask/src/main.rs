@@ -20,6 +20,8 @@
 //!   builds, loads and passes the conformance suite as generated.
 //! * `install-headers --prefix PREFIX` — installs `<virtkit/driver.h>`, `<virtkit/host.h>` and
 //!   the pkg-config file `virtkit-driver.pc` for C driver authors.
+//! * `fuzz [--time S] [--target NAME]... [--replay]` — every fuzz target in `fuzz/` for S seconds
+//!   each (nightly toolchain; installs cargo-fuzz when missing), or only the kept crashes once.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -27,6 +29,7 @@ use std::process::{Command, ExitCode};
 mod codegen;
 mod conformance;
 mod dist;
+mod fuzz;
 mod hvsupport;
 mod new_driver;
 mod packaging;
@@ -157,6 +160,7 @@ fn main() -> ExitCode {
         Some("bench") => bench(&args[1..]),
         Some("new-driver") => new_driver::run(&args[1..]),
         Some("install-headers") => sdk::run(&args[1..]),
+        Some("fuzz") => fuzz::fuzz(&args[1..]),
         Some("dist") => {
             let out = args
                 .iter()
@@ -174,7 +178,7 @@ fn main() -> ExitCode {
             hvsupport::run_hvsupport(false)
         }),
         _ => Err(
-            "usage: cargo xtask <build-plugins [--release] | test | run -- ARGS | conformance | hvsupport [--check] | bench [--quick] | codegen | dist [--out DIR] | packaging-check | new-driver NAME [--c] [--dir PARENT] | install-headers --prefix PREFIX>"
+            "usage: cargo xtask <build-plugins [--release] | test | run -- ARGS | conformance | hvsupport [--check] | bench [--quick] | codegen | dist [--out DIR] | packaging-check | fuzz [--time S] [--target T] [--replay] | new-driver NAME [--c] [--dir PARENT] | install-headers --prefix PREFIX>"
                 .into(),
         ),
     };

@@ -29,6 +29,16 @@ pub use docs::{DocFile, cli_command, generated_docs, write_docs};
 
 use crate::ctl::{Ctl, Output};
 
+/// Entry points for the fuzz targets in `fuzz/`. Not an API.
+#[doc(hidden)]
+pub mod fuzzing {
+    /// Parses a command string as `virtkit -c URI 'STRING'` and the shell do, running nothing:
+    /// the number of commands, or the syntax error that would stop the whole string.
+    pub fn parse_command_string(text: &str) -> Result<usize, String> {
+        crate::parse::parse_string(text).map(|v| v.len())
+    }
+}
+
 /// The environment variable virsh reads for a default URI; like `-c`, a URI given this way is
 /// connected to before the first command runs.
 pub const VIRSH_DEFAULT_URI_ENV: &str = "VIRSH_DEFAULT_CONNECT_URI";

@@ -596,7 +596,9 @@ fn drivers_reports_refused_plugin_files() {
         None,
         &[("VIRTKIT_DRIVER_DIR", dir.path().to_str().unwrap())],
     );
-    assert_eq!(r.code, 0, "{}", r.stderr);
+    // Listed, and the status says the installation is broken.
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert_eq!(r.stderr, "error: 1 plugin file was refused (see above)\n");
     assert!(
         r.stdout.contains("\nRefused plugin files:\n"),
         "{}",
@@ -614,6 +616,55 @@ fn drivers_reports_refused_plugin_files() {
         ("running\n\n", 0),
         "{}",
         r.stderr
+    );
+}
+
+#[test]
+fn a_refused_plugin_file_is_reported_as_refused_not_as_missing() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    // Exists, but is not a library: refused with its reason, no "install the package" advice.
+    let junk = write_file(dir.path(), "libvirtkit_driver_nosuch.so", "not a library\n");
+    let env = [("VIRTKIT_DRIVER_DIR", dir.path().to_str().unwrap())];
+    let r = virtkit_with(&["-c", "nosuch:///", "list"], None, &env);
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stderr.contains(&format!(
+            "no connection driver available for URI 'nosuch:///': {junk}: cannot load: not an ELF file"
+        )),
+        "{}",
+        r.stderr
+    );
+    assert!(!r.stderr.contains("is not installed"), "{}", r.stderr);
+    // A scheme with no file at all still gets the advice.
+    let r = virtkit_with(&["-c", "other:///", "list"], None, &env);
+    assert!(
+        r.stderr
+            .contains("is not installed (install the package virtkit-driver-other)"),
+        "{}",
+        r.stderr
+    );
+
+    // A test-driver plugin others may write: refused before loading, and the copy linked into
+    // the binary serves instead, which stderr says.
+    let so = dir.path().join("libvirtkit_driver_test.so");
+    std::fs::copy(plugin_dir().join("libvirtkit_driver_test.so"), &so).unwrap();
+    std::fs::set_permissions(&so, std::fs::Permissions::from_mode(0o666)).unwrap();
+    let r = virtkit_with(&["-c", URI, "domstate test"], None, &env);
+    assert_eq!(
+        (r.stdout.as_str(), r.code),
+        ("running\n\n", 0),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(
+        r.stderr,
+        format!(
+            "virtkit: warning: {}: not loaded: it is writable by others (mode 0666) \
+             (set VIRTKIT_ALLOW_UNTRUSTED_PLUGINS=1 to load it anyway, for development only); \
+             the built-in 'test' driver serves 'test' instead\n",
+            so.display()
+        )
     );
 }
 

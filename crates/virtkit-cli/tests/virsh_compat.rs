@@ -231,6 +231,17 @@ fn read_only_refusals_follow_virsh() {
         URI,
         &format!("define {f}; create {f}; net-define {n}; net-create {n}; list --all"),
     ]);
+    // Secrets and native conversions are privileged: refused on a read-only connection even
+    // though they change nothing.
+    same(&[
+        "-r",
+        "-c",
+        URI,
+        &format!(
+            "dumpxml --security-info test; domdisplay --include-password test; \
+             domxml-to-native qemu-argv {f}; domxml-from-native qemu-argv {f}; domstate test"
+        ),
+    ]);
     same(&[
         "-c",
         URI,

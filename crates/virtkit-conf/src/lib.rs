@@ -80,6 +80,22 @@ impl Value {
             _ => None,
         }
     }
+
+    /// Whether the writer can write this value so that it reads back unchanged. The format
+    /// has no escapes: a string on one line needs a quote it does not hold, and a string
+    /// spanning lines (or holding both quotes) is written in triple quotes, so it must not hold
+    /// `"""` nor end with `"`.
+    pub fn is_writable(&self) -> bool {
+        match self {
+            Value::Int(_) => true,
+            Value::Str(s) => {
+                let one_line = !s.contains(['\n', '\r']);
+                one_line && (!s.contains('"') || !s.contains('\''))
+                    || (!s.contains("\"\"\"") && !s.ends_with('"'))
+            }
+            Value::List(items) => items.iter().all(Value::is_writable),
+        }
+    }
 }
 
 impl fmt::Display for Value {
@@ -87,7 +103,7 @@ impl fmt::Display for Value {
         match self {
             Value::Int(i) => write!(f, "{i}"),
             Value::Str(s) => {
-                if s.contains('\n') {
+                if s.contains(['\n', '\r']) {
                     write!(f, "\"\"\"{s}\"\"\"")
                 } else if !s.contains('"') {
                     write!(f, "\"{s}\"")
@@ -218,6 +234,17 @@ impl Conf {
             comment: None,
         });
         Ok(())
+    }
+
+    /// Whether [`Conf::to_string`] reads back to these entries: every value
+    /// [`is_writable`](Value::is_writable), and no comment holds a line break.
+    pub fn is_writable(&self) -> bool {
+        self.entries.iter().all(|e| match e {
+            Entry::Setting { value, comment, .. } => {
+                value.is_writable() && comment.as_deref().is_none_or(|c| !c.contains(['\n', '\r']))
+            }
+            Entry::Comment(c) => !c.contains(['\n', '\r']),
+        })
     }
 
     /// Removes every setting named `name`; says whether there was one.
@@ -538,12 +565,22 @@ mod tests {
         assert_eq!(Value::List(vec![]).to_string(), "[  ]");
         // Whatever the writer emits parses back to the same value.
         for v in [
+            Value::Str("carriage\rreturn \"quoted\" here".into()),
             Value::Str("say \"hi\"".into()),
             Value::Str("a\nb".into()),
             Value::List(vec![Value::Int(-1), Value::List(vec![])]),
         ] {
             let text = format!("k = {v}\n");
+            assert!(v.is_writable());
             assert_eq!(Conf::parse(&text).unwrap().get("k"), Some(&v), "{text}");
+        }
+        // No quoting can carry these: the writer's callers are told.
+        for s in [
+            "two\nlines \"\"\" inside",
+            "ends\nwith \"",
+            "both ' and \" and \"\"\"",
+        ] {
+            assert!(!Value::Str(s.into()).is_writable(), "{s:?}");
         }
     }
 

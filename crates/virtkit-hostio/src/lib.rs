@@ -58,6 +58,14 @@ pub enum Error {
         /// Why it is not trusted.
         reason: String,
     },
+    /// A file is owned by someone else or writable by others.
+    #[error("refusing to use '{path}': {reason}")]
+    UntrustedFile {
+        /// The file.
+        path: PathBuf,
+        /// Why it is not trusted.
+        reason: String,
+    },
     /// The path exists and is not a regular file.
     #[error("'{path}' is {kind}, not a regular file")]
     NotRegular {
@@ -169,6 +177,42 @@ fn check_one(path: &Path, md: &std::fs::Metadata, as_ancestor: bool) -> Result<(
                 ),
             });
         }
+    }
+    Ok(())
+}
+
+/// Checks that a file may be trusted as code or configuration (a plugin, say), from the metadata
+/// of its open descriptor `md`: a regular file owned by the effective user or root and not
+/// writable by group or others. Its directories are checked apart, with [`check_trusted_dir`].
+pub fn check_trusted_file(path: &Path, md: &std::fs::Metadata) -> Result<()> {
+    let untrusted = |reason: String| Error::UntrustedFile {
+        path: path.to_path_buf(),
+        reason,
+    };
+    if !md.is_file() {
+        return Err(Error::NotRegular {
+            path: path.to_path_buf(),
+            kind: kind_name(md.file_type()),
+        });
+    }
+    let uid = md.uid();
+    if uid != 0 && uid != euid() {
+        return Err(untrusted(format!(
+            "it is owned by uid {uid}, not by uid {} or root",
+            euid()
+        )));
+    }
+    let mode = md.mode();
+    if mode & 0o022 != 0 {
+        return Err(untrusted(format!(
+            "it is writable by {} (mode {:04o})",
+            if mode & 0o002 != 0 {
+                "others"
+            } else {
+                "its group"
+            },
+            mode & 0o7777
+        )));
     }
     Ok(())
 }
@@ -678,6 +722,42 @@ mod tests {
             nix::unistd::chown(&theirs, Some(nix::unistd::Uid::from_raw(65534)), None).unwrap();
             let e = check_trusted_dir(&theirs).unwrap_err();
             assert!(e.to_string().contains("owned by uid 65534"), "{e}");
+        }
+    }
+
+    #[test]
+    fn untrusted_files_are_refused() {
+        let d = dir();
+        let f = d.path().join("f");
+        std::fs::write(&f, b"x").unwrap();
+        let check = |mode: u32| {
+            std::fs::set_permissions(&f, std::fs::Permissions::from_mode(mode)).unwrap();
+            check_trusted_file(&f, &std::fs::metadata(&f).unwrap())
+        };
+        check(0o644).unwrap();
+        check(0o755).unwrap();
+        let e = check(0o666).unwrap_err().to_string();
+        assert!(e.contains("writable by others (mode 0666)"), "{e}");
+        let e = check(0o664).unwrap_err().to_string();
+        assert!(e.contains("writable by its group (mode 0664)"), "{e}");
+        let e = check_trusted_file(d.path(), &std::fs::metadata(d.path()).unwrap()).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                Error::NotRegular {
+                    kind: "a directory",
+                    ..
+                }
+            ),
+            "{e}"
+        );
+        if euid() == 0 {
+            std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o644)).unwrap();
+            nix::unistd::chown(&f, Some(nix::unistd::Uid::from_raw(65534)), None).unwrap();
+            let e = check_trusted_file(&f, &std::fs::metadata(&f).unwrap())
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains("owned by uid 65534"), "{e}");
         }
     }
 

@@ -21,6 +21,20 @@ pub enum Error {
         /// What was wrong.
         message: String,
     },
+    /// The text is not a well-formed XM config file (libvirt's conf format).
+    #[error("XM config error at line {line}, column {column}: {message}")]
+    Conf {
+        /// 1-based line of the error.
+        line: usize,
+        /// 1-based column, counted in characters.
+        column: usize,
+        /// What was wrong.
+        message: String,
+    },
+    /// The XM config is well formed but a setting is missing, has the wrong type or a value
+    /// that cannot be read; the message names the setting.
+    #[error("Invalid XM config: {0}")]
+    InvalidXm(String),
     /// The S-expression is well formed but is not a domain description xend would send or accept:
     /// a mandatory node is missing or a value is out of range.
     #[error("Invalid xend S-expression: {0}")]
@@ -38,4 +52,14 @@ pub enum Error {
     /// The domain or capabilities XML was rejected by the XML model.
     #[error(transparent)]
     Xml(#[from] virtkit_xml::Error),
+}
+
+impl From<virtkit_conf::Error> for Error {
+    fn from(e: virtkit_conf::Error) -> Self {
+        Error::Conf {
+            line: e.line,
+            column: e.column,
+            message: e.message,
+        }
+    }
 }

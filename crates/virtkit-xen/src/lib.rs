@@ -34,6 +34,7 @@ mod caps;
 mod error;
 mod sexpr;
 mod sxpr;
+mod xm;
 
 pub use caps::{
     CPUINFO_PATH, HYPERVISOR_CAPS_PATH, XenVersion, xen_capabilities, xen_capabilities_from_files,
@@ -43,4 +44,8 @@ pub use sexpr::{MAX_DEPTH, Sexpr, SexprWriter};
 pub use sxpr::{
     LiveInfo, MAX_CONFIG_VERSION, device_to_sexpr, domain_to_sexpr, domain_to_sexpr_with_networks,
     domain_xml_to_sexpr, format_chardev, parse_chardev, sexpr_to_domain, sexpr_to_domain_xml,
+};
+pub use xm::{
+    XM_DEFAULT_MEMORY_MIB, XmGuestArch, domain_to_xm, domain_xml_to_xm, xm_to_domain,
+    xm_to_domain_xml,
 };

@@ -63,7 +63,7 @@ pub struct LiveInfo {
     pub console_tty: Option<String>,
 }
 
-fn check_version(config_version: u32) -> Result<()> {
+pub(crate) fn check_version(config_version: u32) -> Result<()> {
     if (1..=MAX_CONFIG_VERSION).contains(&config_version) {
         Ok(())
     } else {
@@ -311,7 +311,7 @@ pub fn sexpr_to_domain(root: &Sexpr, config_version: u32, live: &LiveInfo) -> Re
 /// Refuses a definition that domain XML cannot carry (a value with characters XML 1.0 forbids,
 /// a combination the XML model rejects): what this function returns always writes as XML that
 /// reads back to the same definition.
-fn ensure_representable(def: &DomainDef) -> Result<()> {
+pub(crate) fn ensure_representable(def: &DomainDef) -> Result<()> {
     let xml = def.to_xml(&FormatOptions::default().with_secure(true));
     match DomainDef::parse(&xml) {
         Ok(back) if back == *def => Ok(()),
@@ -749,7 +749,7 @@ fn non_empty(s: &str) -> Option<String> {
 /// The models `soundhw 'all'` stands for (qemu-dm's cards in the Xen 3 era).
 const ALL_SOUND: [SoundModel; 3] = [SoundModel::Sb16, SoundModel::Es1370, SoundModel::Pcspk];
 
-fn parse_sound(value: &str) -> Result<Vec<SoundDef>> {
+pub(crate) fn parse_sound(value: &str) -> Result<Vec<SoundDef>> {
     let models: Vec<SoundModel> = if value == "all" {
         ALL_SOUND.to_vec()
     } else {
@@ -774,7 +774,7 @@ fn parse_sound(value: &str) -> Result<Vec<SoundDef>> {
 const MAX_CPU: u32 = 4095;
 
 /// Reads a CPU list (`0-3,^2,6`) and writes it back in libvirt's canonical form (`0-1,3,6`).
-fn normalize_cpuset(text: &str) -> Result<String> {
+pub(crate) fn normalize_cpuset(text: &str) -> Result<String> {
     let bad = || invalid(format!("'{text}' is not a CPU list such as 0-3,^2,6"));
     let mut set = BTreeSet::new();
     let mut excluded = BTreeSet::new();
@@ -938,6 +938,13 @@ pub fn domain_to_sexpr_with_networks(
 /// index the target name gives (`hda` < `hdb` < `hdaa`); libvirt's XML parser kept them so, and
 /// xend numbers the devices in the order it receives them.
 fn sorted_disks(def: &DomainDef) -> Vec<&DiskDef> {
+    let mut disks: Vec<&DiskDef> = def.devices.disks.iter().collect();
+    disks.sort_by_key(|d| disk_order(d));
+    disks
+}
+
+/// The key of libvirt's disk order (see [`sorted_disks`]).
+pub(crate) fn disk_order(disk: &DiskDef) -> (u8, u64) {
     fn bus_rank(disk: &DiskDef) -> u8 {
         let target = disk
             .target_dev
@@ -962,9 +969,7 @@ fn sorted_disks(def: &DomainDef) -> Vec<&DiskDef> {
             _ => 5,
         }
     }
-    let mut disks: Vec<&DiskDef> = def.devices.disks.iter().collect();
-    disks.sort_by_key(|d| (bus_rank(d), disk_index(&d.target_dev)));
-    disks
+    (bus_rank(disk), disk_index(&disk.target_dev))
 }
 
 /// libvirt's `virDiskNameToIndex`: the letters after the `hd`/`sd`/`vd`/`xvd`/`fd` prefix in

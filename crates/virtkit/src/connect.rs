@@ -2,10 +2,10 @@
 
 use std::sync::{Arc, OnceLock};
 
-use virtkit_abi::{Op, OpKind, VK_OPEN_READ_ONLY, VkErrorCode, error_domain, slots};
+use virtkit_abi::{Op, VK_OPEN_READ_ONLY, VkErrorCode, error_domain, slots};
 use virtkit_loader::{
-    CallError, DomainIdent, Driver, DriverConn, HostCall, NetworkIdent, Opened, Registry,
-    plugin_file_name, stack_order,
+    CallError, DomainIdent, Driver, DriverConn, HostCall, LoadError, NetworkIdent, Opened, Origin,
+    Registry, plugin_file_name, stack_order,
 };
 
 use crate::domain::{Domain, NodeInfo};
@@ -168,26 +168,27 @@ impl Connect {
         let parsed = parse_uri(&text)?;
         let (drivers, refused) = registry.drivers_for_scheme(&parsed.scheme);
         if drivers.is_empty() {
-            let dirs: Vec<String> = registry
-                .dirs()
-                .iter()
-                .map(|d| d.display().to_string())
-                .collect();
-            let mut msg = format!(
-                "no connection driver available for URI '{text}': the driver plugin {} is not installed \
-                 (install the package virtkit-driver-{}); searched: {}",
-                plugin_file_name(&parsed.scheme),
-                parsed.scheme,
-                if dirs.is_empty() {
-                    "(no directory)".to_string()
-                } else {
-                    dirs.join(", ")
-                }
-            );
-            for r in &refused {
-                msg.push_str(&format!("; {r}"));
+            return Err(no_driver(&text, &parsed.scheme, registry, &refused));
+        }
+        // The connection opens without the refused files: say which, and what serves instead.
+        for r in &refused {
+            let instead = r
+                .path()
+                .and_then(|p| p.file_name())
+                .and_then(|n| n.to_str())
+                .and_then(|n| {
+                    drivers.iter().find(|d| {
+                        matches!(d.origin(), Origin::Static) && plugin_file_name(d.name()) == n
+                    })
+                });
+            match instead {
+                Some(d) => eprintln!(
+                    "virtkit: warning: {r}; the built-in '{}' driver serves '{}' instead",
+                    d.name(),
+                    parsed.scheme
+                ),
+                None => eprintln!("virtkit: warning: {r}"),
             }
-            return Err(Error::new(ErrorCode::NoConnect, msg));
         }
         let mut members = Vec::new();
         let mut skipped = Vec::new();
@@ -338,7 +339,7 @@ impl Connect {
     #[doc(hidden)]
     pub fn call<O: HostCall>(&self, args: O::Args<'_>) -> Result<O::Output> {
         let op = O::OP;
-        if self.inner.read_only && op.info().kind == OpKind::Mutate {
+        if self.inner.read_only && op.info().kind.refused_read_only() {
             return Err(Error::read_only(op));
         }
         // The common case, one driver: no ordering to do.
@@ -574,6 +575,39 @@ impl Connect {
         non_empty_xml(xml)?;
         self.call::<slots::DomainXmlToNative>((format, xml, 0))
     }
+}
+
+/// The error of a URI no driver serves. A plugin file that exists but was refused is the news:
+/// its refusal comes first, and the "not installed" advice only when no file was found at all.
+fn no_driver(text: &str, scheme: &str, registry: &Registry, refused: &[LoadError]) -> Error {
+    if !refused.is_empty() {
+        let lines: Vec<String> = refused.iter().map(ToString::to_string).collect();
+        return Error::new(
+            ErrorCode::NoConnect,
+            format!(
+                "no connection driver available for URI '{text}': {}",
+                lines.join("; ")
+            ),
+        );
+    }
+    let dirs: Vec<String> = registry
+        .dirs()
+        .iter()
+        .map(|d| d.display().to_string())
+        .collect();
+    Error::new(
+        ErrorCode::NoConnect,
+        format!(
+            "no connection driver available for URI '{text}': the driver plugin {} is not installed \
+             (install the package virtkit-driver-{scheme}); searched: {}",
+            plugin_file_name(scheme),
+            if dirs.is_empty() {
+                "(no directory)".to_string()
+            } else {
+                dirs.join(", ")
+            }
+        ),
+    )
 }
 
 pub(crate) fn non_empty_xml(xml: &str) -> Result<()> {

@@ -11,6 +11,11 @@ use crate::error::{Error, Result};
 pub use virtkit_abi::{DomainInfo, MAX_HOST_CPUS, MAX_MEMORY_KIB, MAX_VCPUS, NodeInfo, VcpuInfo};
 pub use virtkit_abi::{VkDomainState as DomainState, VkVcpuState as VcpuState};
 
+/// The flags of `virDomainGetXMLDesc` that a read-only connection may not use: libvirt's
+/// `VIR_DOMAIN_XML_SECURE` (1, passwords and other secrets) and `VIR_DOMAIN_XML_MIGRATABLE` (8,
+/// which includes them).
+const XML_PRIVILEGED_FLAGS: u32 = 1 | 8;
+
 /// Memory sizes the API passes on: not zero, and within what a definition can hold.
 fn check_memory(kib: u64) -> Result<()> {
     if kib == 0 {
@@ -148,8 +153,13 @@ impl Domain {
             .call::<slots::DomainGetInfo>((&self.ident(),))
             .map(DomainInfo::from_raw)
     }
-    /// The XML description.
+    /// The XML description. On a read-only connection the flags that reveal secrets
+    /// (`VIR_DOMAIN_XML_SECURE`, and `VIR_DOMAIN_XML_MIGRATABLE`, which implies it) are refused
+    /// with `OPERATION_DENIED` before any driver code runs, as libvirt refuses them.
     pub fn xml_desc(&self, flags: u32) -> Result<String> {
+        if self.conn.is_read_only() && flags & XML_PRIVILEGED_FLAGS != 0 {
+            return Err(Error::denied("virDomainGetXMLDesc with secure flag"));
+        }
         self.conn
             .call::<slots::DomainGetXmlDesc>((&self.ident(), flags))
     }

@@ -44,11 +44,15 @@ impl Error {
         )
     }
 
-    pub(crate) fn read_only(op: Op) -> Error {
+    /// libvirt's `OPERATION_DENIED` with its "operation forbidden: " prefix.
+    pub(crate) fn denied(what: &str) -> Error {
         Error::new(
             ErrorCode::OperationDenied,
-            ErrorCode::OperationDenied
-                .message_with(&format!("read only access prevents {}", op.info().api)),
+            ErrorCode::OperationDenied.message_with(what),
         )
+    }
+
+    pub(crate) fn read_only(op: Op) -> Error {
+        Error::denied(&format!("read only access prevents {}", op.info().api))
     }
 }

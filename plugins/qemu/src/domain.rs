@@ -251,7 +251,7 @@ fn parse_save_header(head: &[u8]) -> Option<SaveHeader> {
 
 /// Where a save image's migration stream starts, and the definition it holds. Only a regular
 /// file is opened, and the header is bounded before anything is allocated for it.
-fn read_save_header(path: &Path) -> Result<(u64, DomainDef)> {
+pub(crate) fn read_save_header(path: &Path) -> Result<(u64, DomainDef)> {
     use std::io::Read;
     let (mut f, md) = virtkit_hostio::open_regular(path).map_err(host_error)?;
     let bad = || {

@@ -39,6 +39,19 @@ pub use host::parse_cpuinfo;
 pub use paths::{Paths, ROOT_ENV, UriKind};
 pub use qmp::{Qmp, QmpError};
 
+/// Entry points for the fuzz targets in `fuzz/` (parsers of outside input that are otherwise
+/// reached only through a path that starts QEMU). Not an API.
+#[doc(hidden)]
+pub mod fuzzing {
+    /// Reads a save image's header exactly as `restore` does, and stops there: the offset of the
+    /// migration stream and the name of the domain it holds.
+    pub fn read_save_header(path: &std::path::Path) -> Result<(u64, String), String> {
+        crate::domain::read_save_header(path)
+            .map(|(offset, def)| (offset, def.name))
+            .map_err(|e| e.to_string())
+    }
+}
+
 use store::{Store, write_atomic};
 
 /// The environment variable that lets a sandboxed instance change the host's network.

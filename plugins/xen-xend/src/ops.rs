@@ -80,6 +80,16 @@ impl XendConn {
         Ok(Some(conn))
     }
 
+    /// Whether a daemon answered (false for an offline, conversions-only connection).
+    pub fn has_daemon(&self) -> bool {
+        self.client.is_some()
+    }
+
+    /// The daemon's `xend_config_format` (or the offline connection's).
+    pub fn config_version(&self) -> u32 {
+        self.config_version
+    }
+
     fn client(&self) -> Result<&Client> {
         self.client.as_ref().ok_or_else(|| {
             Error::no_support(

@@ -84,6 +84,8 @@ pub fn parse(uri: &str) -> Result<Option<Target>> {
                     }
                 })
             }
+            // The xm member's parameters (the same URI opens every member of the stack).
+            "xm_config_dir" | "xen_caps" => {}
             _ => {
                 return Err(Error::invalid_arg(format!(
                     "unknown URI parameter '{k}' for the xend member (known: offline, xend_config_format)"

@@ -1,4 +1,5 @@
 //! `drivers`: what this program can load, and from where. virtkit's own command (virsh has none).
+//! It fails (exit status 1) when it lists plugin files that were refused.
 //!
 //! The summary table is one view of [`virtkit::installed_drivers`]; further views (such as a
 //! per-operation support matrix) belong here as options of their own, each a function from the
@@ -6,7 +7,7 @@
 
 use virtkit::DriverSummary;
 
-use super::{CmdResult, OptDef, flag};
+use super::{CmdResult, Failure, OptDef, flag};
 use crate::ctl::Ctl;
 use crate::parse::Args;
 use crate::table::Table;
@@ -79,6 +80,12 @@ pub(super) fn drivers(ctl: &mut Ctl, args: &Args) -> CmdResult {
             s.push_str(&format!(" {r}\n"));
         }
         ctl.print(&s);
+        // Scripts must notice: a refused file is a broken installation.
+        return Err(Failure::msg(format!(
+            "{} plugin file{} refused (see above)",
+            refused.len(),
+            if refused.len() == 1 { " was" } else { "s were" }
+        )));
     }
     Ok(())
 }

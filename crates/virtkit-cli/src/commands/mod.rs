@@ -275,7 +275,11 @@ pub(crate) use virtkit::{
 /// A domain's XML as a document to query, as virsh queries it with XPath (any driver's XML:
 /// nothing beyond well-formedness is checked).
 pub(crate) fn xml_document(dom: &Domain, flags: u32) -> Result<virtkit_xml::XmlDocument, Failure> {
-    let xml = dom.xml_desc(flags)?;
+    // virsh's helper prints its own line first, then the API's error (a read-only connection
+    // asking for the secure form, say).
+    let xml = dom
+        .xml_desc(flags)
+        .map_err(|e| Failure::ctx("Failed to get domain description xml", e))?;
     virtkit_xml::XmlDocument::parse(&xml)
         .map_err(|e| Failure::msg(format!("the domain's XML cannot be read: {e}")))
 }

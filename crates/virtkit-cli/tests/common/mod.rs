@@ -57,10 +57,16 @@ fn finish(mut c: Command, stdin: Option<&str>, timeout: Duration) -> Option<Run>
     let mut child = c
         .spawn()
         .unwrap_or_else(|e| panic!("cannot run {:?}: {e}", c.get_program()));
-    if let Some(text) = stdin {
+    // Standard input is written from its own thread while the outputs drain: a large input
+    // whose answers fill the output pipes would otherwise block both sides.
+    let feeder = stdin.map(|text| {
         let mut pipe = child.stdin.take().expect("piped stdin");
-        pipe.write_all(text.as_bytes()).expect("write stdin");
-    }
+        let text = text.to_string();
+        std::thread::spawn(move || {
+            // The child may exit (quit, or a fatal error) before reading everything.
+            let _ = pipe.write_all(text.as_bytes());
+        })
+    });
     let drain = |mut r: Box<dyn Read + Send>| {
         std::thread::spawn(move || {
             let mut buf = Vec::new();
@@ -86,6 +92,9 @@ fn finish(mut c: Command, stdin: Option<&str>, timeout: Duration) -> Option<Run>
         out.join().expect("stdout reader"),
         err.join().expect("stderr reader"),
     );
+    if let Some(f) = feeder {
+        f.join().expect("stdin writer");
+    }
     status.map(|s| Run {
         stdout,
         stderr,

@@ -105,10 +105,25 @@ impl Drop for Peer {
     }
 }
 
-/// `virtkit [-r] -c URI ARGS` with only the build tree's plugins, and extra environment.
+/// A driver directory holding only the xend member (a link to the build tree's plugin, kept in
+/// the build tree): the stack "with only xen-xend installed", whatever other Xen members the
+/// build tree has.
+fn xend_only_dir() -> PathBuf {
+    let dir = build_dir().join("xend-only-drivers");
+    std::fs::create_dir_all(&dir).unwrap();
+    let link = dir.join("libvirtkit_driver_xen_xend.so");
+    match std::os::unix::fs::symlink(built("libvirtkit_driver_xen_xend.so"), &link) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(e) => panic!("{}: {e}", link.display()),
+    }
+    dir
+}
+
+/// `virtkit [-r] -c URI ARGS` with only the build tree's xend plugin, and extra environment.
 pub fn virtkit_at(uri: &str, ro: bool, args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut c = Command::new(built("virtkit"));
-    c.env("VIRTKIT_DRIVER_DIR", build_dir())
+    c.env("VIRTKIT_DRIVER_DIR", xend_only_dir())
         .env_remove("VIRTKIT_DEBUG")
         .env_remove("VIRTKIT_XEND_TIMEOUT_MS");
     for (k, v) in env {
