@@ -125,6 +125,7 @@ pub(crate) fn parse_def(xml: &str) -> Result<DomainDef> {
             ),
         ));
     }
+    argv::check_definable(&def)?;
     Ok(def)
 }
 
@@ -1632,5 +1633,23 @@ mod tests {
         assert_eq!(e.code, ErrorCode::ConfigUnsupported);
         let d = parse_def("<domain type='kqemu'><name>x</name><memory>1</memory><os><type>hvm</type></os></domain>").unwrap();
         assert_eq!(d.domain_type, "kqemu");
+    }
+
+    #[test]
+    fn xen_bus_disks_are_refused_at_define() {
+        for target in ["<target dev='xvda'/>", "<target dev='hda' bus='xen'/>"] {
+            let e = parse_def(&format!(
+                "<domain type='qemu'><name>x</name><memory>1</memory><os><type>hvm</type></os>\
+                 <devices><disk type='file' device='disk'><source file='/tmp/x.img'/>{target}</disk></devices></domain>"
+            ))
+            .unwrap_err();
+            assert_eq!(e.code, ErrorCode::ConfigUnsupported, "{target}");
+            assert!(e.message.contains("xen bus"), "{}", e.message);
+        }
+        parse_def(
+            "<domain type='qemu'><name>x</name><memory>1</memory><os><type>hvm</type></os>\
+             <devices><disk type='file' device='disk'><source file='/tmp/x.img'/><target dev='vda'/></disk></devices></domain>",
+        )
+        .unwrap();
     }
 }

@@ -194,8 +194,13 @@ impl ListFilter {
         }
     }
 
+    /// Whether a state filter is given (so every domain's state is needed).
+    fn wants_state(&self) -> bool {
+        self.state_running || self.state_paused || self.state_shutoff || self.state_other
+    }
+
     /// Whether `dom` passes the persistence, state, autostart and managed-save filters.
-    fn keeps(&self, dom: &Domain) -> Result<bool, Failure> {
+    fn keeps(&self, dom: &Domain, state: Option<&StateAnswer>) -> Result<bool, Failure> {
         if self.persistent || self.transient {
             let p = dom
                 .is_persistent()
@@ -204,10 +209,11 @@ impl ListFilter {
                 return Ok(false);
             }
         }
-        if self.state_running || self.state_paused || self.state_shutoff || self.state_other {
-            let (s, _) = dom
-                .state()
-                .map_err(|_| Failure::msg("Failed to get domain state"))?;
+        if self.wants_state() {
+            let (s, _) = match state {
+                Some(Ok(s)) => *s,
+                _ => return Err(Failure::msg("Failed to get domain state")),
+            };
             let other = !matches!(
                 s,
                 DomainState::Running | DomainState::Paused | DomainState::Shutoff
@@ -240,6 +246,53 @@ impl ListFilter {
     }
 }
 
+/// At most this many state queries run at once.
+const STATE_WORKERS: usize = 16;
+
+/// The current state of each domain, asked of the driver at once for all of them: running
+/// guests are queried concurrently (for a driver such as qemu each query is a round trip to a
+/// monitor), so listing many guests costs about one round trip per `STATE_WORKERS` guests. Nothing
+/// is cached: every state is the driver's answer of this call. Drivers the loader serialises
+/// just answer one at a time.
+/// A domain's state and reason, or why it could not be had.
+type StateAnswer = virtkit::Result<(DomainState, i32)>;
+
+fn states_of(doms: &[Domain]) -> Vec<StateAnswer> {
+    let workers = doms.len().min(STATE_WORKERS);
+    if workers <= 1 {
+        return doms.iter().map(Domain::state).collect();
+    }
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let mut out: Vec<Option<StateAnswer>> = (0..doms.len()).map(|_| None).collect();
+    let parts: Vec<Vec<(usize, StateAnswer)>> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..workers)
+            .map(|_| {
+                s.spawn(|| {
+                    let mut got = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some(d) = doms.get(i) else { break };
+                        got.push((i, d.state()));
+                    }
+                    got
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_default())
+            .collect()
+    });
+    for (i, r) in parts.into_iter().flatten() {
+        out[i] = Some(r);
+    }
+    // A worker that panicked left its domains unanswered: ask again, in this thread.
+    out.into_iter()
+        .zip(doms)
+        .map(|(r, d)| r.unwrap_or_else(|| d.state()))
+        .collect()
+}
+
 /// The domains `list` shows: active ones by id, then inactive ones by name (ASCII
 /// case-insensitive), as virsh sorts them.
 fn collect_domains(ctl: &mut Ctl, filter: &ListFilter) -> Result<Vec<Domain>, Failure> {
@@ -264,9 +317,14 @@ fn collect_domains(ctl: &mut Ctl, filter: &ListFilter) -> Result<Vec<Domain>, Fa
                 .filter_map(|n| conn.lookup_domain_by_name(n).ok()),
         );
     }
+    let states = if filter.wants_state() {
+        states_of(&doms).into_iter().map(Some).collect()
+    } else {
+        vec![None; doms.len()]
+    };
     let mut kept = Vec::new();
-    for d in doms {
-        if filter.keeps(&d)? {
+    for (d, st) in doms.into_iter().zip(states) {
+        if filter.keeps(&d, st.as_ref())? {
             kept.push(d);
         }
     }
@@ -305,10 +363,11 @@ pub(super) fn list(ctl: &mut Ctl, args: &Args) -> CmdResult {
     let managed = args.flag("managed-save");
     if opt_table {
         let mut t = Table::new(&["Id", "Name", "State"]);
-        for d in &doms {
+        let states = states_of(&doms);
+        for (d, st) in doms.iter().zip(states) {
             let id = d.id();
             // A domain may disappear between the listing and this call: skip it, as virsh does.
-            let Ok((state, _)) = d.state() else { continue };
+            let Ok((state, _)) = st else { continue };
             let state = if managed
                 && state == DomainState::Shutoff
                 && d.has_managed_save_image().unwrap_or(false)
