@@ -55,9 +55,7 @@ fn bash_complete(bash: &std::path::Path, words: &[&str]) -> Vec<String> {
 
 #[test]
 fn bash_completes_through_virtkit_complete() {
-    let Some(bash) = tool_or_skip(&virtkit_test_support::BASH) else {
-        return;
-    };
+    let bash = virtkit_test_support::require!(virtkit_test_support::BASH);
     assert_eq!(
         bash_complete(
             &bash,
@@ -98,9 +96,7 @@ fn bash_completes_through_virtkit_complete() {
 
 #[test]
 fn fish_completes_through_virtkit_complete() {
-    let Some(fish) = tool_or_skip(&virtkit_test_support::FISH) else {
-        return;
-    };
+    let fish = virtkit_test_support::require!(virtkit_test_support::FISH);
     let run = |line: &str| -> Vec<String> {
         let program = format!(
             "source '{}'; complete -C '{line}'",
@@ -132,9 +128,7 @@ fn fish_completes_through_virtkit_complete() {
 
 #[test]
 fn zsh_script_is_valid_zsh() {
-    let Some(zsh) = tool_or_skip(&virtkit_test_support::ZSH) else {
-        return;
-    };
+    let zsh = virtkit_test_support::require!(virtkit_test_support::ZSH);
     let out = Command::new(zsh)
         .arg("-n")
         .arg(script("_virtkit"))

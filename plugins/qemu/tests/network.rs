@@ -81,7 +81,7 @@ fn host_net(sb: &Sandbox) -> Connect {
 }
 
 /// Starts `n`; says why and returns `false` when this host does not allow creating bridges
-/// (a failure instead with `VIRTKIT_REQUIRE_HOSTNET=1`).
+/// (a failure instead under `CI` or with `VIRTKIT_REQUIRE_HOSTNET=1`).
 fn start_or_skip(n: &virtkit::Network) -> bool {
     match n.create() {
         Ok(()) => true,

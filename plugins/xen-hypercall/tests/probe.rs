@@ -9,24 +9,16 @@ use std::process::Command;
 
 use virtkit_xen_hypercall_driver::layout::v4_17;
 
-fn skip(why: &str) -> bool {
-    assert!(std::env::var_os("CI").is_none(), "under CI: {why}");
-    eprintln!("skipped: {why}");
-    true
-}
-
 #[test]
 fn layouts_match_xen_4_17_headers() {
-    if !Path::new("/usr/include/xen/sysctl.h").exists()
-        && skip(
+    if !Path::new("/usr/include/xen/sysctl.h").exists() {
+        virtkit_test_support::skip_host(
+            "XEN_HEADERS",
             "no Xen headers (/usr/include/xen/sysctl.h); scripts/install-test-deps.sh installs libxen-dev",
-        )
-    {
+        );
         return;
     }
-    if Command::new("cc").arg("--version").output().is_err() && skip("no C compiler (cc)") {
-        return;
-    }
+    let cc = virtkit_test_support::require!(virtkit_test_support::CC);
     let mut c = String::from(
         "#include <stdio.h>\n#include <stddef.h>\n#include <stdint.h>\n#include <xen/xen.h>\n\
          #include <xen/sched.h>\n#include <xen/domctl.h>\n#include <xen/sysctl.h>\nint main(void) {\n",
@@ -64,16 +56,16 @@ fn layouts_match_xen_4_17_headers() {
     let src = dir.path().join("probe.c");
     let exe = dir.path().join("probe");
     std::fs::write(&src, &c).unwrap();
-    let cc = Command::new("cc")
+    let built = Command::new(&cc)
         .args(["-D__XEN_TOOLS__", "-o"])
         .arg(&exe)
         .arg(&src)
         .output()
         .unwrap();
     assert!(
-        cc.status.success(),
+        built.status.success(),
         "the probe does not compile:\n{}\n{c}",
-        String::from_utf8_lossy(&cc.stderr)
+        String::from_utf8_lossy(&built.stderr)
     );
     let out = Command::new(&exe).output().unwrap();
     assert!(out.status.success());

@@ -193,10 +193,3 @@ pub const NETWORK_XML: &str = "<network>
   <ip address='192.168.5.1' netmask='255.255.255.0'/>
 </network>
 ";
-
-/// The external tool a test runs, or `None` after saying why the test is skipped (a failure
-/// when `CI` or `VIRTKIT_REQUIRE_<TOOL>` is set).
-#[track_caller]
-pub fn tool_or_skip(tool: &virtkit_test_support::Tool) -> Option<PathBuf> {
-    virtkit_test_support::find(tool)
-}
