@@ -123,7 +123,7 @@ fn seed(target: &str) -> Result<PathBuf> {
             )
             .map_err(io)?;
         }
-        "conf" => {
+        "parse_conf" => {
             copy_matching(&shared, &corpus, &["cfg", "conf"]).map_err(io)?;
         }
         // The Xen conversions: xend S-expressions (and the crate's malformed ones) for the
