@@ -2,12 +2,14 @@
 //! looked up, and the cost of one call at each layer between a program and the driver.
 
 use std::hint::black_box;
-use std::path::Path;
 use std::time::Instant;
 
 use virtkit::{Connect, Registry};
 
+use crate::peer;
+use crate::report::Row;
 use crate::stats::{self, Summary};
+use crate::{Run, min_ratio, progress};
 
 /// The domain every benchmark defines: libvirt's test domain (the test driver's data file, the
 /// one copy in the tree) with its name, UUID and disk made per domain (`@NAME@`, `@UUID@`) and
@@ -160,103 +162,111 @@ pub fn virtkit_domains(
     Ok(out)
 }
 
-/// Nanoseconds per call of `f`, `iters` calls per sample, `reps` samples.
-fn per_call(iters: u64, reps: usize, mut f: impl FnMut()) -> Summary {
-    let mut v = Vec::with_capacity(reps);
-    for _ in 0..reps {
-        let t = Instant::now();
-        for _ in 0..iters {
-            f();
+impl Run<'_> {
+    /// The `api` group: define, list and look up N domains through the public API vs libvirt's
+    /// test driver through its Python bindings.
+    pub(crate) fn api(&mut self) {
+        const G: &str =
+            "API on the test driver (plugin) vs libvirt's test driver (Python bindings)";
+        if let Err(e) = self.test_plugin() {
+            self.skip(format!("API benchmarks: {e}"));
+            return;
         }
-        v.push(stats::ns(t.elapsed()) / iters as f64);
+        let registry = self.registry();
+        for n in self.s.domain_counts.clone() {
+            progress(&format!("API: define, list, lookup with {n} domains"));
+            let w = Workload::new(n);
+            let v = virtkit_domains(&registry, &w, self.s.domain_reps, self.s.list_reps);
+            let p = match &self.peer {
+                Ok(peer) => peer
+                    .run(&w.peer_request(self.s.domain_reps, self.s.list_reps))
+                    .map(|j| DomainTimes {
+                        define: peer::samples(&j, "define"),
+                        list: peer::samples(&j, "list"),
+                        lookup_name: peer::samples(&j, "lookup_name"),
+                        lookup_uuid: peer::samples(&j, "lookup_uuid"),
+                    }),
+                Err(e) => Err(e.clone()),
+            };
+            let v = match v {
+                Ok(v) => Some(v),
+                Err(e) => {
+                    self.skip(format!("virtkit API with {n} domains: {e}"));
+                    None
+                }
+            };
+            let p = match p {
+                Ok(p) => Some(p),
+                Err(e) => {
+                    self.skip(format!("libvirt peer with {n} domains: {e}"));
+                    None
+                }
+            };
+            let k = if n >= 1000 && n % 1000 == 0 {
+                format!("{}k", n / 1000)
+            } else {
+                n.to_string()
+            };
+            type Pick = fn(&DomainTimes) -> &Vec<f64>;
+            let pick =
+                |t: &Option<DomainTimes>, f: Pick| t.as_ref().and_then(|t| Summary::of(f(t)));
+            let row = |name: String, f: Pick, per_op: bool| -> Row {
+                let (a, b) = (pick(&v, f), pick(&p, f));
+                let cell = |s: &Option<Summary>| match s {
+                    Some(s) if per_op => format!("{}/op", stats::time(s.min)),
+                    Some(s) => stats::time(s.min),
+                    None => "skipped".into(),
+                };
+                Row::info(
+                    G,
+                    name,
+                    cell(&a),
+                    cell(&b),
+                    a.as_ref()
+                        .zip(b.as_ref())
+                        .and_then(|(a, b)| min_ratio(a, b)),
+                )
+            };
+            let define = row(format!("define {k} domains"), |t| &t.define, true)
+                .ratio_target(0.1, "≥ 10× throughput (≤ 0.1×)");
+            let list = row(
+                format!("list all of {k} (ids + defined names)"),
+                |t| &t.list,
+                false,
+            );
+            let list = if n >= 10_000 {
+                list.ratio_target(0.1, "≤ 0.1×")
+            } else {
+                list
+            };
+            let by_name = row(
+                format!("lookup by name among {k}"),
+                |t| &t.lookup_name,
+                true,
+            );
+            let by_uuid = row(
+                format!("lookup by UUID among {k}"),
+                |t| &t.lookup_uuid,
+                true,
+            );
+            let lookup_target = |r: Row, f: Pick| -> Row {
+                match pick(&v, f) {
+                    Some(s) => r.absolute_target(s.min <= 500.0, "≤ 0.5 µs"),
+                    None => r,
+                }
+            };
+            let by_name = lookup_target(by_name, |t| &t.lookup_name);
+            let by_uuid = lookup_target(by_uuid, |t| &t.lookup_uuid);
+            self.rows.extend([define, list, by_name, by_uuid]);
+        }
+        self.notes.push(format!(
+            "API rows: min over {} fresh node(s) per size (list: min of {} calls per node); lookups \
+             visit every domain in the same shuffled order on both sides; libvirt's figures are \
+             timed inside Python and so include the bindings' own cost per call (see `calls`).",
+            self.s.domain_reps,
+            self.s.list_reps * self.s.domain_reps
+        ));
     }
-    Summary::of(&v).expect("reps > 0")
-}
-
-/// Time per call of one operation at each layer.
-pub struct CallCosts {
-    pub op: &'static str,
-    /// The driver's Rust function, called directly (the compiler may inline it).
-    pub direct: Summary,
-    /// The same function through an opaque function pointer (an indirect call, no inlining).
-    pub direct_indirect: Summary,
-    /// The plugin's C table slot (the SDK's `extern "C"` shim: argument checks, `catch_unwind`,
-    /// result written for the host).
-    pub slot: Summary,
-    /// `virtkit_loader::DriverConn` (host shim: error sink, slot check, result conversion).
-    pub loader: Summary,
-    /// `virtkit::Connect` (read-only check, driver stack dispatch).
-    pub api: Summary,
-}
-
-/// Measures `get_version` (no driver state touched) and `num_of_domains` (takes the node lock)
-/// at every layer, on the plugin at `plugin`.
-pub fn call_costs(plugin: &Path, iters: u64, reps: usize) -> Result<Vec<CallCosts>, String> {
-    use virtkit_driver::Driver as _;
-    use virtkit_test_driver::TestDriver;
-
-    let canonical = plugin
-        .canonicalize()
-        .map_err(|e| format!("{}: {e}", plugin.display()))?;
-    let driver = Registry::load_file(&canonical).map_err(|e| e.to_string())?;
-    let dconn = match driver.open("test:///default", 0) {
-        Ok(virtkit_loader::Opened::Conn(c)) => c,
-        Ok(virtkit_loader::Opened::Declined) => return Err("the test plugin declined".into()),
-        Err(e) => return Err(e.to_string()),
-    };
-    // The bare slot call, with no host-side shim (the loader holds the `unsafe`).
-    let raw = virtkit_loader::RawConn::open(&driver, "test:///default")?;
-    let registry = Registry::with_files(vec![canonical.clone()]);
-    let api =
-        Connect::open_with(Some("test:///default"), false, &registry).map_err(|e| e.to_string())?;
-    // The statically linked copy of the driver logic (its own node, separate from the plugin's).
-    let direct = TestDriver::open("test:///default", false)
-        .map_err(|e| e.message.clone())?
-        .ok_or("the test driver declined")?;
-    let ops = <TestDriver as virtkit_driver::Driver>::OPS;
-    let version = ops.get_version.ok_or("no get_version")?;
-    let count = ops.num_of_domains.ok_or("no num_of_domains")?;
-
-    let mut out = Vec::new();
-    let v_opaque = black_box(version);
-    out.push(CallCosts {
-        op: "get_version",
-        direct: per_call(iters, reps, || {
-            let _ = black_box(version(black_box(&direct)));
-        }),
-        direct_indirect: per_call(iters, reps, || {
-            let _ = black_box(v_opaque(black_box(&direct)));
-        }),
-        slot: per_call(iters, reps, || {
-            black_box(raw.get_version());
-        }),
-        loader: per_call(iters, reps, || {
-            let _ = black_box(dconn.get_version());
-        }),
-        api: per_call(iters, reps, || {
-            let _ = black_box(api.version());
-        }),
-    });
-    let c_opaque = black_box(count);
-    out.push(CallCosts {
-        op: "num_of_domains",
-        direct: per_call(iters, reps, || {
-            let _ = black_box(count(black_box(&direct)));
-        }),
-        direct_indirect: per_call(iters, reps, || {
-            let _ = black_box(c_opaque(black_box(&direct)));
-        }),
-        slot: per_call(iters, reps, || {
-            black_box(raw.num_of_domains());
-        }),
-        loader: per_call(iters, reps, || {
-            let _ = black_box(dconn.num_of_domains());
-        }),
-        api: per_call(iters, reps, || {
-            let _ = black_box(api.num_of_domains());
-        }),
-    });
-    Ok(out)
 }
 
 #[cfg(test)]

@@ -7,7 +7,9 @@ use std::time::Instant;
 
 use virtkit::Registry;
 
+use crate::report::Row;
 use crate::stats::{self, Summary};
+use crate::{Run, min_median_time, min_ratio, progress};
 
 /// The installed plugin files in `dir`.
 pub fn installed(dir: &Path) -> Vec<PathBuf> {
@@ -108,5 +110,59 @@ pub fn load_main(args: &[String]) -> i32 {
             eprintln!("refused: {e}");
             1
         }
+    }
+}
+
+impl Run<'_> {
+    /// The `plugins` group: the load of each installed plugin in a fresh process, beside the C
+    /// example plugin's.
+    pub(crate) fn plugins(&mut self) {
+        const G: &str =
+            "plugin load in a fresh process (dlopen + ELF check + handshake + validation)";
+        progress("plugin load");
+        let files = installed(&self.o.release);
+        if files.is_empty() {
+            self.skip(format!(
+                "plugin load: no libvirtkit_driver_*.so in {}",
+                self.o.release.display()
+            ));
+            return;
+        }
+        let reference = build_c_reference(&self.o.root, self.tmp.path())
+            .and_then(|so| load_times(&so, self.s.load_runs));
+        let peer_cell = match &reference {
+            Ok(s) => format!("{} (C example plugin)", min_median_time(s)),
+            Err(e) => {
+                self.notes
+                    .push(format!("plugin load: no C reference plugin: {e}"));
+                "—".into()
+            }
+        };
+        for f in files {
+            let name = f
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            match load_times(&f, self.s.load_runs) {
+                Ok(s) => {
+                    let size = std::fs::metadata(&f).map(|m| m.len()).unwrap_or(0);
+                    self.rows.push(Row::info(
+                        G,
+                        format!("{name} ({:.1} MB file)", size as f64 / 1e6),
+                        min_median_time(&s),
+                        peer_cell.clone(),
+                        reference.as_ref().ok().and_then(|r| min_ratio(&s, r)),
+                    ))
+                }
+                Err(e) => self.skip(format!("load {name}: {e}")),
+            }
+        }
+        self.notes.push(format!(
+            "Plugin load rows: {} fresh processes per plugin, each timing one \
+             `Registry::load_file`; the peer column is the repository's C example driver \
+             (examples/out-of-tree-c/toy.c) built at run time and loaded the same way: the floor \
+             of dlopen + validation on this machine.",
+            self.s.load_runs
+        ));
     }
 }

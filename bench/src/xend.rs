@@ -15,7 +15,9 @@ use std::time::{Duration, Instant};
 
 use virtkit::{Connect, Registry};
 
+use crate::report::Row;
 use crate::stats::{self, Summary};
+use crate::{Run, min_median_time, min_ratio, progress};
 
 /// What was measured, in nanoseconds.
 pub struct XendTimes {
@@ -172,4 +174,76 @@ pub fn measure(
         one_call: s(&one)?,
         bare: s(&bare)?,
     })
+}
+
+impl Run<'_> {
+    /// The `xend` group: the xen-xend member against its peer, beside a bare HTTP request.
+    pub(crate) fn xend(&mut self) {
+        const G: &str = "xend: xen-xend member vs a bare HTTP request, peer `virtkit-xend-peer`";
+        let populate = 1000;
+        progress("xend: list and dominfo of 1000 domains, one call beside a bare request");
+        let dir = match tempfile::Builder::new()
+            .prefix("vkb-xend-")
+            .tempdir_in("/tmp")
+        {
+            Ok(d) => d,
+            Err(e) => {
+                self.skip(format!("xend: cannot make a temporary directory: {e}"));
+                return;
+            }
+        };
+        let (reps, calls) = if self.o.quick { (3, 300) } else { (10, 3000) };
+        let t = match measure(
+            &self.o.release,
+            &self.o.corpus,
+            dir.path(),
+            populate,
+            reps,
+            calls,
+        ) {
+            Ok(t) => t,
+            Err(e) => {
+                self.skip(format!("xend: {e}"));
+                return;
+            }
+        };
+        let n = t.domains;
+        self.rows.push(Row::info(
+            G,
+            format!("list --all of {n} domains (API: ids + defined names)"),
+            min_median_time(&t.list_all),
+            "—",
+            None,
+        ));
+        self.rows.push(Row::info(
+            G,
+            format!("list --all + dominfo (lookup + info) of each of {n} domains (API)"),
+            min_median_time(&t.list_and_info),
+            "—",
+            None,
+        ));
+        self.rows.push(Row::info(
+            G,
+            format!("`virtkit -c SOCKET list --all` of {n} domains, whole process"),
+            min_median_time(&t.cli_list),
+            "—",
+            None,
+        ));
+        self.rows.push(
+            Row::info(
+                G,
+                format!(
+                    "one virDomainGetInfo vs a bare GET of the same domain, {calls} interleaved"
+                ),
+                min_median_time(&t.one_call),
+                min_median_time(&t.bare),
+                min_ratio(&t.one_call, &t.bare),
+            )
+            .ratio_target(1.5, "≤ 1.5×"),
+        );
+        self.notes.push(
+            "xend rows: the release xen-xend plugin through the public API against `virtkit-xend-peer` (a separate process serving xend's protocol on a unix socket), seeded with the corpus's xend outputs plus 1000 copies. The bare request connects, sends the same GET and reads the whole reply; the driver also parses the S-expression and answers through the loader. No real xend exists on these machines, so the peer is the only server."
+                .into(),
+        );
+    }
 }

@@ -13,7 +13,9 @@ use std::time::{Duration, Instant};
 
 use virtkit::{Connect, Registry};
 
+use crate::report::Row;
 use crate::stats::{self, Summary};
+use crate::{Run, min_median_time, min_ratio, progress};
 
 /// Per-lookup times, in nanoseconds.
 pub struct LookupTimes {
@@ -197,5 +199,66 @@ pub fn child_main(args: &[String]) -> i32 {
             eprintln!("virtkit-bench __xenlookups: {e}");
             1
         }
+    }
+}
+
+impl Run<'_> {
+    /// The `xenlookup` group: lookups by name and by id through xen-store and xen-xend.
+    pub(crate) fn xenlookup(&mut self) {
+        const G: &str = "xenlookup: xen-store vs xen-xend, lookups against their peers";
+        let domains = 1000;
+        let (picks, reps) = if self.o.quick { (10, 3) } else { (50, 10) };
+        progress(
+            "xenlookup: lookup by name and by id through xen-store and xen-xend, 1000 domains",
+        );
+        let dir = match tempfile::Builder::new()
+            .prefix("vkb-xen-")
+            .tempdir_in("/tmp")
+        {
+            Ok(d) => d,
+            Err(e) => {
+                self.skip(format!("xenlookup: cannot make a temporary directory: {e}"));
+                return;
+            }
+        };
+        let t = match measure(
+            &self.o.release,
+            &self.o.corpus,
+            dir.path(),
+            domains,
+            picks,
+            reps,
+        ) {
+            Ok(t) => t,
+            Err(e) => {
+                self.skip(format!("xenlookup: {e}"));
+                return;
+            }
+        };
+        let n = t.store_domains;
+        let xend_n = t.xend_domains.map_or("—".to_string(), |x| x.to_string());
+        for (what, store, xend) in [
+            ("by name", &t.store_name, &t.xend_name),
+            ("by id", &t.store_id, &t.xend_id),
+        ] {
+            self.rows.push(Row::info(
+                G,
+                format!(
+                    "one lookup {what} (xen-store, {n} domains) vs xen-xend ({xend_n} domains)"
+                ),
+                min_median_time(store),
+                xend.as_ref()
+                    .map_or("not built".to_string(), min_median_time),
+                xend.as_ref().and_then(|x| min_ratio(store, x)),
+            ));
+        }
+        if t.xend_name.is_none() {
+            self.skip(
+                "xenlookup: the xen-xend member or its peer is not built; xen-store measured alone",
+            );
+        }
+        self.notes.push(format!(
+            "xenlookup rows: the release xen-store and xen-xend plugins through the public API in one child process, against `virtkit-xenstore-peer --guests {domains}` and `virtkit-xend-peer --populate {domains}` (separate processes on unix sockets); {picks} domains spread over the list, {reps} rounds, time per lookup. The store answers a lookup by name by reading each `/local/domain/<id>/name` in turn, as libvirt did, so its cost grows with the number of domains; by id it reads one node."
+        ));
     }
 }

@@ -8,7 +8,10 @@ use std::time::Instant;
 use virtkit::{Connect, Registry};
 use virtkit_xml::{DomainDef, FormatOptions};
 
-use crate::stats;
+use crate::peer;
+use crate::report::Row;
+use crate::stats::{self, Summary};
+use crate::{Run, min_of, min_ratio, progress, size_label};
 
 /// One corpus document.
 pub struct Doc {
@@ -255,6 +258,243 @@ pub fn time_large_define(
         out.push(stats::ns(t.elapsed()) / mb);
     }
     Ok(out)
+}
+
+impl Run<'_> {
+    /// The `xml` group: the corpus's documents, then large documents.
+    pub(crate) fn xml(&mut self) {
+        self.xml_corpus();
+        self.xml_large();
+    }
+
+    /// XML throughput on the corpus's `<domain>` documents, beside libvirt's.
+    fn xml_corpus(&mut self) {
+        const G: &str = "XML: corpus `<domain>` documents";
+        progress("XML corpus throughput");
+        let docs = corpus_domains(&self.o.corpus);
+        if docs.is_empty() {
+            self.skip(format!(
+                "XML: no `<domain>` documents under {}",
+                self.o.corpus.display()
+            ));
+            return;
+        }
+        let rounds = self.s.xml_rounds;
+        let registry = self.registry();
+        // Who refuses what: virtkit's parser, virtkit's test driver, libvirt's test driver.
+        let lib_refused = library_refusals(&docs);
+        let drv_refused = match self.test_plugin() {
+            Ok(_) => driver_refusals(&registry, &docs),
+            Err(e) => Err(e),
+        };
+        let all: Vec<&Doc> = docs.iter().collect();
+        let peer_refused: Result<Vec<Option<String>>, String> = match &self.peer {
+            Ok(p) => p.run(&peer_request(&all, 0)).map(|j| {
+                let refused: Vec<(String, String)> = j["refused"]
+                    .as_array()
+                    .map(|a| {
+                        a.iter()
+                            .map(|x| {
+                                (
+                                    x[0].as_str().unwrap_or("").to_string(),
+                                    x[1].as_str().unwrap_or("").to_string(),
+                                )
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                docs.iter()
+                    .map(|d| {
+                        let p = d.path.display().to_string();
+                        refused
+                            .iter()
+                            .find(|(q, _)| *q == p)
+                            .map(|(_, m)| m.clone())
+                    })
+                    .collect()
+            }),
+            Err(e) => Err(e.clone()),
+        };
+        // Every side is timed on the same documents: those that no side refuses.
+        let ok = |v: &Result<Vec<Option<String>>, String>, i: usize| {
+            v.as_ref().map(|v| v[i].is_none()).unwrap_or(true)
+        };
+        let common: Vec<&Doc> = docs
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| {
+                lib_refused[*i].is_none() && ok(&drv_refused, *i) && ok(&peer_refused, *i)
+            })
+            .map(|(_, d)| d)
+            .collect();
+        let texts: Vec<&str> = common.iter().map(|d| d.text.as_str()).collect();
+        let lib = time_library(&texts, rounds);
+        let drv = match &drv_refused {
+            Ok(_) => time_driver(&registry, &texts, rounds),
+            Err(e) => Err(e.clone()),
+        };
+        let peer = match (&self.peer, &peer_refused) {
+            (Ok(p), Ok(_)) => p.run(&peer_request(&common, rounds)).and_then(|j| {
+                if j["accepted"].as_u64() == Some(common.len() as u64) {
+                    Ok(peer::samples(&j, "per_doc"))
+                } else {
+                    Err(format!(
+                        "libvirt refused {} documents it accepted before",
+                        j["refused"]
+                    ))
+                }
+            }),
+            (Err(e), _) | (_, Err(e)) => Err(e.clone()),
+        };
+        let per_doc = |s: &Summary| {
+            format!(
+                "{}/doc ({} docs/s)",
+                stats::time(s.min),
+                stats::rate(1e9 / s.min)
+                    .trim_end_matches(" /s")
+                    .trim_end_matches("/s")
+            )
+        };
+        let summary = |r: &Result<Vec<f64>, String>| r.as_ref().ok().and_then(|v| Summary::of(v));
+        let (lib_s, drv_s, peer_s) = (summary(&lib), summary(&drv), summary(&peer));
+        for (what, r) in [
+            ("virtkit parse + format", &lib),
+            ("virtkit test driver", &drv),
+            ("libvirt", &peer),
+        ] {
+            if let Err(e) = r {
+                self.skip(format!("XML, {what}: {e}"));
+            }
+        }
+        let cell =
+            |s: &Option<Summary>| s.as_ref().map(per_doc).unwrap_or_else(|| "skipped".into());
+        let n = common.len();
+        self.rows.push(Row::info(
+            G,
+            format!("parse + format ({n} docs) vs libvirt define + dumpxml + undefine"),
+            cell(&lib_s),
+            cell(&peer_s),
+            lib_s
+                .as_ref()
+                .zip(peer_s.as_ref())
+                .and_then(|(a, b)| min_ratio(a, b)),
+        ));
+        match time_parse_and_format(&texts, rounds) {
+            Ok((p, f)) => {
+                for (what, v) in [("parse alone", p), ("format alone", f)] {
+                    if let Some(s) = Summary::of(&v) {
+                        self.rows.push(Row::info(
+                            G,
+                            format!("{what} ({n} docs)"),
+                            per_doc(&s),
+                            "—",
+                            None,
+                        ));
+                    }
+                }
+            }
+            Err(e) => self.skip(format!("XML parse/format split: {e}")),
+        }
+        self.rows.push(Row::info(
+            G,
+            format!("define + dumpxml + undefine on the test driver ({n} docs), both sides"),
+            cell(&drv_s),
+            cell(&peer_s),
+            drv_s
+                .as_ref()
+                .zip(peer_s.as_ref())
+                .and_then(|(a, b)| min_ratio(a, b)),
+        ));
+        let rel = |p: &Path| {
+            p.strip_prefix(&self.o.corpus)
+                .unwrap_or(p)
+                .display()
+                .to_string()
+        };
+        let describe = |v: &[Option<String>]| -> String {
+            let r: Vec<String> = docs
+                .iter()
+                .zip(v)
+                .filter_map(|(d, m)| m.as_ref().map(|m| format!("`{}` ({m})", rel(&d.path))))
+                .collect();
+            if r.is_empty() {
+                "0".into()
+            } else {
+                format!("{}: {}", r.len(), r.join("; "))
+            }
+        };
+        let mut note = format!(
+            "XML: {} `<domain>` documents in the corpus, {n} timed on every side (min per-document \
+             time over {rounds} rounds); virtkit's parser refused {}",
+            docs.len(),
+            describe(&lib_refused)
+        );
+        if let Ok(v) = &drv_refused {
+            note.push_str(&format!("; virtkit's test driver refused {}", describe(v)));
+        }
+        if let Ok(v) = &peer_refused {
+            note.push_str(&format!("; libvirt refused {}", describe(v)));
+        }
+        self.notes.push(note);
+    }
+
+    /// Time per MB of documents of 1 KB to 10 MB made of one repeated part: flat when parsing
+    /// and validating are linear. The ratio column is the largest growth of the time per MB
+    /// from one size to the next (10× larger): a quadratic pass makes every such step about 10×;
+    /// linear work grows only where the document's tree outgrows the CPU caches.
+    fn xml_large(&mut self) {
+        const G: &str = "XML: large documents, time per MB from 1 KB to 10 MB";
+        progress("XML large documents");
+        let rounds = if self.o.quick { 1 } else { 3 };
+        let registry = self.registry();
+        let driver = self.test_plugin();
+        if let Err(e) = &driver {
+            self.skip(format!("XML large documents through the test driver: {e}"));
+        }
+        for kind in LARGE_KINDS {
+            let docs: Vec<String> = LARGE_SIZES.iter().map(|&n| large_domain(kind, n)).collect();
+            let mut lines: Vec<(&str, Result<Vec<f64>, String>)> = vec![(
+                "parse + validate",
+                docs.iter()
+                    .map(|d| time_large_parse(d, rounds).map(|v| min_of(&v)))
+                    .collect(),
+            )];
+            if driver.is_ok() {
+                lines.push((
+                    "define + undefine, test driver",
+                    docs.iter()
+                        .map(|d| time_large_define(&registry, d, rounds).map(|v| min_of(&v)))
+                        .collect(),
+                ));
+            }
+            for (what, per_mb) in lines {
+                match per_mb {
+                    Ok(v) => {
+                        let cells: Vec<String> = LARGE_SIZES
+                            .iter()
+                            .zip(&v)
+                            .map(|(n, t)| format!("{}: {}", size_label(*n), stats::time(*t)))
+                            .collect();
+                        let spread = v
+                            .windows(2)
+                            .map(|w| w[1] / w[0])
+                            .fold(None, |m: Option<f64>, r| Some(m.map_or(r, |m| m.max(r))));
+                        self.rows.push(
+                            Row::info(
+                                G,
+                                format!("{kind}: {what} (time per MB)"),
+                                cells.join(" · "),
+                                "—",
+                                spread,
+                            )
+                            .ratio_target(5.0, "largest 10× step ≤ 5 (n²: 10)"),
+                        );
+                    }
+                    Err(e) => self.skip(format!("XML large {kind}, {what}: {e}")),
+                }
+            }
+        }
+    }
 }
 
 #[cfg(test)]
