@@ -240,20 +240,7 @@ impl Devices {
             }
             _ => {}
         }
-        match device {
-            Device::Disk(d) => self.disks.push(d),
-            Device::Controller(c) => self.controllers.push(c),
-            Device::Filesystem(f) => self.filesystems.push(f),
-            Device::Interface(i) => self.interfaces.push(i),
-            Device::Serial(c) => self.serials.push(c),
-            Device::Parallel(c) => self.parallels.push(c),
-            Device::Console(c) => self.consoles.push(c),
-            Device::Input(i) => self.inputs.push(i),
-            Device::Graphics(g) => self.graphics.push(g),
-            Device::Sound(s) => self.sounds.push(s),
-            Device::Video(v) => self.videos.push(v),
-            Device::Hostdev(h) => self.hostdevs.push(h),
-        }
+        self.attach_parsed(device);
         Ok(())
     }
 
