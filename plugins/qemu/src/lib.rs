@@ -227,6 +227,7 @@ const OPS: Ops<QemuConn> = Ops {
     node_get_security_model: Some(security_model),
     domain_get_security_label: Some(domain::security_label),
     domain_get_state: Some(domain::get_state),
+    domain_get_messages: Some(domain::get_messages),
     domain_xml_to_native: Some(domain::xml_to_native),
     network_is_active: Some(network::is_active),
     network_is_persistent: Some(network::is_persistent),

@@ -4,8 +4,8 @@ use uuid::Uuid;
 use virtkit_driver::{
     Affect, DomainIdent, DomainInfo, DomainRef, DomainState, Error, ErrorCode, NetworkIdent,
     NetworkRef, NodeInfo, Ops, Result, Taints, VK_DOMAIN_AFFECT_CONFIG, VK_DOMAIN_AFFECT_LIVE,
-    VK_DOMAIN_MEM_MAXIMUM, VK_DOMAIN_XML_INACTIVE, VK_DOMAIN_XML_SECURE, VcpuInfo, VcpuState,
-    check_flags,
+    VK_DOMAIN_MEM_MAXIMUM, VK_DOMAIN_MESSAGE_DEPRECATION, VK_DOMAIN_MESSAGE_TAINTING,
+    VK_DOMAIN_XML_INACTIVE, VK_DOMAIN_XML_SECURE, VcpuInfo, VcpuState, check_flags,
 };
 use virtkit_xml::{
     Capabilities, CapsDomain, CapsGuest, CapsGuestArch, CapsGuestFeature, CapsHost, CapsHostCpu,
@@ -866,10 +866,16 @@ fn get_messages(
     flags: u32,
     out: &mut dyn FnMut(&str),
 ) -> Result<()> {
+    const FUNCTION: &str = "testDomainGetMessages";
+    check_flags(
+        flags,
+        VK_DOMAIN_MESSAGE_DEPRECATION | VK_DOMAIN_MESSAGE_TAINTING,
+        FUNCTION,
+    )?;
     let node = c.lock();
     let d = &node.domains[dom_index(&node, r)?];
     d.taints
-        .messages(flags, "testDomainGetMessages")?
+        .messages(flags, FUNCTION)?
         .iter()
         .for_each(|m| out(m));
     Ok(())
