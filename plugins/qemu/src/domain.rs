@@ -519,6 +519,7 @@ impl QemuConn {
         }
         self.store.clear_runtime(&name, None);
         let id = self.store.alloc_id()?;
+        let deprecated = emulator::deprecated_machines(&emulator).unwrap_or_default();
         let ctx = ArgvContext {
             emulator,
             qmp_socket: Some(sock.clone()),
@@ -531,7 +532,7 @@ impl QemuConn {
         };
         let cmd = argv::build_command(&def, &ctx)?;
         def.id = Some(id);
-        let taints = check_taint(&def, self.privileged);
+        let taints = check_taint(&def, self.privileged, &deprecated);
         let mut state = RunState {
             name: name.clone(),
             uuid: def.uuid,
@@ -748,19 +749,32 @@ impl QemuConn {
 }
 
 /// libvirt 9.0's QEMU taint rules (`qemuDomainObjCheckTaint`) for what virtkit's guests can
-/// have: QEMU running as root (virtkit runs it as the user that starts it), a `<script>` on an
-/// interface, a CD-ROM backed by a host block device. (The rest need `qemu:commandline`, a
-/// `<cpu>`, a device tree blob, `rawio`, hook scripts or monitor passthrough, none of which
-/// virtkit has.)
-pub(crate) fn check_taint(def: &DomainDef, privileged: bool) -> Taints {
+/// have: QEMU running as root (virtkit runs it as the user that starts it), a machine type the
+/// emulator marks deprecated (`deprecated`, with libvirt's deprecation message), a `<script>` on
+/// an interface, a block CD-ROM whose source is a host CD-ROM drive. (The rest need
+/// `qemu:commandline`, a `<cpu>`, a device tree blob, `rawio`, hook scripts or monitor
+/// passthrough, none of which virtkit has.)
+pub(crate) fn check_taint(def: &DomainDef, privileged: bool, deprecated: &[String]) -> Taints {
     let mut t = Taints::new();
     if privileged {
         t.taint(Taint::HighPrivileges);
     }
+    if let Some(m) = def
+        .os
+        .machine
+        .as_deref()
+        .filter(|m| deprecated.iter().any(|d| d == m))
+    {
+        t.taint(Taint::DeprecatedConfig);
+        t.deprecate(format!("machine type '{m}'"));
+    }
     for disk in &def.devices.disks {
         if disk.device == DiskDevice::Cdrom
             && disk.disk_type == DiskType::Block
-            && disk.source.as_deref().is_some_and(|s| !s.is_empty())
+            && disk
+                .source
+                .as_deref()
+                .is_some_and(|s| !s.is_empty() && host::is_cdrom_drive(Path::new(s)))
         {
             t.taint(Taint::CdromPassthrough);
         }
@@ -1602,8 +1616,9 @@ mod tests {
     /// be started in a sandbox: an interface script needs a host tap).
     #[test]
     fn taints_follow_libvirts_qemu_rules() {
+        let deprecated = ["pc-i440fx-7.0".to_string()];
         let msgs = |xml: &str, privileged: bool| {
-            check_taint(&DomainDef::parse(xml).unwrap(), privileged)
+            check_taint(&DomainDef::parse(xml).unwrap(), privileged, &deprecated)
                 .messages(0, "t")
                 .unwrap()
         };
@@ -1613,15 +1628,30 @@ mod tests {
                  <os><type arch='x86_64'>hvm</type></os><devices>{devices}</devices></domain>"
             )
         };
+        let machine = |m: &str| {
+            guest("").replace(
+                "<type arch='x86_64'>",
+                &format!("<type arch='x86_64' machine='{m}'>"),
+            )
+        };
+        // As libvirtd 9.0 reports a deprecated machine type (checked against it here, as root).
+        assert_eq!(
+            msgs(&machine("pc-i440fx-7.0"), true),
+            [
+                "tainted: running with undesirable elevated privileges",
+                "tainted: use of deprecated configuration settings",
+                "deprecated configuration: machine type 'pc-i440fx-7.0'",
+            ]
+        );
+        assert_eq!(msgs(&machine("pc"), false), Vec::<String>::new());
         assert_eq!(msgs(&guest(""), false), Vec::<String>::new());
         assert_eq!(
             msgs(&guest(""), true),
             ["tainted: running with undesirable elevated privileges"]
         );
-        // A script on any interface type; a host block CD-ROM with a medium.
+        // A script on any interface type.
         let all = guest(
-            "<disk type='block' device='cdrom'><source dev='/dev/sr0'/><target dev='hdc' bus='ide'/></disk>\
-             <interface type='bridge'><source bridge='br0'/><script path='/etc/qemu-ifup'/></interface>\
+            "<interface type='bridge'><source bridge='br0'/><script path='/etc/qemu-ifup'/></interface>\
              <interface type='ethernet'><script path='/etc/qemu-ifup'/></interface>",
         );
         assert_eq!(
@@ -1629,13 +1659,14 @@ mod tests {
             [
                 "tainted: running with undesirable elevated privileges",
                 "tainted: network configuration using opaque shell scripts",
-                "tainted: use of host cdrom passthrough",
             ]
         );
-        // Neither a file CD-ROM, an empty block CD-ROM nor a block disk taints.
+        // Neither a file CD-ROM, an empty block CD-ROM, a block CD-ROM on a device that is not
+        // a CD-ROM drive (libvirt asks the drive) nor a block disk taints.
         let none = guest(
             "<disk type='file' device='cdrom'><source file='/x.iso'/><target dev='hdc' bus='ide'/></disk>\
              <disk type='block' device='cdrom'><target dev='hdd' bus='ide'/></disk>\
+             <disk type='block' device='cdrom'><source dev='/dev/null'/><target dev='hdb' bus='ide'/></disk>\
              <disk type='block' device='disk'><source dev='/dev/sdb'/><target dev='vda' bus='virtio'/></disk>\
              <interface type='user'/>",
         );

@@ -34,7 +34,9 @@ use virtkit_driver::{Driver, DriverInfo, Error, ErrorCode, NodeInfo, Ops, Result
 pub use argv::{
     ArgvContext, QemuCommand, build_command, disk_index, format_utc, opt_escape, tap_name,
 };
-pub use emulator::{find_emulator, kvm_usable, parse_machines, parse_version};
+pub use emulator::{
+    find_emulator, kvm_usable, parse_deprecated_machines, parse_machines, parse_version,
+};
 pub use host::parse_cpuinfo;
 pub use paths::{Paths, ROOT_ENV, UriKind};
 pub use qmp::{Qmp, QmpError};
