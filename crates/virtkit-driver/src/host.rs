@@ -191,7 +191,7 @@ pub fn is_cdrom_drive(path: &std::path::Path) -> bool {
         return false;
     };
     read("/proc/sys/dev/cdrom/info")
-        .is_some_and(|info| cdrom_drive_names(&info).iter().any(|d| *d == name))
+        .is_some_and(|info| cdrom_drive_names(&info).contains(&name))
 }
 
 /// The kernel's name of the block device at `path` (`sr0`, `loop0`), symbolic links followed;
