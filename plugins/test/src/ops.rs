@@ -891,7 +891,7 @@ fn net_is_persistent(c: &TestConn, r: &NetworkRef<'_>) -> Result<bool> {
     Ok(node.networks[net_index(&node, r)?].persistent)
 }
 
-/// Every ABI 1.0 and 1.1 operation but the native-format conversions (the test driver has no
+/// Every operation but the native-format conversions (the test driver has no
 /// native format).
 pub(crate) const OPS: Ops<TestConn> = Ops {
     get_type: Some(get_type),
