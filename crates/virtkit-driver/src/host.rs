@@ -190,8 +190,7 @@ pub fn is_cdrom_drive(path: &std::path::Path) -> bool {
     let Some(name) = block_device_name(path) else {
         return false;
     };
-    read("/proc/sys/dev/cdrom/info")
-        .is_some_and(|info| cdrom_drive_names(&info).contains(&name))
+    read("/proc/sys/dev/cdrom/info").is_some_and(|info| cdrom_drive_names(&info).contains(&name))
 }
 
 /// The kernel's name of the block device at `path` (`sr0`, `loop0`), symbolic links followed;
