@@ -493,6 +493,7 @@ impl QemuConn {
         }
         self.check_host_network(&def)?;
         emulator::check_domain_type(&def)?;
+        crate::qemu10::check_host(&def)?;
         let emulator = emulator::emulator_for(&def)?;
         let sock = self.store.qmp_socket(&name);
         if sock.as_os_str().len() > 107 {

@@ -26,6 +26,7 @@ mod host;
 mod network;
 mod paths;
 mod process;
+mod qemu10;
 mod qmp;
 mod store;
 
