@@ -23,7 +23,8 @@ use crate::stats::{self, Summary};
 const LIBVIRTD: &str = "/usr/sbin/libvirtd";
 const VIRTLOGD: &str = "/usr/sbin/virtlogd";
 const VIRSH: &str = "/usr/bin/virsh";
-const QEMU_MODULE: &str = "/usr/lib/x86_64-linux-gnu/libvirt/connection-driver/libvirt_driver_qemu.so";
+const QEMU_MODULE: &str =
+    "/usr/lib/x86_64-linux-gnu/libvirt/connection-driver/libvirt_driver_qemu.so";
 const GROUP: &str = "QEMU: libvirtd 9.0's QEMU driver (virsh) vs virtkit CLI, whole process";
 
 /// What the group measured, for the caller to merge into its report.
@@ -120,7 +121,9 @@ impl Daemon {
         let prefix = format!(
             "vkb{}-",
             dir.file_name()
-                .map(|n| n.to_string_lossy().replace(|c: char| !c.is_ascii_alphanumeric(), ""))
+                .map(|n| n
+                    .to_string_lossy()
+                    .replace(|c: char| !c.is_ascii_alphanumeric(), ""))
                 .unwrap_or_default()
         );
         let mut d = Daemon {
@@ -239,7 +242,9 @@ fn timed(c: &mut Command) -> Result<(f64, String), String> {
 
 fn why_not() -> Option<String> {
     if !nix::unistd::geteuid().is_root() {
-        return Some("libvirtd's QEMU driver needs root (qemu:///system); run the bench as root".into());
+        return Some(
+            "libvirtd's QEMU driver needs root (qemu:///system); run the bench as root".into(),
+        );
     }
     for (p, pkg) in [
         (LIBVIRTD, "libvirt-daemon"),
@@ -332,7 +337,7 @@ pub fn run_group(release: &Path, guests: usize, reps: usize) -> Outcome {
                 &t.destroy.0,
                 &t.destroy.1,
             ));
-            o.notes.push(format!(
+            o.notes.push(String::from(
                 "libvirtd rows: Debian's libvirtd 9.0 with its QEMU driver, started by the bench as root in a private mount namespace (tmpfs over /run/libvirt, /var/lib/libvirt, /var/log/libvirt, /var/cache/libvirt, /etc/libvirt; qemu.conf user/group root, security_driver none, no cgroups; virtlogd beside it), reached by `virsh -c qemu+unix:///system?socket=…`, against `virtkit -c qemu:///session?root=…`; both the same XML (64 MiB, 1 vCPU, TCG, no disk, ACPI on: libvirt 9.0 turns ACPI off with `-no-acpi`, which QEMU 10 removed); one process per command, timed from spawn to exit, virtkit and virsh alternating; both guests are running when `start` returns. Stopped after: guests destroyed, daemons SIGTERM'd and reaped, namespace gone. virsh's connection set-up to the daemon is part of its time, as the plugin's loading is part of virtkit's."
             ));
         }
@@ -340,6 +345,9 @@ pub fn run_group(release: &Path, guests: usize, reps: usize) -> Outcome {
     }
     o
 }
+
+/// A command line of one side (virtkit or virsh) with its connection URI.
+type Side<'a> = dyn Fn(&[&str]) -> Command + 'a;
 
 struct Times {
     guests: usize,
@@ -381,14 +389,18 @@ fn measure(cli: &Path, dir: &Path, guests: usize, reps: usize) -> Result<Times, 
         run(&mut lv(&["define", &xml]))?;
     }
     let (warm, names) = names.split_first().ok_or("no guests")?;
-    let sides: [(&dyn Fn(&[&str]) -> Command, &str); 2] = [(&vk, "virtkit"), (&lv, "virsh")];
+    let sides: [(&Side<'_>, &str); 2] = [(&vk, "virtkit"), (&lv, "virsh")];
     for (side, _) in sides {
         run(&mut side(&["start", warm]))?;
         run(&mut side(&["destroy", warm]))?;
     }
 
-    let (mut start, mut list, mut info, mut destroy) =
-        ((vec![], vec![]), (vec![], vec![]), (vec![], vec![]), (vec![], vec![]));
+    let (mut start, mut list, mut info, mut destroy) = (
+        (vec![], vec![]),
+        (vec![], vec![]),
+        (vec![], vec![]),
+        (vec![], vec![]),
+    );
     for n in names {
         start.0.push(timed(&mut vk(&["start", n]))?.0);
         start.1.push(timed(&mut lv(&["start", n]))?.0);

@@ -862,7 +862,6 @@ fn arch_has_acpi(arch: &str) -> bool {
     matches!(arch, "x86_64" | "i686" | "i386" | "aarch64")
 }
 
-
 fn chardev_backend(src: &ChardevSource, parallel: bool) -> Result<String> {
     Ok(match src {
         ChardevSource::Null => "null".into(),

@@ -56,9 +56,7 @@ pub(crate) fn board(def: &DomainDef) -> Board {
     match machine(def).as_deref() {
         Some(m) if m == "q35" || m.starts_with("pc-q35") => Board::Q35,
         Some("isapc") => Board::Isa,
-        Some(m) if m == "pc" || m.starts_with("pc-i440fx") || m.starts_with("pc-") => {
-            Board::I440fx
-        }
+        Some(m) if m == "pc" || m.starts_with("pc-i440fx") || m.starts_with("pc-") => Board::I440fx,
         _ => Board::Other,
     }
 }
@@ -166,9 +164,8 @@ pub fn check_definable(def: &DomainDef) -> Result<()> {
     for d in &def.devices.disks {
         let bus = disk_bus(d);
         let t = d.target_dev.as_str();
-        let idx = disk_index(t).ok_or_else(|| {
-            unsupported(format!("cannot tell the disk index of target '{t}'"))
-        })?;
+        let idx = disk_index(t)
+            .ok_or_else(|| unsupported(format!("cannot tell the disk index of target '{t}'")))?;
         match bus {
             DiskBus::Xen => {
                 return Err(unsupported(format!(
@@ -220,10 +217,7 @@ pub fn check_definable(def: &DomainDef) -> Result<()> {
         } else {
             bus
         };
-        if let Some((_, _, other)) = slots
-            .iter()
-            .find(|(b, i, _)| *b == slot_bus && *i == idx)
-        {
+        if let Some((_, _, other)) = slots.iter().find(|(b, i, _)| *b == slot_bus && *i == idx) {
             return Err(unsupported(format!(
                 "disks '{other}' and '{t}' are on the same {} slot",
                 bus.as_str()
@@ -251,7 +245,10 @@ pub fn check_definable(def: &DomainDef) -> Result<()> {
             )));
         }
         if isa {
-            return Err(no_pci(format!("filesystem '{}' (virtio-9p)", fs.target_dir)));
+            return Err(no_pci(format!(
+                "filesystem '{}' (virtio-9p)",
+                fs.target_dir
+            )));
         }
     }
 
@@ -515,22 +512,10 @@ mod tests {
             "",
             "virtio bus",
         );
-        refused(
-            "<graphics type='vnc' keymap='xx'/>",
-            "",
-            "no keymap 'xx'",
-        );
+        refused("<graphics type='vnc' keymap='xx'/>", "", "no keymap 'xx'");
         refused("<video><model type='xen'/></video>", "", "no QEMU device");
-        refused(
-            &"<serial type='null'/>".repeat(5),
-            "",
-            "a PC has 4",
-        );
-        refused(
-            &"<parallel type='null'/>".repeat(4),
-            "",
-            "a PC has 3",
-        );
+        refused(&"<serial type='null'/>".repeat(5), "", "a PC has 4");
+        refused(&"<parallel type='null'/>".repeat(4), "", "a PC has 3");
         refused(
             "<console type='pty'><target type='xen'/></console>",
             "",
@@ -552,13 +537,22 @@ mod tests {
     #[test]
     fn what_qemu_10_runs_is_accepted() {
         for (devices, os) in [
-            ("<disk type='file'><driver name='qemu' type='qcow2'/><source file='/a'/><target dev='hda'/></disk>\
+            (
+                "<disk type='file'><driver name='qemu' type='qcow2'/><source file='/a'/><target dev='hda'/></disk>\
               <disk type='file' device='cdrom'><driver name='qemu' type='iso'/><source file='/b'/><target dev='hdc'/></disk>\
-              <disk type='file' device='floppy'><source file='/c'/><target dev='fda'/></disk>", " machine='q35'"),
-            ("<graphics type='vnc' keymap='de-ch'/><video><model type='cirrus'/></video><sound model='sb16'/>\
-              <interface type='user'/><serial type='pty'/>", " machine='isapc'"),
-            ("<serial type='null'/><serial type='null'/><serial type='null'/><serial type='null'/>\
-              <console type='pty'/><console type='pty'><target type='virtio'/></console>", ""),
+              <disk type='file' device='floppy'><source file='/c'/><target dev='fda'/></disk>",
+                " machine='q35'",
+            ),
+            (
+                "<graphics type='vnc' keymap='de-ch'/><video><model type='cirrus'/></video><sound model='sb16'/>\
+              <interface type='user'/><serial type='pty'/>",
+                " machine='isapc'",
+            ),
+            (
+                "<serial type='null'/><serial type='null'/><serial type='null'/><serial type='null'/>\
+              <console type='pty'/><console type='pty'><target type='virtio'/></console>",
+                "",
+            ),
         ] {
             check_definable(&def(devices, os)).unwrap_or_else(|e| panic!("{devices}: {e}"));
         }

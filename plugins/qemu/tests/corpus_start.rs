@@ -52,11 +52,20 @@ const HOST_REASONS: &[(&str, &str)] = &[
     ("No such file or directory", "file or device missing"),
     ("/dev/kvm", "no KVM"),
     ("need an X display", "no X display"),
-    ("Display 'sdl' is not available", "QEMU's SDL module missing"),
-    ("failed to find host usb device", "USB device not plugged in"),
+    (
+        "Display 'sdl' is not available",
+        "QEMU's SDL module missing",
+    ),
+    (
+        "failed to find host usb device",
+        "USB device not plugged in",
+    ),
     ("Connection refused", "nothing listening"),
     ("Address already in use", "port taken"),
-    ("changes the host's network", "sandbox: no host network change"),
+    (
+        "changes the host's network",
+        "sandbox: no host network change",
+    ),
     ("Permission denied", "permission"),
     ("Cannot allocate memory", "memory"),
 ];
@@ -118,12 +127,11 @@ fn localize(def: &mut DomainDef, dir: &Path) -> Vec<Box<dyn std::any::Any>> {
             ChardevSource::Dev { path } => {
                 // A terminal of our own stands for the host's serial device.
                 let pty = nix::pty::openpty(None, None).unwrap();
-                let name =
-                    std::fs::read_link(format!("/proc/self/fd/{}", {
-                        use std::os::fd::AsRawFd;
-                        pty.slave.as_raw_fd()
-                    }))
-                    .unwrap();
+                let name = std::fs::read_link(format!("/proc/self/fd/{}", {
+                    use std::os::fd::AsRawFd;
+                    pty.slave.as_raw_fd()
+                }))
+                .unwrap();
                 *path = name.display().to_string();
                 keep.push(Box::new(pty));
             }
@@ -193,10 +201,18 @@ impl Counts {
             self.cases, self.accepted, self.started
         );
         for (why, files) in &self.refused {
-            s.push_str(&format!("\n  refused ({}): {why}: {}", files.len(), files.join(" ")));
+            s.push_str(&format!(
+                "\n  refused ({}): {why}: {}",
+                files.len(),
+                files.join(" ")
+            ));
         }
         for (why, files) in &self.host {
-            s.push_str(&format!("\n  host ({}): {why}: {}", files.len(), files.join(" ")));
+            s.push_str(&format!(
+                "\n  host ({}): {why}: {}",
+                files.len(),
+                files.join(" ")
+            ));
         }
         report(&s);
     }
@@ -324,7 +340,10 @@ fn every_accepted_corpus_domain_starts_or_names_a_host_reason() {
     let here = run_pass(&sb, Pass::Localized);
     here.print(Pass::Localized.name());
 
-    assert_eq!(as_written.accepted, here.accepted, "localizing changed what define accepts");
+    assert_eq!(
+        as_written.accepted, here.accepted,
+        "localizing changed what define accepts"
+    );
     assert!(here.started > 0, "no corpus domain started");
     // Pointed at this host, only what the host really lacks may fail: no emulator or disk is
     // missing any more.
@@ -352,24 +371,45 @@ fn definitions_qemu_10_once_refused_now_start() {
         .tempdir_in("/tmp")
         .unwrap();
     let img = dir.path().join("a.img");
-    std::fs::File::create(&img).unwrap().set_len(1 << 20).unwrap();
+    std::fs::File::create(&img)
+        .unwrap()
+        .set_len(1 << 20)
+        .unwrap();
     let img = img.display();
     let share = dir.path().display();
     let cases = [
         // q35 has no floppy controller of its own: the driver adds one.
-        ("q35-floppy", " machine='q35'", format!(
-            "<disk type='file' device='floppy'><source file='{img}'/><target dev='fda'/></disk>"
-        )),
+        (
+            "q35-floppy",
+            " machine='q35'",
+            format!(
+                "<disk type='file' device='floppy'><source file='{img}'/><target dev='fda'/></disk>"
+            ),
+        ),
         // isapc has no PCI bus: no balloon, an ISA NIC and VGA.
-        ("isapc", " machine='isapc'", "<interface type='user'/><graphics type='vnc' port='-1'/>\
-            <sound model='sb16'/><serial type='null'/>".to_string()),
+        (
+            "isapc",
+            " machine='isapc'",
+            "<interface type='user'/><graphics type='vnc' port='-1'/>\
+            <sound model='sb16'/><serial type='null'/>"
+                .to_string(),
+        ),
         // A boot device given twice: QEMU refuses 'order=cc'.
-        ("boot-twice", "", "<disk type='file' device='cdrom'><driver name='qemu' type='iso'/>\
-            <source file='IMG'/><target dev='hdc'/></disk>".replace("IMG", &img.to_string())),
+        (
+            "boot-twice",
+            "",
+            "<disk type='file' device='cdrom'><driver name='qemu' type='iso'/>\
+            <source file='IMG'/><target dev='hdc'/></disk>"
+                .replace("IMG", &img.to_string()),
+        ),
         // libvirt's 'squash' access mode is QEMU's security_model=none.
-        ("fs-squash", "", format!(
-            "<filesystem type='mount' accessmode='squash'><source dir='{share}'/><target dir='share'/></filesystem>"
-        )),
+        (
+            "fs-squash",
+            "",
+            format!(
+                "<filesystem type='mount' accessmode='squash'><source dir='{share}'/><target dir='share'/></filesystem>"
+            ),
+        ),
     ];
     for (name, os, devices) in cases {
         let boot = if name == "boot-twice" {
