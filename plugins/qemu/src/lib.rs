@@ -19,6 +19,7 @@
 #![forbid(unsafe_code)]
 
 mod argv;
+mod argv_parse;
 pub mod bench;
 mod domain;
 mod emulator;
@@ -35,6 +36,7 @@ use virtkit_driver::{Driver, DriverInfo, Error, ErrorCode, NodeInfo, Ops, Result
 pub use argv::{
     ArgvContext, QemuCommand, build_command, disk_index, format_utc, opt_escape, tap_name,
 };
+pub use argv_parse::{parse_argv, split_words};
 pub use emulator::{find_emulator, kvm_usable, parse_machines, parse_version};
 pub use host::parse_cpuinfo;
 pub use paths::{Paths, ROOT_ENV, UriKind};
@@ -229,6 +231,7 @@ const OPS: Ops<QemuConn> = Ops {
     domain_get_security_label: Some(domain::security_label),
     domain_get_state: Some(domain::get_state),
     domain_xml_to_native: Some(domain::xml_to_native),
+    domain_xml_from_native: Some(argv_parse::xml_from_native),
     network_is_active: Some(network::is_active),
     network_is_persistent: Some(network::is_persistent),
     ..Ops::NONE
