@@ -120,8 +120,13 @@ pub(crate) fn parse_def(xml: &str) -> Result<DomainDef> {
         return Err(Error::new(
             ErrorCode::OsType,
             format!(
-                "unsupported OS type: '{}' (QEMU guests are 'hvm')",
-                def.os.os_type
+                "unsupported OS type: '{}' (QEMU guests are 'hvm'{})",
+                def.os.os_type,
+                if def.os.os_type == "xen" {
+                    "; Xen guests ran under xenner, which QEMU 10 does not have"
+                } else {
+                    ""
+                }
             ),
         ));
     }
