@@ -121,8 +121,13 @@ pub(crate) fn parse_def(xml: &str) -> Result<DomainDef> {
         return Err(Error::new(
             ErrorCode::OsType,
             format!(
-                "unsupported OS type: '{}' (QEMU guests are 'hvm')",
-                def.os.os_type
+                "unsupported OS type: '{}' (QEMU guests are 'hvm'{})",
+                def.os.os_type,
+                if def.os.os_type == "xen" {
+                    "; Xen guests ran under xenner, which QEMU 10 does not have"
+                } else {
+                    ""
+                }
             ),
         ));
     }
@@ -494,6 +499,7 @@ impl QemuConn {
         }
         self.check_host_network(&def)?;
         emulator::check_domain_type(&def)?;
+        crate::qemu10::check_host(&def)?;
         let emulator = emulator::emulator_for(&def)?;
         let sock = self.store.qmp_socket(&name);
         if sock.as_os_str().len() > 107 {
