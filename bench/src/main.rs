@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! virtkit-bench [--root DIR] [--release-dir DIR] [--corpus DIR] [--quick]
-//!               [--markdown FILE] [--only cli,api,calls,plugins,xml,xend,xenlookup,qemu,xm] [--no-peer]
+//!               [--markdown FILE] [--only cli,api,calls,plugins,xml,xend,xenlookup,qemu,xm,libvirtd] [--no-peer]
 //! ```
 //!
 //! It installs nothing: a missing tool is named, with the script that installs it, and the
@@ -17,6 +17,7 @@
 mod api;
 mod calls;
 mod cli;
+mod libvirtd;
 mod machine;
 mod peer;
 mod plugins;
@@ -55,6 +56,7 @@ const GROUPS: &[(&str, Group)] = &[
     ("xenlookup", |r| r.xenlookup()),
     ("qemu", |r| r.qemu()),
     ("xm", |r| r.xm()),
+    ("libvirtd", |r| r.libvirtd()),
 ];
 
 /// Runs virtkit's benchmarks, each beside its peer measured in the same run.
@@ -78,7 +80,7 @@ struct Cli {
     #[arg(long, value_name = "FILE")]
     markdown: Option<PathBuf>,
     /// Run only these groups (comma-separated: cli, api, calls, plugins, xml, xend, xenlookup,
-    /// qemu, xm).
+    /// qemu, xm, libvirtd).
     #[arg(long, value_name = "LIST", value_delimiter = ',', value_parser = group_name)]
     only: Vec<String>,
     /// Measure virtkit only (for profiling: `perf record -g virtkit-bench --only api --no-peer`).

@@ -256,7 +256,7 @@ impl Run<'_> {
              public-API row goes through the loader and the plugin. QEMU sends its QMP greeting \
              from the monitor thread before its main loop runs and answers the first command \
              only later, so bare exec → `cont` answered is the floor of any start through QMP. \
-             No libvirt QEMU daemon runs here, so the list rows have no peer."
+             libvirtd's QEMU driver is measured beside the virtkit CLI in the `libvirtd` group."
                 .into(),
         );
     }

@@ -25,7 +25,7 @@ mod suspend;
 mod transient;
 mod undefine;
 
-pub(crate) use existing::{existing, samples};
+pub(crate) use existing::{existing, existing_domains, samples};
 pub(crate) use transient::transient;
 
 use std::time::Duration;
