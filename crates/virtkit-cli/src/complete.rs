@@ -92,7 +92,6 @@ fn value_want(cmd: &CmdDef, opt: &str) -> Want {
         ("net-name", "network") => Want::NetworkUuids,
         ("help", "command") => Want::Words(
             crate::commands::all()
-                .iter()
                 .filter(|c| !c.hidden)
                 .map(|c| c.name.to_string())
                 .collect(),
@@ -112,7 +111,6 @@ pub(crate) fn want(words: &[String]) -> Want {
     if words.len() <= 1 {
         return Want::Words(
             crate::commands::all()
-                .iter()
                 .filter(|c| !c.hidden)
                 .map(|c| c.name.to_string())
                 .collect(),

@@ -153,12 +153,7 @@ pub fn cli_command() -> Command {
         .subcommand_value_name("COMMAND")
         .subcommand_help_heading("Commands")
         .disable_help_subcommand(true)
-        .subcommands(
-            commands::all()
-                .iter()
-                .filter(|c| !c.hidden)
-                .map(clap_subcommand),
-        )
+        .subcommands(commands::all().filter(|c| !c.hidden).map(clap_subcommand))
 }
 
 /// Parses the top-level options (virsh's getopt options stop at the first command word).
@@ -608,7 +603,7 @@ mod tests {
     #[test]
     fn man_page_documents_every_visible_command() {
         let page = man_page();
-        for c in commands::all().iter().filter(|c| !c.hidden) {
+        for c in commands::all().filter(|c| !c.hidden) {
             assert!(
                 page.contains(&format!("\\fB{}\\fR", c.name.replace('-', "\\-"))),
                 "{} missing",

@@ -7,7 +7,7 @@
 
 use virtkit::DriverSummary;
 
-use super::{CmdResult, Failure, OptDef, flag};
+use super::{CmdDef, CmdResult, Failure, Group, OptDef, flag};
 use crate::ctl::Ctl;
 use crate::parse::Args;
 use crate::table::Table;
@@ -89,3 +89,19 @@ pub(super) fn drivers(ctl: &mut Ctl, args: &Args) -> CmdResult {
     }
     Ok(())
 }
+
+/// `drivers`, a command of virtkit's own "Virtkit itself" group (listed by that group's table in
+/// `session.rs`).
+pub(super) const COMMAND: CmdDef = CmdDef {
+    name: "drivers",
+    group: Group::Virtkit,
+    help: "list the installed drivers",
+    desc: "List every driver this program can use: plugin files found in the driver directories \
+           (VIRTKIT_DRIVER_DIR, or <exe>/../lib/virtkit/drivers then the executable's directory) and \
+           drivers built into the program, with version, ABI, URI schemes, origin and the number of \
+           operations implemented; then the plugin files that were refused and why.",
+    opts: OPTS,
+    no_connect: true,
+    hidden: false,
+    run: drivers,
+};

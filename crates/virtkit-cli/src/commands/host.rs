@@ -1,6 +1,6 @@
 //! Host and hypervisor commands.
 
-use super::{CmdResult, Failure, version_text};
+use super::{CmdDef, CmdResult, Failure, Group, version_text};
 use crate::ctl::Ctl;
 use crate::parse::Args;
 
@@ -74,3 +74,58 @@ pub(super) fn version(ctl: &mut Ctl, _: &Args) -> CmdResult {
     }
     Ok(())
 }
+
+/// The commands of virsh's "Host and Hypervisor" group, in help order: their names, options and
+/// help, each with its handler in this file.
+pub(super) const COMMANDS: &[CmdDef] = &[
+    CmdDef {
+        name: "capabilities",
+        group: Group::Host,
+        help: "capabilities",
+        desc: "Returns capabilities of hypervisor/driver.",
+        opts: &[],
+        no_connect: false,
+        hidden: false,
+        run: capabilities,
+    },
+    CmdDef {
+        name: "hostname",
+        group: Group::Host,
+        help: "print the hypervisor hostname",
+        desc: "",
+        opts: &[],
+        no_connect: false,
+        hidden: false,
+        run: hostname,
+    },
+    CmdDef {
+        name: "nodeinfo",
+        group: Group::Host,
+        help: "node information",
+        desc: "Returns basic information about the node.",
+        opts: &[],
+        no_connect: false,
+        hidden: false,
+        run: nodeinfo,
+    },
+    CmdDef {
+        name: "uri",
+        group: Group::Host,
+        help: "print the hypervisor canonical URI",
+        desc: "",
+        opts: &[],
+        no_connect: false,
+        hidden: false,
+        run: uri,
+    },
+    CmdDef {
+        name: "version",
+        group: Group::Host,
+        help: "show version",
+        desc: "Display the library version, the API and the hypervisor version.",
+        opts: &[],
+        no_connect: false,
+        hidden: false,
+        run: version,
+    },
+];

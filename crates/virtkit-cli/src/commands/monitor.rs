@@ -3,7 +3,10 @@
 use virtkit::{Domain, DomainState, ErrorCode};
 use virtkit_xml::XmlDocument;
 
-use super::{BY_ANY, CmdResult, Failure, XML_INACTIVE, domain_arg, xml_document};
+use super::{
+    BY_ANY, CmdDef, CmdResult, DOMAIN_HELP, Failure, Group, XML_INACTIVE, data, domain_arg, flag,
+    xml_document,
+};
 use crate::ctl::Ctl;
 use crate::parse::Args;
 use crate::table::Table;
@@ -492,6 +495,92 @@ pub(super) fn domiflist(ctl: &mut Ctl, args: &Args) -> CmdResult {
     ctl.print(&text);
     Ok(())
 }
+
+/// The commands of virsh's "Domain Monitoring" group, in help order: their names, options and help,
+/// each with its handler in this file.
+pub(super) const COMMANDS: &[CmdDef] = &[
+    CmdDef {
+        name: "domblklist",
+        group: Group::Monitor,
+        help: "list all domain blocks",
+        desc: "Get the summary of block devices for a domain.",
+        opts: &[
+            data("domain", DOMAIN_HELP),
+            flag("inactive", "get inactive rather than running configuration"),
+            flag("details", "additionally display the type and device value"),
+        ],
+        no_connect: false,
+        hidden: false,
+        run: domblklist,
+    },
+    CmdDef {
+        name: "domiflist",
+        group: Group::Monitor,
+        help: "list all domain virtual interfaces",
+        desc: "Get the summary of virtual interfaces for a domain.",
+        opts: &[
+            data("domain", DOMAIN_HELP),
+            flag("inactive", "get inactive rather than running configuration"),
+        ],
+        no_connect: false,
+        hidden: false,
+        run: domiflist,
+    },
+    CmdDef {
+        name: "dominfo",
+        group: Group::Monitor,
+        help: "domain information",
+        desc: "Returns basic information about the domain.",
+        opts: &[data("domain", DOMAIN_HELP)],
+        no_connect: false,
+        hidden: false,
+        run: dominfo,
+    },
+    CmdDef {
+        name: "domstate",
+        group: Group::Monitor,
+        help: "domain state",
+        desc: "Returns state about a domain.",
+        opts: &[
+            data("domain", DOMAIN_HELP),
+            flag("reason", "also print reason for the state"),
+        ],
+        no_connect: false,
+        hidden: false,
+        run: domstate,
+    },
+    CmdDef {
+        name: "list",
+        group: Group::Monitor,
+        help: "list domains",
+        desc: "Returns list of domains.",
+        opts: &[
+            flag("inactive", "list inactive domains"),
+            flag("all", "list inactive & active domains"),
+            flag("transient", "list transient domains"),
+            flag("persistent", "list persistent domains"),
+            flag("state-running", "list domains in running state"),
+            flag("state-paused", "list domains in paused state"),
+            flag("state-shutoff", "list domains in shutoff state"),
+            flag("state-other", "list domains in other states"),
+            flag("autostart", "list domains with autostart enabled"),
+            flag("no-autostart", "list domains with autostart disabled"),
+            flag("with-managed-save", "list domains with managed save state"),
+            flag("without-managed-save", "list domains without managed save"),
+            flag("uuid", "list uuid's only"),
+            flag("name", "list domain names only"),
+            flag("id", "list domain IDs only"),
+            flag("table", "list table (default)"),
+            flag(
+                "managed-save",
+                "mark inactive domains with managed save state",
+            ),
+        ],
+        no_connect: false,
+        hidden: false,
+        run: list,
+    },
+];
 
 #[cfg(test)]
 mod tests {

@@ -2,7 +2,9 @@
 
 use virtkit::{Connect, ErrorCode, Network};
 
-use super::{BY_NAME, BY_UUID, CmdResult, Failure, network_arg, read_file};
+use super::{
+    BY_NAME, BY_UUID, CmdDef, CmdResult, Failure, Group, data, flag, network_arg, read_file,
+};
 use crate::ctl::Ctl;
 use crate::parse::Args;
 use crate::table::Table;
@@ -241,3 +243,134 @@ pub(super) fn list(ctl: &mut Ctl, args: &Args) -> CmdResult {
     ctl.print(&text);
     Ok(())
 }
+
+/// The commands of virsh's "Networking" group, in help order: their names, options and help, each
+/// with its handler in this file.
+pub(super) const COMMANDS: &[CmdDef] = &[
+    CmdDef {
+        name: "net-autostart",
+        group: Group::Network,
+        help: "autostart a network",
+        desc: "Configure a network to be automatically started at boot.",
+        opts: &[
+            data("network", "network name or uuid"),
+            flag("disable", "disable autostarting"),
+        ],
+        no_connect: false,
+        hidden: false,
+        run: autostart,
+    },
+    CmdDef {
+        name: "net-create",
+        group: Group::Network,
+        help: "create a network from an XML file",
+        desc: "Create and start a transient network from an XML file.",
+        opts: &[data("file", "file containing an XML network description")],
+        no_connect: false,
+        hidden: false,
+        run: create,
+    },
+    CmdDef {
+        name: "net-define",
+        group: Group::Network,
+        help: "define an inactive persistent virtual network or modify an existing persistent one from an XML file",
+        desc: "Define or modify a persistent virtual network.",
+        opts: &[data("file", "file containing an XML network description")],
+        no_connect: false,
+        hidden: false,
+        run: define,
+    },
+    CmdDef {
+        name: "net-destroy",
+        group: Group::Network,
+        help: "destroy (stop) a network",
+        desc: "Forcefully stop a given network.",
+        opts: &[data("network", "network name or uuid")],
+        no_connect: false,
+        hidden: false,
+        run: destroy,
+    },
+    CmdDef {
+        name: "net-dumpxml",
+        group: Group::Network,
+        help: "network information in XML",
+        desc: "Output the network information as an XML dump to stdout.",
+        opts: &[
+            data("network", "network name or uuid"),
+            flag("inactive", "show inactive defined XML"),
+        ],
+        no_connect: false,
+        hidden: false,
+        run: dumpxml,
+    },
+    CmdDef {
+        name: "net-info",
+        group: Group::Network,
+        help: "network information",
+        desc: "Returns basic information about the network",
+        opts: &[data("network", "network name or uuid")],
+        no_connect: false,
+        hidden: false,
+        run: info,
+    },
+    CmdDef {
+        name: "net-list",
+        group: Group::Network,
+        help: "list networks",
+        desc: "Returns list of networks.",
+        opts: &[
+            flag("inactive", "list inactive networks"),
+            flag("all", "list inactive & active networks"),
+            flag("persistent", "list persistent networks"),
+            flag("transient", "list transient networks"),
+            flag("autostart", "list networks with autostart enabled"),
+            flag("no-autostart", "list networks with autostart disabled"),
+            flag("uuid", "list uuid's only"),
+            flag("name", "list network names only"),
+            flag("table", "list table (default)"),
+        ],
+        no_connect: false,
+        hidden: false,
+        run: list,
+    },
+    CmdDef {
+        name: "net-name",
+        group: Group::Network,
+        help: "convert a network UUID to network name",
+        desc: "",
+        opts: &[data("network", "network uuid")],
+        no_connect: false,
+        hidden: false,
+        run: name,
+    },
+    CmdDef {
+        name: "net-start",
+        group: Group::Network,
+        help: "start a (previously defined) inactive network",
+        desc: "Start a network.",
+        opts: &[data("network", "network name or uuid")],
+        no_connect: false,
+        hidden: false,
+        run: start,
+    },
+    CmdDef {
+        name: "net-undefine",
+        group: Group::Network,
+        help: "undefine a persistent network",
+        desc: "Undefine the configuration for a persistent network.",
+        opts: &[data("network", "network name or uuid")],
+        no_connect: false,
+        hidden: false,
+        run: undefine,
+    },
+    CmdDef {
+        name: "net-uuid",
+        group: Group::Network,
+        help: "convert a network name to network UUID",
+        desc: "",
+        opts: &[data("network", "network name")],
+        no_connect: false,
+        hidden: false,
+        run: uuid,
+    },
+];

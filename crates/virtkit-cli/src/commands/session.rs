@@ -1,7 +1,9 @@
 //! Commands about the session itself: `connect`, `help`, `quit`/`exit`, and the hidden
 //! documentation generator.
 
-use super::{CmdDef, CmdResult, Failure, Group, find_command, in_group};
+use super::{
+    CmdDef, CmdResult, Failure, Group, argv, data, find_command, flag, in_group, opt_data,
+};
 use crate::ctl::Ctl;
 use crate::parse::Args;
 
@@ -124,3 +126,80 @@ pub(super) fn gen_docs(ctl: &mut Ctl, args: &Args) -> CmdResult {
     }
     Ok(())
 }
+
+/// The commands of virtkit's own "Virtkit itself" group, in help order: their names, options and
+/// help, each with its handler in this file.
+pub(super) const COMMANDS: &[CmdDef] = &[
+    CmdDef {
+        name: "complete",
+        group: Group::Virtkit,
+        help: "internal command for autocompletion",
+        desc: "Prints the completions of the last word of a partial command line, one per line, as \
+               the interactive shell offers them on Tab: command names, options, and domain or \
+               network names from the connection. The shell completion scripts call it.",
+        opts: &[argv("string", "partial string to autocomplete")],
+        no_connect: true,
+        hidden: true,
+        run: complete,
+    },
+    CmdDef {
+        name: "connect",
+        group: Group::Virtkit,
+        help: "(re)connect to hypervisor",
+        desc: "Connect to a hypervisor by URI (default: the -c URI, then VIRTKIT_DEFAULT_URI, then LIBVIRT_DEFAULT_URI).",
+        opts: &[
+            opt_data("name", "hypervisor connection URI"),
+            flag("readonly", "read-only connection"),
+        ],
+        no_connect: true,
+        hidden: false,
+        run: connect,
+    },
+    super::drivers::COMMAND,
+    CmdDef {
+        name: "exit",
+        group: Group::Virtkit,
+        help: "quit this interactive terminal",
+        desc: "",
+        opts: &[],
+        no_connect: true,
+        hidden: false,
+        run: quit,
+    },
+    CmdDef {
+        name: "help",
+        group: Group::Virtkit,
+        help: "print help",
+        desc: "Prints global help, command specific help, or help for a group of related commands",
+        opts: &[opt_data(
+            "command",
+            "Prints global help, command specific help, or help for a group of related commands",
+        )],
+        no_connect: true,
+        hidden: false,
+        run: help,
+    },
+    CmdDef {
+        name: "quit",
+        group: Group::Virtkit,
+        help: "quit this interactive terminal",
+        desc: "",
+        opts: &[],
+        no_connect: true,
+        hidden: false,
+        run: quit,
+    },
+    CmdDef {
+        name: "_gen-docs",
+        group: Group::Virtkit,
+        help: "write the man page and shell completions generated from the command definitions",
+        desc: "",
+        opts: &[data(
+            "dir",
+            "the docs directory (the man page goes there, completions in completions/)",
+        )],
+        no_connect: true,
+        hidden: true,
+        run: gen_docs,
+    },
+];
