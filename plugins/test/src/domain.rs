@@ -1,46 +1,28 @@
-//! The test driver's operations, with libvirt's state rules.
+//! The test driver's domain operations, with libvirt's state rules.
 
 use uuid::Uuid;
 use virtkit_driver::{
-    Affect, DomainIdent, DomainInfo, DomainRef, DomainState, Error, ErrorCode, NetworkIdent,
-    NetworkRef, NodeInfo, Ops, Result, Taints, VK_DOMAIN_AFFECT_CONFIG, VK_DOMAIN_AFFECT_LIVE,
-    VK_DOMAIN_MEM_MAXIMUM, VK_DOMAIN_MESSAGE_DEPRECATION, VK_DOMAIN_MESSAGE_TAINTING,
-    VK_DOMAIN_XML_INACTIVE, VK_DOMAIN_XML_SECURE, VcpuInfo, VcpuState, check_flags,
+    Affect, DomainIdent, DomainInfo, DomainRef, DomainState, Error, ErrorCode, Result, Taints,
+    VK_DOMAIN_AFFECT_CONFIG, VK_DOMAIN_AFFECT_LIVE, VK_DOMAIN_MEM_MAXIMUM,
+    VK_DOMAIN_MESSAGE_DEPRECATION, VK_DOMAIN_MESSAGE_TAINTING, VK_DOMAIN_XML_INACTIVE,
+    VK_DOMAIN_XML_SECURE, VcpuInfo, VcpuState, check_flags,
 };
-use virtkit_xml::{
-    Capabilities, CapsDomain, CapsGuest, CapsGuestArch, CapsGuestFeature, CapsHost, CapsHostCpu,
-    CellCpu, Device, DomainDef, FormatOptions, LifecycleAction, NetworkDef, NumaCell, SecModel,
-};
+use virtkit_xml::{Device, DomainDef, FormatOptions, LifecycleAction};
 
-use crate::node::{Dom, LIBVIRT_MAC_PREFIX, Net, Node, TestConn, full_cpumap, now_ns, reason};
+use crate::node::{Dom, LIBVIRT_MAC_PREFIX, Node, TestConn, full_cpumap, now_ns, reason};
 
 /// Magic at the start of files written by save and core dump (libvirt's test driver uses the
 /// same idea: a marker, then the domain XML).
 const SAVE_MAGIC: &str = "TestGuestMagic\n";
+
 /// The test driver's vCPU limit, as libvirt's.
 const MAX_VCPUS: i32 = 32;
-
-fn net_ref(n: &Net) -> NetworkRef<'_> {
-    NetworkRef {
-        uuid: n.def.uuid,
-        name: &n.def.name,
-    }
-}
 
 /// Finds the domain a call names (by UUID, as drivers should).
 fn dom_index(node: &Node, r: &DomainRef<'_>) -> Result<usize> {
     node.find_uuid(&r.uuid).ok_or_else(|| {
         Error::no_domain(format!(
             "no domain with matching uuid '{}' ({})",
-            r.uuid, r.name
-        ))
-    })
-}
-
-fn net_index(node: &Node, r: &NetworkRef<'_>) -> Result<usize> {
-    node.net_uuid(&r.uuid).ok_or_else(|| {
-        Error::no_network(format!(
-            "no network with matching uuid '{}' ({})",
             r.uuid, r.name
         ))
     })
@@ -58,10 +40,6 @@ fn new_domain(xml: &str) -> Result<DomainDef> {
     def.name_interfaces("testnet");
     def.assign_macs(LIBVIRT_MAC_PREFIX);
     Ok(def)
-}
-
-fn parse_network(xml: &str) -> Result<NetworkDef> {
-    NetworkDef::parse(xml).map_err(|e| Error::new(ErrorCode::XmlError, e.to_string()))
 }
 
 /// Refuses a definition whose name or UUID clashes with another domain; returns the index of the
@@ -99,113 +77,33 @@ fn stop(node: &mut Node, i: usize, why: i32) {
     }
 }
 
-fn get_type(_: &TestConn) -> Result<String> {
-    Ok("TEST".into())
-}
-
-fn get_version(_: &TestConn) -> Result<u64> {
-    Ok(2)
-}
-
-fn get_hostname(_: &TestConn) -> Result<String> {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .or_else(|_| std::fs::read_to_string("/etc/hostname"))
-        .map(|s| s.trim().to_string())
-        .map_err(|e| Error::system("cannot read the host name", &e))
-}
-
-fn get_capabilities(c: &TestConn) -> Result<String> {
-    let info = c.lock().info.clone();
-    Ok(capabilities(&info).to_xml())
-}
-
-/// The test node's capabilities: an i686 host with the node's NUMA cells, and hvm and xen guests
-/// of domain type `test`, as libvirt's test driver describes them.
-fn capabilities(info: &NodeInfo) -> Capabilities {
-    let cells = info.nodes.max(1);
-    let per_cell = (info.cpus / cells).max(1);
-    let cell_mem = info.memory_kib / u64::from(cells);
-    let host = CapsHost {
-        cpu: CapsHostCpu {
-            arch: "i686".into(),
-            features: vec!["pae".into(), "nonpae".into()],
-            ..Default::default()
-        },
-        cells: Some(
-            (0..cells)
-                .map(|id| NumaCell {
-                    id,
-                    memory_kib: Some(cell_mem),
-                    pages: Vec::new(),
-                    cpus: (0..per_cell)
-                        .map(|i| CellCpu {
-                            id: id * per_cell + i,
-                            ..Default::default()
-                        })
-                        .collect(),
-                })
-                .collect(),
-        ),
-        secmodels: vec![SecModel {
-            model: "testSecurity".into(),
-            doi: String::new(),
-            base_labels: Vec::new(),
-        }],
-        ..Default::default()
-    };
-    let guest = |os: &str| CapsGuest {
-        os_type: os.into(),
-        arch: CapsGuestArch {
-            name: "i686".into(),
-            wordsize: Some(32),
-            emulator: Some("/usr/bin/test-hv".into()),
-            domains: vec![CapsDomain {
-                domain_type: "test".into(),
-                ..Default::default()
-            }],
-            ..Default::default()
-        },
-        features: ["pae", "nonpae"]
-            .iter()
-            .map(|f| CapsGuestFeature {
-                name: (*f).into(),
-                ..Default::default()
-            })
-            .collect(),
-    };
-    Capabilities {
-        host,
-        guests: vec![guest("hvm"), guest("xen")],
-    }
-}
-
-fn node_get_info(c: &TestConn) -> Result<NodeInfo> {
-    Ok(c.lock().info.clone())
-}
-
-fn get_max_vcpus(_: &TestConn, _ty: &str) -> Result<i32> {
+pub(crate) fn get_max_vcpus(_: &TestConn, _ty: &str) -> Result<i32> {
     Ok(MAX_VCPUS)
 }
 
-fn list_domains(c: &TestConn, out: &mut dyn FnMut(i32)) -> Result<()> {
+pub(crate) fn list_domains(c: &TestConn, out: &mut dyn FnMut(i32)) -> Result<()> {
     c.lock().active_ids().for_each(out);
     Ok(())
 }
 
-fn num_of_domains(c: &TestConn) -> Result<i32> {
+pub(crate) fn num_of_domains(c: &TestConn) -> Result<i32> {
     Ok(c.lock().num_active() as i32)
 }
 
-fn list_defined_domains(c: &TestConn, out: &mut dyn FnMut(&str)) -> Result<()> {
+pub(crate) fn list_defined_domains(c: &TestConn, out: &mut dyn FnMut(&str)) -> Result<()> {
     c.lock().inactive_names().for_each(out);
     Ok(())
 }
 
-fn num_of_defined_domains(c: &TestConn) -> Result<i32> {
+pub(crate) fn num_of_defined_domains(c: &TestConn) -> Result<i32> {
     Ok(c.lock().num_inactive() as i32)
 }
 
-fn lookup_by_id(c: &TestConn, id: i32, out: &mut dyn FnMut(DomainRef<'_>)) -> Result<()> {
+pub(crate) fn lookup_by_id(
+    c: &TestConn,
+    id: i32,
+    out: &mut dyn FnMut(DomainRef<'_>),
+) -> Result<()> {
     let node = c.lock();
     let i = node
         .find_id(id)
@@ -214,7 +112,11 @@ fn lookup_by_id(c: &TestConn, id: i32, out: &mut dyn FnMut(DomainRef<'_>)) -> Re
     Ok(())
 }
 
-fn lookup_by_uuid(c: &TestConn, uuid: &Uuid, out: &mut dyn FnMut(DomainRef<'_>)) -> Result<()> {
+pub(crate) fn lookup_by_uuid(
+    c: &TestConn,
+    uuid: &Uuid,
+    out: &mut dyn FnMut(DomainRef<'_>),
+) -> Result<()> {
     let node = c.lock();
     let i = node
         .find_uuid(uuid)
@@ -223,7 +125,11 @@ fn lookup_by_uuid(c: &TestConn, uuid: &Uuid, out: &mut dyn FnMut(DomainRef<'_>))
     Ok(())
 }
 
-fn lookup_by_name(c: &TestConn, name: &str, out: &mut dyn FnMut(DomainRef<'_>)) -> Result<()> {
+pub(crate) fn lookup_by_name(
+    c: &TestConn,
+    name: &str,
+    out: &mut dyn FnMut(DomainRef<'_>),
+) -> Result<()> {
     let node = c.lock();
     let i = node
         .find_name(name)
@@ -232,7 +138,7 @@ fn lookup_by_name(c: &TestConn, name: &str, out: &mut dyn FnMut(DomainRef<'_>)) 
     Ok(())
 }
 
-fn create_xml(c: &TestConn, xml: &str, _flags: u32) -> Result<DomainIdent> {
+pub(crate) fn create_xml(c: &TestConn, xml: &str, _flags: u32) -> Result<DomainIdent> {
     let def = new_domain(xml)?;
     let mut node = c.lock();
     if let Some(i) = check_clash(&node, &def)? {
@@ -253,7 +159,7 @@ fn create_xml(c: &TestConn, xml: &str, _flags: u32) -> Result<DomainIdent> {
     Ok(node.ident(i).into())
 }
 
-fn define_xml(c: &TestConn, xml: &str) -> Result<DomainIdent> {
+pub(crate) fn define_xml(c: &TestConn, xml: &str) -> Result<DomainIdent> {
     let mut def = new_domain(xml)?;
     let mut node = c.lock();
     match check_clash(&node, &def)? {
@@ -272,7 +178,7 @@ fn define_xml(c: &TestConn, xml: &str) -> Result<DomainIdent> {
     }
 }
 
-fn undefine(c: &TestConn, r: &DomainRef<'_>) -> Result<()> {
+pub(crate) fn undefine(c: &TestConn, r: &DomainRef<'_>) -> Result<()> {
     let mut node = c.lock();
     let i = dom_index(&node, r)?;
     if node.domains[i].active() {
@@ -283,7 +189,7 @@ fn undefine(c: &TestConn, r: &DomainRef<'_>) -> Result<()> {
     Ok(())
 }
 
-fn start(c: &TestConn, r: &DomainRef<'_>) -> Result<()> {
+pub(crate) fn start(c: &TestConn, r: &DomainRef<'_>) -> Result<()> {
     let mut node = c.lock();
     let i = dom_index(&node, r)?;
     if node.domains[i].active() {
@@ -296,7 +202,7 @@ fn start(c: &TestConn, r: &DomainRef<'_>) -> Result<()> {
     Ok(())
 }
 
-fn shutdown(c: &TestConn, r: &DomainRef<'_>) -> Result<()> {
+pub(crate) fn shutdown(c: &TestConn, r: &DomainRef<'_>) -> Result<()> {
     let mut node = c.lock();
     let i = dom_index(&node, r)?;
     if !node.domains[i].active() {
@@ -306,7 +212,7 @@ fn shutdown(c: &TestConn, r: &DomainRef<'_>) -> Result<()> {
     Ok(())
 }
 
-fn reboot(c: &TestConn, r: &DomainRef<'_>, _flags: u32) -> Result<()> {
+pub(crate) fn reboot(c: &TestConn, r: &DomainRef<'_>, _flags: u32) -> Result<()> {
     let mut node = c.lock();
     let i = dom_index(&node, r)?;
     if !node.domains[i].active() {
@@ -322,7 +228,7 @@ fn reboot(c: &TestConn, r: &DomainRef<'_>, _flags: u32) -> Result<()> {
     Ok(())
 }
 
-fn destroy(c: &TestConn, r: &DomainRef<'_>) -> Result<()> {
+pub(crate) fn destroy(c: &TestConn, r: &DomainRef<'_>) -> Result<()> {
     let mut node = c.lock();
     let i = dom_index(&node, r)?;
     if !node.domains[i].active() {
@@ -332,7 +238,7 @@ fn destroy(c: &TestConn, r: &DomainRef<'_>) -> Result<()> {
     Ok(())
 }
 
-fn suspend(c: &TestConn, r: &DomainRef<'_>) -> Result<()> {
+pub(crate) fn suspend(c: &TestConn, r: &DomainRef<'_>) -> Result<()> {
     let mut node = c.lock();
     let i = dom_index(&node, r)?;
     let d = &mut node.domains[i];
@@ -344,7 +250,7 @@ fn suspend(c: &TestConn, r: &DomainRef<'_>) -> Result<()> {
     Ok(())
 }
 
-fn resume(c: &TestConn, r: &DomainRef<'_>) -> Result<()> {
+pub(crate) fn resume(c: &TestConn, r: &DomainRef<'_>) -> Result<()> {
     let mut node = c.lock();
     let i = dom_index(&node, r)?;
     let d = &mut node.domains[i];
@@ -388,7 +294,7 @@ fn write_image(path: &str, d: &Dom) -> Result<()> {
         .map_err(file_error)
 }
 
-fn save(c: &TestConn, r: &DomainRef<'_>, path: &str) -> Result<()> {
+pub(crate) fn save(c: &TestConn, r: &DomainRef<'_>, path: &str) -> Result<()> {
     let mut node = c.lock();
     let i = dom_index(&node, r)?;
     if !node.domains[i].active() {
@@ -399,7 +305,7 @@ fn save(c: &TestConn, r: &DomainRef<'_>, path: &str) -> Result<()> {
     Ok(())
 }
 
-fn restore(c: &TestConn, path: &str) -> Result<()> {
+pub(crate) fn restore(c: &TestConn, path: &str) -> Result<()> {
     let text = virtkit_hostio::read_string_capped(std::path::Path::new(path), MAX_IMAGE)
         .map_err(file_error)?;
     let xml = text
@@ -423,7 +329,7 @@ fn restore(c: &TestConn, path: &str) -> Result<()> {
     Ok(())
 }
 
-fn core_dump(c: &TestConn, r: &DomainRef<'_>, path: &str, _flags: u32) -> Result<()> {
+pub(crate) fn core_dump(c: &TestConn, r: &DomainRef<'_>, path: &str, _flags: u32) -> Result<()> {
     let node = c.lock();
     let i = dom_index(&node, r)?;
     if !node.domains[i].active() {
@@ -432,7 +338,7 @@ fn core_dump(c: &TestConn, r: &DomainRef<'_>, path: &str, _flags: u32) -> Result
     write_image(path, &node.domains[i])
 }
 
-fn get_info(c: &TestConn, r: &DomainRef<'_>) -> Result<DomainInfo> {
+pub(crate) fn get_info(c: &TestConn, r: &DomainRef<'_>) -> Result<DomainInfo> {
     let node = c.lock();
     let d = &node.domains[dom_index(&node, r)?];
     Ok(DomainInfo {
@@ -444,7 +350,7 @@ fn get_info(c: &TestConn, r: &DomainRef<'_>) -> Result<DomainInfo> {
     })
 }
 
-fn get_xml_desc(c: &TestConn, r: &DomainRef<'_>, flags: u32) -> Result<String> {
+pub(crate) fn get_xml_desc(c: &TestConn, r: &DomainRef<'_>, flags: u32) -> Result<String> {
     let node = c.lock();
     let d = &node.domains[dom_index(&node, r)?];
     let opts = FormatOptions::default()
@@ -453,19 +359,19 @@ fn get_xml_desc(c: &TestConn, r: &DomainRef<'_>, flags: u32) -> Result<String> {
     Ok(d.def.to_xml(&opts))
 }
 
-fn get_os_type(c: &TestConn, r: &DomainRef<'_>) -> Result<String> {
+pub(crate) fn get_os_type(c: &TestConn, r: &DomainRef<'_>) -> Result<String> {
     let node = c.lock();
     dom_index(&node, r)?;
     // libvirt's test driver answers "linux" for every domain.
     Ok("linux".into())
 }
 
-fn get_max_memory(c: &TestConn, r: &DomainRef<'_>) -> Result<u64> {
+pub(crate) fn get_max_memory(c: &TestConn, r: &DomainRef<'_>) -> Result<u64> {
     let node = c.lock();
     Ok(node.domains[dom_index(&node, r)?].def.memory_kib)
 }
 
-fn set_max_memory(c: &TestConn, r: &DomainRef<'_>, kib: u64) -> Result<()> {
+pub(crate) fn set_max_memory(c: &TestConn, r: &DomainRef<'_>, kib: u64) -> Result<()> {
     let mut node = c.lock();
     let i = dom_index(&node, r)?;
     let d = &mut node.domains[i];
@@ -476,7 +382,7 @@ fn set_max_memory(c: &TestConn, r: &DomainRef<'_>, kib: u64) -> Result<()> {
     Ok(())
 }
 
-fn set_memory(c: &TestConn, r: &DomainRef<'_>, kib: u64) -> Result<()> {
+pub(crate) fn set_memory(c: &TestConn, r: &DomainRef<'_>, kib: u64) -> Result<()> {
     let mut node = c.lock();
     let i = dom_index(&node, r)?;
     let d = &mut node.domains[i];
@@ -492,7 +398,12 @@ fn set_memory(c: &TestConn, r: &DomainRef<'_>, kib: u64) -> Result<()> {
 /// virDomainSetMemoryFlags. The test driver keeps one definition per domain, so the live guest
 /// and the persistent definition change together; the flags still say which may change, with
 /// libvirt's rules (a maximum cannot change on a running domain).
-fn set_memory_flags(c: &TestConn, r: &DomainRef<'_>, kib: u64, flags: u32) -> Result<()> {
+pub(crate) fn set_memory_flags(
+    c: &TestConn,
+    r: &DomainRef<'_>,
+    kib: u64,
+    flags: u32,
+) -> Result<()> {
     check_flags(
         flags,
         VK_DOMAIN_AFFECT_LIVE | VK_DOMAIN_AFFECT_CONFIG | VK_DOMAIN_MEM_MAXIMUM,
@@ -521,7 +432,7 @@ fn set_memory_flags(c: &TestConn, r: &DomainRef<'_>, kib: u64, flags: u32) -> Re
     Ok(())
 }
 
-fn set_vcpus(c: &TestConn, r: &DomainRef<'_>, n: u32) -> Result<()> {
+pub(crate) fn set_vcpus(c: &TestConn, r: &DomainRef<'_>, n: u32) -> Result<()> {
     let mut node = c.lock();
     let i = dom_index(&node, r)?;
     if n > MAX_VCPUS.unsigned_abs() {
@@ -535,7 +446,7 @@ fn set_vcpus(c: &TestConn, r: &DomainRef<'_>, n: u32) -> Result<()> {
     Ok(())
 }
 
-fn pin_vcpu(c: &TestConn, r: &DomainRef<'_>, vcpu: u32, map: &[u8]) -> Result<()> {
+pub(crate) fn pin_vcpu(c: &TestConn, r: &DomainRef<'_>, vcpu: u32, map: &[u8]) -> Result<()> {
     let mut node = c.lock();
     let host_cpus = node.info.cpus;
     let cpus = host_cpus as usize;
@@ -567,7 +478,7 @@ fn pin_vcpu(c: &TestConn, r: &DomainRef<'_>, vcpu: u32, map: &[u8]) -> Result<()
     Ok(())
 }
 
-fn get_vcpus(c: &TestConn, r: &DomainRef<'_>) -> Result<Vec<VcpuInfo>> {
+pub(crate) fn get_vcpus(c: &TestConn, r: &DomainRef<'_>) -> Result<Vec<VcpuInfo>> {
     let node = c.lock();
     let d = &node.domains[dom_index(&node, r)?];
     if !d.active() {
@@ -600,12 +511,12 @@ fn get_vcpus(c: &TestConn, r: &DomainRef<'_>) -> Result<Vec<VcpuInfo>> {
         .collect())
 }
 
-fn get_autostart(c: &TestConn, r: &DomainRef<'_>) -> Result<bool> {
+pub(crate) fn get_autostart(c: &TestConn, r: &DomainRef<'_>) -> Result<bool> {
     let node = c.lock();
     Ok(node.domains[dom_index(&node, r)?].autostart)
 }
 
-fn set_autostart(c: &TestConn, r: &DomainRef<'_>, on: bool) -> Result<()> {
+pub(crate) fn set_autostart(c: &TestConn, r: &DomainRef<'_>, on: bool) -> Result<()> {
     let mut node = c.lock();
     let i = dom_index(&node, r)?;
     let d = &mut node.domains[i];
@@ -618,7 +529,7 @@ fn set_autostart(c: &TestConn, r: &DomainRef<'_>, on: bool) -> Result<()> {
     Ok(())
 }
 
-fn attach_device(c: &TestConn, r: &DomainRef<'_>, xml: &str) -> Result<()> {
+pub(crate) fn attach_device(c: &TestConn, r: &DomainRef<'_>, xml: &str) -> Result<()> {
     let dev = Device::parse(xml).map_err(|e| Error::new(ErrorCode::XmlError, e.to_string()))?;
     let mut node = c.lock();
     let i = dom_index(&node, r)?;
@@ -628,7 +539,7 @@ fn attach_device(c: &TestConn, r: &DomainRef<'_>, xml: &str) -> Result<()> {
         .map_err(|e| Error::operation_invalid(e.to_string()))
 }
 
-fn detach_device(c: &TestConn, r: &DomainRef<'_>, xml: &str) -> Result<()> {
+pub(crate) fn detach_device(c: &TestConn, r: &DomainRef<'_>, xml: &str) -> Result<()> {
     let dev = Device::parse(xml).map_err(|e| Error::new(ErrorCode::XmlError, e.to_string()))?;
     let mut node = c.lock();
     let i = dom_index(&node, r)?;
@@ -639,210 +550,18 @@ fn detach_device(c: &TestConn, r: &DomainRef<'_>, xml: &str) -> Result<()> {
         .map_err(|e| Error::operation_invalid(e.to_string()))
 }
 
-fn list_networks(c: &TestConn, out: &mut dyn FnMut(&str)) -> Result<()> {
-    c.lock()
-        .networks
-        .iter()
-        .filter(|n| n.active)
-        .for_each(|n| out(&n.def.name));
-    Ok(())
-}
-
-fn num_of_networks(c: &TestConn) -> Result<i32> {
-    Ok(c.lock().networks.iter().filter(|n| n.active).count() as i32)
-}
-
-fn list_defined_networks(c: &TestConn, out: &mut dyn FnMut(&str)) -> Result<()> {
-    c.lock()
-        .networks
-        .iter()
-        .filter(|n| !n.active)
-        .for_each(|n| out(&n.def.name));
-    Ok(())
-}
-
-fn num_of_defined_networks(c: &TestConn) -> Result<i32> {
-    Ok(c.lock().networks.iter().filter(|n| !n.active).count() as i32)
-}
-
-fn net_lookup_by_uuid(
-    c: &TestConn,
-    uuid: &Uuid,
-    out: &mut dyn FnMut(NetworkRef<'_>),
-) -> Result<()> {
-    let node = c.lock();
-    let i = node
-        .net_uuid(uuid)
-        .ok_or_else(|| Error::no_network(format!("no network with matching uuid '{uuid}'")))?;
-    out(net_ref(&node.networks[i]));
-    Ok(())
-}
-
-fn net_lookup_by_name(c: &TestConn, name: &str, out: &mut dyn FnMut(NetworkRef<'_>)) -> Result<()> {
-    let node = c.lock();
-    let i = node
-        .net_name(name)
-        .ok_or_else(|| Error::no_network(format!("no network with matching name '{name}'")))?;
-    out(net_ref(&node.networks[i]));
-    Ok(())
-}
-
-fn net_check_clash(node: &Node, def: &NetworkDef) -> Result<Option<usize>> {
-    if let Some(i) = node.net_name(&def.name) {
-        if node.networks[i].def.uuid != def.uuid {
-            return Err(Error::network_exist(format!(
-                "network '{}' already exists with uuid {}",
-                def.name, node.networks[i].def.uuid
-            )));
-        }
-        return Ok(Some(i));
-    }
-    if let Some(i) = node.net_uuid(&def.uuid) {
-        return Err(Error::network_exist(format!(
-            "network '{}' is already defined with uuid {}",
-            node.networks[i].def.name, def.uuid
-        )));
-    }
-    Ok(None)
-}
-
-fn net_create_xml(c: &TestConn, xml: &str) -> Result<NetworkIdent> {
-    let def = parse_network(xml)?;
-    let mut node = c.lock();
-    if let Some(i) = net_check_clash(&node, &def)? {
-        if node.networks[i].active {
-            return Err(Error::operation_invalid(format!(
-                "network '{}' is already active",
-                def.name
-            )));
-        }
-        node.networks.remove(i);
-    }
-    node.networks.push(Net {
-        def,
-        active: true,
-        persistent: false,
-        autostart: false,
-    });
-    Ok(net_ref(node.networks.last().expect("just pushed")).into())
-}
-
-fn net_define_xml(c: &TestConn, xml: &str) -> Result<NetworkIdent> {
-    let def = parse_network(xml)?;
-    let mut node = c.lock();
-    match net_check_clash(&node, &def)? {
-        Some(i) => {
-            let n = &mut node.networks[i];
-            n.def = def;
-            n.persistent = true;
-            Ok(net_ref(n).into())
-        }
-        None => {
-            node.networks.push(Net {
-                def,
-                active: false,
-                persistent: true,
-                autostart: false,
-            });
-            Ok(net_ref(node.networks.last().expect("just pushed")).into())
-        }
-    }
-}
-
-fn net_undefine(c: &TestConn, r: &NetworkRef<'_>) -> Result<()> {
-    let mut node = c.lock();
-    let i = net_index(&node, r)?;
-    if node.networks[i].active {
-        node.networks[i].persistent = false;
-    } else {
-        node.networks.remove(i);
-    }
-    Ok(())
-}
-
-fn net_create(c: &TestConn, r: &NetworkRef<'_>) -> Result<()> {
-    let mut node = c.lock();
-    let i = net_index(&node, r)?;
-    let n = &mut node.networks[i];
-    if n.active {
-        return Err(Error::operation_invalid(format!(
-            "network '{}' is already active",
-            n.def.name
-        )));
-    }
-    n.active = true;
-    Ok(())
-}
-
-fn net_destroy(c: &TestConn, r: &NetworkRef<'_>) -> Result<()> {
-    let mut node = c.lock();
-    let i = net_index(&node, r)?;
-    if !node.networks[i].active {
-        return Err(Error::operation_invalid(format!(
-            "network '{}' is not active",
-            r.name
-        )));
-    }
-    if node.networks[i].persistent {
-        node.networks[i].active = false;
-    } else {
-        node.networks.remove(i);
-    }
-    Ok(())
-}
-
-fn net_get_xml_desc(c: &TestConn, r: &NetworkRef<'_>, _flags: u32) -> Result<String> {
-    let node = c.lock();
-    Ok(node.networks[net_index(&node, r)?]
-        .def
-        .to_xml(&FormatOptions::default()))
-}
-
-fn net_get_bridge_name(c: &TestConn, r: &NetworkRef<'_>) -> Result<String> {
-    let node = c.lock();
-    let n = &node.networks[net_index(&node, r)?];
-    n.def.bridge.clone().ok_or_else(|| {
-        Error::new(
-            ErrorCode::InvalidNetwork,
-            format!("network '{}' does not have a bridge name", n.def.name),
-        )
-    })
-}
-
-fn net_get_autostart(c: &TestConn, r: &NetworkRef<'_>) -> Result<bool> {
-    let node = c.lock();
-    Ok(node.networks[net_index(&node, r)?].autostart)
-}
-
-fn net_set_autostart(c: &TestConn, r: &NetworkRef<'_>, on: bool) -> Result<()> {
-    let mut node = c.lock();
-    let i = net_index(&node, r)?;
-    let n = &mut node.networks[i];
-    if !n.persistent {
-        return Err(Error::operation_invalid(
-            "cannot set autostart for transient network",
-        ));
-    }
-    n.autostart = on;
-    Ok(())
-}
-
-fn is_persistent(c: &TestConn, r: &DomainRef<'_>) -> Result<bool> {
+pub(crate) fn is_persistent(c: &TestConn, r: &DomainRef<'_>) -> Result<bool> {
     let node = c.lock();
     Ok(node.domains[dom_index(&node, r)?].persistent)
 }
 
-fn has_managed_save_image(c: &TestConn, r: &DomainRef<'_>, _flags: u32) -> Result<bool> {
+pub(crate) fn has_managed_save_image(c: &TestConn, r: &DomainRef<'_>, _flags: u32) -> Result<bool> {
     let node = c.lock();
     dom_index(&node, r)?;
     Ok(false)
 }
 
-fn security_model(_: &TestConn) -> Result<(String, String)> {
-    Ok(("testSecurity".into(), String::new()))
-}
-
-fn security_label(c: &TestConn, r: &DomainRef<'_>) -> Result<(String, bool)> {
+pub(crate) fn security_label(c: &TestConn, r: &DomainRef<'_>) -> Result<(String, bool)> {
     let node = c.lock();
     let d = &node.domains[dom_index(&node, r)?];
     // Labels exist only while a domain runs, as with libvirt's test security driver.
@@ -853,14 +572,14 @@ fn security_label(c: &TestConn, r: &DomainRef<'_>) -> Result<(String, bool)> {
     })
 }
 
-fn get_state(c: &TestConn, r: &DomainRef<'_>) -> Result<(DomainState, i32)> {
+pub(crate) fn get_state(c: &TestConn, r: &DomainRef<'_>) -> Result<(DomainState, i32)> {
     let node = c.lock();
     let d = &node.domains[dom_index(&node, r)?];
     Ok((d.state, d.reason))
 }
 
 /// virDomainGetMessages: the taints and deprecations of the domain object.
-fn get_messages(
+pub(crate) fn get_messages(
     c: &TestConn,
     r: &DomainRef<'_>,
     flags: u32,
@@ -880,81 +599,3 @@ fn get_messages(
         .for_each(|m| out(m));
     Ok(())
 }
-
-fn net_is_active(c: &TestConn, r: &NetworkRef<'_>) -> Result<bool> {
-    let node = c.lock();
-    Ok(node.networks[net_index(&node, r)?].active)
-}
-
-fn net_is_persistent(c: &TestConn, r: &NetworkRef<'_>) -> Result<bool> {
-    let node = c.lock();
-    Ok(node.networks[net_index(&node, r)?].persistent)
-}
-
-/// Every operation but the native-format conversions (the test driver has no
-/// native format).
-pub(crate) const OPS: Ops<TestConn> = Ops {
-    get_type: Some(get_type),
-    get_version: Some(get_version),
-    get_hostname: Some(get_hostname),
-    get_capabilities: Some(get_capabilities),
-    node_get_info: Some(node_get_info),
-    get_max_vcpus: Some(get_max_vcpus),
-    list_domains: Some(list_domains),
-    num_of_domains: Some(num_of_domains),
-    list_defined_domains: Some(list_defined_domains),
-    num_of_defined_domains: Some(num_of_defined_domains),
-    domain_lookup_by_id: Some(lookup_by_id),
-    domain_lookup_by_uuid: Some(lookup_by_uuid),
-    domain_lookup_by_name: Some(lookup_by_name),
-    domain_create_xml: Some(create_xml),
-    domain_define_xml: Some(define_xml),
-    domain_undefine: Some(undefine),
-    domain_create: Some(start),
-    domain_shutdown: Some(shutdown),
-    domain_reboot: Some(reboot),
-    domain_destroy: Some(destroy),
-    domain_suspend: Some(suspend),
-    domain_resume: Some(resume),
-    domain_save: Some(save),
-    domain_restore: Some(restore),
-    domain_core_dump: Some(core_dump),
-    domain_get_info: Some(get_info),
-    domain_get_xml_desc: Some(get_xml_desc),
-    domain_get_os_type: Some(get_os_type),
-    domain_get_max_memory: Some(get_max_memory),
-    domain_set_max_memory: Some(set_max_memory),
-    domain_set_memory: Some(set_memory),
-    domain_set_memory_flags: Some(set_memory_flags),
-    domain_set_vcpus: Some(set_vcpus),
-    domain_pin_vcpu: Some(pin_vcpu),
-    domain_get_vcpus: Some(get_vcpus),
-    domain_get_autostart: Some(get_autostart),
-    domain_set_autostart: Some(set_autostart),
-    domain_attach_device: Some(attach_device),
-    domain_detach_device: Some(detach_device),
-    list_networks: Some(list_networks),
-    num_of_networks: Some(num_of_networks),
-    list_defined_networks: Some(list_defined_networks),
-    num_of_defined_networks: Some(num_of_defined_networks),
-    network_lookup_by_uuid: Some(net_lookup_by_uuid),
-    network_lookup_by_name: Some(net_lookup_by_name),
-    network_create_xml: Some(net_create_xml),
-    network_define_xml: Some(net_define_xml),
-    network_undefine: Some(net_undefine),
-    network_create: Some(net_create),
-    network_destroy: Some(net_destroy),
-    network_get_xml_desc: Some(net_get_xml_desc),
-    network_get_bridge_name: Some(net_get_bridge_name),
-    network_get_autostart: Some(net_get_autostart),
-    network_set_autostart: Some(net_set_autostart),
-    domain_is_persistent: Some(is_persistent),
-    domain_has_managed_save_image: Some(has_managed_save_image),
-    node_get_security_model: Some(security_model),
-    domain_get_security_label: Some(security_label),
-    domain_get_state: Some(get_state),
-    domain_get_messages: Some(get_messages),
-    network_is_active: Some(net_is_active),
-    network_is_persistent: Some(net_is_persistent),
-    ..Ops::NONE
-};
