@@ -23,6 +23,7 @@ pub mod bench;
 mod domain;
 mod emulator;
 mod host;
+mod hotplug;
 mod network;
 mod paths;
 mod process;
