@@ -1,6 +1,7 @@
 //! The command table: every command's name, group, help, options and handler, in virsh's
 //! groups and order. Help text, the parser, the man page and the completions all read it.
 
+mod console;
 mod domain;
 mod drivers;
 mod host;
@@ -490,6 +491,23 @@ static COMMANDS: &[CmdDef] = &[
         no_connect: false,
         hidden: false,
         run: domain::autostart,
+    },
+    CmdDef {
+        name: "console",
+        group: Group::Domain,
+        help: "connect to the guest console",
+        desc: "Connect the virtual serial console for the guest",
+        opts: &[
+            data("domain", DOMAIN_HELP),
+            named("devname", "character device name"),
+            flag(
+                "force",
+                "force console connection (disconnect already connected sessions)",
+            ),
+        ],
+        no_connect: false,
+        hidden: false,
+        run: console::console,
     },
     CmdDef {
         name: "create",
