@@ -174,3 +174,152 @@ fn disks_and_interfaces_plug_and_unplug() {
     assert_eq!(e.code, ErrorCode::OperationDenied, "{e}");
     d.destroy().unwrap();
 }
+
+/// `virtkit -c <sandbox> ARGS`, which must succeed; returns its stdout.
+fn cli_ok(sb: &Sandbox, args: &[&str]) -> String {
+    let out = common::virtkit(&sb.uri(), args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "virtkit {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn cli_err(sb: &Sandbox, args: &[&str]) -> String {
+    let out = common::virtkit(&sb.uri(), args).output().unwrap();
+    assert!(!out.status.success(), "virtkit {args:?} succeeded");
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn virsh_convenience_commands() {
+    if !have_qemu("virsh_convenience_commands") {
+        return;
+    }
+    let sb = Sandbox::new();
+    let xml = guest_xml("cv").replace(
+        "</os>",
+        "</os><features><acpi/></features><devices><input type='tablet' bus='usb'/>\
+         <disk type='file' device='cdrom'><target dev='hdc' bus='ide'/><readonly/></disk></devices>",
+    );
+    let xml_path = sb.dir.path().join("cv.xml");
+    std::fs::write(&xml_path, xml).unwrap();
+    cli_ok(&sb, &["define", xml_path.to_str().unwrap()]);
+    cli_ok(&sb, &["start", "cv"]);
+
+    // attach-disk / detach-disk, live (the default on a running guest).
+    let img = image(&sb, "sda.img");
+    let out = cli_ok(
+        &sb,
+        &[
+            "attach-disk",
+            "cv",
+            &img,
+            "sda",
+            "--targetbus",
+            "scsi",
+            "--subdriver",
+            "raw",
+        ],
+    );
+    assert!(out.contains("Disk attached successfully"), "{out}");
+    assert!(block_ids(&sb, "cv").contains(&"sda".to_string()));
+    assert!(cli_ok(&sb, &["dumpxml", "cv"]).contains(&img));
+    let out = cli_ok(&sb, &["detach-disk", "cv", "sda"]);
+    assert!(out.contains("Disk detached successfully"), "{out}");
+    assert!(!block_ids(&sb, "cv").contains(&"sda".to_string()));
+    assert!(!cli_ok(&sb, &["dumpxml", "cv"]).contains(&img));
+    let e = cli_err(&sb, &["detach-disk", "cv", "sdz"]);
+    assert!(
+        e.contains("No disk found whose source path or target is sdz"),
+        "{e}"
+    );
+
+    // --config on a running guest: the definition only.
+    let out = cli_ok(
+        &sb,
+        &[
+            "attach-disk",
+            "cv",
+            &img,
+            "sdc",
+            "--targetbus",
+            "scsi",
+            "--config",
+        ],
+    );
+    assert!(out.contains("Disk attached successfully"), "{out}");
+    assert!(cli_ok(&sb, &["dumpxml", "cv", "--inactive"]).contains(&img));
+    assert!(!cli_ok(&sb, &["dumpxml", "cv"]).contains(&img));
+    assert!(!block_ids(&sb, "cv").contains(&"sdc".to_string()));
+    cli_ok(&sb, &["detach-disk", "cv", "sdc", "--config"]);
+    assert!(!cli_ok(&sb, &["dumpxml", "cv", "--inactive"]).contains(&img));
+    let e = cli_err(
+        &sb,
+        &["attach-disk", "cv", &img, "sdd", "--current", "--live"],
+    );
+    assert!(e.contains("mutually exclusive"), "{e}");
+
+    // attach-interface / detach-interface.
+    let mac = "52:54:00:12:34:56";
+    let out = cli_ok(
+        &sb,
+        &[
+            "attach-interface",
+            "cv",
+            "user",
+            "--mac",
+            mac,
+            "--model",
+            "usb-net",
+        ],
+    );
+    assert!(out.contains("Interface attached successfully"), "{out}");
+    assert!(info_network(&sb, "cv").contains(&format!("macaddr={mac}")));
+    assert!(cli_ok(&sb, &["dumpxml", "cv"]).contains(mac));
+    let out = cli_ok(&sb, &["detach-interface", "cv", "user", "--mac", mac]);
+    assert!(out.contains("Interface detached successfully"), "{out}");
+    assert!(!info_network(&sb, "cv").contains(&format!("macaddr={mac}")));
+    assert!(!cli_ok(&sb, &["dumpxml", "cv"]).contains(mac));
+    let e = cli_err(&sb, &["detach-interface", "cv", "network"]);
+    assert!(
+        e.contains("No interface found whose type is network"),
+        "{e}"
+    );
+
+    // change-media on the CD-ROM: insert, update, eject, seen by QEMU.
+    let iso = image(&sb, "a.iso");
+    let iso2 = image(&sb, "b.iso");
+    let medium = |sb: &Sandbox| -> Option<String> {
+        let v = qmp(sb, "cv", "query-block", None);
+        v.as_array()?
+            .iter()
+            .find(|b| {
+                b["qdev"].as_str().is_some_and(|q| q.contains("hdc")) || b["device"] == "drive-hdc"
+            })?
+            .get("inserted")?
+            .get("file")?
+            .as_str()
+            .map(str::to_string)
+    };
+    let out = cli_ok(&sb, &["change-media", "cv", "hdc", &iso, "--insert"]);
+    assert!(out.contains("Successfully inserted media."), "{out}");
+    assert_eq!(medium(&sb).as_deref(), Some(iso.as_str()));
+    assert!(cli_ok(&sb, &["dumpxml", "cv"]).contains(&iso));
+    let e = cli_err(&sb, &["change-media", "cv", "hdc", &iso2, "--insert"]);
+    assert!(e.contains("already has media"), "{e}");
+    let out = cli_ok(&sb, &["change-media", "cv", "hdc", &iso2, "--update"]);
+    assert!(out.contains("Successfully updated media."), "{out}");
+    assert_eq!(medium(&sb).as_deref(), Some(iso2.as_str()));
+    let out = cli_ok(&sb, &["change-media", "cv", "hdc", "--eject"]);
+    assert!(out.contains("Successfully ejected media."), "{out}");
+    assert_eq!(medium(&sb), None);
+    assert!(!cli_ok(&sb, &["dumpxml", "cv"]).contains(&iso2));
+    cli_ok(&sb, &["destroy", "cv"]);
+    // Shut off: the definition.
+    cli_ok(&sb, &["change-media", "cv", "hdc", &iso, "--insert"]);
+    assert!(cli_ok(&sb, &["dumpxml", "cv", "--inactive"]).contains(&iso));
+    let e = cli_err(&sb, &["attach-disk", "cv", &img, "sde", "--live"]);
+    assert!(e.contains("domain is not running"), "{e}");
+}
