@@ -17,6 +17,7 @@ use virtkit_xml::{
 use crate::QemuConn;
 use crate::argv::{self, ArgvContext, QemuCommand};
 use crate::emulator;
+use crate::guest_user;
 use crate::host;
 use crate::hotplug;
 use crate::process::{self, SpawnError};
@@ -413,6 +414,7 @@ impl QemuConn {
         self.check_host_network(&def)?;
         emulator::check_domain_type(&def)?;
         let emulator = emulator::emulator_for(&def)?;
+        let guest_user = guest_user::load(&self.store.paths, self.privileged)?;
         let sock = self.store.qmp_socket(&name);
         if sock.as_os_str().len() > 107 {
             return Err(Error::operation_failed(format!(
@@ -447,7 +449,10 @@ impl QemuConn {
             privileged: self.privileged,
             now_epoch: Some(now_epoch()),
         };
-        let cmd = argv::build_command(&def, &ctx)?;
+        let mut cmd = argv::build_command(&def, &ctx)?;
+        if let Some(u) = &guest_user {
+            cmd.argv.extend(guest_user::qemu_args(u));
+        }
         def.id = Some(id);
         let mut state = RunState {
             name: name.clone(),
@@ -465,6 +470,13 @@ impl QemuConn {
             self.store.clear_runtime(&name, Some(6));
             e
         };
+        if let Some(u) = &guest_user
+            && let Err(e) = self
+                .store
+                .give_files(&name, u, &guest_user::disk_files(&state.def))
+        {
+            return Err(failed(e));
+        }
         let (mut child, start_len) = match process::spawn(&cmd, &mark) {
             Ok(c) => c,
             Err(e) => return Err(failed(spawn_error(&name, &cmd, e))),
@@ -1417,7 +1429,7 @@ pub(crate) fn detach_device(c: &QemuConn, r: &DomainRef<'_>, xml: &str) -> Resul
                     drop(q);
                     return change_media(c, s, &dev, false);
                 }
-                Device::Disk(d) => hotplug::detach_disk(s, &mut q, d)?,
+                Device::Disk(d) => hotplug::detach_disk(c, s, &mut q, d)?,
                 Device::Interface(n) => hotplug::detach_interface(s, &mut q, n)?,
                 _ => {
                     return Err(Error::new(

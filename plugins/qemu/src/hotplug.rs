@@ -140,13 +140,20 @@ pub(crate) fn attach_disk(c: &QemuConn, s: &RunState, q: &mut Qmp, disk: &DiskDe
             file["cache"] = json!({ "direct": true });
         }
     }
+    if let Some(u) = crate::guest_user::load(&c.store.paths, c.privileged)? {
+        c.store.give_files(name, &u, &[source.to_string()])?;
+    }
     q.execute(
         "blockdev-add",
         Some(json!({ "driver": format, "node-name": node, "read-only": read_only, "file": file })),
     )
-    .map_err(|e| qmp_failed(name, e))?;
+    .map_err(|e| {
+        c.store.restore_owners(name, Some(source));
+        qmp_failed(name, e)
+    })?;
     if let Err(e) = q.execute("device_add", Some(device)) {
         let _ = q.execute("blockdev-del", Some(json!({ "node-name": node })));
+        c.store.restore_owners(name, Some(source));
         return Err(qmp_failed(name, e));
     }
     Ok(())
@@ -182,7 +189,7 @@ fn ensure_scsi_controller(c: &QemuConn, s: &RunState, q: &mut Qmp) -> Result<()>
 
 /// Removes a hot-pluggable disk: `device_del`, waits for `DEVICE_DELETED`, then removes its
 /// block node (a disk from the command line has its drive removed with it by QEMU).
-pub(crate) fn detach_disk(s: &RunState, q: &mut Qmp, disk: &DiskDef) -> Result<()> {
+pub(crate) fn detach_disk(c: &QemuConn, s: &RunState, q: &mut Qmp, disk: &DiskDef) -> Result<()> {
     if !matches!(
         disk_bus(disk),
         DiskBus::Virtio | DiskBus::Scsi | DiskBus::Usb
@@ -194,6 +201,9 @@ pub(crate) fn detach_disk(s: &RunState, q: &mut Qmp, disk: &DiskDef) -> Result<(
         )));
     }
     unplug(s, q, &disk.target_dev)?;
+    if let Some(src) = disk.source.as_deref() {
+        c.store.restore_owners(&s.name, Some(src));
+    }
     match q.execute(
         "blockdev-del",
         Some(json!({ "node-name": format!("drive-{}", disk.target_dev) })),
