@@ -1383,12 +1383,13 @@ pub(crate) fn attach_device(c: &QemuConn, r: &DomainRef<'_>, xml: &str) -> Resul
             match &dev {
                 Device::Disk(d) => hotplug::attach_disk(c, s, &mut q, d)?,
                 Device::Interface(n) => hotplug::attach_interface(c, s, &mut q, n)?,
+                Device::Hostdev(h) => hotplug::attach_hostdev(s, &mut q, h)?,
                 _ => {
                     return Err(Error::new(
                         ErrorCode::ConfigUnsupported,
                         format!(
-                            "unsupported configuration: domain '{}' is running: only disks and interfaces can be \
-                             hot-plugged",
+                            "unsupported configuration: domain '{}' is running: only disks, interfaces and USB host \
+                             devices can be hot-plugged",
                             s.name
                         ),
                     ));
@@ -1431,12 +1432,13 @@ pub(crate) fn detach_device(c: &QemuConn, r: &DomainRef<'_>, xml: &str) -> Resul
                 }
                 Device::Disk(d) => hotplug::detach_disk(c, s, &mut q, d)?,
                 Device::Interface(n) => hotplug::detach_interface(s, &mut q, n)?,
+                Device::Hostdev(h) => hotplug::detach_hostdev(s, &mut q, h)?,
                 _ => {
                     return Err(Error::new(
                         ErrorCode::ConfigUnsupported,
                         format!(
-                            "unsupported configuration: domain '{}' is running: only disks and interfaces can be \
-                             hot-unplugged",
+                            "unsupported configuration: domain '{}' is running: only disks, interfaces and USB host \
+                             devices can be hot-unplugged",
                             s.name
                         ),
                     ));

@@ -11,7 +11,10 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use uuid::Uuid;
 use virtkit_driver::{Error, ErrorCode, Result};
-use virtkit_xml::{DiskBus, DiskDef, DiskDevice, DiskType, InterfaceDef, InterfaceSource, MacAddr};
+use virtkit_xml::{
+    DiskBus, DiskDef, DiskDevice, DiskType, HostdevDef, HostdevSource, InterfaceDef,
+    InterfaceSource, MacAddr,
+};
 
 use crate::QemuConn;
 use crate::argv::{self, disk_bus, opt_escape};
@@ -379,5 +382,92 @@ pub(crate) fn detach_interface(s: &RunState, q: &mut Qmp, n: &InterfaceDef) -> R
             Err(e) => return Err(qmp_failed(name, e)),
         }
     }
+    Ok(())
+}
+
+/// The QEMU properties of a USB host device: (hostbus, hostaddr, vendorid, productid), 0 where
+/// the XML leaves them out (QEMU's "any").
+fn usb_host_props(h: &HostdevDef) -> Option<[u64; 4]> {
+    match &h.source {
+        HostdevSource::Usb {
+            vendor,
+            product,
+            bus,
+            device,
+        } => Some([
+            bus.map_or(0, u64::from),
+            device.map_or(0, u64::from),
+            vendor.map_or(0, u64::from),
+            product.map_or(0, u64::from),
+        ]),
+        HostdevSource::Pci(_) => None,
+    }
+}
+
+const USB_HOST_PROPS: [&str; 4] = ["hostbus", "hostaddr", "vendorid", "productid"];
+
+/// Plugs a USB host device (`usb-host`, id `hostdev<n>`). QEMU claims the host device when it
+/// is present and whenever it appears later, as with `-device usb-host` at start.
+pub(crate) fn attach_hostdev(s: &RunState, q: &mut Qmp, h: &HostdevDef) -> Result<()> {
+    let name = &s.name;
+    let Some(props) = usb_host_props(h) else {
+        return Err(cannot(
+            "PCI host devices cannot be hot-plugged (USB host devices can)".into(),
+        ));
+    };
+    if props[..2] == [0, 0] && props[2..] == [0, 0] {
+        return Err(cannot(
+            "a USB host device needs a vendor and product or a bus and device address".into(),
+        ));
+    }
+    if s.def.devices.hostdevs.iter().any(|x| x.source == h.source) {
+        return Err(Error::operation_invalid(format!(
+            "domain '{name}' already has this USB host device"
+        )));
+    }
+    let taken = peripherals(q, name)?;
+    let i = (s.def.devices.hostdevs.len()..)
+        .find(|i| !taken.contains(&format!("hostdev{i}")))
+        .unwrap_or_default();
+    let mut device = json!({ "driver": "usb-host", "id": format!("hostdev{i}") });
+    for (k, v) in USB_HOST_PROPS.iter().zip(props) {
+        if v != 0 {
+            device[*k] = json!(v);
+        }
+    }
+    q.execute("device_add", Some(device))
+        .map_err(|e| qmp_failed(name, e))?;
+    Ok(())
+}
+
+/// Removes a USB host device, found in QEMU by its properties.
+pub(crate) fn detach_hostdev(s: &RunState, q: &mut Qmp, h: &HostdevDef) -> Result<()> {
+    let name = &s.name;
+    let Some(want) = usb_host_props(h) else {
+        return Err(cannot(
+            "PCI host devices cannot be hot-unplugged (USB host devices can)".into(),
+        ));
+    };
+    for id in peripherals(q, name)? {
+        let path = format!("/machine/peripheral/{id}");
+        let typ = q
+            .execute("qom-get", Some(json!({ "path": path, "property": "type" })))
+            .ok();
+        if typ.as_ref().and_then(Value::as_str) != Some("usb-host") {
+            continue;
+        }
+        let mut got = [0u64; 4];
+        for (slot, k) in got.iter_mut().zip(USB_HOST_PROPS) {
+            *slot = q
+                .execute("qom-get", Some(json!({ "path": path, "property": k })))
+                .ok()
+                .and_then(|v| v.as_u64())
+                .unwrap_or(0);
+        }
+        if got == want {
+            return unplug(s, q, &id);
+        }
+    }
+    // Not in QEMU any more: released after an earlier detach timed out.
     Ok(())
 }

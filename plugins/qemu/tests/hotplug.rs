@@ -161,6 +161,46 @@ fn disks_and_interfaces_plug_and_unplug() {
     assert!(!d.xml_desc(0).unwrap().contains(mac));
     assert!(!d.xml_desc(INACTIVE).unwrap().contains(mac));
 
+    // A USB host device: this host has no USB, so the device names one that is absent; QEMU's
+    // usb-host takes it and would claim it when it appeared, and it is removed at once.
+    let usb = "<hostdev mode='subsystem' type='usb'><source><vendor id='0x1d6b'/>\
+               <product id='0x0104'/></source></hostdev>";
+    d.attach_device(usb).unwrap();
+    let hostdevs = |sb: &Sandbox| -> Vec<(u64, u64)> {
+        let mut q = Qmp::connect(&sb.run_dir().join("hp.qmp"), Duration::from_secs(30)).unwrap();
+        let list = q
+            .execute("qom-list", Some(json!({ "path": "/machine/peripheral" })))
+            .unwrap();
+        let mut out = Vec::new();
+        for p in list.as_array().unwrap() {
+            let path = format!("/machine/peripheral/{}", p["name"].as_str().unwrap());
+            let ty = q.execute("qom-get", Some(json!({ "path": path, "property": "type" })));
+            if ty.ok().as_ref().and_then(Value::as_str) == Some("usb-host") {
+                let get = |q: &mut Qmp, k: &str| {
+                    q.execute("qom-get", Some(json!({ "path": path, "property": k })))
+                        .unwrap()
+                        .as_u64()
+                        .unwrap()
+                };
+                out.push((get(&mut q, "vendorid"), get(&mut q, "productid")));
+            }
+        }
+        out
+    };
+    assert_eq!(hostdevs(&sb), vec![(0x1d6b, 0x0104)]);
+    let live = d.xml_desc(0).unwrap();
+    assert!(live.contains("<vendor id='0x1d6b'/>"), "{live}");
+    d.detach_device(usb).unwrap();
+    assert!(hostdevs(&sb).is_empty());
+    assert!(!d.xml_desc(0).unwrap().contains("0x1d6b"));
+    let e = d
+        .attach_device(
+            "<hostdev mode='subsystem' type='pci'><source><address domain='0x0000' bus='0x00' \
+             slot='0x1f' function='0x0'/></source></hostdev>",
+        )
+        .unwrap_err();
+    assert_eq!(e.code, ErrorCode::ConfigUnsupported, "{e}");
+
     // What cannot be hot-plugged is refused clearly, and so is a sandboxed bridge.
     let e = d
         .attach_device(&format!(
