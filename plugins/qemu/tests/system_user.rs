@@ -8,10 +8,10 @@ mod common;
 
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::{guest_xml, have_qemu, is_our_process, registry, report, wait_gone};
+use common::{guest_xml, have_qemu, is_our_process, registry, report, virtkit, wait_gone};
 use serde_json::json;
 use virtkit::{Connect, ErrorCode};
 use virtkit_qemu_driver::Qmp;
@@ -52,7 +52,11 @@ impl TestUser {
 impl Drop for TestUser {
     fn drop(&mut self) {
         let _ = Command::new("userdel").arg(&self.name).status();
-        let _ = Command::new("groupdel").arg(&self.name).status();
+        // userdel removes the user's own group; this is for a user whose removal failed halfway.
+        let _ = Command::new("groupdel")
+            .arg(&self.name)
+            .stderr(Stdio::null())
+            .status();
     }
 }
 
@@ -244,4 +248,50 @@ fn system_guests_run_as_the_configured_user() {
     let c2 = Connect::open_with(Some(&root.uri()), false, &registry()).unwrap();
     assert!(c2.list_domains().unwrap().is_empty());
     assert_eq!(owner(&mine), (0, 0));
+
+    // `virtkit start` killed at instants spread over a start (0-420 ms): after the next call,
+    // the image is the user's exactly when the guest runs.
+    let xml = root.dir.path().join("g3.xml");
+    std::fs::write(&xml, disk_guest("g3", &mine)).unwrap();
+    let uri = root.uri();
+    let out = virtkit(&uri, &["define", xml.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (mut running, mut undone) = (0, 0);
+    for i in 0..15u64 {
+        let mut child = virtkit(&uri, &["start", "g3"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(i * 30));
+        let _ = child.kill();
+        let _ = child.wait();
+        let out = virtkit(&uri, &["domstate", "g3"]).output().unwrap();
+        let state = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        match state.as_str() {
+            "running" | "paused" => {
+                assert_eq!(owner(&mine), (user.uid, user.gid), "kill {i}: {state}");
+                running += 1;
+                let out = virtkit(&uri, &["destroy", "g3"]).output().unwrap();
+                assert!(out.status.success());
+            }
+            "shut off" => undone += 1,
+            other => panic!("kill {i}: unexpected state {other:?}"),
+        }
+        assert_eq!(
+            owner(&mine),
+            (0, 0),
+            "kill {i}: the image's owner after {state}"
+        );
+    }
+    report(&format!(
+        "system_guests_run_as_the_configured_user: 15 kills of `start`: {running} complete, {undone} undone; \
+         the image's owner right after each"
+    ));
 }
