@@ -3,8 +3,9 @@
 # matching the qemu-utils the machine already has), libvirt's virsh and Python bindings (the
 # peer that CLI and benchmark outputs are compared with), xenstore clients, hyperfine, and what a
 # virtual network needs when the qemu driver starts one (dnsmasq, iptables; busybox's udhcpc is the
-# DHCP client the network test leases an address with), and zsh and fish, whose completion
-# scripts the CLI tests run, and lintian and GNU time for the packaging check.
+# DHCP client the network test leases an address with), zsh and fish, whose completion
+# scripts the CLI tests run, lintian and GNU time for the packaging check, and pkg-config (the C
+# driver SDK test finds the installed headers with it).
 # Says what it installs; installs nothing that is already there. Needs root and apt-get.
 set -euo pipefail
 
@@ -21,6 +22,7 @@ command -v zsh >/dev/null 2>&1 || need+=(zsh)
 command -v fish >/dev/null 2>&1 || need+=(fish)
 command -v lintian >/dev/null 2>&1 || need+=(lintian)
 [ -x /usr/bin/time ] || need+=(time)
+command -v pkg-config >/dev/null 2>&1 || need+=(pkgconf)
 
 if [ ${#need[@]} -eq 0 ]; then
   echo "install-test-deps: everything is installed"

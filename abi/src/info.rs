@@ -143,6 +143,22 @@ impl NodeInfo {
     }
 }
 
+/// The most vCPUs a domain may have. libvirt's `virDomainInfo.nrVirtCpu` is an `unsigned short`
+/// and its drivers refuse a vCPU count that does not fit one ("argument out of range"); the core
+/// refuses larger counts before a driver sees them, and the host keeps no more vCPU records than
+/// this from a driver.
+pub const MAX_VCPUS: u32 = 65_535;
+
+/// The most host CPUs a CPU map may describe: libvirt's `VIR_DOMAIN_CPUMASK_LEN` (libvirt 9.0
+/// accepts CPU 16383 in a cpuset and refuses 16384). A CPU map is at most
+/// `MAX_HOST_CPUS / 8` bytes.
+pub const MAX_HOST_CPUS: u32 = 16_384;
+
+/// The largest memory size, in KiB, a domain may be given: the largest whose size in bytes
+/// fits 64 bits, which is what the domain XML can carry (`<memory unit='KiB'>` is read back in
+/// bytes). A larger size would be accepted once and make the definition unreadable.
+pub const MAX_MEMORY_KIB: u64 = u64::MAX / 1024;
+
 /// One virtual CPU (libvirt's `virVcpuInfo` and its row of the CPU map).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct VcpuInfo {

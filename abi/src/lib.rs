@@ -46,15 +46,23 @@ extern crate alloc;
 
 use core::ffi::c_void;
 
+mod host;
 mod info;
-pub use info::{DomainInfo, NodeInfo, VcpuInfo};
+mod uri;
+pub use host::{
+    VK_HOST_PARSE_NEW_DEFINITION, VK_HOST_XML_INACTIVE, VK_HOST_XML_SECURE, VkDiskView,
+    VkDomainEdit, VkDomainView, VkDomainVisitFn, VkHostInitFn, VkHostServices, VkInterfaceView,
+    VkNetworkIpView, VkNetworkView, VkNetworkVisitFn, VkUriParam, VkUriView, VkUriVisitFn,
+};
+pub use info::{DomainInfo, MAX_HOST_CPUS, MAX_MEMORY_KIB, MAX_VCPUS, NodeInfo, VcpuInfo};
+pub use uri::{ConnUri, URI_MAX_LEN, URI_MAX_PARAMS, UriError};
 
 /// Magic number at the start of every driver table: the bytes `VKDR` read as a little-endian u32.
 pub const VK_MAGIC: u32 = 0x5244_4B56;
 /// The ABI major version this crate describes.
 pub const VK_ABI_MAJOR: u16 = 1;
 /// The ABI minor version this crate describes.
-pub const VK_ABI_MINOR: u16 = 1;
+pub const VK_ABI_MINOR: u16 = 2;
 /// Which virtkit release first loads which ABI minor: a packaging fact about the ABI, not part
 /// of the C contract (the header does not carry it).
 pub mod releases {
@@ -63,7 +71,7 @@ pub mod releases {
     /// of a driver built for minor `m` depends on `virtkit (>= CORE_VERSION_FOR_MINOR[m])`
     /// (`cargo xtask dist` computes it from the plugin's own table). Append an entry whenever
     /// [`VK_ABI_MINOR`](crate::VK_ABI_MINOR) grows.
-    pub const CORE_VERSION_FOR_MINOR: &[&str] = &["0.1.0", "0.1.0"];
+    pub const CORE_VERSION_FOR_MINOR: &[&str] = &["0.1.0", "0.1.0", "0.1.0"];
 }
 
 /// Name of the exported entry symbol, NUL-terminated for `dlsym`.
@@ -331,9 +339,18 @@ pub struct VkDriverHeader {
     pub sandbox_uri: VkStr,
     /// One bit per operation: bit `i` of word `i / 64` is set exactly when slot `i` is non-NULL.
     pub caps: [u64; VK_CAP_WORDS],
+    /// Since ABI 1.2 (the first of the words reserved in 1.0): called once by the core, after it
+    /// validated the table and before the first `open`, with the host services
+    /// ([`VkHostServices`]), which stay valid for the life of the process. May be NULL. Must be
+    /// NULL in a table that declares ABI 1.0 or 1.1, for which this word was reserved.
+    pub host_init: Option<VkHostInitFn>,
     /// Reserved for later header fields; must be zero.
-    pub reserved: [u64; 4],
+    pub reserved: [u64; 3],
 }
+
+// The header is frozen for major 1: host_init took the place of reserved word 0.
+#[cfg(target_pointer_width = "64")]
+const _: () = assert!(core::mem::size_of::<VkDriverHeader>() == 168);
 
 // SAFETY: a header lives in a static table of pointers to static, immutable data.
 unsafe impl Sync for VkDriverHeader {}
@@ -642,6 +659,12 @@ pub enum VkErrorCode {
     InvalidArg = 8,
     /// The operation failed.
     OperationFailed = 9,
+    /// A GET request to a daemon (xend) failed.
+    GetFailed = 10,
+    /// A POST request to a daemon (xend) failed.
+    PostFailed = 11,
+    /// A daemon (xend) answered with an unexpected HTTP status.
+    HttpError = 12,
     /// Unsupported OS type.
     OsType = 16,
     /// Missing kernel information.
@@ -694,7 +717,7 @@ pub enum VkErrorCode {
 
 impl VkErrorCode {
     /// Every code, for iteration.
-    pub const ALL: [VkErrorCode; 32] = [
+    pub const ALL: [VkErrorCode; 35] = [
         VkErrorCode::InternalError,
         VkErrorCode::NoMemory,
         VkErrorCode::NoSupport,
@@ -703,6 +726,9 @@ impl VkErrorCode {
         VkErrorCode::InvalidDomain,
         VkErrorCode::InvalidArg,
         VkErrorCode::OperationFailed,
+        VkErrorCode::GetFailed,
+        VkErrorCode::PostFailed,
+        VkErrorCode::HttpError,
         VkErrorCode::OsType,
         VkErrorCode::NoKernel,
         VkErrorCode::NoRoot,

@@ -31,9 +31,18 @@ use virtkit_abi::{
     VkIntSink, VkNetworkRef, VkNetworkSink, VkNodeInfo, VkOpRank, VkStr, VkStrSink, VkVcpuInfo,
     VkVcpuSink, VkVcpuState, error_domain,
 };
+use virtkit_abi::{
+    VK_HOST_PARSE_NEW_DEFINITION, VK_HOST_XML_INACTIVE, VK_HOST_XML_SECURE, VkDiskView,
+    VkDomainEdit, VkDomainView, VkHostServices, VkInterfaceView, VkNetworkIpView, VkNetworkView,
+    VkUriParam, VkUriView,
+};
 
-const ABI_SOURCE: &str = include_str!("../src/lib.rs");
-const ABI_SOURCE_NAME: &str = "abi/src/lib.rs";
+// The C-facing part of the crate: lib.rs and the host services (host.rs, <virtkit/host.h>).
+const ABI_SOURCE: &str = concat!(
+    include_str!("../src/lib.rs"),
+    include_str!("../src/host.rs")
+);
+const ABI_SOURCE_NAME: &str = "abi/src/lib.rs + abi/src/host.rs";
 const THIS_FILE: &str = "abi/tests/c_header.rs";
 
 // ------------------------------------------------------------------------------------------
@@ -130,7 +139,98 @@ fn struct_layouts() -> Vec<StructLayout> {
             n_op_ranks,
             sandbox_uri,
             caps,
+            host_init,
             reserved,
+        }),
+        // Host services (ABI 1.2).
+        layout!(VkUriParam { name, value }),
+        layout!(VkUriView {
+            struct_size,
+            port,
+            scheme,
+            transport,
+            user,
+            host,
+            path,
+            params,
+            n_params
+        }),
+        layout!(VkDiskView {
+            disk_type,
+            device,
+            driver_name,
+            driver_type,
+            source,
+            target_dev,
+            target_bus,
+            readonly,
+            shareable
+        }),
+        layout!(VkInterfaceView {
+            if_type,
+            source,
+            mac,
+            model,
+            target_dev
+        }),
+        layout!(VkDomainView {
+            struct_size,
+            id,
+            domain_type,
+            name,
+            uuid,
+            memory_kib,
+            current_memory_kib,
+            vcpus,
+            reserved,
+            os_type,
+            arch,
+            kernel,
+            initrd,
+            cmdline,
+            disks,
+            n_disks,
+            interfaces,
+            n_interfaces,
+            xml
+        }),
+        layout!(VkDomainEdit {
+            struct_size,
+            id,
+            memory_kib,
+            current_memory_kib,
+            vcpus,
+            reserved
+        }),
+        layout!(VkNetworkIpView {
+            address,
+            netmask,
+            prefix,
+            reserved,
+            dhcp_start,
+            dhcp_end
+        }),
+        layout!(VkNetworkView {
+            struct_size,
+            reserved,
+            name,
+            uuid,
+            bridge,
+            forward_mode,
+            forward_dev,
+            ips,
+            n_ips,
+            xml
+        }),
+        layout!(VkHostServices {
+            struct_size,
+            abi_major,
+            abi_minor,
+            report_error,
+            parse_uri,
+            parse_domain,
+            format_domain,
+            parse_network
         }),
     ]
 }
@@ -170,6 +270,9 @@ enum Expected {
 /// constants compared, for the coverage check.
 fn expected_constants(covered: &mut BTreeSet<String>) -> Vec<(String, Expected)> {
     let mut out = Vec::new();
+    // Packaging data (which core version a plugin of each ABI minor needs), not part of the C
+    // contract: nothing in the header to compare.
+    covered.insert("CORE_VERSION_FOR_MINOR".to_owned());
     let mut top = |name: &str, value: Expected| {
         covered.insert(name.to_owned());
         out.push((name.to_owned(), value));
@@ -202,6 +305,18 @@ fn expected_constants(covered: &mut BTreeSet<String>) -> Vec<(String, Expected)>
     top("VK_HEADER_SIZE", Expected::Int(VK_HEADER_SIZE as i128));
     top("VK_TABLE_SIZE", Expected::Int(VK_TABLE_SIZE as i128));
     top("VK_SLOT_SIZE", Expected::Int(VK_SLOT_SIZE as i128));
+    top(
+        "VK_HOST_XML_SECURE",
+        Expected::Int(VK_HOST_XML_SECURE.into()),
+    );
+    top(
+        "VK_HOST_XML_INACTIVE",
+        Expected::Int(VK_HOST_XML_INACTIVE.into()),
+    );
+    top(
+        "VK_HOST_PARSE_NEW_DEFINITION",
+        Expected::Int(VK_HOST_PARSE_NEW_DEFINITION.into()),
+    );
 
     for op in OPS {
         out.push((

@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! virtkit-bench [--root DIR] [--release-dir DIR] [--corpus DIR] [--quick]
-//!               [--markdown FILE] [--only cli,api,calls,plugins,xml,qemu] [--no-peer]
+//!               [--markdown FILE] [--only cli,api,calls,plugins,xml,qemu,xend] [--no-peer]
 //! ```
 //!
 //! It installs nothing: a missing tool is named, with the script that installs it, and the
@@ -17,6 +17,7 @@ mod procs;
 mod qemu;
 mod report;
 mod stats;
+mod xend;
 mod xml;
 
 use std::path::{Path, PathBuf};
@@ -30,7 +31,7 @@ use crate::report::{Report, Row};
 use crate::stats::Summary;
 
 const INSTALL: &str = "install it with scripts/install-test-deps.sh";
-const GROUPS: [&str; 6] = ["cli", "api", "calls", "plugins", "xml", "qemu"];
+const GROUPS: [&str; 7] = ["cli", "api", "calls", "plugins", "xml", "qemu", "xend"];
 
 struct Options {
     root: PathBuf,
@@ -98,7 +99,7 @@ impl Sizes {
 }
 
 const USAGE: &str = "usage: virtkit-bench [--root DIR] [--release-dir DIR] [--corpus DIR] [--quick] \
-[--markdown FILE] [--only cli,api,calls,plugins,xml,qemu] [--no-peer]
+[--markdown FILE] [--only cli,api,calls,plugins,xml,qemu,xend] [--no-peer]
 
   --root DIR         the repository (default: found from this binary, else the current directory)
   --release-dir DIR  where `virtkit` and the plugins are (default: this binary's directory if it
@@ -188,6 +189,19 @@ struct Run<'a> {
     rows: Vec<Row>,
     skipped: Vec<String>,
     notes: Vec<String>,
+}
+
+fn min_of(v: &[f64]) -> f64 {
+    v.iter().copied().fold(f64::INFINITY, f64::min)
+}
+
+/// `1 KB`, `10 MB`: a size in decimal units.
+fn size_label(n: usize) -> String {
+    if n >= 1_000_000 {
+        format!("{} MB", n / 1_000_000)
+    } else {
+        format!("{} KB", n / 1_000)
+    }
 }
 
 fn min_ratio(a: &Summary, b: &Summary) -> Option<f64> {
@@ -598,6 +612,69 @@ impl Run<'_> {
         ));
     }
 
+    // ---- XML: large documents, time per MB ----
+
+    /// Time per MB of documents of 1 KB to 10 MB made of one repeated part: flat when parsing
+    /// and validating are linear. The ratio column is the largest growth of the time per MB
+    /// from one size to the next (10× larger): a quadratic pass makes every such step about 10×;
+    /// linear work grows only where the document's tree outgrows the CPU caches.
+    fn xml_large(&mut self) {
+        const G: &str = "XML: large documents, time per MB from 1 KB to 10 MB";
+        progress("XML large documents");
+        let rounds = if self.o.quick { 1 } else { 3 };
+        let registry = self.registry();
+        let driver = self.test_plugin();
+        if let Err(e) = &driver {
+            self.skip(format!("XML large documents through the test driver: {e}"));
+        }
+        for kind in xml::LARGE_KINDS {
+            let docs: Vec<String> = xml::LARGE_SIZES
+                .iter()
+                .map(|&n| xml::large_domain(kind, n))
+                .collect();
+            let mut lines: Vec<(&str, Result<Vec<f64>, String>)> = vec![(
+                "parse + validate",
+                docs.iter()
+                    .map(|d| xml::time_large_parse(d, rounds).map(|v| min_of(&v)))
+                    .collect(),
+            )];
+            if driver.is_ok() {
+                lines.push((
+                    "define + undefine, test driver",
+                    docs.iter()
+                        .map(|d| xml::time_large_define(&registry, d, rounds).map(|v| min_of(&v)))
+                        .collect(),
+                ));
+            }
+            for (what, per_mb) in lines {
+                match per_mb {
+                    Ok(v) => {
+                        let cells: Vec<String> = xml::LARGE_SIZES
+                            .iter()
+                            .zip(&v)
+                            .map(|(n, t)| format!("{}: {}", size_label(*n), stats::time(*t)))
+                            .collect();
+                        let spread = v
+                            .windows(2)
+                            .map(|w| w[1] / w[0])
+                            .fold(None, |m: Option<f64>, r| Some(m.map_or(r, |m| m.max(r))));
+                        self.rows.push(
+                            Row::info(
+                                G,
+                                format!("{kind}: {what} (time per MB)"),
+                                cells.join(" · "),
+                                "—",
+                                spread,
+                            )
+                            .ratio_target(5.0, "largest 10× step ≤ 5 (n²: 10)"),
+                        );
+                    }
+                    Err(e) => self.skip(format!("XML large {kind}, {what}: {e}")),
+                }
+            }
+        }
+    }
+
     // ---- XML ----
 
     fn xml(&mut self) {
@@ -768,6 +845,77 @@ impl Run<'_> {
             note.push_str(&format!("; libvirt refused {}", describe(v)));
         }
         self.notes.push(note);
+    }
+
+    // ---- xend ----
+
+    fn xend(&mut self) {
+        const G: &str = "xend: xen-xend member vs a bare HTTP request, peer `virtkit-xend-peer`";
+        let populate = 1000;
+        progress("xend: list and dominfo of 1000 domains, one call beside a bare request");
+        let dir = match tempfile::Builder::new()
+            .prefix("vkb-xend-")
+            .tempdir_in("/tmp")
+        {
+            Ok(d) => d,
+            Err(e) => {
+                self.skip(format!("xend: cannot make a temporary directory: {e}"));
+                return;
+            }
+        };
+        let (reps, calls) = if self.o.quick { (3, 300) } else { (10, 3000) };
+        let t = match xend::measure(
+            &self.o.release,
+            &self.o.corpus,
+            dir.path(),
+            populate,
+            reps,
+            calls,
+        ) {
+            Ok(t) => t,
+            Err(e) => {
+                self.skip(format!("xend: {e}"));
+                return;
+            }
+        };
+        let n = t.domains;
+        self.rows.push(Row::info(
+            G,
+            format!("list --all of {n} domains (API: ids + defined names)"),
+            min_median_time(&t.list_all),
+            "—",
+            None,
+        ));
+        self.rows.push(Row::info(
+            G,
+            format!("list --all + dominfo (lookup + info) of each of {n} domains (API)"),
+            min_median_time(&t.list_and_info),
+            "—",
+            None,
+        ));
+        self.rows.push(Row::info(
+            G,
+            format!("`virtkit -c SOCKET list --all` of {n} domains, whole process"),
+            min_median_time(&t.cli_list),
+            "—",
+            None,
+        ));
+        self.rows.push(
+            Row::info(
+                G,
+                format!(
+                    "one virDomainGetInfo vs a bare GET of the same domain, {calls} interleaved"
+                ),
+                min_median_time(&t.one_call),
+                min_median_time(&t.bare),
+                min_ratio(&t.one_call, &t.bare),
+            )
+            .ratio_target(1.5, "≤ 1.5×"),
+        );
+        self.notes.push(
+            "xend rows: the release xen-xend plugin through the public API against `virtkit-xend-peer` (a separate process serving xend's protocol on a unix socket), seeded with the corpus's xend outputs plus 1000 copies. The bare request connects, sends the same GET and reads the whole reply; the driver also parses the S-expression and answers through the loader. No real xend exists on these machines, so the peer is the only server."
+                .into(),
+        );
     }
 
     // ---- QEMU ----
@@ -946,6 +1094,10 @@ fn main() -> ExitCode {
     }
     if run.wants("xml") {
         run.xml();
+        run.xml_large();
+    }
+    if run.wants("xend") {
+        run.xend();
     }
     if run.wants("qemu") {
         run.qemu();

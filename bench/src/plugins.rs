@@ -38,7 +38,7 @@ pub fn build_c_reference(root: &Path, out: &Path) -> Result<PathBuf, String> {
     let cc = crate::procs::which("cc")
         .or_else(|| crate::procs::which("gcc"))
         .ok_or("no C compiler (cc) found")?;
-    let so = out.join("libvirtkit_driver_toy_c.so");
+    let so = out.join("libvirtkit_driver_toyhv_c.so");
     let st = Command::new(cc)
         .args([
             "-std=c99",

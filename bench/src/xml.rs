@@ -162,6 +162,101 @@ pub fn peer_request(docs: &[&Doc], rounds: usize) -> serde_json::Value {
     serde_json::json!({ "mode": "xml", "files": files, "rounds": rounds })
 }
 
+/// The kinds of large document the scaling rows time: one part repeated up to the size.
+pub const LARGE_KINDS: [&str; 3] = ["disks", "interfaces", "attributes"];
+
+/// The sizes of the scaling rows, in bytes: 1 KB to 10 MB (under the CLI's 10 MiB cap).
+pub const LARGE_SIZES: [usize; 5] = [1_000, 10_000, 100_000, 1_000_000, 10_000_000];
+
+fn disk_name(mut i: usize) -> String {
+    let mut letters = Vec::new();
+    loop {
+        letters.push(b'a' + (i % 26) as u8);
+        i /= 26;
+        if i == 0 {
+            break;
+        }
+        i -= 1;
+    }
+    letters.reverse();
+    format!("vd{}", String::from_utf8_lossy(&letters))
+}
+
+/// A valid test-driver domain of about `size` bytes made of `<disk>`s, unnamed `<interface>`s
+/// (the driver names each) or attributes on `<domain>` (ignored, as libvirt ignores them).
+pub fn large_domain(kind: &str, size: usize) -> String {
+    const HEAD: &str =
+        "<domain type='test'><name>large</name><memory>1024</memory><os><type>hvm</type></os>";
+    if kind == "attributes" {
+        let mut attrs = String::new();
+        let mut i = 0;
+        while attrs.len() + HEAD.len() < size {
+            attrs.push_str(&format!(" a{i}='v'"));
+            i += 1;
+        }
+        return format!(
+            "<domain type='test'{attrs}>{}</domain>",
+            &HEAD["<domain type='test'>".len()..]
+        );
+    }
+    let mut s = format!("{HEAD}<devices>\n");
+    let mut i = 0;
+    while s.len() < size {
+        let part = match kind {
+            "disks" => format!(
+                "<disk type='file'><source file='/i/{i}.img'/><target dev='{}' bus='virtio'/></disk>\n",
+                disk_name(i)
+            ),
+            _ => format!(
+                "<interface type='network'><source network='default'/><mac address='52:54:00:{:02x}:{:02x}:{:02x}'/></interface>\n",
+                (i >> 16) & 0xff,
+                (i >> 8) & 0xff,
+                i & 0xff
+            ),
+        };
+        s.push_str(&part);
+        i += 1;
+    }
+    s.push_str("</devices></domain>\n");
+    s
+}
+
+/// Nanoseconds per MB (10⁶ bytes) of `DomainDef::parse` plus what a driver does to a new
+/// definition (forget live state, name interfaces), one sample per round.
+pub fn time_large_parse(text: &str, rounds: usize) -> Result<Vec<f64>, String> {
+    let mb = text.len() as f64 / 1e6;
+    let mut out = Vec::with_capacity(rounds);
+    for _ in 0..rounds {
+        let t = Instant::now();
+        let mut def = DomainDef::parse(black_box(text)).map_err(|e| e.to_string())?;
+        def.forget_live_state();
+        def.name_interfaces("testnet");
+        black_box(def);
+        out.push(stats::ns(t.elapsed()) / mb);
+    }
+    Ok(out)
+}
+
+/// Nanoseconds per MB of define + undefine through the test plugin, one sample per round.
+pub fn time_large_define(
+    registry: &Registry,
+    text: &str,
+    rounds: usize,
+) -> Result<Vec<f64>, String> {
+    let conn = open(registry)?;
+    let mb = text.len() as f64 / 1e6;
+    let mut out = Vec::with_capacity(rounds);
+    for _ in 0..rounds {
+        let t = Instant::now();
+        let d = conn
+            .define_domain_xml(black_box(text))
+            .map_err(|e| format!("define: {e}"))?;
+        d.undefine().map_err(|e| format!("undefine: {e}"))?;
+        out.push(stats::ns(t.elapsed()) / mb);
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -176,5 +271,20 @@ mod tests {
         assert_eq!(root_element("<node>"), Some("node"));
         assert_eq!(root_element("  <capabilities/>"), Some("capabilities"));
         assert_eq!(root_element("(domain)"), None);
+    }
+
+    #[test]
+    fn large_documents_are_valid_and_near_their_size() {
+        for kind in LARGE_KINDS {
+            for size in [1_000, 100_000] {
+                let doc = large_domain(kind, size);
+                assert!(
+                    doc.len() >= size && doc.len() < size + 200,
+                    "{kind} {size}: {}",
+                    doc.len()
+                );
+                DomainDef::parse(&doc).unwrap_or_else(|e| panic!("{kind} {size}: {e}"));
+            }
+        }
     }
 }

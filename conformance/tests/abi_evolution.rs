@@ -1,5 +1,6 @@
 //! ABI evolution: a plugin built against the ABI as it was at 1.0 (the frozen copy of the 1.0
-//! header in abi/tests/fixtures) loads in the current core; its table is shorter and every later
+//! header in abi/tests/fixtures, and the toy driver's source as it was then, in
+//! tests/fixtures/toy-abi-1.0.c) loads in the current core; its table is shorter and every later
 //! entry reads as NULL, which the core answers with "not supported".
 
 mod common;
@@ -11,7 +12,8 @@ use virtkit_conformance::{Options, Outcome, run};
 #[test]
 fn a_plugin_built_against_abi_1_0_loads_with_later_entries_null() {
     const { assert!(VK_ABI_MINOR >= 1, "the test needs a core newer than 1.0") };
-    let (_dir, plugin) = common::build_c_toy(&common::root().join("abi/tests/fixtures/abi-1.0"));
+    let (_dir, plugin) =
+        common::build_c_toy_abi_1_0(&common::root().join("abi/tests/fixtures/abi-1.0"));
     let d = Registry::load_file(&plugin).expect("a 1.0 plugin loads");
     assert_eq!(d.abi_version(), (1, 0));
     assert!(
@@ -29,6 +31,19 @@ fn a_plugin_built_against_abi_1_0_loads_with_later_entries_null() {
         assert!(!d.supports(*op), "{op:?} was added after 1.0");
     }
     assert!(d.supports(Op::DomainSuspend) && d.supports(Op::DomainGetInfo));
+
+    // `virtkit drivers` counts its operations against the slots its 1.0 table has.
+    let (summaries, refused) =
+        virtkit::installed_drivers(&Registry::with_files(vec![plugin.clone()]));
+    assert!(refused.is_empty(), "{refused:?}");
+    let s = summaries
+        .iter()
+        .find(|s| s.name == "toy-c")
+        .expect("the toy");
+    let slots_1_0 = OPS.iter().filter(|o| o.since_minor == 0).count();
+    assert_eq!(s.table_slots(), slots_1_0);
+    assert!(s.table_slots() < OPS.len());
+    assert!(s.supported.len() <= s.table_slots());
 
     // Through the core API: the 1.1 calls answer "not supported", naming the API.
     let conn = Connect::open_with(

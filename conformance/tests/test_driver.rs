@@ -37,3 +37,25 @@ fn the_test_driver_passes() {
         );
     }
 }
+
+/// The test driver declares `test` in its capabilities: a type of another hypervisor that no
+/// driver of the connection declares is refused by the core, naming what is accepted.
+#[test]
+fn a_domain_type_the_test_driver_does_not_declare_is_refused_by_the_core() {
+    use virtkit::{Connect, ErrorCode, Registry};
+    let plugin = common::built("libvirtkit_driver_test.so");
+    let conn = Connect::open_with(
+        Some("test:///default"),
+        false,
+        &Registry::with_files(vec![plugin]),
+    )
+    .unwrap();
+    let xml = "<domain type='toyhv'><name>vkc-not-declared</name><memory>65536</memory>\
+        <os><type>hvm</type></os></domain>";
+    let e = conn.define_domain_xml(xml).unwrap_err();
+    assert_eq!(e.code, ErrorCode::InvalidArg, "{e}");
+    assert!(e.message.contains("unknown domain type 'toyhv'"), "{e}");
+    assert!(e.message.contains("declare test;"), "{e}");
+    assert!(conn.lookup_domain_by_name("vkc-not-declared").is_err());
+    assert_eq!(conn.declared_domain_types(), ["test"]);
+}

@@ -17,7 +17,7 @@ _virtkit() {
     # The word is the value of -c: a URI.
     [ "$i" -gt "$COMP_CWORD" ] && return 0
     if [ "$i" -eq "$COMP_CWORD" ] && [[ "$cur" == -* ]]; then
-        mapfile -t COMPREPLY < <(compgen -W "-c --connect -r --readonly -q --quiet -v -V --version" -- "$cur")
+        mapfile -t COMPREPLY < <(compgen -W "-c --connect -r --readonly -q --quiet -d --debug -v -V --version" -- "$cur")
         return 0
     fi
     words=("${COMP_WORDS[@]:i:COMP_CWORD-i}" "$cur")

@@ -1,14 +1,19 @@
 /*
- * toy.c - an in-memory "toy" hypervisor for virtkit, written in C against <virtkit/driver.h>
- * and nothing else from virtkit, as a third-party driver would be.
+ * toy.c - an in-memory "toyhv" hypervisor for virtkit, written in C against <virtkit/driver.h>
+ * (and the <virtkit/host.h> it includes) and nothing else from virtkit, as a third-party driver
+ * would be.
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  *
- * It serves the single URI toy:///default. All connections share one hypervisor, which lives
- * in this process's memory and starts with one running domain, "toy1" (id 1). Domains are
- * defined from XML, started, paused, resumed, destroyed and undefined following libvirt's state
- * rules. The "XML parsing" is a tiny string search for a handful of elements; real XML belongs
- * to the core, not to this example.
+ * It serves toyhv:/// (also spelled toyhv:///default). All connections share one hypervisor,
+ * which lives in this process's memory and starts with one running domain, "toy1" (id 1). Its
+ * guests are of its own domain type, <domain type='toyhv'>, declared in its capabilities.
+ * Domains are defined from XML, started, paused, resumed, destroyed and undefined following
+ * libvirt's state rules.
+ *
+ * The driver parses nothing itself: the core's host services (ABI 1.2, handed over through
+ * header.host_init) parse the URI in open, parse and validate domain XML into a view in define,
+ * and format the stored definition back in GetXMLDesc.
  *
  * Every entry locks the hypervisor, computes its result into locals, unlocks, and only then
  * calls the host's sinks: a host callback never runs under the driver's lock.
@@ -19,21 +24,23 @@
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <virtkit/driver.h>
 
-#define TOY_URI "toy:///default"
+/* The domain type of the toy's guests. */
+#define TOY_DOMAIN_TYPE "toyhv"
 /* The hypervisor version reported by get_version, libvirt-encoded: 0.1.0. */
 #define TOY_HV_VERSION ((uint64_t)0 * 1000000 + 1 * 1000 + 0)
 #define TOY_MAX_DOMAINS 64
 #define TOY_NAME_MAX 64 /* bytes, including the terminating NUL */
 #define TOY_MAX_VCPUS 16
 #define TOY_MSG_MAX 256
-#define TOY_XML_MAX 1024
-#define TOY_DEFAULT_MEMORY_KIB ((uint64_t)131072)
+/* Longest definition the toy keeps, bytes. */
+#define TOY_XML_MAX (64 * 1024)
 
 #if defined(__GNUC__) || defined(__clang__)
 #define TOY_PRINTF(fmt, args) __attribute__((format(printf, fmt, args)))
@@ -47,12 +54,14 @@
 
 struct toy_domain {
     int used;
+    int persistent;            /* 0: transient, goes when it stops */
     char name[TOY_NAME_MAX];
     uint8_t uuid[16];
     int32_t id;                /* -1 when inactive */
     uint32_t state;            /* a vk_domain_state */
     uint64_t memory_kib;
     uint32_t vcpus;
+    char *xml;                 /* the definition as the host formatted it (malloc'd) */
     uint64_t cpu_time_ns;      /* accumulated over past running periods */
     uint64_t running_since_ns; /* start of the current running period */
 };
@@ -65,6 +74,15 @@ struct toy_hv {
 
 static struct toy_hv toy_hv = { PTHREAD_MUTEX_INITIALIZER, 1, { { 0 } } };
 static pthread_once_t toy_once = PTHREAD_ONCE_INIT;
+
+/* The host services, set by toy_host_init before the first open (NULL in a core older than
+ * ABI 1.2, which never calls host_init: open then fails with a clear message). */
+static const vk_host_services *toy_host;
+
+static void toy_host_init(const vk_host_services *host)
+{
+    toy_host = host;
+}
 
 /* An error computed under the lock and reported after it. code 0: no error. */
 struct toy_error {
@@ -85,25 +103,6 @@ static uint64_t toy_now_ns(void)
     if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0)
         return 0;
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-static void toy_init(void)
-{
-    static const uint8_t toy1_uuid[16] = { 0x3c, 0x6e, 0x1f, 0x52, 0x9a, 0x07, 0x4d, 0x2b,
-                                           0x8e, 0x41, 0x0b, 0x5f, 0xd2, 0x96, 0x7a, 0x13 };
-    struct toy_domain *d = &toy_hv.domains[0];
-
-    pthread_mutex_lock(&toy_hv.lock);
-    d->used = 1;
-    strcpy(d->name, "toy1");
-    memcpy(d->uuid, toy1_uuid, sizeof d->uuid);
-    d->id = toy_hv.next_id++;
-    d->state = VK_DOMAIN_RUNNING;
-    d->memory_kib = 524288;
-    d->vcpus = 2;
-    d->cpu_time_ns = 0;
-    d->running_since_ns = toy_now_ns();
-    pthread_mutex_unlock(&toy_hv.lock);
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -135,13 +134,14 @@ static void toy_error_set(struct toy_error *e, int32_t code, const char *fmt, ..
     va_end(ap);
 }
 
-/* Reports `e` through the host's error sink; returns the status the entry returns. */
+/* Reports `e` through the host's error sink, worded by the host as the core words it
+ * ("Domain not found: ...", "Requested operation is not valid: ..."); returns the status the
+ * entry returns. */
 static int32_t toy_report(const vk_error_sink *err, const struct toy_error *e)
 {
     if (e->code == VK_OK)
         return VK_OK;
-    err->set(err->ctx, e->code, toy_str(e->message));
-    return e->code;
+    return toy_host->report_error(err, e->code, toy_str(e->message));
 }
 
 static void toy_uuid_format(const uint8_t uuid[16], char out[37])
@@ -157,61 +157,6 @@ static void toy_uuid_format(const uint8_t uuid[16], char out[37])
     out[o] = '\0';
 }
 
-static int toy_hex_digit(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
-/* Parses 32 hex digits, dashes allowed anywhere. Returns 0 on success. */
-static int toy_uuid_parse(const char *text, size_t len, uint8_t uuid[16])
-{
-    size_t i, digits = 0;
-    for (i = 0; i < len; i++) {
-        int v;
-        if (text[i] == '-')
-            continue;
-        v = toy_hex_digit(text[i]);
-        if (v < 0 || digits == 32)
-            return -1;
-        if (digits % 2 == 0)
-            uuid[digits / 2] = (uint8_t)(v << 4);
-        else
-            uuid[digits / 2] |= (uint8_t)v;
-        digits++;
-    }
-    return digits == 32 ? 0 : -1;
-}
-
-/* A random (version 4) UUID. Not cryptographic; a toy needs uniqueness, not secrecy. */
-static void toy_uuid_generate(uint8_t uuid[16])
-{
-    static uint64_t counter;
-    FILE *f = fopen("/dev/urandom", "rb");
-    size_t got = 0;
-    if (f) {
-        got = fread(uuid, 1, 16, f);
-        fclose(f);
-    }
-    if (got != 16) {
-        uint64_t x = toy_now_ns() ^ (++counter * 0x9E3779B97F4A7C15u) ^ (uint64_t)getpid();
-        size_t i;
-        for (i = 0; i < 16; i++) {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            uuid[i] = (uint8_t)x;
-        }
-    }
-    uuid[6] = (uint8_t)((uuid[6] & 0x0f) | 0x40);
-    uuid[8] = (uint8_t)((uuid[8] & 0x3f) | 0x80);
-}
-
 /* Caller holds the lock. */
 static struct toy_domain *toy_find_uuid(const uint8_t uuid[16])
 {
@@ -220,18 +165,6 @@ static struct toy_domain *toy_find_uuid(const uint8_t uuid[16])
         if (toy_hv.domains[i].used && memcmp(toy_hv.domains[i].uuid, uuid, 16) == 0)
             return &toy_hv.domains[i];
     return NULL;
-}
-
-/* Whether a domain other than `self` has this UUID. Caller holds the lock. */
-static int toy_uuid_taken(const uint8_t uuid[16], const struct toy_domain *self)
-{
-    size_t i;
-    for (i = 0; i < TOY_MAX_DOMAINS; i++) {
-        const struct toy_domain *d = &toy_hv.domains[i];
-        if (d != self && d->used && memcmp(d->uuid, uuid, 16) == 0)
-            return 1;
-    }
-    return 0;
 }
 
 /* Caller holds the lock. */
@@ -283,201 +216,124 @@ static void toy_put(const vk_domain_sink *out, const struct toy_identity *who)
 }
 
 /* ------------------------------------------------------------------------------------------ */
-/* The tiny XML search                                                                        */
+/* Definitions, as the host parsed them                                                        */
 /* ------------------------------------------------------------------------------------------ */
 
-/* Position of `needle` in xml[from..len), or `len` when absent. */
-static size_t toy_find(const char *xml, size_t len, size_t from, const char *needle)
-{
-    size_t n = strlen(needle), i;
-    for (i = from; i + n <= len; i++)
-        if (memcmp(xml + i, needle, n) == 0)
-            return i;
-    return len;
-}
-
-static int toy_is_space(char c)
-{
-    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
-}
-
-/*
- * Finds the first element <tag ...>text</tag>. Returns 1 and sets the start tag's attribute
- * text and the trimmed content when found, 0 when absent, -1 when it is not closed.
- */
-static int toy_element(const char *xml, size_t len, const char *tag, const char **attrs,
-                       size_t *attrs_len, const char **text, size_t *text_len)
-{
-    char open[32], close[32];
-    size_t at = 0, start, gt, end;
-
-    snprintf(open, sizeof open, "<%s", tag);
-    snprintf(close, sizeof close, "</%s>", tag);
-    for (;;) {
-        at = toy_find(xml, len, at, open);
-        if (at == len)
-            return 0;
-        start = at + strlen(open);
-        /* <name> but not <nameserver>. */
-        if (start < len && (xml[start] == '>' || toy_is_space(xml[start])))
-            break;
-        at = start;
-    }
-    gt = toy_find(xml, len, start, ">");
-    if (gt == len || xml[gt - 1] == '/')
-        return -1;
-    end = toy_find(xml, len, gt + 1, close);
-    if (end == len)
-        return -1;
-    *attrs = xml + start;
-    *attrs_len = gt - start;
-    start = gt + 1;
-    while (start < end && toy_is_space(xml[start]))
-        start++;
-    while (end > start && toy_is_space(xml[end - 1]))
-        end--;
-    *text = xml + start;
-    *text_len = end - start;
-    return 1;
-}
-
-static int toy_parse_u64(const char *text, size_t len, uint64_t *out)
-{
-    uint64_t v = 0;
-    size_t i;
-    if (len == 0)
-        return -1;
-    for (i = 0; i < len; i++) {
-        if (text[i] < '0' || text[i] > '9' || v > (UINT64_MAX - 9) / 10)
-            return -1;
-        v = v * 10 + (uint64_t)(text[i] - '0');
-    }
-    *out = v;
-    return 0;
-}
-
-/* KiB per unit of a <memory unit='...'> attribute; 0 when the unit is unknown. */
-static uint64_t toy_unit_kib(const char *attrs, size_t len)
-{
-    static const struct {
-        const char *name;
-        uint64_t kib;
-    } units[] = { { "KiB", 1 }, { "k", 1 }, { "K", 1 }, { "MiB", 1024 }, { "M", 1024 },
-                  { "GiB", 1048576 }, { "G", 1048576 } };
-    size_t at = toy_find(attrs, len, 0, "unit="), i, vstart, vend;
-    char quote;
-    if (at == len)
-        return 1;
-    vstart = at + 5;
-    if (vstart >= len || (attrs[vstart] != '\'' && attrs[vstart] != '"'))
-        return 0;
-    quote = attrs[vstart++];
-    for (vend = vstart; vend < len && attrs[vend] != quote; vend++)
-        ;
-    for (i = 0; i < sizeof units / sizeof units[0]; i++)
-        if (strlen(units[i].name) == vend - vstart &&
-            memcmp(units[i].name, attrs + vstart, vend - vstart) == 0)
-            return units[i].kib;
-    return 0;
-}
-
-/* A domain definition extracted from XML. */
+/* What define keeps of the host's view (which is valid only during the visit). */
 struct toy_def {
+    int type_ok;
+    char type[33];
     char name[TOY_NAME_MAX];
-    int has_uuid;
     uint8_t uuid[16];
     uint64_t memory_kib;
     uint32_t vcpus;
+    char *xml; /* malloc'd copy of view->xml, or NULL when too long or out of memory */
+    int too_long;
 };
 
-static int toy_parse_def(vk_str xml_str, struct toy_def *def, struct toy_error *e)
+static void toy_copy(char *dst, size_t cap, vk_str s)
 {
-    const char *xml = (const char *)xml_str.ptr;
-    size_t len = xml_str.len, i;
-    const char *attrs, *text;
-    size_t attrs_len, text_len;
-    int found;
+    size_t n = s.len < cap - 1 ? s.len : cap - 1;
+    if (n)
+        memcpy(dst, s.ptr, n);
+    dst[n] = '\0';
+}
 
-    if (len == 0) {
-        toy_error_set(e, VK_ERR_INVALID_ARG, "empty domain XML");
-        return -1;
+/* The host's visit callback: copies what the toy keeps. */
+static void toy_see_domain(void *ctx, const vk_domain_view *view)
+{
+    struct toy_def *def = ctx;
+    def->type_ok = toy_str_eq(view->domain_type, TOY_DOMAIN_TYPE);
+    toy_copy(def->type, sizeof def->type, view->domain_type);
+    toy_copy(def->name, sizeof def->name, view->name);
+    def->too_long = view->name.len >= TOY_NAME_MAX || view->xml.len >= TOY_XML_MAX;
+    memcpy(def->uuid, view->uuid, 16);
+    def->memory_kib = view->memory_kib;
+    def->vcpus = view->vcpus;
+    def->xml = NULL;
+    if (!def->too_long && (def->xml = malloc(view->xml.len + 1)) != NULL) {
+        memcpy(def->xml, view->xml.ptr, view->xml.len);
+        def->xml[view->xml.len] = '\0';
     }
-    if (toy_find(xml, len, 0, "<domain") == len) {
-        toy_error_set(e, VK_ERR_XML_ERROR, "missing <domain> element");
-        return -1;
-    }
+}
 
-    found = toy_element(xml, len, "name", &attrs, &attrs_len, &text, &text_len);
-    if (found <= 0 || text_len == 0) {
-        toy_error_set(e, VK_ERR_XML_ERROR, "missing or empty <name> element");
-        return -1;
-    }
-    if (text_len >= TOY_NAME_MAX) {
-        toy_error_set(e, VK_ERR_INVALID_ARG, "domain name longer than %d bytes",
-                      TOY_NAME_MAX - 1);
-        return -1;
-    }
-    for (i = 0; i < text_len; i++) {
-        if (text[i] == '<' || text[i] == '&' || text[i] == '/' || text[i] == '\0') {
-            toy_error_set(e, VK_ERR_XML_ERROR,
-                          "domain name must not contain '<', '&', '/' or NUL");
-            return -1;
-        }
-    }
-    memcpy(def->name, text, text_len);
-    def->name[text_len] = '\0';
+/* Moves a parsed definition into a domain slot. Caller holds the lock. */
+static void toy_adopt(struct toy_domain *d, struct toy_def *def)
+{
+    memcpy(d->name, def->name, sizeof d->name);
+    memcpy(d->uuid, def->uuid, 16);
+    d->memory_kib = def->memory_kib;
+    d->vcpus = def->vcpus;
+    free(d->xml);
+    d->xml = def->xml;
+    def->xml = NULL;
+}
 
-    def->has_uuid = 0;
-    found = toy_element(xml, len, "uuid", &attrs, &attrs_len, &text, &text_len);
-    if (found < 0 || (found > 0 && toy_uuid_parse(text, text_len, def->uuid) != 0)) {
-        toy_error_set(e, VK_ERR_XML_ERROR, "malformed <uuid> element");
-        return -1;
-    }
-    def->has_uuid = found > 0;
+/* Empties a slot. Caller holds the lock. */
+static void toy_forget(struct toy_domain *d)
+{
+    free(d->xml);
+    memset(d, 0, sizeof *d);
+}
 
-    def->memory_kib = TOY_DEFAULT_MEMORY_KIB;
-    found = toy_element(xml, len, "memory", &attrs, &attrs_len, &text, &text_len);
-    if (found != 0) {
-        uint64_t value, kib = toy_unit_kib(attrs, attrs_len);
-        if (found < 0 || kib == 0 || toy_parse_u64(text, text_len, &value) != 0 ||
-            value > UINT64_MAX / kib) {
-            toy_error_set(e, VK_ERR_XML_ERROR, "malformed <memory> element");
-            return -1;
-        }
-        def->memory_kib = value * kib;
-        if (def->memory_kib == 0) {
-            toy_error_set(e, VK_ERR_INVALID_ARG, "memory must be positive");
-            return -1;
-        }
-    }
+/* toy1, running when the hypervisor starts. The host formats it like any definition. */
+static const char toy1_xml[] =
+    "<domain type='" TOY_DOMAIN_TYPE "'>"
+    "<name>toy1</name>"
+    "<uuid>3c6e1f52-9a07-4d2b-8e41-0b5fd2967a13</uuid>"
+    "<memory unit='KiB'>524288</memory>"
+    "<vcpu>2</vcpu>"
+    "<os><type arch='x86_64'>hvm</type></os>"
+    "</domain>";
 
-    def->vcpus = 1;
-    found = toy_element(xml, len, "vcpu", &attrs, &attrs_len, &text, &text_len);
-    if (found != 0) {
-        uint64_t value;
-        if (found < 0 || toy_parse_u64(text, text_len, &value) != 0) {
-            toy_error_set(e, VK_ERR_XML_ERROR, "malformed <vcpu> element");
-            return -1;
-        }
-        if (value == 0 || value > TOY_MAX_VCPUS) {
-            toy_error_set(e, VK_ERR_INVALID_ARG, "vcpu count %llu is not between 1 and %d",
-                          (unsigned long long)value, TOY_MAX_VCPUS);
-            return -1;
-        }
-        def->vcpus = (uint32_t)value;
+static void toy_init(void)
+{
+    struct toy_domain *d = &toy_hv.domains[0];
+    struct toy_def *def = calloc(1, sizeof *def);
+    vk_str xml = VK_STR_INIT(toy1_xml);
+
+    /* Errors in a constant are the author's bug; without a definition toy1 is simply absent. */
+    if (def == NULL || toy_host->parse_domain(xml, 0, toy_see_domain, def, NULL) != VK_OK) {
+        free(def);
+        return;
     }
-    return 0;
+    pthread_mutex_lock(&toy_hv.lock);
+    d->used = 1;
+    d->persistent = 1;
+    toy_adopt(d, def);
+    d->id = toy_hv.next_id++;
+    d->state = VK_DOMAIN_RUNNING;
+    d->cpu_time_ns = 0;
+    d->running_since_ns = toy_now_ns();
+    pthread_mutex_unlock(&toy_hv.lock);
+    free(def);
 }
 
 /* ------------------------------------------------------------------------------------------ */
 /* Connection entries                                                                         */
 /* ------------------------------------------------------------------------------------------ */
 
+/* The host's URI visit: whether the URI names the toy's one node. */
+static void toy_see_uri(void *ctx, const vk_uri_view *uri)
+{
+    int *ours = ctx;
+    *ours = toy_str_eq(uri->scheme, "toyhv") && uri->host.len == 0 &&
+            (toy_str_eq(uri->path, "/") || toy_str_eq(uri->path, "") ||
+             toy_str_eq(uri->path, "/default"));
+}
+
 static int32_t toy_open(vk_str uri, uint32_t flags, vk_conn *conn_out, const vk_error_sink *err)
 {
+    int ours = 0;
     (void)flags; /* read-only: the core already refuses mutating calls */
-    (void)err;
-    if (!toy_str_eq(uri, TOY_URI))
+    if (toy_host == NULL) {
+        /* A core older than ABI 1.2 gives no host services. */
+        err->set(err->ctx, VK_ERR_NO_CONNECT,
+                 toy_str("toyhv-c needs a virtkit core with ABI 1.2 host services"));
+        return VK_ERR_NO_CONNECT;
+    }
+    /* A URI the host cannot parse is not the toy's: decline, without an error. */
+    if (uri.len == 0 || toy_host->parse_uri(uri, toy_see_uri, &ours, NULL) != VK_OK || !ours)
         return VK_DECLINED;
     pthread_once(&toy_once, toy_init);
     *conn_out = &toy_hv;
@@ -494,7 +350,31 @@ static int32_t toy_get_type(vk_conn conn, const vk_str_sink *out, const vk_error
 {
     (void)conn;
     (void)err;
-    out->push(out->ctx, toy_str("TOY"));
+    out->push(out->ctx, toy_str("TOYHV"));
+    return VK_OK;
+}
+
+/* The capabilities: where the toy declares its domain type (the core accepts
+ * <domain type='toyhv'> on its connections because of this, and the conformance suite defines
+ * its guests with it). Writing XML is fine; parsing it is the host's job. */
+static int32_t toy_get_capabilities(vk_conn conn, const vk_str_sink *out, const vk_error_sink *err)
+{
+    (void)conn;
+    (void)err;
+    out->push(out->ctx, toy_str("<capabilities>\n"
+                                "  <host>\n"
+                                "    <cpu>\n"
+                                "      <arch>x86_64</arch>\n"
+                                "    </cpu>\n"
+                                "  </host>\n"
+                                "  <guest>\n"
+                                "    <os_type>hvm</os_type>\n"
+                                "    <arch name='x86_64'>\n"
+                                "      <wordsize>64</wordsize>\n"
+                                "      <domain type='" TOY_DOMAIN_TYPE "'/>\n"
+                                "    </arch>\n"
+                                "  </guest>\n"
+                                "</capabilities>\n"));
     return VK_OK;
 }
 
@@ -683,23 +563,43 @@ static int32_t toy_domain_define_xml(vk_conn conn, vk_str xml, const vk_domain_s
     struct toy_def def;
     struct toy_domain *by_name, *by_uuid, *d = NULL;
     char uuid[37];
+    int32_t rc;
     size_t i;
     (void)conn;
 
-    if (toy_parse_def(xml, &def, &e) != 0)
+    /* The host parses and validates; on failure it has reported the error through err. */
+    memset(&def, 0, sizeof def);
+    rc = toy_host->parse_domain(xml, VK_HOST_PARSE_NEW_DEFINITION, toy_see_domain, &def, err);
+    if (rc != VK_OK)
+        return rc;
+    if (!def.type_ok)
+        toy_error_set(&e, VK_ERR_CONFIG_UNSUPPORTED,
+                      "the toy runs '" TOY_DOMAIN_TYPE
+                      "' guests, not '%s'",
+                      def.type);
+    else if (def.too_long)
+        toy_error_set(&e, VK_ERR_INVALID_ARG,
+                      "the toy keeps names shorter than %d bytes and "
+                      "definitions shorter than %d bytes",
+                      TOY_NAME_MAX, TOY_XML_MAX);
+    else if (def.xml == NULL)
+        toy_error_set(&e, VK_ERR_NO_MEMORY, "out of memory");
+    if (e.code != VK_OK) {
+        free(def.xml);
         return toy_report(err, &e);
+    }
 
     pthread_mutex_lock(&toy_hv.lock);
     by_name = toy_find_name(def.name, strlen(def.name));
-    by_uuid = def.has_uuid ? toy_find_uuid(def.uuid) : NULL;
-    if (by_name && def.has_uuid && by_uuid != by_name) {
+    by_uuid = toy_find_uuid(def.uuid);
+    if (by_name && by_uuid != by_name) {
         toy_uuid_format(by_name->uuid, uuid);
         toy_error_set(&e, VK_ERR_DOM_EXIST, "domain '%s' already exists with uuid %s",
                       by_name->name, uuid);
     } else if (by_uuid && by_uuid != by_name) {
         toy_uuid_format(by_uuid->uuid, uuid);
-        toy_error_set(&e, VK_ERR_DOM_EXIST, "domain with uuid %s already exists as '%s'", uuid,
-                      by_uuid->name);
+        toy_error_set(&e, VK_ERR_DOM_EXIST, "domain '%s' already has uuid %s",
+                      by_uuid->name, uuid);
     } else if (by_name) {
         /* A redefinition: the toy has no separate live configuration, so it applies now. */
         d = by_name;
@@ -707,30 +607,24 @@ static int32_t toy_domain_define_xml(vk_conn conn, vk_str xml, const vk_domain_s
         for (i = 0; i < TOY_MAX_DOMAINS && toy_hv.domains[i].used; i++)
             ;
         if (i == TOY_MAX_DOMAINS) {
-            toy_error_set(&e, VK_ERR_OPERATION_FAILED, "the toy hypervisor holds at most %d domains",
+            toy_error_set(&e, VK_ERR_OPERATION_FAILED,
+                          "the toy hypervisor holds at most %d domains",
                           TOY_MAX_DOMAINS);
         } else {
             d = &toy_hv.domains[i];
             memset(d, 0, sizeof *d);
             d->used = 1;
-            memcpy(d->name, def.name, sizeof d->name);
-            if (def.has_uuid) {
-                memcpy(d->uuid, def.uuid, 16);
-            } else {
-                do
-                    toy_uuid_generate(d->uuid);
-                while (toy_uuid_taken(d->uuid, d));
-            }
             d->id = -1;
             d->state = VK_DOMAIN_SHUTOFF;
         }
     }
     if (d) {
-        d->memory_kib = def.memory_kib;
-        d->vcpus = def.vcpus;
+        d->persistent = 1;
+        toy_adopt(d, &def);
         toy_identity_of(d, &who);
     }
     pthread_mutex_unlock(&toy_hv.lock);
+    free(def.xml); /* NULL when adopted */
     if (e.code == VK_OK)
         toy_put(out, &who);
     return toy_report(err, &e);
@@ -752,15 +646,16 @@ static int32_t toy_transition(const vk_domain_ref *dom, enum toy_action action,
     if (d) {
         switch (action) {
         case TOY_UNDEFINE:
+            /* As libvirt: an active domain loses its definition and goes when it stops. */
             if (toy_is_active(d))
-                toy_error_set(&e, VK_ERR_OPERATION_INVALID,
-                              "cannot undefine domain '%s': it is active", d->name);
+                d->persistent = 0;
             else
-                memset(d, 0, sizeof *d);
+                toy_forget(d);
             break;
         case TOY_START:
             if (toy_is_active(d)) {
-                toy_error_set(&e, VK_ERR_OPERATION_INVALID, "domain '%s' is already active",
+                toy_error_set(&e, VK_ERR_OPERATION_INVALID,
+                              "domain '%s' is already active",
                               d->name);
             } else {
                 d->id = toy_hv.next_id++;
@@ -776,6 +671,8 @@ static int32_t toy_transition(const vk_domain_ref *dom, enum toy_action action,
                 d->cpu_time_ns = toy_cpu_time(d);
                 d->id = -1;
                 d->state = VK_DOMAIN_SHUTOFF;
+                if (!d->persistent)
+                    toy_forget(d);
             }
             break;
         case TOY_SUSPEND:
@@ -863,31 +760,31 @@ static int32_t toy_domain_get_xml_desc(vk_conn conn, const vk_domain_ref *dom, u
 {
     struct toy_error e = { 0, "" };
     struct toy_domain *d;
-    char xml[TOY_XML_MAX], uuid[37], id_attr[24] = "";
+    vk_domain_edit edit;
+    char *xml = NULL;
+    int32_t rc;
     (void)conn;
-    (void)flags; /* the toy has one configuration: live and inactive XML are the same */
+    memset(&edit, 0, sizeof edit);
+    edit.struct_size = sizeof edit;
+    edit.id = -1;
     pthread_mutex_lock(&toy_hv.lock);
     d = toy_find_ref(dom, &e);
     if (d) {
-        if (toy_is_active(d))
-            snprintf(id_attr, sizeof id_attr, " id='%d'", (int)d->id);
-        toy_uuid_format(d->uuid, uuid);
-        snprintf(xml, sizeof xml,
-                 "<domain type='test'%s>\n"
-                 "  <name>%s</name>\n"
-                 "  <uuid>%s</uuid>\n"
-                 "  <memory unit='KiB'>%llu</memory>\n"
-                 "  <vcpu>%u</vcpu>\n"
-                 "  <os>\n"
-                 "    <type>hvm</type>\n"
-                 "  </os>\n"
-                 "</domain>\n",
-                 id_attr, d->name, uuid, (unsigned long long)d->memory_kib, (unsigned)d->vcpus);
+        /* The toy has one configuration: live and inactive XML differ only by the id. */
+        edit.id = toy_is_active(d) ? d->id : -1;
+        edit.memory_kib = d->memory_kib;
+        edit.vcpus = d->vcpus;
+        if (d->xml == NULL || (xml = strdup(d->xml)) == NULL)
+            toy_error_set(&e, VK_ERR_NO_MEMORY, "out of memory");
     }
     pthread_mutex_unlock(&toy_hv.lock);
-    if (e.code == VK_OK)
-        out->push(out->ctx, toy_str(xml));
-    return toy_report(err, &e);
+    if (e.code != VK_OK)
+        return toy_report(err, &e);
+    /* The host writes the XML into the sink; flags are libvirt's (secure, inactive). */
+    rc = toy_host->format_domain(toy_str(xml), &edit, flags & (VK_HOST_XML_SECURE | VK_HOST_XML_INACTIVE),
+                                 out, err);
+    free(xml);
+    return rc;
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -899,6 +796,7 @@ static int32_t toy_domain_get_xml_desc(vk_conn conn, const vk_domain_ref *dom, u
     (VK_CAP_IN_WORD(w, VK_OP_OPEN) | VK_CAP_IN_WORD(w, VK_OP_CLOSE) |                         \
      VK_CAP_IN_WORD(w, VK_OP_GET_TYPE) | VK_CAP_IN_WORD(w, VK_OP_GET_VERSION) |               \
      VK_CAP_IN_WORD(w, VK_OP_GET_HOSTNAME) | VK_CAP_IN_WORD(w, VK_OP_NODE_GET_INFO) |         \
+     VK_CAP_IN_WORD(w, VK_OP_GET_CAPABILITIES) |                                              \
      VK_CAP_IN_WORD(w, VK_OP_LIST_DOMAINS) | VK_CAP_IN_WORD(w, VK_OP_NUM_OF_DOMAINS) |        \
      VK_CAP_IN_WORD(w, VK_OP_LIST_DEFINED_DOMAINS) |                                          \
      VK_CAP_IN_WORD(w, VK_OP_NUM_OF_DEFINED_DOMAINS) |                                        \
@@ -910,7 +808,7 @@ static int32_t toy_domain_get_xml_desc(vk_conn conn, const vk_domain_ref *dom, u
      VK_CAP_IN_WORD(w, VK_OP_DOMAIN_SUSPEND) | VK_CAP_IN_WORD(w, VK_OP_DOMAIN_RESUME) |       \
      VK_CAP_IN_WORD(w, VK_OP_DOMAIN_GET_INFO) | VK_CAP_IN_WORD(w, VK_OP_DOMAIN_GET_XML_DESC))
 
-static const vk_str toy_schemes[] = { VK_STR_INIT("toy") };
+static const vk_str toy_schemes[] = { VK_STR_INIT("toyhv") };
 
 /* Every slot not named here is NULL: the core answers "not supported" for it. */
 static const vk_driver_table toy_table = {
@@ -920,7 +818,7 @@ static const vk_driver_table toy_table = {
         .abi_minor = VK_ABI_MINOR,
         .struct_size = sizeof(vk_driver_table),
         .flags = VK_DRIVER_THREAD_SAFE,
-        .name = VK_STR_INIT("toy-c"),
+        .name = VK_STR_INIT("toyhv-c"),
         .version = VK_STR_INIT("0.1.0"),
         .schemes = toy_schemes,
         .n_schemes = sizeof toy_schemes / sizeof toy_schemes[0],
@@ -930,15 +828,18 @@ static const vk_driver_table toy_table = {
         .n_op_ranks = 0,
         /* Every connection shares one in-process hypervisor; the conformance suite cleans up
          * what it creates, so the shared instance serves as its sandbox. */
-        .sandbox_uri = VK_STR_INIT("toy:///default"),
+        .sandbox_uri = VK_STR_INIT("toyhv:///"),
         .caps = { TOY_CAPS(0), TOY_CAPS(1), TOY_CAPS(2), TOY_CAPS(3) },
-        .reserved = { 0, 0, 0, 0 },
+        /* ABI 1.2: the core hands over its host services before the first open. */
+        .host_init = toy_host_init,
+        .reserved = { 0, 0, 0 },
     },
     .open = toy_open,
     .close = toy_close,
     .get_type = toy_get_type,
     .get_version = toy_get_version,
     .get_hostname = toy_get_hostname,
+    .get_capabilities = toy_get_capabilities,
     .node_get_info = toy_node_get_info,
     .list_domains = toy_list_domains,
     .num_of_domains = toy_num_of_domains,

@@ -4,9 +4,9 @@ use std::ffi::c_void;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use virtkit_abi::{
-    Op, VK_DECLINED, VK_OK, VkConn, VkDomainInfo, VkDomainRef, VkDomainSink, VkErrorCode,
-    VkErrorSink, VkIntSink, VkNetworkRef, VkNetworkSink, VkNodeInfo, VkStr, VkStrSink, VkVcpuInfo,
-    VkVcpuSink,
+    MAX_HOST_CPUS, MAX_VCPUS, Op, VK_DECLINED, VK_OK, VkConn, VkDomainInfo, VkDomainRef,
+    VkDomainSink, VkErrorCode, VkErrorSink, VkIntSink, VkNetworkRef, VkNetworkSink, VkNodeInfo,
+    VkStr, VkStrSink, VkVcpuInfo, VkVcpuSink,
 };
 
 use crate::validate::Driver;
@@ -159,17 +159,32 @@ unsafe extern "C" fn net_put(ctx: *mut c_void, uuid: *const [u8; 16], name: VkSt
     *out = Some(NetworkIdent { uuid, name });
 }
 
+/// What the vCPU sink collects: at most [`MAX_VCPUS`] entries with maps of at most
+/// [`MAX_CPUMAP_BYTES`]; a driver that pushes more is refused rather than believed.
+struct VcpuOut {
+    entries: Vec<VcpuEntry>,
+    too_many: bool,
+}
+
+/// The longest CPU map a driver may return: one bit per host CPU, [`MAX_HOST_CPUS`] CPUs.
+const MAX_CPUMAP_BYTES: usize = (MAX_HOST_CPUS / 8) as usize;
+
 unsafe extern "C" fn vcpu_push(
     ctx: *mut c_void,
     info: *const VkVcpuInfo,
     map: *const u8,
     len: usize,
 ) {
-    // SAFETY: ctx is the &mut Vec<VcpuEntry> we passed.
-    let v = unsafe { &mut *(ctx as *mut Vec<VcpuEntry>) };
+    // SAFETY: ctx is the &mut VcpuOut we passed.
+    let out = unsafe { &mut *(ctx as *mut VcpuOut) };
     if info.is_null() {
         return;
     }
+    if out.entries.len() >= MAX_VCPUS as usize || len > MAX_CPUMAP_BYTES {
+        out.too_many = true;
+        return;
+    }
+    let v = &mut out.entries;
     let cpumap = if map.is_null() || len == 0 {
         Vec::new()
     } else {
@@ -598,14 +613,27 @@ impl DriverConn {
     pub fn domain_get_vcpus(&self, d: &DomainIdent) -> CallResult<Vec<VcpuEntry>> {
         let f = slot!(self, domain_get_vcpus, DomainGetVcpus);
         let r = dref(d.id, &d.uuid, &d.name);
-        let mut out: Vec<VcpuEntry> = Vec::new();
+        let mut out = VcpuOut {
+            entries: Vec::new(),
+            too_many: false,
+        };
         let sink = VkVcpuSink {
-            ctx: (&mut out as *mut Vec<VcpuEntry>).cast(),
+            ctx: (&mut out as *mut VcpuOut).cast(),
             push: vcpu_push,
         };
         // SAFETY: see get_type.
         self.invoke(|c, e| unsafe { f(c, &r, &sink, e) })?;
-        Ok(out)
+        if out.too_many {
+            return Err(CallError {
+                code: VkErrorCode::InternalError,
+                message: format!(
+                    "internal error: driver '{}' returned more than {MAX_VCPUS} vCPUs or a CPU map \
+                     longer than {MAX_CPUMAP_BYTES} bytes",
+                    self.driver.name()
+                ),
+            });
+        }
+        Ok(out.entries)
     }
     /// virDomainGetAutostart.
     pub fn domain_get_autostart(&self, d: &DomainIdent) -> CallResult<bool> {
@@ -820,5 +848,48 @@ impl DriverConn {
         // SAFETY: see get_type.
         self.value(|c, o, e| unsafe { f(c, &r, o, e) })
             .map(|v: i32| v != 0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn push(out: &mut VcpuOut, map: &[u8]) {
+        let info = VkVcpuInfo {
+            number: out.entries.len() as u32,
+            state: 1,
+            cpu_time_ns: 0,
+            cpu: 0,
+            reserved: 0,
+        };
+        // SAFETY: ctx is a VcpuOut, info and map are valid for the call.
+        unsafe { vcpu_push((out as *mut VcpuOut).cast(), &info, map.as_ptr(), map.len()) };
+    }
+
+    #[test]
+    fn the_vcpu_sink_keeps_what_a_domain_can_have_and_refuses_more() {
+        let mut out = VcpuOut {
+            entries: Vec::new(),
+            too_many: false,
+        };
+        for _ in 0..MAX_VCPUS {
+            push(&mut out, &[0b1]);
+        }
+        assert_eq!(out.entries.len(), MAX_VCPUS as usize);
+        assert!(!out.too_many);
+        push(&mut out, &[0b1]);
+        assert!(out.too_many, "a vCPU past the limit is refused");
+        assert_eq!(out.entries.len(), MAX_VCPUS as usize);
+
+        let mut out = VcpuOut {
+            entries: Vec::new(),
+            too_many: false,
+        };
+        push(&mut out, &vec![0xff; MAX_CPUMAP_BYTES]);
+        assert!(!out.too_many);
+        push(&mut out, &vec![0xff; MAX_CPUMAP_BYTES + 1]);
+        assert!(out.too_many, "a map longer than 16384 CPUs is refused");
+        assert_eq!(out.entries.len(), 1);
     }
 }

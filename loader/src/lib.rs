@@ -11,15 +11,20 @@
 //! * [`DriverConn`] is an open driver connection; its methods are the safe host-side shims, one
 //!   per operation, returning [`CallError`] with a stable code when a slot is NULL or the driver
 //!   reports an error.
+//! * [`stack_order`] is the order in which a stack's members are tried for one operation.
 #![deny(missing_docs)]
 
 mod call;
 mod elf;
+mod host;
 mod registry;
+mod stack;
 mod validate;
 
 pub use call::{CallError, CallResult, DomainIdent, DriverConn, NetworkIdent, Opened, VcpuEntry};
+pub use host::HOST_SERVICES;
 pub use registry::{Origin, Registry, StaticDriver, plugin_file_name};
+pub use stack::{StackMember, stack_order};
 pub use validate::{Driver, LoadError};
 
 #[doc(hidden)]

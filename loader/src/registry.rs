@@ -237,6 +237,7 @@ impl Registry {
                 }
             }
         }
+        // Open every member in its default stack order.
         drivers.sort_by_key(|d| d.rank_for(virtkit_abi::Op::Open));
         (drivers, refused)
     }

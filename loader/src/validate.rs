@@ -194,9 +194,41 @@ impl Driver {
             )));
         }
         let plugin_slots = (size - VK_HEADER_SIZE) / VK_SLOT_SIZE;
-        if header.abi_minor <= VK_ABI_MINOR && size > VK_TABLE_SIZE {
+        // The size the declared minor has: every slot up to that minor, no more, no less.
+        if header.abi_minor <= VK_ABI_MINOR {
+            let slots = OPS
+                .iter()
+                .filter(|o| o.since_minor <= header.abi_minor)
+                .count();
+            let expected = VK_HEADER_SIZE + slots * VK_SLOT_SIZE;
+            if size != expected {
+                return Err(invalid(format!(
+                    "table size {size} does not match ABI 1.{}, whose table is {expected} bytes \
+                     ({slots} slots): struct_size must be sizeof(vk_driver_table) of the header \
+                     the plugin was built with",
+                    header.abi_minor
+                )));
+            }
+        } else if size < VK_TABLE_SIZE {
             return Err(invalid(format!(
-                "table size {size} is larger than ABI 1.{} allows ({VK_TABLE_SIZE})",
+                "table size {size} is smaller than ABI 1.{VK_ABI_MINOR}'s ({VK_TABLE_SIZE}), \
+                 though the plugin declares the newer ABI 1.{}",
+                header.abi_minor
+            )));
+        }
+        // Reserved header words are zero; host_init took reserved word 0 in ABI 1.2. (A newer
+        // minor may have given the others a meaning this core does not know.)
+        if header.abi_minor <= VK_ABI_MINOR && header.reserved.iter().any(|w| *w != 0) {
+            return Err(invalid(
+                "the header's reserved words are not zero (they must be, until a later ABI \
+                 gives them a meaning)"
+                    .into(),
+            ));
+        }
+        if header.abi_minor < 2 && header.host_init.is_some() {
+            return Err(invalid(format!(
+                "host_init is set, but the plugin declares ABI 1.{}, where that header word is \
+                 reserved and must be zero (host_init is ABI 1.2)",
                 header.abi_minor
             )));
         }
@@ -311,6 +343,12 @@ impl Driver {
                     header.abi_minor
                 )));
             }
+        }
+
+        if let Some(init) = header.host_init {
+            // SAFETY: the table is validated; host_init is the documented ABI 1.2 entry, and the
+            // services table is a static that outlives every driver.
+            unsafe { init(&crate::host::HOST_SERVICES) };
         }
 
         Ok(Driver {

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use virtkit_abi::{Op, VK_ABI_MINOR, VkErrorCode};
+use virtkit_abi::{OPS, Op, VK_ABI_MINOR, VK_HEADER_SIZE, VK_SLOT_SIZE, VkErrorCode};
 use virtkit_loader::{Driver, LoadError, Opened, Registry};
 
 fn root() -> PathBuf {
@@ -134,19 +134,52 @@ fn a_newer_minor_loads_and_its_unknown_slot_is_ignored() {
 }
 
 #[test]
-fn an_older_shorter_table_loads_with_later_slots_null() {
-    let (_dir, _path, r) = load(&["FX_OLDER_STRUCT"]);
-    let d = r.expect("an older, shorter table must load");
-    assert!(d.supports(Op::GetType));
+fn a_table_whose_size_does_not_match_its_minor_is_refused() {
+    // Declares the current minor but is as short as a table ending before get_version.
+    let (_, line) = refusal(&["FX_OLDER_STRUCT"]);
     assert!(
-        !d.supports(Op::GetVersion),
-        "get_version lies past struct_size"
+        line.contains(&format!("does not match ABI 1.{VK_ABI_MINOR}")),
+        "{line}"
     );
-    assert!(!d.supports(Op::GetHostname));
+}
+
+#[test]
+fn a_plugin_built_for_an_older_minor_with_the_current_header_loads_as_that_minor() {
+    for minor in 0..VK_ABI_MINOR {
+        let target = format!("VK_TARGET_ABI_MINOR={minor}");
+        let (_dir, _path, r) = load(&[&target]);
+        let d = r.unwrap_or_else(|e| panic!("a 1.{minor} plugin must load: {e}"));
+        assert_eq!(d.abi_version(), (1, minor));
+        let slots = OPS.iter().filter(|o| o.since_minor <= minor).count();
+        assert_eq!(
+            d.struct_size() as usize,
+            VK_HEADER_SIZE + slots * VK_SLOT_SIZE
+        );
+        assert!(d.supports(Op::GetType) && d.supports(Op::GetVersion));
+    }
+}
+
+#[test]
+fn a_reserved_header_word_that_is_not_zero_is_refused() {
+    let (_, line) = refusal(&["FX_RESERVED"]);
+    assert!(line.contains("reserved words are not zero"), "{line}");
+}
+
+#[test]
+fn host_init_in_a_table_declaring_an_older_minor_is_refused() {
+    let (_, line) = refusal(&["FX_HOST_INIT", "FX_MINOR=1"]);
+    assert!(line.contains("host_init is set"), "{line}");
+    assert!(line.contains("ABI 1.1"), "{line}");
+}
+
+#[test]
+fn host_init_hands_the_driver_working_host_services() {
+    let (_dir, _path, r) = load(&["FX_HOST_INIT", "FX_NAME=\"fixture-host\""]);
+    let d = r.expect("a 1.2 plugin with host_init loads");
     let Opened::Conn(c) = d.open("fixture:///", 0).unwrap() else {
         panic!("declined")
     };
-    assert_eq!(c.get_version().unwrap_err().code, VkErrorCode::NoSupport);
+    assert_eq!(c.get_type().unwrap(), "/parsed by the host");
 }
 
 #[test]

@@ -1,7 +1,8 @@
 //! The conformance suite on every built plugin, and on the out-of-tree examples.
 //!
 //! * [`plugins`]: `virtkit-conformance` on every `libvirtkit_driver_*.so` of the build tree; the
-//!   openvz plugin on a stand-in OpenVZ host (a temporary root served by the stand-in tools).
+//!   openvz plugin on a stand-in OpenVZ host (a temporary root served by the stand-in tools), the
+//!   xen-xend member against a `virtkit-xend-peer` seeded with the corpus's xend outputs.
 //! * [`examples`]: builds `examples/out-of-tree-c` (with its Makefile) and
 //!   `examples/out-of-tree-rust` (with its own cargo workspace), each into its own `target/`
 //!   directory, runs the suite on each plugin, and has the `virtkit` CLI of the build tree load
@@ -12,8 +13,8 @@ use std::process::Command;
 
 use crate::{Result, cargo, profile_dir, root, run};
 
-/// The URI both toy examples serve.
-const TOY_URI: &str = "toy:///default";
+/// The URI both toy examples serve (their hypervisor type and domain type are `toyhv`).
+const TOY_URI: &str = "toyhv:///";
 
 fn suite() -> Result<PathBuf> {
     let exe = profile_dir(false).join("virtkit-conformance");
@@ -71,22 +72,77 @@ fn judge_openvz(exe: &Path, plugin: &Path) -> Result<()> {
     judge(exe, plugin, Some(&uri))
 }
 
+/// A xend peer (`virtkit-xend-peer`) for judging the xen-xend member: seeded with the corpus's
+/// xend outputs, in a directory of its own under the build tree; stopped and removed on drop.
+struct XendPeer {
+    child: std::process::Child,
+    dir: PathBuf,
+}
+
+impl XendPeer {
+    fn start() -> Result<XendPeer> {
+        let exe = profile_dir(false).join("virtkit-xend-peer");
+        let dir = profile_dir(false).join(format!("xtask-xend-peer-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        let socket = dir.join("xend-socket");
+        let mut c = Command::new(&exe);
+        c.arg("--socket")
+            .arg(&socket)
+            .arg("--seed")
+            .arg(root().join("../shared/corpus/sexpr2xml"))
+            .stderr(std::process::Stdio::null());
+        let child = c
+            .spawn()
+            .map_err(|e| format!("cannot run {}: {e}", exe.display()))?;
+        let mut peer = XendPeer { child, dir };
+        for _ in 0..2000 {
+            if socket.exists() {
+                return Ok(peer);
+            }
+            if let Ok(Some(status)) = peer.child.try_wait() {
+                return Err(format!("virtkit-xend-peer exited with {status}"));
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        Err("virtkit-xend-peer does not listen".into())
+    }
+
+    fn uri(&self) -> String {
+        self.dir.join("xend-socket").display().to_string()
+    }
+}
+
+impl Drop for XendPeer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Judges one plugin; the members that need a peer get one (the xend member: a xend peer).
+fn judge_plugin(exe: &Path, plugin: &Path) -> Result<()> {
+    let name = plugin.file_name().and_then(|n| n.to_str()).unwrap_or("");
+    if name == "libvirtkit_driver_xen_xend.so" {
+        let peer = XendPeer::start()?;
+        return judge(exe, plugin, Some(&peer.uri()));
+    }
+    if name == "libvirtkit_driver_openvz.so" {
+        return judge_openvz(exe, plugin);
+    }
+    judge(exe, plugin, None)
+}
+
 /// The suite on every plugin of the build tree.
 pub(crate) fn plugins(plugins: &[PathBuf]) -> Result<()> {
     let exe = suite()?;
     let failed: Vec<String> = plugins
         .iter()
         .filter(|p| {
-            let openvz = p
-                .file_name()
-                .is_some_and(|n| n == "libvirtkit_driver_openvz.so");
-            if openvz {
-                judge_openvz(&exe, p)
-                    .map_err(|e| eprintln!("xtask: {e}"))
-                    .is_err()
-            } else {
-                judge(&exe, p, None).is_err()
-            }
+            judge_plugin(&exe, p)
+                .map_err(|e| eprintln!("xtask: {e}"))
+                .is_err()
         })
         .map(|p| p.display().to_string())
         .collect();
@@ -104,7 +160,7 @@ fn build_c() -> Result<PathBuf> {
     let mut c = Command::new("make");
     c.current_dir(&dir).arg(format!("OUT={}", out.display()));
     run(c)?;
-    Ok(out.join("libvirtkit_driver_toy_c.so"))
+    Ok(out.join("libvirtkit_driver_toyhv_c.so"))
 }
 
 /// Builds (and unit-tests) the Rust example with its own workspace into
@@ -121,10 +177,10 @@ fn build_rust() -> Result<PathBuf> {
         c.env("CARGO_TARGET_DIR", &target);
         run(c)?;
     }
-    Ok(target.join("debug/libvirtkit_driver_toy_rs.so"))
+    Ok(target.join("debug/libvirtkit_driver_toyhv_rs.so"))
 }
 
-/// `virtkit -c toy:///default list --all` with only the example's directory to search.
+/// `virtkit -c toyhv:/// list --all` with only the example's directory to search.
 fn cli_lists(plugin: &Path, expect: &str) -> Result<()> {
     let exe = profile_dir(false).join("virtkit");
     let dir = plugin.parent().ok_or("the plugin has no directory")?;

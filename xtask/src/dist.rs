@@ -577,7 +577,8 @@ pub(crate) fn dist(out: &Path) -> Result<Vec<PathBuf>> {
         "libdevel",
         "virtkit driver ABI: C header, driver guide and example",
         "What a third party needs to build a virtkit driver plugin outside the virtkit tree: \
-         the C header <virtkit/driver.h> describing the versioned, append-only driver table, the \
+         the C headers <virtkit/driver.h> (the versioned, append-only driver table) and \
+         <virtkit/host.h> (the core's host services), the pkg-config file virtkit-driver.pc, the \
          driver guide, and an example driver in C.",
     );
     let include = root().join("abi/include/virtkit");
@@ -588,6 +589,12 @@ pub(crate) fn dist(out: &Path) -> Result<Vec<PathBuf>> {
             0o644,
         )?;
     }
+    // `pkg-config --cflags virtkit-driver` (the headers are architecture-independent).
+    dev.write(
+        "/usr/share/pkgconfig/virtkit-driver.pc",
+        crate::sdk::pc_file("/usr").as_bytes(),
+        0o644,
+    )?;
     dev.install(
         &docs.join("driver-guide.md"),
         "/usr/share/doc/virtkit-dev/driver-guide.md",

@@ -15,6 +15,10 @@
 //! * `packaging-check` — `dist`, then the packages installed with dpkg into a throwaway root
 //!   and used there (core + one driver, partial upgrade, removal); part of `test`.
 //! * `hvsupport [--check]` — regenerates (or checks) `docs/hvsupport.md` from the in-tree plugins.
+//! * `new-driver NAME [--c] [--dir PARENT]` — an out-of-tree driver skeleton (Rust, or C) that
+//!   builds, loads and passes the conformance suite as generated.
+//! * `install-headers --prefix PREFIX` — installs `<virtkit/driver.h>`, `<virtkit/host.h>` and
+//!   the pkg-config file `virtkit-driver.pc` for C driver authors.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -22,7 +26,9 @@ use std::process::{Command, ExitCode};
 mod conformance;
 mod dist;
 mod hvsupport;
+mod new_driver;
 mod packaging;
+mod sdk;
 
 type Result<T> = std::result::Result<T, String>;
 
@@ -150,6 +156,8 @@ fn main() -> ExitCode {
             std::process::exit(status.code().unwrap_or(1));
         }),
         Some("bench") => bench(&args[1..]),
+        Some("new-driver") => new_driver::run(&args[1..]),
+        Some("install-headers") => sdk::run(&args[1..]),
         Some("dist") => {
             let out = args
                 .iter()
@@ -167,7 +175,7 @@ fn main() -> ExitCode {
             hvsupport::run_hvsupport(false)
         }),
         _ => Err(
-            "usage: cargo xtask <build-plugins [--release] | test | run -- ARGS | conformance | hvsupport [--check] | bench [--quick] | codegen | dist [--out DIR] | packaging-check>"
+            "usage: cargo xtask <build-plugins [--release] | test | run -- ARGS | conformance | hvsupport [--check] | bench [--quick] | codegen | dist [--out DIR] | packaging-check | new-driver NAME [--c] [--dir PARENT] | install-headers --prefix PREFIX>"
                 .into(),
         ),
     };

@@ -136,24 +136,41 @@ fn installed_size(debs: &[&Path]) -> Result<u64> {
     Ok(total)
 }
 
-/// Builds the C example driver against `include` into `out`.
+/// Builds the ABI 1.0-era toy driver (`conformance/tests/fixtures/toy-abi-1.0.c`, the C example
+/// as it was written for 1.0: `toy:///default`) against `include` into `out`. (The current
+/// example uses the 1.2 host services and cannot build against an old header.)
 fn build_c_toy(include: &Path, out: &Path) -> Result<PathBuf> {
-    let dir = root().join("examples/out-of-tree-c");
+    let src = root().join("conformance/tests/fixtures/toy-abi-1.0.c");
+    std::fs::create_dir_all(out).map_err(|e| format!("cannot create {}: {e}", out.display()))?;
+    let so = out.join("libvirtkit_driver_toy_c.so");
+    let cc = std::env::var("CC").unwrap_or_else(|_| "cc".into());
     let o = output(
-        Command::new("make")
-            .current_dir(&dir)
-            .arg(format!("OUT={}", out.display()))
-            .arg(format!("ABI_INCLUDE={}", include.display()))
-            .arg("-B"),
+        Command::new(&cc)
+            .args([
+                "-std=c99",
+                "-shared",
+                "-fPIC",
+                "-O2",
+                "-Wall",
+                "-Wextra",
+                "-Werror",
+                "-fvisibility=hidden",
+                "-pthread",
+                "-I",
+            ])
+            .arg(include)
+            .arg("-o")
+            .arg(&so)
+            .arg(&src),
     )?;
     if !o.status.success() {
         return Err(format!(
-            "building the C toy against {}: {}",
+            "building the ABI 1.0 toy against {}: {}",
             include.display(),
             text(&o)
         ));
     }
-    Ok(out.join("libvirtkit_driver_toy_c.so"))
+    Ok(so)
 }
 
 pub(crate) fn run_check() -> Result<()> {

@@ -1,12 +1,27 @@
 /*
- * virtkit/driver.h - the contract between the virtkit core and its driver plugins, ABI 1.1.
+ * virtkit/driver.h - the contract between the virtkit core and its driver plugins, ABI 1.2.
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  *
  * This header is hand-written. It describes, for C and C++ driver authors, exactly the layout
  * that the Rust crate `virtkit-abi` (abi/src/lib.rs) defines; the test abi/tests/c_header.rs
  * compiles it and compares every size, offset, field type and constant with the crate. Requires
- * C99 (or C++98 with <stdint.h>).
+ * C99 (or C++98 with <stdint.h>). Pointers are 64-bit (the header is laid out for LP64).
+ *
+ * BUILDING FOR AN OLDER CORE
+ *
+ * A plugin runs in every core whose ABI minor is at least the one it was built for. To build
+ * for the oldest core you support, define VK_TARGET_ABI_MINOR before including this header
+ * (or pass -DVK_TARGET_ABI_MINOR=0): the table then has exactly the slots of that minor,
+ * VK_ABI_MINOR (which you write into header.abi_minor) is that minor, and what later minors
+ * added is absent, so using it does not compile. Without the define, the latest minor is the
+ * target. `pkg-config --cflags virtkit-driver` gives the include directory.
+ *
+ *   1.0  the libvirt 0.4-era API (55 slots)
+ *   1.1  + persistence, managed save, security model and label, state with reason, native
+ *        format conversions, network activity and persistence (64 slots)
+ *   1.2  + host services (<virtkit/host.h>, handed over through header.host_init): URI and
+ *        domain/network XML parsing, XML formatting, error wording. No new slot.
  *
  * THE BOUNDARY
  *
@@ -23,12 +38,14 @@
  * COMPATIBILITY RULE
  *
  *  - The header (vk_driver_header) is frozen for the whole major version 1. Its reserved
- *    words must be zero.
+ *    words must be zero; a later minor may give one a meaning (1.2: host_init), and the
+ *    loader refuses a table declaring an older minor where such a word is not zero.
  *  - The slot list is append-only: a slot is never removed, reordered or retyped. A new
  *    operation is added at the end of the table and VK_ABI_MINOR is bumped; each slot's comment
  *    gives the minor version that added it.
  *  - header.struct_size must be sizeof(vk_driver_table) as the plugin was compiled (the header
- *    plus a whole number of slots). It tells the core how many slots the plugin's table has.
+ *    plus a whole number of slots), which is exactly the size of the declared minor's table;
+ *    the loader refuses any other size. It tells the core how many slots the table has.
  *  - A plugin built against 1.m loads into any core 1.n. When m < n, the plugin's table is
  *    shorter: the core copies what is there and every slot past the plugin's struct_size reads
  *    as NULL. When m > n, the core uses the slots it knows and ignores the others, with their
@@ -87,8 +104,18 @@ extern "C" {
 #define VK_MAGIC 0x52444B56u
 /** The ABI major version this header describes. */
 #define VK_ABI_MAJOR 1
-/** The ABI minor version this header describes. */
-#define VK_ABI_MINOR 1
+/** The latest ABI minor version this header describes. */
+#define VK_ABI_LATEST_MINOR 2
+#ifndef VK_TARGET_ABI_MINOR
+/** The ABI minor the plugin is built for (define it before including to target an older
+ *  core; see BUILDING FOR AN OLDER CORE). */
+#define VK_TARGET_ABI_MINOR VK_ABI_LATEST_MINOR
+#endif
+#if VK_TARGET_ABI_MINOR < 0 || VK_TARGET_ABI_MINOR > VK_ABI_LATEST_MINOR
+#error "VK_TARGET_ABI_MINOR must be 0, 1 or 2 with this <virtkit/driver.h>"
+#endif
+/** The ABI minor version the table is built for: write it into header.abi_minor. */
+#define VK_ABI_MINOR VK_TARGET_ABI_MINOR
 /** Name of the exported entry symbol (for dlsym). */
 #define VIRTKIT_DRIVER_ENTRY "virtkit_driver_entry"
 /** Number of 64-bit words in the capability bitset. */
@@ -221,6 +248,9 @@ typedef enum vk_error_code {
     VK_ERR_INVALID_DOMAIN = 7,      /**< Invalid domain object. */
     VK_ERR_INVALID_ARG = 8,         /**< Invalid argument. */
     VK_ERR_OPERATION_FAILED = 9,    /**< The operation failed. */
+    VK_ERR_GET_FAILED = 10,         /**< A GET request to a daemon (xend) failed. */
+    VK_ERR_POST_FAILED = 11,        /**< A POST request to a daemon (xend) failed. */
+    VK_ERR_HTTP_ERROR = 12,         /**< A daemon (xend) answered with an unexpected HTTP status. */
     VK_ERR_OS_TYPE = 16,            /**< Unsupported OS type. */
     VK_ERR_NO_KERNEL = 17,          /**< Missing kernel information. */
     VK_ERR_NO_ROOT = 18,            /**< Missing root device. */
@@ -402,6 +432,10 @@ typedef struct vk_error_sink {
 /* The header                                                                               */
 /* ---------------------------------------------------------------------------------------- */
 
+struct vk_host_services;
+/** The type of header.host_init (ABI 1.2): receives the host services table. */
+typedef void (*vk_host_init_fn)(const struct vk_host_services *host);
+
 /** The fixed header at the start of every driver table. Frozen for ABI major 1. */
 typedef struct vk_driver_header {
     uint32_t magic;               /**< VK_MAGIC. */
@@ -425,7 +459,16 @@ typedef struct vk_driver_header {
                                        the driver and skips its mutating checks. */
     uint64_t caps[VK_CAP_WORDS];  /**< Bit i of word i / 64 is set exactly when slot i is
                                        non-NULL (see VK_CAP_SET). */
+#if VK_TARGET_ABI_MINOR >= 2
+    vk_host_init_fn host_init;    /**< Since 1.2 (was reserved word 0): called once by the
+                                       core, after it validated the table and before the first
+                                       open, with the host services (<virtkit/host.h>), valid
+                                       for the life of the process. May be NULL. A core older
+                                       than 1.2 never calls it. */
+    uint64_t reserved[3];         /**< Reserved for later header fields; must be zero. */
+#else
     uint64_t reserved[4];         /**< Reserved for later header fields; must be zero. */
+#endif
 } vk_driver_header;
 
 /* ---------------------------------------------------------------------------------------- */
@@ -488,33 +531,41 @@ typedef int32_t (*vk_domain_lookup_by_uuid_fn)(vk_conn conn, const uint8_t uuid[
 typedef int32_t (*vk_domain_lookup_by_name_fn)(vk_conn conn, vk_str name,
                                                const vk_domain_sink *out,
                                                const vk_error_sink *err);
-/** Creates and starts a transient domain from XML and puts it. */
+/** Creates and starts a transient domain from XML and puts it (running, transient: it
+ *  disappears when it stops). VK_ERR_DOM_EXIST when a domain of that name or UUID is active. */
 typedef int32_t (*vk_domain_create_xml_fn)(vk_conn conn, vk_str xml, uint32_t flags,
                                            const vk_domain_sink *out, const vk_error_sink *err);
-/** Defines (or redefines) a persistent domain from XML and puts it. */
+/** Defines a persistent domain from XML and puts it: a new name, or the same name and UUID to
+ *  redefine (VK_ERR_DOM_EXIST when the name or the UUID belongs to another domain). A new
+ *  domain is shut off, id -1. */
 typedef int32_t (*vk_domain_define_xml_fn)(vk_conn conn, vk_str xml, const vk_domain_sink *out,
                                            const vk_error_sink *err);
-/** Removes the definition of an inactive domain. */
+/** Removes the domain's persistent definition: an inactive domain disappears; an active one
+ *  keeps running as a transient domain and disappears when it stops (libvirt's rule). */
 typedef vk_domain_action_fn vk_domain_undefine_fn;
-/** Starts an inactive domain. */
+/** Starts a shut-off domain (running, a new id > 0); VK_ERR_OPERATION_INVALID when active. */
 typedef vk_domain_action_fn vk_domain_create_fn;
-/** Asks an active domain to shut down. */
+/** Asks an active domain to shut down (a request to the guest); VK_ERR_OPERATION_INVALID when
+ *  inactive. */
 typedef vk_domain_action_fn vk_domain_shutdown_fn;
 /** Reboots an active domain. */
 typedef int32_t (*vk_domain_reboot_fn)(vk_conn conn, const vk_domain_ref *dom, uint32_t flags,
                                        const vk_error_sink *err);
-/** Stops an active domain immediately. */
+/** Stops an active domain immediately (shut off; a transient domain disappears);
+ *  VK_ERR_OPERATION_INVALID when inactive. */
 typedef vk_domain_action_fn vk_domain_destroy_fn;
-/** Pauses a running domain. */
+/** Pauses a running domain; VK_ERR_OPERATION_INVALID when it is not running. */
 typedef vk_domain_action_fn vk_domain_suspend_fn;
-/** Resumes a paused domain. */
+/** Resumes a paused domain; VK_ERR_OPERATION_INVALID when it is not paused. */
 typedef vk_domain_action_fn vk_domain_resume_fn;
-/** Saves an active domain's state to `path` and stops it. */
+/** Saves an active domain's state to `path` and stops it (shut off);
+ *  VK_ERR_OPERATION_INVALID when inactive. */
 typedef int32_t (*vk_domain_save_fn)(vk_conn conn, const vk_domain_ref *dom, vk_str path,
                                      const vk_error_sink *err);
-/** Restores a domain saved at `path`. */
+/** Restores a domain saved at `path`: it runs again. */
 typedef int32_t (*vk_domain_restore_fn)(vk_conn conn, vk_str path, const vk_error_sink *err);
-/** Dumps an active domain's memory to `path`. */
+/** Dumps an active domain's memory to `path`; the domain stays active.
+ *  VK_ERR_OPERATION_INVALID when inactive. */
 typedef int32_t (*vk_domain_core_dump_fn)(vk_conn conn, const vk_domain_ref *dom, vk_str path,
                                           uint32_t flags, const vk_error_sink *err);
 /** Fills *out with the domain's information. */
@@ -574,17 +625,20 @@ typedef int32_t (*vk_network_lookup_by_uuid_fn)(vk_conn conn, const uint8_t uuid
 typedef int32_t (*vk_network_lookup_by_name_fn)(vk_conn conn, vk_str name,
                                                 const vk_network_sink *out,
                                                 const vk_error_sink *err);
-/** Creates and starts a transient network from XML and puts it. */
+/** Creates and starts a transient network from XML and puts it (it disappears when it stops). */
 typedef int32_t (*vk_network_create_xml_fn)(vk_conn conn, vk_str xml, const vk_network_sink *out,
                                             const vk_error_sink *err);
-/** Defines a persistent network from XML and puts it. */
+/** Defines a persistent network from XML and puts it (inactive when new; VK_ERR_NETWORK_EXIST
+ *  for a name or UUID of another network). */
 typedef int32_t (*vk_network_define_xml_fn)(vk_conn conn, vk_str xml, const vk_network_sink *out,
                                             const vk_error_sink *err);
-/** Removes the definition of an inactive network. */
+/** Removes the network's persistent definition: an inactive network disappears; an active
+ *  one keeps running as a transient network and disappears when it stops. */
 typedef vk_network_action_fn vk_network_undefine_fn;
-/** Starts an inactive network. */
+/** Starts an inactive network; VK_ERR_OPERATION_INVALID when active. */
 typedef vk_network_action_fn vk_network_create_fn;
-/** Stops an active network. */
+/** Stops an active network (a transient one disappears); VK_ERR_OPERATION_INVALID when
+ *  inactive. */
 typedef vk_network_action_fn vk_network_destroy_fn;
 /** Pushes the network's XML description. */
 typedef int32_t (*vk_network_get_xml_desc_fn)(vk_conn conn, const vk_network_ref *net,
@@ -701,6 +755,7 @@ typedef struct vk_driver_table {
     vk_network_get_bridge_name_fn network_get_bridge_name; /* virNetworkGetBridgeName, since 1.0 */
     vk_network_get_autostart_fn network_get_autostart;    /* virNetworkGetAutostart, since 1.0 */
     vk_network_set_autostart_fn network_set_autostart;    /* virNetworkSetAutostart, since 1.0 */
+#if VK_TARGET_ABI_MINOR >= 1
     vk_domain_is_persistent_fn domain_is_persistent;      /* virDomainIsPersistent, since 1.1 */
     vk_domain_has_managed_save_image_fn domain_has_managed_save_image;
                                                           /* virDomainHasManagedSaveImage, since 1.1 */
@@ -712,6 +767,7 @@ typedef struct vk_driver_table {
     vk_domain_xml_to_native_fn domain_xml_to_native;      /* virConnectDomainXMLToNative, since 1.1 */
     vk_network_is_active_fn network_is_active;            /* virNetworkIsActive, since 1.1 */
     vk_network_is_persistent_fn network_is_persistent;    /* virNetworkIsPersistent, since 1.1 */
+#endif
 } vk_driver_table;
 
 /** Size of the header; a table whose struct_size is smaller is malformed. */
@@ -744,3 +800,7 @@ VK_EXPORT const vk_driver_table *virtkit_driver_entry(void);
 #endif
 
 #endif /* VIRTKIT_DRIVER_H */
+
+#if VK_TARGET_ABI_MINOR >= 2
+#include "host.h"
+#endif

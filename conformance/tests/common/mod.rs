@@ -29,11 +29,31 @@ pub fn built(file: &str) -> PathBuf {
     p
 }
 
-/// Compiles the out-of-tree C example against the header in `include` into a fresh directory,
-/// under the name the loader looks for.
+/// Compiles the out-of-tree C example (`toyhv:///`) against the header in `include` into a fresh
+/// directory, under the name the loader looks for.
 pub fn build_c_toy(include: &Path) -> (tempfile::TempDir, PathBuf) {
+    build_c_plugin(
+        &root().join("examples/out-of-tree-c/toy.c"),
+        include,
+        "libvirtkit_driver_toyhv_c.so",
+    )
+}
+
+/// Compiles the frozen ABI 1.0-era toy (`toy:///default`, tests/fixtures/toy-abi-1.0.c) against
+/// the header in `include`.
+pub fn build_c_toy_abi_1_0(include: &Path) -> (tempfile::TempDir, PathBuf) {
+    build_c_plugin(
+        &root().join("conformance/tests/fixtures/toy-abi-1.0.c"),
+        include,
+        "libvirtkit_driver_toy_c.so",
+    )
+}
+
+/// Compiles one C plugin source against the header in `include` into a fresh directory as
+/// `file`.
+pub fn build_c_plugin(source: &Path, include: &Path, file: &str) -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("libvirtkit_driver_toy_c.so");
+    let out = dir.path().join(file);
     let cc = std::env::var("CC").unwrap_or_else(|_| "cc".into());
     let o = Command::new(&cc)
         .args([
@@ -51,7 +71,7 @@ pub fn build_c_toy(include: &Path) -> (tempfile::TempDir, PathBuf) {
         .arg(include)
         .arg("-o")
         .arg(&out)
-        .arg(root().join("examples/out-of-tree-c/toy.c"))
+        .arg(source)
         .output()
         .unwrap_or_else(|e| panic!("{cc} is needed to build the C example: {e}"));
     assert!(

@@ -28,6 +28,8 @@ pub(crate) struct TopOpts {
     pub connect: Option<String>,
     pub readonly: bool,
     pub quiet: bool,
+    /// `-d NUM`.
+    pub debug: Option<u8>,
     pub command: Vec<String>,
 }
 
@@ -65,6 +67,14 @@ fn base_command() -> Command {
                 .long("quiet")
                 .action(ArgAction::SetTrue)
                 .help("quiet mode: no table headers, status messages or empty lines between outputs"),
+        )
+        .arg(
+            Arg::new("debug")
+                .short('d')
+                .long("debug")
+                .value_name("NUM")
+                .value_parser(clap::value_parser!(u8).range(0..=4))
+                .help("debug level [0-4]: 0 and 1 print, when a connection opens, which drivers of the URI's stack serve it and why the others do not"),
         )
         .arg(Arg::new("short-version").short('v').action(ArgAction::SetTrue).help("short version"))
         .arg(Arg::new("long-version").short('V').action(ArgAction::SetTrue).help("long version"))
@@ -180,6 +190,7 @@ pub(crate) fn parse_top_level(args: Vec<std::ffi::OsString>) -> Result<TopLevel,
             .cloned(),
         readonly: m.get_flag("readonly"),
         quiet: m.get_flag("quiet"),
+        debug: m.get_one::<u8>("debug").copied(),
         command: m
             .get_many::<String>("command")
             .map(|v| v.cloned().collect())

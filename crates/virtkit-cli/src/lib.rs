@@ -59,6 +59,10 @@ pub fn run(args: Vec<OsString>) -> i32 {
             return 1;
         }
     };
+    // virsh's levels: 0 debug, 1 info; both show how the connection was served.
+    if opts.debug.is_some_and(|d| d <= 1) {
+        virtkit::set_debug(true);
+    }
     let mut ctl = Ctl::new(
         Output::stdio(),
         opts.quiet,

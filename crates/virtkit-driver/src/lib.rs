@@ -19,18 +19,34 @@
 //! ```
 #![deny(missing_docs)]
 
+// The shims contain a driver's panics with `catch_unwind`; under `panic = "abort"` there is
+// nothing to catch, and the first panic in a driver would take the whole host process down.
+#[cfg(panic = "abort")]
+compile_error!(
+    "virtkit drivers must be built with panic = \"unwind\": the SDK turns a driver's panic into \
+     an error, which panic = \"abort\" makes impossible (the host process would die). Remove \
+     `panic = \"abort\"` from the [profile.*] sections of your Cargo.toml (or set \
+     panic = \"unwind\")."
+);
+
 pub mod cpuinfo;
 pub mod host;
 mod shims;
+mod target;
 mod types;
 
 pub use shims::build_table;
+pub use target::{TARGET_ABI_MINOR, check_target, newest_minor};
 pub use types::{
     DomainIdent, DomainInfo, DomainRef, DriverInfo, Error, NetworkIdent, NetworkRef, NodeInfo, Ops,
     Result, VcpuInfo,
 };
 pub use uuid::Uuid;
 pub use virtkit_abi as abi;
+/// A connection URI split into scheme, transport, user, host, port, path and query parameters:
+/// `let uri = Uri::parse(uri)?;` in [`Driver::open`]. The host parses URIs for C drivers with the
+/// same code.
+pub use virtkit_abi::ConnUri as Uri;
 pub use virtkit_abi::{
     Op, VkDomainState as DomainState, VkErrorCode as ErrorCode, VkVcpuState as VcpuState,
 };
@@ -58,6 +74,7 @@ pub fn table<D: Driver>() -> *const abi::VkDriverTable {
 #[macro_export]
 macro_rules! driver_entry {
     ($name:ident, $driver:ty) => {
+        const _: () = $crate::check_target::<$driver>();
         /// Entry function of the statically linkable driver table.
         pub unsafe extern "C" fn $name() -> *const $crate::abi::VkDriverTable {
             $crate::table::<$driver>()
@@ -70,6 +87,7 @@ macro_rules! driver_entry {
 #[macro_export]
 macro_rules! export_plugin {
     ($driver:ty) => {
+        const _: () = $crate::check_target::<$driver>();
         /// The plugin entry symbol: returns the driver table.
         ///
         /// # Safety

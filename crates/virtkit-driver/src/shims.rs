@@ -14,10 +14,10 @@ use std::sync::{Mutex, OnceLock};
 
 use uuid::Uuid;
 use virtkit_abi::{
-    VK_ABI_MAJOR, VK_ABI_MINOR, VK_CAP_WORDS, VK_DECLINED, VK_MAGIC, VK_OK, VK_OPEN_READ_ONLY,
-    VK_TABLE_SIZE, VkConn, VkDomainInfo, VkDomainRef, VkDomainSink, VkDriverHeader, VkDriverTable,
-    VkErrorCode, VkErrorSink, VkIntSink, VkNetworkRef, VkNetworkSink, VkNodeInfo, VkOpRank, VkStr,
-    VkStrSink, VkVcpuSink,
+    VK_ABI_MAJOR, VK_CAP_WORDS, VK_DECLINED, VK_MAGIC, VK_OK, VK_OPEN_READ_ONLY, VkConn,
+    VkDomainInfo, VkDomainRef, VkDomainSink, VkDriverHeader, VkDriverTable, VkErrorCode,
+    VkErrorSink, VkIntSink, VkNetworkRef, VkNetworkSink, VkNodeInfo, VkOpRank, VkStr, VkStrSink,
+    VkVcpuSink,
 };
 
 use crate::Driver;
@@ -692,8 +692,9 @@ pub fn build_table<D: Driver>() -> VkDriverTable {
     let header = VkDriverHeader {
         magic: VK_MAGIC,
         abi_major: VK_ABI_MAJOR,
-        abi_minor: VK_ABI_MINOR,
-        struct_size: VK_TABLE_SIZE as u32,
+        // The latest minor, or the older one a target-abi feature asks for (crate::target).
+        abi_minor: crate::target::TARGET_ABI_MINOR,
+        struct_size: crate::target::target_table_size() as u32,
         flags: info.flags,
         name: VkStr::new(info.name),
         version: VkStr::new(info.version),
@@ -709,7 +710,10 @@ pub fn build_table<D: Driver>() -> VkDriverTable {
         n_op_ranks: op_ranks.len(),
         sandbox_uri: VkStr::new(info.sandbox_uri),
         caps: [0; VK_CAP_WORDS],
-        reserved: [0; 4],
+        // Rust drivers have the host services natively: the same URI parser (`Uri`) and the
+        // same XML model (virtkit-xml) the host uses for C drivers.
+        host_init: None,
+        reserved: [0; 3],
     };
     let o = &D::OPS;
     let mut t = VkDriverTable::empty(header);
@@ -783,6 +787,22 @@ pub fn build_table<D: Driver>() -> VkDriverTable {
         domain_xml_to_native => shim_domain_xml_to_native,
         network_is_active => shim_network_is_active,
         network_is_persistent => shim_network_is_persistent,
+    }
+    // A slot the declared minor does not have stays out of the table (the export macros refuse
+    // to compile such a driver; this keeps a direct caller's table valid too).
+    let slots = (crate::target::target_table_size() - virtkit_abi::VK_HEADER_SIZE)
+        / virtkit_abi::VK_SLOT_SIZE;
+    for (i, present) in t.present_slots().iter().enumerate() {
+        if i >= slots && *present {
+            // SAFETY: the slot lies inside the table; writing None (all-zero) into a nullable
+            // function pointer slot is always valid.
+            unsafe {
+                let base = (&mut t as *mut VkDriverTable).cast::<u8>();
+                base.add(VkDriverTable::SLOT_OFFSETS[i])
+                    .cast::<Option<unsafe extern "C" fn()>>()
+                    .write(None);
+            }
+        }
     }
     for (i, present) in t.present_slots().iter().enumerate() {
         if *present {

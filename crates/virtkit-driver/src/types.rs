@@ -66,7 +66,8 @@ impl Error {
             format!("operation failed: {}", message.into()),
         )
     }
-    /// `XML_ERROR`.
+    /// `XML_ERROR`, with libvirt's "XML error: " prefix. A `virtkit_xml::Error` already reads
+    /// "XML error at line ..": pass it on as `Error::new(ErrorCode::XmlError, e.to_string())`.
     pub fn xml(message: impl Into<String>) -> Error {
         Error::new(
             VkErrorCode::XmlError,
@@ -118,10 +119,18 @@ impl std::fmt::Display for Error {
 
 impl std::error::Error for Error {}
 
+impl From<virtkit_abi::UriError> for Error {
+    /// A URI that does not parse is an invalid argument.
+    fn from(e: virtkit_abi::UriError) -> Error {
+        Error::new(VkErrorCode::InvalidArg, format!("invalid argument: {e}"))
+    }
+}
+
 /// Static facts about a driver, written into the table header.
 #[derive(Clone, Copy, Debug)]
 pub struct DriverInfo {
-    /// Driver name (lower-case ASCII, digits, `-`).
+    /// Driver name: non-empty lower-case ASCII letters, digits, `-` or `_` (what the loader
+    /// accepts), e.g. `xen-xend`, `toyhv_rs`.
     pub name: &'static str,
     /// Semantic version.
     pub version: &'static str,

@@ -107,7 +107,7 @@ pub struct DiskDef {
     pub driver_name: Option<String>,
     /// `<driver type=...>`: the format or sub-driver (`aio`, `raw`, `qcow2`, ...).
     pub driver_type: Option<String>,
-    /// `<driver cache=...>`.
+    /// `<driver cache=...>`: one of [`DISK_CACHE_MODES`].
     pub driver_cache: Option<String>,
     /// The host path (`<source file>` or `<source dev>`); `None` for an empty cdrom or floppy.
     pub source: Option<String>,
@@ -501,6 +501,16 @@ pub const CONTROLLER_TYPES: &[&str] = &[
     "pci",
     "xenbus",
     "isa",
+];
+
+/// Cache modes accepted in `<disk><driver cache>`: libvirt's set.
+pub const DISK_CACHE_MODES: &[&str] = &[
+    "default",
+    "none",
+    "writethrough",
+    "writeback",
+    "directsync",
+    "unsafe",
 ];
 
 /// Video models accepted in `<video><model type>`.
@@ -1063,7 +1073,17 @@ fn parse_disk(el: &Element) -> Result<DiskDef> {
             (
                 d.nonempty_attr("name").map(str::to_owned),
                 d.nonempty_attr("type").map(str::to_owned),
-                d.nonempty_attr("cache").map(str::to_owned),
+                match d.nonempty_attr("cache") {
+                    Some(c) if DISK_CACHE_MODES.contains(&c) => Some(c.to_owned()),
+                    Some(c) => {
+                        return Err(d.bad_attr(
+                            "cache",
+                            c,
+                            &format!("one of {}", DISK_CACHE_MODES.join(", ")),
+                        ));
+                    }
+                    None => None,
+                },
             )
         }
         None => (None, None, None),

@@ -1,5 +1,7 @@
 //! `<domain>`: the top-level guest definition.
 
+use std::collections::HashSet;
+
 use uuid::Uuid;
 
 use crate::devices::{
@@ -15,15 +17,81 @@ use crate::values::{
 };
 use crate::writer::{Tag, Writer};
 
-/// Domain types (`<domain type=...>`) this crate accepts.
+/// libvirt's own domain types (`<domain type=...>`). The model accepts any well-formed type name
+/// ([`is_domain_type_name`]): a driver for a new hypervisor brings its own type and declares it in
+/// its capabilities, and the core checks a document's type against what the drivers of the
+/// connection declare (see `docs/driver-guide.md`).
 pub const DOMAIN_TYPES: &[&str] = &[
     "qemu", "kqemu", "kvm", "xen", "lxc", "uml", "openvz", "test", "vmware", "hyperv", "vbox",
     "phyp", "bhyve", "vz",
 ];
 
+/// Longest domain type name accepted.
+pub const DOMAIN_TYPE_MAX_LEN: usize = 32;
+
+/// Whether `s` is a well-formed domain type name: 1 to [`DOMAIN_TYPE_MAX_LEN`] bytes, a lower-case
+/// ASCII letter first, then lower-case letters, digits, `-` or `_` (every libvirt type is one).
+pub fn is_domain_type_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= DOMAIN_TYPE_MAX_LEN
+        && s.starts_with(|c: char| c.is_ascii_lowercase())
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+}
+
 /// OS types (`<os><type>`) this crate accepts. For Xen domains `linux` is read as `xen` and
 /// `xen` is written back as `linux`, as libvirt does.
 pub const OS_TYPES: &[&str] = &["hvm", "xen", "linux", "exe", "uml"];
+
+/// The largest `<vcpu>` count accepted. libvirt's API carries a domain's vCPU count as an
+/// `unsigned short` (`virDomainInfo.nrVirtCpu`) and its drivers refuse counts beyond it; a larger
+/// count could only make the drivers allocate per-vCPU records without bound.
+pub const MAX_VCPUS: u32 = 65_535;
+
+/// `<vcpu cpuset>` names host CPUs below this number: libvirt's `VIR_DOMAIN_CPUMASK_LEN`
+/// (libvirt 9.0 accepts CPU 16383 and refuses 16384).
+pub const MAX_CPUSET_CPUS: u32 = 16_384;
+
+/// Architectures (`<os><type arch>`) this crate accepts: libvirt's names.
+pub const ARCHITECTURES: &[&str] = &[
+    "alpha",
+    "armv6l",
+    "armv7l",
+    "armv7b",
+    "aarch64",
+    "cris",
+    "i686",
+    "ia64",
+    "lm32",
+    "loongarch64",
+    "m68k",
+    "microblaze",
+    "microblazeel",
+    "mips",
+    "mipsel",
+    "mips64",
+    "mips64el",
+    "openrisc",
+    "parisc",
+    "parisc64",
+    "ppc",
+    "ppcle",
+    "ppc64",
+    "ppc64le",
+    "ppcemb",
+    "riscv32",
+    "riscv64",
+    "s390",
+    "s390x",
+    "sh4",
+    "sh4eb",
+    "sparc",
+    "sparc64",
+    "unicore32",
+    "x86_64",
+    "xtensa",
+    "xtensaeb",
+];
 
 keyword_enum! {
     /// A boot device (`<boot dev=...>`).
@@ -44,7 +112,7 @@ keyword_enum! {
 pub struct OsDef {
     /// `hvm`, `xen` (paravirtualised Xen; written as `linux` for Xen domains), `linux`, `exe`, `uml`.
     pub os_type: String,
-    /// `<type arch>`.
+    /// `<type arch>`: one of [`ARCHITECTURES`].
     pub arch: Option<String>,
     /// `<type machine>`.
     pub machine: Option<String>,
@@ -205,7 +273,7 @@ keyword_enum! {
 /// A guest definition (`<domain>`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DomainDef {
-    /// `type`: one of [`DOMAIN_TYPES`].
+    /// `type`: a well-formed type name ([`is_domain_type_name`]); libvirt's are [`DOMAIN_TYPES`].
     pub domain_type: String,
     /// `id` of a running domain; `None` when inactive (or `id='-1'`).
     pub id: Option<i32>,
@@ -359,23 +427,20 @@ impl DomainDef {
     /// Names every interface that has no target name `{prefix}N`, with the smallest N no
     /// interface of this domain uses yet, in device order (libvirt's test driver: `testnet`).
     pub fn name_interfaces(&mut self, prefix: &str) {
-        let mut next = 0;
-        for k in 0..self.devices.interfaces.len() {
-            if self.devices.interfaces[k].target_dev.is_some() {
-                continue;
-            }
+        let ifs = &mut self.devices.interfaces;
+        // The names taken, as a set: one look-up per candidate keeps this linear.
+        let mut taken: HashSet<String> = ifs.iter().filter_map(|i| i.target_dev.clone()).collect();
+        let mut next = 0u64;
+        for i in ifs.iter_mut().filter(|i| i.target_dev.is_none()) {
             let name = loop {
                 let candidate = format!("{prefix}{next}");
                 next += 1;
-                let ifs = &self.devices.interfaces;
-                if !ifs
-                    .iter()
-                    .any(|i| i.target_dev.as_deref() == Some(&candidate))
-                {
+                if !taken.contains(&candidate) {
                     break candidate;
                 }
             };
-            self.devices.interfaces[k].target_dev = Some(name);
+            taken.insert(name.clone());
+            i.target_dev = Some(name);
         }
     }
 
@@ -443,11 +508,14 @@ pub(crate) fn parse_domain(el: &Element) -> Result<(DomainDef, bool)> {
     expect_root(el, "domain")?;
     el.expect_no_text()?;
     let domain_type = el.required_attr("type")?.trim();
-    if !DOMAIN_TYPES.contains(&domain_type) {
+    if !is_domain_type_name(domain_type) {
         return Err(el.bad_attr(
             "type",
             domain_type,
-            &format!("one of {}", DOMAIN_TYPES.join(", ")),
+            &format!(
+                "a domain type name (a lower-case letter, then up to {} lower-case letters, digits, '-' or '_')",
+                DOMAIN_TYPE_MAX_LEN - 1
+            ),
         ));
     }
     let id = el.parsed_attr("id", "an integer (-1 for an inactive domain)", |s| {
@@ -641,6 +709,11 @@ fn parse_vcpu(el: &Element) -> Result<(u32, Option<u32>, VcpuPlacement, Option<S
             "Invalid <vcpu> value '{t}': expected a positive integer"
         ))
     })?;
+    if vcpus > MAX_VCPUS {
+        return Err(el.error(format!(
+            "<vcpu> value {vcpus} is more than the maximum {MAX_VCPUS}"
+        )));
+    }
     let current = el.parsed_attr("current", "a positive integer", |s| {
         parse_u32(s).filter(|&v| v > 0)
     })?;
@@ -672,6 +745,17 @@ fn parse_vcpu(el: &Element) -> Result<(u32, Option<u32>, VcpuPlacement, Option<S
                 });
             if !ok {
                 return Err(el.bad_attr("cpuset", c, "a CPU list such as 0-3,^2,6"));
+            }
+            // Each number names a host CPU: bounded as libvirt bounds its CPU masks, so that
+            // a driver expanding the list allocates at most MAX_CPUSET_CPUS entries.
+            let out_of_range = c
+                .split([',', '-', '^'])
+                .filter_map(|n| parse_decimal_u64(n.trim()))
+                .find(|&n| n >= u64::from(MAX_CPUSET_CPUS));
+            if let Some(n) = out_of_range {
+                return Err(el.error(format!(
+                    "<vcpu cpuset='{c}'> names CPU {n}: CPUs are numbered below {MAX_CPUSET_CPUS}"
+                )));
             }
             Some(c.to_owned())
         }
@@ -718,9 +802,15 @@ fn parse_os(el: &Element, domain_type: &str, has_bootloader: bool) -> Result<OsD
             } else {
                 value
             };
+            let arch = t.nonempty_attr("arch");
+            if let Some(a) = arch
+                && !ARCHITECTURES.contains(&a)
+            {
+                return Err(t.bad_attr("arch", a, &format!("one of {}", ARCHITECTURES.join(", "))));
+            }
             (
                 value.to_owned(),
-                t.nonempty_attr("arch").map(str::to_owned),
+                arch.map(str::to_owned),
                 t.nonempty_attr("machine").map(str::to_owned),
             )
         }
@@ -1159,7 +1249,7 @@ mod tests {
                 "Invalid UUID",
             ),
             (
-                "<domain type='bogus'><name>a</name><memory>1</memory><os><type>hvm</type></os></domain>",
+                "<domain type='Bogus VM'><name>a</name><memory>1</memory><os><type>hvm</type></os></domain>",
                 "attribute 'type'",
             ),
             (

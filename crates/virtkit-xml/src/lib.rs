@@ -47,14 +47,15 @@ pub use compare::{
 };
 pub use devices::{
     CONTROLLER_TYPES, ChardevDef, ChardevMode, ChardevProtocol, ChardevSource, ControllerDef,
-    Device, DeviceAddress, Devices, DiskBus, DiskDef, DiskDevice, DiskType, FilesystemDef,
-    FilesystemType, GraphicsDef, HostdevDef, HostdevSource, InputBus, InputDef, InputType,
-    InterfaceDef, InterfaceSource, MemballoonDef, PciAddress, SdlGraphics, SoundDef, SoundModel,
-    VIDEO_MODELS, VideoDef, VncGraphics,
+    DISK_CACHE_MODES, Device, DeviceAddress, Devices, DiskBus, DiskDef, DiskDevice, DiskType,
+    FilesystemDef, FilesystemType, GraphicsDef, HostdevDef, HostdevSource, InputBus, InputDef,
+    InputType, InterfaceDef, InterfaceSource, MemballoonDef, PciAddress, SdlGraphics, SoundDef,
+    SoundModel, VIDEO_MODELS, VideoDef, VncGraphics,
 };
 pub use domain::{
-    BootDevice, Clock, ClockOffset, DOMAIN_TYPES, DomainDef, Features, LifecycleAction, MaxMemory,
-    MemTune, OS_TYPES, OsDef, Timer, VcpuPlacement,
+    ARCHITECTURES, BootDevice, Clock, ClockOffset, DOMAIN_TYPE_MAX_LEN, DOMAIN_TYPES, DomainDef,
+    Features, LifecycleAction, MAX_CPUSET_CPUS, MAX_VCPUS, MaxMemory, MemTune, OS_TYPES, OsDef,
+    Timer, VcpuPlacement, is_domain_type_name,
 };
 pub use error::{Error, Result};
 pub use network::{DhcpHost, DhcpRange, ForwardMode, NetworkDef, NetworkForward, NetworkIp};

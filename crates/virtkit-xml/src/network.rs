@@ -136,6 +136,19 @@ impl std::str::FromStr for NetworkDef {
     }
 }
 
+/// Whether `n` can name a host network device: what the kernel accepts (1 to 15 bytes, not `.`
+/// or `..`, no `/`, `:` or white space), without `,`, which lists devices in the DHCP server's
+/// options.
+fn is_interface_name(n: &str) -> bool {
+    !n.is_empty()
+        && n.len() <= 15
+        && n != "."
+        && n != ".."
+        && !n
+            .chars()
+            .any(|c| c == '/' || c == ':' || c == ',' || c.is_whitespace() || c.is_control())
+}
+
 fn ip_attr(el: &Element, name: &str) -> Result<IpAddr> {
     let v = el.required_attr(name)?;
     v.trim()
@@ -164,6 +177,15 @@ pub(crate) fn parse_network(el: &Element) -> Result<(NetworkDef, bool)> {
     let (bridge, stp, delay) = match slots[2] {
         Some(b) => {
             b.expect_empty()?;
+            if let Some(n) = b.nonempty_attr("name")
+                && !is_interface_name(n)
+            {
+                return Err(b.bad_attr(
+                    "name",
+                    n,
+                    "a network interface name: 1 to 15 bytes, not '.' or '..', without '/', ':', ',' or spaces",
+                ));
+            }
             (
                 b.nonempty_attr("name").map(str::to_owned),
                 b.parsed_attr("stp", "on or off", parse_on_off)?
@@ -291,6 +313,19 @@ fn parse_ip(el: &Element) -> Result<NetworkIp> {
                         None
                     };
                     let name = child.nonempty_attr("name").map(str::to_owned);
+                    // A host name, as libvirt requires (a letter first), of the characters host
+                    // names have: it is handed to the DHCP server in its comma-separated syntax.
+                    if let Some(n) = &name
+                        && !(n.starts_with(|c: char| c.is_ascii_alphabetic())
+                            && n.chars()
+                                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.'))
+                    {
+                        return Err(child.bad_attr(
+                            "name",
+                            n,
+                            "a host name: a letter, then letters, digits, '-' and '.'",
+                        ));
+                    }
                     if mac.is_none() && name.is_none() {
                         return Err(child.error("A DHCP <host> needs 'mac' or 'name'"));
                     }

@@ -202,6 +202,21 @@ fn parse_node(el: &Element, base_dir: Option<&Path>) -> Result<NodeDef> {
                 None => Ok(None),
             }
         };
+        // CPU counts size every CPU map built from them: each, and the topology's product,
+        // stays within libvirt's CPU mask length.
+        let limit = u64::from(crate::domain::MAX_CPUSET_CPUS);
+        let mut product = 1u64;
+        for i in 2..7 {
+            let n = num(i)?.map_or(1, u64::from);
+            product = product.saturating_mul(if i == 2 { 1 } else { n.max(1) });
+            if n > limit || product > limit {
+                let e = slots[i].unwrap_or(c);
+                return Err(e.error(format!(
+                    "<{}> makes more host CPUs than {limit}, the most a CPU map describes",
+                    NAMES[i]
+                )));
+            }
+        }
         node.cpu = NodeCpu {
             mhz: num(0)?,
             model: match slots[1] {

@@ -3,6 +3,7 @@
 
 use std::borrow::Cow;
 use std::cell::Cell;
+use std::collections::HashSet;
 
 use quick_xml::Reader;
 use quick_xml::escape::unescape;
@@ -13,6 +14,9 @@ use crate::error::{Error, Result};
 /// Deepest nesting accepted. The formats nest at most six levels; the limit keeps hostile
 /// input from exhausting the stack when the tree is dropped.
 const MAX_DEPTH: usize = 32;
+
+/// Up to this many attributes, duplicates are found by scanning the ones already read.
+const FEW_ATTRIBUTES: usize = 16;
 
 /// One element: name, attributes, child elements and the concatenated text directly inside it.
 #[derive(Debug, Clone)]
@@ -141,14 +145,19 @@ fn start_element(e: &BytesStart<'_>, index: &LineIndex<'_>, offset: usize) -> Re
         return Err(index.error(offset, format!("Invalid element name {name:?}")));
     }
     let mut attrs: Vec<(String, String)> = Vec::new();
+    // Duplicates are found by scanning while an element has few attributes (every element of
+    // the formats), and through a set of the names once it has many, so that one element with
+    // a hundred thousand attributes costs linear, not quadratic, time.
+    let mut seen: Option<HashSet<&str>> = None;
+    let mut keys: Vec<&str> = Vec::new();
     for attr in e.attributes().with_checks(false) {
         let attr = attr.map_err(|err| {
             index.error(offset, format!("Malformed attribute in <{name}>: {err}"))
         })?;
-        let key = as_str(index.src, attr.key.into_inner())
-            .ok_or_else(|| index.error(offset, format!("Attribute name in <{name}> is not UTF-8")))?
-            .to_owned();
-        if !is_xml_name(&key) {
+        let key = as_str(index.src, attr.key.into_inner()).ok_or_else(|| {
+            index.error(offset, format!("Attribute name in <{name}> is not UTF-8"))
+        })?;
+        if !is_xml_name(key) {
             return Err(index.error(
                 offset,
                 format!("Invalid attribute name {key:?} in <{name}>"),
@@ -164,10 +173,21 @@ fn start_element(e: &BytesStart<'_>, index: &LineIndex<'_>, offset: usize) -> Re
         let value = unescape(raw).map_err(|err| bad_escape(&err))?.into_owned();
         check_chars(&value)
             .map_err(|m| index.error(offset, format!("{m} in attribute '{key}' of <{name}>")))?;
-        if attrs.iter().any(|(k, _)| *k == key) {
+        let duplicate = match &mut seen {
+            Some(set) => !set.insert(key),
+            None if keys.len() < FEW_ATTRIBUTES => keys.contains(&key),
+            None => {
+                let set = seen.insert(keys.drain(..).collect());
+                !set.insert(key)
+            }
+        };
+        if seen.is_none() {
+            keys.push(key);
+        }
+        if duplicate {
             return Err(index.error(offset, format!("Duplicate attribute '{key}' in <{name}>")));
         }
-        attrs.push((key, value));
+        attrs.push((key.to_owned(), value));
     }
     let (line, column) = index.position(offset);
     Ok(Element {

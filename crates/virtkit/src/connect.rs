@@ -1,10 +1,11 @@
 //! Connections: opening a URI through the driver stack that serves it, and dispatching calls.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use virtkit_abi::{Op, OpKind, VK_OPEN_READ_ONLY, VkErrorCode};
 use virtkit_loader::{
     CallResult, DomainIdent, Driver, DriverConn, NetworkIdent, Opened, Registry, plugin_file_name,
+    stack_order,
 };
 
 use crate::domain::{Domain, NodeInfo};
@@ -35,6 +36,32 @@ struct Inner {
     read_only: bool,
     /// Open members of the stack serving the URI (one for most schemes).
     members: Vec<DriverConn>,
+    /// The domain types the members declare in their capabilities, read on first use.
+    domain_types: OnceLock<Vec<String>>,
+    /// Members that serve the scheme but did not open, with the reason.
+    skipped: Vec<SkippedMember>,
+}
+
+/// A driver that serves a connection's scheme but did not open for its URI.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SkippedMember {
+    /// The driver's name.
+    pub name: String,
+    /// Why it is not serving: its error message, or that it declined the URI.
+    pub reason: String,
+}
+
+/// Whether an error of one stack member lets the next member try: the member does not know the
+/// object, or does not support this request or one of its arguments (a native format another
+/// member converts). libvirt's unified driver tried its sub-drivers in turn the same way.
+fn passes_on(code: VkErrorCode) -> bool {
+    matches!(
+        code,
+        VkErrorCode::NoDomain
+            | VkErrorCode::NoNetwork
+            | VkErrorCode::NoSupport
+            | VkErrorCode::ConfigUnsupported
+    )
 }
 
 /// What the `drivers` command shows about one available driver.
@@ -55,6 +82,16 @@ pub struct DriverSummary {
 }
 
 impl DriverSummary {
+    /// The number of slots the driver's table has: those of the ABI minor it was built for (a
+    /// 1.0 plugin has 1.0's slots, however many later minors added), or all this core knows for
+    /// a newer plugin.
+    pub fn table_slots(&self) -> usize {
+        virtkit_abi::OPS
+            .iter()
+            .filter(|o| o.since_minor <= self.abi.1)
+            .count()
+    }
+
     fn of(d: &Driver) -> DriverSummary {
         DriverSummary {
             name: d.name().to_string(),
@@ -79,6 +116,22 @@ pub fn installed_drivers(registry: &Registry) -> (Vec<DriverSummary>, Vec<String
         drivers.iter().map(|d| DriverSummary::of(d)).collect(),
         refused.iter().map(|e| e.to_string()).collect(),
     )
+}
+
+/// When set (non-empty), opening a connection prints on stderr which members of the scheme's
+/// stack serve it and why the others do not.
+pub const DEBUG_ENV: &str = "VIRTKIT_DEBUG";
+
+static DEBUG: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Turns on, for this process, what [`DEBUG_ENV`] turns on (the `virtkit -d` option).
+pub fn set_debug(on: bool) {
+    DEBUG.store(on, std::sync::atomic::Ordering::Relaxed);
+}
+
+fn debug_on() -> bool {
+    DEBUG.load(std::sync::atomic::Ordering::Relaxed)
+        || std::env::var_os(DEBUG_ENV).is_some_and(|v| !v.is_empty())
 }
 
 fn default_uri() -> Option<String> {
@@ -137,18 +190,40 @@ impl Connect {
             return Err(Error::new(ErrorCode::NoConnect, msg));
         }
         let mut members = Vec::new();
+        let mut skipped = Vec::new();
         let mut first_error = None;
         for d in &drivers {
-            match d.open(&parsed.uri, flags) {
-                Ok(Opened::Conn(c)) => members.push(c),
-                Ok(Opened::Declined) => {}
-                Err(e) => {
-                    first_error.get_or_insert(Error::from_call(e, d.error_domain()));
+            let reason = match d.open(&parsed.uri, flags) {
+                Ok(Opened::Conn(c)) => {
+                    members.push(c);
+                    continue;
                 }
+                Ok(Opened::Declined) => "declined the URI".to_string(),
+                Err(e) => {
+                    let reason = e.message.clone();
+                    first_error.get_or_insert(Error::from_call(e, d.error_domain()));
+                    reason
+                }
+            };
+            skipped.push(SkippedMember {
+                name: d.name().to_string(),
+                reason,
+            });
+        }
+        if debug_on() {
+            for m in &members {
+                eprintln!(
+                    "virtkit: debug: {text}: served by {} ({})",
+                    m.driver().name(),
+                    m.driver().origin()
+                );
+            }
+            for s in &skipped {
+                eprintln!("virtkit: debug: {text}: {} skipped: {}", s.name, s.reason);
             }
         }
         if members.is_empty() {
-            return Err(first_error.unwrap_or_else(|| {
+            let mut err = first_error.unwrap_or_else(|| {
                 let names: Vec<&str> = drivers.iter().map(|d| d.name()).collect();
                 Error::new(
                     ErrorCode::NoConnect,
@@ -157,13 +232,24 @@ impl Connect {
                         names.join(", ")
                     ),
                 )
-            }));
+            });
+            // A stack: say why each member did not open, not only the first.
+            if skipped.len() > 1 {
+                let why: Vec<String> = skipped
+                    .iter()
+                    .map(|s| format!("{}: {}", s.name, s.reason))
+                    .collect();
+                err.message = format!("{} (members: {})", err.message, why.join("; "));
+            }
+            return Err(err);
         }
         Ok(Connect {
             inner: Arc::new(Inner {
                 uri: parsed.uri,
                 read_only,
                 members,
+                domain_types: OnceLock::new(),
+                skipped,
             }),
         })
     }
@@ -181,6 +267,8 @@ impl Connect {
                         uri,
                         read_only,
                         members: vec![c],
+                        domain_types: OnceLock::new(),
+                        skipped: Vec::new(),
                     }),
                 });
             }
@@ -202,6 +290,29 @@ impl Connect {
         self.inner.read_only
     }
 
+    /// The domain types the drivers of this connection declare in their capabilities
+    /// (`<guest><arch><domain type=...>`), read once per connection. Besides these, the core
+    /// passes libvirt's own types to the drivers; any other type is refused.
+    pub fn declared_domain_types(&self) -> &[String] {
+        self.inner.domain_types.get_or_init(|| {
+            crate::domain_types::declared_types(self.inner.members.iter().map(|m| {
+                m.driver()
+                    .supports(Op::GetCapabilities)
+                    .then(|| m.get_capabilities().ok())
+                    .flatten()
+            }))
+        })
+    }
+
+    /// Refuses a domain document whose type the connection does not accept.
+    fn check_domain_type(&self, xml: &str, op: Op) -> Result<()> {
+        if self.inner.read_only {
+            // dispatch refuses the call anyway, without asking the drivers anything.
+            return Ok(());
+        }
+        crate::domain_types::check(xml, || self.declared_domain_types(), op)
+    }
+
     /// The drivers serving this connection, in stack order.
     pub fn drivers(&self) -> Vec<DriverSummary> {
         self.inner
@@ -211,8 +322,14 @@ impl Connect {
             .collect()
     }
 
-    /// Calls `f` on the members that implement `op`, lowest rank first: the first success wins,
-    /// "no such domain/network" passes on to the next member, any other error stops.
+    /// The members of the scheme's stack that did not open for this URI, and why.
+    pub fn skipped_drivers(&self) -> &[SkippedMember] {
+        &self.inner.skipped
+    }
+
+    /// Calls `f` on the members that implement `op`, in [`stack_order`]: the first success wins,
+    /// "no such domain/network", "not supported" and "unsupported configuration" pass on to the
+    /// next member (the last member's error is the answer), any other error stops.
     pub(crate) fn dispatch<T>(
         &self,
         op: Op,
@@ -227,12 +344,7 @@ impl Connect {
         {
             return f(only).map_err(|e| Error::from_call(e, only.driver().error_domain()));
         }
-        let mut members: Vec<&DriverConn> = self
-            .inner
-            .members
-            .iter()
-            .filter(|m| m.driver().supports(op))
-            .collect();
+        let members = stack_order(op, &self.inner.members);
         if members.is_empty() {
             let names: Vec<&str> = self
                 .inner
@@ -249,12 +361,11 @@ impl Connect {
                 ),
             ));
         }
-        members.sort_by_key(|m| m.driver().rank_for(op));
         let mut not_found = None;
         for m in members {
             match f(m) {
                 Ok(v) => return Ok(v),
-                Err(e) if matches!(e.code, VkErrorCode::NoDomain | VkErrorCode::NoNetwork) => {
+                Err(e) if passes_on(e.code) => {
                     not_found = Some(Error::from_call(e, m.driver().error_domain()));
                 }
                 Err(e) => return Err(Error::from_call(e, m.driver().error_domain())),
@@ -275,12 +386,7 @@ impl Connect {
         }
         let mut out: Vec<String> = Vec::new();
         let mut any = false;
-        for m in self
-            .inner
-            .members
-            .iter()
-            .filter(|m| m.driver().supports(op))
-        {
+        for m in stack_order(op, &self.inner.members) {
             any = true;
             for n in f(m).map_err(|e| Error::from_call(e, m.driver().error_domain()))? {
                 if !out.contains(&n) {
@@ -336,8 +442,12 @@ impl Connect {
     pub fn list_defined_domains(&self) -> Result<Vec<String>> {
         self.merge_names(Op::ListDefinedDomains, |m| m.list_defined_domains())
     }
-    /// Number of inactive persistent domains.
+    /// Number of inactive persistent domains (in a stack: of the merged list).
     pub fn num_of_defined_domains(&self) -> Result<i32> {
+        if self.inner.members.len() > 1 {
+            let n = self.list_defined_domains()?.len();
+            return Ok(i32::try_from(n).unwrap_or(i32::MAX));
+        }
         self.dispatch(Op::NumOfDefinedDomains, |m| m.num_of_defined_domains())
     }
     fn domain(&self, ident: DomainIdent) -> Domain {
@@ -376,12 +486,14 @@ impl Connect {
     /// Creates and starts a transient domain from XML.
     pub fn create_domain_xml(&self, xml: &str, flags: u32) -> Result<Domain> {
         non_empty_xml(xml)?;
+        self.check_domain_type(xml, Op::DomainCreateXml)?;
         self.dispatch(Op::DomainCreateXml, |m| m.domain_create_xml(xml, flags))
             .map(|d| self.domain(d))
     }
     /// Defines (or redefines) a persistent domain from XML.
     pub fn define_domain_xml(&self, xml: &str) -> Result<Domain> {
         non_empty_xml(xml)?;
+        self.check_domain_type(xml, Op::DomainDefineXml)?;
         self.dispatch(Op::DomainDefineXml, |m| m.domain_define_xml(xml))
             .map(|d| self.domain(d))
     }

@@ -8,8 +8,21 @@ use virtkit_loader::DomainIdent;
 use crate::connect::{Connect, non_empty_path, non_empty_xml};
 use crate::error::{Error, Result};
 
-pub use virtkit_abi::{DomainInfo, NodeInfo, VcpuInfo};
+pub use virtkit_abi::{DomainInfo, MAX_HOST_CPUS, MAX_MEMORY_KIB, MAX_VCPUS, NodeInfo, VcpuInfo};
 pub use virtkit_abi::{VkDomainState as DomainState, VkVcpuState as VcpuState};
+
+/// Memory sizes the API passes on: not zero, and within what a definition can hold.
+fn check_memory(kib: u64) -> Result<()> {
+    if kib == 0 {
+        return Err(Error::invalid_arg("memory size must be greater than zero"));
+    }
+    if kib > MAX_MEMORY_KIB {
+        return Err(Error::invalid_arg(format!(
+            "memory size {kib} KiB is out of range: at most {MAX_MEMORY_KIB} KiB"
+        )));
+    }
+    Ok(())
+}
 
 /// The name virsh prints for a domain state (`running`, `paused`, `shut off`, ...).
 pub fn state_name(s: DomainState) -> &'static str {
@@ -162,33 +175,47 @@ impl Domain {
         self.conn
             .dispatch(Op::DomainGetMaxMemory, |m| m.domain_get_max_memory(&d))
     }
-    /// Sets the maximum memory, KiB.
+    /// Sets the maximum memory, KiB (1 to [`MAX_MEMORY_KIB`]).
     pub fn set_max_memory(&self, kib: u64) -> Result<()> {
-        if kib == 0 {
-            return Err(Error::invalid_arg("memory size must be greater than zero"));
-        }
+        check_memory(kib)?;
         self.act(Op::DomainSetMaxMemory, |m, d| {
             m.domain_set_max_memory(d, kib)
         })
     }
-    /// Sets the current memory, KiB.
+    /// Sets the current memory, KiB (1 to [`MAX_MEMORY_KIB`]).
     pub fn set_memory(&self, kib: u64) -> Result<()> {
-        if kib == 0 {
-            return Err(Error::invalid_arg("memory size must be greater than zero"));
-        }
+        check_memory(kib)?;
         self.act(Op::DomainSetMemory, |m, d| m.domain_set_memory(d, kib))
     }
-    /// Sets the number of vCPUs.
+    /// Sets the number of vCPUs (1 to [`MAX_VCPUS`]; the driver may allow fewer).
     pub fn set_vcpus(&self, n: u32) -> Result<()> {
         if n == 0 {
             return Err(Error::invalid_arg("vCPU count must be greater than zero"));
         }
+        if n > MAX_VCPUS {
+            return Err(Error::invalid_arg(format!(
+                "vCPU count {n} is out of range: at most {MAX_VCPUS}"
+            )));
+        }
         self.act(Op::DomainSetVcpus, |m, d| m.domain_set_vcpus(d, n))
     }
-    /// Pins a vCPU to the host CPUs set in `cpumap`.
+    /// Pins a vCPU (below [`MAX_VCPUS`]) to the host CPUs set in `cpumap` (one bit per host
+    /// CPU, at most [`MAX_HOST_CPUS`] CPUs).
     pub fn pin_vcpu(&self, vcpu: u32, cpumap: &[u8]) -> Result<()> {
         if cpumap.is_empty() {
             return Err(Error::invalid_arg("CPU map must not be empty"));
+        }
+        if vcpu >= MAX_VCPUS {
+            return Err(Error::invalid_arg(format!(
+                "vCPU number {vcpu} is out of range: below {MAX_VCPUS}"
+            )));
+        }
+        if cpumap.len() > (MAX_HOST_CPUS / 8) as usize {
+            return Err(Error::invalid_arg(format!(
+                "CPU map of {} bytes is longer than the {} bytes of {MAX_HOST_CPUS} host CPUs",
+                cpumap.len(),
+                MAX_HOST_CPUS / 8
+            )));
         }
         self.act(Op::DomainPinVcpu, |m, d| m.domain_pin_vcpu(d, vcpu, cpumap))
     }

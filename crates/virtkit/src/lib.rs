@@ -20,19 +20,23 @@
 
 mod connect;
 mod domain;
+mod domain_types;
 mod error;
 mod matrix;
 mod network;
 mod uri;
 
-pub use connect::{Connect, DriverSummary, installed_drivers};
-pub use domain::{Domain, DomainInfo, DomainState, NodeInfo, VcpuInfo, VcpuState, state_name};
+pub use connect::{Connect, DEBUG_ENV, DriverSummary, SkippedMember, installed_drivers, set_debug};
+pub use domain::{
+    Domain, DomainInfo, DomainState, MAX_HOST_CPUS, MAX_MEMORY_KIB, MAX_VCPUS, NodeInfo, VcpuInfo,
+    VcpuState, state_name,
+};
 pub use error::{Error, ErrorCode, Result};
 pub use matrix::support_matrix;
 pub use network::Network;
 pub use uri::{ConnectUri, parse_uri};
 pub use virtkit_abi::{OPS, Op, OpKind, error_domain};
-pub use virtkit_loader::{Registry, register_static_driver};
+pub use virtkit_loader::{Registry, StackMember, register_static_driver, stack_order};
 
 /// virtkit's own version, encoded as libvirt encodes versions: `major * 1_000_000 + minor * 1_000 + micro`.
 pub fn library_version() -> u64 {

@@ -1,76 +1,174 @@
-//! A scheme served by a stack of two plugin files, ordered by the ranks they declare.
-
-use std::path::{Path, PathBuf};
-use std::process::Command;
+//! A stack of three members serving one scheme, linked into this test binary: the core skips
+//! the member that does not open (keeping its reason), orders the others by their ranks, passes
+//! "no such domain" and "not supported" on, merges defined lists, and offers the union of the
+//! members' operations.
 
 use virtkit::{Connect, ErrorCode, Registry};
+use virtkit_driver::{
+    DomainRef, Driver, DriverInfo, Error, Op, Ops, Result, Uuid, abi, driver_entry,
+};
 
-fn fixture_source() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../loader/tests/fixtures/plugin.c")
+const SCHEME: &str = "stk";
+
+fn dom(id: i32, name: &str, out: &mut dyn FnMut(DomainRef<'_>)) {
+    out(DomainRef {
+        id,
+        uuid: Uuid::from_u128(id as u128),
+        name,
+    });
 }
 
-fn build(dir: &Path, file: &str, defines: &[String]) {
-    let mut c = Command::new("cc");
-    c.args(["-shared", "-fPIC", "-std=c11", "-Wall", "-Werror", "-I"])
-        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../abi/include"))
-        .arg(fixture_source())
-        .arg("-o")
-        .arg(dir.join(file));
-    for d in defines {
-        c.arg(format!("-D{d}"));
+/// Fails to open: its daemon is not there.
+struct Down;
+impl Driver for Down {
+    type Conn = ();
+    const INFO: DriverInfo = DriverInfo {
+        flags: abi::VK_DRIVER_STACK_MEMBER,
+        stack_rank: 10,
+        ..DriverInfo::new("stk-down", "0.1.0", &[SCHEME])
+    };
+    const OPS: Ops<()> = Ops {
+        get_type: Some(|_| Ok("down".into())),
+        ..Ops::NONE
+    };
+    fn open(_: &str, _: bool) -> Result<Option<()>> {
+        Err(Error::new(
+            abi::VkErrorCode::NoConnect,
+            "cannot connect to the daemon: no socket",
+        ))
     }
-    let o = c
-        .output()
-        .expect("cc is needed to build the fixture plugins");
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
 }
 
-fn member(dir: &Path, name: &str, rank: u32, knows: &str, extra: &[&str]) {
-    let mut d = vec![
-        "FX_SCHEME=\"stk\"".to_string(),
-        format!("FX_NAME=\"stk-{name}\""),
-        format!("FX_TYPE=\"{}\"", name.to_uppercase()),
-        format!("FX_RANK={rank}"),
-        format!("FX_KNOWS=\"{knows}\""),
-    ];
-    d.extend(extra.iter().map(|s| s.to_string()));
-    build(dir, &format!("libvirtkit_driver_stk_{name}.so"), &d);
+/// Knows `both` (id 1); its lookups come first except by UUID.
+struct First;
+impl Driver for First {
+    type Conn = ();
+    const INFO: DriverInfo = DriverInfo {
+        flags: abi::VK_DRIVER_STACK_MEMBER,
+        stack_rank: 20,
+        op_ranks: &[(Op::DomainLookupByUuid, 40)],
+        ..DriverInfo::new("stk-first", "0.1.0", &[SCHEME])
+    };
+    const OPS: Ops<()> = Ops {
+        domain_lookup_by_name: Some(|_, name, out| match name {
+            "both" => {
+                dom(1, "both", out);
+                Ok(())
+            }
+            _ => Err(Error::no_domain(name.to_string())),
+        }),
+        domain_lookup_by_uuid: Some(|_, _, out| {
+            dom(1, "both", out);
+            Ok(())
+        }),
+        list_defined_domains: Some(|_, out| {
+            out("x");
+            out("y");
+            Ok(())
+        }),
+        domain_xml_to_native: Some(|_, format, _, _| {
+            Err(Error::new(
+                abi::VkErrorCode::ConfigUnsupported,
+                format!("format {format}"),
+            ))
+        }),
+        ..Ops::NONE
+    };
+    fn open(_: &str, _: bool) -> Result<Option<()>> {
+        Ok(Some(()))
+    }
+}
+
+/// Knows `both` (as id 2) and `only-second`; the only one with a type.
+struct Second;
+impl Driver for Second {
+    type Conn = ();
+    const INFO: DriverInfo = DriverInfo {
+        flags: abi::VK_DRIVER_STACK_MEMBER,
+        stack_rank: 30,
+        ..DriverInfo::new("stk-second", "0.1.0", &[SCHEME])
+    };
+    const OPS: Ops<()> = Ops {
+        get_type: Some(|_| Ok("second".into())),
+        domain_lookup_by_name: Some(|_, name, out| match name {
+            "both" | "only-second" => {
+                dom(2, name, out);
+                Ok(())
+            }
+            _ => Err(Error::no_domain(name.to_string())),
+        }),
+        domain_lookup_by_uuid: Some(|_, _, out| {
+            dom(2, "both", out);
+            Ok(())
+        }),
+        list_defined_domains: Some(|_, out| {
+            out("y");
+            out("z");
+            Ok(())
+        }),
+        domain_xml_to_native: Some(|_, _, _, _| Ok("(native)".into())),
+        ..Ops::NONE
+    };
+    fn open(_: &str, _: bool) -> Result<Option<()>> {
+        Ok(Some(()))
+    }
+}
+
+driver_entry!(down_entry, Down);
+driver_entry!(first_entry, First);
+driver_entry!(second_entry, Second);
+virtkit::register_static_driver!(down_entry);
+virtkit::register_static_driver!(first_entry);
+virtkit::register_static_driver!(second_entry);
+
+fn open() -> Connect {
+    Connect::open_with(Some("stk:///"), false, &Registry::with_dirs(Vec::new())).unwrap()
 }
 
 #[test]
-fn members_are_tried_by_rank_and_not_found_passes_on() {
-    let dir = tempfile::tempdir().unwrap();
-    member(dir.path(), "low", 1, "alpha", &[]);
-    member(dir.path(), "high", 2, "beta", &["FX_OP_RANK_GET_TYPE=0"]);
-    let reg = Registry::with_dirs(vec![dir.path().to_path_buf()]).without_static();
-    let c = Connect::open_with(Some("stk:///"), false, &reg).unwrap();
-    let names: Vec<String> = c.drivers().into_iter().map(|d| d.name).collect();
+fn a_stack_opens_without_its_down_member_and_says_why() {
+    let c = open();
+    let serving: Vec<String> = c.drivers().into_iter().map(|d| d.name).collect();
+    assert_eq!(serving, ["stk-first", "stk-second"]);
+    let skipped = c.skipped_drivers();
+    assert_eq!(skipped.len(), 1);
+    assert_eq!(skipped[0].name, "stk-down");
+    assert!(skipped[0].reason.contains("no socket"), "{:?}", skipped[0]);
+}
+
+#[test]
+fn calls_go_by_rank_and_pass_on() {
+    let c = open();
+    // First success wins, by rank.
+    assert_eq!(c.lookup_domain_by_name("both").unwrap().id(), 1);
+    // "No such domain" passes on to the next member.
+    assert_eq!(c.lookup_domain_by_name("only-second").unwrap().id(), 2);
+    // A per-operation rank puts the second member first.
     assert_eq!(
-        names,
-        ["stk-low", "stk-high"],
-        "members in stack-rank order"
+        c.lookup_domain_by_uuid(&uuid::Uuid::from_u128(7))
+            .unwrap()
+            .id(),
+        2
     );
-
-    // Ordinary calls go to the lowest rank first; "beta" is unknown there and passes on.
-    assert_eq!(c.lookup_domain_by_name("alpha").unwrap().name(), "alpha");
-    assert_eq!(c.lookup_domain_by_name("beta").unwrap().name(), "beta");
-    let e = c.lookup_domain_by_name("gamma").unwrap_err();
+    // Nobody knows it: the last member's answer.
+    let e = c.lookup_domain_by_name("nowhere").unwrap_err();
     assert_eq!(e.code, ErrorCode::NoDomain);
-
-    // The per-operation rank the high member declares for get_type puts it first for that call.
-    assert_eq!(c.get_type().unwrap(), "HIGH");
-
-    // Lists of defined domains are merged across members.
-    let mut defined = c.list_defined_domains().unwrap();
-    defined.sort();
-    assert_eq!(defined, ["alpha", "beta"]);
-
-    // An operation no member implements is "not supported", naming every member.
-    let e = c.num_of_domains().unwrap_err();
-    assert_eq!(e.code, ErrorCode::NoSupport);
-    assert!(
-        e.message.contains("virConnectNumOfDomains") && e.message.contains("stk-low"),
-        "{}",
-        e.message
+    // "Unsupported configuration" passes on too.
+    assert_eq!(
+        c.domain_xml_to_native("fmt", "<domain/>").unwrap(),
+        "(native)"
     );
+}
+
+#[test]
+fn lists_merge_and_operations_are_the_union() {
+    let c = open();
+    assert_eq!(c.list_defined_domains().unwrap(), ["x", "y", "z"]);
+    assert_eq!(c.num_of_defined_domains().unwrap(), 3);
+    // Only the second member has a type; the down member's does not count.
+    assert_eq!(c.get_type().unwrap(), "second");
+    // Nobody implements it: NO_SUPPORT naming the API.
+    let e = c.hostname().unwrap_err();
+    assert_eq!(e.code, ErrorCode::NoSupport);
+    assert!(e.message.contains("virConnectGetHostname"), "{}", e.message);
 }

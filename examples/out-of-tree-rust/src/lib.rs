@@ -1,13 +1,14 @@
 //! A toy hypervisor as a virtkit driver, built outside the virtkit workspace.
 //!
-//! It serves `toy:///default`: guests that live in this process's memory, shared by every
+//! It serves `toyhv:///default` (and `toyhv:///`): guests that live in this process's memory, shared by every
 //! connection, starting with one running domain, `toy1`. Domains are defined from XML, started,
 //! paused, resumed, destroyed and undefined with libvirt's state rules. Every operation not in
 //! [`OPS`] is a NULL slot: virtkit answers "not supported" for it.
 //!
-//! virtkit's XML model knows libvirt's domain types, and a toy hypervisor has none of its own:
-//! the toy runs guests of type `test`, libvirt's type for simulated hypervisors, and says so in
-//! its capabilities (which is how the conformance suite knows what to define).
+//! The toy is a hypervisor of its own kind: its guests are `<domain type='toyhv'>`. It declares
+//! the type in its capabilities (`<guest><arch><domain type='toyhv'/>`), which is how the core
+//! knows to accept such documents on its connections and how the conformance suite knows what to
+//! define.
 #![forbid(unsafe_code)]
 
 use std::sync::{Mutex, MutexGuard, OnceLock};
@@ -15,19 +16,19 @@ use std::sync::{Mutex, MutexGuard, OnceLock};
 use virtkit_abi::VK_DRIVER_THREAD_SAFE;
 use virtkit_driver::{
     DomainIdent, DomainInfo, DomainRef, DomainState, Driver, DriverInfo, Error, ErrorCode, Ops,
-    Result, Uuid,
+    Result, Uri, Uuid,
 };
 use virtkit_xml::{
     Capabilities, CapsDomain, CapsGuest, CapsGuestArch, CapsHost, CapsHostCpu, DomainDef,
     FormatOptions,
 };
 
-/// The URI the toy serves.
-const URI: &str = "toy:///default";
-/// The domain type of the toy's guests.
-const DOMAIN_TYPE: &str = "test";
+/// The URI the toy serves (`toyhv:///` is the same node).
+const URI: &str = "toyhv:///default";
+/// The domain type of the toy's guests, declared in its capabilities.
+const DOMAIN_TYPE: &str = "toyhv";
 /// The toy's `toy1`, running when the driver starts.
-const TOY1: &str = "<domain type='test'>
+const TOY1: &str = "<domain type='toyhv'>
   <name>toy1</name>
   <uuid>9a1b7c4e-2f3d-4e5a-8b6c-0d1e2f3a4b5c</uuid>
   <memory unit='KiB'>524288</memory>
@@ -111,7 +112,7 @@ pub struct ToyConn;
 pub struct Toy;
 
 fn get_type(_: &ToyConn) -> Result<String> {
-    Ok("TOY".into())
+    Ok("TOYHV".into())
 }
 
 fn get_version(_: &ToyConn) -> Result<u64> {
@@ -207,7 +208,9 @@ fn lookup_by_name(_: &ToyConn, name: &str, out: &mut dyn FnMut(DomainRef<'_>)) -
 }
 
 fn define_xml(_: &ToyConn, xml: &str) -> Result<DomainIdent> {
-    let mut def = DomainDef::parse(xml).map_err(|e| Error::xml(e.to_string()))?;
+    // virtkit-xml's errors already read "XML error at line ..": no second prefix.
+    let mut def =
+        DomainDef::parse(xml).map_err(|e| Error::new(ErrorCode::XmlError, e.to_string()))?;
     if def.domain_type != DOMAIN_TYPE {
         return Err(Error::new(
             ErrorCode::ConfigUnsupported,
@@ -343,7 +346,7 @@ fn get_info(_: &ToyConn, r: &DomainRef<'_>) -> Result<DomainInfo> {
 }
 
 fn get_xml_desc(_: &ToyConn, r: &DomainRef<'_>, flags: u32) -> Result<String> {
-    /// libvirt's `VIR_DOMAIN_XML_INACTIVE`.
+    /// libvirt's `VIR_DOMAIN_XML_INACTIVE` (to become the SDK's constant, issue 16).
     const XML_INACTIVE: u32 = 2;
     let mut hv = hypervisor();
     let g = hv.find(r)?;
@@ -392,12 +395,20 @@ impl Driver for Toy {
         // The hypervisor lives in the memory of the process that loads the plugin: the suite's
         // process has one of its own, so toy:///default is disposable for it.
         sandbox_uri: URI,
-        ..DriverInfo::new("toy-rs", env!("CARGO_PKG_VERSION"), &["toy"])
+        ..DriverInfo::new("toyhv-rs", env!("CARGO_PKG_VERSION"), &["toyhv"])
     };
     const OPS: Ops<ToyConn> = OPS;
 
     fn open(uri: &str, _read_only: bool) -> Result<Option<ToyConn>> {
-        Ok((uri == URI).then_some(ToyConn))
+        // The SDK's URI helper: scheme, host, path and query parameters, as the core reads them.
+        let uri = Uri::parse(uri)?;
+        if uri.scheme != "toyhv" || uri.host.is_some() {
+            return Ok(None);
+        }
+        match uri.path.as_str() {
+            "/" | "" | "/default" => Ok(Some(ToyConn)),
+            _ => Ok(None),
+        }
     }
 }
 
@@ -414,7 +425,7 @@ mod tests {
     #[test]
     fn a_defined_domain_follows_the_state_rules() {
         let c = Toy::open(URI, false).unwrap().unwrap();
-        let xml = "<domain type='test'><name>unit</name><memory>65536</memory><os><type>hvm</type></os></domain>";
+        let xml = "<domain type='toyhv'><name>unit</name><memory>65536</memory><os><type>hvm</type></os></domain>";
         let d = define_xml(&c, xml).unwrap();
         assert_eq!(d.id, -1);
         assert_eq!(
@@ -445,7 +456,9 @@ mod tests {
 
     #[test]
     fn only_its_own_uri_and_domain_type() {
-        assert!(Toy::open("toy:///other", false).unwrap().is_none());
+        assert!(Toy::open("toyhv:///other", false).unwrap().is_none());
+        assert!(Toy::open("toy:///default", false).unwrap().is_none());
+        assert!(Toy::open("toyhv:///", false).unwrap().is_some());
         let c = ToyConn;
         let kvm = "<domain type='kvm'><name>k</name><memory>65536</memory><os><type>hvm</type></os></domain>";
         assert_eq!(

@@ -380,7 +380,8 @@ impl Builder {
                 ))
             })?;
             let cdrom = d.device == DiskDevice::Cdrom;
-            let drive_id = format!("drive-{}", d.target_dev);
+            let target = opt_escape(&d.target_dev);
+            let drive_id = format!("drive-{target}");
             let mut drive = Vec::new();
             match d.source.as_deref().filter(|s| !s.is_empty()) {
                 Some(src) => {
@@ -406,19 +407,21 @@ impl Builder {
             if d.readonly || cdrom {
                 drive.push("readonly=on".into());
             }
-            if let Some(c) = d.driver_cache.as_deref() {
-                let c = match c {
-                    "off" => "none",
-                    "on" => "writethrough",
-                    other => other,
-                };
-                if c != "default" {
-                    drive.push(format!("cache={c}"));
+            match d.driver_cache.as_deref() {
+                None | Some("default") => {}
+                Some(c @ ("none" | "writethrough" | "writeback" | "directsync" | "unsafe")) => {
+                    drive.push(format!("cache={c}"))
+                }
+                Some(other) => {
+                    return Err(unsupported(format!(
+                        "disk '{}' has an unknown cache mode '{other}'",
+                        d.target_dev
+                    )));
                 }
             }
             self.opt("-drive", drive.join(","));
             let share = if d.shareable { ",share-rw=on" } else { "" };
-            let id = format!("drive={drive_id},id={}{share}", d.target_dev);
+            let id = format!("drive={drive_id},id={target}{share}");
             let dev = match bus {
                 DiskBus::Ide => {
                     let kind = if cdrom { "ide-cd" } else { "ide-hd" };
@@ -489,7 +492,7 @@ impl Builder {
                     self.usb = true;
                     format!("usb-storage,{id}")
                 }
-                DiskBus::Xen => format!("xen-disk,vdev={},{id}", d.target_dev),
+                DiskBus::Xen => format!("xen-disk,vdev={target},{id}"),
                 DiskBus::Uml => {
                     return Err(unsupported(format!(
                         "the uml bus of '{}' is not available in QEMU",
@@ -515,8 +518,9 @@ impl Builder {
             self.opt(
                 "-fsdev",
                 format!(
-                    "local,id=fsdev-fs{i},path={},security_model={model}{ro}",
-                    opt_escape(&fs.source)
+                    "local,id=fsdev-fs{i},path={},security_model={}{ro}",
+                    opt_escape(&fs.source),
+                    opt_escape(model)
                 ),
             );
             self.opt(
@@ -560,16 +564,16 @@ impl Builder {
                     format!("tap,id={netdev}{ifname},script={script},downscript=no")
                 }
                 InterfaceSource::Mcast { address, port } => {
-                    format!("socket,id={netdev},mcast={address}:{port}")
+                    format!("socket,id={netdev},mcast={}:{port}", opt_escape(address))
                 }
                 InterfaceSource::Server { address, port } => {
                     format!(
                         "socket,id={netdev},listen={}:{port}",
-                        address.as_deref().unwrap_or("")
+                        opt_escape(address.as_deref().unwrap_or(""))
                     )
                 }
                 InterfaceSource::Client { address, port } => {
-                    format!("socket,id={netdev},connect={address}:{port}")
+                    format!("socket,id={netdev},connect={}:{port}", opt_escape(address))
                 }
             };
             self.opt("-netdev", backend);
@@ -680,9 +684,9 @@ impl Builder {
                         .filter(|l| !l.is_empty())
                         .unwrap_or("127.0.0.1");
                     let listen = if listen.contains(':') {
-                        format!("[{listen}]")
+                        format!("[{}]", opt_escape(listen))
                     } else {
-                        listen.to_string()
+                        opt_escape(listen)
                     };
                     let mut spec = match v.port.filter(|p| *p >= 5900 && !v.autoport) {
                         Some(p) => format!("{listen}:{}", p - 5900),
@@ -870,14 +874,14 @@ fn chardev_backend(src: &ChardevSource, parallel: bool) -> Result<String> {
         } => {
             let mut s = format!(
                 "udp,host={},port={}",
-                connect_host.as_deref().unwrap_or("localhost"),
-                connect_service
+                opt_escape(connect_host.as_deref().unwrap_or("localhost")),
+                opt_escape(connect_service)
             );
             if let Some(h) = bind_host {
-                s.push_str(&format!(",localaddr={h}"));
+                s.push_str(&format!(",localaddr={}", opt_escape(h)));
             }
             if let Some(p) = bind_service {
-                s.push_str(&format!(",localport={p}"));
+                s.push_str(&format!(",localport={}", opt_escape(p)));
             }
             s
         }
@@ -887,7 +891,11 @@ fn chardev_backend(src: &ChardevSource, parallel: bool) -> Result<String> {
             service,
             protocol,
         } => {
-            let mut s = format!("socket,host={host},port={service}");
+            let mut s = format!(
+                "socket,host={},port={}",
+                opt_escape(host),
+                opt_escape(service)
+            );
             if *mode == ChardevMode::Bind {
                 s.push_str(",server=on,wait=off");
             }
@@ -1076,6 +1084,220 @@ mod tests {
             cmd.taps,
             vec![("vkc7a5fdbdn0".to_string(), "virbr0".to_string())]
         );
+    }
+
+    /// Splits a value of QEMU's `key=value,key=value` syntax as QEMU does (`,,` is a comma).
+    fn split_qemu_opts(s: &str) -> Vec<String> {
+        let mut out = vec![String::new()];
+        let mut chars = s.chars().peekable();
+        while let Some(c) = chars.next() {
+            match c {
+                ',' if chars.peek() == Some(&',') => {
+                    chars.next();
+                    out.last_mut().unwrap().push(',');
+                }
+                ',' => out.push(String::new()),
+                c => out.last_mut().unwrap().push(c),
+            }
+        }
+        out
+    }
+
+    /// Hostile values in every free-form field that reaches QEMU's option syntax: each must
+    /// arrive as one value (its commas doubled), never as options of its own.
+    #[test]
+    fn hostile_values_stay_one_value() {
+        let doms = |devices: &str, name: &str, machine: &str| {
+            format!(
+                "<domain type='qemu'><name>{name}</name><uuid>c7a5fdbd-edaf-9455-926a-d65c16db1809</uuid>\
+                 <memory>65536</memory><os><type arch='x86_64' machine='{machine}'>hvm</type></os>\
+                 <devices>{devices}</devices></domain>"
+            )
+        };
+        // (devices, name, machine, option, the hostile value as QEMU must see it)
+        let cases = [
+            (
+                "<graphics type='vnc' listen='127.0.0.1,to=99'/>",
+                "g",
+                "pc",
+                "-vnc",
+                "127.0.0.1,to=99:0",
+            ),
+            (
+                "<graphics type='vnc' port='5901' listen='::1,password=off'/>",
+                "g",
+                "pc",
+                "-vnc",
+                "[::1,password=off]:1",
+            ),
+            (
+                "<disk type='file'><source file='/i,format=qcow2,readonly=off'/><target dev='vda'/></disk>",
+                "g",
+                "pc",
+                "-drive",
+                "file=/i,format=qcow2,readonly=off",
+            ),
+            (
+                "<disk type='block'><source dev='/dev/sdz,cache=unsafe'/><target dev='hda'/></disk>",
+                "g",
+                "pc",
+                "-drive",
+                "file=/dev/sdz,cache=unsafe",
+            ),
+            (
+                "<interface type='mcast'><source address='239.0.0.1,fd=3' port='5558'/></interface>",
+                "g",
+                "pc",
+                "-netdev",
+                "mcast=239.0.0.1,fd=3:5558",
+            ),
+            (
+                "<interface type='server'><source address='0.0.0.0,fd=3' port='5558'/></interface>",
+                "g",
+                "pc",
+                "-netdev",
+                "listen=0.0.0.0,fd=3:5558",
+            ),
+            (
+                "<interface type='client'><source address='10.0.0.1,fd=4' port='5558'/></interface>",
+                "g",
+                "pc",
+                "-netdev",
+                "connect=10.0.0.1,fd=4:5558",
+            ),
+            (
+                "<interface type='ethernet'><script path='/s,downscript=/evil'/><target dev='tap0,vhost=on'/></interface>",
+                "g",
+                "pc",
+                "-netdev",
+                "script=/s,downscript=/evil",
+            ),
+            (
+                "<interface type='ethernet'><target dev='tap0,vhost=on'/></interface>",
+                "g",
+                "pc",
+                "-netdev",
+                "ifname=tap0,vhost=on",
+            ),
+            (
+                "<interface type='bridge'><source bridge='br0,helper=/evil'/></interface>",
+                "g",
+                "pc",
+                "-netdev",
+                "br=br0,helper=/evil",
+            ),
+            (
+                "<serial type='tcp'><source mode='bind' host='127.0.0.1,server=off' service='4555,wait=on'/></serial>",
+                "g",
+                "pc",
+                "-chardev",
+                "host=127.0.0.1,server=off",
+            ),
+            (
+                "<serial type='tcp'><source mode='bind' host='127.0.0.1' service='4555,wait=on'/></serial>",
+                "g",
+                "pc",
+                "-chardev",
+                "port=4555,wait=on",
+            ),
+            (
+                "<serial type='udp'><source mode='bind' host='0.0.0.0,ipv6=on' service='1,x=y'/><source mode='connect' host='1.2.3.4,ipv4=off' service='2,y=z'/></serial>",
+                "g",
+                "pc",
+                "-chardev",
+                "localaddr=0.0.0.0,ipv6=on",
+            ),
+            (
+                "<serial type='udp'><source mode='connect' host='1.2.3.4,ipv4=off' service='2,y=z'/></serial>",
+                "g",
+                "pc",
+                "-chardev",
+                "host=1.2.3.4,ipv4=off",
+            ),
+            (
+                "<serial type='file'><source path='/log,append=on'/></serial>",
+                "g",
+                "pc",
+                "-chardev",
+                "path=/log,append=on",
+            ),
+            (
+                "<serial type='unix'><source mode='bind' path='/s,server=off'/></serial>",
+                "g",
+                "pc",
+                "-chardev",
+                "path=/s,server=off",
+            ),
+            (
+                "<filesystem type='mount'><source dir='/srv,security_model=none'/><target dir='tag,x=y'/></filesystem>",
+                "g",
+                "pc",
+                "-fsdev",
+                "path=/srv,security_model=none",
+            ),
+            (
+                "<filesystem type='mount'><source dir='/srv'/><target dir='tag,x=y'/></filesystem>",
+                "g",
+                "pc",
+                "-device",
+                "mount_tag=tag,x=y",
+            ),
+            (
+                "",
+                "vm,debug-threads=off",
+                "pc",
+                "-name",
+                "guest=vm,debug-threads=off",
+            ),
+            ("", "g", "pc,accel=kvm", "-machine", "pc,accel=kvm"),
+        ];
+        let mut c = ctx();
+        c.network_bridges.insert("default".into(), "virbr0".into());
+        for (devices, name, machine, option, want) in cases {
+            let xml = doms(devices, name, machine);
+            let def = DomainDef::parse(&xml).unwrap_or_else(|e| panic!("{devices}: {e}"));
+            let argv = build_command(&def, &c).unwrap().argv;
+            let values: Vec<&String> = argv
+                .windows(2)
+                .filter(|w| w[0] == option)
+                .map(|w| &w[1])
+                .collect();
+            assert!(
+                values
+                    .iter()
+                    .any(|v| split_qemu_opts(v).iter().any(|o| o == want)),
+                "{devices} {name} {machine}: no {option} holds {want:?} as one value: {values:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn enumerations_are_checked_before_the_command_line() {
+        // The XML model refuses values outside libvirt's sets...
+        for bad in [
+            "<disk type='file'><driver name='qemu' cache='none,aio=native'/><source file='/i'/><target dev='vda'/></disk>",
+            "<filesystem type='mount' accessmode='mapped,x=y'><source dir='/s'/><target dir='t'/></filesystem>",
+            "<interface type='user'><model type='e1000,romfile=/evil'/></interface>",
+        ] {
+            let xml = MIN.replace("</os>", &format!("</os><devices>{bad}</devices>"));
+            assert!(DomainDef::parse(&xml).is_err(), "{bad} was accepted");
+        }
+        // ...and the builder refuses what a program put into the model itself.
+        let mut def = DomainDef::parse(&MIN.replace(
+            "</os>",
+            "</os><devices><disk type='file'><driver name='qemu' cache='writeback'/><source file='/i'/><target dev='vda'/></disk></devices>",
+        ))
+        .unwrap();
+        assert!(has(
+            &build_command(&def, &ctx()).unwrap().argv,
+            (
+                "-drive",
+                "file=/i,format=raw,if=none,id=drive-vda,cache=writeback"
+            )
+        ));
+        def.devices.disks[0].driver_cache = Some("none,aio=native".into());
+        let e = build_command(&def, &ctx()).unwrap_err();
+        assert_eq!(e.code, ErrorCode::ConfigUnsupported, "{e}");
     }
 
     #[test]

@@ -11,7 +11,8 @@ use virtkit_driver::{
     DomainIdent, DomainInfo, DomainRef, DomainState, Error, ErrorCode, Result, VcpuInfo, VcpuState,
 };
 use virtkit_xml::{
-    ChardevSource, Device, DiskDevice, DomainDef, FormatOptions, GraphicsDef, MacAddr,
+    ChardevSource, Device, DiskDevice, DomainDef, FormatOptions, GraphicsDef, MAX_CPUSET_CPUS,
+    MacAddr,
 };
 
 use crate::QemuConn;
@@ -114,6 +115,15 @@ pub(crate) fn parse_def(xml: &str) -> Result<DomainDef> {
             ),
         ));
     }
+    if def.vcpus > MAX_VCPUS.unsigned_abs() {
+        return Err(Error::new(
+            ErrorCode::ConfigUnsupported,
+            format!(
+                "unsupported configuration: {} vCPUs is more than the maximum {MAX_VCPUS} of this driver",
+                def.vcpus
+            ),
+        ));
+    }
     if !def.is_hvm() {
         return Err(Error::new(
             ErrorCode::OsType,
@@ -137,27 +147,50 @@ fn fill_macs(def: &mut DomainDef) {
     }
 }
 
-/// Parses libvirt's cpuset syntax (`1-4,^3,6`) into CPU numbers.
+/// Parses libvirt's cpuset syntax (`1-4,^3,6`) into CPU numbers, in increasing order. CPUs are
+/// numbered below [`MAX_CPUSET_CPUS`] (libvirt's bound); the set is a bitmap of that many CPUs,
+/// so any list costs time linear in its length and a bounded allocation.
 pub(crate) fn parse_cpuset(s: &str) -> Result<Vec<u32>> {
-    let mut on = Vec::new();
-    let mut off = Vec::new();
+    let invalid = || Error::invalid_arg(format!("invalid cpuset '{s}'"));
+    let cpu = |t: &str| {
+        t.trim()
+            .parse::<u32>()
+            .ok()
+            .filter(|&c| c < MAX_CPUSET_CPUS)
+    };
+    // Each range adds one at its start and takes one away past its end; a running sum over the
+    // CPUs then says how many ranges cover each, in one pass whatever the ranges' widths.
+    let n = MAX_CPUSET_CPUS as usize;
+    let mut on = vec![0i64; n + 1];
+    let mut off = vec![0i64; n + 1];
     for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-        let (neg, body) = match part.strip_prefix('^') {
-            Some(b) => (true, b),
-            None => (false, part),
+        let (marks, body) = match part.strip_prefix('^') {
+            Some(b) => (&mut off, b),
+            None => (&mut on, part),
         };
-        let cpus = host::parse_cpu_list(body);
-        if cpus.is_empty() {
-            return Err(Error::invalid_arg(format!("invalid cpuset '{s}'")));
+        let (a, b) = match body.split_once('-') {
+            Some((a, b)) => (cpu(a).ok_or_else(invalid)?, cpu(b).ok_or_else(invalid)?),
+            None => {
+                let c = cpu(body).ok_or_else(invalid)?;
+                (c, c)
+            }
+        };
+        if a > b {
+            return Err(invalid());
         }
-        if neg {
-            off.extend(cpus)
-        } else {
-            on.extend(cpus)
+        marks[a as usize] += 1;
+        marks[b as usize + 1] -= 1;
+    }
+    let (mut in_on, mut in_off) = (0i64, 0i64);
+    let mut cpus = Vec::new();
+    for c in 0..n {
+        in_on += on[c];
+        in_off += off[c];
+        if in_on > 0 && in_off == 0 {
+            cpus.push(c as u32);
         }
     }
-    on.retain(|c| !off.contains(c));
-    Ok(on)
+    Ok(cpus)
 }
 
 fn set_affinity(tid: i32, cpus: &[u32]) -> Result<()> {
@@ -174,47 +207,89 @@ fn set_affinity(tid: i32, cpus: &[u32]) -> Result<()> {
     })
 }
 
-/// The largest definition a save image's header may hold before its stream (the XML input cap
-/// is 10 MiB).
-const MAX_SAVE_HEADER: u64 = 16 << 20;
+/// The largest definition a save image may hold. Definitions are read under the CLI's 10 MiB
+/// cap, and formatting can make them larger (default attributes written out), so the bound is
+/// wider; it keeps a crafted header from asking for an allocation of any size.
+const MAX_SAVED_XML: usize = 64 << 20;
+
+/// Save images put the migration stream at a multiple of this.
+const SAVE_ALIGN: u64 = 4096;
+
+/// What a save image's header says: where the definition is and where the stream starts.
+#[derive(Debug, PartialEq, Eq)]
+struct SaveHeader {
+    /// Where QEMU's migration stream starts.
+    offset: u64,
+    /// Where the definition starts.
+    xml_start: usize,
+    /// Its length.
+    xml_len: usize,
+}
+
+/// Reads the header at the start of a save image (its first 64 bytes suffice): the magic, the
+/// stream offset and the definition's length, each line checked against what `save` writes
+/// (the offset is the first multiple of 4 KiB past the definition), so that no number from the
+/// file is used as a size before it is bounded.
+fn parse_save_header(head: &[u8]) -> Option<SaveHeader> {
+    let rest = head.strip_prefix(SAVE_MAGIC.as_bytes())?;
+    let mut lines = rest.splitn(3, |&b| b == b'\n');
+    let mut number = || -> Option<u64> {
+        let line = lines.next()?;
+        if line.is_empty() || line.len() > 20 || !line.iter().all(u8::is_ascii_digit) {
+            return None;
+        }
+        std::str::from_utf8(line).ok()?.parse().ok()
+    };
+    let offset = number()?;
+    let xml_len = usize::try_from(number()?)
+        .ok()
+        .filter(|&n| n <= MAX_SAVED_XML)?;
+    let xml_start = SAVE_MAGIC.len() + format!("{offset}\n{xml_len}\n").len();
+    let end = u64::try_from(xml_start + xml_len).ok()?;
+    if offset % SAVE_ALIGN != 0 || offset < end || offset - end >= SAVE_ALIGN {
+        return None;
+    }
+    Some(SaveHeader {
+        offset,
+        xml_start,
+        xml_len,
+    })
+}
 
 /// Where a save image's migration stream starts, and the definition it holds. Only a regular
 /// file is opened, and the header is bounded before anything is allocated for it.
 fn read_save_header(path: &Path) -> Result<(u64, DomainDef)> {
     use std::io::Read;
     let (mut f, md) = virtkit_hostio::open_regular(path).map_err(host_error)?;
-    let mut head = [0u8; 64];
-    let n = f
-        .read(&mut head)
-        .map_err(|e| Error::system(format!("cannot read '{}'", path.display()), &e))?;
-    let text = String::from_utf8_lossy(&head[..n]).into_owned();
     let bad = || {
         Error::invalid_arg(format!(
             "'{}' is not a saved QEMU domain image",
             path.display()
         ))
     };
-    let rest = text.strip_prefix(SAVE_MAGIC).ok_or_else(bad)?;
-    let mut lines = rest.lines();
-    let offset: u64 = lines
-        .next()
-        .and_then(|l| l.trim().parse().ok())
-        .ok_or_else(bad)?;
-    let xml_len: usize = lines
-        .next()
-        .and_then(|l| l.trim().parse().ok())
-        .ok_or_else(bad)?;
-    let xml_start = SAVE_MAGIC.len() + format!("{offset}\n{xml_len}\n").len();
-    if xml_start as u64 + xml_len as u64 > offset || offset > MAX_SAVE_HEADER || offset > md.len() {
+    let mut head = Vec::with_capacity(64);
+    (&mut f)
+        .take(64)
+        .read_to_end(&mut head)
+        .map_err(|e| Error::system(format!("cannot read '{}'", path.display()), &e))?;
+    let h = parse_save_header(&head).ok_or_else(bad)?;
+    if h.offset > md.len() {
         return Err(bad());
     }
-    let mut buf = vec![0u8; offset as usize];
+    // Only the definition is read; the header bounded its length.
     use std::io::Seek;
-    f.seek(std::io::SeekFrom::Start(0))
+    f.seek(std::io::SeekFrom::Start(h.xml_start as u64))
         .map_err(|e| Error::system("cannot read the image", &e))?;
-    f.read_exact(&mut buf).map_err(|_| bad())?;
-    let xml = std::str::from_utf8(&buf[xml_start..xml_start + xml_len]).map_err(|_| bad())?;
-    Ok((offset, parse_def(xml)?))
+    let mut buf = Vec::with_capacity(h.xml_len);
+    (&mut f)
+        .take(h.xml_len as u64)
+        .read_to_end(&mut buf)
+        .map_err(|e| Error::system(format!("cannot read '{}'", path.display()), &e))?;
+    if buf.len() != h.xml_len {
+        return Err(bad());
+    }
+    let xml = std::str::from_utf8(&buf).map_err(|_| bad())?;
+    Ok((h.offset, parse_def(xml)?))
 }
 
 /// The file a save or a core dump writes for the user: a temp file created exclusively beside
@@ -228,9 +303,11 @@ fn user_output(path: &str) -> Result<virtkit_hostio::TempBeside> {
     let dir = path.parent().unwrap_or(Path::new("/"));
     virtkit_hostio::check_destination_dir(dir).map_err(host_error)?;
     let tmp = virtkit_hostio::TempBeside::new(&path, FILE_MODE).map_err(host_error)?;
-    if tmp.path().to_str().is_none_or(|p| p.contains(',')) {
+    // QEMU is given the path in QMP's JSON (a structured migration channel, a dump's
+    // `file:PATH`), where any UTF-8 text, commas included, stays one value.
+    if tmp.path().to_str().is_none() {
         return Err(Error::invalid_arg(format!(
-            "the path '{}' must be UTF-8 without ',' (QEMU's option syntax)",
+            "the path '{}' must be UTF-8",
             path.display()
         )));
     }
@@ -243,7 +320,17 @@ fn absolute(path: &str) -> Result<PathBuf> {
 
 /// How a starting guest gets its state.
 struct Incoming {
-    uri: String,
+    channels: serde_json::Value,
+}
+
+/// The migration channel of a save image: QMP's structured form, so that the path reaches QEMU
+/// as one value whatever it holds (the `file:PATH,offset=N` URI form would read a `,offset=` in
+/// the path as the option).
+fn file_channel(path: &Path, offset: u64) -> serde_json::Value {
+    json!([{
+        "channel-type": "main",
+        "addr": { "transport": "file", "filename": path.display().to_string(), "offset": offset },
+    }])
 }
 
 /// Waits for an outgoing (`incoming` false) or incoming migration to finish.
@@ -515,8 +602,11 @@ impl QemuConn {
     ) -> Result<()> {
         let name = state.name.clone();
         if let Some(inc) = incoming {
-            q.execute("migrate-incoming", Some(json!({ "uri": inc.uri })))
-                .map_err(|e| qmp_error(&name, e))?;
+            q.execute(
+                "migrate-incoming",
+                Some(json!({ "channels": inc.channels })),
+            )
+            .map_err(|e| qmp_error(&name, e))?;
             wait_migration(&mut q, &name, true)?;
         }
         for (tap, bridge) in &cmd.taps {
@@ -958,9 +1048,11 @@ pub(crate) fn save(c: &QemuConn, r: &DomainRef<'_>, path: &str) -> Result<()> {
                 q.execute("stop", None)
                     .map_err(|err| qmp_error(&e.name, err))?;
             }
-            let uri = format!("file:{},offset={offset}", out.path().display());
-            q.execute("migrate", Some(json!({ "uri": uri })))
-                .map_err(|err| qmp_error(&e.name, err))?;
+            q.execute(
+                "migrate",
+                Some(json!({ "channels": file_channel(out.path(), offset) })),
+            )
+            .map_err(|err| qmp_error(&e.name, err))?;
             wait_migration(&mut q, &e.name, false)?;
             out.commit(true).map_err(host_error)
         })();
@@ -986,8 +1078,8 @@ pub(crate) fn restore(c: &QemuConn, path: &str) -> Result<()> {
             def.name
         )));
     }
-    let uri = format!("file:{},offset={offset}", path.display());
-    c.start_guest(def, &lock, false, Some(Incoming { uri }))
+    let channels = file_channel(&path, offset);
+    c.start_guest(def, &lock, false, Some(Incoming { channels }))
         .map(|_| ())
 }
 
@@ -1185,7 +1277,7 @@ pub(crate) fn set_vcpus(c: &QemuConn, r: &DomainRef<'_>, n: u32) -> Result<()> {
     if n == 0 {
         return Err(Error::invalid_arg("a domain needs at least one vcpu"));
     }
-    if n as i32 > MAX_VCPUS {
+    if n > MAX_VCPUS.unsigned_abs() {
         return Err(Error::invalid_arg(format!(
             "requested vcpus {n} is greater than the maximum {MAX_VCPUS}"
         )));
@@ -1511,6 +1603,67 @@ mod tests {
     fn cpusets() {
         assert_eq!(parse_cpuset("1-4,^3,6").unwrap(), vec![1, 2, 4, 6]);
         assert!(parse_cpuset("x").is_err());
+        assert_eq!(parse_cpuset("6,1-2,2").unwrap(), vec![1, 2, 6]);
+        assert_eq!(parse_cpuset("16383").unwrap(), vec![16383]);
+        for bad in ["16384", "0-4294967295", "4-2", "1-", "^x"] {
+            assert!(parse_cpuset(bad).is_err(), "{bad}");
+        }
+        // A long list costs one pass and a bitmap: 2 MB of full ranges.
+        let long = vec!["0-16383"; 250_000].join(",");
+        assert_eq!(parse_cpuset(&long).unwrap().len(), 16384);
+    }
+
+    #[test]
+    fn save_headers_are_bounded_before_use() {
+        let good = format!("{SAVE_MAGIC}4096\n100\n");
+        assert_eq!(
+            parse_save_header(good.as_bytes()),
+            Some(SaveHeader {
+                offset: 4096,
+                xml_start: good.len(),
+                xml_len: 100
+            })
+        );
+        for (offset, len) in [
+            // Offsets past what the definition needs: allocated as is before.
+            ("18446744073709551615", "100"),
+            ("1099511627776", "100"),
+            ("8192", "100"),
+            // Not aligned, or before the end of the definition.
+            ("4097", "100"),
+            ("4096", "5000"),
+            // Lengths beyond any definition, numbers that are not numbers.
+            ("4096", "18446744073709551615"),
+            ("68719476736", "68719476000"),
+            ("99999999999999999999999", "1"),
+            ("-4096", "1"),
+            ("+4096", "1"),
+            ("", "1"),
+        ] {
+            let head = format!("{SAVE_MAGIC}{offset}\n{len}\n");
+            assert_eq!(parse_save_header(head.as_bytes()), None, "{offset} {len}");
+        }
+        assert_eq!(parse_save_header(b"VirtkitQemuSave1"), None);
+        assert_eq!(parse_save_header(b""), None);
+    }
+
+    #[test]
+    fn a_crafted_save_image_is_refused_without_allocating_its_offset() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("crafted.img");
+        for head in [
+            format!("{SAVE_MAGIC}1099511627776\n10\n<domain/>\n"),
+            format!("{SAVE_MAGIC}18446744073709551615\n10\n<domain/>\n"),
+            format!("{SAVE_MAGIC}4096\n3000\n<domain/>\n"),
+        ] {
+            std::fs::write(&path, &head).unwrap();
+            let e = read_save_header(&path).unwrap_err();
+            assert_eq!(e.code, ErrorCode::InvalidArg, "{head:?}: {e}");
+            assert!(
+                e.message.contains("is not a saved QEMU domain image"),
+                "{e}"
+            );
+        }
     }
 
     #[test]

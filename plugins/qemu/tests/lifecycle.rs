@@ -293,6 +293,33 @@ fn starting_one_guest_from_two_threads_starts_it_once() {
     c.lookup_domain_by_name("once").unwrap().destroy().unwrap();
 }
 
+/// A save path that reads as migration options in QEMU's `file:PATH,offset=N` URI form: the
+/// stream goes through QMP's structured channel, so the path stays one value.
+#[test]
+fn save_and_restore_through_a_path_with_commas() {
+    if !have_qemu("save_and_restore_through_a_path_with_commas") {
+        return;
+    }
+    let sb = Sandbox::new();
+    let c = sb.open();
+    let d = c.create_domain_xml(&guest_xml("commas"), 0).unwrap();
+    let img = sb.dir.path().join("c,offset=0,x.img");
+    d.save(img.to_str().unwrap()).unwrap();
+    assert!(std::fs::metadata(&img).unwrap().len() > 4096);
+    assert!(
+        !sb.dir.path().join("c").exists(),
+        "nothing was written under the part before the comma"
+    );
+    c.restore_domain(img.to_str().unwrap()).unwrap();
+    let back = c.lookup_domain_by_name("commas").unwrap();
+    assert_eq!(back.state().unwrap(), (DomainState::Running, 3));
+    // A dump's `file:PATH` is not option syntax either.
+    let dump = sb.dir.path().join("d,paging=on.core");
+    back.core_dump(dump.to_str().unwrap(), 0).unwrap();
+    assert!(std::fs::read(&dump).unwrap().starts_with(b"\x7fELF"));
+    back.destroy().unwrap();
+}
+
 #[test]
 fn save_and_restore_through_a_file() {
     if !have_qemu("save_and_restore_through_a_file") {

@@ -493,7 +493,7 @@ fn set_memory(c: &TestConn, r: &DomainRef<'_>, kib: u64) -> Result<()> {
 fn set_vcpus(c: &TestConn, r: &DomainRef<'_>, n: u32) -> Result<()> {
     let mut node = c.lock();
     let i = dom_index(&node, r)?;
-    if n as i32 > MAX_VCPUS {
+    if n > MAX_VCPUS.unsigned_abs() {
         return Err(Error::invalid_arg(format!(
             "requested vcpus {n} is greater than the maximum {MAX_VCPUS}"
         )));

@@ -240,6 +240,52 @@ fn a_missing_plugin_names_the_file_and_the_directories() {
     assert!(e.message.contains("virtkit-driver-qemu"), "{}", e.message);
 }
 
+/// The API range-checks counts and sizes before a driver sees them: vCPU counts past libvirt's
+/// unsigned short, memory sizes a definition could not hold (accepted once, the definition
+/// would no longer parse), vCPU numbers and CPU maps past libvirt's limits.
+#[test]
+fn the_api_bounds_counts_and_sizes() {
+    // The XML model and the API hold the same limits.
+    assert_eq!(virtkit_xml::MAX_VCPUS, virtkit::MAX_VCPUS);
+    assert_eq!(virtkit_xml::MAX_CPUSET_CPUS, virtkit::MAX_HOST_CPUS);
+    let c = open("test:///default");
+    // A guest of its own: the default node is shared by the tests of this process.
+    let d = c
+        .create_domain_xml(&XML.replace("NAME", "bounds"), 0)
+        .unwrap();
+    let before = d.xml_desc(0).unwrap();
+    let refused = |r: virtkit::Result<()>, what: &str| {
+        let e = r.unwrap_err();
+        assert_eq!(e.code, ErrorCode::InvalidArg, "{what}: {e}");
+        assert!(
+            e.message.contains("out of range") || e.message.contains("longer than"),
+            "{what}: {e}"
+        );
+    };
+    refused(d.set_vcpus(65_536), "65536 vCPUs");
+    refused(d.set_vcpus(2_147_483_648), "2^31 vCPUs");
+    refused(d.set_vcpus(u32::MAX), "u32::MAX vCPUs");
+    refused(
+        d.set_max_memory(virtkit::MAX_MEMORY_KIB + 1),
+        "max memory past the XML",
+    );
+    refused(d.set_max_memory(u64::MAX), "u64::MAX KiB");
+    refused(d.set_memory(u64::MAX), "memory u64::MAX KiB");
+    refused(d.pin_vcpu(virtkit::MAX_VCPUS, &[1]), "vCPU 65535");
+    refused(d.pin_vcpu(0, &vec![1u8; 2049]), "a map of 16392 CPUs");
+    assert_eq!(d.xml_desc(0).unwrap(), before, "nothing changed");
+    // The largest memory the API takes is one the definition still holds.
+    d.set_max_memory(virtkit::MAX_MEMORY_KIB).unwrap();
+    let xml = d.xml_desc(0).unwrap();
+    let back = virtkit_xml::DomainDef::parse(&xml).unwrap();
+    assert_eq!(back.memory_kib, virtkit::MAX_MEMORY_KIB);
+    // The driver's own limit (32, as libvirt's test driver) applies below the API's.
+    let e = d.set_vcpus(33).unwrap_err();
+    assert_eq!(e.code, ErrorCode::InvalidArg, "{e}");
+    assert_eq!(d.vcpus().unwrap().len(), 2);
+    d.destroy().unwrap();
+}
+
 /// Issue 18, items 2 and 8: save and dump never replace what is not a regular file, and a node
 /// file or save image is read only when it is a regular file under the cap.
 #[test]

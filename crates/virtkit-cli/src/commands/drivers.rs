@@ -4,7 +4,7 @@
 //! per-operation support matrix) belong here as options of their own, each a function from the
 //! same driver list to text.
 
-use virtkit::{DriverSummary, OPS};
+use virtkit::DriverSummary;
 
 use super::{CmdResult, OptDef, flag};
 use crate::ctl::Ctl;
@@ -12,13 +12,19 @@ use crate::parse::Args;
 use crate::table::Table;
 
 /// The options of `drivers`.
-pub(super) const OPTS: &[OptDef] = &[flag(
-    "matrix",
-    "print the support matrix instead: one row per API, one column per driver, each cell the ABI version since which the driver implements it",
-)];
+pub(super) const OPTS: &[OptDef] = &[
+    flag(
+        "matrix",
+        "print the support matrix instead: one row per API, one column per driver, each cell the ABI version since which the driver implements it",
+    ),
+    flag(
+        "connection",
+        "print the drivers serving the connection instead: the members of the URI's stack that opened, in stack order, then those that did not open and why",
+    ),
+];
 
-/// One row per driver: name, version, ABI, schemes, implemented operations out of the ABI's,
-/// and where it was loaded from.
+/// One row per driver: name, version, ABI, schemes, implemented operations out of the slots its
+/// table has (a 1.0 plugin's out of 1.0's slots), and where it was loaded from.
 fn summary_table(drivers: &[DriverSummary]) -> Table {
     let mut t = Table::new(&["Name", "Version", "ABI", "Schemes", "Operations", "Origin"]);
     for d in drivers {
@@ -27,14 +33,36 @@ fn summary_table(drivers: &[DriverSummary]) -> Table {
             d.version.clone(),
             format!("{}.{}", d.abi.0, d.abi.1),
             d.schemes.join(","),
-            format!("{}/{}", d.supported.len(), OPS.len()),
+            format!("{}/{}", d.supported.len(), d.table_slots()),
             d.origin.clone(),
         ]);
     }
     t
 }
 
+/// The members serving the connection and those that did not open, with the reason.
+fn connection_table(conn: &virtkit::Connect) -> Table {
+    let mut t = Table::new(&["Name", "Status", "Origin"]);
+    for d in conn.drivers() {
+        t.row(vec![d.name, "serving".into(), d.origin]);
+    }
+    for s in conn.skipped_drivers() {
+        t.row(vec![
+            s.name.clone(),
+            format!("not open: {}", s.reason),
+            String::new(),
+        ]);
+    }
+    t
+}
+
 pub(super) fn drivers(ctl: &mut Ctl, args: &Args) -> CmdResult {
+    if args.flag("connection") {
+        let conn = ctl.conn()?;
+        let text = connection_table(&conn).render(!ctl.quiet);
+        ctl.print(&text);
+        return Ok(());
+    }
     let (drivers, refused) = virtkit::installed_drivers(&ctl.registry);
     let text = if args.flag("matrix") {
         virtkit::support_matrix(&drivers)

@@ -358,7 +358,11 @@ pub(crate) fn version_text(v: u64) -> String {
 /// nodes × sockets × cores × threads when the driver has no CPU map call.
 pub(crate) fn host_cpu_count(conn: &Connect) -> Result<usize, Failure> {
     let n = conn.node_info()?;
-    Ok((n.nodes.max(1) * n.sockets.max(1) * n.cores.max(1) * n.threads.max(1)) as usize)
+    // The product of what a driver reports, bounded: it sizes the CPU maps built here.
+    let count = [n.nodes, n.sockets, n.cores, n.threads]
+        .iter()
+        .fold(1u64, |acc, &x| acc.saturating_mul(u64::from(x.max(1))));
+    Ok(count.min(u64::from(virtkit::MAX_HOST_CPUS)) as usize)
 }
 
 /// Whether bit `i` of an affinity map is set.
