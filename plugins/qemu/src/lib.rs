@@ -22,7 +22,9 @@ mod argv;
 pub mod bench;
 mod domain;
 mod emulator;
+mod guest_user;
 mod host;
+mod hotplug;
 mod network;
 mod paths;
 mod process;
@@ -35,6 +37,7 @@ pub use argv::{
     ArgvContext, QemuCommand, build_command, disk_index, format_utc, opt_escape, tap_name,
 };
 pub use emulator::{find_emulator, kvm_usable, parse_machines, parse_version};
+pub use guest_user::DEFAULT_GUEST_USER;
 pub use host::parse_cpuinfo;
 pub use paths::{Paths, ROOT_ENV, UriKind};
 pub use qmp::{Qmp, QmpError};

@@ -539,6 +539,8 @@ impl Store {
     /// Removes a guest's runtime files and records why it stopped (libvirt's shutoff reason:
     /// 1 shutdown, 2 destroyed, 3 crashed, 5 saved, 6 failed).
     pub fn clear_runtime(&self, name: &str, reason: Option<i32>) {
+        // The guest's files go back to their owners once its QEMU is gone.
+        self.restore_owners(name, None);
         remove_quiet(&self.state_file(name));
         remove_quiet(&self.pidfile(name));
         remove_quiet(&self.qmp_socket(name));
