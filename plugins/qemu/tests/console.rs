@@ -198,6 +198,15 @@ fn console_reaches_the_guest_and_back() {
     assert!(con.wait(), "^] ends the session successfully");
     assert!(user.cooked(), "the terminal mode is restored after ^]");
 
+    // Typed before the session is set up (the terminal still cooked): nothing is lost when the
+    // terminal goes raw, so the escape ends it (an earlier version flushed such input, and a
+    // user's ^] sent right after the greeting was dropped now and then).
+    user.send(b"\x1d");
+    let mut early = Console::start(&sb, &user, &[]);
+    assert!(early.wait(), "a ^] typed ahead ends the session");
+    assert!(user.cooked());
+    user.seen.clear();
+
     // Another client holds the console: refused, then taken over with --force.
     let mut first_user = Terminal::new();
     let mut first = Console::start(&sb, &first_user, &[]);

@@ -8,8 +8,8 @@
 //! (escape, end of input, guest gone, a signal, an error).
 
 use std::fs::File;
-use std::io::{IsTerminal, Read, Write};
-use std::os::fd::AsFd;
+use std::io::{IsTerminal, Write};
+use std::os::fd::{AsFd, AsRawFd};
 use std::os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt};
 use std::time::{Duration, Instant};
 
@@ -109,7 +109,10 @@ fn open_pty(path: &str) -> Result<File, Failure> {
 }
 
 fn libc_flags() -> i32 {
-    (nix::fcntl::OFlag::O_NOCTTY | nix::fcntl::OFlag::O_NOFOLLOW | nix::fcntl::OFlag::O_CLOEXEC)
+    (nix::fcntl::OFlag::O_NOCTTY
+        | nix::fcntl::OFlag::O_NOFOLLOW
+        | nix::fcntl::OFlag::O_CLOEXEC
+        | nix::fcntl::OFlag::O_NONBLOCK)
         .bits()
 }
 
@@ -182,14 +185,16 @@ impl<'a> RawMode<'a> {
         let saved = tcgetattr(fd)?;
         let mut raw = saved.clone();
         cfmakeraw(&mut raw);
-        tcsetattr(fd, SetArg::TCSAFLUSH, &raw)?;
+        // TCSANOW, not TCSAFLUSH: input already typed is kept for the relay.
+        tcsetattr(fd, SetArg::TCSANOW, &raw)?;
         Ok(RawMode { fd, saved })
     }
 }
 
 impl Drop for RawMode<'_> {
     fn drop(&mut self) {
-        let _ = tcsetattr(self.fd, SetArg::TCSAFLUSH, &self.saved);
+        // Output is drained first; input the relay did not read is left to the shell.
+        let _ = tcsetattr(self.fd, SetArg::TCSADRAIN, &self.saved);
     }
 }
 
@@ -214,15 +219,9 @@ pub(super) fn console(ctl: &mut Ctl, args: &Args) -> CmdResult {
     }
     let doc = xml_document(&dom, 0)?;
     let path = pty_path(&doc, args.get("devname"))?;
-    let pty = lock_pty(open_pty(&path)?, args.flag("force"))?;
-    // The guest's side of the relay is raw too: no echo, no line editing, no CR/LF mapping.
-    let mut guest_mode = tcgetattr(pty.as_fd())
-        .map_err(|e| Failure::msg(format!("operation failed: console {path}: {}", e.desc())))?;
-    cfmakeraw(&mut guest_mode);
-    tcsetattr(pty.as_fd(), SetArg::TCSANOW, &guest_mode)
-        .map_err(|e| Failure::msg(format!("operation failed: console {path}: {}", e.desc())))?;
-
-    // Signals that end the session arrive as data, so the terminal is always restored.
+    // Signals that end the session arrive as data, so the terminal is always restored. They
+    // are blocked before the pty's lock is taken: from then on a `--force` of another client
+    // may send SIGTERM, which must not kill this one with the terminal raw.
     let mut mask = SigSet::empty();
     for s in [
         Signal::SIGTERM,
@@ -234,25 +233,7 @@ pub(super) fn console(ctl: &mut Ctl, args: &Args) -> CmdResult {
     }
     mask.thread_block()
         .map_err(|e| Failure::msg(format!("cannot block signals: {}", e.desc())))?;
-    let end = (|| {
-        let sigfd = SignalFd::with_flags(&mask, SfdFlags::SFD_CLOEXEC)
-            .map_err(|e| Failure::msg(format!("cannot watch signals: {}", e.desc())))?;
-        let mut out = std::io::stdout().lock();
-        // virsh's greeting, before raw mode.
-        let _ = write!(
-            out,
-            "Connected to domain '{name}'\nEscape character is ^] (Ctrl + ])\n"
-        );
-        let _ = out.flush();
-        let raw = RawMode::enter(stdin.as_fd()).map_err(|e| {
-            Failure::msg(format!("cannot set the terminal to raw mode: {}", e.desc()))
-        })?;
-        let end = relay(&pty, &sigfd, &mut out);
-        drop(raw);
-        let _ = writeln!(out);
-        let _ = out.flush();
-        end
-    })();
+    let end = session(&name, &path, args.flag("force"), &mask);
     let _ = mask.thread_unblock();
     match end? {
         End::Signal(Signal::SIGTERM) => {
@@ -263,16 +244,65 @@ pub(super) fn console(ctl: &mut Ctl, args: &Args) -> CmdResult {
     }
 }
 
+/// One session on the pty `path`, with the signals of `mask` blocked.
+fn session(name: &str, path: &str, force: bool, mask: &SigSet) -> Result<End, Failure> {
+    let sigfd = SignalFd::with_flags(mask, SfdFlags::SFD_CLOEXEC)
+        .map_err(|e| Failure::msg(format!("cannot watch signals: {}", e.desc())))?;
+    let pty = lock_pty(open_pty(path)?, force)?;
+    // The guest's side of the relay is raw too: no echo, no line editing, no CR/LF mapping.
+    let mut guest_mode = tcgetattr(pty.as_fd())
+        .map_err(|e| Failure::msg(format!("operation failed: console {path}: {}", e.desc())))?;
+    cfmakeraw(&mut guest_mode);
+    tcsetattr(pty.as_fd(), SetArg::TCSANOW, &guest_mode)
+        .map_err(|e| Failure::msg(format!("operation failed: console {path}: {}", e.desc())))?;
+    let stdin = std::io::stdin();
+    // Raw before the greeting, and without discarding input: whatever the user types once the
+    // greeting is on the screen (the escape key too) reaches the relay.
+    let raw = RawMode::enter(stdin.as_fd()).map_err(|e| {
+        Failure::msg(format!("cannot set the terminal to raw mode: {}", e.desc()))
+    })?;
+    let mut out = std::io::stdout().lock();
+    // virsh's greeting (the terminal is raw: lines end in CR LF).
+    let _ = write!(
+        out,
+        "Connected to domain '{name}'\r\nEscape character is ^] (Ctrl + ])\r\n"
+    );
+    let _ = out.flush();
+    let end = relay(&pty, &sigfd, &mut out);
+    drop(raw);
+    let _ = writeln!(out);
+    let _ = out.flush();
+    end
+}
+
+/// At most this much of the user's input waits for the guest to take it; past it, input is
+/// not read until the guest catches up.
+const PENDING_CAP: usize = 64 << 10;
+
 /// Copies the user's input to the pty (up to the escape byte) and the pty's output to the
-/// user's terminal, until one of them ends or a signal comes.
+/// user's terminal, until one of them ends or a signal comes. The pty is non-blocking, so a
+/// guest that takes no input never holds the relay: the escape key, a signal and the guest's
+/// end are noticed whatever the guest does.
 fn relay(pty: &File, sigfd: &SignalFd, out: &mut impl Write) -> Result<End, Failure> {
     let stdin = std::io::stdin();
     let mut buf = [0u8; 4096];
+    // The user's input the guest has not taken yet.
+    let mut to_guest: Vec<u8> = Vec::new();
     let io = |e: std::io::Error| Failure::msg(format!("console I/O failed: {e}"));
     loop {
+        let want_input = if to_guest.len() < PENDING_CAP {
+            PollFlags::POLLIN
+        } else {
+            PollFlags::empty()
+        };
+        let guest_wants = if to_guest.is_empty() {
+            PollFlags::POLLIN
+        } else {
+            PollFlags::POLLIN | PollFlags::POLLOUT
+        };
         let mut fds = [
-            PollFd::new(stdin.as_fd(), PollFlags::POLLIN),
-            PollFd::new(pty.as_fd(), PollFlags::POLLIN),
+            PollFd::new(stdin.as_fd(), want_input),
+            PollFd::new(pty.as_fd(), guest_wants),
             PollFd::new(sigfd.as_fd(), PollFlags::POLLIN),
         ];
         match poll(&mut fds, PollTimeout::NONE) {
@@ -292,12 +322,11 @@ fn relay(pty: &File, sigfd: &SignalFd, out: &mut impl Write) -> Result<End, Fail
             return Ok(End::Signal(sig));
         }
         if guest.intersects(PollFlags::POLLIN | PollFlags::POLLHUP | PollFlags::POLLERR) {
-            match (&*pty).read(&mut buf) {
-                // EIO: nothing holds the other side any more (QEMU is gone).
-                Ok(0) => return Ok(End::Guest),
-                Err(e) if e.raw_os_error() == Some(Errno::EIO as i32) => return Ok(End::Guest),
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(io(e)),
+            match nix::unistd::read(pty.as_raw_fd(), &mut buf) {
+                // 0 or EIO: nothing holds the other side any more (QEMU is gone).
+                Ok(0) | Err(Errno::EIO) => return Ok(End::Guest),
+                Err(Errno::EINTR | Errno::EAGAIN) => {}
+                Err(e) => return Err(io(e.into())),
                 Ok(n) => {
                     out.write_all(&buf[..n]).map_err(io)?;
                     out.flush().map_err(io)?;
@@ -305,20 +334,43 @@ fn relay(pty: &File, sigfd: &SignalFd, out: &mut impl Write) -> Result<End, Fail
             }
         }
         if user.intersects(PollFlags::POLLIN | PollFlags::POLLHUP | PollFlags::POLLERR) {
-            match stdin.lock().read(&mut buf) {
-                Ok(0) => return Ok(End::Input),
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(e) if e.raw_os_error() == Some(Errno::EIO as i32) => return Ok(End::Input),
-                Err(e) => return Err(io(e)),
+            // Straight from the descriptor: std's buffered stdin could keep bytes that poll
+            // then no longer reports.
+            match nix::unistd::read(stdin.as_fd().as_raw_fd(), &mut buf) {
+                Ok(0) | Err(Errno::EIO) => return Ok(End::Input),
+                Err(Errno::EINTR | Errno::EAGAIN) => {}
+                Err(e) => return Err(io(e.into())),
                 Ok(n) => {
                     let data = &buf[..n];
-                    let cut = data.iter().position(|b| *b == ESCAPE);
-                    (&*pty).write_all(&data[..cut.unwrap_or(n)]).map_err(io)?;
-                    if cut.is_some() {
+                    if let Some(cut) = data.iter().position(|b| *b == ESCAPE) {
+                        // What came before the escape still goes, as far as the guest takes it.
+                        to_guest.extend_from_slice(&data[..cut]);
+                        let _ = write_some(pty, &mut to_guest);
                         return Ok(End::Escape);
                     }
+                    to_guest.extend_from_slice(data);
                 }
             }
         }
+        if !to_guest.is_empty() && write_some(pty, &mut to_guest).map_err(io)? {
+            return Ok(End::Guest);
+        }
     }
+}
+
+/// Writes what the non-blocking pty takes of `pending` and drops it from there; `Ok(true)` when
+/// the guest's side is gone.
+fn write_some(pty: &File, pending: &mut Vec<u8>) -> std::io::Result<bool> {
+    while !pending.is_empty() {
+        match nix::unistd::write(pty.as_fd(), pending) {
+            Ok(0) | Err(Errno::EAGAIN) => break,
+            Ok(n) => {
+                pending.drain(..n);
+            }
+            Err(Errno::EINTR) => {}
+            Err(Errno::EIO) => return Ok(true),
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(false)
 }
