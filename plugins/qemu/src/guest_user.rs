@@ -52,7 +52,7 @@ pub(crate) fn load(paths: &Paths, privileged: bool) -> Result<Option<GuestUser>>
         return Ok(None);
     }
     let path = conf_path(paths);
-    let conf = match virtkit_hostio::read_string_capped(&path, 1 << 20) {
+    let conf = match read_conf(&path) {
         Ok(text) => virtkit_conf::Conf::parse(&text).map_err(|e| {
             Error::operation_failed(format!("cannot read '{}': {e}", path.display()))
         })?,
@@ -123,6 +123,32 @@ pub(crate) fn load(paths: &Paths, privileged: bool) -> Result<Option<GuestUser>>
     }))
 }
 
+/// The largest `qemu.conf` read.
+const MAX_CONF_BYTES: u64 = 1 << 20;
+
+/// Reads `qemu.conf`: it says whom guests run as, so only a regular file owned by root (or this
+/// user) and writable by no one else is believed.
+fn read_conf(path: &Path) -> virtkit_hostio::Result<String> {
+    use std::io::Read;
+    let (file, md) = virtkit_hostio::open_regular(path)?;
+    virtkit_hostio::check_trusted_file(path, &md)?;
+    let mut text = String::new();
+    file.take(MAX_CONF_BYTES + 1)
+        .read_to_string(&mut text)
+        .map_err(|e| virtkit_hostio::Error::Io {
+            action: "read",
+            path: path.to_path_buf(),
+            source: e,
+        })?;
+    if text.len() as u64 > MAX_CONF_BYTES {
+        return Err(virtkit_hostio::Error::TooLarge {
+            path: path.to_path_buf(),
+            cap: MAX_CONF_BYTES,
+        });
+    }
+    Ok(text)
+}
+
 /// The arguments that drop QEMU's privileges once it has opened what it opens at start (its
 /// monitor socket, pidfile and disks, as root), and its seccomp filter.
 pub(crate) fn qemu_args(u: &GuestUser) -> Vec<String> {
@@ -134,37 +160,42 @@ pub(crate) fn qemu_args(u: &GuestUser) -> Vec<String> {
     out
 }
 
+/// One file given to a guest's user: its path and [`virtkit_hostio::FileOwner`].
+type Given = (String, virtkit_hostio::FileOwner);
+
 impl Store {
-    /// `run/<name>.owners`: the original owners of the files given to a guest's user.
+    /// `run/<name>.owners`: the original owners of the files given to a guest's user (a file
+    /// of the guest's, told from its other files by the suffix like them, so no name reaches
+    /// another guest's or the driver's own).
     pub fn owners_file(&self, name: &str) -> PathBuf {
         self.paths.run.join(format!("{name}.owners"))
     }
 
-    fn owners(&self, name: &str) -> Vec<(String, u32, u32)> {
+    fn owners(&self, name: &str) -> Vec<Given> {
+        let entry = |e: &Value| -> Option<Given> {
+            let n = |k: &str| e.get(k)?.as_u64();
+            Some((
+                e.get("path")?.as_str()?.to_string(),
+                virtkit_hostio::FileOwner {
+                    dev: n("dev")?,
+                    ino: n("ino")?,
+                    uid: u32::try_from(n("uid")?).ok()?,
+                    gid: u32::try_from(n("gid")?).ok()?,
+                },
+            ))
+        };
         read_own(&self.owners_file(name))
             .ok()
             .flatten()
             .and_then(|t| serde_json::from_str::<Value>(&t).ok())
-            .and_then(|v| {
-                v.as_array().map(|a| {
-                    a.iter()
-                        .filter_map(|e| {
-                            Some((
-                                e.get("path")?.as_str()?.to_string(),
-                                u32::try_from(e.get("uid")?.as_u64()?).ok()?,
-                                u32::try_from(e.get("gid")?.as_u64()?).ok()?,
-                            ))
-                        })
-                        .collect()
-                })
-            })
+            .and_then(|v| v.as_array().map(|a| a.iter().filter_map(entry).collect()))
             .unwrap_or_default()
     }
 
-    fn write_owners(&self, name: &str, list: &[(String, u32, u32)]) -> Result<()> {
+    fn write_owners(&self, name: &str, list: &[Given]) -> Result<()> {
         let v: Vec<Value> = list
             .iter()
-            .map(|(p, u, g)| json!({ "path": p, "uid": u, "gid": g }))
+            .map(|(p, o)| json!({ "path": p, "dev": o.dev, "ino": o.ino, "uid": o.uid, "gid": o.gid }))
             .collect();
         write_atomic(
             &self.owners_file(name),
@@ -173,44 +204,46 @@ impl Store {
         )
     }
 
-    /// Gives `files` to the guest's user, recording each one's owner first (durably, before
-    /// the change: a caller killed in between leaves what the next stop needs to undo).
+    /// Gives `files` to the guest's user, recording each one's identity and owner first
+    /// (durably, before the change: a caller killed in between leaves what the next stop needs
+    /// to undo). The owner changes through the file's descriptor, only on the file recorded.
     pub(crate) fn give_files(&self, name: &str, u: &GuestUser, files: &[String]) -> Result<()> {
         if !u.dynamic_ownership {
             return Ok(());
         }
         let mut list = self.owners(name);
         for f in files {
-            if list.iter().any(|(p, _, _)| p == f) {
+            if list.iter().any(|(p, _)| p == f) {
                 continue;
             }
-            let meta = std::fs::metadata(f).map_err(|e| {
-                Error::operation_failed(format!("cannot access disk image '{f}': {e}"))
-            })?;
-            use std::os::unix::fs::MetadataExt;
-            list.push((f.clone(), meta.uid(), meta.gid()));
+            let cannot = |e: virtkit_hostio::Error| {
+                Error::operation_failed(format!("cannot give disk image to user '{}': {e}", u.user))
+            };
+            let before = virtkit_hostio::file_owner(Path::new(f)).map_err(cannot)?;
+            list.push((f.clone(), before));
             self.write_owners(name, &list)?;
-            std::os::unix::fs::chown(f, Some(u.uid), Some(u.gid)).map_err(|e| {
-                Error::operation_failed(format!("cannot give '{f}' to user '{}': {e}", u.user))
-            })?;
+            virtkit_hostio::give_file(Path::new(f), &before, u.uid, u.gid).map_err(cannot)?;
         }
         Ok(())
     }
 
-    /// Gives back the files of `name` (all of them, or only `only`) to their recorded owners.
+    /// Gives back the files of `name` (all of them, or only `only`) to their recorded owners. A
+    /// path that is gone or names another file now is left alone.
     pub(crate) fn restore_owners(&self, name: &str, only: Option<&str>) {
         let list = self.owners(name);
         if list.is_empty() {
             return;
         }
         let mut kept = Vec::new();
-        for (p, uid, gid) in list {
+        for (p, before) in list {
             if only.is_some_and(|o| o != p) {
-                kept.push((p, uid, gid));
+                kept.push((p, before));
                 continue;
             }
-            // A file that is gone has nothing to give back.
-            let _ = std::os::unix::fs::chown(&p, Some(uid), Some(gid));
+            // Kept for the next try when the OS refuses (an I/O error, say).
+            if virtkit_hostio::give_back(Path::new(&p), &before).is_err() {
+                kept.push((p, before));
+            }
         }
         if kept.is_empty() {
             let _ = std::fs::remove_file(self.owners_file(name));

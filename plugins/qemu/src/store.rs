@@ -8,6 +8,8 @@
 //! run/<name>.pid, run/<name>.qmp    QEMU's pidfile and monitor socket
 //! run/<name>.log                    QEMU's stdout and stderr, and the mark QEMU holds while it lives
 //! run/<name>.shutoff                why the guest last stopped (libvirt's reason code)
+//! run/<name>.owners                 system guests: the disk images given to the guest's user and
+//!                                   their owners before (restored when the runtime is cleared)
 //! run/lock/<name>.lock              serializes actions on one guest
 //! run/lock/.driver.lock             serializes changes to the set of guests (define, create)
 //! run/lock/.next-id.lock, run/.next-id   the next domain id

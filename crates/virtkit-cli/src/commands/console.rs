@@ -258,9 +258,8 @@ fn session(name: &str, path: &str, force: bool, mask: &SigSet) -> Result<End, Fa
     let stdin = std::io::stdin();
     // Raw before the greeting, and without discarding input: whatever the user types once the
     // greeting is on the screen (the escape key too) reaches the relay.
-    let raw = RawMode::enter(stdin.as_fd()).map_err(|e| {
-        Failure::msg(format!("cannot set the terminal to raw mode: {}", e.desc()))
-    })?;
+    let raw = RawMode::enter(stdin.as_fd())
+        .map_err(|e| Failure::msg(format!("cannot set the terminal to raw mode: {}", e.desc())))?;
     let mut out = std::io::stdout().lock();
     // virsh's greeting (the terminal is raw: lines end in CR LF).
     let _ = write!(
