@@ -23,6 +23,7 @@ use crate::emulator;
 use crate::guest_user;
 use crate::host;
 use crate::hotplug;
+use crate::listing;
 use crate::process::{self, SpawnError};
 use crate::qmp::{DEFAULT_TIMEOUT, Qmp, QmpError};
 use crate::store::{FILE_MODE, Lock, RunState, host_error};
@@ -364,7 +365,7 @@ fn wait_migration(q: &mut Qmp, name: &str, incoming: bool) -> Result<()> {
 }
 
 /// libvirt's state (and reason) for a QEMU run state.
-fn map_status(status: &str, running_reason: i32) -> (DomainState, i32) {
+pub(crate) fn map_status(status: &str, running_reason: i32) -> (DomainState, i32) {
     match status {
         "running" => (DomainState::Running, running_reason),
         "paused" => (DomainState::Paused, 1),
@@ -789,15 +790,7 @@ pub(crate) fn get_max_vcpus(_: &QemuConn, ty: &str) -> Result<i32> {
 
 /// Ids of the running guests, in increasing order.
 pub(crate) fn active_ids(c: &QemuConn) -> Vec<i32> {
-    let mut ids: Vec<i32> = c
-        .store
-        .state_names()
-        .iter()
-        .filter_map(|n| c.store.live(n, None))
-        .map(|s| s.id)
-        .collect();
-    ids.sort_unstable();
-    ids
+    listing::active_ids(c)
 }
 
 pub(crate) fn list_domains(c: &QemuConn, out: &mut dyn FnMut(i32)) -> Result<()> {
@@ -810,12 +803,8 @@ pub(crate) fn num_of_domains(c: &QemuConn) -> Result<i32> {
 }
 
 /// Names of the guests that are defined and not running.
-fn defined_names(c: &QemuConn) -> Vec<String> {
-    c.store
-        .config_names()
-        .into_iter()
-        .filter(|n| c.store.live(n, None).is_none())
-        .collect()
+pub(crate) fn defined_names(c: &QemuConn) -> Vec<String> {
+    listing::defined_names(c)
 }
 
 pub(crate) fn list_defined_domains(c: &QemuConn, out: &mut dyn FnMut(&str)) -> Result<()> {
@@ -829,20 +818,7 @@ pub(crate) fn num_of_defined_domains(c: &QemuConn) -> Result<i32> {
 
 /// The running guest with id `id`.
 pub(crate) fn find_id(c: &QemuConn, id: i32) -> Result<DomainIdent> {
-    // Only the state file that records `id` is parsed in full and checked for a live QEMU.
-    for n in c.store.state_names() {
-        if c.store.state_id(&n) != Some(id) {
-            continue;
-        }
-        if let Some(s) = c.store.live(&n, None).filter(|s| s.id == id) {
-            return Ok(DomainIdent {
-                id,
-                uuid: s.uuid,
-                name: s.name,
-            });
-        }
-    }
-    Err(Error::no_domain(format!("no domain with matching id {id}")))
+    listing::find_id(c, id)
 }
 
 pub(crate) fn lookup_by_id(
@@ -1172,6 +1148,11 @@ pub(crate) fn get_info(c: &QemuConn, r: &DomainRef<'_>) -> Result<DomainInfo> {
 }
 
 pub(crate) fn get_state(c: &QemuConn, r: &DomainRef<'_>) -> Result<(DomainState, i32)> {
+    // A running guest: its state file's head and one query-status (what `list` asks of every
+    // guest). Anything else takes the full path below.
+    if let Some(answer) = listing::quick_state(c, r) {
+        return Ok(answer);
+    }
     let e = c.find(r)?;
     if let Some(s) = &e.live {
         match live_facts(c, s, false) {

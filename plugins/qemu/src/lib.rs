@@ -25,6 +25,7 @@ mod emulator;
 mod guest_user;
 mod host;
 mod hotplug;
+mod listing;
 mod network;
 mod paths;
 mod process;
@@ -70,6 +71,8 @@ pub struct QemuConn {
     privileged: bool,
     /// A sandboxed instance may change the host's network.
     host_network: bool,
+    /// Which name each domain id was last seen under (a hint checked on every use).
+    id_hints: listing::IdHints,
 }
 
 fn truthy(v: &str) -> bool {
@@ -101,6 +104,7 @@ impl QemuConn {
             store: Store::new(paths),
             privileged,
             host_network,
+            id_hints: listing::IdHints::default(),
         };
         if read_only {
             conn.store.paths.check_existing()?;

@@ -429,17 +429,6 @@ impl Store {
         })
     }
 
-    /// The domain id a state file records, without parsing the live definition or checking
-    /// the process (a cheap filter before [`Store::live`]).
-    pub fn state_id(&self, name: &str) -> Option<i32> {
-        if !storable_name(name) {
-            return None;
-        }
-        let text = read_own(&self.state_file(name)).ok()??;
-        let v: Value = serde_json::from_str(&text).ok()?;
-        i32::try_from(v.get("id")?.as_i64()?).ok()
-    }
-
     /// Writes a state file (runtime data: atomic, not fsync'ed).
     pub fn write_state(&self, s: &RunState) -> Result<()> {
         let v = json!({
