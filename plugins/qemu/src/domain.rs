@@ -536,6 +536,8 @@ impl QemuConn {
         if let Some(u) = &guest_user {
             cmd.argv.extend(guest_user::qemu_args(u));
         }
+        cmd.argv
+            .extend(listing::event_monitor_args(&self.store, &name)?);
         def.id = Some(id);
         let mut state = RunState {
             name: name.clone(),

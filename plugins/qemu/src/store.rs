@@ -7,6 +7,8 @@
 //! run/<name>.state                  a running guest: JSON {name, uuid, id, pid, reason, xml}
 //! run/<name>.pid, run/<name>.qmp    QEMU's pidfile and monitor socket
 //! run/<name>.log                    QEMU's stdout and stderr, and the mark QEMU holds while it lives
+//! run/<name>.events                 what QEMU's write-only event monitor writes (src/listing.rs)
+//! run/.qmp-negotiate                that monitor's input: `qmp_capabilities`
 //! run/<name>.shutoff                why the guest last stopped (libvirt's reason code)
 //! run/<name>.owners                 system guests: the disk images given to the guest's user and
 //!                                   their owners before (restored when the runtime is cleared)
@@ -535,6 +537,7 @@ impl Store {
         remove_quiet(&self.state_file(name));
         remove_quiet(&self.pidfile(name));
         remove_quiet(&self.qmp_socket(name));
+        remove_quiet(&self.events_file(name));
         match reason {
             Some(r) => {
                 let _ = write_atomic(&self.shutoff_file(name), r.to_string().as_bytes(), false);
