@@ -265,3 +265,57 @@ fn last_run_event(store: &Store, name: &str) -> Option<bool> {
         }
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::paths::Paths;
+
+    #[test]
+    fn the_last_run_state_event_decides_and_a_torn_line_is_passed_over() {
+        let dir = tempfile::tempdir().unwrap();
+        let uri = format!("qemu:///session?root={}", dir.path().display());
+        let paths = Paths::from_uri(&uri).unwrap().unwrap();
+        paths.create().unwrap();
+        let store = Store::new(paths);
+        assert_eq!(last_run_event(&store, "g"), None, "no file");
+        let greeting =
+            "{\"QMP\": {\"version\": {}, \"capabilities\": [\"oob\"]}}\r\n{\"return\": {}}\r\n";
+        let ev = |name: &str| {
+            format!(
+                "{{\"timestamp\": {{\"seconds\": 1, \"microseconds\": 2}}, \"event\": \"{name}\"}}\r\n"
+            )
+        };
+        let write = |text: &str| std::fs::write(store.events_file("g"), text).unwrap();
+        write(greeting);
+        assert_eq!(last_run_event(&store, "g"), None, "no run-state event yet");
+        write(&format!("{greeting}{}", ev("RESUME")));
+        assert_eq!(last_run_event(&store, "g"), Some(true));
+        write(&format!(
+            "{greeting}{}{}{}",
+            ev("RESUME"),
+            ev("STOP"),
+            ev("RTC_CHANGE")
+        ));
+        assert_eq!(
+            last_run_event(&store, "g"),
+            Some(false),
+            "STOP, then another event"
+        );
+        write(&format!(
+            "{greeting}{}{}{{\"timestamp\": {{\"sec",
+            ev("STOP"),
+            ev("RESUME")
+        ));
+        assert_eq!(
+            last_run_event(&store, "g"),
+            Some(true),
+            "a line being written"
+        );
+        // Past the cap the file is emptied and QEMU is asked instead.
+        let big = format!("{greeting}{}", ev("RTC_CHANGE").repeat(20_000)) + &ev("RESUME");
+        write(&big);
+        assert_eq!(last_run_event(&store, "g"), None);
+        assert_eq!(std::fs::metadata(store.events_file("g")).unwrap().len(), 0);
+    }
+}
