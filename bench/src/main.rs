@@ -107,7 +107,7 @@ impl Sizes {
                 load_runs: 30,
                 xml_rounds: 100,
                 qemu_runs: 15,
-                qemu_guests: 20,
+                qemu_guests: 50,
             }
         }
     }
@@ -1093,6 +1093,22 @@ impl Run<'_> {
                     "—",
                     None,
                 ));
+                self.rows.push(
+                    Row::info(
+                        G,
+                        format!(
+                            "`list --all` with {} guests: ids, lookups, states concurrently (median)",
+                            l.guests
+                        ),
+                        stats::time(stats::ns(l.list_with_states_concurrent)),
+                        "—",
+                        None,
+                    )
+                    .absolute_target(
+                        l.list_with_states_concurrent <= std::time::Duration::from_millis(10),
+                        "≤ 10 ms",
+                    ),
+                );
             }
             Err(e) => self.skip(format!("QEMU list with {} guests: {e}", self.s.qemu_guests)),
         }

@@ -1,9 +1,11 @@
 //! The command table: every command's name, group, help, options and handler, in virsh's
 //! groups and order. Help text, the parser, the man page and the completions all read it.
 
+mod console;
 mod domain;
 mod drivers;
 mod host;
+mod hotplug;
 mod monitor;
 mod network;
 mod session;
@@ -502,6 +504,61 @@ static COMMANDS: &[CmdDef] = &[
         run: domain::attach_device,
     },
     CmdDef {
+        name: "attach-disk",
+        group: Group::Domain,
+        help: "attach disk device",
+        desc: "Attach new disk device.",
+        opts: &[
+            data("domain", DOMAIN_HELP),
+            data("source", "source of disk device or name of network disk"),
+            data("target", "target of disk device"),
+            named("targetbus", "target bus of disk device"),
+            named("driver", "driver of disk device"),
+            named("subdriver", "subdriver of disk device"),
+            named("cache", "cache mode of disk device"),
+            named("type", "target device type"),
+            named("mode", "mode of device reading and writing"),
+            named("sourcetype", "type of source (block|file)"),
+            flag(
+                "print-xml",
+                "print XML document rather than attach the disk",
+            ),
+            flag("persistent", "make live change persistent"),
+            flag("config", "affect next boot"),
+            flag("live", "affect running domain"),
+            flag("current", "affect current domain"),
+        ],
+        no_connect: false,
+        hidden: false,
+        run: hotplug::attach_disk,
+    },
+    CmdDef {
+        name: "attach-interface",
+        group: Group::Domain,
+        help: "attach network interface",
+        desc: "Attach new network interface.",
+        opts: &[
+            data("domain", DOMAIN_HELP),
+            data("type", "network interface type"),
+            opt_data("source", "source of network interface"),
+            named("target", "target network name"),
+            named("mac", "MAC address"),
+            named("script", "script used to bridge network interface"),
+            named("model", "model type"),
+            flag(
+                "print-xml",
+                "print XML document rather than attach the interface",
+            ),
+            flag("persistent", "make live change persistent"),
+            flag("config", "affect next boot"),
+            flag("live", "affect running domain"),
+            flag("current", "affect current domain"),
+        ],
+        no_connect: false,
+        hidden: false,
+        run: hotplug::attach_interface,
+    },
+    CmdDef {
         name: "autostart",
         group: Group::Domain,
         help: "autostart a domain",
@@ -513,6 +570,51 @@ static COMMANDS: &[CmdDef] = &[
         no_connect: false,
         hidden: false,
         run: domain::autostart,
+    },
+    CmdDef {
+        name: "change-media",
+        group: Group::Domain,
+        help: "Change media of CD or floppy drive",
+        desc: "Change media of CD or floppy drive.",
+        opts: &[
+            data("domain", DOMAIN_HELP),
+            data("path", "Fully-qualified path or target of disk device"),
+            opt_data("source", "source of the media"),
+            flag("eject", "Eject the media"),
+            flag("insert", "Insert the media"),
+            flag("update", "Update the media"),
+            flag(
+                "current",
+                "can be either or both of --live and --config, depends on implementation hypervisor driver",
+            ),
+            flag("live", "alter live configuration of running domain"),
+            flag(
+                "config",
+                "alter persistent configuration, effect observed on next boot",
+            ),
+            flag("force", "force media changing"),
+            flag("print-xml", "print XML document rather than change media"),
+        ],
+        no_connect: false,
+        hidden: false,
+        run: hotplug::change_media,
+    },
+    CmdDef {
+        name: "console",
+        group: Group::Domain,
+        help: "connect to the guest console",
+        desc: "Connect the virtual serial console for the guest",
+        opts: &[
+            data("domain", DOMAIN_HELP),
+            named("devname", "character device name"),
+            flag(
+                "force",
+                "force console connection (disconnect already connected sessions)",
+            ),
+        ],
+        no_connect: false,
+        hidden: false,
+        run: console::console,
     },
     CmdDef {
         name: "create",
@@ -556,6 +658,49 @@ static COMMANDS: &[CmdDef] = &[
         no_connect: false,
         hidden: false,
         run: domain::detach_device,
+    },
+    CmdDef {
+        name: "detach-disk",
+        group: Group::Domain,
+        help: "detach disk device",
+        desc: "Detach disk device.",
+        opts: &[
+            data("domain", DOMAIN_HELP),
+            data("target", "target of disk device"),
+            flag(
+                "print-xml",
+                "print XML document rather than detach the disk",
+            ),
+            flag("persistent", "make live change persistent"),
+            flag("config", "affect next boot"),
+            flag("live", "affect running domain"),
+            flag("current", "affect current domain"),
+        ],
+        no_connect: false,
+        hidden: false,
+        run: hotplug::detach_disk,
+    },
+    CmdDef {
+        name: "detach-interface",
+        group: Group::Domain,
+        help: "detach network interface",
+        desc: "Detach network interface.",
+        opts: &[
+            data("domain", DOMAIN_HELP),
+            data("type", "network interface type"),
+            named("mac", "MAC address"),
+            flag(
+                "print-xml",
+                "print XML document rather than detach the interface",
+            ),
+            flag("persistent", "make live change persistent"),
+            flag("config", "affect next boot"),
+            flag("live", "affect running domain"),
+            flag("current", "affect current domain"),
+        ],
+        no_connect: false,
+        hidden: false,
+        run: hotplug::detach_interface,
     },
     CmdDef {
         name: "domdisplay",
