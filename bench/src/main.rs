@@ -160,7 +160,7 @@ impl Sizes {
                 load_runs: 30,
                 xml_rounds: 100,
                 qemu_runs: 15,
-                qemu_guests: 20,
+                qemu_guests: 50,
             }
         }
     }

@@ -247,6 +247,22 @@ impl Run<'_> {
                     "—",
                     None,
                 ));
+                self.rows.push(
+                    Row::info(
+                        G,
+                        format!(
+                            "`list --all` with {} guests: ids, lookups, states concurrently (median)",
+                            l.guests
+                        ),
+                        stats::time(stats::ns(l.list_with_states_concurrent)),
+                        "—",
+                        None,
+                    )
+                    .absolute_target(
+                        l.list_with_states_concurrent <= std::time::Duration::from_millis(10),
+                        "≤ 10 ms",
+                    ),
+                );
             }
             Err(e) => self.skip(format!("QEMU list with {} guests: {e}", self.s.qemu_guests)),
         }

@@ -22,11 +22,15 @@
 //!   again whenever its owner died.
 //! * [`run_bounded`]: run a helper program shell-free, in its own process group, with a
 //!   timeout and capped output; nothing it started outlives the call.
+//! * [`file_owner`] / [`give_file`] / [`give_back`]: hand a disk image to another user for a
+//!   while and back, through its descriptor, only while the path names the same file.
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
+mod handover;
 mod owner;
 
+pub use handover::{FileOwner, file_owner, give_back, give_file};
 pub use owner::{Mark, mark_held, process_has_arg, processes_with_arg};
 
 use std::fs::{File, OpenOptions};

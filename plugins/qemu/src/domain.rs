@@ -21,7 +21,10 @@ use virtkit_xml::{
 use crate::QemuConn;
 use crate::argv::{self, ArgvContext, QemuCommand};
 use crate::emulator;
+use crate::guest_user;
 use crate::host;
+use crate::hotplug;
+use crate::listing;
 use crate::process::{self, SpawnError};
 use crate::qmp::{DEFAULT_TIMEOUT, Qmp, QmpError};
 use crate::store::{FILE_MODE, Lock, RunState, host_error};
@@ -368,7 +371,7 @@ fn wait_migration(q: &mut Qmp, name: &str, incoming: bool) -> Result<()> {
 }
 
 /// libvirt's state (and reason) for a QEMU run state.
-fn map_status(status: &str, running_reason: i32) -> (DomainState, i32) {
+pub(crate) fn map_status(status: &str, running_reason: i32) -> (DomainState, i32) {
     match status {
         "running" => (DomainState::Running, running_reason),
         "paused" => (DomainState::Paused, 1),
@@ -501,6 +504,7 @@ impl QemuConn {
         emulator::check_domain_type(&def)?;
         crate::qemu10::check_host(&def)?;
         let emulator = emulator::emulator_for(&def)?;
+        let guest_user = guest_user::load(&self.store.paths, self.privileged)?;
         let sock = self.store.qmp_socket(&name);
         if sock.as_os_str().len() > 107 {
             return Err(Error::operation_failed(format!(
@@ -536,7 +540,12 @@ impl QemuConn {
             privileged: self.privileged,
             now_epoch: Some(now_epoch()),
         };
-        let cmd = argv::build_command(&def, &ctx)?;
+        let mut cmd = argv::build_command(&def, &ctx)?;
+        if let Some(u) = &guest_user {
+            cmd.argv.extend(guest_user::qemu_args(u));
+        }
+        cmd.argv
+            .extend(listing::event_monitor_args(&self.store, &name)?);
         def.id = Some(id);
         let taints = check_taint(&def, self.privileged, &deprecated);
         let mut state = RunState {
@@ -556,6 +565,13 @@ impl QemuConn {
             self.store.clear_runtime(&name, Some(6));
             e
         };
+        if let Some(u) = &guest_user
+            && let Err(e) = self
+                .store
+                .give_files(&name, u, &guest_user::disk_files(&state.def))
+        {
+            return Err(failed(e));
+        }
         let (mut child, start_len) = match process::spawn(&cmd, &mark) {
             Ok(c) => c,
             Err(e) => return Err(failed(spawn_error(&name, &cmd, e))),
@@ -846,15 +862,7 @@ pub(crate) fn get_max_vcpus(_: &QemuConn, ty: &str) -> Result<i32> {
 
 /// Ids of the running guests, in increasing order.
 pub(crate) fn active_ids(c: &QemuConn) -> Vec<i32> {
-    let mut ids: Vec<i32> = c
-        .store
-        .state_names()
-        .iter()
-        .filter_map(|n| c.store.live(n, None))
-        .map(|s| s.id)
-        .collect();
-    ids.sort_unstable();
-    ids
+    listing::active_ids(c)
 }
 
 pub(crate) fn list_domains(c: &QemuConn, out: &mut dyn FnMut(i32)) -> Result<()> {
@@ -867,12 +875,8 @@ pub(crate) fn num_of_domains(c: &QemuConn) -> Result<i32> {
 }
 
 /// Names of the guests that are defined and not running.
-fn defined_names(c: &QemuConn) -> Vec<String> {
-    c.store
-        .config_names()
-        .into_iter()
-        .filter(|n| c.store.live(n, None).is_none())
-        .collect()
+pub(crate) fn defined_names(c: &QemuConn) -> Vec<String> {
+    listing::defined_names(c)
 }
 
 pub(crate) fn list_defined_domains(c: &QemuConn, out: &mut dyn FnMut(&str)) -> Result<()> {
@@ -886,20 +890,7 @@ pub(crate) fn num_of_defined_domains(c: &QemuConn) -> Result<i32> {
 
 /// The running guest with id `id`.
 pub(crate) fn find_id(c: &QemuConn, id: i32) -> Result<DomainIdent> {
-    // Only the state file that records `id` is parsed in full and checked for a live QEMU.
-    for n in c.store.state_names() {
-        if c.store.state_id(&n) != Some(id) {
-            continue;
-        }
-        if let Some(s) = c.store.live(&n, None).filter(|s| s.id == id) {
-            return Ok(DomainIdent {
-                id,
-                uuid: s.uuid,
-                name: s.name,
-            });
-        }
-    }
-    Err(Error::no_domain(format!("no domain with matching id {id}")))
+    listing::find_id(c, id)
 }
 
 pub(crate) fn lookup_by_id(
@@ -1229,6 +1220,11 @@ pub(crate) fn get_info(c: &QemuConn, r: &DomainRef<'_>) -> Result<DomainInfo> {
 }
 
 pub(crate) fn get_state(c: &QemuConn, r: &DomainRef<'_>) -> Result<(DomainState, i32)> {
+    // A running guest: its state file's head and one query-status (what `list` asks of every
+    // guest). Anything else takes the full path below.
+    if let Some(answer) = listing::quick_state(c, r) {
+        return Ok(answer);
+    }
     let e = c.find(r)?;
     if let Some(s) = &e.live {
         match live_facts(c, s, false) {
@@ -1549,10 +1545,60 @@ fn change_media(c: &QemuConn, s: &RunState, dev: &Device, insert: bool) -> Resul
     c.store.write_state(&s)
 }
 
+/// Attaches a device. On a running guest the device is hot-plugged (a CD-ROM or floppy that
+/// is already there gets its medium changed instead) and, for a persistent guest, added to the
+/// definition too (the old `virDomainAttachDevice` slot: live and config).
 pub(crate) fn attach_device(c: &QemuConn, r: &DomainRef<'_>, xml: &str) -> Result<()> {
-    let dev = parse_device(xml)?;
+    let mut dev = parse_device(xml)?;
+    if let Device::Interface(n) = &mut dev {
+        hotplug::fill_mac(n);
+    }
     c.with_domain(r, |_, e| match &e.live {
-        Some(s) => change_media(c, s, &dev, true),
+        Some(s) => {
+            if let Device::Disk(disk) = &dev
+                && s.def.devices.disks.iter().any(|d| {
+                    d.target_dev == disk.target_dev
+                        && matches!(d.device, DiskDevice::Cdrom | DiskDevice::Floppy)
+                })
+            {
+                return change_media(c, s, &dev, true);
+            }
+            // The definition must take the device too before QEMU gets it.
+            let config = match &e.config {
+                Some(cfg) => {
+                    let mut cfg = cfg.clone();
+                    cfg.attach_device(dev.clone())
+                        .map_err(|err| Error::operation_invalid(err.to_string()))?;
+                    Some(cfg)
+                }
+                None => None,
+            };
+            let mut q = c.qmp(&s.name)?;
+            match &dev {
+                Device::Disk(d) => hotplug::attach_disk(c, s, &mut q, d)?,
+                Device::Interface(n) => hotplug::attach_interface(c, s, &mut q, n)?,
+                Device::Hostdev(h) => hotplug::attach_hostdev(s, &mut q, h)?,
+                _ => {
+                    return Err(Error::new(
+                        ErrorCode::ConfigUnsupported,
+                        format!(
+                            "unsupported configuration: domain '{}' is running: only disks, interfaces and USB host \
+                             devices can be hot-plugged",
+                            s.name
+                        ),
+                    ));
+                }
+            }
+            let mut live = s.clone();
+            live.def
+                .attach_device(dev.clone())
+                .map_err(|err| Error::operation_invalid(err.to_string()))?;
+            c.store.write_state(&live)?;
+            match config {
+                Some(cfg) => c.store.write_config(&cfg),
+                None => Ok(()),
+            }
+        }
         None => change_config(c, &e, "attach a device", |d| {
             d.attach_device(dev)
                 .map_err(|err| Error::operation_invalid(err.to_string()))
@@ -1560,10 +1606,47 @@ pub(crate) fn attach_device(c: &QemuConn, r: &DomainRef<'_>, xml: &str) -> Resul
     })
 }
 
+/// Detaches a device: on a running guest it is unplugged (a CD-ROM or floppy is ejected
+/// instead) and forgotten by the live XML once QEMU reports it gone, and by the definition of a
+/// persistent guest (where it is there: a device plugged only live has none).
 pub(crate) fn detach_device(c: &QemuConn, r: &DomainRef<'_>, xml: &str) -> Result<()> {
     let dev = parse_device(xml)?;
     c.with_domain(r, |_, e| match &e.live {
-        Some(s) => change_media(c, s, &dev, false),
+        Some(s) => {
+            let mut live = s.clone();
+            let found = live
+                .def
+                .detach_device(&dev)
+                .map_err(|err| Error::operation_invalid(err.to_string()))?;
+            let mut q = c.qmp(&s.name)?;
+            match &found {
+                Device::Disk(d) if matches!(d.device, DiskDevice::Cdrom | DiskDevice::Floppy) => {
+                    drop(q);
+                    return change_media(c, s, &dev, false);
+                }
+                Device::Disk(d) => hotplug::detach_disk(c, s, &mut q, d)?,
+                Device::Interface(n) => hotplug::detach_interface(s, &mut q, n)?,
+                Device::Hostdev(h) => hotplug::detach_hostdev(s, &mut q, h)?,
+                _ => {
+                    return Err(Error::new(
+                        ErrorCode::ConfigUnsupported,
+                        format!(
+                            "unsupported configuration: domain '{}' is running: only disks, interfaces and USB host \
+                             devices can be hot-unplugged",
+                            s.name
+                        ),
+                    ));
+                }
+            }
+            c.store.write_state(&live)?;
+            if let Some(cfg) = &e.config {
+                let mut cfg = cfg.clone();
+                if cfg.detach_device(&found).is_ok() {
+                    c.store.write_config(&cfg)?;
+                }
+            }
+            Ok(())
+        }
         None => change_config(c, &e, "detach a device", |d| {
             d.detach_device(&dev)
                 .map(|_| ())

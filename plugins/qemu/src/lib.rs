@@ -23,7 +23,10 @@ mod argv_parse;
 pub mod bench;
 mod domain;
 mod emulator;
+mod guest_user;
 mod host;
+mod hotplug;
+mod listing;
 mod network;
 mod paths;
 mod process;
@@ -40,6 +43,7 @@ pub use argv_parse::{parse_argv, split_words};
 pub use emulator::{
     find_emulator, kvm_usable, parse_deprecated_machines, parse_machines, parse_version,
 };
+pub use guest_user::DEFAULT_GUEST_USER;
 pub use host::parse_cpuinfo;
 pub use paths::{Paths, ROOT_ENV, UriKind};
 pub use qmp::{Qmp, QmpError};
@@ -72,6 +76,8 @@ pub struct QemuConn {
     privileged: bool,
     /// A sandboxed instance may change the host's network.
     host_network: bool,
+    /// Which name each domain id was last seen under (a hint checked on every use).
+    id_hints: listing::IdHints,
 }
 
 fn truthy(v: &str) -> bool {
@@ -103,6 +109,7 @@ impl QemuConn {
             store: Store::new(paths),
             privileged,
             host_network,
+            id_hints: listing::IdHints::default(),
         };
         if read_only {
             conn.store.paths.check_existing()?;

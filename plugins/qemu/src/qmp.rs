@@ -47,9 +47,14 @@ pub struct Qmp {
     reader: BufReader<UnixStream>,
     writer: UnixStream,
     next_id: u64,
+    /// Events read while waiting for answers, oldest first (see [`Qmp::wait_event`]).
+    events: Vec<Value>,
     /// The `QMP` object of the greeting (version, capabilities).
     pub greeting: Value,
 }
+
+/// How many unclaimed events a session keeps (the oldest go first).
+pub const MAX_KEPT_EVENTS: usize = 256;
 
 /// Default time allowed for one exchange.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -98,6 +103,7 @@ impl Qmp {
             reader,
             writer,
             next_id: 1,
+            events: Vec::new(),
             greeting,
         };
         q.execute("qmp_capabilities", None)?;
@@ -164,7 +170,8 @@ impl Qmp {
         Ok(())
     }
 
-    /// Runs a command and returns its `return` value. Asynchronous events are skipped.
+    /// Runs a command and returns its `return` value. Asynchronous events that arrive meanwhile
+    /// are kept (at most [`MAX_KEPT_EVENTS`]) for [`Qmp::wait_event`].
     pub fn execute(&mut self, command: &str, arguments: Option<Value>) -> Result<Value, QmpError> {
         let id = self.next_id;
         self.next_id += 1;
@@ -178,6 +185,7 @@ impl Qmp {
         loop {
             let v = read_message(&mut self.reader)?;
             if v.get("event").is_some() {
+                self.keep_event(v);
                 continue;
             }
             if v.get("id").and_then(Value::as_u64) != Some(id) {
@@ -185,6 +193,54 @@ impl Qmp {
             }
             return answer(command, &v);
         }
+    }
+
+    fn keep_event(&mut self, v: Value) {
+        if self.events.len() >= MAX_KEPT_EVENTS {
+            self.events.remove(0);
+        }
+        self.events.push(v);
+    }
+
+    /// Waits until QEMU sends an event named `event` whose `data` satisfies `matches` (events
+    /// already read during earlier commands of this session count), or until `timeout` has
+    /// passed (`Ok(None)`). The session's read timeout is restored afterwards.
+    pub fn wait_event(
+        &mut self,
+        event: &str,
+        matches: impl Fn(&Value) -> bool,
+        timeout: Duration,
+    ) -> Result<Option<Value>, QmpError> {
+        let hit = |v: &Value| {
+            v.get("event").and_then(Value::as_str) == Some(event)
+                && matches(v.get("data").unwrap_or(&Value::Null))
+        };
+        if let Some(i) = self.events.iter().position(hit) {
+            return Ok(Some(self.events.remove(i)));
+        }
+        let previous = self.writer.read_timeout()?;
+        let deadline = Instant::now() + timeout;
+        let result = loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                break Ok(None);
+            }
+            self.writer.set_read_timeout(Some(left))?;
+            match read_message(&mut self.reader) {
+                Ok(v) if hit(&v) => break Ok(Some(v)),
+                Ok(v) if v.get("event").is_some() => self.keep_event(v),
+                Ok(_) => {}
+                Err(QmpError::Io(e))
+                    if e.kind() == std::io::ErrorKind::WouldBlock
+                        || e.kind() == std::io::ErrorKind::TimedOut =>
+                {
+                    break Ok(None);
+                }
+                Err(e) => break Err(e),
+            }
+        };
+        self.writer.set_read_timeout(previous)?;
+        result
     }
 
     /// The run state (`running`, `paused`, `prelaunch`, `inmigrate`, `shutdown`, ...).

@@ -7,7 +7,11 @@
 //! run/<name>.state                  a running guest: JSON {name, uuid, id, pid, reason, xml}
 //! run/<name>.pid, run/<name>.qmp    QEMU's pidfile and monitor socket
 //! run/<name>.log                    QEMU's stdout and stderr, and the mark QEMU holds while it lives
+//! run/<name>.events                 what QEMU's write-only event monitor writes (src/listing.rs)
+//! run/.qmp-negotiate                that monitor's input: `qmp_capabilities`
 //! run/<name>.shutoff                why the guest last stopped (libvirt's reason code)
+//! run/<name>.owners                 system guests: the disk images given to the guest's user and
+//!                                   their owners before (restored when the runtime is cleared)
 //! run/lock/<name>.lock              serializes actions on one guest
 //! run/lock/.driver.lock             serializes changes to the set of guests (define, create)
 //! run/lock/.next-id.lock, run/.next-id   the next domain id
@@ -457,17 +461,6 @@ impl Store {
         })
     }
 
-    /// The domain id a state file records, without parsing the live definition or checking
-    /// the process (a cheap filter before [`Store::live`]).
-    pub fn state_id(&self, name: &str) -> Option<i32> {
-        if !storable_name(name) {
-            return None;
-        }
-        let text = read_own(&self.state_file(name)).ok()??;
-        let v: Value = serde_json::from_str(&text).ok()?;
-        i32::try_from(v.get("id")?.as_i64()?).ok()
-    }
-
     /// Writes a state file (runtime data: atomic, not fsync'ed).
     pub fn write_state(&self, s: &RunState) -> Result<()> {
         let v = json!({
@@ -571,9 +564,12 @@ impl Store {
     /// Removes a guest's runtime files and records why it stopped (libvirt's shutoff reason:
     /// 1 shutdown, 2 destroyed, 3 crashed, 5 saved, 6 failed).
     pub fn clear_runtime(&self, name: &str, reason: Option<i32>) {
+        // The guest's files go back to their owners once its QEMU is gone.
+        self.restore_owners(name, None);
         remove_quiet(&self.state_file(name));
         remove_quiet(&self.pidfile(name));
         remove_quiet(&self.qmp_socket(name));
+        remove_quiet(&self.events_file(name));
         match reason {
             Some(r) => {
                 let _ = write_atomic(&self.shutoff_file(name), r.to_string().as_bytes(), false);

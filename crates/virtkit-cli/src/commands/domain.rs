@@ -568,6 +568,8 @@ pub(super) const COMMANDS: &[CmdDef] = &[
         hidden: false,
         run: attach_device,
     },
+    super::hotplug::ATTACH_DISK,
+    super::hotplug::ATTACH_INTERFACE,
     CmdDef {
         name: "autostart",
         group: Group::Domain,
@@ -581,6 +583,8 @@ pub(super) const COMMANDS: &[CmdDef] = &[
         hidden: false,
         run: autostart,
     },
+    super::hotplug::CHANGE_MEDIA,
+    super::console::CONSOLE,
     CmdDef {
         name: "create",
         group: Group::Domain,
@@ -624,6 +628,8 @@ pub(super) const COMMANDS: &[CmdDef] = &[
         hidden: false,
         run: detach_device,
     },
+    super::hotplug::DETACH_DISK,
+    super::hotplug::DETACH_INTERFACE,
     CmdDef {
         name: "domdisplay",
         group: Group::Domain,

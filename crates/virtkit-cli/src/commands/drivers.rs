@@ -92,7 +92,7 @@ pub(super) fn drivers(ctl: &mut Ctl, args: &Args) -> CmdResult {
 
 /// `drivers`, a command of virtkit's own "Virtkit itself" group (listed by that group's table in
 /// `session.rs`).
-pub(super) const COMMAND: CmdDef = CmdDef {
+pub(super) const DRIVERS: CmdDef = CmdDef {
     name: "drivers",
     group: Group::Virtkit,
     help: "list the installed drivers",

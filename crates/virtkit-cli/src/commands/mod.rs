@@ -1,13 +1,16 @@
 //! The commands: every command's name, group, help, options and handler, in virsh's groups and
 //! order. Each group's module holds its command table next to its handlers, as virsh's
 //! `virsh-domain.c`, `virsh-network.c`, ... do (`domain`, `monitor`, `host`, `network`, and
-//! `session` for virtkit's own group); this module assembles them ([`all`]) and holds the
-//! helpers the handlers share. Help text, the parser, the man page and the completions all read
-//! the tables.
+//! `session` for virtkit's own group; a command whose handlers have a file of their own, such as
+//! `console` or `hotplug`, is defined there and named in its group's table); this module
+//! assembles the tables ([`all`]) and holds the helpers the handlers share. Help text, the
+//! parser, the man page and the completions all read the tables.
 
+mod console;
 mod domain;
 mod drivers;
 mod host;
+mod hotplug;
 mod monitor;
 mod network;
 mod session;

@@ -155,7 +155,7 @@ pub(super) const COMMANDS: &[CmdDef] = &[
         hidden: false,
         run: connect,
     },
-    super::drivers::COMMAND,
+    super::drivers::DRIVERS,
     CmdDef {
         name: "exit",
         group: Group::Virtkit,
