@@ -61,5 +61,5 @@ pub use error::{Error, Result};
 pub use network::{DhcpHost, DhcpRange, ForwardMode, NetworkDef, NetworkForward, NetworkIp};
 pub use node::{MAX_NODE_FILE, NodeCpu, NodeDef};
 pub use options::{FormatOptions, FormatStyle};
-pub use query::{XmlDocument, XmlNode};
+pub use query::{XmlDocument, XmlNode, root_attribute};
 pub use values::{MacAddr, MacAddrParseError, parse_uuid};

@@ -26,6 +26,34 @@ impl XmlDocument {
     }
 }
 
+/// The value of attribute `attr` of the root element, when the root element is named `element`,
+/// read without parsing the rest of the document: what comes after the root's start tag is not
+/// looked at, so a document malformed further on still answers. `None` when the prolog is
+/// malformed, the root has another name or the attribute is absent or badly escaped.
+pub fn root_attribute(xml: &str, element: &str, attr: &str) -> Option<String> {
+    use quick_xml::events::Event;
+    let mut reader = quick_xml::Reader::from_str(xml);
+    reader.config_mut().trim_text(true);
+    loop {
+        match reader.read_event().ok()? {
+            Event::Start(e) | Event::Empty(e) => {
+                if e.name().as_ref() != element.as_bytes() {
+                    return None;
+                }
+                return e
+                    .attributes()
+                    .flatten()
+                    .find(|a| a.key.as_ref() == attr.as_bytes())
+                    .and_then(|a| a.unescape_value().ok())
+                    .map(|v| v.into_owned());
+            }
+            Event::Eof => return None,
+            // The XML declaration, comments, processing instructions, a doctype, white space.
+            _ => {}
+        }
+    }
+}
+
 /// One element of an [`XmlDocument`].
 #[derive(Debug, Clone, Copy)]
 pub struct XmlNode<'a>(&'a Element);
@@ -89,6 +117,32 @@ impl<'a> XmlNode<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_root_attribute_is_read_from_the_start_tag_alone() {
+        let head = "<?xml version='1.0'?>\n<!-- a guest -->\n<domain type='kvm&amp;x' id='1'>";
+        assert_eq!(
+            root_attribute(head, "domain", "type").as_deref(),
+            Some("kvm&x")
+        );
+        // What follows the start tag is not read, however broken.
+        let broken = format!("{head}<name>a</nam");
+        assert_eq!(
+            root_attribute(&broken, "domain", "id").as_deref(),
+            Some("1")
+        );
+        assert_eq!(root_attribute("<domain/>", "domain", "type"), None);
+        assert_eq!(
+            root_attribute("<network type='x'/>", "domain", "type"),
+            None
+        );
+        assert_eq!(root_attribute("<domain type='a", "domain", "type"), None);
+        assert_eq!(root_attribute("", "domain", "type"), None);
+        assert_eq!(
+            root_attribute("<domain type='&bogus;'/>", "domain", "type"),
+            None
+        );
+    }
 
     #[test]
     fn paths_attributes_and_unknown_elements() {
