@@ -250,6 +250,13 @@ pub const VIRSH: Tool = Tool {
     package: "libvirt-clients",
     probe: || in_path("virsh"),
 };
+/// libvirt 9.0's daemon, the peer virtkitd is compared with.
+pub const LIBVIRTD: Tool = Tool {
+    name: "libvirtd",
+    env: "LIBVIRTD",
+    package: "libvirt-daemon",
+    probe: || in_path("libvirtd"),
+};
 /// QEMU for x86_64 guests.
 pub const QEMU: Tool = Tool {
     name: "QEMU",

@@ -124,6 +124,19 @@ fn no_flags(flags: u32, api: &str) -> Result<(), RemoteError> {
     Ok(())
 }
 
+/// The read-only refusal of a `...Flags` procedure served by the operation without flags: it
+/// names the API the client called, as libvirt's does (the core would name the other).
+fn refuse_if_read_only(conn: &Connect, api: &str) -> Result<(), RemoteError> {
+    if conn.is_read_only() {
+        return Err(RemoteError::new(
+            ErrorCode::OperationDenied as i32,
+            0,
+            ErrorCode::OperationDenied.message_with(&format!("read only access prevents {api}")),
+        ));
+    }
+    Ok(())
+}
+
 impl Session {
     /// A session of a client of the read-write (`read_only` false) or read-only socket.
     pub fn new(read_only: bool, registry: Arc<Registry>) -> Session {
@@ -339,6 +352,7 @@ impl Session {
             }
             P::DomainDefineXmlFlags => {
                 let xml = s(d)?;
+                refuse_if_read_only(&self.conn()?, "virDomainDefineXMLFlags")?;
                 no_flags(u32_(d)?, "virDomainDefineXMLFlags")?;
                 ret_domain(&self.conn()?.define_domain_xml(&xml).map_err(api_error)?)
             }
@@ -348,6 +362,7 @@ impl Session {
             }
             P::DomainUndefineFlags => {
                 let dom = self.dom(d)?;
+                refuse_if_read_only(dom.connect(), "virDomainUndefineFlags")?;
                 no_flags(u32_(d)?, "virDomainUndefineFlags")?;
                 dom.undefine().map_err(api_error)?;
                 unit()
@@ -358,6 +373,7 @@ impl Session {
             }
             P::DomainCreateWithFlags => {
                 let dom = self.dom(d)?;
+                refuse_if_read_only(dom.connect(), "virDomainCreateWithFlags")?;
                 no_flags(u32_(d)?, "virDomainCreateWithFlags")?;
                 dom.create().map_err(api_error)?;
                 ret_domain(&dom)
@@ -377,6 +393,7 @@ impl Session {
             }
             P::DomainDestroyFlags => {
                 let dom = self.dom(d)?;
+                refuse_if_read_only(dom.connect(), "virDomainDestroyFlags")?;
                 no_flags(u32_(d)?, "virDomainDestroyFlags")?;
                 dom.destroy().map_err(api_error)?;
                 unit()
