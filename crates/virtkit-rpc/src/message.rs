@@ -227,7 +227,11 @@ pub fn read_message(r: &mut impl Read) -> Result<Option<Vec<u8>>> {
     while got < 4 {
         match r.read(&mut word[got..]) {
             Ok(0) if got == 0 => return Ok(None),
-            Ok(0) => return Err(Error::Malformed("end of stream inside a length word".into())),
+            Ok(0) => {
+                return Err(Error::Malformed(
+                    "end of stream inside a length word".into(),
+                ));
+            }
             Ok(n) => got += n,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
             Err(e) => return Err(Error::Io(e)),
@@ -444,7 +448,12 @@ mod tests {
         let mut bytes = Message::encode(&header(), &[]).unwrap();
         assert!(Message::decode(&bytes[..20]).is_err());
         bytes[19] = 9; // message type
-        assert!(Message::decode(&bytes).unwrap_err().to_string().contains("type 9"));
+        assert!(
+            Message::decode(&bytes)
+                .unwrap_err()
+                .to_string()
+                .contains("type 9")
+        );
         let too_big = ((MESSAGE_MAX + 1) as u32).to_be_bytes();
         assert!(matches!(
             read_message(&mut &too_big[..]),

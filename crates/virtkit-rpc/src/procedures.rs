@@ -262,7 +262,10 @@ mod tests {
     #[test]
     fn the_naming_rule_reads_libvirt_names() {
         assert_eq!(remote_name("virDomainGetXMLDesc"), "DOMAIN_GET_XML_DESC");
-        assert_eq!(remote_name("virDomainLookupByUUID"), "DOMAIN_LOOKUP_BY_UUID");
+        assert_eq!(
+            remote_name("virDomainLookupByUUID"),
+            "DOMAIN_LOOKUP_BY_UUID"
+        );
         assert_eq!(remote_name("virConnectGetType"), "CONNECT_GET_TYPE");
         assert_eq!(
             remote_name("virConnectDomainXMLFromNative"),

@@ -86,7 +86,12 @@ const NOT_YET: &[&str] = &[
     "mdns_name",
 ];
 
-fn int_in(conf: &virtkit_conf::Conf, key: &str, lo: i128, hi: i128) -> Result<Option<i128>, String> {
+fn int_in(
+    conf: &virtkit_conf::Conf,
+    key: &str,
+    lo: i128,
+    hi: i128,
+) -> Result<Option<i128>, String> {
     match conf.get_int(key)? {
         None => Ok(None),
         Some(v) if (lo..=hi).contains(&v) => Ok(Some(v)),
@@ -102,7 +107,8 @@ fn perms(conf: &virtkit_conf::Conf, key: &str) -> Result<Option<u32>, String> {
     let v = if digits.is_empty() {
         0
     } else {
-        u32::from_str_radix(digits, 8).map_err(|_| format!("'{key}' = \"{s}\" is not an octal mode"))?
+        u32::from_str_radix(digits, 8)
+            .map_err(|_| format!("'{key}' = \"{s}\" is not an octal mode"))?
     };
     if v > 0o777 {
         return Err(format!("'{key}' = \"{s}\" is not a mode of at most 0777"));
@@ -126,7 +132,9 @@ impl Settings {
         let conf = virtkit_conf::Conf::parse(text).map_err(|e| e.to_string())?;
         if let Some(dir) = conf.get_str("unix_sock_dir")? {
             if !dir.starts_with('/') {
-                return Err(format!("'unix_sock_dir' = \"{dir}\" is not an absolute path"));
+                return Err(format!(
+                    "'unix_sock_dir' = \"{dir}\" is not an absolute path"
+                ));
             }
             self.socket = Path::new(dir).join("virtkit-sock");
             self.ro_socket = Path::new(dir).join("virtkit-sock-ro");
@@ -193,7 +201,10 @@ mod tests {
         assert_eq!(s.ro_socket, Path::new("/tmp/x/virtkit-sock-ro"));
         assert_eq!(s.sock_group.as_deref(), Some("libvirt"));
         assert_eq!((s.ro_perms, s.rw_perms), (0o777, 0o770));
-        assert_eq!((s.max_clients, s.max_workers, s.max_client_requests), (10, 3, 8));
+        assert_eq!(
+            (s.max_clients, s.max_workers, s.max_client_requests),
+            (10, 3, 8)
+        );
         assert_eq!(s.workers_per_client(), 3);
         assert_eq!(s.log_level, LogLevel::Debug);
         assert_eq!(s.not_supported.len(), 1, "{:?}", s.not_supported);

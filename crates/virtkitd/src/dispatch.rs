@@ -335,7 +335,12 @@ impl Session {
             }
             P::DomainLookupByName => {
                 let name = s(d)?;
-                ret_domain(&self.conn()?.lookup_domain_by_name(&name).map_err(api_error)?)
+                ret_domain(
+                    &self
+                        .conn()?
+                        .lookup_domain_by_name(&name)
+                        .map_err(api_error)?,
+                )
             }
             P::DomainLookupByUuid => {
                 let u = uuid::Uuid::from_bytes(uuid(d)?);
@@ -344,7 +349,12 @@ impl Session {
             P::DomainCreateXml => {
                 let xml = s(d)?;
                 let flags = u32_(d)?;
-                ret_domain(&self.conn()?.create_domain_xml(&xml, flags).map_err(api_error)?)
+                ret_domain(
+                    &self
+                        .conn()?
+                        .create_domain_xml(&xml, flags)
+                        .map_err(api_error)?,
+                )
             }
             P::DomainDefineXml => {
                 let xml = s(d)?;
@@ -512,7 +522,9 @@ impl Session {
                 e.opaque(&maps);
                 done(e)
             }
-            P::DomainGetAutostart => ret_i32(i32::from(self.dom(d)?.autostart().map_err(api_error)?)),
+            P::DomainGetAutostart => {
+                ret_i32(i32::from(self.dom(d)?.autostart().map_err(api_error)?))
+            }
             P::DomainSetAutostart => {
                 let dom = self.dom(d)?;
                 dom.set_autostart(i32_(d)? != 0).map_err(api_error)?;
@@ -567,7 +579,12 @@ impl Session {
             }
             P::NetworkLookupByName => {
                 let name = s(d)?;
-                ret_network(&self.conn()?.lookup_network_by_name(&name).map_err(api_error)?)
+                ret_network(
+                    &self
+                        .conn()?
+                        .lookup_network_by_name(&name)
+                        .map_err(api_error)?,
+                )
             }
             P::NetworkLookupByUuid => {
                 let u = uuid::Uuid::from_bytes(uuid(d)?);
@@ -598,7 +615,9 @@ impl Session {
                 ret_string(&net.xml_desc(u32_(d)?).map_err(api_error)?)
             }
             P::NetworkGetBridgeName => ret_string(&self.net(d)?.bridge_name().map_err(api_error)?),
-            P::NetworkGetAutostart => ret_i32(i32::from(self.net(d)?.autostart().map_err(api_error)?)),
+            P::NetworkGetAutostart => {
+                ret_i32(i32::from(self.net(d)?.autostart().map_err(api_error)?))
+            }
             P::NetworkSetAutostart => {
                 let net = self.net(d)?;
                 net.set_autostart(i32_(d)? != 0).map_err(api_error)?;

@@ -20,9 +20,9 @@ use std::time::Duration;
 use virtkit::Registry;
 use virtkit_rpc::xdr::Encoder;
 use virtkit_rpc::{
-    Header, KEEPALIVE_PROC_PING, KEEPALIVE_PROC_PONG, KEEPALIVE_PROGRAM, KEEPALIVE_PROTOCOL_VERSION,
-    Message, MessageType, Procedure, REMOTE_PROGRAM, REMOTE_PROTOCOL_VERSION, RemoteError, Status,
-    read_message,
+    Header, KEEPALIVE_PROC_PING, KEEPALIVE_PROC_PONG, KEEPALIVE_PROGRAM,
+    KEEPALIVE_PROTOCOL_VERSION, Message, MessageType, Procedure, REMOTE_PROGRAM,
+    REMOTE_PROTOCOL_VERSION, RemoteError, Status, read_message,
 };
 
 use crate::config::{LogLevel, Settings};
@@ -55,10 +55,12 @@ pub struct Transport {
 impl Transport {
     /// A unix-socket client, identified by SO_PEERCRED.
     pub fn unix(stream: UnixStream) -> std::io::Result<Transport> {
-        let peer = match nix::sys::socket::getsockopt(&stream, nix::sys::socket::sockopt::PeerCredentials) {
-            Ok(c) => format!("pid {} uid {} gid {}", c.pid(), c.uid(), c.gid()),
-            Err(e) => format!("unknown peer ({e})"),
-        };
+        let peer =
+            match nix::sys::socket::getsockopt(&stream, nix::sys::socket::sockopt::PeerCredentials)
+            {
+                Ok(c) => format!("pid {} uid {} gid {}", c.pid(), c.uid(), c.gid()),
+                Err(e) => format!("unknown peer ({e})"),
+            };
         stream.set_write_timeout(Some(WRITE_TIMEOUT))?;
         let reader = stream.try_clone()?;
         let writer = stream.try_clone()?;
@@ -85,7 +87,8 @@ fn clear_stale_socket(path: &Path) -> Result<(), String> {
                     path.display()
                 ));
             }
-            std::fs::remove_file(path).map_err(|e| format!("{}: cannot remove the stale socket: {e}", path.display()))
+            std::fs::remove_file(path)
+                .map_err(|e| format!("{}: cannot remove the stale socket: {e}", path.display()))
         }
         Ok(md) => Err(format!(
             "{}: exists and is a {}, not a socket; refusing to replace it",
@@ -103,7 +106,8 @@ pub fn bind(path: &Path, mode: u32, group: Option<&str>) -> Result<UnixListener,
         .ok_or_else(|| format!("{}: no directory", path.display()))?;
     virtkit_hostio::ensure_private_dir(dir, 0o755).map_err(|e| e.to_string())?;
     clear_stale_socket(path)?;
-    let l = UnixListener::bind(path).map_err(|e| format!("{}: cannot listen: {e}", path.display()))?;
+    let l =
+        UnixListener::bind(path).map_err(|e| format!("{}: cannot listen: {e}", path.display()))?;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
         .map_err(|e| format!("{}: cannot set mode {mode:o}: {e}", path.display()))?;
     if let Some(g) = group {
@@ -135,7 +139,10 @@ impl Daemon {
             let stream = match conn {
                 Ok(s) => s,
                 Err(e) => {
-                    log(LogLevel::Error, &format!("accept on the {kind} socket failed: {e}"));
+                    log(
+                        LogLevel::Error,
+                        &format!("accept on the {kind} socket failed: {e}"),
+                    );
                     std::thread::sleep(Duration::from_millis(100));
                     continue;
                 }
@@ -162,7 +169,10 @@ impl Daemon {
             };
             log(
                 LogLevel::Info,
-                &format!("client {id}: connected on the {kind} socket: {}", transport.peer),
+                &format!(
+                    "client {id}: connected on the {kind} socket: {}",
+                    transport.peer
+                ),
             );
             let me = Arc::clone(self);
             let spawned = std::thread::Builder::new()
@@ -218,7 +228,10 @@ impl Daemon {
                 });
             match h {
                 Ok(h) => handles.push(h),
-                Err(e) => log(LogLevel::Error, &format!("client {id}: no worker thread: {e}")),
+                Err(e) => log(
+                    LogLevel::Error,
+                    &format!("client {id}: no worker thread: {e}"),
+                ),
             }
         }
         if handles.is_empty() {
@@ -247,10 +260,14 @@ impl Daemon {
             };
             let h = msg.header;
             if h.program == KEEPALIVE_PROGRAM {
-                if h.version != KEEPALIVE_PROTOCOL_VERSION || h.message_type != MessageType::Message {
+                if h.version != KEEPALIVE_PROTOCOL_VERSION || h.message_type != MessageType::Message
+                {
                     log(
                         LogLevel::Warning,
-                        &format!("client {id}: closed: keepalive message of version {} type {:?}", h.version, h.message_type),
+                        &format!(
+                            "client {id}: closed: keepalive message of version {} type {:?}",
+                            h.version, h.message_type
+                        ),
                     );
                     break;
                 }
@@ -335,7 +352,10 @@ fn call(session: &Session, msg: &Message, id: u64) -> Vec<u8> {
     let Some(proc) = Procedure::from_number(h.procedure) else {
         log(
             LogLevel::Info,
-            &format!("client {id}: unknown procedure {} (serial {})", h.procedure, h.serial),
+            &format!(
+                "client {id}: unknown procedure {} (serial {})",
+                h.procedure, h.serial
+            ),
         );
         return error_reply(h, &unknown_procedure(h.procedure));
     };

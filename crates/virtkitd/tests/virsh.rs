@@ -111,7 +111,10 @@ fn driver_documents_cross_the_daemon_unchanged() {
                  resume test; destroy test; destroy test";
     let through = run(&virsh, &["-c", &ours.uri("/default"), chain]);
     let direct = run(&cli, &["-c", "test:///default", chain]);
-    assert_eq!(through, direct, "virsh through virtkitd (left), virtkit (right)");
+    assert_eq!(
+        through, direct,
+        "virsh through virtkitd (left), virtkit (right)"
+    );
     assert!(through.stdout.contains("<capabilities>"));
     assert!(through.stdout.contains("<name>test</name>"));
 }
@@ -144,7 +147,11 @@ fn domain_lifecycle_matches_libvirtd() {
          destroy vm1; undefine vm1; list --all"
     ));
     assert!(r.stdout.contains("Domain 'vm1' defined"), "{}", r.stdout);
-    assert!(r.stdout.contains("Domain 'vm1' has been undefined"), "{}", r.stdout);
+    assert!(
+        r.stdout.contains("Domain 'vm1' has been undefined"),
+        "{}",
+        r.stdout
+    );
     p.same(&format!(
         "define {f}; autostart vm1; dominfo vm1; autostart --disable vm1; \
          setmem vm1 32M --config; dominfo vm1; start vm1; start vm1"

@@ -1,6 +1,7 @@
 //! The daemons the tests talk to (virtkitd built from this tree, and Debian's libvirtd as the
 //! peer), a real virsh, and a small RPC client written with virtkit-rpc.
 #![allow(dead_code)]
+#![allow(clippy::result_large_err)]
 
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
@@ -231,7 +232,10 @@ impl Drop for Libvirtd {
 /// directory (for the virtkit CLI), killing it after 60 s.
 pub fn run(program: &Path, args: &[&str]) -> Run {
     let mut c = Command::new(program);
-    c.env("VIRTKIT_DRIVER_DIR", virtkit_test_support::plugin_dir("test"));
+    c.env(
+        "VIRTKIT_DRIVER_DIR",
+        virtkit_test_support::plugin_dir("test"),
+    );
     for v in [
         "VIRTKIT_DEFAULT_URI",
         "LIBVIRT_DEFAULT_URI",
@@ -245,7 +249,9 @@ pub fn run(program: &Path, args: &[&str]) -> Run {
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
-    let mut child = c.spawn().unwrap_or_else(|e| panic!("cannot run {}: {e}", program.display()));
+    let mut child = c
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run {}: {e}", program.display()));
     let drain = |mut r: Box<dyn Read + Send>| {
         std::thread::spawn(move || {
             let mut buf = Vec::new();
