@@ -21,7 +21,10 @@ pub use message::{
     Header, LIST_MAX, MESSAGE_MAX, Message, MessageType, RemoteError, SECURITY_LABEL_MAX,
     SECURITY_MODEL_MAX, STRING_MAX, Status, VCPUINFO_MAX, WireDomain, WireNetwork, read_message,
 };
-pub use procedures::{LOCAL_ONLY, PROCEDURES, Procedure, ProcedureInfo, Serves, procedure_for};
+pub use procedures::{
+    COVERAGE_BEGIN, COVERAGE_END, LOCAL_ONLY, PROCEDURES, Procedure, ProcedureInfo, Serves,
+    coverage_table, procedure_for, with_fresh_coverage,
+};
 
 /// The REMOTE program (`REMOTE_PROGRAM`).
 pub const REMOTE_PROGRAM: u32 = 0x2000_8086;

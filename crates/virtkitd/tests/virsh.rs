@@ -219,3 +219,60 @@ fn the_read_only_socket_refuses_every_mutation_like_libvirtd() {
     // And nothing changed.
     p.same_on("list --all; net-list --all", true);
 }
+
+/// The procedure numbers of virtkit-rpc's list are the ones real libvirt clients send to real
+/// libvirtd: virsh runs each chain against libvirtd through a recording proxy, and the calls it
+/// sent must include the listed number of each procedure the chain needs. A wrong number in the
+/// list would be missing here (and libvirtd, not virtkitd, decides that the chain succeeds).
+#[test]
+fn the_procedure_numbers_are_those_virsh_sends_to_libvirtd() {
+    use virtkit_rpc::Procedure as P;
+    let Some(virsh) = virtkit_test_support::find(&virtkit_test_support::VIRSH) else {
+        return;
+    };
+    let Some(theirs) = Libvirtd::start() else {
+        return;
+    };
+    let proxy = RecordingProxy::new(&theirs.socket);
+    let uri = format!("test+unix:///default?socket={}", proxy.socket.display());
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("vm1.xml");
+    std::fs::write(&f, DOMAIN_XML).unwrap();
+    let n = dir.path().join("net1.xml");
+    std::fs::write(&n, NETWORK_XML).unwrap();
+    let img = dir.path().join("test.img");
+    let (f, n, img) = (f.display(), n.display(), img.display());
+    let checks: Vec<(String, Vec<P>)> = vec![
+        ("list --all".into(), vec![P::AuthList, P::ConnectOpen, P::ConnectSupportsFeature, P::ConnectListAllDomains, P::DomainGetState, P::ConnectClose]),
+        ("dominfo test".into(), vec![P::DomainLookupByName, P::DomainGetOsType, P::DomainGetInfo, P::DomainIsPersistent, P::DomainGetAutostart, P::DomainHasManagedSaveImage, P::NodeGetSecurityModel, P::DomainGetSecurityLabel]),
+        ("domname 1; domid 6695eb01-f6a4-8304-79aa-97f2502e193f".into(), vec![P::DomainLookupById, P::DomainLookupByUuid]),
+        ("dumpxml test; vcpuinfo test".into(), vec![P::DomainGetXmlDesc, P::DomainGetVcpus]),
+        ("nodeinfo; hostname; version; capabilities; maxvcpus".into(), vec![P::NodeGetInfo, P::ConnectGetHostname, P::ConnectGetType, P::ConnectGetVersion, P::ConnectGetCapabilities, P::ConnectGetMaxVcpus]),
+        (format!("define {f}; start vm1; suspend vm1; resume vm1; destroy vm1; undefine vm1"), vec![P::DomainDefineXml, P::DomainCreate, P::DomainSuspend, P::DomainResume, P::DomainDestroy, P::DomainUndefineFlags]),
+        (format!("create {f}; shutdown vm1; reboot test; autostart test; setmaxmem test 9000000 --config; setmem test 1048576 --config; setvcpus test 1"), vec![P::DomainCreateXml, P::DomainShutdown, P::DomainReboot, P::DomainSetAutostart]),
+        (format!("save test {img}; restore {img}"), vec![P::DomainSave, P::DomainRestore]),
+        ("net-list --all; net-info default; net-dumpxml default; net-destroy default; net-start default".into(), vec![P::ConnectListAllNetworks, P::NetworkLookupByName, P::NetworkIsActive, P::NetworkIsPersistent, P::NetworkGetAutostart, P::NetworkGetBridgeName, P::NetworkGetXmlDesc, P::NetworkDestroy, P::NetworkCreate]),
+        (format!("net-define {n}; net-autostart net1; net-undefine net1; net-create {n}; net-uuid net1; net-name aaaaaaaa-2222-3333-4444-555555555555"), vec![P::NetworkDefineXml, P::NetworkSetAutostart, P::NetworkUndefine, P::NetworkCreateXml, P::NetworkLookupByUuid]),
+    ];
+    let mut checked = std::collections::BTreeSet::new();
+    for (chain, expected) in &checks {
+        proxy.take();
+        let r = run(&virsh, &["-c", &uri, chain]);
+        assert_eq!(r.code, 0, "virsh '{chain}' against libvirtd failed: {r:?}");
+        let sent = proxy.take();
+        for p in expected {
+            assert!(
+                sent.contains(&p.number()),
+                "virsh '{chain}' did not send REMOTE_PROC_{} = {} to libvirtd; it sent {sent:?}",
+                p.info().name,
+                p.number()
+            );
+            checked.insert(p.info().name);
+        }
+    }
+    assert!(
+        checked.len() >= 50,
+        "only {} procedures checked",
+        checked.len()
+    );
+}

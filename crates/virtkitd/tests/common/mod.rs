@@ -354,3 +354,84 @@ pub fn string_arg(s: &str) -> Vec<u8> {
     e.string(s);
     e.into_bytes()
 }
+
+/// A recording proxy in front of a daemon's socket: it forwards every byte both ways and
+/// records the procedure number of every REMOTE call a client sends. Each accepted client gets
+/// its own pair of threads; the proxy ends when dropped (its listener is closed by a last
+/// connection to itself).
+pub struct RecordingProxy {
+    pub socket: PathBuf,
+    pub seen: std::sync::Arc<std::sync::Mutex<Vec<i32>>>,
+    _dir: tempfile::TempDir,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    accept: Option<std::thread::JoinHandle<()>>,
+}
+
+impl RecordingProxy {
+    pub fn new(target: &Path) -> RecordingProxy {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        use std::sync::{Arc, Mutex};
+        let dir = tempfile::tempdir().unwrap();
+        let socket = dir.path().join("proxy-sock");
+        let listener = std::os::unix::net::UnixListener::bind(&socket).unwrap();
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let stop = Arc::new(AtomicBool::new(false));
+        let target = target.to_path_buf();
+        let (seen2, stop2) = (Arc::clone(&seen), Arc::clone(&stop));
+        let accept = std::thread::spawn(move || {
+            for client in listener.incoming() {
+                if stop2.load(Ordering::SeqCst) {
+                    return;
+                }
+                let Ok(client) = client else { continue };
+                let Ok(server) = UnixStream::connect(&target) else {
+                    continue;
+                };
+                let (mut c_in, mut s_out) =
+                    (client.try_clone().unwrap(), server.try_clone().unwrap());
+                let (mut s_in, mut c_out) = (server, client);
+                let seen = Arc::clone(&seen2);
+                std::thread::spawn(move || {
+                    while let Ok(Some(bytes)) = virtkit_rpc::read_message(&mut c_in) {
+                        if let Ok(m) = Message::decode(&bytes)
+                            && m.header.program == REMOTE_PROGRAM
+                            && m.header.message_type == MessageType::Call
+                        {
+                            seen.lock().unwrap().push(m.header.procedure);
+                        }
+                        if s_out.write_all(&bytes).is_err() {
+                            break;
+                        }
+                    }
+                    let _ = s_out.shutdown(std::net::Shutdown::Write);
+                });
+                std::thread::spawn(move || {
+                    let _ = std::io::copy(&mut s_in, &mut c_out);
+                    let _ = c_out.shutdown(std::net::Shutdown::Both);
+                });
+            }
+        });
+        RecordingProxy {
+            socket,
+            seen,
+            _dir: dir,
+            stop,
+            accept: Some(accept),
+        }
+    }
+
+    /// The procedures recorded so far, emptied.
+    pub fn take(&self) -> Vec<i32> {
+        std::mem::take(&mut *self.seen.lock().unwrap())
+    }
+}
+
+impl Drop for RecordingProxy {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        let _ = UnixStream::connect(&self.socket);
+        if let Some(a) = self.accept.take() {
+            let _ = a.join();
+        }
+    }
+}
