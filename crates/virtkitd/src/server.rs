@@ -304,6 +304,14 @@ impl Daemon {
                 }
                 continue;
             }
+            // Opening runs here, before anything after it is read: calls a client pipelines
+            // behind CONNECT_OPEN find the connection open.
+            if h.procedure == Procedure::ConnectOpen.number() {
+                if send(&writer, &call(&session, &msg, id)).is_err() {
+                    break;
+                }
+                continue;
+            }
             if tx.send(msg).is_err() {
                 break;
             }

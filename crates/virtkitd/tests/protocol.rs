@@ -293,3 +293,62 @@ fn max_clients_from_the_config_file_is_kept() {
     assert!(served);
     assert_eq!(lookup_test(&mut b).name, "test");
 }
+
+/// `virtkitd --stdio` serves one client on standard input and output (the form an ssh
+/// transport runs), and exits when the client hangs up.
+#[test]
+fn stdio_serves_one_client_and_exits() {
+    use std::io::Read;
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_virtkitd"))
+        .arg("--stdio")
+        .env(
+            "VIRTKIT_DRIVER_DIR",
+            virtkit_test_support::plugin_dir("test"),
+        )
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("virtkitd --stdio starts");
+    let mut input = child.stdin.take().unwrap();
+    let mut output = child.stdout.take().unwrap();
+    let call = |serial: u32, procedure: i32, payload: &[u8]| {
+        Message::encode(
+            &Header {
+                program: virtkit_rpc::REMOTE_PROGRAM,
+                version: 1,
+                procedure,
+                message_type: MessageType::Call,
+                serial,
+                status: Status::Ok,
+            },
+            payload,
+        )
+        .unwrap()
+    };
+    let mut e = Encoder::new();
+    e.opt_string(Some("test:///default")).u32(0);
+    input
+        .write_all(&call(1, PROC_CONNECT_OPEN, &e.into_bytes()))
+        .unwrap();
+    input
+        .write_all(&call(2, PROC_DOMAIN_LOOKUP_BY_NAME, &string_arg("test")))
+        .unwrap();
+    let mut replies = Vec::new();
+    for _ in 0..2 {
+        let bytes = virtkit_rpc::read_message(&mut output)
+            .unwrap()
+            .expect("a reply");
+        replies.push(Message::decode(&bytes).unwrap());
+    }
+    replies.sort_by_key(|m| m.header.serial);
+    assert_eq!(replies[0].header.status, Status::Ok);
+    let dom = virtkit_rpc::WireDomain::decode(&mut Decoder::new(&replies[1].payload)).unwrap();
+    assert_eq!((dom.name.as_str(), dom.id), ("test", 1));
+    drop(input);
+    let mut rest = Vec::new();
+    output.read_to_end(&mut rest).unwrap();
+    assert!(rest.is_empty());
+    assert!(child.wait().unwrap().success());
+}
