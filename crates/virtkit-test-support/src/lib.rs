@@ -24,7 +24,7 @@ pub use virtkit_loader::Registry;
 
 /// The packages whose artifacts tests load from the build directory, besides every in-tree
 /// plugin crate (`plugins/*/plugin`).
-const BUILT_PACKAGES: &[&str] = &["virtkit-fixture-faulty", "virtkit-cli"];
+const BUILT_PACKAGES: &[&str] = &["virtkit-fixture-faulty", "virtkit-cli", "virtkitd"];
 
 /// The package names of the in-tree plugin crates (`plugins/*/plugin/Cargo.toml`).
 fn plugin_packages(root: &Path) -> Result<Vec<String>, String> {

@@ -202,6 +202,18 @@ impl Session {
             P::ConnectOpen => {
                 let name = d.opt_string(STRING_MAX).map_err(decode_error)?;
                 let flags = u32_(d)?;
+                if self
+                    .conn
+                    .read()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .is_some()
+                {
+                    return Err(RemoteError::new(
+                        ErrorCode::InternalError as i32,
+                        ERROR_DOMAIN_RPC,
+                        "internal error: connection already open",
+                    ));
+                }
                 let read_only = self.read_only || flags & CONNECT_RO != 0;
                 let c = Connect::open_with(
                     name.as_deref().filter(|n| !n.is_empty()),

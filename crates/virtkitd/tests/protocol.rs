@@ -68,6 +68,12 @@ fn an_unknown_procedure_gets_libvirts_unsupported_error_and_the_connection_stays
         "{err:?}"
     );
     assert_eq!(lookup_test(&mut c).name, "test");
+    // A second CONNECT_OPEN is refused; the first connection stays.
+    let mut e = Encoder::new();
+    e.opt_string(Some("test:///default")).u32(0);
+    let err = c.call(PROC_CONNECT_OPEN, &e.into_bytes()).unwrap_err();
+    assert!(err.message.unwrap().contains("already open"));
+    assert_eq!(lookup_test(&mut c).name, "test");
     // A call before CONNECT_OPEN.
     let mut fresh = RpcClient::connect(&d.socket);
     let err = fresh
@@ -264,6 +270,16 @@ fn max_clients_from_the_config_file_is_kept() {
     )
     .unwrap();
     let d = Virtkitd::start_with(&["--config", conf.to_str().unwrap()]);
+    // The start-up probe was a client too: wait until the daemon has seen it leave.
+    let started = std::time::Instant::now();
+    while !d.log_text().contains("client 1: disconnected") {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "{}",
+            d.log_text()
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
     let mut a = RpcClient::connect(&d.socket);
     a.open("test:///default");
     let mut b = RpcClient::connect(&d.socket);
