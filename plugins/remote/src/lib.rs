@@ -12,8 +12,6 @@
 //! messages. Only the `unix` transport exists today: `+tcp`, `+tls`, `+ssh` and host names are
 //! refused as not supported yet.
 #![forbid(unsafe_code)]
-// A call's error here is the driver's `Error`, small; the large one is virtkit-rpc's record,
-// converted at once.
 
 mod client;
 mod ops;

@@ -204,6 +204,9 @@ fn node_get_info(c: &RemoteConn) -> Result<NodeInfo> {
     })
 }
 
+// `..Ops::NONE` covers nothing today; it keeps an operation the ABI adds later NULL ("not
+// supported") here until it is given its procedure, instead of breaking the build.
+#[allow(clippy::needless_update)]
 pub(crate) const OPS: Ops<RemoteConn> = Ops {
     get_type: Some(|c| string(call(&c.client, P::ConnectGetType, none())?)),
     get_version: Some(|c| hyper(call(&c.client, P::ConnectGetVersion, none())?)),
