@@ -18,8 +18,9 @@ pub mod xdr;
 
 pub use message::{
     AUTH_TYPE_LIST_MAX, CPUMAP_MAX, CPUMAPS_MAX, ERROR_DOMAIN_RPC, ERROR_LEVEL_ERROR, HEADER_LEN,
-    Header, LIST_MAX, MESSAGE_MAX, Message, MessageType, RemoteError, SECURITY_LABEL_MAX,
-    SECURITY_MODEL_MAX, STRING_MAX, Status, VCPUINFO_MAX, WireDomain, WireNetwork, read_message,
+    Header, LIST_MAX, MESSAGE_MAX, MESSAGES_MAX, Message, MessageType, RemoteError,
+    SECURITY_LABEL_MAX, SECURITY_MODEL_MAX, STRING_MAX, Status, VCPUINFO_MAX, WireDomain,
+    WireNetwork, read_message,
 };
 pub use procedures::{
     COVERAGE_BEGIN, COVERAGE_END, LOCAL_ONLY, PROCEDURES, Procedure, ProcedureInfo, Serves,

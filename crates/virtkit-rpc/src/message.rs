@@ -24,6 +24,8 @@ pub const CPUMAPS_MAX: usize = 8_388_608;
 pub const SECURITY_MODEL_MAX: usize = 257;
 /// Longest security label (`VIR_SECURITY_LABEL_BUFLEN`).
 pub const SECURITY_LABEL_MAX: usize = 4097;
+/// Most messages of one domain (`REMOTE_DOMAIN_MESSAGES_MAX`).
+pub const MESSAGES_MAX: usize = 2048;
 /// Most authentication types in an AUTH_LIST reply.
 pub const AUTH_TYPE_LIST_MAX: usize = 20;
 

@@ -164,6 +164,7 @@ procedures! {
     ConnectListAllDomains = 273 "CONNECT_LIST_ALL_DOMAINS" => ops(&[Op::ListDomains, Op::ListDefinedDomains, Op::DomainLookupById, Op::DomainLookupByName]), "filtered by the daemon";
     ConnectListAllNetworks = 283 "CONNECT_LIST_ALL_NETWORKS" => ops(&[Op::ListNetworks, Op::ListDefinedNetworks, Op::NetworkLookupByName]), "filtered by the daemon";
     DomainDefineXmlFlags = 350 "DOMAIN_DEFINE_XML_FLAGS" => ops(&[Op::DomainDefineXml]), "flags must be 0";
+    DomainGetMessages = 426 "DOMAIN_GET_MESSAGES" => ops(&[Op::DomainGetMessages]), "";
 }
 
 /// The ABI operations no REMOTE procedure serves, and why. Empty today: every operation of the

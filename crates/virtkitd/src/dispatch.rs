@@ -560,6 +560,12 @@ impl Session {
                 let _flags = u32_(d)?;
                 ret_i32(i32::from(dom.has_managed_save_image().map_err(api_error)?))
             }
+            P::DomainGetMessages => {
+                let dom = self.dom(d)?;
+                let mut msgs = dom.messages(u32_(d)?).map_err(api_error)?;
+                msgs.truncate(virtkit_rpc::MESSAGES_MAX);
+                ret_names(&msgs)
+            }
             P::DomainGetSecurityLabel => {
                 let (label, enforcing) = self.dom(d)?.security_label().map_err(api_error)?;
                 let mut e = Encoder::new();

@@ -244,7 +244,7 @@ fn the_procedure_numbers_are_those_virsh_sends_to_libvirtd() {
     let (f, n, img) = (f.display(), n.display(), img.display());
     let checks: Vec<(String, Vec<P>)> = vec![
         ("list --all".into(), vec![P::AuthList, P::ConnectOpen, P::ConnectSupportsFeature, P::ConnectListAllDomains, P::DomainGetState, P::ConnectClose]),
-        ("dominfo test".into(), vec![P::DomainLookupByName, P::DomainGetOsType, P::DomainGetInfo, P::DomainIsPersistent, P::DomainGetAutostart, P::DomainHasManagedSaveImage, P::NodeGetSecurityModel, P::DomainGetSecurityLabel]),
+        ("dominfo test".into(), vec![P::DomainLookupByName, P::DomainGetOsType, P::DomainGetInfo, P::DomainIsPersistent, P::DomainGetAutostart, P::DomainHasManagedSaveImage, P::NodeGetSecurityModel, P::DomainGetSecurityLabel, P::DomainGetMessages]),
         ("domname 1; domid 6695eb01-f6a4-8304-79aa-97f2502e193f".into(), vec![P::DomainLookupById, P::DomainLookupByUuid]),
         ("dumpxml test; vcpuinfo test".into(), vec![P::DomainGetXmlDesc, P::DomainGetVcpus]),
         ("nodeinfo; hostname; version; capabilities; maxvcpus".into(), vec![P::NodeGetInfo, P::ConnectGetHostname, P::ConnectGetType, P::ConnectGetVersion, P::ConnectGetCapabilities, P::ConnectGetMaxVcpus]),

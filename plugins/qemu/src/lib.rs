@@ -34,7 +34,9 @@ use virtkit_driver::{Driver, DriverInfo, Error, ErrorCode, NodeInfo, Ops, Result
 pub use argv::{
     ArgvContext, QemuCommand, build_command, disk_index, format_utc, opt_escape, tap_name,
 };
-pub use emulator::{find_emulator, kvm_usable, parse_machines, parse_version};
+pub use emulator::{
+    find_emulator, kvm_usable, parse_deprecated_machines, parse_machines, parse_version,
+};
 pub use host::parse_cpuinfo;
 pub use paths::{Paths, ROOT_ENV, UriKind};
 pub use qmp::{Qmp, QmpError};
@@ -227,6 +229,7 @@ const OPS: Ops<QemuConn> = Ops {
     node_get_security_model: Some(security_model),
     domain_get_security_label: Some(domain::security_label),
     domain_get_state: Some(domain::get_state),
+    domain_get_messages: Some(domain::get_messages),
     domain_xml_to_native: Some(domain::xml_to_native),
     network_is_active: Some(network::is_active),
     network_is_persistent: Some(network::is_persistent),

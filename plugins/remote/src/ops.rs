@@ -472,5 +472,18 @@ pub(crate) const OPS: Ops<RemoteConn> = Ops {
             with_u32(with_u64(dom(d), k), f),
         )?)
     }),
+    domain_get_messages: Some(|c, d, f, out| {
+        let list = reply(
+            &call(&c.client, P::DomainGetMessages, with_u32(dom(d), f))?,
+            |d| {
+                let n = d.array_len(virtkit_rpc::MESSAGES_MAX, 4)?;
+                (0..n)
+                    .map(|_| d.string(STRING_MAX))
+                    .collect::<virtkit_rpc::Result<Vec<_>>>()
+            },
+        )?;
+        list.iter().for_each(|m| out(m));
+        Ok(())
+    }),
     ..Ops::NONE
 };
