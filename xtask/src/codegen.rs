@@ -30,7 +30,15 @@ pub fn files() -> Vec<(PathBuf, String)> {
         (PathBuf::from("loader/src/ops.rs"), loader()),
         (PathBuf::from("crates/virtkit-driver/src/ops.rs"), sdk()),
         (PathBuf::from("conformance/src/op_calls.rs"), conformance()),
+        (PathBuf::from("docs/remote.md"), remote_doc()),
     ]
+}
+
+/// docs/remote.md with its procedure coverage table regenerated from virtkit-rpc's list.
+fn remote_doc() -> String {
+    let path = crate::root().join("docs/remote.md");
+    let doc = std::fs::read_to_string(&path).unwrap_or_default();
+    virtkit_rpc::with_fresh_coverage(&doc).unwrap_or(doc)
 }
 
 /// Writes every generated file (or, with `check`, fails when one is stale).

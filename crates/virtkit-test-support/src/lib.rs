@@ -24,7 +24,7 @@ pub use virtkit_loader::Registry;
 
 /// The packages whose artifacts tests load from the build directory, besides every in-tree
 /// plugin crate (`plugins/*/plugin`).
-const BUILT_PACKAGES: &[&str] = &["virtkit-fixture-faulty", "virtkit-cli"];
+const BUILT_PACKAGES: &[&str] = &["virtkit-fixture-faulty", "virtkit-cli", "virtkitd"];
 
 /// The package names of the in-tree plugin crates (`plugins/*/plugin/Cargo.toml`).
 fn plugin_packages(root: &Path) -> Result<Vec<String>, String> {
@@ -249,6 +249,13 @@ pub const VIRSH: Tool = Tool {
     env: "VIRSH",
     package: "libvirt-clients",
     probe: || in_path("virsh"),
+};
+/// libvirt 9.0's daemon, the peer virtkitd is compared with.
+pub const LIBVIRTD: Tool = Tool {
+    name: "libvirtd",
+    env: "LIBVIRTD",
+    package: "libvirt-daemon",
+    probe: || in_path("libvirtd"),
 };
 /// QEMU for x86_64 guests.
 pub const QEMU: Tool = Tool {

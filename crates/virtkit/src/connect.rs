@@ -452,6 +452,24 @@ impl Connect {
     fn domain(&self, ident: DomainIdent) -> Domain {
         Domain::new(self.clone(), ident)
     }
+    /// A handle on a domain from its identity as a peer sent it (libvirt's `virGetDomain`):
+    /// nothing is looked up, so a domain that does not exist fails on its first call, with the
+    /// driver's "no such domain". The daemon builds the domains of incoming calls this way.
+    pub fn domain_handle(&self, name: &str, uuid: [u8; 16], id: i32) -> Domain {
+        self.domain(DomainIdent {
+            id,
+            uuid,
+            name: name.to_string(),
+        })
+    }
+    /// A handle on a network from its identity as a peer sent it (libvirt's `virGetNetwork`),
+    /// without a lookup.
+    pub fn network_handle(&self, name: &str, uuid: [u8; 16]) -> Network {
+        self.network(NetworkIdent {
+            uuid,
+            name: name.to_string(),
+        })
+    }
     /// Finds an active domain by id.
     pub fn lookup_domain_by_id(&self, id: i32) -> Result<Domain> {
         if id < 0 {

@@ -1,0 +1,437 @@
+//! The daemons the tests talk to (virtkitd built from this tree, and Debian's libvirtd as the
+//! peer), a real virsh, and a small RPC client written with virtkit-rpc.
+#![allow(dead_code)]
+#![allow(clippy::result_large_err)]
+
+use std::io::{Read, Write};
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use virtkit_rpc::xdr::{Decoder, Encoder};
+use virtkit_rpc::{Header, Message, MessageType, REMOTE_PROGRAM, RemoteError, Status};
+
+/// What one virsh run printed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Run {
+    pub stdout: String,
+    pub stderr: String,
+    pub code: i32,
+}
+
+fn wait_for_socket(path: &Path, child: &mut Child, log: &Path, what: &str) {
+    let started = Instant::now();
+    while UnixStream::connect(path).is_err() {
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!(
+                "{what} exited ({status}) before listening on {}:\n{}",
+                path.display(),
+                std::fs::read_to_string(log).unwrap_or_default()
+            );
+        }
+        if started.elapsed() > Duration::from_secs(30) {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "{what} did not listen on {} within 30 s:\n{}",
+                path.display(),
+                std::fs::read_to_string(log).unwrap_or_default()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// A virtkitd of this tree on sockets in a temporary directory, killed (by its pid) and reaped
+/// when dropped.
+pub struct Virtkitd {
+    child: Child,
+    pub dir: tempfile::TempDir,
+    pub socket: PathBuf,
+    pub ro_socket: PathBuf,
+    pub log: PathBuf,
+}
+
+impl Virtkitd {
+    pub fn start() -> Virtkitd {
+        Virtkitd::start_with(&[])
+    }
+
+    /// With extra arguments (e.g. `--config FILE`).
+    pub fn start_with(args: &[&str]) -> Virtkitd {
+        let plugins = virtkit_test_support::plugin_dir("test");
+        let dir = tempfile::tempdir().expect("temp dir");
+        let socket = dir.path().join("virtkit-sock");
+        let ro_socket = dir.path().join("virtkit-sock-ro");
+        let log = dir.path().join("virtkitd.log");
+        let mut child = Command::new(env!("CARGO_BIN_EXE_virtkitd"))
+            .arg("--socket")
+            .arg(&socket)
+            .arg("--verbose")
+            .args(args)
+            .env("VIRTKIT_DRIVER_DIR", plugins)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).expect("log file"))
+            .spawn()
+            .expect("virtkitd starts");
+        wait_for_socket(&socket, &mut child, &log, "virtkitd");
+        Virtkitd {
+            child,
+            dir,
+            socket,
+            ro_socket,
+            log,
+        }
+    }
+
+    /// What the daemon logged so far.
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Whether the daemon still runs.
+    pub fn running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
+    pub fn uri(&self, path: &str) -> String {
+        format!("test+unix://{path}?socket={}", self.socket.display())
+    }
+
+    pub fn ro_uri(&self, path: &str) -> String {
+        format!("test+unix://{path}?socket={}", self.ro_socket.display())
+    }
+}
+
+impl Drop for Virtkitd {
+    fn drop(&mut self) {
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(self.child.id() as i32),
+            nix::sys::signal::Signal::SIGTERM,
+        );
+        let started = Instant::now();
+        while matches!(self.child.try_wait(), Ok(None)) {
+            if started.elapsed() > Duration::from_secs(5) {
+                let _ = self.child.kill();
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let _ = self.child.wait();
+    }
+}
+
+/// Debian's libvirtd with its own config, socket directory and pid file, in a private mount
+/// namespace whose `/run`, `/var/lib`, `/var/cache` and `/var/log` are empty tmpfs (so it
+/// touches nothing of the host's), with a private `/etc/passwd` and `/etc/group` that name the
+/// `libvirt-qemu` user its QEMU driver resolves at start (ENVIRONMENT.md). Killed and reaped
+/// when dropped.
+pub struct Libvirtd {
+    child: Child,
+    pub dir: tempfile::TempDir,
+    pub socket: PathBuf,
+    pub ro_socket: PathBuf,
+}
+
+impl Libvirtd {
+    /// The daemon, or `None` after reporting why the test is skipped (not root, no libvirtd;
+    /// both fail under CI).
+    pub fn start() -> Option<Libvirtd> {
+        let libvirtd = virtkit_test_support::find(&virtkit_test_support::LIBVIRTD)?;
+        if !nix::unistd::geteuid().is_root() {
+            virtkit_test_support::skip_host(
+                "ROOT",
+                "libvirtd needs root here (a private mount namespace)",
+            );
+            return None;
+        }
+        let dir = tempfile::tempdir().expect("temp dir");
+        let d = dir.path();
+        let conf = d.join("libvirtd.conf");
+        std::fs::write(
+            &conf,
+            format!(
+                "unix_sock_dir = \"{}\"\nauth_unix_rw = \"none\"\nauth_unix_ro = \"none\"\n\
+                 log_outputs = \"3:file:{}\"\n",
+                d.display(),
+                d.join("libvirtd.log").display()
+            ),
+        )
+        .unwrap();
+        let mut passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
+        let mut group = std::fs::read_to_string("/etc/group").unwrap_or_default();
+        if !passwd.lines().any(|l| l.starts_with("libvirt-qemu:")) {
+            passwd.push_str("libvirt-qemu:x:64055:64055::/nonexistent:/usr/sbin/nologin\n");
+        }
+        for g in ["libvirt-qemu:x:64055:", "kvm:x:64056:"] {
+            let name = g.split(':').next().unwrap();
+            if !group.lines().any(|l| l.starts_with(&format!("{name}:"))) {
+                group.push_str(g);
+                group.push('\n');
+            }
+        }
+        std::fs::write(d.join("passwd"), passwd).unwrap();
+        std::fs::write(d.join("group"), group).unwrap();
+        let script = format!(
+            "set -e; for m in /run /var/lib /var/cache /var/log; do mount -t tmpfs none $m; done; \
+             mount --bind {d}/passwd /etc/passwd; mount --bind {d}/group /etc/group; \
+             exec {libvirtd} --config {conf} --pid-file {d}/libvirtd.pid",
+            d = d.display(),
+            libvirtd = libvirtd.display(),
+            conf = conf.display()
+        );
+        let log = d.join("stderr");
+        // `unshare` and `sh` both exec: the child's pid is libvirtd's.
+        let mut child = Command::new("unshare")
+            .args(["-m", "--propagation", "private", "sh", "-c", &script])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .expect("unshare starts");
+        let socket = d.join("libvirt-sock");
+        wait_for_socket(&socket, &mut child, &log, "libvirtd");
+        Some(Libvirtd {
+            child,
+            socket,
+            ro_socket: d.join("libvirt-sock-ro"),
+            dir,
+        })
+    }
+
+    pub fn uri(&self, path: &str) -> String {
+        format!("test+unix://{path}?socket={}", self.socket.display())
+    }
+
+    pub fn ro_uri(&self, path: &str) -> String {
+        format!("test+unix://{path}?socket={}", self.ro_socket.display())
+    }
+}
+
+impl Drop for Libvirtd {
+    fn drop(&mut self) {
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(self.child.id() as i32),
+            nix::sys::signal::Signal::SIGTERM,
+        );
+        let started = Instant::now();
+        while matches!(self.child.try_wait(), Ok(None)) {
+            if started.elapsed() > Duration::from_secs(10) {
+                let _ = self.child.kill();
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.child.wait();
+    }
+}
+
+/// Runs a program to completion with the C locale, no default URI and the test plugin's
+/// directory (for the virtkit CLI), killing it after 60 s.
+pub fn run(program: &Path, args: &[&str]) -> Run {
+    let mut c = Command::new(program);
+    c.env(
+        "VIRTKIT_DRIVER_DIR",
+        virtkit_test_support::plugin_dir("test"),
+    );
+    for v in [
+        "VIRTKIT_DEFAULT_URI",
+        "LIBVIRT_DEFAULT_URI",
+        "VIRSH_DEFAULT_CONNECT_URI",
+    ] {
+        c.env_remove(v);
+    }
+    c.env("LC_ALL", "C")
+        .env("LANG", "C")
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = c
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run {}: {e}", program.display()));
+    let drain = |mut r: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
+            let mut buf = Vec::new();
+            let _ = r.read_to_end(&mut buf);
+            String::from_utf8_lossy(&buf).into_owned()
+        })
+    };
+    let out = drain(Box::new(child.stdout.take().unwrap()));
+    let err = drain(Box::new(child.stderr.take().unwrap()));
+    let started = Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if started.elapsed() > Duration::from_secs(60) {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{} {args:?} did not finish within 60 s", program.display());
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    Run {
+        stdout: out.join().unwrap(),
+        stderr: err.join().unwrap(),
+        code: status.code().unwrap_or(-1),
+    }
+}
+
+/// A minimal client of the REMOTE program, for what virsh cannot send (malformed messages,
+/// unknown procedures, many calls in flight).
+pub struct RpcClient {
+    pub stream: UnixStream,
+    serial: u32,
+}
+
+pub const PROC_CONNECT_OPEN: i32 = 1;
+pub const PROC_DOMAIN_LOOKUP_BY_NAME: i32 = 23;
+pub const PROC_CONNECT_GET_CAPABILITIES: i32 = 7;
+
+impl RpcClient {
+    pub fn connect(path: &Path) -> RpcClient {
+        let stream = UnixStream::connect(path).expect("connect");
+        stream
+            .set_read_timeout(Some(Duration::from_secs(120)))
+            .unwrap();
+        RpcClient { stream, serial: 0 }
+    }
+
+    /// Sends a call; returns its serial.
+    pub fn send(&mut self, procedure: i32, payload: &[u8]) -> u32 {
+        self.serial += 1;
+        let h = Header {
+            program: REMOTE_PROGRAM,
+            version: 1,
+            procedure,
+            message_type: MessageType::Call,
+            serial: self.serial,
+            status: Status::Ok,
+        };
+        self.stream
+            .write_all(&Message::encode(&h, payload).unwrap())
+            .expect("send");
+        self.serial
+    }
+
+    /// Reads one message.
+    pub fn recv(&mut self) -> Option<Message> {
+        let bytes = virtkit_rpc::read_message(&mut self.stream).ok()??;
+        Some(Message::decode(&bytes).expect("a valid reply"))
+    }
+
+    /// A call and its reply: the payload, or the error.
+    pub fn call(&mut self, procedure: i32, payload: &[u8]) -> Result<Vec<u8>, RemoteError> {
+        let serial = self.send(procedure, payload);
+        let m = self.recv().expect("a reply");
+        assert_eq!(m.header.serial, serial);
+        assert_eq!(m.header.procedure, procedure);
+        assert_eq!(m.header.message_type, MessageType::Reply);
+        match m.header.status {
+            Status::Ok => Ok(m.payload),
+            _ => {
+                let mut d = Decoder::new(&m.payload);
+                Err(RemoteError::decode(&mut d).expect("an error record"))
+            }
+        }
+    }
+
+    /// CONNECT_OPEN of `uri`.
+    pub fn open(&mut self, uri: &str) {
+        let mut e = Encoder::new();
+        e.opt_string(Some(uri)).u32(0);
+        self.call(PROC_CONNECT_OPEN, &e.into_bytes())
+            .expect("CONNECT_OPEN");
+    }
+}
+
+/// The payload of a call naming one string.
+pub fn string_arg(s: &str) -> Vec<u8> {
+    let mut e = Encoder::new();
+    e.string(s);
+    e.into_bytes()
+}
+
+/// A recording proxy in front of a daemon's socket: it forwards every byte both ways and
+/// records the procedure number of every REMOTE call a client sends. Each accepted client gets
+/// its own pair of threads; the proxy ends when dropped (its listener is closed by a last
+/// connection to itself).
+pub struct RecordingProxy {
+    pub socket: PathBuf,
+    pub seen: std::sync::Arc<std::sync::Mutex<Vec<i32>>>,
+    _dir: tempfile::TempDir,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    accept: Option<std::thread::JoinHandle<()>>,
+}
+
+impl RecordingProxy {
+    pub fn new(target: &Path) -> RecordingProxy {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        use std::sync::{Arc, Mutex};
+        let dir = tempfile::tempdir().unwrap();
+        let socket = dir.path().join("proxy-sock");
+        let listener = std::os::unix::net::UnixListener::bind(&socket).unwrap();
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let stop = Arc::new(AtomicBool::new(false));
+        let target = target.to_path_buf();
+        let (seen2, stop2) = (Arc::clone(&seen), Arc::clone(&stop));
+        let accept = std::thread::spawn(move || {
+            for client in listener.incoming() {
+                if stop2.load(Ordering::SeqCst) {
+                    return;
+                }
+                let Ok(client) = client else { continue };
+                let Ok(server) = UnixStream::connect(&target) else {
+                    continue;
+                };
+                let (mut c_in, mut s_out) =
+                    (client.try_clone().unwrap(), server.try_clone().unwrap());
+                let (mut s_in, mut c_out) = (server, client);
+                let seen = Arc::clone(&seen2);
+                std::thread::spawn(move || {
+                    while let Ok(Some(bytes)) = virtkit_rpc::read_message(&mut c_in) {
+                        if let Ok(m) = Message::decode(&bytes)
+                            && m.header.program == REMOTE_PROGRAM
+                            && m.header.message_type == MessageType::Call
+                        {
+                            seen.lock().unwrap().push(m.header.procedure);
+                        }
+                        if s_out.write_all(&bytes).is_err() {
+                            break;
+                        }
+                    }
+                    let _ = s_out.shutdown(std::net::Shutdown::Write);
+                });
+                std::thread::spawn(move || {
+                    let _ = std::io::copy(&mut s_in, &mut c_out);
+                    let _ = c_out.shutdown(std::net::Shutdown::Both);
+                });
+            }
+        });
+        RecordingProxy {
+            socket,
+            seen,
+            _dir: dir,
+            stop,
+            accept: Some(accept),
+        }
+    }
+
+    /// The procedures recorded so far, emptied.
+    pub fn take(&self) -> Vec<i32> {
+        std::mem::take(&mut *self.seen.lock().unwrap())
+    }
+}
+
+impl Drop for RecordingProxy {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        let _ = UnixStream::connect(&self.socket);
+        if let Some(a) = self.accept.take() {
+            let _ = a.join();
+        }
+    }
+}
