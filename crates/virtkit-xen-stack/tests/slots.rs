@@ -34,11 +34,15 @@ fn differences(m: Member) -> Vec<String> {
     let declared: BTreeSet<Op> = m.ops().iter().copied().collect();
     let undeclared = names(filled.difference(&declared).copied());
     if !undeclared.is_empty() {
-        out.push(format!("fills slots its member does not declare: {undeclared:?}"));
+        out.push(format!(
+            "fills slots its member does not declare: {undeclared:?}"
+        ));
     }
     let unfilled = names(declared.difference(&filled).copied());
     if !unfilled.is_empty() {
-        out.push(format!("leaves NULL slots its member declares: {unfilled:?}"));
+        out.push(format!(
+            "leaves NULL slots its member declares: {unfilled:?}"
+        ));
     }
     let ranked_unfilled = names(
         m.op_ranks()
