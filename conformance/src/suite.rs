@@ -502,7 +502,9 @@ fn connect(ctx: &mut Ctx) -> bool {
         ensure!(
             served.len() == expected
                 && served.iter().any(|d| d.name == c.driver.name())
-                && c.others.iter().all(|o| served.iter().any(|d| d.name == o.name())),
+                && c.others
+                    .iter()
+                    .all(|o| served.iter().any(|d| d.name == o.name())),
             "{uri} is served by {:?}, not by this plugin{}",
             served.iter().map(|d| d.name.clone()).collect::<Vec<_>>(),
             if c.others.is_empty() {
