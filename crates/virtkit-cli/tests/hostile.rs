@@ -196,3 +196,46 @@ fn a_megabyte_of_garbage_into_the_shell_ends_cleanly() {
     let r = virtkit(&["-c", URI, "domstate test"]);
     assert_eq!(r.stdout, "running\n\n");
 }
+
+/// `define FILE` reads what a shell hands over (a pipe, `/dev/stdin`, a character device, capped),
+/// a directory fails with virsh's words, and a FIFO nobody writes to reads as empty instead of
+/// hanging.
+#[test]
+fn define_reads_files_and_streams_and_refuses_other_kinds() {
+    let dir = tempfile::tempdir().unwrap();
+    let xml = "<domain type='test'><name>piped</name><memory>65536</memory><os><type>hvm</type></os></domain>";
+    let r = virtkit_with(
+        &["-c", URI, "define /dev/stdin; list --all --name"],
+        Some(xml),
+        &[],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stdout.contains("piped"), "{}", r.stdout);
+
+    let d = dir.path().to_str().unwrap();
+    let r = virtkit(&["-c", URI, &format!("define {d}")]);
+    assert_clean("a directory", &r);
+    assert!(
+        r.stderr
+            .contains(&format!("Failed to read file '{d}': Is a directory")),
+        "{}",
+        r.stderr
+    );
+
+    let r = virtkit(&["-c", URI, "define /dev/zero"]);
+    assert_clean("/dev/zero", &r);
+    assert!(
+        r.stderr
+            .contains("File '/dev/zero' is too large (more than 10485760 bytes)"),
+        "{}",
+        r.stderr
+    );
+
+    // A FIFO without a writer: the run ends by itself (`virtkit` fails the test when a run
+    // outlives its timeout), with a clean error.
+    let fifo = dir.path().join("fifo.xml");
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+    let r = virtkit(&["-c", URI, &format!("define {}", fifo.display())]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert_clean("a FIFO without a writer", &r);
+}

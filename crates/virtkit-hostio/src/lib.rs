@@ -290,6 +290,25 @@ pub fn open_regular(path: &Path) -> Result<(File, std::fs::Metadata)> {
     Ok((file, md))
 }
 
+/// Opens what a user named as input on a command line — a regular file, or a stream a shell
+/// hands over (a pipe or FIFO such as `/dev/stdin` or `<(command)`, a character device) — and
+/// returns it with its kind, for the caller to accept or refuse by kind and to read capped.
+/// The open itself never blocks (a FIFO without a writer opens, then reads as empty); reads on
+/// the returned file block as usual. Never the controlling terminal of the process.
+pub fn open_input(path: &Path) -> std::io::Result<(File, std::fs::FileType)> {
+    use std::os::fd::AsRawFd;
+    let file = OpenOptions::new()
+        .read(true)
+        .custom_flags(nix::libc::O_NONBLOCK | nix::libc::O_NOCTTY)
+        .open(path)?;
+    let kind = file.metadata()?.file_type();
+    nix::fcntl::fcntl(
+        file.as_raw_fd(),
+        nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::empty()),
+    )?;
+    Ok((file, kind))
+}
+
 /// Reads at most `cap` bytes of the regular file at `path` (symbolic links followed: the user
 /// named the file). Anything else — a FIFO, a device such as `/dev/zero`, a directory — is
 /// refused before a byte is read, and so is a file larger than `cap`. The open does not block

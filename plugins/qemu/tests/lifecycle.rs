@@ -247,23 +247,16 @@ fn defining_one_name_at_once_in_several_processes_gives_one_success() {
     let uuids: Vec<String> = (0..4)
         .map(|i| format!("5ace0000-0000-4000-8000-00000000000{i}"))
         .collect();
-    let children: Vec<_> = uuids
+    let runs: Vec<Vec<String>> = uuids
         .iter()
         .map(|u| {
             let f = files.path().join(format!("{u}.xml"));
             let xml = guest_xml("race").replace("<name>", &format!("<uuid>{u}</uuid><name>"));
             std::fs::write(&f, xml).unwrap();
-            virtkit(&sb.uri(), &["define", f.to_str().unwrap()])
-                .stdout(std::process::Stdio::piped())
-                .stderr(std::process::Stdio::piped())
-                .spawn()
-                .unwrap()
+            vec!["define".into(), f.to_str().unwrap().into()]
         })
         .collect();
-    let results: Vec<std::process::Output> = children
-        .into_iter()
-        .map(|c| c.wait_with_output().unwrap())
-        .collect();
+    let results = race(&sb.uri(), &runs);
     let winners: Vec<usize> = (0..4).filter(|i| results[*i].status.success()).collect();
     assert_eq!(winners.len(), 1, "exactly one define succeeds: {results:?}");
     for (i, r) in results.iter().enumerate() {
@@ -280,6 +273,64 @@ fn defining_one_name_at_once_in_several_processes_gives_one_success() {
         c.lookup_domain_by_name("race").unwrap().uuid_string(),
         uuids[winners[0]]
     );
+}
+
+/// Runs `virtkit -c URI ARGS` once per argument list, all at once, and returns each outcome
+/// (in the order given) once every process has ended.
+fn race(uri: &str, runs: &[Vec<String>]) -> Vec<std::process::Output> {
+    let children: Vec<_> = runs
+        .iter()
+        .map(|args| {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            virtkit(uri, &args)
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    children
+        .into_iter()
+        .map(|c| c.wait_with_output().unwrap())
+        .collect()
+}
+
+#[test]
+fn defining_one_uuid_under_several_names_at_once_gives_one_success() {
+    let sb = Sandbox::new();
+    let files = tempfile::tempdir().unwrap();
+    const UUID: &str = "5ace0000-0000-4000-8000-0000000000aa";
+    // Four processes define four names that share one UUID: one wins, and no second domain
+    // with that UUID exists afterwards, whoever the winner is.
+    let runs: Vec<Vec<String>> = (0..4)
+        .map(|i| {
+            let f = files.path().join(format!("twin{i}.xml"));
+            let xml = guest_xml(&format!("twin{i}"))
+                .replace("<name>", &format!("<uuid>{UUID}</uuid><name>"));
+            std::fs::write(&f, xml).unwrap();
+            vec!["define".into(), f.to_str().unwrap().into()]
+        })
+        .collect();
+    let results = race(&sb.uri(), &runs);
+    let winners: Vec<usize> = (0..4).filter(|i| results[*i].status.success()).collect();
+    assert_eq!(winners.len(), 1, "exactly one define succeeds: {results:?}");
+    let winner = format!("twin{}", winners[0]);
+    for (i, r) in results.iter().enumerate() {
+        if i != winners[0] {
+            let err = String::from_utf8_lossy(&r.stderr);
+            assert!(
+                err.contains(&format!(
+                    "domain '{winner}' is already defined with uuid {UUID}"
+                )),
+                "loser {i} names the winner and the UUID: {err}"
+            );
+        }
+    }
+    let c = sb.open();
+    let mut defined = c.list_defined_domains().unwrap();
+    defined.sort();
+    assert_eq!(defined, vec![winner.clone()]);
+    assert_eq!(c.lookup_domain_by_uuid_str(UUID).unwrap().name(), winner);
 }
 
 #[test]

@@ -407,3 +407,85 @@ fn a_network_that_fails_to_start_leaves_nothing_behind() {
         "{listed}"
     );
 }
+
+/// Four processes define four networks at once, all naming one bridge: one wins, the others are
+/// told which network has it. Then four networks without a bridge name, at once: each gets its
+/// own `virbrN`.
+#[test]
+fn defining_networks_on_one_bridge_at_once_gives_one_success() {
+    let sb = Sandbox::new();
+    let files = tempfile::tempdir().unwrap();
+    let define_all = |xmls: Vec<String>| -> Vec<std::process::Output> {
+        let children: Vec<_> = xmls
+            .iter()
+            .enumerate()
+            .map(|(i, xml)| {
+                let f = files.path().join(format!("n{i}-{}.xml", xml.len()));
+                std::fs::write(&f, xml).unwrap();
+                common::virtkit(&sb.uri(), &["net-define", f.to_str().unwrap()])
+                    .stdout(std::process::Stdio::piped())
+                    .stderr(std::process::Stdio::piped())
+                    .spawn()
+                    .unwrap()
+            })
+            .collect();
+        children
+            .into_iter()
+            .map(|c| c.wait_with_output().unwrap())
+            .collect()
+    };
+    let results = define_all(
+        (0..4)
+            .map(|i| format!("<network><name>shared{i}</name><bridge name='vkrace0'/></network>"))
+            .collect(),
+    );
+    let winners: Vec<usize> = (0..4).filter(|i| results[*i].status.success()).collect();
+    assert_eq!(
+        winners.len(),
+        1,
+        "exactly one net-define succeeds: {results:?}"
+    );
+    let winner = format!("shared{}", winners[0]);
+    for (i, r) in results.iter().enumerate() {
+        if i != winners[0] {
+            let err = String::from_utf8_lossy(&r.stderr);
+            assert!(
+                err.contains(&format!(
+                    "bridge name 'vkrace0' is already used by network '{winner}'"
+                )),
+                "loser {i} names the network holding the bridge: {err}"
+            );
+        }
+    }
+    let c = sb.open();
+    assert_eq!(c.list_defined_networks().unwrap(), vec![winner.clone()]);
+    assert_eq!(
+        c.lookup_network_by_name(&winner)
+            .unwrap()
+            .bridge_name()
+            .unwrap(),
+        "vkrace0"
+    );
+
+    let results = define_all(
+        (0..4)
+            .map(|i| format!("<network><name>auto{i}</name></network>"))
+            .collect(),
+    );
+    assert!(results.iter().all(|r| r.status.success()), "{results:?}");
+    let mut bridges: Vec<String> = (0..4)
+        .map(|i| {
+            c.lookup_network_by_name(&format!("auto{i}"))
+                .unwrap()
+                .bridge_name()
+                .unwrap()
+        })
+        .collect();
+    bridges.sort();
+    bridges.dedup();
+    assert_eq!(
+        bridges.len(),
+        4,
+        "every network has a bridge of its own: {bridges:?}"
+    );
+}

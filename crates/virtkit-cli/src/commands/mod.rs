@@ -325,14 +325,29 @@ pub(crate) fn os_error_text(e: &std::io::Error) -> String {
 }
 
 /// Reads an XML file given on the command line, with virsh's error wording.
+///
+/// What can be read: a regular file, and the streams a shell hands over (a pipe or FIFO such as
+/// `/dev/stdin` or `<(command)`, a character device such as `/dev/stdin` on a terminal), always
+/// capped at [`MAX_XML_FILE`]. A block device or a socket is refused by kind before any read. The open never blocks: a FIFO without a writer reads as empty instead of waiting
+/// for one forever.
 pub(crate) fn read_file(path: &str) -> Result<String, Failure> {
     use std::io::Read;
-    let file = std::fs::File::open(path).map_err(|e| {
+    use std::os::unix::fs::FileTypeExt;
+    let open_error = |e: std::io::Error| {
         Failure::msg(format!(
             "Failed to open file '{path}': {}",
             os_error_text(&e)
         ))
-    })?;
+    };
+    let (file, kind) =
+        virtkit_hostio::open_input(std::path::Path::new(path)).map_err(open_error)?;
+    // A directory goes on to the read, which fails with virsh's "Is a directory".
+    if !(kind.is_file() || kind.is_fifo() || kind.is_char_device() || kind.is_dir()) {
+        return Err(Failure::msg(format!(
+            "Failed to read file '{path}': it is {}, not a file",
+            virtkit_hostio::kind_name(kind)
+        )));
+    }
     let mut bytes = Vec::new();
     file.take(MAX_XML_FILE + 1)
         .read_to_end(&mut bytes)
