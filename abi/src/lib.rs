@@ -62,7 +62,7 @@ pub const VK_MAGIC: u32 = 0x5244_4B56;
 /// The ABI major version this crate describes.
 pub const VK_ABI_MAJOR: u16 = 1;
 /// The ABI minor version this crate describes.
-pub const VK_ABI_MINOR: u16 = 2;
+pub const VK_ABI_MINOR: u16 = 3;
 /// Which virtkit release first loads which ABI minor: a packaging fact about the ABI, not part
 /// of the C contract (the header does not carry it).
 pub mod releases {
@@ -71,7 +71,7 @@ pub mod releases {
     /// of a driver built for minor `m` depends on `virtkit (>= CORE_VERSION_FOR_MINOR[m])`
     /// (`cargo xtask dist` computes it from the plugin's own table). Append an entry whenever
     /// [`VK_ABI_MINOR`](crate::VK_ABI_MINOR) grows.
-    pub const CORE_VERSION_FOR_MINOR: &[&str] = &["0.1.0", "0.1.0", "0.1.0"];
+    pub const CORE_VERSION_FOR_MINOR: &[&str] = &["0.1.0", "0.1.0", "0.1.0", "0.1.0"];
 }
 
 /// Name of the exported entry symbol, NUL-terminated for `dlsym`.
@@ -119,6 +119,10 @@ pub const VK_DOMAIN_AFFECT_LIVE: u32 = 1 << 0;
 pub const VK_DOMAIN_AFFECT_CONFIG: u32 = 1 << 1;
 /// `VIR_DOMAIN_MEM_MAXIMUM` (virDomainSetMemoryFlags): set the maximum memory, not the current.
 pub const VK_DOMAIN_MEM_MAXIMUM: u32 = 1 << 2;
+/// `VIR_DOMAIN_MESSAGE_DEPRECATION` (virDomainGetMessages): the deprecated configuration in use.
+pub const VK_DOMAIN_MESSAGE_DEPRECATION: u32 = 1 << 0;
+/// `VIR_DOMAIN_MESSAGE_TAINTING` (virDomainGetMessages): the taints (no flag: both kinds).
+pub const VK_DOMAIN_MESSAGE_TAINTING: u32 = 1 << 1;
 
 /// A borrowed UTF-8 string: pointer and length in bytes, no terminator required.
 #[repr(C)]
@@ -470,7 +474,7 @@ pub enum RetShape {
     Unit,
     /// One string through a `vk_str_sink` (possibly pushed in pieces, concatenated).
     Str,
-    /// A list of names through a `vk_str_sink`, one push per name.
+    /// A list of strings (names, messages) through a `vk_str_sink`, one push per string.
     Names,
     /// A list of domain ids through a `vk_int_sink`, one push per id.
     Ids,
@@ -755,6 +759,8 @@ define_ops! {
     63 NetworkIsPersistent    network_is_persistent   "virNetworkIsPersistent"          1 Read (net: Network) -> Bool;
     // ---- ABI 1.2 ----
     64 DomainSetMemoryFlags   domain_set_memory_flags "virDomainSetMemoryFlags"         2 Mutate (dom: Domain, kib: U64, flags: Flags) -> Unit;
+    // ---- ABI 1.3: what virsh 9.0's dominfo shows as Messages ----
+    65 DomainGetMessages      domain_get_messages     "virDomainGetMessages"            3 Read (dom: Domain, flags: Flags) -> Names;
 }
 
 impl Op {

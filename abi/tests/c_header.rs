@@ -31,13 +31,13 @@ use virtkit_test_support::{CC, CXX, require};
 use virtkit_abi::{
     OP_COUNT, OPS, VIRTKIT_DRIVER_ENTRY, VK_ABI_MAJOR, VK_ABI_MINOR, VK_CAP_WORDS, VK_DECLINED,
     VK_DOMAIN_AFFECT_CONFIG, VK_DOMAIN_AFFECT_CURRENT, VK_DOMAIN_AFFECT_LIVE,
-    VK_DOMAIN_MEM_MAXIMUM, VK_DOMAIN_START_PAUSED, VK_DOMAIN_XML_INACTIVE, VK_DOMAIN_XML_SECURE,
-    VK_DRIVER_NEEDS_ROOT, VK_DRIVER_STACK_MEMBER, VK_DRIVER_THREAD_SAFE, VK_DUMP_CRASH,
-    VK_HEADER_SIZE, VK_MAGIC, VK_MAX_OPS, VK_NETWORK_XML_INACTIVE, VK_OK, VK_OPEN_READ_ONLY,
-    VK_SLOT_SIZE, VK_TABLE_SIZE, VkDomainInfo, VkDomainRef, VkDomainSink, VkDomainState,
-    VkDriverHeader, VkDriverTable, VkErrorCode, VkErrorSink, VkIntSink, VkNetworkRef,
-    VkNetworkSink, VkNodeInfo, VkOpRank, VkStr, VkStrSink, VkVcpuInfo, VkVcpuSink, VkVcpuState,
-    error_domain,
+    VK_DOMAIN_MEM_MAXIMUM, VK_DOMAIN_MESSAGE_DEPRECATION, VK_DOMAIN_MESSAGE_TAINTING,
+    VK_DOMAIN_START_PAUSED, VK_DOMAIN_XML_INACTIVE, VK_DOMAIN_XML_SECURE, VK_DRIVER_NEEDS_ROOT,
+    VK_DRIVER_STACK_MEMBER, VK_DRIVER_THREAD_SAFE, VK_DUMP_CRASH, VK_HEADER_SIZE, VK_MAGIC,
+    VK_MAX_OPS, VK_NETWORK_XML_INACTIVE, VK_OK, VK_OPEN_READ_ONLY, VK_SLOT_SIZE, VK_TABLE_SIZE,
+    VkDomainInfo, VkDomainRef, VkDomainSink, VkDomainState, VkDriverHeader, VkDriverTable,
+    VkErrorCode, VkErrorSink, VkIntSink, VkNetworkRef, VkNetworkSink, VkNodeInfo, VkOpRank, VkStr,
+    VkStrSink, VkVcpuInfo, VkVcpuSink, VkVcpuState, error_domain,
 };
 use virtkit_abi::{
     VK_HOST_PARSE_NEW_DEFINITION, VK_HOST_XML_INACTIVE, VK_HOST_XML_SECURE, VkDiskView,
@@ -318,6 +318,11 @@ fn expected_constants(covered: &mut BTreeSet<String>) -> Vec<(String, Expected)>
         ("VK_DOMAIN_AFFECT_LIVE", VK_DOMAIN_AFFECT_LIVE),
         ("VK_DOMAIN_AFFECT_CONFIG", VK_DOMAIN_AFFECT_CONFIG),
         ("VK_DOMAIN_MEM_MAXIMUM", VK_DOMAIN_MEM_MAXIMUM),
+        (
+            "VK_DOMAIN_MESSAGE_DEPRECATION",
+            VK_DOMAIN_MESSAGE_DEPRECATION,
+        ),
+        ("VK_DOMAIN_MESSAGE_TAINTING", VK_DOMAIN_MESSAGE_TAINTING),
     ] {
         top(name, Expected::Int(value.into()));
     }

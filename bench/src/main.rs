@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! virtkit-bench [--root DIR] [--release-dir DIR] [--corpus DIR] [--quick]
-//!               [--markdown FILE] [--only cli,api,calls,plugins,xml,qemu,xend,xm,xenlookup] [--no-peer]
+//!               [--markdown FILE] [--only cli,api,calls,plugins,xml,qemu,xend,xm,xenlookup,libvirtd] [--no-peer]
 //! ```
 //!
 //! It installs nothing: a missing tool is named, with the script that installs it, and the
@@ -11,6 +11,7 @@
 
 #![forbid(unsafe_code)]
 mod api;
+mod libvirtd;
 mod machine;
 mod peer;
 mod plugins;
@@ -34,7 +35,7 @@ use crate::report::{Report, Row};
 use crate::stats::Summary;
 
 const INSTALL: &str = "install it with scripts/install-test-deps.sh";
-const GROUPS: [&str; 9] = [
+const GROUPS: [&str; 10] = [
     "cli",
     "api",
     "calls",
@@ -44,6 +45,7 @@ const GROUPS: [&str; 9] = [
     "xend",
     "xm",
     "xenlookup",
+    "libvirtd",
 ];
 
 struct Options {
@@ -112,7 +114,7 @@ impl Sizes {
 }
 
 const USAGE: &str = "usage: virtkit-bench [--root DIR] [--release-dir DIR] [--corpus DIR] [--quick] \
-[--markdown FILE] [--only cli,api,calls,plugins,xml,qemu,xend,xm,xenlookup] [--no-peer]
+[--markdown FILE] [--only cli,api,calls,plugins,xml,qemu,xend,xm,xenlookup,libvirtd] [--no-peer]
 
   --root DIR         the repository (default: found from this binary, else the current directory)
   --release-dir DIR  where `virtkit` and the plugins are (default: this binary's directory if it
@@ -1100,7 +1102,7 @@ impl Run<'_> {
              public-API row goes through the loader and the plugin. QEMU sends its QMP greeting \
              from the monitor thread before its main loop runs and answers the first command \
              only later, so bare exec → `cont` answered is the floor of any start through QMP. \
-             No libvirt QEMU daemon runs here, so the list rows have no peer."
+             libvirtd's QEMU driver is measured beside the virtkit CLI in the `libvirtd` group."
                 .into(),
         );
     }
@@ -1249,6 +1251,12 @@ fn main() -> ExitCode {
     }
     if run.wants("xm") {
         run.xm();
+    }
+    if run.wants("libvirtd") && !o.no_peer {
+        let out = libvirtd::run_group(&o.release, run.s.qemu_guests, run.s.list_reps);
+        run.rows.extend(out.rows);
+        out.skipped.into_iter().for_each(|s| run.skip(s));
+        run.notes.extend(out.notes);
     }
     let root = o.root.canonicalize().unwrap_or_else(|_| o.root.clone());
     let exe = std::env::current_exe()

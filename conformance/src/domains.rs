@@ -27,7 +27,7 @@ fn parse(xml: &str) -> Step<DomainDef> {
 }
 
 /// The existing domains: names of the active ones (by id) and of the defined ones.
-fn existing_domains(c: &Ctx, conn: &Connect) -> Step<Vec<Domain>> {
+pub(crate) fn existing_domains(c: &Ctx, conn: &Connect) -> Step<Vec<Domain>> {
     let mut out = Vec::new();
     if c.has(Op::ListDomains) && c.has(Op::DomainLookupById) {
         for id in ok("virConnectListDomains", conn.list_domains())?

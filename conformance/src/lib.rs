@@ -64,6 +64,7 @@ mod domains;
 mod guest;
 mod header;
 pub mod hvsupport;
+mod messages;
 mod networks;
 mod node;
 #[rustfmt::skip]

@@ -190,6 +190,10 @@ pub(crate) fn via_core(op: Op, conn: &Connect, a: &Args<'_>) -> Option<virtkit::
             let dom = &a.dom?.host_ident();
             unit(conn.call::<slots::DomainSetMemoryFlags>((dom, crate::guest::MEMORY_KIB, 0)))
         }
+        Op::DomainGetMessages => {
+            let dom = &a.dom?.host_ident();
+            unit(conn.call::<slots::DomainGetMessages>((dom, 0)))
+        }
     })
 }
 
@@ -271,5 +275,6 @@ pub(crate) fn via_loader(op: Op, c: &DriverConn, a: &Args<'_>) -> Option<CallRes
         Op::NetworkIsActive => unit(c.network_is_active(net)),
         Op::NetworkIsPersistent => unit(c.network_is_persistent(net)),
         Op::DomainSetMemoryFlags => unit(c.domain_set_memory_flags(dom, crate::guest::MEMORY_KIB, 0)),
+        Op::DomainGetMessages => unit(c.domain_get_messages(dom, 0)),
     })
 }

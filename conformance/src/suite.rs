@@ -403,6 +403,7 @@ pub fn run(plugin: &Path, opts: &Options) -> Report {
         crate::domains::samples(&mut ctx);
         crate::networks::samples(&mut ctx);
         crate::domains::existing(&mut ctx);
+        crate::messages::checks(&mut ctx);
         crate::networks::existing(&mut ctx);
         crate::domains::lifecycle(&mut ctx);
         crate::domains::transient(&mut ctx);

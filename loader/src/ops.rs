@@ -708,6 +708,18 @@ impl DriverConn {
         // caller's `DomainIdent`; both outlive the call.
         self.ret_unit(|conn, err| unsafe { f(conn, &dom, kib, flags, err) })
     }
+    /// virDomainGetMessages (since ABI 1.3).
+    pub fn domain_get_messages(&self, dom: &DomainIdent, flags: u32) -> CallResult<Vec<String>> {
+        let f = self.slot::<slots::DomainGetMessages>()?;
+        let dom = dom_ref(dom);
+        // SAFETY: `f` is this driver's `domain_get_messages` slot, whose C type the ABI derives
+        // from the same shapes as this call; `conn` is the handle its `open` returned (serialised
+        // by `invoke` unless the driver is thread-safe) and `err` the error sink of `invoke`, valid
+        // for the call; `&dom` points at a `VkDomainRef` on this stack frame whose name borrows the
+        // caller's `DomainIdent`; both outlive the call; `out` is host storage or sinks that
+        // `ret_names` owns and keeps alive for the call.
+        self.ret_names(|conn, out, err| unsafe { f(conn, &dom, flags, out, err) })
+    }
 }
 
 impl HostCall for slots::GetType {
@@ -1211,5 +1223,13 @@ impl HostCall for slots::DomainSetMemoryFlags {
     type Output = ();
     fn call(c: &DriverConn, (dom, kib, flags): Self::Args<'_>) -> CallResult<Self::Output> {
         c.domain_set_memory_flags(dom, kib, flags)
+    }
+}
+
+impl HostCall for slots::DomainGetMessages {
+    type Args<'a> = (&'a DomainIdent, u32);
+    type Output = Vec<String>;
+    fn call(c: &DriverConn, (dom, flags): Self::Args<'_>) -> CallResult<Self::Output> {
+        c.domain_get_messages(dom, flags)
     }
 }

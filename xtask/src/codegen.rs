@@ -537,7 +537,7 @@ fn sdk_doc(op: &OpInfo) -> String {
         write!(doc, " ({})", extra.join(", ")).unwrap();
     }
     let how = match op.ret {
-        RetShape::Names => Some("`out(name)` once per name"),
+        RetShape::Names => Some("`out(s)` once per name or message"),
         RetShape::Ids => Some("`out(id)` once per active domain"),
         RetShape::DomainFound => Some("`out(domain)` once, when found"),
         RetShape::NetworkFound => Some("`out(network)` once, when found"),

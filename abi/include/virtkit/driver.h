@@ -1,5 +1,5 @@
 /*
- * virtkit/driver.h - the contract between the virtkit core and its driver plugins, ABI 1.2.
+ * virtkit/driver.h - the contract between the virtkit core and its driver plugins, ABI 1.3.
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  *
@@ -21,7 +21,9 @@
  *   1.1  + persistence, managed save, security model and label, state with reason, native
  *        format conversions, network activity and persistence (64 slots)
  *   1.2  + host services (<virtkit/host.h>, handed over through header.host_init): URI and
- *        domain/network XML parsing, XML formatting, error wording. No new slot.
+ *        domain/network XML parsing, XML formatting, error wording; memory with flags
+ *        (65 slots)
+ *   1.3  + a domain's messages: taints and deprecations (66 slots)
  *
  * THE BOUNDARY
  *
@@ -105,14 +107,14 @@ extern "C" {
 /** The ABI major version this header describes. */
 #define VK_ABI_MAJOR 1
 /** The latest ABI minor version this header describes. */
-#define VK_ABI_LATEST_MINOR 2
+#define VK_ABI_LATEST_MINOR 3
 #ifndef VK_TARGET_ABI_MINOR
 /** The ABI minor the plugin is built for (define it before including to target an older
  *  core; see BUILDING FOR AN OLDER CORE). */
 #define VK_TARGET_ABI_MINOR VK_ABI_LATEST_MINOR
 #endif
 #if VK_TARGET_ABI_MINOR < 0 || VK_TARGET_ABI_MINOR > VK_ABI_LATEST_MINOR
-#error "VK_TARGET_ABI_MINOR must be 0, 1 or 2 with this <virtkit/driver.h>"
+#error "VK_TARGET_ABI_MINOR must be 0, 1, 2 or 3 with this <virtkit/driver.h>"
 #endif
 /** The ABI minor version the table is built for: write it into header.abi_minor. */
 #define VK_ABI_MINOR VK_TARGET_ABI_MINOR
@@ -160,6 +162,10 @@ extern "C" {
 #define VK_DOMAIN_AFFECT_CONFIG (1u << 1)
 /** VIR_DOMAIN_MEM_MAXIMUM (domain_set_memory_flags): the maximum memory, not the current. */
 #define VK_DOMAIN_MEM_MAXIMUM (1u << 2)
+/** VIR_DOMAIN_MESSAGE_DEPRECATION (domain_get_messages): the deprecated configuration in use. */
+#define VK_DOMAIN_MESSAGE_DEPRECATION (1u << 0)
+/** VIR_DOMAIN_MESSAGE_TAINTING (domain_get_messages): the taints (no flag: both kinds). */
+#define VK_DOMAIN_MESSAGE_TAINTING (1u << 1)
 
 /* ---------------------------------------------------------------------------------------- */
 /* Operation indices: slot positions and capability bits                                    */
@@ -235,8 +241,10 @@ typedef enum vk_op {
     VK_OP_NETWORK_IS_PERSISTENT = 63,
     /* ABI 1.2 */
     VK_OP_DOMAIN_SET_MEMORY_FLAGS = 64,
+    /* ABI 1.3 */
+    VK_OP_DOMAIN_GET_MESSAGES = 65,
     /** Number of slots in this version of the ABI (not an operation). */
-    VK_OP_COUNT = 65
+    VK_OP_COUNT = 66
 } vk_op;
 
 /* ---------------------------------------------------------------------------------------- */
@@ -720,6 +728,13 @@ typedef int32_t (*vk_network_is_persistent_fn)(vk_conn conn, const vk_network_re
 typedef int32_t (*vk_domain_set_memory_flags_fn)(vk_conn conn, const vk_domain_ref *dom,
                                                  uint64_t kib, uint32_t flags,
                                                  const vk_error_sink *err);
+/* ABI 1.3 */
+/** Pushes the domain's messages, one per call, as libvirt words them: first the taints
+ *  ("tainted: ..."), then the deprecations ("deprecated configuration: ..."); `flags` selects
+ *  them (VK_DOMAIN_MESSAGE_TAINTING, VK_DOMAIN_MESSAGE_DEPRECATION; 0: both). None: no push. */
+typedef int32_t (*vk_domain_get_messages_fn)(vk_conn conn, const vk_domain_ref *dom,
+                                             uint32_t flags, const vk_str_sink *out,
+                                             const vk_error_sink *err);
 
 /* ---------------------------------------------------------------------------------------- */
 /* The table                                                                                */
@@ -799,6 +814,9 @@ typedef struct vk_driver_table {
 #endif
 #if VK_TARGET_ABI_MINOR >= 2
     vk_domain_set_memory_flags_fn domain_set_memory_flags; /* virDomainSetMemoryFlags, since 1.2 */
+#endif
+#if VK_TARGET_ABI_MINOR >= 3
+    vk_domain_get_messages_fn domain_get_messages;        /* virDomainGetMessages, since 1.3 */
 #endif
 } vk_driver_table;
 

@@ -603,3 +603,92 @@ fn node_file_domains_get_define_time_rules() {
             .join("\n")
     });
 }
+
+/// A node file whose domains libvirt's test driver taints when it loads them: a `<script>` on an
+/// interface (any type), a CD-ROM backed by a host block device; `plain` has neither (a file
+/// CD-ROM, an empty block CD-ROM and a block disk do not taint).
+const TAINTED_NODE: &str = "<node>
+  <domain type='test'><name>s1</name><uuid>11111111-2222-3333-4444-555555555555</uuid><memory>8192</memory><os><type>hvm</type></os>
+    <devices><interface type='ethernet'><script path='/etc/qemu-ifup'/></interface></devices></domain>
+  <domain type='test'><name>c1</name><uuid>11111111-2222-3333-4444-555555555556</uuid><memory>8192</memory><os><type>hvm</type></os>
+    <devices><disk type='block' device='cdrom'><source dev='/dev/sr0'/><target dev='hdc' bus='ide'/></disk>
+    <interface type='bridge'><source bridge='br0'/><script path='/etc/qemu-ifup'/></interface></devices></domain>
+  <domain type='test'><name>plain</name><uuid>11111111-2222-3333-4444-555555555557</uuid><memory>8192</memory><os><type>hvm</type></os>
+    <devices><disk type='file' device='cdrom'><source file='/tmp/x.iso'/><target dev='hdc' bus='ide'/></disk>
+    <disk type='block' device='cdrom'><target dev='hdd' bus='ide'/></disk>
+    <disk type='block' device='disk'><source dev='/dev/sdb'/><target dev='sdb' bus='scsi'/></disk></devices></domain>
+</node>
+";
+
+/// `dominfo`'s `Messages:` lines (virDomainGetMessages): one label, then one message per line,
+/// after the security lines; nothing when a domain has none.
+#[test]
+fn dominfo_messages_follow_virsh() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = write_file(dir.path(), "node.xml", TAINTED_NODE);
+    let uri = format!("test://{node}");
+    compare(
+        &["-c", &uri, "dominfo s1; dominfo c1; dominfo plain"],
+        without_cpu_time,
+    );
+    compare(&["-q", "-c", &uri, "dominfo c1"], without_cpu_time);
+    // Read only: the messages are read like the rest.
+    compare(
+        &["-r", "-c", &uri, "dominfo c1; dominfo 1"],
+        without_cpu_time,
+    );
+}
+
+/// Where libvirt 9.0's test driver taints and where it does not: only a node file's domains, when
+/// the node loads; the taint belongs to the domain object, so it stays through destroy, start,
+/// save and restore, a redefinition without the script and a transient start over the inactive
+/// domain, and goes with the object (undefine); a domain defined or created later with a script
+/// is not tainted.
+#[test]
+fn dominfo_messages_follow_the_test_drivers_taint_rules() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = write_file(dir.path(), "node.xml", TAINTED_NODE);
+    let uri = format!("test://{node}");
+    let plain = write_file(
+        dir.path(),
+        "s1.xml",
+        "<domain type='test'><name>s1</name><uuid>11111111-2222-3333-4444-555555555555</uuid>\
+         <memory>8192</memory><os><type>hvm</type></os></domain>",
+    );
+    let img = dir.path().join("s1.img");
+    let img = img.to_str().unwrap();
+    compare(
+        &[
+            "-c",
+            &uri,
+            &format!(
+                "destroy s1; dominfo s1; start s1; dominfo s1; save s1 {img}; dominfo s1; \
+                 restore {img}; dominfo s1; define {plain}; dominfo s1; destroy s1; \
+                 create {plain}; dominfo s1; destroy s1; undefine s1; define {plain}; dominfo s1"
+            ),
+        ],
+        without_cpu_time,
+    );
+    let scripted = write_file(
+        dir.path(),
+        "vm2.xml",
+        "<domain type='test'><name>vm2</name><uuid>11111111-2222-3333-4444-555555555558</uuid>\
+         <memory>8192</memory><os><type>hvm</type></os><devices>\
+         <disk type='block' device='cdrom'><source dev='/dev/sr0'/><target dev='hdc' bus='ide'/></disk>\
+         <interface type='ethernet'><script path='/etc/qemu-ifup'/></interface></devices></domain>",
+    );
+    compare(
+        &[
+            "-c",
+            &uri,
+            &format!(
+                "define {scripted}; dominfo vm2; start vm2; dominfo vm2; destroy vm2; undefine vm2; create {scripted}; dominfo vm2"
+            ),
+        ],
+        without_cpu_time,
+    );
+    compare(
+        &["-c", URI, &format!("create {scripted}; dominfo vm2")],
+        without_cpu_time,
+    );
+}

@@ -173,6 +173,45 @@ pub fn node_info() -> NodeInfo {
     }
 }
 
+/// The drive names of the host's CD-ROM drives (`sr0`, `hdc`, ...), from the kernel's CD-ROM
+/// driver table (`/proc/sys/dev/cdrom/info`, its `drive name:` row; empty without the driver).
+pub fn cdrom_drive_names(info: &str) -> Vec<String> {
+    info.lines()
+        .find_map(|l| l.strip_prefix("drive name:"))
+        .map(|names| names.split_whitespace().map(str::to_string).collect())
+        .unwrap_or_default()
+}
+
+/// Whether `path` is a host CD-ROM drive: a block device (symbolic links followed, as an open
+/// does) that the kernel's CD-ROM driver serves. libvirt asks the same of the device with the
+/// CD-ROM status ioctl (`virFileIsCDROM`); the driver's table answers it without opening the
+/// drive (which can spin it up) and without unsafe code.
+pub fn is_cdrom_drive(path: &std::path::Path) -> bool {
+    let Some(name) = block_device_name(path) else {
+        return false;
+    };
+    read("/proc/sys/dev/cdrom/info").is_some_and(|info| cdrom_drive_names(&info).contains(&name))
+}
+
+/// The kernel's name of the block device at `path` (`sr0`, `loop0`), symbolic links followed;
+/// `None` for anything else.
+fn block_device_name(path: &std::path::Path) -> Option<String> {
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
+    let meta = std::fs::metadata(path).ok()?;
+    if !meta.file_type().is_block_device() {
+        return None;
+    }
+    // Major and minor as glibc splits a dev_t; sysfs links each block device by them.
+    let rdev = meta.rdev();
+    let major = ((rdev >> 8) & 0xfff) | ((rdev >> 32) & 0xffff_f000);
+    let minor = (rdev & 0xff) | ((rdev >> 12) & 0xffff_ff00);
+    let uevent = read(&format!("/sys/dev/block/{major}:{minor}/uevent"))?;
+    uevent
+        .lines()
+        .find_map(|l| l.strip_prefix("DEVNAME="))
+        .map(str::to_string)
+}
+
 /// The host's UUID from the firmware (SMBIOS), when readable.
 pub fn host_uuid() -> Option<Uuid> {
     read("/sys/class/dmi/id/product_uuid")
@@ -183,6 +222,24 @@ pub fn host_uuid() -> Option<Uuid> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cdrom_drives_come_from_the_cdrom_drivers_table() {
+        let info = "CD-ROM information, Id: cdrom.c 3.20 2003/12/17\n\n\
+                    drive name:\t\tsr1\tsr0\ndrive speed:\t\t1\t24\n";
+        assert_eq!(cdrom_drive_names(info), ["sr1", "sr0"]);
+        assert!(cdrom_drive_names("").is_empty());
+        // Not block devices (or absent): never CD-ROM drives.
+        assert!(!is_cdrom_drive(std::path::Path::new("/dev/null")));
+        assert!(!is_cdrom_drive(std::path::Path::new("/")));
+        assert!(!is_cdrom_drive(std::path::Path::new("/no/such/device")));
+        // A block device that is not a CD-ROM drive, where the host has one.
+        let loop0 = std::path::Path::new("/dev/loop0");
+        if block_device_name(loop0).is_some() {
+            assert_eq!(block_device_name(loop0).as_deref(), Some("loop0"));
+            assert!(!is_cdrom_drive(loop0));
+        }
+    }
 
     #[test]
     fn cpu_lists() {

@@ -35,11 +35,13 @@ pub mod host;
 #[rustfmt::skip]
 mod ops;
 mod shims;
+mod taint;
 mod target;
 mod types;
 
 pub use ops::Ops;
 pub use shims::build_table;
+pub use taint::{Taint, Taints};
 pub use target::{TARGET_ABI_MINOR, check_target, newest_minor};
 pub use types::{
     DomainIdent, DomainInfo, DomainRef, DriverInfo, Error, NetworkIdent, NetworkRef, NodeInfo,

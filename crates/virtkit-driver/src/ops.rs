@@ -41,7 +41,7 @@ pub struct Ops<C> {
     pub list_domains: Option<fn(&C, &mut dyn FnMut(i32)) -> Result<()>>,
     /// virConnectNumOfDomains (since ABI 1.0).
     pub num_of_domains: Option<fn(&C) -> Result<i32>>,
-    /// virConnectListDefinedDomains: `out(name)` once per name (since ABI 1.0).
+    /// virConnectListDefinedDomains: `out(s)` once per name or message (since ABI 1.0).
     pub list_defined_domains: Option<fn(&C, &mut dyn FnMut(&str)) -> Result<()>>,
     /// virConnectNumOfDefinedDomains (since ABI 1.0).
     pub num_of_defined_domains: Option<fn(&C) -> Result<i32>>,
@@ -101,11 +101,11 @@ pub struct Ops<C> {
     pub domain_attach_device: Option<fn(&C, &DomainRef<'_>, &str) -> Result<()>>,
     /// virDomainDetachDevice (xml) (since ABI 1.0).
     pub domain_detach_device: Option<fn(&C, &DomainRef<'_>, &str) -> Result<()>>,
-    /// virConnectListNetworks: `out(name)` once per name (since ABI 1.0).
+    /// virConnectListNetworks: `out(s)` once per name or message (since ABI 1.0).
     pub list_networks: Option<fn(&C, &mut dyn FnMut(&str)) -> Result<()>>,
     /// virConnectNumOfNetworks (since ABI 1.0).
     pub num_of_networks: Option<fn(&C) -> Result<i32>>,
-    /// virConnectListDefinedNetworks: `out(name)` once per name (since ABI 1.0).
+    /// virConnectListDefinedNetworks: `out(s)` once per name or message (since ABI 1.0).
     pub list_defined_networks: Option<fn(&C, &mut dyn FnMut(&str)) -> Result<()>>,
     /// virConnectNumOfDefinedNetworks (since ABI 1.0).
     pub num_of_defined_networks: Option<fn(&C) -> Result<i32>>,
@@ -151,6 +151,8 @@ pub struct Ops<C> {
     pub network_is_persistent: Option<fn(&C, &NetworkRef<'_>) -> Result<bool>>,
     /// virDomainSetMemoryFlags (kib, flags) (since ABI 1.2).
     pub domain_set_memory_flags: Option<fn(&C, &DomainRef<'_>, u64, u32) -> Result<()>>,
+    /// virDomainGetMessages (flags): `out(s)` once per name or message (since ABI 1.3).
+    pub domain_get_messages: Option<fn(&C, &DomainRef<'_>, u32, &mut dyn FnMut(&str)) -> Result<()>>,
 }
 
 impl<C> Ops<C> {
@@ -219,6 +221,7 @@ impl<C> Ops<C> {
         network_is_active: None,
         network_is_persistent: None,
         domain_set_memory_flags: None,
+        domain_get_messages: None,
     };
 }
 
@@ -1085,6 +1088,21 @@ unsafe extern "C" fn shim_domain_set_memory_flags<D: Driver>(conn: VkConn, dom: 
     })
 }
 
+/// The `domain_get_messages` slot: virDomainGetMessages.
+unsafe extern "C" fn shim_domain_get_messages<D: Driver>(conn: VkConn, dom: *const VkDomainRef, flags: u32, out: *const VkStrSink, err: *const VkErrorSink) -> i32 {
+    guard(err, || {
+        let Some(f) = D::OPS.domain_get_messages else { return Err(missing("domain_get_messages")) };
+        // SAFETY: the core passes only handles this driver's open returned, until close.
+        let c = unsafe { conn_ref::<D>(conn) }?;
+        // SAFETY: the core passes NULL (refused) or a `VkDomainRef` whose name it keeps alive and
+        // unchanged until the call returns.
+        let dom = unsafe { in_domain(dom) }?;
+        // SAFETY: `out` is NULL (refused) or the host's string sink, valid for the call; the host
+        // copies each name before `push` returns.
+        unsafe { out_names(out, |out| f(c, &dom, flags, out)) }
+    })
+}
+
 /// Puts the shim of every operation `D::OPS` implements into its slot of `t`.
 pub(crate) fn install<D: Driver>(t: &mut VkDriverTable) {
     let o = &D::OPS;
@@ -1276,5 +1294,8 @@ pub(crate) fn install<D: Driver>(t: &mut VkDriverTable) {
     }
     if o.domain_set_memory_flags.is_some() {
         t.domain_set_memory_flags = Some(shim_domain_set_memory_flags::<D>);
+    }
+    if o.domain_get_messages.is_some() {
+        t.domain_get_messages = Some(shim_domain_get_messages::<D>);
     }
 }

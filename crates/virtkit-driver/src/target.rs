@@ -4,7 +4,8 @@
 //! also load in older cores enables one cargo feature of `virtkit-driver`:
 //!
 //! * `target-abi-1-0`: the table of ABI 1.0 (loads in every 1.x core);
-//! * `target-abi-1-1`: the table of ABI 1.1.
+//! * `target-abi-1-1`: the table of ABI 1.1;
+//! * `target-abi-1-2`: the table of ABI 1.2.
 //!
 //! (With both, the older wins: features add up across a dependency graph.) The table then
 //! declares that minor, has exactly its slots (`struct_size`), and an operation that a later
@@ -20,6 +21,8 @@ pub const TARGET_ABI_MINOR: u16 = if cfg!(feature = "target-abi-1-0") {
     0
 } else if cfg!(feature = "target-abi-1-1") {
     1
+} else if cfg!(feature = "target-abi-1-2") {
+    2
 } else {
     VK_ABI_MINOR
 };
@@ -49,7 +52,10 @@ pub const fn newest_minor<C>(ops: &Ops<C>) -> u16 {
         || ops.network_is_active.is_some()
         || ops.network_is_persistent.is_some();
     let since_1_2 = ops.domain_set_memory_flags.is_some();
-    if since_1_2 {
+    let since_1_3 = ops.domain_get_messages.is_some();
+    if since_1_3 {
+        3
+    } else if since_1_2 {
         2
     } else if since_1_1 {
         1
@@ -61,6 +67,13 @@ pub const fn newest_minor<C>(ops: &Ops<C>) -> u16 {
 /// Fails to compile (in the export macros) when `D` implements an operation newer than
 /// [`TARGET_ABI_MINOR`].
 pub const fn check_target<D: Driver>() {
+    if newest_minor(&D::OPS) > TARGET_ABI_MINOR && newest_minor(&D::OPS) == 3 {
+        panic!(
+            "the driver implements an operation of ABI 1.3 (domain_get_messages), but \
+             virtkit-driver builds an older table (feature target-abi-1-0, target-abi-1-1 or \
+             target-abi-1-2): set that Ops field to None, or drop the feature"
+        );
+    }
     if newest_minor(&D::OPS) > TARGET_ABI_MINOR && newest_minor(&D::OPS) == 2 {
         panic!(
             "the driver implements an operation of ABI 1.2 (domain_set_memory_flags), but \
@@ -91,7 +104,7 @@ mod tests {
             .collect();
         assert_eq!(
             later.len(),
-            10,
+            11,
             "new operations must be added to newest_minor: {later:?}"
         );
         assert_eq!(newest_minor::<()>(&Ops::NONE), 0);
@@ -105,6 +118,11 @@ mod tests {
             ..Ops::NONE
         };
         assert_eq!(newest_minor(&o), 2);
+        let o: Ops<()> = Ops {
+            domain_get_messages: Some(|_, _, _, _| Ok(())),
+            ..Ops::NONE
+        };
+        assert_eq!(newest_minor(&o), 3);
     }
 
     #[test]

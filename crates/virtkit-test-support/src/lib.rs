@@ -270,6 +270,13 @@ pub const QEMU: Tool = Tool {
     package: "qemu-system-x86 (bookworm-backports)",
     probe: || in_path("qemu-system-x86_64"),
 };
+/// qemu-img, which makes disk images in the formats QEMU opens.
+pub const QEMU_IMG: Tool = Tool {
+    name: "qemu-img",
+    env: "QEMU_IMG",
+    package: "qemu-utils",
+    probe: || in_path("qemu-img"),
+};
 /// dnsmasq, which serves DHCP and DNS on NAT networks.
 pub const DNSMASQ: Tool = Tool {
     name: "dnsmasq",

@@ -270,6 +270,14 @@ impl Domain {
         self.conn
             .call::<slots::DomainGetSecurityLabel>((&self.ident(),))
     }
+    /// The domain's messages, as libvirt's `virDomainGetMessages` words them: its taints
+    /// (`tainted: ...`), then the deprecated configuration it uses (`deprecated configuration:
+    /// ...`). `flags` selects the kinds (`VK_DOMAIN_MESSAGE_TAINTING`,
+    /// `VK_DOMAIN_MESSAGE_DEPRECATION`; 0: both); no message is an empty list.
+    pub fn messages(&self, flags: u32) -> Result<Vec<String>> {
+        self.conn
+            .call::<slots::DomainGetMessages>((&self.ident(), flags))
+    }
     /// State and reason code (libvirt's per-state reason enums). Drivers without
     /// `virDomainGetState` answer from [`info`](Self::info), with reason 0.
     pub fn state(&self) -> Result<(DomainState, i32)> {

@@ -39,8 +39,9 @@ pub use virtkit_abi::{OPS, Op, OpKind, error_domain, slots};
 // libvirt's flag bits, declared once in the ABI.
 pub use virtkit_abi::{
     VK_DOMAIN_AFFECT_CONFIG, VK_DOMAIN_AFFECT_CURRENT, VK_DOMAIN_AFFECT_LIVE,
-    VK_DOMAIN_MEM_MAXIMUM, VK_DOMAIN_START_PAUSED, VK_DOMAIN_XML_INACTIVE, VK_DOMAIN_XML_SECURE,
-    VK_DUMP_CRASH, VK_NETWORK_XML_INACTIVE,
+    VK_DOMAIN_MEM_MAXIMUM, VK_DOMAIN_MESSAGE_DEPRECATION, VK_DOMAIN_MESSAGE_TAINTING,
+    VK_DOMAIN_START_PAUSED, VK_DOMAIN_XML_INACTIVE, VK_DOMAIN_XML_SECURE, VK_DUMP_CRASH,
+    VK_NETWORK_XML_INACTIVE,
 };
 pub use virtkit_loader::{Registry, StackMember, register_static_driver, stack_order};
 

@@ -142,19 +142,13 @@ pub fn disk_bus(d: &DiskDef) -> DiskBus {
 }
 
 /// What QEMU 10 cannot run, refused when the guest is defined (`config-unsupported`, with the
-/// reason) rather than left to fail at start: a disk on the `xen` bus (`xen-disk` exists only in
-/// a QEMU running as a Xen device model, never under TCG or KVM).
+/// reason) rather than left to fail at start: see [`crate::qemu10`]. The checks that ask the
+/// emulator run only when the definition's emulator exists (a missing one fails the start, naming
+/// it).
 pub fn check_definable(def: &DomainDef) -> Result<()> {
-    for d in &def.devices.disks {
-        if disk_bus(d) == DiskBus::Xen {
-            return Err(Error::new(
-                ErrorCode::ConfigUnsupported,
-                format!(
-                    "unsupported configuration: disk '{}' is on the xen bus, which QEMU 10 offers only as a Xen device model, not under TCG or KVM (use bus 'virtio', 'ide' or 'scsi')",
-                    d.target_dev
-                ),
-            ));
-        }
+    crate::qemu10::check_definable(def)?;
+    if let Ok(bin) = crate::emulator::emulator_for(def) {
+        crate::qemu10::check_with_emulator(def, &bin)?;
     }
     Ok(())
 }
@@ -281,7 +275,7 @@ impl Builder {
         self.interfaces(def, ctx)?;
         self.chardevs(def)?;
         self.inputs(def);
-        self.graphics(def);
+        self.graphics(def)?;
         self.sounds(def);
         self.hostdevs(def);
         self.balloon(def);
@@ -374,7 +368,13 @@ impl Builder {
                     BootDevice::Cdrom => 'd',
                     BootDevice::Network => 'n',
                 })
-                .collect()
+                // QEMU refuses a device given twice; the first place counts.
+                .fold(String::new(), |mut o, c| {
+                    if !o.contains(c) {
+                        o.push(c);
+                    }
+                    o
+                })
         };
         self.opt("-boot", format!("order={order}"));
     }
@@ -382,6 +382,7 @@ impl Builder {
     fn disks(&mut self, def: &DomainDef, q35: bool) -> Result<()> {
         let mut scsi_controller = false;
         let mut ahci = false;
+        let mut fdc = false;
         let scsi_model = def
             .devices
             .controllers
@@ -404,13 +405,16 @@ impl Builder {
             match d.source.as_deref().filter(|s| !s.is_empty()) {
                 Some(src) => {
                     drive.push(format!("file={}", opt_escape(src)));
-                    drive.push(format!(
-                        "format={}",
-                        d.driver_type
-                            .as_deref()
-                            .filter(|t| valid_format(t))
-                            .unwrap_or("raw")
-                    ));
+                    let format = match d.driver_type.as_deref() {
+                        None => "raw",
+                        Some(t) => crate::qemu10::qemu_format(t).ok_or_else(|| {
+                            unsupported(format!(
+                                "disk '{}' has an image format QEMU 10 lacks, '{t}'",
+                                d.target_dev
+                            ))
+                        })?,
+                    };
+                    drive.push(format!("format={format}"));
                 }
                 None if d.device == DiskDevice::Disk => {
                     return Err(unsupported(format!(
@@ -480,7 +484,13 @@ impl Builder {
                             d.target_dev
                         )));
                     }
-                    format!("floppy,unit={idx},{id}")
+                    // q35 has no floppy controller of its own.
+                    if q35 && !fdc {
+                        self.opt("-device", "isa-fdc,id=fdc0");
+                        fdc = true;
+                    }
+                    let bus = if q35 { "bus=fdc0.0," } else { "" };
+                    format!("floppy,{bus}unit={idx},{id}")
                 }
                 DiskBus::Scsi => {
                     if !scsi_controller {
@@ -531,7 +541,12 @@ impl Builder {
                     fs.fs_type.as_str()
                 )));
             }
-            let model = fs.access_mode.as_deref().unwrap_or("passthrough");
+            // libvirt's `squash` is QEMU's `none` (passthrough without failing on chown).
+            let model = match fs.access_mode.as_deref() {
+                None => "passthrough",
+                Some("squash") => "none",
+                Some(m) => m,
+            };
             let ro = if fs.readonly { ",readonly=on" } else { "" };
             self.opt(
                 "-fsdev",
@@ -595,11 +610,7 @@ impl Builder {
                 }
             };
             self.opt("-netdev", backend);
-            let model = match n.model.as_deref() {
-                None => "rtl8139",
-                Some("virtio") => "virtio-net-pci",
-                Some(m) => m,
-            };
+            let model = crate::qemu10::nic_device(n.model.as_deref(), crate::qemu10::board(def));
             let mac = n.mac.map(|m| format!(",mac={m}")).unwrap_or_default();
             self.opt(
                 "-device",
@@ -690,7 +701,7 @@ impl Builder {
         }
     }
 
-    fn graphics(&mut self, def: &DomainDef) {
+    fn graphics(&mut self, def: &DomainDef) -> Result<()> {
         let mut any = false;
         for g in &def.devices.graphics {
             match g {
@@ -743,25 +754,20 @@ impl Builder {
         {
             self.opt("-display", "none");
         }
+        let board = crate::qemu10::board(def);
         if def.devices.videos.is_empty() {
             if any {
-                self.opt("-device", "VGA,id=video0");
+                let vga = crate::qemu10::video_device("vga", board)?.unwrap_or("VGA");
+                self.opt("-device", format!("{vga},id=video0"));
             }
         } else {
             for (i, v) in def.devices.videos.iter().enumerate() {
-                let dev = match v.model.as_str() {
-                    "vga" => "VGA",
-                    "cirrus" => "cirrus-vga",
-                    "vmvga" => "vmware-svga",
-                    "qxl" => "qxl-vga",
-                    "virtio" => "virtio-vga",
-                    "bochs" => "bochs-display",
-                    "ramfb" => "ramfb",
-                    _ => continue,
-                };
-                self.opt("-device", format!("{dev},id=video{i}"));
+                if let Some(dev) = crate::qemu10::video_device(&v.model, board)? {
+                    self.opt("-device", format!("{dev},id=video{i}"));
+                }
             }
         }
+        Ok(())
     }
 
     fn sounds(&mut self, def: &DomainDef) {
@@ -844,6 +850,7 @@ impl Builder {
 /// adds a virtio one when the definition has none).
 pub fn has_balloon(def: &DomainDef) -> bool {
     def.is_hvm()
+        && crate::qemu10::board(def) != crate::qemu10::Board::Isa
         && def
             .devices
             .memballoon
@@ -853,25 +860,6 @@ pub fn has_balloon(def: &DomainDef) -> bool {
 
 fn arch_has_acpi(arch: &str) -> bool {
     matches!(arch, "x86_64" | "i686" | "i386" | "aarch64")
-}
-
-fn valid_format(t: &str) -> bool {
-    matches!(
-        t,
-        "raw"
-            | "qcow2"
-            | "qcow"
-            | "qed"
-            | "vmdk"
-            | "vdi"
-            | "vpc"
-            | "vhdx"
-            | "cloop"
-            | "dmg"
-            | "bochs"
-            | "parallels"
-            | "luks"
-    )
 }
 
 fn chardev_backend(src: &ChardevSource, parallel: bool) -> Result<String> {

@@ -8,13 +8,14 @@ use nix::unistd::Pid;
 use serde_json::{Value, json};
 use uuid::Uuid;
 use virtkit_driver::{
-    Affect, DomainIdent, DomainInfo, DomainRef, DomainState, Error, ErrorCode, Result,
-    VK_DOMAIN_AFFECT_CONFIG, VK_DOMAIN_AFFECT_LIVE, VK_DOMAIN_MEM_MAXIMUM, VK_DOMAIN_START_PAUSED,
+    Affect, DomainIdent, DomainInfo, DomainRef, DomainState, Error, ErrorCode, Result, Taint,
+    Taints, VK_DOMAIN_AFFECT_CONFIG, VK_DOMAIN_AFFECT_LIVE, VK_DOMAIN_MEM_MAXIMUM,
+    VK_DOMAIN_MESSAGE_DEPRECATION, VK_DOMAIN_MESSAGE_TAINTING, VK_DOMAIN_START_PAUSED,
     VK_DOMAIN_XML_INACTIVE, VK_DOMAIN_XML_SECURE, VK_DUMP_CRASH, VcpuInfo, VcpuState, check_flags,
 };
 use virtkit_xml::{
-    ChardevSource, Device, DiskDevice, DomainDef, FormatOptions, GraphicsDef, MAX_CPUSET_CPUS,
-    MacAddr,
+    ChardevSource, Device, DiskDevice, DiskType, DomainDef, FormatOptions, GraphicsDef,
+    MAX_CPUSET_CPUS, MacAddr,
 };
 
 use crate::QemuConn;
@@ -120,8 +121,13 @@ pub(crate) fn parse_def(xml: &str) -> Result<DomainDef> {
         return Err(Error::new(
             ErrorCode::OsType,
             format!(
-                "unsupported OS type: '{}' (QEMU guests are 'hvm')",
-                def.os.os_type
+                "unsupported OS type: '{}' (QEMU guests are 'hvm'{})",
+                def.os.os_type,
+                if def.os.os_type == "xen" {
+                    "; Xen guests ran under xenner, which QEMU 10 does not have"
+                } else {
+                    ""
+                }
             ),
         ));
     }
@@ -493,6 +499,7 @@ impl QemuConn {
         }
         self.check_host_network(&def)?;
         emulator::check_domain_type(&def)?;
+        crate::qemu10::check_host(&def)?;
         let emulator = emulator::emulator_for(&def)?;
         let sock = self.store.qmp_socket(&name);
         if sock.as_os_str().len() > 107 {
@@ -518,6 +525,7 @@ impl QemuConn {
         }
         self.store.clear_runtime(&name, None);
         let id = self.store.alloc_id()?;
+        let deprecated = emulator::deprecated_machines(&emulator).unwrap_or_default();
         let ctx = ArgvContext {
             emulator,
             qmp_socket: Some(sock.clone()),
@@ -530,6 +538,7 @@ impl QemuConn {
         };
         let cmd = argv::build_command(&def, &ctx)?;
         def.id = Some(id);
+        let taints = check_taint(&def, self.privileged, &deprecated);
         let mut state = RunState {
             name: name.clone(),
             uuid: def.uuid,
@@ -538,6 +547,7 @@ impl QemuConn {
             reason: if incoming.is_some() { 3 } else { 1 },
             starting: true,
             def,
+            taints,
         };
         // The start is recorded before QEMU exists, and QEMU holds its log from the instant it
         // exists: a caller killed at any point leaves what the next call needs to clean up.
@@ -742,6 +752,66 @@ impl QemuConn {
             }
         }
     }
+}
+
+/// libvirt 9.0's QEMU taint rules (`qemuDomainObjCheckTaint`) for what virtkit's guests can
+/// have: QEMU running as root (virtkit runs it as the user that starts it), a machine type the
+/// emulator marks deprecated (`deprecated`, with libvirt's deprecation message), a `<script>` on
+/// an interface, a block CD-ROM whose source is a host CD-ROM drive. (The rest need
+/// `qemu:commandline`, a `<cpu>`, a device tree blob, `rawio`, hook scripts or monitor
+/// passthrough, none of which virtkit has.)
+pub(crate) fn check_taint(def: &DomainDef, privileged: bool, deprecated: &[String]) -> Taints {
+    let mut t = Taints::new();
+    if privileged {
+        t.taint(Taint::HighPrivileges);
+    }
+    if let Some(m) = def
+        .os
+        .machine
+        .as_deref()
+        .filter(|m| deprecated.iter().any(|d| d == m))
+    {
+        t.taint(Taint::DeprecatedConfig);
+        t.deprecate(format!("machine type '{m}'"));
+    }
+    for disk in &def.devices.disks {
+        if disk.device == DiskDevice::Cdrom
+            && disk.disk_type == DiskType::Block
+            && disk
+                .source
+                .as_deref()
+                .is_some_and(|s| !s.is_empty() && host::is_cdrom_drive(Path::new(s)))
+        {
+            t.taint(Taint::CdromPassthrough);
+        }
+    }
+    if def.devices.interfaces.iter().any(|n| n.script.is_some()) {
+        t.taint(Taint::ShellScripts);
+    }
+    t
+}
+
+/// virDomainGetMessages: a running guest's taints and deprecations (none once it stopped).
+pub(crate) fn get_messages(
+    c: &QemuConn,
+    r: &DomainRef<'_>,
+    flags: u32,
+    out: &mut dyn FnMut(&str),
+) -> Result<()> {
+    const FUNCTION: &str = "qemuDomainGetMessages";
+    check_flags(
+        flags,
+        VK_DOMAIN_MESSAGE_DEPRECATION | VK_DOMAIN_MESSAGE_TAINTING,
+        FUNCTION,
+    )?;
+    let none = Taints::new();
+    let e = c.find(r)?;
+    let taints = e.live.as_ref().map_or(&none, |s| &s.taints);
+    taints
+        .messages(flags, FUNCTION)?
+        .iter()
+        .for_each(|m| out(m));
+    Ok(())
 }
 
 fn write_log_line(log: &Path, line: &str) -> std::io::Result<()> {
@@ -1547,6 +1617,67 @@ pub(crate) fn xml_to_native(c: &QemuConn, format: &str, xml: &str, _flags: u32) 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// libvirt's QEMU taint rules on definitions virtkit can run (the shell-scripts one cannot
+    /// be started in a sandbox: an interface script needs a host tap).
+    #[test]
+    fn taints_follow_libvirts_qemu_rules() {
+        let deprecated = ["pc-i440fx-7.0".to_string()];
+        let msgs = |xml: &str, privileged: bool| {
+            check_taint(&DomainDef::parse(xml).unwrap(), privileged, &deprecated)
+                .messages(0, "t")
+                .unwrap()
+        };
+        let guest = |devices: &str| {
+            format!(
+                "<domain type='qemu'><name>g</name><memory>65536</memory>\
+                 <os><type arch='x86_64'>hvm</type></os><devices>{devices}</devices></domain>"
+            )
+        };
+        let machine = |m: &str| {
+            guest("").replace(
+                "<type arch='x86_64'>",
+                &format!("<type arch='x86_64' machine='{m}'>"),
+            )
+        };
+        // As libvirtd 9.0 reports a deprecated machine type (checked against it here, as root).
+        assert_eq!(
+            msgs(&machine("pc-i440fx-7.0"), true),
+            [
+                "tainted: running with undesirable elevated privileges",
+                "tainted: use of deprecated configuration settings",
+                "deprecated configuration: machine type 'pc-i440fx-7.0'",
+            ]
+        );
+        assert_eq!(msgs(&machine("pc"), false), Vec::<String>::new());
+        assert_eq!(msgs(&guest(""), false), Vec::<String>::new());
+        assert_eq!(
+            msgs(&guest(""), true),
+            ["tainted: running with undesirable elevated privileges"]
+        );
+        // A script on any interface type.
+        let all = guest(
+            "<interface type='bridge'><source bridge='br0'/><script path='/etc/qemu-ifup'/></interface>\
+             <interface type='ethernet'><script path='/etc/qemu-ifup'/></interface>",
+        );
+        assert_eq!(
+            msgs(&all, true),
+            [
+                "tainted: running with undesirable elevated privileges",
+                "tainted: network configuration using opaque shell scripts",
+            ]
+        );
+        // Neither a file CD-ROM, an empty block CD-ROM, a block CD-ROM on a device that is not
+        // a CD-ROM drive (libvirt asks the drive) nor a block disk taints.
+        let none = guest(
+            "<disk type='file' device='cdrom'><source file='/x.iso'/><target dev='hdc' bus='ide'/></disk>\
+             <disk type='block' device='cdrom'><target dev='hdd' bus='ide'/></disk>\
+             <disk type='block' device='cdrom'><source dev='/dev/null'/><target dev='hdb' bus='ide'/></disk>\
+             <disk type='block' device='disk'><source dev='/dev/sdb'/><target dev='vda' bus='virtio'/></disk>\
+             <interface type='user'/>",
+        );
+        assert_eq!(msgs(&none, false), Vec::<String>::new());
+    }
 
     #[test]
     fn cpusets() {

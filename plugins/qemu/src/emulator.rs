@@ -204,6 +204,28 @@ pub fn parse_machines(text: &str) -> Vec<CapsMachine> {
     out
 }
 
+/// The machine types `-machine help` marks deprecated (`(deprecated)` after the description).
+pub fn parse_deprecated_machines(text: &str) -> Vec<String> {
+    text.lines()
+        .skip_while(|l| !l.starts_with("Supported machines"))
+        .skip(1)
+        .filter(|l| l.trim_end().ends_with("(deprecated)"))
+        .filter_map(|l| l.split_whitespace().next())
+        .map(str::to_string)
+        .collect()
+}
+
+/// The deprecated machine types of an emulator (cached).
+pub fn deprecated_machines(bin: &str) -> Result<Vec<String>> {
+    static C: OnceLock<Mutex<HashMap<String, Vec<String>>>> = OnceLock::new();
+    cache(&C, bin, || {
+        Ok(parse_deprecated_machines(&run_output(
+            bin,
+            &["-machine", "help"],
+        )?))
+    })
+}
+
 /// The machine types of an emulator (cached).
 pub fn machines(bin: &str) -> Result<Vec<CapsMachine>> {
     static C: OnceLock<Mutex<HashMap<String, Vec<CapsMachine>>>> = OnceLock::new();
@@ -384,6 +406,19 @@ mod tests {
             Some(9_001)
         );
         assert_eq!(parse_version("nothing"), None);
+    }
+
+    #[test]
+    fn deprecated_machine_types() {
+        let text = "Supported machines are:\n\
+            pc                   Standard PC (i440FX + PIIX, 1996) (alias of pc-i440fx-10.0)\n\
+            pc-i440fx-10.0       Standard PC (i440FX + PIIX, 1996) (default)\n\
+            pc-i440fx-7.0        Standard PC (i440FX + PIIX, 1996) (deprecated)\n\
+            pc-q35-6.2           Standard PC (Q35 + ICH9, 2009) (deprecated)\n";
+        assert_eq!(
+            parse_deprecated_machines(text),
+            ["pc-i440fx-7.0", "pc-q35-6.2"]
+        );
     }
 
     #[test]

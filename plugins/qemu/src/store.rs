@@ -36,7 +36,7 @@ use std::time::{Duration, Instant};
 use nix::fcntl::{Flock, FlockArg};
 use serde_json::{Value, json};
 use uuid::Uuid;
-use virtkit_driver::{Error, Result};
+use virtkit_driver::{Error, Result, Taint, Taints};
 use virtkit_hostio::OpenMode;
 use virtkit_xml::{DomainDef, FormatOptions};
 
@@ -102,6 +102,35 @@ pub struct RunState {
     pub starting: bool,
     /// The live definition (with id, allocated VNC port, pty paths).
     pub def: DomainDef,
+    /// The guest's taints and deprecations (virDomainGetMessages), recorded when it started;
+    /// they go when it stops, as libvirt's QEMU driver resets them.
+    pub taints: Taints,
+}
+
+/// The taints and deprecations a state file records (libvirt's taint names; unknown ones, from
+/// a newer driver, are skipped).
+fn read_taints(v: &Value) -> Taints {
+    let mut t = Taints::new();
+    let strings = |key: &str| -> Vec<String> {
+        v.get(key)
+            .and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_string)
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    for name in strings("taints") {
+        if let Some(taint) = Taint::from_name(&name) {
+            t.taint(taint);
+        }
+    }
+    for d in strings("deprecations") {
+        t.deprecate(d);
+    }
+    t
 }
 
 /// Mode of every file the driver writes: definitions and state may hold VNC passwords.
@@ -424,6 +453,7 @@ impl Store {
             reason: v.get("reason").and_then(Value::as_i64).unwrap_or(1) as i32,
             starting: v.get("starting").and_then(Value::as_bool).unwrap_or(false),
             def,
+            taints: read_taints(&v),
         })
     }
 
@@ -447,6 +477,8 @@ impl Store {
             "pid": s.pid,
             "reason": s.reason,
             "starting": s.starting,
+            "taints": s.taints.taints().map(Taint::name).collect::<Vec<_>>(),
+            "deprecations": s.taints.deprecations(),
             "xml": s.def.to_xml(&FormatOptions::default().with_secure(true)),
         });
         write_atomic(&self.state_file(&s.name), v.to_string().as_bytes(), false)

@@ -6,8 +6,8 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use uuid::Uuid;
-use virtkit_driver::{DomainRef, DomainState, Error, NodeInfo, Result};
-use virtkit_xml::{DomainDef, NetworkDef, NodeDef};
+use virtkit_driver::{DomainRef, DomainState, Error, NodeInfo, Result, Taint, Taints};
+use virtkit_xml::{DiskDevice, DiskType, DomainDef, NetworkDef, NodeDef};
 
 use crate::index::Idents;
 
@@ -71,6 +71,28 @@ pub(crate) struct Dom {
     /// Affinity map per vCPU, set by pin_vcpu; a vCPU without one (past the end) may run on
     /// every host CPU.
     pub pins: Vec<Vec<u8>>,
+    /// What virDomainGetMessages reports. libvirt's test driver taints only the domains of a
+    /// node file, when it loads them ([`check_taint`]); the taints stay with the domain object
+    /// (through stops, starts, redefinitions, saves) until it goes away.
+    pub taints: Taints,
+}
+
+/// libvirt 9.0's test driver's taint rules (`testDomainObjCheckTaint`), for what the XML model
+/// can hold: a `<script>` on any interface taints with shell scripts, a CD-ROM backed by a host
+/// block device with cdrom passthrough. (Its other rules need `rawio`, SCSI host devices, a
+/// custom CPU model or a device tree blob, which the model refuses.)
+pub(crate) fn check_taint(def: &DomainDef, taints: &mut Taints) {
+    for disk in &def.devices.disks {
+        if disk.device == DiskDevice::Cdrom
+            && disk.disk_type == DiskType::Block
+            && disk.source.is_some()
+        {
+            taints.taint(Taint::CdromPassthrough);
+        }
+    }
+    if def.devices.interfaces.iter().any(|n| n.script.is_some()) {
+        taints.taint(Taint::ShellScripts);
+    }
 }
 
 impl Dom {
@@ -160,7 +182,9 @@ impl Node {
             def.forget_live_state();
             def.name_interfaces("testnet");
             def.assign_macs(LIBVIRT_MAC_PREFIX);
-            node.add_running(def, true, reason::UNKNOWN);
+            let i = node.add_running(def, true, reason::UNKNOWN);
+            let d = &mut node.domains[i];
+            check_taint(&d.def, &mut d.taints);
         }
         for def in parsed.networks {
             node.networks.push(Net {
@@ -196,6 +220,7 @@ impl Node {
             persistent,
             autostart: false,
             pins: Vec::new(),
+            taints: Taints::new(),
         });
         i
     }

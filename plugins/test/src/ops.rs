@@ -3,9 +3,9 @@
 use uuid::Uuid;
 use virtkit_driver::{
     Affect, DomainIdent, DomainInfo, DomainRef, DomainState, Error, ErrorCode, NetworkIdent,
-    NetworkRef, NodeInfo, Ops, Result, VK_DOMAIN_AFFECT_CONFIG, VK_DOMAIN_AFFECT_LIVE,
-    VK_DOMAIN_MEM_MAXIMUM, VK_DOMAIN_XML_INACTIVE, VK_DOMAIN_XML_SECURE, VcpuInfo, VcpuState,
-    check_flags,
+    NetworkRef, NodeInfo, Ops, Result, Taints, VK_DOMAIN_AFFECT_CONFIG, VK_DOMAIN_AFFECT_LIVE,
+    VK_DOMAIN_MEM_MAXIMUM, VK_DOMAIN_MESSAGE_DEPRECATION, VK_DOMAIN_MESSAGE_TAINTING,
+    VK_DOMAIN_XML_INACTIVE, VK_DOMAIN_XML_SECURE, VcpuInfo, VcpuState, check_flags,
 };
 use virtkit_xml::{
     Capabilities, CapsDomain, CapsGuest, CapsGuestArch, CapsGuestFeature, CapsHost, CapsHostCpu,
@@ -242,9 +242,11 @@ fn create_xml(c: &TestConn, xml: &str, _flags: u32) -> Result<DomainIdent> {
                 def.name
             )));
         }
-        // Starting a transient copy of an inactive persistent domain: replace its live state.
-        node.remove_dom(i);
+        // Starting a transient copy of an inactive persistent domain: replace its live state
+        // (the domain object, and its taints, stay).
+        let taints = node.remove_dom(i).taints;
         let j = node.add_running(def, true, reason::BOOTED);
+        node.domains[j].taints = taints;
         return Ok(node.ident(j).into());
     }
     let i = node.add_running(def, false, reason::BOOTED);
@@ -405,20 +407,19 @@ fn restore(c: &TestConn, path: &str) -> Result<()> {
         .ok_or_else(|| Error::invalid_arg(format!("'{path}' is not a saved test domain image")))?;
     let def = parse_domain(xml)?;
     let mut node = c.lock();
-    let persistent = match check_clash(&node, &def)? {
+    let (persistent, taints) = match check_clash(&node, &def)? {
         Some(i) if node.domains[i].active() => {
             return Err(Error::operation_invalid(format!(
                 "domain '{}' is already active",
                 def.name
             )));
         }
-        Some(i) => {
-            node.remove_dom(i);
-            true
-        }
-        None => false,
+        // The inactive domain object is reused, with its taints.
+        Some(i) => (true, node.remove_dom(i).taints),
+        None => (false, Taints::new()),
     };
-    node.add_running(def, persistent, reason::RESTORED);
+    let i = node.add_running(def, persistent, reason::RESTORED);
+    node.domains[i].taints = taints;
     Ok(())
 }
 
@@ -858,6 +859,28 @@ fn get_state(c: &TestConn, r: &DomainRef<'_>) -> Result<(DomainState, i32)> {
     Ok((d.state, d.reason))
 }
 
+/// virDomainGetMessages: the taints and deprecations of the domain object.
+fn get_messages(
+    c: &TestConn,
+    r: &DomainRef<'_>,
+    flags: u32,
+    out: &mut dyn FnMut(&str),
+) -> Result<()> {
+    const FUNCTION: &str = "testDomainGetMessages";
+    check_flags(
+        flags,
+        VK_DOMAIN_MESSAGE_DEPRECATION | VK_DOMAIN_MESSAGE_TAINTING,
+        FUNCTION,
+    )?;
+    let node = c.lock();
+    let d = &node.domains[dom_index(&node, r)?];
+    d.taints
+        .messages(flags, FUNCTION)?
+        .iter()
+        .for_each(|m| out(m));
+    Ok(())
+}
+
 fn net_is_active(c: &TestConn, r: &NetworkRef<'_>) -> Result<bool> {
     let node = c.lock();
     Ok(node.networks[net_index(&node, r)?].active)
@@ -868,7 +891,7 @@ fn net_is_persistent(c: &TestConn, r: &NetworkRef<'_>) -> Result<bool> {
     Ok(node.networks[net_index(&node, r)?].persistent)
 }
 
-/// Every ABI 1.0 and 1.1 operation but the native-format conversions (the test driver has no
+/// Every operation but the native-format conversions (the test driver has no
 /// native format).
 pub(crate) const OPS: Ops<TestConn> = Ops {
     get_type: Some(get_type),
@@ -930,6 +953,7 @@ pub(crate) const OPS: Ops<TestConn> = Ops {
     node_get_security_model: Some(security_model),
     domain_get_security_label: Some(security_label),
     domain_get_state: Some(get_state),
+    domain_get_messages: Some(get_messages),
     network_is_active: Some(net_is_active),
     network_is_persistent: Some(net_is_persistent),
     ..Ops::NONE

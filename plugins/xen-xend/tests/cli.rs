@@ -45,6 +45,17 @@ fn lists_details_and_lookups() {
     assert_eq!(field(&info, "CPU(s):"), "1");
     assert_eq!(field(&info, "CPU time:"), "137.2s");
     assert_eq!(field(&info, "State:"), "idle");
+    // xend has no virDomainGetMessages (a NULL slot): like virsh when the call is unsupported,
+    // dominfo prints no Messages line, even for a guest whose interface runs a script.
+    let names = p.ok(&["list", "--all", "--name"]);
+    let scripted = names
+        .lines()
+        .filter(|n| !n.is_empty())
+        .find(|n| p.ok(&["dumpxml", n]).contains("<script "))
+        .expect("a seeded guest with an interface script");
+    let info = p.ok(&["dominfo", scripted]);
+    assert!(info.contains("Managed save:"), "{info}");
+    assert!(!info.contains("Messages:"), "{info}");
     // The same domain by id and by UUID.
     assert_eq!(p.ok(&["domname", "5"]).trim(), "rhel5");
     assert_eq!(p.ok(&["domid", "rhel5"]).trim(), "5");

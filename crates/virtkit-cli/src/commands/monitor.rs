@@ -135,6 +135,11 @@ pub(super) fn dominfo(ctl: &mut Ctl, args: &Args) -> CmdResult {
         }
         Ok(_) => {}
     }
+    // As virsh 9.0: the taints and deprecations, one per line under one label, and nothing
+    // when there are none or the call fails (a driver without virDomainGetMessages).
+    for (i, m) in dom.messages(0).unwrap_or_default().iter().enumerate() {
+        ctl.print(&line(if i == 0 { "Messages:" } else { "" }, m));
+    }
     failure.map_or(Ok(()), Err)
 }
 
