@@ -5,7 +5,9 @@
 //! The store member finds its socket through `XENSTORED_PATH`, as Xen's tools do, so the
 //! measurements run in a child process of the benchmark (`__xenlookups`) started with that
 //! variable; both members are loaded from the release directory through the public API there,
-//! so they are measured the same way.
+//! so they are measured the same way. Each connection's registry holds that one member's plugin
+//! file only: a xen-xend figure is never the store answering (on the socket-path URI the store
+//! would open beside xend), nor a xen-store figure another member's.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -152,6 +154,18 @@ fn rounds(
     for id in &chosen {
         names.push(conn.lookup_domain_by_id(*id).map_err(e)?.name().to_string());
     }
+    // Each lookup finds the domain asked for (a fast wrong answer would be no figure at all).
+    for (id, name) in chosen.iter().zip(&names) {
+        let by_name = conn.lookup_domain_by_name(name).map_err(e)?;
+        let by_id = conn.lookup_domain_by_id(*id).map_err(e)?;
+        if by_name.id() != *id || by_id.name() != name.as_str() {
+            return Err(format!(
+                "lookups disagree: '{name}' is domain {}, domain {id} is '{}'",
+                by_name.id(),
+                by_id.name()
+            ));
+        }
+    }
     let (mut by_name, mut by_id) = (Vec::new(), Vec::new());
     for _ in 0..reps {
         let t = Instant::now();
@@ -176,13 +190,22 @@ pub fn child_main(args: &[String]) -> i32 {
         };
         let picks: usize = picks.parse().map_err(|_| "bad PICKS")?;
         let reps: usize = reps.parse().map_err(|_| "bad REPS")?;
-        let registry = Registry::with_dirs(vec![PathBuf::from(release)]).without_static();
-        let store =
-            Connect::open_with(Some("xen:///"), false, &registry).map_err(|e| e.to_string())?;
+        let only = |file: &str| Registry::with_files(vec![PathBuf::from(release).join(file)]);
+        let open = |uri: &str, file: &str| -> Result<Connect, String> {
+            let c = Connect::open_with(Some(uri), false, &only(file)).map_err(|e| e.to_string())?;
+            let served: Vec<String> = c.drivers().iter().map(|d| d.name.clone()).collect();
+            if served.len() != 1 {
+                return Err(format!(
+                    "{uri} is served by {served:?}, not by {file} alone"
+                ));
+            }
+            Ok(c)
+        };
+        let store = open("xen:///", "libvirtkit_driver_xen_store.so")?;
         let (n, name, id) = rounds(&store, picks, reps)?;
         let mut v = serde_json::json!({"store_domains": n, "store_name": name, "store_id": id});
         if xend != "-" {
-            let x = Connect::open_with(Some(xend), false, &registry).map_err(|e| e.to_string())?;
+            let x = open(xend, "libvirtkit_driver_xen_xend.so")?;
             let (n, name, id) = rounds(&x, picks, reps)?;
             v["xend_domains"] = n.into();
             v["xend_name"] = name.into();

@@ -1,5 +1,6 @@
-//! `virtkit-conformance PLUGIN [--with PLUGIN]... [--uri URI] [--format text|json]`: runs the
-//! conformance suite on one plugin file (with other members of its stack). Exits 0 when no check failed, 1 when one did, 2 on a usage error.
+//! `virtkit-conformance PLUGIN [--with PLUGIN]... [--declining PLUGIN]... [--uri URI]
+//! [--format text|json]`: runs the conformance suite on one plugin file (with other members of
+//! its stack, some of which may have to decline). Exits 0 when no check failed, 1 when one did, 2 on a usage error.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -33,6 +34,11 @@ struct Cli {
     /// checks then judge the stack's connection.
     #[arg(long = "with", value_name = "PLUGIN")]
     with: Vec<PathBuf>,
+    /// A member of the plugin's stack that must not open on this host (it declines the URI or
+    /// fails to open); loaded beside it, it must be listed among the members that did not open,
+    /// with its reason, and the checks judge the stack without it. Repeatable.
+    #[arg(long = "declining", value_name = "PLUGIN")]
+    declining: Vec<PathBuf>,
 }
 
 fn main() -> ExitCode {
@@ -41,6 +47,7 @@ fn main() -> ExitCode {
         uri: cli.uri,
         threads: cli.threads,
         with: cli.with,
+        declining: cli.declining,
     };
     let report = virtkit_conformance::run(&cli.plugin, &opts);
     let text = match cli.format {

@@ -22,12 +22,17 @@ pub struct Options {
     /// the stack's connection — an operation is supported when a member implements it, and the
     /// not-supported checks cover the entries no member implements.
     pub with: Vec<std::path::PathBuf>,
+    /// Members of the stack loaded beside it that must not open on this host (`--declining`):
+    /// each must be among the connection's members that did not open, with its reason, and the
+    /// checks judge the stack without it (what it implements does not count as supported).
+    pub declining: Vec<std::path::PathBuf>,
 }
 
 impl Default for Options {
     fn default() -> Options {
         Options {
             with: Vec::new(),
+            declining: Vec::new(),
             uri: None,
             threads: 8,
         }
@@ -153,6 +158,8 @@ pub(crate) struct Ctx {
     pub life_net: Option<Network>,
     /// The other stack members loaded with `--with`.
     pub others: Vec<std::sync::Arc<Driver>>,
+    /// The stack members loaded with `--declining` (they must not open).
+    pub declining: Vec<std::sync::Arc<Driver>>,
 }
 
 impl Ctx {
@@ -347,6 +354,7 @@ pub fn run(plugin: &Path, opts: &Options) -> Report {
         registry: Registry::with_files(
             std::iter::once(plugin.to_path_buf())
                 .chain(opts.with.iter().cloned())
+                .chain(opts.declining.iter().cloned())
                 .collect(),
         ),
         driver,
@@ -365,9 +373,16 @@ pub fn run(plugin: &Path, opts: &Options) -> Report {
         life: None,
         life_net: None,
         others: Vec::new(),
+        declining: Vec::new(),
     };
-    for other in &opts.with {
+    let members = opts
+        .with
+        .iter()
+        .map(|p| (p, false))
+        .chain(opts.declining.iter().map(|p| (p, true)));
+    for (other, declines) in members {
         match Registry::load_file(other) {
+            Ok(d) if declines => ctx.declining.push(d),
             Ok(d) => ctx.others.push(d),
             Err(e) => {
                 ctx.report.push(
@@ -486,7 +501,11 @@ fn connect(ctx: &mut Ctx) -> bool {
         let served = conn.drivers();
         let expected = 1 + c.others.len();
         ensure!(
-            served.len() == expected && served.iter().any(|d| d.name == c.driver.name()),
+            served.len() == expected
+                && served.iter().any(|d| d.name == c.driver.name())
+                && c.others
+                    .iter()
+                    .all(|o| served.iter().any(|d| d.name == o.name())),
             "{uri} is served by {:?}, not by this plugin{}",
             served.iter().map(|d| d.name.clone()).collect::<Vec<_>>(),
             if c.others.is_empty() {
@@ -495,6 +514,19 @@ fn connect(ctx: &mut Ctx) -> bool {
                 format!(" and the {} given with it", c.others.len())
             }
         );
+        for d in &c.declining {
+            let skipped = conn.skipped_drivers().iter().find(|s| s.name == d.name());
+            ensure!(
+                skipped.is_some_and(|s| !s.reason.trim().is_empty()),
+                "{} was given as declining {uri} but {}",
+                d.name(),
+                if skipped.is_some() {
+                    "gives no reason for not opening"
+                } else {
+                    "is not among the members that did not open"
+                }
+            );
+        }
         c.rw = Some(conn);
         Ok(())
     });

@@ -4,8 +4,9 @@
 //!   openvz plugin on a stand-in OpenVZ host (a temporary root served by the stand-in tools); the
 //!   xen-xend member against a `virtkit-xend-peer` seeded with the corpus's xend outputs; the
 //!   xen-xm member alone (its sandbox) and as a stack with xen-xend against the peer; the
-//!   xen-store member against a `virtkit-xenstore-peer`; the xen-hypercall member finds no Xen
-//!   here and is judged on what needs no connection.
+//!   xen-store member against a `virtkit-xenstore-peer`; xen-xend and xen-store as one stack
+//!   against both peers, with xen-hypercall loaded and declining; the xen-hypercall member finds
+//!   no Xen here and is judged on what needs no connection.
 //! * [`examples`]: builds `examples/out-of-tree-c` (with its Makefile) and
 //!   `examples/out-of-tree-rust` (with its own cargo workspace), each into its own `target/`
 //!   directory, runs the suite on each plugin, and has the `virtkit` CLI of the build tree load
@@ -41,45 +42,91 @@ fn judge(exe: &Path, plugin: &Path, uri: Option<&str>) -> Result<()> {
     run(c)
 }
 
-/// The xen-store member against a xenstore peer (`virtkit-xenstore-peer`, three guests besides
-/// domain 0) on `xen:///`, the suite given the peer's socket through `XENSTORED_PATH` as Xen's
-/// tools are. The peer is killed and its directory removed when the suite ends.
+/// A xenstore peer (`virtkit-xenstore-peer`, three guests besides domain 0) in a temporary
+/// directory; killed and its directory removed on drop.
+struct StorePeer {
+    child: std::process::Child,
+    dir: tempfile::TempDir,
+}
+
+impl StorePeer {
+    fn start() -> Result<StorePeer> {
+        let dir = tempfile::Builder::new()
+            .prefix("virtkit-xenstore-")
+            .tempdir()
+            .map_err(|e| format!("cannot make a temporary directory: {e}"))?;
+        let socket = dir.path().join("socket");
+        let exe = profile_dir(false).join("virtkit-xenstore-peer");
+        let child = Command::new(&exe)
+            .arg("--socket")
+            .arg(&socket)
+            .args(["--guests", "3"])
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .map_err(|e| format!("cannot run {}: {e}", exe.display()))?;
+        let mut peer = StorePeer { child, dir };
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while !socket.exists() {
+            if let Ok(Some(s)) = peer.child.try_wait() {
+                return Err(format!("virtkit-xenstore-peer exited: {s}"));
+            }
+            if std::time::Instant::now() > deadline {
+                return Err("virtkit-xenstore-peer does not listen".into());
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        Ok(peer)
+    }
+
+    /// The socket, for `XENSTORED_PATH` (as Xen's own tools are given it).
+    fn socket(&self) -> PathBuf {
+        self.dir.path().join("socket")
+    }
+}
+
+impl Drop for StorePeer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The xen-store member against a xenstore peer on `xen:///`, the suite given the peer's socket
+/// through `XENSTORED_PATH`.
 fn judge_xen_store(exe: &Path, plugin: &Path) -> Result<()> {
-    let dir = tempfile::Builder::new()
-        .prefix("virtkit-xenstore-")
-        .tempdir()
-        .map_err(|e| format!("cannot make a temporary directory: {e}"))?;
-    let socket = dir.path().join("socket");
-    let peer_exe = profile_dir(false).join("virtkit-xenstore-peer");
-    let child = Command::new(&peer_exe)
-        .arg("--socket")
-        .arg(&socket)
-        .args(["--guests", "3"])
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .map_err(|e| format!("cannot run {}: {e}", peer_exe.display()))?;
-    struct Kill(std::process::Child);
-    impl Drop for Kill {
-        fn drop(&mut self) {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-    let mut peer = Kill(child);
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    while !socket.exists() {
-        if let Ok(Some(s)) = peer.0.try_wait() {
-            return Err(format!("virtkit-xenstore-peer exited: {s}"));
-        }
-        if std::time::Instant::now() > deadline {
-            return Err("virtkit-xenstore-peer does not listen".into());
-        }
-        std::thread::sleep(std::time::Duration::from_millis(10));
-    }
+    let peer = StorePeer::start()?;
     let mut c = Command::new(exe);
     c.arg(plugin)
         .args(["--uri", "xen:///"])
-        .env("XENSTORED_PATH", &socket);
+        .env("XENSTORED_PATH", peer.socket());
+    run(c)
+}
+
+/// The Xen stack as a host without a hypervisor has it: the xend member against a xend peer
+/// with the store member against a xenstore peer beside it (`--with`), and the hypercall member
+/// loaded too, which must decline (`--declining`: no privcmd device here). The URI is xend's
+/// socket, the store found through `XENSTORED_PATH`, as libvirt's legacy socket-path URI.
+fn judge_xen_stack(exe: &Path, xend: &Path) -> Result<()> {
+    let member = |file: &str| -> Result<PathBuf> {
+        let p = xend.with_file_name(file);
+        if p.exists() {
+            Ok(p)
+        } else {
+            Err(format!("{} is not built", p.display()))
+        }
+    };
+    let store = member("libvirtkit_driver_xen_store.so")?;
+    let hypercall = member("libvirtkit_driver_xen_hypercall.so")?;
+    let xend_peer = XendPeer::start()?;
+    let store_peer = StorePeer::start()?;
+    let mut c = Command::new(exe);
+    c.arg(xend)
+        .arg("--with")
+        .arg(&store)
+        .arg("--declining")
+        .arg(&hypercall)
+        .args(["--uri", &xend_peer.uri()])
+        .env("XENSTORED_PATH", store_peer.socket());
     run(c)
 }
 
@@ -194,7 +241,8 @@ fn judge_xm_stack(exe: &Path, xm: &Path) -> Result<()> {
     run(c)
 }
 
-/// Judges one plugin; the members that need a peer get one (the xend member: a xend peer; the
+/// Judges one plugin; the members that need a peer get one (the xend member: alone against a
+/// xend peer, then as the stack xend + store against their peers with hypercall declining; the
 /// xm member: alone, then as a stack with the xend member against a peer).
 fn judge_plugin(exe: &Path, plugin: &Path) -> Result<()> {
     let name = plugin.file_name().and_then(|n| n.to_str()).unwrap_or("");
@@ -202,7 +250,9 @@ fn judge_plugin(exe: &Path, plugin: &Path) -> Result<()> {
         "libvirtkit_driver_openvz.so" => judge_openvz(exe, plugin),
         "libvirtkit_driver_xen_xend.so" => {
             let peer = XendPeer::start()?;
-            judge(exe, plugin, Some(&peer.uri()))
+            judge(exe, plugin, Some(&peer.uri()))?;
+            drop(peer);
+            judge_xen_stack(exe, plugin)
         }
         "libvirtkit_driver_xen_xm.so" => {
             judge(exe, plugin, None)?;

@@ -12,6 +12,9 @@
 //!   `eprintln!` of passing tests) and returns; when `CI` is set, or `VIRTKIT_REQUIRE_<TOOL>`
 //!   asks for that tool, a missing tool fails the test instead. A tool the user named explicitly
 //!   (`CC=/path`) that does not work always fails.
+//! * `xen` (feature `xen`): what the Xen members' tests share — their peer servers started
+//!   for one test, driver directories holding only some members, and libvirt's Xen corpus read
+//!   from its `cases.tsv`.
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
@@ -21,6 +24,9 @@ use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 
 pub use virtkit_loader::Registry;
+
+#[cfg(feature = "xen")]
+pub mod xen;
 
 /// The packages whose artifacts tests load from the build directory, besides every in-tree
 /// plugin crate (`plugins/*/plugin`).
@@ -70,7 +76,8 @@ fn profile_dir() -> Result<PathBuf, String> {
         .ok_or_else(|| format!("{} is not in target/<profile>/deps", exe.display()))
 }
 
-fn build() -> Result<PathBuf, String> {
+/// `cargo build` of `packages` into the running test binary's target directory and profile.
+fn build_packages<'a>(packages: impl IntoIterator<Item = &'a str>) -> Result<PathBuf, String> {
     let dir = profile_dir()?;
     let (Some(profile), Some(target_dir)) =
         (dir.file_name().and_then(|n| n.to_str()), dir.parent())
@@ -83,11 +90,7 @@ fn build() -> Result<PathBuf, String> {
     c.current_dir(workspace_root())
         .args(["build", "--quiet", "--profile", profile, "--target-dir"])
         .arg(target_dir);
-    for p in plugin_packages(&workspace_root())?
-        .iter()
-        .map(String::as_str)
-        .chain(BUILT_PACKAGES.iter().copied())
-    {
+    for p in packages {
         c.args(["-p", p]);
     }
     let out = c
@@ -102,6 +105,16 @@ fn build() -> Result<PathBuf, String> {
         ));
     }
     Ok(dir)
+}
+
+fn build() -> Result<PathBuf, String> {
+    let plugins = plugin_packages(&workspace_root())?;
+    build_packages(
+        plugins
+            .iter()
+            .map(String::as_str)
+            .chain(BUILT_PACKAGES.iter().copied()),
+    )
 }
 
 /// The build directory holding the driver plugins and the `virtkit` binary, built (once per

@@ -17,9 +17,10 @@
 //! * an inactive domain's XML: xend, then xm when xend does not know the domain (config < 3);
 //! * defined domains: the lists of every member are merged (the core's rule for lists).
 //!
-//! [`Member::libvirt_ops`] lists the operations libvirt 0.4.6's sub-driver served, for the
-//! members that are not built yet: their plugins implement these slots, and until they exist the
-//! order test takes them from here.
+//! [`Member::ops`] lists the operations each member serves (libvirt 0.4.6's sub-driver's, where
+//! the plugin does not say otherwise): the slots its plugin fills. `tests/slots.rs` loads every
+//! built Xen plugin and fails when its filled slots or its ranks differ from these declarations,
+//! so the order test, which takes the members from here, describes the plugins as built.
 #![deny(missing_docs)]
 #![no_std]
 
@@ -90,10 +91,9 @@ impl Member {
             .map_or(self.stack_rank(), |(_, r)| *r)
     }
 
-    /// The operations libvirt 0.4.6's sub-driver for this member served through the unified
-    /// driver: the slots the member's plugin implements. For members whose plugin exists, the
-    /// plugin's own slots are the truth (its tests compare them with this list).
-    pub const fn libvirt_ops(self) -> &'static [Op] {
+    /// The operations the member serves through the stack: exactly the slots its plugin fills
+    /// (`tests/slots.rs` checks every built plugin against this list).
+    pub const fn ops(self) -> &'static [Op] {
         match self {
             Member::Hypercall => &[
                 Op::GetVersion,
@@ -168,7 +168,7 @@ impl Member {
     }
 }
 
-/// What the xend member serves (its plugin's tests check that its slots are exactly these).
+/// What the xend member serves.
 const XEND_OPS: &[Op] = &[
     Op::GetType,
     Op::GetVersion,

@@ -13,7 +13,7 @@ impl StackMember for Declared {
         self.0.rank_for(op)
     }
     fn supports(&self, op: Op) -> bool {
-        self.0.libvirt_ops().contains(&op)
+        self.0.ops().contains(&op)
     }
 }
 

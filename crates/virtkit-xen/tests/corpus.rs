@@ -8,61 +8,17 @@
 //! - Rows upstream did not run (`NOT-RUN…`, version `?`) must match for at least one config
 //!   version; the test prints which.
 
-use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
+use virtkit_test_support::xen::{
+    Corpus, Failures, domain_matches, same_meaning_then_bytes, versions_where,
+};
 use virtkit_xen::{
     LiveInfo, Sexpr, domain_to_sexpr, domain_xml_to_sexpr, sexpr_to_domain, sexpr_to_domain_xml,
 };
-use virtkit_xml::{DomainDef, FormatOptions, model_difference};
+use virtkit_xml::{DomainDef, FormatOptions};
 
-const CORPUS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/corpus");
 const DATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data");
-
-struct Case {
-    input: String,
-    expected: String,
-    /// `None` for `xendConfigVersion=?`.
-    version: Option<u32>,
-    tested: bool,
-}
-
-fn cases(dir: &Path) -> Vec<Case> {
-    let path = dir.join("cases.tsv");
-    let text =
-        fs::read_to_string(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
-    text.lines()
-        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
-        .map(|l| {
-            let cols: Vec<&str> = l.split('\t').collect();
-            assert!(cols.len() >= 4, "bad row in {}: {l}", path.display());
-            let version = cols[2]
-                .strip_prefix("xendConfigVersion=")
-                .unwrap_or_else(|| panic!("bad parameters in {}: {l}", path.display()));
-            Case {
-                input: cols[0].to_owned(),
-                expected: cols[1].to_owned(),
-                version: version.parse().ok(),
-                tested: cols[3] == "tested",
-            }
-        })
-        .collect()
-}
-
-fn read(dir: &Path, name: &str) -> String {
-    let path = dir.join(name);
-    fs::read_to_string(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()))
-}
-
-fn corpus(category: &str) -> PathBuf {
-    let dir = Path::new(CORPUS).join(category);
-    assert!(
-        dir.is_dir(),
-        "the shared corpus is missing at {}",
-        dir.display()
-    );
-    dir
-}
 
 /// S-expression → XML for one version: Ok(()) when byte-exact in the 0.4.6 style and model-equal
 /// through the default style.
@@ -71,48 +27,43 @@ fn check_sexpr2xml(sexpr: &str, expected: &str, version: u32) -> Result<(), Stri
         .map_err(|e| format!("conversion failed: {e}"))?;
     let root = Sexpr::parse_lenient(sexpr).map_err(|e| e.to_string())?;
     let def = sexpr_to_domain(&root, version, &LiveInfo::default()).map_err(|e| e.to_string())?;
-    let want = DomainDef::parse(expected).map_err(|e| format!("expected XML: {e}"))?;
-    let current = def.to_xml(&FormatOptions::default());
-    let again = DomainDef::parse(&current).map_err(|e| format!("re-parse: {e}\n{current}"))?;
-    if let Some(diff) = model_difference(&want, &again) {
-        return Err(format!("model differs (default style):\n{diff}"));
-    }
-    if legacy != expected {
-        return Err(format!(
-            "0.4.6-style output differs:\n--- expected\n{expected}--- got\n{legacy}"
-        ));
-    }
-    Ok(())
+    domain_matches(&def, &legacy, expected, false)
 }
 
 #[test]
 fn sexpr2xml_corpus() {
-    let dir = corpus("sexpr2xml");
-    let all = cases(&dir);
-    assert!(all.len() >= 19, "only {} sexpr2xml cases", all.len());
-    let mut failures = Vec::new();
+    let corpus = Corpus::open("sexpr2xml");
+    assert!(
+        corpus.cases.len() >= 19,
+        "only {} sexpr2xml cases",
+        corpus.cases.len()
+    );
+    let mut failures = Failures::new("sexpr2xml cases", corpus.cases.len());
     let mut checked = 0;
-    for case in &all {
-        let sexpr = read(&dir, &case.input);
-        let expected = read(&dir, &case.expected);
-        match case.version {
+    for case in &corpus.cases {
+        let sexpr = corpus.read(&case.input);
+        let expected = corpus.read(&case.expected);
+        match case.config_version() {
             Some(v) => {
-                assert!(case.tested, "{}: a version but not tested", case.input);
+                assert!(
+                    case.status == "tested",
+                    "{}: a version but not tested",
+                    case.input
+                );
                 checked += 1;
-                if let Err(e) = check_sexpr2xml(&sexpr, &expected, v) {
-                    failures.push(format!("{} (version {v}): {e}", case.input));
-                }
+                failures.check(
+                    format!("{} (version {v})", case.input),
+                    check_sexpr2xml(&sexpr, &expected, v),
+                );
             }
             None => {
-                let matching: Vec<u32> = (1..=4)
-                    .filter(|&v| check_sexpr2xml(&sexpr, &expected, v).is_ok())
-                    .collect();
+                let matching = versions_where(|v| check_sexpr2xml(&sexpr, &expected, v).is_ok());
                 eprintln!(
                     "{} (not run upstream): matches with versions {matching:?}",
                     case.input
                 );
                 // Hand-written expected output: model-equal suffices.
-                let model_ok = (1..=4).any(|v| {
+                let model = versions_where(|v| {
                     let Ok(root) = Sexpr::parse_lenient(&sexpr) else {
                         return false;
                     };
@@ -121,58 +72,41 @@ fn sexpr2xml_corpus() {
                     };
                     DomainDef::parse(&expected).is_ok_and(|want| want == def)
                 });
-                if !model_ok {
+                if model.is_empty() {
                     failures.push(format!("{}: no config version gives its model", case.input));
                 }
             }
         }
     }
-    assert!(
-        failures.is_empty(),
-        "{} of {} sexpr2xml cases failed:\n{}",
-        failures.len(),
-        all.len(),
-        failures.join("\n\n")
-    );
+    failures.assert_none();
     eprintln!("sexpr2xml: {checked} tested cases byte-exact and model-equal");
 }
 
+/// XML → S-expression: equal to libvirt's as parsed S-expressions, then byte for byte.
 fn check_xml2sexpr(xml: &str, expected: &str, version: u32) -> Result<(), String> {
     let got = domain_xml_to_sexpr(xml, version).map_err(|e| format!("conversion failed: {e}"))?;
-    let want = Sexpr::parse(expected).map_err(|e| format!("expected S-expression: {e}"))?;
-    let parsed = Sexpr::parse(&got).map_err(|e| format!("output does not parse: {e}\n{got}"))?;
-    if parsed != want {
-        return Err(format!(
-            "S-expressions differ:\n--- expected\n{want}\n--- got\n{parsed}"
-        ));
-    }
-    if got != expected {
-        return Err(format!(
-            "bytes differ:\n--- expected\n{expected}\n--- got\n{got}"
-        ));
-    }
-    Ok(())
+    same_meaning_then_bytes(&got, expected, "S-expressions", Sexpr::parse)
 }
 
 #[test]
 fn xml2sexpr_corpus() {
-    let dir = corpus("xml2sexpr");
-    let all = cases(&dir);
-    assert!(all.len() >= 18, "only {} xml2sexpr cases", all.len());
-    let mut failures = Vec::new();
-    for case in &all {
-        let xml = read(&dir, &case.input);
-        let expected = read(&dir, &case.expected);
-        match case.version {
-            Some(v) => {
-                if let Err(e) = check_xml2sexpr(&xml, &expected, v) {
-                    failures.push(format!("{} (version {v}): {e}", case.input));
-                }
-            }
+    let corpus = Corpus::open("xml2sexpr");
+    assert!(
+        corpus.cases.len() >= 18,
+        "only {} xml2sexpr cases",
+        corpus.cases.len()
+    );
+    let mut failures = Failures::new("xml2sexpr cases", corpus.cases.len());
+    for case in &corpus.cases {
+        let xml = corpus.read(&case.input);
+        let expected = corpus.read(&case.expected);
+        match case.config_version() {
+            Some(v) => failures.check(
+                format!("{} (version {v})", case.input),
+                check_xml2sexpr(&xml, &expected, v),
+            ),
             None => {
-                let matching: Vec<u32> = (1..=4)
-                    .filter(|&v| check_xml2sexpr(&xml, &expected, v).is_ok())
-                    .collect();
+                let matching = versions_where(|v| check_xml2sexpr(&xml, &expected, v).is_ok());
                 eprintln!(
                     "{} (not run upstream): matches with versions {matching:?}",
                     case.input
@@ -183,25 +117,19 @@ fn xml2sexpr_corpus() {
             }
         }
     }
-    assert!(
-        failures.is_empty(),
-        "{} of {} xml2sexpr cases failed:\n{}",
-        failures.len(),
-        all.len(),
-        failures.join("\n\n")
-    );
+    failures.assert_none();
 }
 
 /// The converters invert each other on the corpus: XML → S-expression → model is the model the
 /// XML gave (up to what xend does not keep), and S-expression → XML → S-expression is stable.
 #[test]
 fn round_trips_through_xend_format() {
-    let dir = corpus("sexpr2xml");
-    for case in cases(&dir) {
-        let Some(version) = case.version else {
+    let corpus = Corpus::open("sexpr2xml");
+    for case in &corpus.cases {
+        let Some(version) = case.config_version() else {
             continue;
         };
-        let sexpr = read(&dir, &case.input);
+        let sexpr = corpus.read(&case.input);
         let root = Sexpr::parse_lenient(&sexpr).unwrap();
         let def = sexpr_to_domain(&root, version, &LiveInfo::default()).unwrap();
         let once = domain_to_sexpr(&def, version)
@@ -226,7 +154,11 @@ fn round_trips_through_xend_format() {
 #[test]
 fn bad_sexpr_cases_fail_clearly() {
     let dir = Path::new(DATA).join("bad-sexpr");
-    let text = read(&dir, "cases.tsv");
+    let read = |name: &str| {
+        std::fs::read_to_string(dir.join(name))
+            .unwrap_or_else(|e| panic!("cannot read {name}: {e}"))
+    };
+    let text = read("cases.tsv");
     let mut n = 0;
     for line in text
         .lines()
@@ -236,7 +168,7 @@ fn bad_sexpr_cases_fail_clearly() {
         let [file, version, want] = cols[..] else {
             panic!("bad row: {line}");
         };
-        let input = read(&dir, file);
+        let input = read(file);
         let version: u32 = version.parse().unwrap();
         match sexpr_to_domain_xml(&input, version, &FormatOptions::legacy()) {
             Ok(xml) => panic!("{file}: accepted:\n{xml}"),

@@ -1,10 +1,8 @@
 //! The driver against a simulated Xen 4.17 host that decodes the requests' bytes and answers in
 //! the hypervisor's encodings; names come from a xenstore peer, as on a real host.
 
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use virtkit_driver::{DomainIdent, DomainRef, DomainState, Driver, ErrorCode, Uuid, VcpuState};
 use virtkit_xen_hypercall_driver::sim::SimHypervisor;
@@ -33,60 +31,12 @@ impl Hypervisor for Shared {
     }
 }
 
-fn peer_exe() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let p = exe
-        .parent()
-        .unwrap()
-        .parent()
-        .unwrap()
-        .join("virtkit-xenstore-peer");
-    assert!(
-        p.exists(),
-        "{} is missing: cargo build -p virtkit-xenstore-peer",
-        p.display()
-    );
-    p
-}
-
-/// The peer, its directory (kept until the peer is gone), its socket.
-struct Peer(Child, #[allow(dead_code)] tempfile::TempDir, PathBuf);
-
-impl Peer {
-    fn start(guests: u32) -> Peer {
-        let dir = tempfile::tempdir().unwrap();
-        let socket = dir.path().join("socket");
-        let mut child = Command::new(peer_exe())
-            .arg("--socket")
-            .arg(&socket)
-            .arg("--guests")
-            .arg(guests.to_string())
-            .stdout(Stdio::null())
-            .spawn()
-            .unwrap();
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while !socket.exists() {
-            assert!(child.try_wait().unwrap().is_none(), "the peer exited");
-            assert!(Instant::now() < deadline);
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        Peer(child, dir, socket)
-    }
-}
-
-impl Drop for Peer {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 #[test]
 fn driver_over_the_simulated_hypervisor() {
-    let peer = Peer::start(300);
+    let peer = virtkit_test_support::xen::Peer::store(300, &[]);
     let sim = Arc::new(SimHypervisor::new(300));
     let store =
-        virtkit_xen_store_driver::Client::connect(&peer.2, Duration::from_secs(10)).unwrap();
+        virtkit_xen_store_driver::Client::connect(peer.socket(), Duration::from_secs(10)).unwrap();
     let conn = HypercallConn::new(Box::new(Shared(sim.clone())), Some(store));
     let ops = HypercallDriver::OPS;
 

@@ -146,8 +146,8 @@ fn the_life_of_a_seeded_domain() {
 #[test]
 fn save_restore_and_core_dump() {
     let p = Peer::start(&[]);
-    let image = p.dir.path().join("rhel5.save");
-    let core = p.dir.path().join("rhel5.core");
+    let image = p.dir().join("rhel5.save");
+    let core = p.dir().join("rhel5.core");
     let image_s = image.to_str().unwrap();
     p.ok(&["dump", "rhel5", core.to_str().unwrap()]);
     assert!(std::fs::read_to_string(&core).unwrap().contains("rhel5"));
@@ -164,7 +164,7 @@ fn save_restore_and_core_dump() {
     let err = p.fails(false, &["save", "rhel5", "relative.save"]);
     assert!(err.contains("absolute"), "{err}");
     // A save image that is not one.
-    let bogus = p.dir.path().join("bogus");
+    let bogus = p.dir().join("bogus");
     std::fs::write(&bogus, "not an image").unwrap();
     let err = p.fails(false, &["restore", bogus.to_str().unwrap()]);
     assert!(err.contains("not a save image"), "{err}");
@@ -173,7 +173,7 @@ fn save_restore_and_core_dump() {
 #[test]
 fn read_only_connections_change_nothing() {
     let p = Peer::start(&[]);
-    let image = p.dir.path().join("x.save");
+    let image = p.dir().join("x.save");
     let image_s = image.to_str().unwrap();
     for args in [
         vec!["suspend", "rhel5"],

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use common::{Peer, virtkit_at};
 
 fn corpus(dir: &str, file: &str) -> PathBuf {
-    common::corpus().join("..").join(dir).join(file)
+    common::corpus_file(dir, file)
 }
 
 fn run_ok(uri: &str, args: &[&str]) -> String {
@@ -26,27 +26,20 @@ fn run_ok(uri: &str, args: &[&str]) -> String {
 #[test]
 fn conversions_work_with_no_daemon() {
     // Every xml2sexpr case of the corpus, as its config version, byte for byte.
-    let cases = std::fs::read_to_string(corpus("xml2sexpr", "cases.tsv")).unwrap();
+    let corpus_x = virtkit_test_support::xen::Corpus::open("xml2sexpr");
     let mut n = 0;
-    for line in cases
-        .lines()
-        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
-    {
-        let cells: Vec<&str> = line.split('\t').collect();
-        let Some(version) = cells[2].strip_prefix("xendConfigVersion=") else {
+    for case in corpus_x.cases.iter().filter(|c| c.status == "tested") {
+        let Some(version) = case.config_version() else {
             continue;
         };
-        if cells.get(3) != Some(&"tested") {
-            continue;
-        }
         let uri = format!("xen:///?offline=1&xend_config_format={version}");
-        let input = corpus("xml2sexpr", cells[0]);
+        let input = corpus_x.dir.join(&case.input);
         let got = run_ok(
             &uri,
             &["domxml-to-native", "xen-sxpr", input.to_str().unwrap()],
         );
-        let want = std::fs::read_to_string(corpus("xml2sexpr", cells[1])).unwrap();
-        assert_eq!(got.trim_end(), want.trim_end(), "{}", cells[0]);
+        let want = corpus_x.read(&case.expected);
+        assert_eq!(got.trim_end(), want.trim_end(), "{}", case.input);
         n += 1;
     }
     assert!(n >= 10, "only {n} cases ran");

@@ -1,44 +1,18 @@
 //! The xm member through the `virtkit` command, each step a separate process, with the config
-//! directory in a temporary folder (`xen:///?xm_config_dir=DIR`). Needs the CLI and the plugin
-//! built (`cargo xtask build-plugins`, or `cargo build -p virtkit-cli -p virtkit-driver-xen-xm`).
+//! directory in a temporary folder (`xen:///?xm_config_dir=DIR`). The test support builds the
+//! CLI and the plugins first.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-const CORPUS: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../../../shared/corpus/xmconfig"
-);
+/// libvirt's XM configs.
+fn corpus() -> PathBuf {
+    virtkit_test_support::xen::corpus_dir("xmconfig")
+}
 
-/// The build directory holding the plugin and the CLI, refusing a plugin older than its sources.
+/// The build directory holding the plugins and the CLI, built from the current sources.
 fn build_dir() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let dir = exe.parent().unwrap().parent().unwrap().to_path_buf();
-    let so = dir.join("libvirtkit_driver_xen_xm.so");
-    assert!(
-        so.exists(),
-        "{} is missing: run `cargo xtask build-plugins` first",
-        so.display()
-    );
-    let built = std::fs::metadata(&so).and_then(|m| m.modified()).unwrap();
-    let src = Path::new(env!("CARGO_MANIFEST_DIR"));
-    for d in [src.join("src"), src.join("plugin/src")] {
-        for e in std::fs::read_dir(&d).unwrap().flatten() {
-            let t = e.metadata().and_then(|m| m.modified()).unwrap();
-            assert!(
-                t <= built,
-                "{} is older than {}: run `cargo build -p virtkit-driver-xen-xm` first",
-                so.display(),
-                e.path().display()
-            );
-        }
-    }
-    assert!(
-        dir.join("virtkit").exists(),
-        "the CLI is missing in {}: run `cargo xtask build-plugins`",
-        dir.display()
-    );
-    dir
+    virtkit_test_support::build_dir().to_path_buf()
 }
 
 struct Dir {
@@ -103,7 +77,7 @@ impl Dir {
     }
 
     fn copy(&self, corpus_file: &str, name: &str) {
-        std::fs::copy(Path::new(CORPUS).join(corpus_file), self.path().join(name)).unwrap();
+        std::fs::copy(corpus().join(corpus_file), self.path().join(name)).unwrap();
     }
 
     fn write(&self, name: &str, text: &str) -> PathBuf {
@@ -219,7 +193,7 @@ fn a_missing_directory_holds_no_domains_and_conversions_still_work() {
         String::from_utf8_lossy(&out.stdout).into_owned()
     };
     assert!(names(&run(&["list", "--all"])).is_empty());
-    let cfg = Path::new(CORPUS).join("test-fullvirt-serial-tcp.cfg");
+    let cfg = corpus().join("test-fullvirt-serial-tcp.cfg");
     let xml = run(&["domxml-from-native", "xen-xm", cfg.to_str().unwrap()]);
     assert!(xml.contains("<serial type='tcp'>"), "{xml}");
     let xml_file = d.write("g.xml", &xml);

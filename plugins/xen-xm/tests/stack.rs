@@ -2,86 +2,25 @@
 //! config version 2: xend keeps no inactive domains, the case the xm member is for), through
 //! the `virtkit` command, each step a separate process: define (an XM config) → start (xend
 //! creates it from the config) → running, listed once → destroy → shut off again (the config)
-//! → undefine (the file removed). Needs the workspace built (`cargo xtask build-plugins`).
+//! → undefine (the file removed). Only those two members are installed (a driver directory of
+//! their own); the test support builds them, the CLI and the peer.
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command};
-
-fn build_dir() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let dir = exe.parent().unwrap().parent().unwrap().to_path_buf();
-    for f in [
-        "libvirtkit_driver_xen_xm.so",
-        "libvirtkit_driver_xen_xend.so",
-        "virtkit",
-        "virtkit-xend-peer",
-    ] {
-        assert!(
-            dir.join(f).exists(),
-            "{} is missing: run `cargo xtask build-plugins` first",
-            dir.join(f).display()
-        );
-    }
-    dir
-}
-
-/// The peer, killed and reaped on drop.
-struct Peer(Child);
-
-impl Drop for Peer {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn start_peer(dir: &Path, socket: &Path) -> Peer {
-    let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus/sexpr2xml");
-    let child = Command::new(dir.join("virtkit-xend-peer"))
-        .arg("--socket")
-        .arg(socket)
-        .args(["--config-version", "2", "--seed"])
-        .arg(corpus)
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut peer = Peer(child);
-    for _ in 0..500 {
-        if socket.exists() {
-            return peer;
-        }
-        if let Ok(Some(s)) = peer.0.try_wait() {
-            panic!("virtkit-xend-peer exited with {s}");
-        }
-        std::thread::sleep(std::time::Duration::from_millis(10));
-    }
-    panic!("virtkit-xend-peer does not listen on {}", socket.display());
-}
+use virtkit_test_support::xen;
 
 #[test]
 fn define_start_destroy_undefine_through_the_stack() {
-    let dir = build_dir();
     let tmp = tempfile::Builder::new().prefix("vkxs").tempdir().unwrap();
-    let socket = tmp.path().join("xend-socket");
     let configs = tmp.path().join("xm");
     std::fs::create_dir(&configs).unwrap();
-    let _peer = start_peer(&dir, &socket);
+    let peer = xen::Peer::xend(&["--config-version", "2"]);
+    let drivers = xen::members_dir(&["xend", "xm"]);
     let run = |args: &[&str]| -> String {
-        let out = Command::new(dir.join("virtkit"))
-            .arg("-c")
-            .arg(&socket)
+        let mut c = xen::virtkit(&drivers);
+        c.arg("-c")
+            .arg(peer.socket())
             .args(args)
-            .env("VIRTKIT_DRIVER_DIR", &dir)
-            .env("VIRTKIT_XM_CONFIG_DIR", &configs)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "virtkit {args:?} failed:\n{}\n{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
+            .env("VIRTKIT_XM_CONFIG_DIR", &configs);
+        xen::succeeds(&mut c)
     };
     let rows = |list: &str| -> Vec<String> {
         list.lines()
@@ -134,8 +73,7 @@ fn define_start_destroy_undefine_through_the_stack() {
 
     // The conversions are served on the stack too: xen-xm by the xm member (the xend member
     // passes it on), xen-sxpr by the xend member.
-    let cfg_in = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/corpus/xmconfig/test-paravirt-net-e1000.cfg");
+    let cfg_in = xen::corpus_dir("xmconfig").join("test-paravirt-net-e1000.cfg");
     let from = run(&["domxml-from-native", "xen-xm", cfg_in.to_str().unwrap()]);
     assert!(from.contains("<model type='e1000'/>"), "{from}");
     let sxpr = run(&["domxml-to-native", "xen-sxpr", xml.to_str().unwrap()]);

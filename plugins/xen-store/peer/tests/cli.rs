@@ -1,88 +1,39 @@
 //! The `virtkit` command on `xen:///` served by the xen-store plugin against the peer: the CLI,
-//! the loader and the plugin's table together. The other Xen members of the build tree (if any)
-//! find no daemon here and decline; the stack carries on with this one.
+//! the loader and the plugin's table together. The driver directory holds only the store
+//! member: these tests are about that member, and the other Xen members of the build tree would
+//! join the stack (the xm member reads the host's /etc/xen).
 
-use std::path::PathBuf;
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Output};
 
-fn build_dir() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    exe.parent().unwrap().parent().unwrap().to_path_buf()
-}
+use virtkit_test_support::xen;
 
-fn built(name: &str) -> PathBuf {
-    let p = build_dir().join(name);
-    assert!(
-        p.exists(),
-        "{} is missing: run `cargo xtask build-plugins` (or `cargo build -p virtkit-cli -p virtkit-driver-xen-store`) first",
-        p.display()
-    );
-    p
-}
-
-struct Peer {
-    child: Child,
-    _dir: tempfile::TempDir,
-    socket: PathBuf,
-}
+struct Peer(xen::Peer);
 
 impl Peer {
     fn start(guests: u32) -> Peer {
-        let dir = tempfile::tempdir().unwrap();
-        let socket = dir.path().join("socket");
-        let mut child = Command::new(env!("CARGO_BIN_EXE_virtkit-xenstore-peer"))
-            .arg("--socket")
-            .arg(&socket)
-            .arg("--guests")
-            .arg(guests.to_string())
-            .stdout(Stdio::null())
-            .spawn()
-            .unwrap();
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while !socket.exists() {
-            if let Ok(Some(st)) = child.try_wait() {
-                panic!("the peer exited: {st}");
-            }
-            assert!(Instant::now() < deadline, "the peer does not listen");
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        Peer {
-            child,
-            _dir: dir,
-            socket,
-        }
+        Peer(xen::Peer::store(guests, &[]))
+    }
+
+    fn cmd(&self, args: &[&str]) -> Command {
+        store_only(self.0.socket(), args)
     }
 
     fn virtkit(&self, args: &[&str]) -> Output {
-        built("libvirtkit_driver_xen_store.so");
-        Command::new(built("virtkit"))
-            .env("VIRTKIT_DRIVER_DIR", store_only_dir())
-            .env("XENSTORED_PATH", &self.socket)
-            .env_remove("VIRTKIT_DEBUG")
-            .args(["-c", "xen:///"])
-            .args(args)
-            .output()
-            .unwrap()
+        xen::output(&mut self.cmd(args))
     }
 
     fn ok(&self, args: &[&str]) -> String {
-        let o = self.virtkit(args);
-        assert!(
-            o.status.success(),
-            "virtkit {args:?}: {}\n{}",
-            o.status,
-            String::from_utf8_lossy(&o.stderr)
-        );
-        String::from_utf8(o.stdout).unwrap()
+        xen::succeeds(&mut self.cmd(args))
     }
 }
 
-impl Drop for Peer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// `virtkit -c xen:/// ARGS` with only the store member, the store at `socket`.
+fn store_only(socket: &std::path::Path, args: &[&str]) -> Command {
+    let mut c = xen::virtkit(&xen::members_dir(&["store"]));
+    c.env("XENSTORED_PATH", socket)
+        .args(["-c", "xen:///"])
+        .args(args);
+    c
 }
 
 #[test]
@@ -128,32 +79,9 @@ fn virsh_commands_through_the_store() {
 #[test]
 fn no_store_no_connection() {
     let dir = tempfile::tempdir().unwrap();
-    built("libvirtkit_driver_xen_store.so");
-    let o = Command::new(built("virtkit"))
-        .env("VIRTKIT_DRIVER_DIR", store_only_dir())
-        .env("XENSTORED_PATH", dir.path().join("none"))
-        .args(["-c", "xen:///", "list"])
-        .output()
-        .unwrap();
-    assert!(!o.status.success());
-    let err = String::from_utf8_lossy(&o.stderr);
+    let err = xen::fails(&mut store_only(&dir.path().join("none"), &["list"]));
     assert!(
         err.contains("xen-store does not serve this host: cannot connect to xenstored"),
         "{err}"
     );
-}
-
-/// A driver directory holding only the build tree's store member: these tests are about that
-/// member, and the other Xen members of the build tree would join the stack (the xm member reads
-/// the host's /etc/xen).
-fn store_only_dir() -> std::path::PathBuf {
-    let dir = build_dir().join("store-only-drivers");
-    std::fs::create_dir_all(&dir).unwrap();
-    let link = dir.join("libvirtkit_driver_xen_store.so");
-    match std::os::unix::fs::symlink(built("libvirtkit_driver_xen_store.so"), &link) {
-        Ok(()) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-        Err(e) => panic!("{}: {e}", link.display()),
-    }
-    dir
 }

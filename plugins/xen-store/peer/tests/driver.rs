@@ -5,56 +5,25 @@
 use std::io::{Read, Write};
 use std::os::unix::net::UnixListener;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use virtkit_xen_store_driver::client::{Client, ClientError};
 use virtkit_xen_store_driver::domain;
 use virtkit_xen_store_driver::wire::{Access, Perm};
 use virtkit_xen_store_driver::{StoreConn, StoreDriver};
 
-struct Peer {
-    child: Child,
-    _dir: tempfile::TempDir,
-    socket: PathBuf,
-}
+use virtkit_test_support::xen;
+
+/// A xenstore peer and a client connected to it.
+struct Peer(xen::Peer);
 
 impl Peer {
     fn start(guests: u32) -> Peer {
-        let dir = tempfile::tempdir().unwrap();
-        let socket = dir.path().join("socket");
-        let mut child = Command::new(env!("CARGO_BIN_EXE_virtkit-xenstore-peer"))
-            .arg("--socket")
-            .arg(&socket)
-            .arg("--guests")
-            .arg(guests.to_string())
-            .stdout(Stdio::null())
-            .spawn()
-            .unwrap();
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while !socket.exists() {
-            if let Ok(Some(st)) = child.try_wait() {
-                panic!("the peer exited: {st}");
-            }
-            assert!(Instant::now() < deadline, "the peer does not listen");
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        Peer {
-            child,
-            _dir: dir,
-            socket,
-        }
+        Peer(xen::Peer::store(guests, &[]))
     }
 
     fn client(&self) -> Client {
-        Client::connect(&self.socket, Duration::from_secs(10)).unwrap()
-    }
-}
-
-impl Drop for Peer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        Client::connect(self.0.socket(), Duration::from_secs(10)).unwrap()
     }
 }
 
@@ -175,7 +144,7 @@ fn domain_queries_as_libvirt_made_them() {
 fn through_the_driver_table() {
     use virtkit_driver::Driver;
     let p = Peer::start(2);
-    let conn = StoreConn::open_at(&p.socket, false, Duration::from_secs(10)).unwrap();
+    let conn = StoreConn::open_at(p.0.socket(), false, Duration::from_secs(10)).unwrap();
     let ops = StoreDriver::OPS;
     let mut ids = Vec::new();
     (ops.list_domains.unwrap())(&conn, &mut |id| ids.push(id)).unwrap();

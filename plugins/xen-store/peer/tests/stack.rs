@@ -3,126 +3,36 @@
 //! opens when one member opens, answers follow the declared order (a member that does not know
 //! a domain passes the lookup on), and `drivers --connection` names who serves.
 
-use std::os::unix::fs::symlink;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Output;
 
-fn build_dir() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    exe.parent().unwrap().parent().unwrap().to_path_buf()
-}
+use virtkit_test_support::xen;
 
-fn built(name: &str) -> PathBuf {
-    let p = build_dir().join(name);
-    assert!(
-        p.exists(),
-        "{} is missing: run `cargo xtask build-plugins` (or `cargo build --workspace`) first",
-        p.display()
-    );
-    p
-}
+/// The members, by the names `xen::members_dir` takes.
+const MEMBERS: [&str; 3] = ["hypercall", "xend", "store"];
 
-struct Proc(Child);
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn spawn(exe: &Path, socket: &Path, args: &[&str]) -> Proc {
-    let mut p = Proc(
-        Command::new(exe)
-            .arg("--socket")
-            .arg(socket)
-            .args(args)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !socket.exists() {
-        assert!(
-            p.0.try_wait().unwrap().is_none(),
-            "{} exited",
-            exe.display()
-        );
-        assert!(
-            Instant::now() < deadline,
-            "{} does not listen",
-            exe.display()
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    p
-}
-
-const MEMBERS: [(&str, &str); 3] = [
-    ("hypercall", "libvirtkit_driver_xen_hypercall.so"),
-    ("xend", "libvirtkit_driver_xen_xend.so"),
-    ("store", "libvirtkit_driver_xen_store.so"),
-];
-
+/// A host without a hypervisor: xend and xenstore peers.
 struct Host {
-    _dir: tempfile::TempDir,
-    xend_sock: PathBuf,
-    store_sock: PathBuf,
-    _peers: (Proc, Proc),
-    root: PathBuf,
+    xend: xen::Peer,
+    store: xen::Peer,
 }
 
 impl Host {
     fn start() -> Host {
-        let dir = tempfile::tempdir().unwrap();
-        let xend_sock = dir.path().join("xend-socket");
-        let store_sock = dir.path().join("xenstored");
-        let corpus =
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../../shared/corpus/sexpr2xml");
-        let seed = corpus.to_string_lossy().into_owned();
-        let xend = spawn(&built("virtkit-xend-peer"), &xend_sock, &["--seed", &seed]);
-        let store = spawn(
-            &built("virtkit-xenstore-peer"),
-            &store_sock,
-            &["--guests", "3"],
-        );
-        let root = dir.path().to_path_buf();
         Host {
-            _dir: dir,
-            xend_sock,
-            store_sock,
-            _peers: (xend, store),
-            root,
+            xend: xen::Peer::xend(&[]),
+            store: xen::Peer::store(3, &[]),
         }
     }
 
-    /// A plugin directory holding only `members`.
-    fn plugins(&self, members: &[&str]) -> PathBuf {
-        let d = self.root.join(format!("plugins-{}", members.join("-")));
-        if !d.exists() {
-            std::fs::create_dir(&d).unwrap();
-            for (m, file) in MEMBERS {
-                if members.contains(&m) {
-                    symlink(built(file), d.join(file)).unwrap();
-                }
-            }
-        }
-        d
-    }
-
+    /// `virtkit` with only `members` installed.
     fn virtkit(&self, members: &[&str], args: &[&str]) -> Output {
-        Command::new(built("virtkit"))
-            .env("VIRTKIT_DRIVER_DIR", self.plugins(members))
-            .env("XENSTORED_PATH", &self.store_sock)
-            .env_remove("VIRTKIT_DEBUG")
+        let mut c = xen::virtkit(&xen::members_dir(members));
+        c.env("XENSTORED_PATH", self.store.socket())
             // The legacy socket-path URI: xend there, the local store beside it, as libvirt.
             .arg("-c")
-            .arg(&self.xend_sock)
-            .args(args)
-            .output()
-            .unwrap()
+            .arg(self.xend.socket())
+            .args(args);
+        xen::output(&mut c)
     }
 }
 
@@ -189,7 +99,7 @@ fn every_subset_of_the_members() {
         // Who serves: every member that opened, the others with their reason.
         let table = h.virtkit(s, &["drivers", "--connection"]);
         let table = String::from_utf8_lossy(&table.stdout);
-        for (m, _) in MEMBERS {
+        for m in MEMBERS {
             if !has(m) {
                 continue;
             }

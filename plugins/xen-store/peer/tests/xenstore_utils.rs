@@ -3,47 +3,37 @@
 //! tools are missing.
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use virtkit_test_support::xen;
+
+/// A peer with a read-only socket and a state file beside it (in `files`, or `state` when
+/// given).
 struct Peer {
-    child: Child,
-    _dir: tempfile::TempDir,
-    socket: PathBuf,
+    peer: xen::Peer,
+    _files: tempfile::TempDir,
     ro: PathBuf,
     state: PathBuf,
 }
 
 impl Peer {
     fn start(guests: u32, state: Option<&Path>) -> Peer {
-        let dir = tempfile::tempdir().unwrap();
-        let socket = dir.path().join("socket");
-        let ro = dir.path().join("socket_ro");
-        let state = state.map_or_else(|| dir.path().join("state"), Path::to_path_buf);
-        let mut child = Command::new(env!("CARGO_BIN_EXE_virtkit-xenstore-peer"))
-            .arg("--socket")
-            .arg(&socket)
-            .arg("--ro-socket")
-            .arg(&ro)
-            .arg("--state")
-            .arg(&state)
-            .arg("--guests")
-            .arg(guests.to_string())
-            .stdout(Stdio::null())
-            .spawn()
-            .unwrap();
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while !socket.exists() {
-            if let Ok(Some(st)) = child.try_wait() {
-                panic!("the peer exited: {st}");
-            }
-            assert!(Instant::now() < deadline, "the peer does not listen");
-            std::thread::sleep(Duration::from_millis(10));
-        }
+        let files = tempfile::tempdir().unwrap();
+        let ro = files.path().join("socket_ro");
+        let state = state.map_or_else(|| files.path().join("state"), Path::to_path_buf);
+        let peer = xen::Peer::store(
+            guests,
+            &[
+                "--ro-socket",
+                ro.to_str().unwrap(),
+                "--state",
+                state.to_str().unwrap(),
+            ],
+        );
         Peer {
-            child,
-            _dir: dir,
-            socket,
+            peer,
+            _files: files,
             ro,
             state,
         }
@@ -52,7 +42,10 @@ impl Peer {
     fn tool(&self, ro: bool, tool: &str, args: &[&str]) -> Output {
         Command::new(tool)
             .args(args)
-            .env("XENSTORED_PATH", if ro { &self.ro } else { &self.socket })
+            .env(
+                "XENSTORED_PATH",
+                if ro { &self.ro } else { self.peer.socket() },
+            )
             .stdin(Stdio::null())
             .output()
             .unwrap()
@@ -70,13 +63,6 @@ impl Peer {
     }
 }
 
-impl Drop for Peer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 const TOOLS: [&str; 8] = [
     "xenstore-read",
     "xenstore-write",
@@ -88,27 +74,22 @@ const TOOLS: [&str; 8] = [
     "xenstore-chmod",
 ];
 
+/// Whether the tools are installed: a skip with the reason when they are not (a failure under
+/// `CI`); a package that has `xenstore-read` but lacks another of them fails.
 fn tools_present() -> bool {
+    if virtkit_test_support::find(&virtkit_test_support::XENSTORE).is_none() {
+        return false;
+    }
     let missing: Vec<&str> = TOOLS
         .iter()
         .copied()
-        .filter(|t| {
-            !std::env::var_os("PATH")
-                .map(|p| std::env::split_paths(&p).any(|d| d.join(t).is_file()))
-                .unwrap_or(false)
-        })
+        .filter(|t| virtkit_test_support::which(t).is_none())
         .collect();
-    if missing.is_empty() {
-        return true;
-    }
     assert!(
-        std::env::var_os("CI").is_none(),
-        "xenstore-utils missing under CI: {missing:?} (scripts/install-test-deps.sh installs them)"
+        missing.is_empty(),
+        "xenstore-utils is installed but lacks {missing:?}"
     );
-    eprintln!(
-        "skipped: xenstore-utils not installed ({missing:?}); scripts/install-test-deps.sh installs them"
-    );
-    false
+    true
 }
 
 #[test]
@@ -214,7 +195,7 @@ fn watch_sees_initial_and_later_events() {
     p.ok("xenstore-write", &["/w/base", "0"]);
     let mut watch = Command::new("xenstore-watch")
         .args(["-n", "3", "/w"])
-        .env("XENSTORED_PATH", &p.socket)
+        .env("XENSTORED_PATH", p.peer.socket())
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();

@@ -1,68 +1,28 @@
-//! A xend peer started for one test, and the `virtkit` command pointed at it. Both binaries and
-//! the plugin come from the build tree (`cargo xtask build-plugins`, or `cargo build` of the
-//! three packages).
+//! A xend peer started for one test and the `virtkit` command pointed at it, over the Xen test
+//! support (`virtkit_test_support::xen`), which builds the peer, the plugin and the command.
 #![allow(dead_code)]
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Output;
 
-/// `target/<profile>`, found from this test binary.
-pub fn build_dir() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    exe.parent().unwrap().parent().unwrap().to_path_buf()
-}
+use virtkit_test_support::xen;
 
-fn built(name: &str) -> PathBuf {
-    let p = build_dir().join(name);
-    assert!(
-        p.exists(),
-        "{} is missing: run `cargo xtask build-plugins` (or `cargo build -p virtkit-cli -p virtkit-driver-xen-xend -p virtkit-xend-peer`) first",
-        p.display()
-    );
-    p
-}
-
-/// The corpus of xend outputs the peer seeds itself with.
-pub fn corpus() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus/sexpr2xml")
-}
-
-/// A running peer; killed and its directory removed on drop.
-pub struct Peer {
-    child: Child,
-    pub dir: tempfile::TempDir,
-    pub socket: PathBuf,
-}
+/// A xend peer seeded from the corpus, and the command on its socket.
+pub struct Peer(xen::Peer);
 
 impl Peer {
     /// A peer seeded from the corpus, with extra arguments.
     pub fn start(extra: &[&str]) -> Peer {
-        let dir = tempfile::tempdir().unwrap();
-        let socket = dir.path().join("xend-socket");
-        let mut c = Command::new(built("virtkit-xend-peer"));
-        c.arg("--socket")
-            .arg(&socket)
-            .arg("--seed")
-            .arg(corpus())
-            .args(extra)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null());
-        let mut child = c.spawn().unwrap();
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while !socket.exists() {
-            if let Ok(Some(status)) = child.try_wait() {
-                panic!("the peer exited before listening: {status}");
-            }
-            assert!(Instant::now() < deadline, "the peer does not listen");
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        Peer { child, dir, socket }
+        Peer(xen::Peer::xend(extra))
+    }
+
+    /// The peer's own directory (removed with it).
+    pub fn dir(&self) -> &std::path::Path {
+        self.0.dir()
     }
 
     /// The URI of the peer (the legacy socket-path form).
     pub fn uri(&self) -> String {
-        self.socket.display().to_string()
+        self.0.uri()
     }
 
     /// `virtkit -c URI ARGS` (with `-r` first when `ro`).
@@ -72,67 +32,33 @@ impl Peer {
 
     /// Runs and returns stdout; fails the test when the command fails.
     pub fn ok(&self, args: &[&str]) -> String {
-        let out = self.virtkit(false, args);
-        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-        assert!(
-            out.status.success(),
-            "virtkit {} failed ({}):\n{stdout}\n{}",
-            args.join(" "),
-            out.status,
-            String::from_utf8_lossy(&out.stderr)
-        );
-        stdout
+        xen::succeeds(&mut command(&self.uri(), false, args))
     }
 
     /// Runs, expects failure, returns stderr.
     pub fn fails(&self, ro: bool, args: &[&str]) -> String {
-        let out = self.virtkit(ro, args);
-        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-        assert!(
-            !out.status.success(),
-            "virtkit {} succeeded:\n{}",
-            args.join(" "),
-            String::from_utf8_lossy(&out.stdout)
-        );
-        stderr
+        xen::fails(&mut command(&self.uri(), ro, args))
     }
 }
 
-impl Drop for Peer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// A driver directory holding only the xend member (a link to the build tree's plugin, kept in
-/// the build tree): the stack "with only xen-xend installed", whatever other Xen members the
-/// build tree has.
-fn xend_only_dir() -> PathBuf {
-    let dir = build_dir().join("xend-only-drivers");
-    std::fs::create_dir_all(&dir).unwrap();
-    let link = dir.join("libvirtkit_driver_xen_xend.so");
-    match std::os::unix::fs::symlink(built("libvirtkit_driver_xen_xend.so"), &link) {
-        Ok(()) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-        Err(e) => panic!("{}: {e}", link.display()),
-    }
-    dir
-}
-
-/// `virtkit [-r] -c URI ARGS` with only the build tree's xend plugin, and extra environment.
-pub fn virtkit_at(uri: &str, ro: bool, args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut c = Command::new(built("virtkit"));
-    c.env("VIRTKIT_DRIVER_DIR", xend_only_dir())
-        .env_remove("VIRTKIT_DEBUG")
-        .env_remove("VIRTKIT_XEND_TIMEOUT_MS");
-    for (k, v) in env {
-        c.env(k, v);
-    }
+/// `virtkit [-r] -c URI ARGS` with only the xend member installed.
+fn command(uri: &str, ro: bool, args: &[&str]) -> std::process::Command {
+    let mut c = xen::virtkit(&xen::members_dir(&["xend"]));
     if ro {
         c.arg("-r");
     }
     c.args(["-c", uri]).args(args);
-    built("libvirtkit_driver_xen_xend.so");
-    c.output().unwrap()
+    c
+}
+
+/// `virtkit [-r] -c URI ARGS` with only the xend member installed, and extra environment.
+pub fn virtkit_at(uri: &str, ro: bool, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut c = command(uri, ro, args);
+    c.envs(env.iter().copied());
+    xen::output(&mut c)
+}
+
+/// libvirt's Xen test data: `../shared/corpus/<category>/<file>`.
+pub fn corpus_file(category: &str, file: &str) -> std::path::PathBuf {
+    xen::corpus_dir(category).join(file)
 }
