@@ -226,6 +226,44 @@ pub fn deprecated_machines(bin: &str) -> Result<Vec<String>> {
     })
 }
 
+/// [`deprecated_machines`], remembered across processes in the file `cache` (a file of the
+/// driver's own run directory): every `virtkit start` is a new process, and the probe
+/// (`-machine help`, about 20 ms) would otherwise be paid by each, as libvirt avoids with its
+/// capabilities cache. The answer is keyed by the emulator file's device, inode, size, mtime and
+/// ctime, so a replaced or upgraded binary is probed again. A cache that cannot be read or
+/// written only costs the probe.
+pub fn deprecated_machines_cached(bin: &str, cache: &std::path::Path) -> Result<Vec<String>> {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(md) = std::fs::metadata(bin) else {
+        return deprecated_machines(bin);
+    };
+    let key = format!(
+        "emulator {bin:?} dev {} ino {} size {} mtime {}.{} ctime {}.{}",
+        md.dev(),
+        md.ino(),
+        md.size(),
+        md.mtime(),
+        md.mtime_nsec(),
+        md.ctime(),
+        md.ctime_nsec()
+    );
+    if let Ok(Some(text)) = crate::store::read_own(cache) {
+        let mut lines = text.lines();
+        if lines.next() == Some(key.as_str()) {
+            return Ok(lines.map(str::to_string).collect());
+        }
+    }
+    let machines = deprecated_machines(bin)?;
+    let mut text = key;
+    for m in &machines {
+        text.push('\n');
+        text.push_str(m);
+    }
+    text.push('\n');
+    let _ = crate::store::write_atomic(cache, text.as_bytes(), false);
+    Ok(machines)
+}
+
 /// The machine types of an emulator (cached).
 pub fn machines(bin: &str) -> Result<Vec<CapsMachine>> {
     static C: OnceLock<Mutex<HashMap<String, Vec<CapsMachine>>>> = OnceLock::new();
@@ -394,6 +432,52 @@ pub fn capabilities() -> Capabilities {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn deprecated_machines_are_remembered_on_disk_per_emulator_file() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let bin = dir.path().join("qemu-system-fake");
+        let count = dir.path().join("runs");
+        std::fs::write(
+            &bin,
+            format!(
+                "#!/bin/sh\necho x >> '{}'\nprintf 'Supported machines are:\\npc-old   Old PC (deprecated)\\npc       Standard PC\\n'\n",
+                count.display()
+            ),
+        )
+        .unwrap();
+        std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o700)).unwrap();
+        let bin = bin.to_str().unwrap();
+        let cache = dir.path().join(".emulator-cache");
+        let runs = || std::fs::read_to_string(&count).map_or(0, |t| t.lines().count());
+
+        assert_eq!(deprecated_machines_cached(bin, &cache).unwrap(), ["pc-old"]);
+        assert_eq!(runs(), 1);
+        let text = std::fs::read_to_string(&cache).unwrap();
+        assert!(
+            text.starts_with("emulator ") && text.ends_with("\npc-old\n"),
+            "{text}"
+        );
+        // A later process reads the file instead of probing: what the file says is the answer.
+        std::fs::write(&cache, text.replace("\npc-old\n", "\npc-older\n")).unwrap();
+        assert_eq!(
+            deprecated_machines_cached(bin, &cache).unwrap(),
+            ["pc-older"]
+        );
+        assert_eq!(runs(), 1);
+        // Another emulator file at that path (here: its mtime changes) is not answered from it.
+        let later = std::time::SystemTime::now() + std::time::Duration::from_secs(5);
+        std::fs::File::options()
+            .write(true)
+            .open(bin)
+            .unwrap()
+            .set_modified(later)
+            .unwrap();
+        assert_eq!(deprecated_machines_cached(bin, &cache).unwrap(), ["pc-old"]);
+        let again = std::fs::read_to_string(&cache).unwrap();
+        assert!(again != text && again.ends_with("\npc-old\n"), "{again}");
+    }
 
     #[test]
     fn versions() {

@@ -9,6 +9,7 @@
 //! run/<name>.log                    QEMU's stdout and stderr, and the mark QEMU holds while it lives
 //! run/<name>.events                 what QEMU's write-only event monitor writes (src/listing.rs)
 //! run/.qmp-negotiate                that monitor's input: `qmp_capabilities`
+//! run/.emulator-<hash>            an emulator's deprecated machine types, keyed by its file
 //! run/<name>.shutoff                why the guest last stopped (libvirt's reason code)
 //! run/<name>.owners                 system guests: the disk images given to the guest's user and
 //!                                   their owners before (restored when the runtime is cleared)
@@ -272,6 +273,16 @@ impl Store {
         self.paths.run.join(format!("{name}.qmp"))
     }
     /// `run/<name>.log`.
+    /// What the driver remembers of the emulator `bin` across processes (its deprecated
+    /// machine types): a dotfile no domain name can reach, one per emulator path.
+    pub fn emulator_cache(&self, bin: &str) -> PathBuf {
+        // FNV-1a: a stable name per path, whatever characters the path holds.
+        let hash = bin.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+        });
+        self.paths.run.join(format!(".emulator-{hash:016x}"))
+    }
+
     pub fn log_file(&self, name: &str) -> PathBuf {
         self.paths.run.join(format!("{name}.log"))
     }

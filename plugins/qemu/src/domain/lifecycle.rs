@@ -442,7 +442,9 @@ impl QemuConn {
         }
         self.store.clear_runtime(&name, None);
         let id = self.store.alloc_id()?;
-        let deprecated = emulator::deprecated_machines(&emulator).unwrap_or_default();
+        let deprecated =
+            emulator::deprecated_machines_cached(&emulator, &self.store.emulator_cache(&emulator))
+                .unwrap_or_default();
         let ctx = ArgvContext {
             emulator,
             qmp_socket: Some(sock.clone()),
