@@ -25,6 +25,7 @@ use std::sync::OnceLock;
 
 pub use virtkit_loader::Registry;
 
+pub mod daemon;
 #[cfg(feature = "xen")]
 pub mod xen;
 

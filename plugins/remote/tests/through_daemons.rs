@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 struct Daemon {
     child: Child,
@@ -14,39 +14,7 @@ struct Daemon {
 
 impl Drop for Daemon {
     fn drop(&mut self) {
-        let _ = nix_kill(self.child.id());
-        let started = Instant::now();
-        while matches!(self.child.try_wait(), Ok(None)) {
-            if started.elapsed() > Duration::from_secs(10) {
-                let _ = self.child.kill();
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        let _ = self.child.wait();
-    }
-}
-
-/// SIGTERM to one pid, through the `kill` program (this crate links no libc binding).
-fn nix_kill(pid: u32) -> std::io::Result<std::process::ExitStatus> {
-    Command::new("kill").arg(pid.to_string()).status()
-}
-
-fn wait_for(path: &Path, child: &mut Child) {
-    let started = Instant::now();
-    while std::os::unix::net::UnixStream::connect(path).is_err() {
-        if let Ok(Some(s)) = child.try_wait() {
-            panic!(
-                "the daemon exited ({s}) before listening on {}",
-                path.display()
-            );
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "no daemon on {} after 30 s",
-            path.display()
-        );
-        std::thread::sleep(Duration::from_millis(10));
+        virtkit_test_support::daemon::stop(&mut self.child, Duration::from_secs(10));
     }
 }
 
@@ -65,7 +33,7 @@ fn virtkitd() -> Daemon {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    wait_for(&socket, &mut child);
+    virtkit_test_support::daemon::wait_for_socket(&socket, &mut child, "the daemon", None);
     Daemon {
         child,
         _dir: dir,
@@ -122,7 +90,7 @@ fn libvirtd() -> Option<Daemon> {
         .spawn()
         .unwrap();
     let socket = d.join("libvirt-sock");
-    wait_for(&socket, &mut child);
+    virtkit_test_support::daemon::wait_for_socket(&socket, &mut child, "the daemon", None);
     Some(Daemon {
         child,
         _dir: dir,

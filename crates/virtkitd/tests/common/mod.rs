@@ -20,29 +20,6 @@ pub struct Run {
     pub code: i32,
 }
 
-fn wait_for_socket(path: &Path, child: &mut Child, log: &Path, what: &str) {
-    let started = Instant::now();
-    while UnixStream::connect(path).is_err() {
-        if let Ok(Some(status)) = child.try_wait() {
-            panic!(
-                "{what} exited ({status}) before listening on {}:\n{}",
-                path.display(),
-                std::fs::read_to_string(log).unwrap_or_default()
-            );
-        }
-        if started.elapsed() > Duration::from_secs(30) {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!(
-                "{what} did not listen on {} within 30 s:\n{}",
-                path.display(),
-                std::fs::read_to_string(log).unwrap_or_default()
-            );
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
-
 /// A virtkitd of this tree on sockets in a temporary directory, killed (by its pid) and reaped
 /// when dropped.
 pub struct Virtkitd {
@@ -76,7 +53,7 @@ impl Virtkitd {
             .stderr(std::fs::File::create(&log).expect("log file"))
             .spawn()
             .expect("virtkitd starts");
-        wait_for_socket(&socket, &mut child, &log, "virtkitd");
+        virtkit_test_support::daemon::wait_for_socket(&socket, &mut child, "virtkitd", Some(&log));
         Virtkitd {
             child,
             dir,
@@ -107,19 +84,7 @@ impl Virtkitd {
 
 impl Drop for Virtkitd {
     fn drop(&mut self) {
-        let _ = nix::sys::signal::kill(
-            nix::unistd::Pid::from_raw(self.child.id() as i32),
-            nix::sys::signal::Signal::SIGTERM,
-        );
-        let started = Instant::now();
-        while matches!(self.child.try_wait(), Ok(None)) {
-            if started.elapsed() > Duration::from_secs(5) {
-                let _ = self.child.kill();
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        let _ = self.child.wait();
+        virtkit_test_support::daemon::stop(&mut self.child, Duration::from_secs(5));
     }
 }
 
@@ -192,7 +157,7 @@ impl Libvirtd {
             .spawn()
             .expect("unshare starts");
         let socket = d.join("libvirt-sock");
-        wait_for_socket(&socket, &mut child, &log, "libvirtd");
+        virtkit_test_support::daemon::wait_for_socket(&socket, &mut child, "libvirtd", Some(&log));
         Some(Libvirtd {
             child,
             socket,
@@ -212,19 +177,7 @@ impl Libvirtd {
 
 impl Drop for Libvirtd {
     fn drop(&mut self) {
-        let _ = nix::sys::signal::kill(
-            nix::unistd::Pid::from_raw(self.child.id() as i32),
-            nix::sys::signal::Signal::SIGTERM,
-        );
-        let started = Instant::now();
-        while matches!(self.child.try_wait(), Ok(None)) {
-            if started.elapsed() > Duration::from_secs(10) {
-                let _ = self.child.kill();
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let _ = self.child.wait();
+        virtkit_test_support::daemon::stop(&mut self.child, Duration::from_secs(10));
     }
 }
 
