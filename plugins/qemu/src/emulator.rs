@@ -215,15 +215,16 @@ pub fn parse_deprecated_machines(text: &str) -> Vec<String> {
         .collect()
 }
 
+/// An emulator's `-machine help` text (cached: the machine list and the deprecated machine
+/// types both come from it).
+fn machine_help(bin: &str) -> Result<String> {
+    static C: OnceLock<Mutex<HashMap<String, String>>> = OnceLock::new();
+    cache(&C, bin, || run_output(bin, &["-machine", "help"]))
+}
+
 /// The deprecated machine types of an emulator (cached).
 pub fn deprecated_machines(bin: &str) -> Result<Vec<String>> {
-    static C: OnceLock<Mutex<HashMap<String, Vec<String>>>> = OnceLock::new();
-    cache(&C, bin, || {
-        Ok(parse_deprecated_machines(&run_output(
-            bin,
-            &["-machine", "help"],
-        )?))
-    })
+    Ok(parse_deprecated_machines(&machine_help(bin)?))
 }
 
 /// [`deprecated_machines`], remembered across processes in the file `cache` (a file of the
@@ -267,9 +268,7 @@ pub fn deprecated_machines_cached(bin: &str, cache: &std::path::Path) -> Result<
 /// The machine types of an emulator (cached).
 pub fn machines(bin: &str) -> Result<Vec<CapsMachine>> {
     static C: OnceLock<Mutex<HashMap<String, Vec<CapsMachine>>>> = OnceLock::new();
-    cache(&C, bin, || {
-        Ok(parse_machines(&run_output(bin, &["-machine", "help"])?))
-    })
+    cache(&C, bin, || Ok(parse_machines(&machine_help(bin)?)))
 }
 
 /// libvirt's name and word size for a `qemu-system-<x>` suffix.
