@@ -51,3 +51,37 @@ pub fn stop(child: &mut Child, grace: Duration) {
     }
     let _ = child.wait();
 }
+
+/// A TCP port on 127.0.0.1 that nothing listened on a moment ago (the kernel's pick), for a
+/// daemon a test starts on loopback.
+pub fn free_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("a loopback port");
+    l.local_addr().expect("its address").port()
+}
+
+/// Waits until something accepts TCP connections on 127.0.0.1:`port`; panics as
+/// [`wait_for_socket`] does if `child` exits first or nothing listens within 30 s.
+pub fn wait_for_port(port: u16, child: &mut Child, what: &str, log: Option<&Path>) {
+    let started = Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        let log_text = || {
+            log.and_then(|l| std::fs::read_to_string(l).ok())
+                .unwrap_or_default()
+        };
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!(
+                "{what} exited ({status}) before listening on port {port}:\n{}",
+                log_text()
+            );
+        }
+        if started.elapsed() > Duration::from_secs(30) {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "{what} did not listen on port {port} within 30 s:\n{}",
+                log_text()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}

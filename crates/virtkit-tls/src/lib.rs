@@ -23,7 +23,9 @@ mod pki;
 mod stream;
 mod verify;
 
-pub use pki::{Pki, client_config, server_config};
+pub use rustls::{ClientConfig, ServerConfig};
+
+pub use pki::{Pki, SYSTEM_CA, SYSTEM_CRL, client_config, server_config};
 pub use stream::TlsStream;
 
 /// What went wrong. Messages follow libvirt's wording where libvirt has one.

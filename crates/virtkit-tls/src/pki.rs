@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use rustls::pki_types::{CertificateDer, CertificateRevocationListDer, PrivateKeyDer};
 use rustls::{ClientConfig, RootCertStore, ServerConfig};
 
 use crate::verify::{AnyClientCert, AnyServerCert};
@@ -16,6 +16,8 @@ const PEM_CAP: u64 = 1024 * 1024;
 
 /// libvirt's system CA certificate.
 pub const SYSTEM_CA: &str = "/etc/pki/CA/cacert.pem";
+/// libvirt's system CA revocation list (used when it exists).
+pub const SYSTEM_CRL: &str = "/etc/pki/CA/cacrl.pem";
 /// libvirt's directory of certificates.
 const SYSTEM_CERT_DIR: &str = "/etc/pki/libvirt";
 /// libvirt's directory of private keys.
@@ -154,13 +156,30 @@ fn key_mode_warning(path: &Path) -> Option<String> {
     })
 }
 
-/// The daemon's configuration: its certificate and key, and the CA its clients' certificates
-/// must be signed by. With `verify_clients` (libvirt's default) a client must present a valid
+/// The daemon's configuration: its certificate and key, the CA its clients' certificates
+/// must be signed by, and the CA's revocation list when there is one (`crl_file`). With `verify_clients` (libvirt's default) a client must present a valid
 /// certificate or the handshake fails; without it (`tls_no_verify_certificate = 1`) any
 /// client is accepted, with or without a certificate. Returns warnings to log (a private key
 /// readable by others).
-pub fn server_config(pki: &Pki, verify_clients: bool) -> Result<(Arc<ServerConfig>, Vec<String>)> {
+pub fn server_config(
+    pki: &Pki,
+    crl: Option<&Path>,
+    verify_clients: bool,
+) -> Result<(Arc<ServerConfig>, Vec<String>)> {
     let roots = roots(&pki.ca)?;
+    let crls = match crl {
+        None => Vec::new(),
+        Some(path) => {
+            let pem = read("CA revocation list", path)?;
+            CertificateRevocationListDer::pem_slice_iter(&pem)
+                .collect::<std::result::Result<Vec<_>, _>>()
+                .map_err(|e| Error::Import {
+                    what: "CA revocation list",
+                    path: path.to_path_buf(),
+                    why: e.to_string(),
+                })?
+        }
+    };
     let chain = certificates("certificate", &pki.cert)?;
     let key = private_key(&pki.key)?;
     let warnings = key_mode_warning(&pki.key).into_iter().collect();
@@ -172,15 +191,21 @@ pub fn server_config(pki: &Pki, verify_clients: bool) -> Result<(Arc<ServerConfi
             Arc::new(roots),
             provider(),
         )
+        .with_crls(crls)
         .build()
         .map_err(|e| Error::Config(e.to_string()))?;
         builder.with_client_cert_verifier(v)
     } else {
         builder.with_client_cert_verifier(Arc::new(AnyClientCert::new(provider())))
     };
-    let config = builder
+    let mut config = builder
         .with_single_cert(chain, key)
         .map_err(|e| Error::Config(format!("{}: {e}", pki.key.display())))?;
+    // No TLS 1.3 session tickets: libvirt's client reads the confirmation byte with one
+    // record read once the socket is readable, and tickets arriving first would make that read
+    // come back empty ("Unable to read TLS confirmation"). libvirt's clients do not resume
+    // sessions anyway.
+    config.send_tls13_tickets = 0;
     Ok((Arc::new(config), warnings))
 }
 
@@ -284,6 +309,7 @@ mod tests {
                 ca: dir.path().join("d"),
                 ..Pki::server_in(dir.path())
             },
+            None,
             true,
         )
         .unwrap_err();
@@ -294,12 +320,12 @@ mod tests {
     fn a_made_pki_loads_and_a_loose_key_is_reported() {
         let dir = tempfile::tempdir().unwrap();
         let pki = virtkit_test_support::pki::Pki::new(dir.path());
-        let (_, warnings) = server_config(&Pki::server_in(&pki.server_dir), true).unwrap();
+        let (_, warnings) = server_config(&Pki::server_in(&pki.server_dir), None, true).unwrap();
         assert!(warnings.is_empty(), "{warnings:?}");
         client_config(&Pki::client_in(&pki.client_dir), true).unwrap();
         let key = pki.server_dir.join("serverkey.pem");
         std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
-        let (_, warnings) = server_config(&Pki::server_in(&pki.server_dir), false).unwrap();
+        let (_, warnings) = server_config(&Pki::server_in(&pki.server_dir), None, false).unwrap();
         assert_eq!(warnings.len(), 1);
         assert!(warnings[0].contains("mode 0644"), "{warnings:?}");
         // A certificate without its key.

@@ -17,7 +17,8 @@ fn serve_one(
     pki: &virtkit_test_support::pki::Pki,
     verify_clients: bool,
 ) -> (u16, mpsc::Receiver<Result<Vec<u8>, String>>) {
-    let (config, _) = server_config(&Pki::server_in(&pki.server_dir), verify_clients).unwrap();
+    let (config, _) =
+        server_config(&Pki::server_in(&pki.server_dir), None, verify_clients).unwrap();
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = l.local_addr().unwrap().port();
     let (tx, rx) = mpsc::channel();

@@ -20,6 +20,8 @@ const ERR_RPC: i32 = 39;
 pub struct Session {
     conn: RwLock<Option<Connect>>,
     read_only: bool,
+    /// Whether the transport is secure (a unix socket, TLS): CONNECT_IS_SECURE.
+    secure: bool,
     registry: Arc<Registry>,
 }
 
@@ -139,10 +141,11 @@ fn refuse_if_read_only(conn: &Connect, api: &str) -> Result<(), RemoteError> {
 
 impl Session {
     /// A session of a client of the read-write (`read_only` false) or read-only socket.
-    pub fn new(read_only: bool, registry: Arc<Registry>) -> Session {
+    pub fn new(read_only: bool, secure: bool, registry: Arc<Registry>) -> Session {
         Session {
             conn: RwLock::new(None),
             read_only,
+            secure,
             registry,
         }
     }
@@ -233,7 +236,7 @@ impl Session {
                 ret_i32(i32::from(feature == FEATURE_PROGRAM_KEEPALIVE))
             }
             P::ConnectGetUri => ret_string(self.conn()?.uri()),
-            P::ConnectIsSecure => ret_i32(1),
+            P::ConnectIsSecure => ret_i32(i32::from(self.secure)),
             P::ConnectGetLibVersion => ret_u64(virtkit::library_version()),
             P::ConnectGetType => ret_string(&self.conn()?.get_type().map_err(api_error)?),
             P::ConnectGetVersion => ret_u64(self.conn()?.version().map_err(api_error)?),

@@ -1,5 +1,5 @@
 //! `virtkitd`: serves virtkit's API over libvirt's RPC protocol on a unix socket and its
-//! read-only twin, so virsh, libvirt-python and other libvirt clients manage a virtkit node
+//! read-only twin, and optionally over TLS and (loopback) TCP, so virsh, libvirt-python and other libvirt clients manage a virtkit node
 //! unchanged (`test+unix:///default?socket=/run/virtkit/virtkit-sock`). It runs in the
 //! foreground; see docs/remote.md.
 #![forbid(unsafe_code)]
@@ -19,7 +19,7 @@ use std::sync::atomic::{AtomicU8, Ordering};
 use clap::Parser;
 
 use config::{LogLevel, Settings};
-use server::{Daemon, SocketFiles, Transport};
+use server::{Daemon, Listener, SocketFiles, Transport};
 
 static LOG_LEVEL: AtomicU8 = AtomicU8::new(LogLevel::Warning as u8);
 
@@ -57,15 +57,37 @@ struct Cli {
     ro_socket: Option<PathBuf>,
     /// A config file in libvirtd.conf format (unix_sock_dir, unix_sock_group,
     /// unix_sock_ro_perms, unix_sock_rw_perms, max_clients, max_workers, max_client_requests,
-    /// log_level).
+    /// log_level, listen_tcp, listen_tls, listen_addr, tcp_port, tls_port, ca_file, cert_file,
+    /// key_file, crl_file, tls_no_verify_certificate, auth_tcp, auth_tls).
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
+    /// Also serve plain TCP clients on ADDR[:PORT] (port 16509 by default). Plain TCP has no
+    /// encryption and no authentication: anyone who can reach the port has full read-write
+    /// access, so only loopback addresses are accepted unless --insecure-tcp.
+    #[arg(long, value_name = "ADDR[:PORT]")]
+    listen: Option<String>,
+    /// Also serve TLS clients, on ADDR[:PORT] when given, else on the config file's
+    /// listen_addr (every address by default) and tls_port (16514). Clients must present an
+    /// x509 certificate signed by the CA (ca_file, /etc/pki/CA/cacert.pem by default).
+    #[arg(long, value_name = "ADDR[:PORT]", num_args = 0..=1, default_missing_value = "", require_equals = true)]
+    tls: Option<String>,
+    /// Allow plain TCP (--listen, listen_tcp) on addresses other than loopback. DANGEROUS:
+    /// every host that can reach the port gets full, unauthenticated access to every driver.
+    #[arg(long)]
+    insecure_tcp: bool,
     /// Serve one read-write client on standard input and output, then exit.
-    #[arg(long, conflicts_with_all = ["socket", "ro_socket"])]
+    #[arg(long, conflicts_with_all = ["socket", "ro_socket", "listen", "tls"])]
     stdio: bool,
     /// Log every call (log_level 1).
     #[arg(short, long)]
     verbose: bool,
+}
+
+fn is_loopback(addr: &str) -> bool {
+    addr == "localhost"
+        || addr
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|a| a.is_loopback())
 }
 
 fn main() -> ExitCode {
@@ -87,6 +109,33 @@ fn main() -> ExitCode {
     if cli.verbose {
         settings.log_level = LogLevel::Debug;
     }
+    if let Some(l) = &cli.listen {
+        match config::Listen::parse(l, settings.tcp_port) {
+            Ok(l) => settings.tcp = Some(l),
+            Err(e) => {
+                eprintln!("virtkitd: error: --listen: {e}");
+                return ExitCode::from(2);
+            }
+        }
+    }
+    if let Some(t) = &cli.tls {
+        let listen = if t.is_empty() {
+            Ok(config::Listen {
+                addr: settings.listen_addr.clone(),
+                port: settings.tls_port,
+            })
+        } else {
+            config::Listen::parse(t, settings.tls_port)
+        };
+        match listen {
+            Ok(l) => settings.tls = Some(l),
+            Err(e) => {
+                eprintln!("virtkitd: error: --tls: {e}");
+                return ExitCode::from(2);
+            }
+        }
+    }
+    settings.insecure_tcp |= cli.insecure_tcp;
     LOG_LEVEL.store(settings.log_level as u8, Ordering::Relaxed);
     for line in &settings.not_supported {
         log(LogLevel::Warning, line);
@@ -99,6 +148,7 @@ fn main() -> ExitCode {
             writer: Box::new(std::io::stdout()),
             close: Box::new(|| {}),
             peer: "standard input".into(),
+            secure: true,
         };
         daemon.serve(t, false, 0);
         return ExitCode::SUCCESS;
@@ -114,6 +164,74 @@ fn main() -> ExitCode {
     if let Err(e) = signals.thread_block() {
         eprintln!("virtkitd: error: cannot block signals: {e}");
         return ExitCode::FAILURE;
+    }
+    // Network listeners first: a bad certificate or a refused address ends the start before
+    // any socket file is made.
+    let mut network = Vec::new();
+    if let Some(l) = &settings.tcp {
+        match server::bind_tcp(l, false, settings.insecure_tcp) {
+            Ok(ls) => {
+                if settings.insecure_tcp && l.addr.as_deref().is_none_or(|a| !is_loopback(a)) {
+                    log(
+                        LogLevel::Warning,
+                        &format!(
+                            "plain TCP on {} (--insecure-tcp): no encryption, no authentication; anyone who reaches it has full access",
+                            l.describe()
+                        ),
+                    );
+                }
+                log(
+                    LogLevel::Info,
+                    &format!("listening for TCP on {} (not authenticated)", l.describe()),
+                );
+                network.extend(ls.into_iter().map(Listener::Tcp));
+            }
+            Err(e) => {
+                eprintln!("virtkitd: error: {e}");
+                return ExitCode::FAILURE;
+            }
+        }
+    }
+    if let Some(l) = &settings.tls {
+        let crl = settings.crl();
+        let config = match virtkit_tls::server_config(
+            &settings.pki,
+            crl.as_deref(),
+            !settings.tls_no_verify_certificate,
+        ) {
+            Ok((config, warnings)) => {
+                for w in warnings {
+                    log(LogLevel::Warning, &w);
+                }
+                config
+            }
+            Err(e) => {
+                eprintln!("virtkitd: error: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
+        if settings.tls_no_verify_certificate {
+            log(
+                LogLevel::Warning,
+                "tls_no_verify_certificate = 1: TLS clients are not authenticated",
+            );
+        }
+        match server::bind_tcp(l, true, false) {
+            Ok(ls) => {
+                log(
+                    LogLevel::Info,
+                    &format!("listening for TLS on {}", l.describe()),
+                );
+                network.extend(
+                    ls.into_iter()
+                        .map(|l| Listener::Tls(l, std::sync::Arc::clone(&config))),
+                );
+            }
+            Err(e) => {
+                eprintln!("virtkitd: error: {e}");
+                return ExitCode::FAILURE;
+            }
+        }
     }
     // A peer that vanishes mid-reply is an error on that write (EPIPE: Rust's runtime ignores
     // SIGPIPE), not the daemon's end.
@@ -143,23 +261,27 @@ fn main() -> ExitCode {
         ),
     );
     let daemon = Daemon::new(settings, registry);
-    let d = std::sync::Arc::clone(&daemon);
-    let ro_thread = std::thread::Builder::new()
-        .name("accept-ro".into())
-        .spawn(move || d.accept_loop(ro, true));
-    if let Err(e) = ro_thread {
-        files.remove();
-        eprintln!("virtkitd: error: no thread: {e}");
-        return ExitCode::FAILURE;
-    }
-    let d = std::sync::Arc::clone(&daemon);
-    let rw_thread = std::thread::Builder::new()
-        .name("accept-rw".into())
-        .spawn(move || d.accept_loop(rw, false));
-    if let Err(e) = rw_thread {
-        files.remove();
-        eprintln!("virtkitd: error: no thread: {e}");
-        return ExitCode::FAILURE;
+    let mut listeners = vec![
+        Listener::Unix {
+            listener: ro,
+            read_only: true,
+        },
+        Listener::Unix {
+            listener: rw,
+            read_only: false,
+        },
+    ];
+    listeners.extend(network);
+    for (n, l) in listeners.into_iter().enumerate() {
+        let d = std::sync::Arc::clone(&daemon);
+        let spawned = std::thread::Builder::new()
+            .name(format!("accept-{n}"))
+            .spawn(move || d.accept_loop(l));
+        if let Err(e) = spawned {
+            files.remove();
+            eprintln!("virtkitd: error: no thread: {e}");
+            return ExitCode::FAILURE;
+        }
     }
     let sig = signals.wait();
     files.remove();

@@ -9,6 +9,7 @@
 //! clients.
 
 use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
@@ -50,6 +51,106 @@ pub struct Transport {
     pub close: Box<dyn Fn() + Send + Sync>,
     /// Who is on the other side, for log lines.
     pub peer: String,
+    /// Whether the channel is secure (CONNECT_IS_SECURE): a unix socket or TLS, not plain TCP.
+    pub secure: bool,
+}
+
+/// How long a TLS client has to complete its handshake.
+pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A listening socket and what its clients get.
+pub enum Listener {
+    /// A unix socket: read-write or read-only.
+    Unix {
+        /// The socket.
+        listener: UnixListener,
+        /// Whether its clients are read-only.
+        read_only: bool,
+    },
+    /// Plain TCP: no encryption, no authentication.
+    Tcp(TcpListener),
+    /// TLS: clients present a certificate the configuration verifies.
+    Tls(TcpListener, Arc<virtkit_tls::ServerConfig>),
+}
+
+/// An accepted connection before its transport is set up (in the client's own thread, so a
+/// slow TLS handshake holds up nobody else).
+enum Accepted {
+    Unix(UnixStream),
+    Tcp(TcpStream, SocketAddr),
+    Tls(TcpStream, SocketAddr, Arc<virtkit_tls::ServerConfig>),
+}
+
+impl Listener {
+    fn kind(&self) -> &'static str {
+        match self {
+            Listener::Unix {
+                read_only: true, ..
+            } => "read-only socket",
+            Listener::Unix { .. } => "read-write socket",
+            Listener::Tcp(_) => "TCP listener",
+            Listener::Tls(..) => "TLS listener",
+        }
+    }
+
+    fn read_only(&self) -> bool {
+        matches!(
+            self,
+            Listener::Unix {
+                read_only: true,
+                ..
+            }
+        )
+    }
+
+    fn accept(&self) -> std::io::Result<Accepted> {
+        Ok(match self {
+            Listener::Unix { listener, .. } => Accepted::Unix(listener.accept()?.0),
+            Listener::Tcp(l) => {
+                let (s, a) = l.accept()?;
+                Accepted::Tcp(s, a)
+            }
+            Listener::Tls(l, config) => {
+                let (s, a) = l.accept()?;
+                Accepted::Tls(s, a, Arc::clone(config))
+            }
+        })
+    }
+}
+
+impl Accepted {
+    fn into_transport(self) -> Result<Transport, String> {
+        match self {
+            Accepted::Unix(s) => Transport::unix(s).map_err(|e| e.to_string()),
+            Accepted::Tcp(s, a) => Transport::tcp(s, a).map_err(|e| e.to_string()),
+            Accepted::Tls(s, a, config) => {
+                Transport::tls(s, a, config).map_err(|e| format!("{a}: refused: {e}"))
+            }
+        }
+    }
+}
+
+/// A TLS stream's reading side, waiting as long as it takes.
+struct TlsReader(virtkit_tls::TlsStream);
+
+impl Read for TlsReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.0.read(buf, None)
+    }
+}
+
+/// A TLS stream's writing side: each write has [`WRITE_TIMEOUT`].
+struct TlsWriter(virtkit_tls::TlsStream);
+
+impl Write for TlsWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .write_all(buf, Some(std::time::Instant::now() + WRITE_TIMEOUT))?;
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 impl Transport {
@@ -71,6 +172,47 @@ impl Transport {
                 let _ = stream.shutdown(std::net::Shutdown::Both);
             }),
             peer,
+            secure: true,
+        })
+    }
+
+    /// A plain TCP client: its address is all that is known of it.
+    pub fn tcp(stream: TcpStream, addr: SocketAddr) -> std::io::Result<Transport> {
+        stream.set_write_timeout(Some(WRITE_TIMEOUT))?;
+        stream.set_nodelay(true)?;
+        let reader = stream.try_clone()?;
+        let writer = stream.try_clone()?;
+        Ok(Transport {
+            reader: Box::new(reader),
+            writer: Box::new(writer),
+            close: Box::new(move || {
+                let _ = stream.shutdown(std::net::Shutdown::Both);
+            }),
+            peer: format!("{addr} over TCP (not authenticated)"),
+            secure: false,
+        })
+    }
+
+    /// A TLS client: the handshake (within [`HANDSHAKE_TIMEOUT`]) verifies its certificate as
+    /// `config` says, then libvirt's confirmation byte is sent.
+    pub fn tls(
+        stream: TcpStream,
+        addr: SocketAddr,
+        config: Arc<virtkit_tls::ServerConfig>,
+    ) -> Result<Transport, virtkit_tls::Error> {
+        let _ = stream.set_nodelay(true);
+        let tls = virtkit_tls::TlsStream::accept(
+            config,
+            stream,
+            std::time::Instant::now() + HANDSHAKE_TIMEOUT,
+        )?;
+        let closer = tls.clone();
+        Ok(Transport {
+            reader: Box::new(TlsReader(tls.clone())),
+            writer: Box::new(TlsWriter(tls)),
+            close: Box::new(move || closer.shutdown()),
+            peer: format!("{addr} over TLS"),
+            secure: true,
         })
     }
 }
@@ -96,6 +238,55 @@ fn clear_stale_socket(path: &Path) -> Result<(), String> {
             virtkit_hostio::kind_name(md.file_type())
         )),
     }
+}
+
+/// Binds the TCP listeners of `listen`: one per address its name resolves to. Plain TCP
+/// (`tls` false) refuses any address that is not loopback unless `insecure`.
+pub fn bind_tcp(
+    listen: &crate::config::Listen,
+    tls: bool,
+    insecure: bool,
+) -> Result<Vec<TcpListener>, String> {
+    let what = if tls { "TLS" } else { "TCP" };
+    let addrs = listen
+        .resolve()
+        .map_err(|e| format!("{what} listen address: {e}"))?;
+    if !tls
+        && !insecure
+        && let Some(a) = addrs.iter().find(|a| !a.ip().is_loopback())
+    {
+        return Err(format!(
+            "refusing plain TCP on {} ({}): it has neither encryption nor authentication, so anyone who can reach it gets full access; listen on 127.0.0.1 or ::1, use TLS, or pass --insecure-tcp",
+            listen.describe(),
+            a.ip()
+        ));
+    }
+    let mut bound = Vec::new();
+    let mut errors = Vec::new();
+    for a in &addrs {
+        match TcpListener::bind(a) {
+            Ok(l) => bound.push(l),
+            // Every address of the host: "::" where IPv6 exists (it takes IPv4 too), else
+            // 0.0.0.0.
+            Err(_) if listen.addr.is_none() => {
+                match TcpListener::bind(SocketAddr::from(([0u8; 4], listen.port))) {
+                    Ok(l) => bound.push(l),
+                    Err(e) => errors.push(format!("{}: {e}", listen.describe())),
+                }
+            }
+            Err(e) => errors.push(format!("{a}: {e}")),
+        }
+    }
+    if bound.is_empty() {
+        return Err(format!("cannot listen for {what}: {}", errors.join("; ")));
+    }
+    for e in errors {
+        log(
+            LogLevel::Warning,
+            &format!("cannot listen for {what} on {e}"),
+        );
+    }
+    Ok(bound)
 }
 
 /// Binds a socket with its mode and group.
@@ -132,16 +323,18 @@ impl Daemon {
         })
     }
 
-    /// Accepts clients on `listener` until it fails; each client runs on threads of its own.
-    pub fn accept_loop(self: &Arc<Daemon>, listener: UnixListener, read_only: bool) {
-        let kind = if read_only { "read-only" } else { "read-write" };
-        for conn in listener.incoming() {
-            let stream = match conn {
-                Ok(s) => s,
+    /// Accepts clients on `listener` until it fails; each client runs on threads of its own
+    /// (a TLS client's handshake too).
+    pub fn accept_loop(self: &Arc<Daemon>, listener: Listener) {
+        let kind = listener.kind();
+        let read_only = listener.read_only();
+        loop {
+            let accepted = match listener.accept() {
+                Ok(a) => a,
                 Err(e) => {
                     log(
                         LogLevel::Error,
-                        &format!("accept on the {kind} socket failed: {e}"),
+                        &format!("accept on the {kind} failed: {e}"),
                     );
                     std::thread::sleep(Duration::from_millis(100));
                     continue;
@@ -159,27 +352,24 @@ impl Daemon {
                 );
                 continue;
             }
-            let transport = match Transport::unix(stream) {
-                Ok(t) => t,
-                Err(e) => {
-                    self.clients.fetch_sub(1, Ordering::SeqCst);
-                    log(LogLevel::Error, &format!("client {id}: {e}"));
-                    continue;
-                }
-            };
-            log(
-                LogLevel::Info,
-                &format!(
-                    "client {id}: connected on the {kind} socket: {}",
-                    transport.peer
-                ),
-            );
             let me = Arc::clone(self);
             let spawned = std::thread::Builder::new()
                 .name(format!("client-{id}"))
                 .stack_size(256 * 1024)
                 .spawn(move || {
-                    me.serve(transport, read_only, id);
+                    match accepted.into_transport() {
+                        Ok(transport) => {
+                            log(
+                                LogLevel::Info,
+                                &format!(
+                                    "client {id}: connected on the {kind}: {}",
+                                    transport.peer
+                                ),
+                            );
+                            me.serve(transport, read_only, id);
+                        }
+                        Err(e) => log(LogLevel::Warning, &format!("client {id}: {e}")),
+                    }
                     me.clients.fetch_sub(1, Ordering::SeqCst);
                 });
             if let Err(e) = spawned {
@@ -191,7 +381,11 @@ impl Daemon {
 
     /// Serves one client until it leaves, sends something malformed or stops reading.
     pub fn serve(self: &Arc<Daemon>, mut t: Transport, read_only: bool, id: u64) {
-        let session = Arc::new(Session::new(read_only, Arc::clone(&self.registry)));
+        let session = Arc::new(Session::new(
+            read_only,
+            t.secure,
+            Arc::clone(&self.registry),
+        ));
         let writer = Arc::new(Mutex::new(t.writer));
         let close: Arc<dyn Fn() + Send + Sync> = Arc::from(t.close);
         let workers = self.settings.workers_per_client();

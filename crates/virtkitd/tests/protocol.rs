@@ -266,7 +266,7 @@ fn max_clients_from_the_config_file_is_kept() {
     let conf = dir.path().join("virtkitd.conf");
     std::fs::write(
         &conf,
-        "max_clients = 2\nmax_client_requests = 2\nlisten_tls = 1\n",
+        "max_clients = 2\nmax_client_requests = 2\nmdns_adv = 1\n",
     )
     .unwrap();
     let d = Virtkitd::start_with(&["--config", conf.to_str().unwrap()]);
@@ -288,7 +288,8 @@ fn max_clients_from_the_config_file_is_kept() {
     assert!(third.recv().is_none(), "a third client is closed at once");
     assert!(d.log_text().contains("max_clients"), "{}", d.log_text());
     assert!(
-        d.log_text().contains("'listen_tls' is not supported yet"),
+        d.log_text()
+            .contains("'mdns_adv' is not supported; ignored"),
         "{}",
         d.log_text()
     );
