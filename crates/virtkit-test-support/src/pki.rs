@@ -23,6 +23,9 @@ pub struct Pki {
     pub rogue_client_dir: PathBuf,
     /// A client with the CA's certificate and no certificate of its own.
     pub anonymous_client_dir: PathBuf,
+    /// A server whose certificate (of the same CA) names `node1.example` only: a client that
+    /// dials `localhost` must refuse it.
+    pub misnamed_server_dir: PathBuf,
 }
 
 fn ca(name: &str) -> (CertificateParams, KeyPair, String) {
@@ -85,8 +88,10 @@ impl Pki {
             client_dir: dir.join("client"),
             rogue_client_dir: dir.join("rogue-client"),
             anonymous_client_dir: dir.join("anonymous-client"),
+            misnamed_server_dir: dir.join("misnamed-server"),
         };
         for d in [
+            &pki.misnamed_server_dir,
             &pki.server_dir,
             &pki.client_dir,
             &pki.rogue_client_dir,
@@ -103,6 +108,18 @@ impl Pki {
         );
         write(&pki.server_dir.join("servercert.pem"), &cert, 0o644);
         write(&pki.server_dir.join("serverkey.pem"), &key, 0o600);
+        let (cert, key) = leaf(
+            "node1.example",
+            &["node1.example"],
+            ExtendedKeyUsagePurpose::ServerAuth,
+            &issuer,
+        );
+        write(
+            &pki.misnamed_server_dir.join("servercert.pem"),
+            &cert,
+            0o644,
+        );
+        write(&pki.misnamed_server_dir.join("serverkey.pem"), &key, 0o600);
         let (cert, key) = leaf("client", &[], ExtendedKeyUsagePurpose::ClientAuth, &issuer);
         write(&pki.client_dir.join("clientcert.pem"), &cert, 0o644);
         write(&pki.client_dir.join("clientkey.pem"), &key, 0o600);

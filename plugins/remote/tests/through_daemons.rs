@@ -19,11 +19,17 @@ impl Drop for Daemon {
 }
 
 fn virtkitd() -> Daemon {
+    virtkitd_with(&[])
+}
+
+/// virtkitd with extra arguments (`--tls=...`, `--listen ...`, `--config ...`).
+fn virtkitd_with(args: &[&str]) -> Daemon {
     let dir = tempfile::tempdir().unwrap();
     let socket = dir.path().join("virtkit-sock");
     let mut child = Command::new(virtkit_test_support::built("virtkitd"))
         .arg("--socket")
         .arg(&socket)
+        .args(args)
         .env(
             "VIRTKIT_DRIVER_DIR",
             virtkit_test_support::plugin_dir("test"),
@@ -44,6 +50,11 @@ fn virtkitd() -> Daemon {
 /// libvirtd in a private mount namespace (see crates/virtkitd/tests/common), or `None` after
 /// saying why not (a failure under CI).
 fn libvirtd() -> Option<Daemon> {
+    libvirtd_with("", &[])
+}
+
+/// libvirtd with more lines in its config file and more arguments (`--listen`).
+fn libvirtd_with(extra_conf: &str, args: &[&str]) -> Option<Daemon> {
     let libvirtd = virtkit_test_support::find(&virtkit_test_support::LIBVIRTD)?;
     if !is_root() {
         virtkit_test_support::skip_host("ROOT", "libvirtd needs root here");
@@ -54,7 +65,7 @@ fn libvirtd() -> Option<Daemon> {
     std::fs::write(
         d.join("libvirtd.conf"),
         format!(
-            "unix_sock_dir = \"{0}\"\nauth_unix_rw = \"none\"\nauth_unix_ro = \"none\"\nlog_outputs = \"3:file:{0}/log\"\n",
+            "unix_sock_dir = \"{0}\"\nauth_unix_rw = \"none\"\nauth_unix_ro = \"none\"\nlog_outputs = \"3:file:{0}/log\"\n{extra_conf}",
             d.display()
         ),
     )
@@ -78,9 +89,10 @@ fn libvirtd() -> Option<Daemon> {
     let script = format!(
         "set -e; for m in /run /var/lib /var/cache /var/log; do mount -t tmpfs none $m; done; \
          mount --bind {d}/passwd /etc/passwd; mount --bind {d}/group /etc/group; \
-         exec {l} --config {d}/libvirtd.conf --pid-file {d}/pid",
+         exec {l} --config {d}/libvirtd.conf --pid-file {d}/pid {a}",
         d = d.display(),
-        l = libvirtd.display()
+        l = libvirtd.display(),
+        a = args.join(" ")
     );
     let mut child = Command::new("unshare")
         .args(["-m", "--propagation", "private", "sh", "-c", &script])
@@ -169,9 +181,9 @@ fn the_cli_through_virtkitd_prints_what_it_prints_in_process() {
         "{r:?}"
     );
     // A transport the plugin lacks is refused with a clear error.
-    let r = run(&cli, &["-c", "test+tls://localhost/default", "list"]);
+    let r = run(&cli, &["-c", "test+ftp://localhost/default", "list"]);
     assert_ne!(r.code, 0);
-    assert!(r.stderr.contains("'tls' transport"), "{r:?}");
+    assert!(r.stderr.contains("'ftp' transport"), "{r:?}");
 }
 
 #[test]
@@ -195,4 +207,183 @@ fn the_cli_through_libvirtd_prints_what_virsh_prints() {
             "'{chain}': virtkit (left) and virsh (right) through libvirtd"
         );
     }
+}
+
+/// The credentials of one test and a virtkitd serving TLS on 127.0.0.1 with them, and plain
+/// TCP on another loopback port.
+struct Tls {
+    _dir: tempfile::TempDir,
+    pki: virtkit_test_support::pki::Pki,
+    _daemon: Daemon,
+    tls_port: u16,
+    tcp_port: u16,
+}
+
+fn virtkitd_tls() -> Tls {
+    virtkitd_tls_with(false)
+}
+
+/// With the server certificate that names `node1.example` only when `misnamed`.
+fn virtkitd_tls_with(misnamed: bool) -> Tls {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = virtkit_test_support::pki::Pki::new(dir.path());
+    let conf = dir.path().join("virtkitd.conf");
+    let server = if misnamed {
+        &pki.misnamed_server_dir
+    } else {
+        &pki.server_dir
+    };
+    std::fs::write(
+        &conf,
+        format!(
+            "ca_file = \"{0}/cacert.pem\"\ncert_file = \"{0}/servercert.pem\"\nkey_file = \"{0}/serverkey.pem\"\n",
+            server.display()
+        ),
+    )
+    .unwrap();
+    let tls_port = virtkit_test_support::daemon::free_port();
+    let tcp_port = virtkit_test_support::daemon::free_port();
+    let daemon = virtkitd_with(&[
+        "--config",
+        conf.to_str().unwrap(),
+        &format!("--tls=localhost:{tls_port}"),
+        "--listen",
+        &format!("127.0.0.1:{tcp_port}"),
+    ]);
+    Tls {
+        _dir: dir,
+        pki,
+        _daemon: daemon,
+        tls_port,
+        tcp_port,
+    }
+}
+
+#[test]
+fn the_cli_over_tls_and_tcp_to_virtkitd_prints_what_it_prints_in_process() {
+    let t = virtkitd_tls();
+    let cli = virtkit_test_support::built("virtkit");
+    let local = without_cpu_time(run(&cli, &["-c", "test:///default", CHAIN]));
+    for uri in [
+        format!(
+            "test+tls://localhost:{}/default?pkipath={}",
+            t.tls_port,
+            t.pki.client_dir.display()
+        ),
+        format!("test+tcp://127.0.0.1:{}/default", t.tcp_port),
+        format!("test+tcp://localhost:{}/default", t.tcp_port),
+    ] {
+        let remote = without_cpu_time(run(&cli, &["-c", &uri, CHAIN]));
+        assert_eq!(remote, local, "{uri} (left), in-process (right)");
+    }
+}
+
+#[test]
+fn tls_refusals_are_worded_as_libvirts() {
+    let t = virtkitd_tls();
+    let cli = virtkit_test_support::built("virtkit");
+    let uri = |host: &str, port: u16, dir: &Path, extra: &str| {
+        format!(
+            "test+tls://{host}:{port}/default?pkipath={}{extra}",
+            dir.display()
+        )
+    };
+    let closed = virtkit_test_support::daemon::free_port();
+    let nowhere = Path::new("/nonexistent-pki");
+    for (u, needle) in [
+        (
+            uri("localhost", t.tls_port, nowhere, ""),
+            "Cannot read CA certificate '/nonexistent-pki/cacert.pem': No such file or directory"
+                .to_string(),
+        ),
+        (
+            uri("localhost", t.tls_port, &t.pki.rogue_client_dir, ""),
+            "server verification (of our certificate or IP address) failed".to_string(),
+        ),
+        (
+            uri("localhost", t.tls_port, &t.pki.anonymous_client_dir, ""),
+            "server verification (of our certificate or IP address) failed".to_string(),
+        ),
+        (
+            uri("localhost", closed, &t.pki.client_dir, ""),
+            format!("unable to connect to server at 'localhost:{closed}': Connection refused"),
+        ),
+    ] {
+        let r = run(&cli, &["-c", &u, "list --all"]);
+        assert_ne!(r.code, 0, "{u}: {r:?}");
+        assert!(r.stderr.contains(&needle), "{u}: {needle}: {r:?}");
+    }
+    // A server whose certificate names another host is refused, unless no_verify=1.
+    let m = virtkitd_tls_with(true);
+    let u = uri("localhost", m.tls_port, &m.pki.client_dir, "");
+    let r = run(&cli, &["-c", &u, "domstate test"]);
+    assert_ne!(r.code, 0, "{u}: {r:?}");
+    assert!(
+        r.stderr
+            .contains("Certificate's owner does not match the hostname localhost"),
+        "{r:?}"
+    );
+    let u = uri("localhost", m.tls_port, &m.pki.client_dir, "&no_verify=1");
+    let r = run(&cli, &["-c", &u, "domstate test"]);
+    assert_eq!(
+        (r.code, r.stdout.as_str()),
+        (0, "running\n\n"),
+        "{u}: {r:?}"
+    );
+}
+
+#[test]
+fn the_cli_over_tls_and_tcp_to_libvirtd_prints_what_virsh_prints() {
+    let Some(virsh) = virtkit_test_support::find(&virtkit_test_support::VIRSH) else {
+        return;
+    };
+    let pki_dir = tempfile::tempdir().unwrap();
+    let pki = virtkit_test_support::pki::Pki::new(pki_dir.path());
+    let tls_port = virtkit_test_support::daemon::free_port();
+    let tcp_port = virtkit_test_support::daemon::free_port();
+    let conf = format!(
+        "listen_tls = 1\nlisten_tcp = 1\nlisten_addr = \"127.0.0.1\"\ntls_port = \"{tls_port}\"\n\
+         tcp_port = \"{tcp_port}\"\nauth_tls = \"none\"\nauth_tcp = \"none\"\n\
+         ca_file = \"{0}/cacert.pem\"\ncert_file = \"{0}/servercert.pem\"\nkey_file = \"{0}/serverkey.pem\"\n",
+        pki.server_dir.display()
+    );
+    let Some(mut d) = libvirtd_with(&conf, &["--listen"]) else {
+        return;
+    };
+    virtkit_test_support::daemon::wait_for_port(tls_port, &mut d.child, "libvirtd (TLS)", None);
+    let cli = virtkit_test_support::built("virtkit");
+    for uri in [
+        format!(
+            "test+tls://localhost:{tls_port}/default?pkipath={}",
+            pki.client_dir.display()
+        ),
+        format!("test+tcp://127.0.0.1:{tcp_port}/default"),
+    ] {
+        for chain in [
+            "list --all; domstate test; domid test; domuuid test",
+            "dominfo test; nodeinfo; hostname",
+            "suspend test; domstate test; resume test; destroy test; list --all; start test; list",
+            "net-list --all; net-info default",
+        ] {
+            let ours = without_cpu_time(run(&cli, &["-c", &uri, chain]));
+            let theirs = without_cpu_time(run(&virsh, &["-c", &uri, chain]));
+            assert_eq!(
+                ours, theirs,
+                "{uri} '{chain}': virtkit (left) and virsh (right) through libvirtd"
+            );
+            assert_eq!(ours.code, 0, "{ours:?}");
+        }
+    }
+    // libvirtd refuses a client certificate of another CA too.
+    let uri = format!(
+        "test+tls://localhost:{tls_port}/default?pkipath={}",
+        pki.rogue_client_dir.display()
+    );
+    let r = run(&cli, &["-c", &uri, "list"]);
+    assert_ne!(r.code, 0, "{r:?}");
+    assert!(
+        r.stderr
+            .contains("server verification (of our certificate or IP address) failed"),
+        "{r:?}"
+    );
 }
