@@ -143,13 +143,13 @@ procedures! {
     DomainSave = 55 "DOMAIN_SAVE" => ops(&[Op::DomainSave]), "the path is on the daemon's host";
     ConnectGetHostname = 59 "CONNECT_GET_HOSTNAME" => ops(&[Op::GetHostname]), "";
     ConnectSupportsFeature = 60 "CONNECT_SUPPORTS_FEATURE" => Protocol, "only the keepalive program is announced";
-    AuthList = 66 "AUTH_LIST" => Protocol, "answers `none`: unix-socket peers are identified by SO_PEERCRED";
+    AuthList = 66 "AUTH_LIST" => Protocol, "answers `none`: unix peers are identified by SO_PEERCRED, TLS peers by their x509 certificate";
     ConnectGetUri = 110 "CONNECT_GET_URI" => Protocol, "the URI the connection was opened with";
     DomainGetSecurityLabel = 121 "DOMAIN_GET_SECURITY_LABEL" => ops(&[Op::DomainGetSecurityLabel]), "";
     NodeGetSecurityModel = 122 "NODE_GET_SECURITY_MODEL" => ops(&[Op::NodeGetSecurityModel]), "";
     ConnectDomainXmlFromNative = 135 "CONNECT_DOMAIN_XML_FROM_NATIVE" => ops(&[Op::DomainXmlFromNative]), "";
     ConnectDomainXmlToNative = 136 "CONNECT_DOMAIN_XML_TO_NATIVE" => ops(&[Op::DomainXmlToNative]), "";
-    ConnectIsSecure = 149 "CONNECT_IS_SECURE" => Protocol, "a unix socket is secure";
+    ConnectIsSecure = 149 "CONNECT_IS_SECURE" => Protocol, "1 on a unix socket or TLS, 0 on plain TCP";
     DomainIsActive = 150 "DOMAIN_IS_ACTIVE" => ops(&[Op::DomainLookupByUuid]), "active when the driver reports an id";
     DomainIsPersistent = 151 "DOMAIN_IS_PERSISTENT" => ops(&[Op::DomainIsPersistent]), "";
     NetworkIsActive = 152 "NETWORK_IS_ACTIVE" => ops(&[Op::NetworkIsActive]), "";
