@@ -330,15 +330,13 @@ pub fn run_group(release: &Path, guests: usize, reps: usize) -> Outcome {
                 &t.floor,
                 &t.start.1,
             ));
-            o.rows.push(
-                Row::info(
-                    GROUP,
-                    format!("`start` → running (virtkit, whole process) vs that floor ({n} each)"),
-                    min_median(&t.start.0),
-                    min_median(&t.floor),
-                    (t.floor.min > 0.0).then(|| t.start.0.min / t.floor.min),
-                ),
-            );
+            o.rows.push(Row::info(
+                GROUP,
+                format!("`start` → running (virtkit, whole process) vs that floor ({n} each)"),
+                min_median(&t.start.0),
+                min_median(&t.floor),
+                (t.floor.min > 0.0).then(|| t.start.0.min / t.floor.min),
+            ));
             o.rows.push(row(
                 format!("`list --all` with {n} guests running ({} runs)", t.reps),
                 &t.list.0,
@@ -474,8 +472,8 @@ fn measure(cli: &Path, dir: &Path, guests: usize, reps: usize) -> Result<Times, 
 /// to `cont` answered, while the same guests run as for the starts around it.
 fn bare_like(run_dir: &Path, name: &str, floor_dir: &Path) -> Result<f64, String> {
     let pidfile = run_dir.join(format!("{name}.pid"));
-    let pid = std::fs::read_to_string(&pidfile)
-        .map_err(|e| format!("{}: {e}", pidfile.display()))?;
+    let pid =
+        std::fs::read_to_string(&pidfile).map_err(|e| format!("{}: {e}", pidfile.display()))?;
     let cmdline = std::fs::read(format!("/proc/{}/cmdline", pid.trim()))
         .map_err(|e| format!("the command line of {name}'s QEMU: {e}"))?;
     let own = format!("{}/{name}.", run_dir.display());
