@@ -643,7 +643,8 @@ impl Session {
                     dom.shutdown()?;
                     // A driver that stops the domain at once (the test driver) has done it; a
                     // guest that only was asked is seen stopping by the watcher.
-                    let stopped = matches!(dom.state(), Ok((DomainState::Shutoff, _)));
+                    // (A transient domain is gone once stopped.)
+                    let stopped = !matches!(dom.state(), Ok((s, _)) if s != DomainState::Shutoff);
                     Ok((
                         (),
                         stopped.then(|| {
