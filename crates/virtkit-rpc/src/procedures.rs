@@ -205,7 +205,12 @@ pub struct FlagsInfo {
     pub note: &'static str,
 }
 
-const fn flags(procedure: Procedure, api: &'static str, flags: Flags, note: &'static str) -> FlagsInfo {
+const fn flags(
+    procedure: Procedure,
+    api: &'static str,
+    flags: Flags,
+    note: &'static str,
+) -> FlagsInfo {
     FlagsInfo {
         procedure,
         api,
@@ -216,23 +221,108 @@ const fn flags(procedure: Procedure, api: &'static str, flags: Flags, note: &'st
 
 /// The flags of every served procedure that takes them (libvirt's `unsigned int flags`).
 pub const FLAGS: &[FlagsInfo] = &[
-    flags(Procedure::DomainCreateXml, "virDomainCreateXML", Flags::ToDriver, ""),
-    flags(Procedure::DomainGetXmlDesc, "virDomainGetXMLDesc", Flags::Honoured(0x3), "`VIR_DOMAIN_XML_SECURE`, `VIR_DOMAIN_XML_INACTIVE` (the two every driver honours)"),
-    flags(Procedure::DomainReboot, "virDomainReboot", Flags::ToDriver, ""),
-    flags(Procedure::NetworkGetXmlDesc, "virNetworkGetXMLDesc", Flags::ToDriver, ""),
-    flags(Procedure::DomainCoreDump, "virDomainCoreDump", Flags::ToDriver, ""),
-    flags(Procedure::ConnectDomainXmlFromNative, "virConnectDomainXMLFromNative", Flags::Honoured(0), ""),
-    flags(Procedure::ConnectDomainXmlToNative, "virConnectDomainXMLToNative", Flags::Honoured(0), ""),
-    flags(Procedure::DomainHasManagedSaveImage, "virDomainHasManagedSaveImage", Flags::Honoured(0), ""),
-    flags(Procedure::DomainCreateWithFlags, "virDomainCreateWithFlags", Flags::Honoured(0xc), "`VIR_DOMAIN_START_BYPASS_CACHE`, `_FORCE_BOOT`: only without a managed save image, where they change nothing"),
-    flags(Procedure::DomainSetMemoryFlags, "virDomainSetMemoryFlags", Flags::ToDriver, ""),
-    flags(Procedure::DomainGetState, "virDomainGetState", Flags::Honoured(0), ""),
-    flags(Procedure::DomainUndefineFlags, "virDomainUndefineFlags", Flags::Honoured(0x13), "`VIR_DOMAIN_UNDEFINE_MANAGED_SAVE` (refused when an image exists: virtkit cannot remove it), `_SNAPSHOTS_METADATA`, `_CHECKPOINTS_METADATA` (virtkit keeps none); without `_MANAGED_SAVE` a domain with an image is refused, as libvirt does"),
-    flags(Procedure::DomainDestroyFlags, "virDomainDestroyFlags", Flags::Honoured(0), "`_GRACEFUL` is refused: virtkit's destroy has no gentle form"),
-    flags(Procedure::ConnectListAllDomains, "virConnectListAllDomains", Flags::Honoured(0xffff), "every filter bit of libvirt 9.0, applied by the daemon"),
-    flags(Procedure::ConnectListAllNetworks, "virConnectListAllNetworks", Flags::Honoured(0x3f), "every filter bit, applied by the daemon"),
-    flags(Procedure::DomainDefineXmlFlags, "virDomainDefineXMLFlags", Flags::Honoured(0x1), "`VIR_DOMAIN_DEFINE_VALIDATE`: virtkit's parser always refuses what its model does not know"),
-    flags(Procedure::DomainGetMessages, "virDomainGetMessages", Flags::ToDriver, ""),
+    flags(
+        Procedure::DomainCreateXml,
+        "virDomainCreateXML",
+        Flags::ToDriver,
+        "",
+    ),
+    flags(
+        Procedure::DomainGetXmlDesc,
+        "virDomainGetXMLDesc",
+        Flags::Honoured(0x3),
+        "`VIR_DOMAIN_XML_SECURE`, `VIR_DOMAIN_XML_INACTIVE` (the two virtkit's drivers honour); `_UPDATE_CPU` and `_MIGRATABLE` are refused",
+    ),
+    flags(
+        Procedure::DomainReboot,
+        "virDomainReboot",
+        Flags::ToDriver,
+        "",
+    ),
+    flags(
+        Procedure::NetworkGetXmlDesc,
+        "virNetworkGetXMLDesc",
+        Flags::ToDriver,
+        "",
+    ),
+    flags(
+        Procedure::DomainCoreDump,
+        "virDomainCoreDump",
+        Flags::ToDriver,
+        "",
+    ),
+    flags(
+        Procedure::ConnectDomainXmlFromNative,
+        "virConnectDomainXMLFromNative",
+        Flags::Honoured(0),
+        "",
+    ),
+    flags(
+        Procedure::ConnectDomainXmlToNative,
+        "virConnectDomainXMLToNative",
+        Flags::Honoured(0),
+        "",
+    ),
+    flags(
+        Procedure::DomainHasManagedSaveImage,
+        "virDomainHasManagedSaveImage",
+        Flags::Honoured(0),
+        "",
+    ),
+    flags(
+        Procedure::DomainCreateWithFlags,
+        "virDomainCreateWithFlags",
+        Flags::Honoured(0x8),
+        "`VIR_DOMAIN_START_FORCE_BOOT`, only without a managed save image (where it changes nothing); `_PAUSED`, `_AUTODESTROY`, `_BYPASS_CACHE`, `_VALIDATE`, `_RESET_NVRAM` are refused",
+    ),
+    flags(
+        Procedure::DomainSetMemoryFlags,
+        "virDomainSetMemoryFlags",
+        Flags::ToDriver,
+        "",
+    ),
+    flags(
+        Procedure::DomainGetState,
+        "virDomainGetState",
+        Flags::Honoured(0),
+        "",
+    ),
+    flags(
+        Procedure::DomainUndefineFlags,
+        "virDomainUndefineFlags",
+        Flags::Honoured(0x13),
+        "`VIR_DOMAIN_UNDEFINE_MANAGED_SAVE` (refused when an image exists: virtkit cannot remove it), `_SNAPSHOTS_METADATA`, `_CHECKPOINTS_METADATA` (virtkit keeps none); without `_MANAGED_SAVE` a domain with an image is refused, as libvirt does",
+    ),
+    flags(
+        Procedure::DomainDestroyFlags,
+        "virDomainDestroyFlags",
+        Flags::Honoured(0),
+        "`_GRACEFUL` and `_REMOVE_LOGS` are refused: virtkit's destroy has neither form",
+    ),
+    flags(
+        Procedure::ConnectListAllDomains,
+        "virConnectListAllDomains",
+        Flags::Honoured(0xffff),
+        "every filter bit of libvirt 9.0, applied by the daemon",
+    ),
+    flags(
+        Procedure::ConnectListAllNetworks,
+        "virConnectListAllNetworks",
+        Flags::Honoured(0x3f),
+        "every filter bit, applied by the daemon",
+    ),
+    flags(
+        Procedure::DomainDefineXmlFlags,
+        "virDomainDefineXMLFlags",
+        Flags::Honoured(0x1),
+        "`VIR_DOMAIN_DEFINE_VALIDATE`: virtkit's parser always refuses what its model does not know",
+    ),
+    flags(
+        Procedure::DomainGetMessages,
+        "virDomainGetMessages",
+        Flags::ToDriver,
+        "",
+    ),
 ];
 
 /// The flags entry of a procedure, if it takes flags.
@@ -269,8 +359,9 @@ pub const COVERAGE_END: &str = "<!-- end of procedure table -->";
 
 /// The procedure coverage table of docs/remote.md (Markdown), from [`PROCEDURES`].
 pub fn coverage_table() -> String {
-    let mut out =
-        String::from("| procedure | number | served through | flags | note |\n|---|---:|---|---|---|\n");
+    let mut out = String::from(
+        "| procedure | number | served through | flags | note |\n|---|---:|---|---|---|\n",
+    );
     for p in PROCEDURES {
         let through = match p.serves {
             Serves::Protocol => "the RPC layer".to_string(),

@@ -127,15 +127,14 @@ fn chars(e: &mut Encoder, s: &str) {
 }
 
 /// Refuses the bits of `flags` the procedure does not honour (virtkit-rpc's `FLAGS`), with
-/// libvirt's words, naming only those bits.
+/// libvirt's words, naming only those bits: `VIR_ERR_INVALID_ARG` whose message is the bare
+/// sentence (libvirt's `virCheckFlags` reports it without the code's "invalid argument: ").
 fn check_flags(proc: Procedure, flags: u32) -> Result<u32, RemoteError> {
     if let Some((bad, api)) = virtkit_rpc::refused_flags(proc, flags) {
         return Err(RemoteError::new(
             ErrorCode::InvalidArg as i32,
             0,
-            ErrorCode::InvalidArg.message_with(&format!(
-                "unsupported flags (0x{bad:x}) in function {api}"
-            )),
+            format!("unsupported flags (0x{bad:x}) in function {api}"),
         ));
     }
     Ok(flags)
@@ -154,8 +153,8 @@ fn unsupported_event(what: &str, id: i32) -> RemoteError {
 
 /// `VIR_DOMAIN_UNDEFINE_MANAGED_SAVE`.
 const UNDEFINE_MANAGED_SAVE: u32 = 1;
-/// `VIR_DOMAIN_START_BYPASS_CACHE | VIR_DOMAIN_START_FORCE_BOOT`: about a managed save image.
-const START_IMAGE_FLAGS: u32 = 0x4 | 0x8;
+/// `VIR_DOMAIN_START_FORCE_BOOT`: discard a managed save image (honoured only without one).
+const START_IMAGE_FLAGS: u32 = 0x8;
 
 /// The read-only refusal of a `...Flags` procedure served by the operation without flags: it
 /// names the API the client called, as libvirt's does (the core would name the other).
@@ -623,15 +622,15 @@ impl Session {
                 let dom = self.dom(d)?;
                 refuse_if_read_only(dom.connect(), "virDomainCreateWithFlags")?;
                 let flags = check_flags(proc, u32_(d)?)?;
-                if flags & START_IMAGE_FLAGS != 0 && dom.has_managed_save_image().map_err(api_error)? {
+                if flags & START_IMAGE_FLAGS != 0
+                    && dom.has_managed_save_image().map_err(api_error)?
+                {
                     return Err(RemoteError::new(
-                        ErrorCode::InvalidArg as i32,
+                        ErrorCode::OperationInvalid as i32,
                         0,
-                        ErrorCode::InvalidArg.message_with(&format!(
-                            "unsupported flags (0x{:x}) in function virDomainCreateWithFlags: \
-                             the domain has a managed save image",
-                            flags & START_IMAGE_FLAGS
-                        )),
+                        ErrorCode::OperationInvalid.message_with(
+                            "the domain has a managed save image, which virtkit cannot discard",
+                        ),
                     ));
                 }
                 self.domain_change(&dom, Domain::create, E::STARTED, 0)?;

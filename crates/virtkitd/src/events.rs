@@ -25,9 +25,9 @@ use std::time::Duration;
 use virtkit::{Connect, DomainState};
 use virtkit_rpc::xdr::Encoder;
 use virtkit_rpc::{
-    Header, Message, MessageType, PROC_DOMAIN_EVENT_CALLBACK_LIFECYCLE, PROC_DOMAIN_EVENT_LIFECYCLE,
-    PROC_NETWORK_EVENT_LIFECYCLE, REMOTE_PROGRAM, REMOTE_PROTOCOL_VERSION, Status, WireDomain,
-    WireNetwork,
+    Header, Message, MessageType, PROC_DOMAIN_EVENT_CALLBACK_LIFECYCLE,
+    PROC_DOMAIN_EVENT_LIFECYCLE, PROC_NETWORK_EVENT_LIFECYCLE, REMOTE_PROGRAM,
+    REMOTE_PROTOCOL_VERSION, Status, WireDomain, WireNetwork,
 };
 
 use crate::config::LogLevel;
@@ -725,13 +725,37 @@ mod tests {
         use DomainState::*;
         let cases: &[(DomainState, bool, DomainState, bool, &[(i32, i32)])] = &[
             (Shutoff, true, Running, true, &[(E::STARTED, 0)]),
-            (Running, true, Shutoff, true, &[(E::STOPPED, E::STOPPED_SHUTDOWN)]),
-            (Running, true, Crashed, true, &[(E::STOPPED, E::STOPPED_CRASHED)]),
+            (
+                Running,
+                true,
+                Shutoff,
+                true,
+                &[(E::STOPPED, E::STOPPED_SHUTDOWN)],
+            ),
+            (
+                Running,
+                true,
+                Crashed,
+                true,
+                &[(E::STOPPED, E::STOPPED_CRASHED)],
+            ),
             (Running, true, Paused, true, &[(E::SUSPENDED, 0)]),
             (Paused, true, Running, true, &[(E::RESUMED, 0)]),
-            (Paused, true, Shutoff, true, &[(E::STOPPED, E::STOPPED_SHUTDOWN)]),
+            (
+                Paused,
+                true,
+                Shutoff,
+                true,
+                &[(E::STOPPED, E::STOPPED_SHUTDOWN)],
+            ),
             (Running, true, Running, false, &[(E::UNDEFINED, 0)]),
-            (Running, false, Running, true, &[(E::DEFINED, E::DEFINED_ADDED)]),
+            (
+                Running,
+                false,
+                Running,
+                true,
+                &[(E::DEFINED, E::DEFINED_ADDED)],
+            ),
         ];
         for (s0, p0, s1, p1, want) in cases {
             let old = node(&[dom("a", 1, *s0, *p0)]);

@@ -59,9 +59,12 @@ for line in got:
 fn events_through(python: &std::path::Path, uri: &str, log: &dyn Fn() -> String) -> String {
     let r = run(python, &["-c", SCRIPT, uri]);
     assert_eq!(
-        r.code, 0,
+        r.code,
+        0,
         "the event script failed against {uri}:\n{}\n{}\nthe daemon's log:\n{}",
-        r.stdout, r.stderr, log()
+        r.stdout,
+        r.stderr,
+        log()
     );
     r.stdout
 }
@@ -81,11 +84,15 @@ fn python_libvirt_receives_the_lifecycle_events_libvirtd_sends() {
     let mine = mine.replacen("reboot events: refused\n", "", 1);
     let libvirtd = libvirtd.replacen("reboot events: registered\n", "", 1);
     assert_eq!(
-        mine, libvirtd,
+        mine,
+        libvirtd,
         "events through virtkitd (left) and libvirtd (right) differ\nvirtkitd's log:\n{}",
         ours.log_text()
     );
-    assert!(mine.contains("all test 3 0\nonly-test test 3 0\n"), "{mine}");
+    assert!(
+        mine.contains("all test 3 0\nonly-test test 3 0\n"),
+        "{mine}"
+    );
     assert!(mine.contains("net evnet 0 0\n"), "{mine}");
     assert!(mine.lines().count() > 20, "{mine}");
 }
@@ -127,7 +134,12 @@ fn virsh_event_sees_changes_made_by_another_client() {
     };
     let mine = through(&ours.socket);
     let libvirtd = through(&theirs.socket);
-    assert_eq!(mine, libvirtd, "virtkitd (left), libvirtd (right)\n{}", ours.log_text());
+    assert_eq!(
+        mine,
+        libvirtd,
+        "virtkitd (left), libvirtd (right)\n{}",
+        ours.log_text()
+    );
     assert!(
         mine.contains("event 'lifecycle' for domain 'test': Suspended Paused"),
         "{mine}"
@@ -228,7 +240,11 @@ fn a_change_no_call_names_is_seen_by_the_watcher() {
     let mut listener = Listener::start(&virsh, &proxy);
     let r = run(
         &virsh,
-        &["-c", &uri, &format!("save test {i}; restore {i}", i = img.display())],
+        &[
+            "-c",
+            &uri,
+            &format!("save test {i}; restore {i}", i = img.display()),
+        ],
     );
     assert_eq!(r.code, 0, "{r:?}");
     let out = listener.lines(2);
