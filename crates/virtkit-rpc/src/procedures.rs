@@ -142,7 +142,7 @@ procedures! {
     DomainRestore = 54 "DOMAIN_RESTORE" => ops(&[Op::DomainRestore]), "the path is on the daemon's host";
     DomainSave = 55 "DOMAIN_SAVE" => ops(&[Op::DomainSave]), "the path is on the daemon's host";
     ConnectGetHostname = 59 "CONNECT_GET_HOSTNAME" => ops(&[Op::GetHostname]), "";
-    ConnectSupportsFeature = 60 "CONNECT_SUPPORTS_FEATURE" => Protocol, "only the keepalive program is announced";
+    ConnectSupportsFeature = 60 "CONNECT_SUPPORTS_FEATURE" => Protocol, "announces the keepalive program and server-side event filtering (`VIR_DRV_FEATURE_REMOTE_EVENT_CALLBACK`)";
     AuthList = 66 "AUTH_LIST" => Protocol, "answers `none`: unix-socket peers are identified by SO_PEERCRED";
     ConnectDomainEventRegister = 105 "CONNECT_DOMAIN_EVENT_REGISTER" => Protocol, "domain lifecycle events, the oldest way (`DOMAIN_EVENT_LIFECYCLE` messages)";
     ConnectDomainEventDeregister = 106 "CONNECT_DOMAIN_EVENT_DEREGISTER" => Protocol, "";
