@@ -224,8 +224,8 @@ pub const FLAGS: &[FlagsInfo] = &[
     flags(
         Procedure::DomainCreateXml,
         "virDomainCreateXML",
-        Flags::ToDriver,
-        "",
+        Flags::Honoured(0x11),
+        "`VIR_DOMAIN_START_PAUSED` (to the driver: the qemu driver honours it, the test driver refuses it as libvirt's does), `_VALIDATE` (virtkit's parser always refuses what its model does not know)",
     ),
     flags(
         Procedure::DomainGetXmlDesc,

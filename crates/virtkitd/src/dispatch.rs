@@ -151,6 +151,8 @@ fn unsupported_event(what: &str, id: i32) -> RemoteError {
     )
 }
 
+/// `VIR_DOMAIN_START_VALIDATE` (`virDomainCreateXML`).
+const DEFINE_VALIDATE: u32 = 0x10;
 /// `VIR_DOMAIN_UNDEFINE_MANAGED_SAVE`.
 const UNDEFINE_MANAGED_SAVE: u32 = 1;
 /// `VIR_DOMAIN_START_FORCE_BOOT`: discard a managed save image (honoured only without one).
@@ -391,6 +393,8 @@ impl Session {
                 unit()
             }
             P::ConnectClose => {
+                // Its callbacks end with the connection, as libvirtd's do.
+                self.hub.remove_client(self.client);
                 *self.conn.write().unwrap_or_else(|p| p.into_inner()) = None;
                 unit()
             }
@@ -582,7 +586,8 @@ impl Session {
             }
             P::DomainCreateXml => {
                 let xml = s(d)?;
-                let flags = u32_(d)?;
+                // `_VALIDATE` is what virtkit's parser always does: no driver needs to see it.
+                let flags = check_flags(proc, u32_(d)?)? & !DEFINE_VALIDATE;
                 let conn = self.conn()?;
                 let dom = self.changing(&conn, || {
                     let dom = conn.create_domain_xml(&xml, flags)?;
