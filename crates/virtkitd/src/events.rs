@@ -170,9 +170,12 @@ struct Node {
     stopped: bool,
 }
 
+/// A watched node and the condition its watcher waits on (to end at once when stopped).
+type SharedNode = Arc<(Mutex<Node>, Condvar)>;
+
 /// Every callback of every client, by node.
 pub struct EventHub {
-    nodes: Mutex<HashMap<String, Arc<(Mutex<Node>, Condvar)>>>,
+    nodes: Mutex<HashMap<String, SharedNode>>,
     next_id: Mutex<i32>,
 }
 
@@ -189,7 +192,7 @@ pub enum Change {
 
 /// A call that may change a node, begun with [`EventHub::begin`].
 pub struct Pending {
-    node: Option<Arc<(Mutex<Node>, Condvar)>>,
+    node: Option<SharedNode>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -485,7 +488,7 @@ fn read_node(conn: &Connect) -> Option<Snapshot> {
     Some(s)
 }
 
-fn watch(node: Arc<(Mutex<Node>, Condvar)>) {
+fn watch(node: SharedNode) {
     let (m, cv) = &*node;
     loop {
         let (conn, generation) = {
@@ -723,7 +726,8 @@ mod tests {
     #[test]
     fn each_change_of_state_gives_libvirts_event() {
         use DomainState::*;
-        let cases: &[(DomainState, bool, DomainState, bool, &[(i32, i32)])] = &[
+        type Case = (DomainState, bool, DomainState, bool, &'static [(i32, i32)]);
+        let cases: &[Case] = &[
             (Shutoff, true, Running, true, &[(E::STARTED, 0)]),
             (
                 Running,
