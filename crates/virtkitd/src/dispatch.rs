@@ -151,6 +151,15 @@ fn unsupported_event(what: &str, id: i32) -> RemoteError {
     )
 }
 
+/// Whether `dom` has a managed save image; a driver without the operation keeps none.
+fn has_managed_save_image(dom: &Domain) -> Result<bool, RemoteError> {
+    match dom.has_managed_save_image() {
+        Ok(b) => Ok(b),
+        Err(e) if e.code == ErrorCode::NoSupport => Ok(false),
+        Err(e) => Err(api_error(e)),
+    }
+}
+
 /// `VIR_DOMAIN_START_VALIDATE` (`virDomainCreateXML`).
 const DEFINE_VALIDATE: u32 = 0x10;
 /// `VIR_DOMAIN_UNDEFINE_MANAGED_SAVE`.
@@ -290,7 +299,7 @@ impl Session {
 
     /// Undefines `dom` after the managed-save check of `virDomainUndefineFlags`.
     fn undefine(&self, dom: &Domain, flags: u32) -> Result<(), RemoteError> {
-        if dom.has_managed_save_image().map_err(api_error)? {
+        if has_managed_save_image(dom)? {
             let msg = if flags & UNDEFINE_MANAGED_SAVE == 0 {
                 "Refusing to undefine while domain managed save image exists"
             } else {
@@ -627,9 +636,7 @@ impl Session {
                 let dom = self.dom(d)?;
                 refuse_if_read_only(dom.connect(), "virDomainCreateWithFlags")?;
                 let flags = check_flags(proc, u32_(d)?)?;
-                if flags & START_IMAGE_FLAGS != 0
-                    && dom.has_managed_save_image().map_err(api_error)?
-                {
+                if flags & START_IMAGE_FLAGS != 0 && has_managed_save_image(&dom)? {
                     return Err(RemoteError::new(
                         ErrorCode::OperationInvalid as i32,
                         0,
