@@ -5,8 +5,9 @@
 # virtual network needs when the qemu driver starts one (dnsmasq, iptables; busybox's udhcpc is the
 # DHCP client the network test leases an address with), zsh and fish, whose completion
 # scripts the CLI tests run, the C and C++ compilers the header and fixture tests use, lintian
-# and GNU time for the packaging check, and pkg-config (the C driver SDK test finds the installed
-# headers with it).
+# and GNU time for the packaging check, pkg-config (the C driver SDK test finds the installed
+# headers with it), and virt-manager with xvfb-run and xauth (the virtkitd test runs the
+# graphical client on a virtual X server).
 # Says what it installs; installs nothing that is already there. Needs root and apt-get.
 set -euo pipefail
 
@@ -29,6 +30,9 @@ command -v fish >/dev/null 2>&1 || need+=(fish)
 command -v lintian >/dev/null 2>&1 || need+=(lintian)
 [ -x /usr/bin/time ] || need+=(time)
 command -v pkg-config >/dev/null 2>&1 || need+=(pkgconf)
+command -v virt-manager >/dev/null 2>&1 || need+=(virt-manager)
+command -v xvfb-run >/dev/null 2>&1 || need+=(xvfb)
+command -v xauth >/dev/null 2>&1 || need+=(xauth)
 
 if [ ${#need[@]} -eq 0 ]; then
   echo "install-test-deps: everything is installed"
