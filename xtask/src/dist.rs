@@ -547,7 +547,7 @@ pub(crate) fn dist(out: &Path) -> Result<Vec<PathBuf>> {
     packages.push(core);
 
     // The daemon: libvirt's RPC protocol for libvirt's own clients (docs/remote.md), with its
-    // systemd unit and its configuration (a conffile). It carries its own copy of the core's
+    // systemd units (the service and its two sockets) and its configuration (a conffile). It carries its own copy of the core's
     // loader and opens the drivers installed in /usr/lib/virtkit/drivers (<exe>/../lib/...),
     // so it depends on the core of the same build: both load the same drivers the same way.
     let mut daemon = Package::new(
@@ -560,14 +560,16 @@ pub(crate) fn dist(out: &Path) -> Result<Vec<PathBuf>> {
          client library manage a virtkit node unchanged \
          (test+unix:///default?socket=/run/virtkit/virtkit-sock). Each connection opens its URI \
          through the virtkit core and the installed driver packages. The package holds the \
-         daemon, its systemd unit and its configuration file /etc/virtkit/virtkitd.conf.",
+         daemon, its systemd units (the service, and the two sockets for socket activation) and its configuration file /etc/virtkit/virtkitd.conf.",
     );
     daemon.install_elf(&rel.join("virtkitd"), "/usr/sbin/virtkitd", 0o755)?;
-    daemon.install(
-        &docs.join("systemd/virtkitd.service"),
-        "/lib/systemd/system/virtkitd.service",
-        0o644,
-    )?;
+    for unit in ["virtkitd.service", "virtkitd.socket", "virtkitd-ro.socket"] {
+        daemon.install(
+            &docs.join("systemd").join(unit),
+            &format!("/lib/systemd/system/{unit}"),
+            0o644,
+        )?;
+    }
     daemon.install(
         &docs.join("systemd/virtkitd.conf"),
         "/etc/virtkit/virtkitd.conf",

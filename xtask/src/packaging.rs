@@ -446,6 +446,29 @@ fn daemon_step(root: &Path, debs: &[PathBuf], work: &Path, sandbox: &Path) -> Re
         "the systemd unit is installed and runs /usr/sbin/virtkitd",
         unit_text.clone(),
     )?;
+    // The three units as systemd reads them (when systemd-analyze is here), the service's
+    // ExecStart pointed at the installed binary.
+    if Path::new("/usr/bin/systemd-analyze").exists() {
+        let units = work.join("units");
+        std::fs::create_dir_all(&units).map_err(|e| e.to_string())?;
+        let mut args = vec!["verify".to_string()];
+        for u in ["virtkitd.service", "virtkitd.socket", "virtkitd-ro.socket"] {
+            let t = std::fs::read_to_string(root.join("lib/systemd/system").join(u))
+                .map_err(|e| format!("{u} is not installed: {e}"))?;
+            let t = t.replace(
+                "/usr/sbin/virtkitd",
+                &root.join("usr/sbin/virtkitd").display().to_string(),
+            );
+            std::fs::write(units.join(u), t).map_err(|e| e.to_string())?;
+            args.push(units.join(u).display().to_string());
+        }
+        let o = output(Command::new("/usr/bin/systemd-analyze").args(&args))?;
+        check(
+            o.status.success() && text(&o).trim().is_empty(),
+            "systemd-analyze verify finds nothing wrong with the service and its two sockets",
+            text(&o),
+        )?;
+    }
     let sockdir = work.join("virtkitd");
     std::fs::create_dir(&sockdir).map_err(|e| e.to_string())?;
     let socket = sockdir.join("sock");
