@@ -338,7 +338,7 @@ fn build_deb(pkg: &Package, arch: &str, out: &Path) -> Result<PathBuf> {
     }
     let mut md5 = String::new();
     for f in files.iter().filter(|f| !f.starts_with("etc")) {
-        let sum = output_of(Command::new("md5sum").arg(pkg.root.join(&f)))?;
+        let sum = output_of(Command::new("md5sum").arg(pkg.root.join(f)))?;
         let hash = sum.split_whitespace().next().unwrap_or_default();
         md5.push_str(&format!("{hash}  {}\n", f.display()));
     }
