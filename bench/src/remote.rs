@@ -68,14 +68,16 @@ for t in ts:
     t.start()
 start.wait()
 t0 = now()
+c0 = time.process_time_ns()
 for t in ts:
     t.join()
 wall = now() - t0
+cpu = time.process_time_ns() - c0
 for c in conns:
     c.close()
 all_lat = sorted(x for l in lat for x in l)
 n = len(all_lat)
-json.dump({"pairs": n, "wall_ns": wall,
+json.dump({"pairs": n, "wall_ns": wall, "cpu_ns": cpu,
            "p50": all_lat[n // 2], "p99": all_lat[min(n - 1, (n * 99) // 100)]}, sys.stdout)
 "#;
 
@@ -88,6 +90,17 @@ struct Daemon {
 }
 
 impl Daemon {
+    /// CPU time (user + system, every thread) the daemon has used so far, in nanoseconds.
+    fn cpu_ns(&self) -> Option<f64> {
+        let pid = self.child.as_ref()?.id();
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        // Fields after the command name in parentheses: state is field 3, utime 14, stime 15.
+        let rest = stat.rsplit_once(')')?.1;
+        let f: Vec<&str> = rest.split_whitespace().collect();
+        let ticks = f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?;
+        Some(ticks * 1e9 / clock_ticks())
+    }
+
     fn uri(&self) -> String {
         format!("test+unix:///default?socket={}", self.socket.display())
     }
@@ -248,6 +261,8 @@ fn why_not(release: &Path) -> Option<String> {
 /// One round of the Python client against `uri`.
 struct Round {
     per_s: f64,
+    /// The client's own CPU time per pair (every thread).
+    client_cpu: f64,
     p50: f64,
     p99: f64,
 }
@@ -290,6 +305,7 @@ fn python_round(
     }
     Ok(Round {
         per_s: pairs / (wall / 1e9),
+        client_cpu: num("cpu_ns")? / pairs,
         p50: num("p50")?,
         p99: num("p99")?,
     })
@@ -318,6 +334,20 @@ fn virsh_list(uri: &str) -> Result<f64, String> {
         ));
     }
     Ok(ns)
+}
+
+/// Clock ticks per second of /proc's CPU times (`getconf CLK_TCK`; 100 on Linux).
+fn clock_ticks() -> f64 {
+    static TICKS: std::sync::OnceLock<f64> = std::sync::OnceLock::new();
+    *TICKS.get_or_init(|| {
+        Command::new("getconf")
+            .arg("CLK_TCK")
+            .output()
+            .ok()
+            .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok())
+            .filter(|t: &f64| *t > 0.0)
+            .unwrap_or(100.0)
+    })
 }
 
 fn load_average() -> String {
@@ -355,7 +385,7 @@ impl Run<'_> {
         let load_start = load_average();
         match self.measure_remote(rounds, calls1, calls8, virsh_runs) {
             Ok(()) => self.notes.push(format!(
-                "remote rows: virtkitd (this build, release, default log level) and Debian's libvirtd 9.0 (root, private mount namespace, its own config and socket directory, auth none), both serving their test driver's `test:///default` and started by the bench in the same run, stopped after. Python: `/usr/bin/python3` + python3-libvirt, `lookupByName('test').info()` pairs (2 RPC calls each), one connection per client thread, {rounds} round(s) per thread count of {calls1} pairs (1 thread) and {calls8} pairs per thread (8 threads), the daemons alternating; throughput = all pairs ÷ wall time from a common start, p50/p99 over every pair's latency; the throughput rows' ratio is virtkitd's time per pair ÷ libvirtd's (= libvirtd's throughput ÷ virtkitd's), so the goal virtkitd ≥ 2× libvirtd's throughput is ratio ≤ 0.5×. virsh: one process per `list --all`, spawn to exit, alternating. 1-minute load average {load_start} when the group started, {} when it ended.",
+                "remote rows: virtkitd (this build, release, default log level) and Debian's libvirtd 9.0 (root, private mount namespace, its own config and socket directory, auth none), both serving their test driver's `test:///default` and started by the bench in the same run, stopped after. Python: `/usr/bin/python3` + python3-libvirt, `lookupByName('test').info()` pairs (2 RPC calls each), one connection per client thread, {rounds} round(s) per thread count of {calls1} pairs (1 thread) and {calls8} pairs per thread (8 threads), the daemons alternating; throughput = all pairs ÷ wall time from a common start, p50/p99 over every pair's latency; daemon CPU time = the daemon's user + system time (/proc/PID/stat, every thread) over a round ÷ its pairs, the clients' connection set-up and 50 warm-up pairs per thread included; the throughput rows' ratio is virtkitd's time per pair ÷ libvirtd's (= libvirtd's throughput ÷ virtkitd's), so the goal virtkitd ≥ 2× libvirtd's throughput is ratio ≤ 0.5×. virsh: one process per `list --all`, spawn to exit, alternating. 1-minute load average {load_start} when the group started, {} when it ended.",
                 load_average()
             )),
             Err(e) => self.skip(format!("remote: {e}")),
@@ -380,16 +410,24 @@ impl Run<'_> {
         let vk = Daemon::virtkitd(&self.o.release, &vdir)?;
         let lv = Daemon::libvirtd(&ldir)?;
         let sides = [vk.uri(), lv.uri()];
+        let daemons = [&vk, &lv];
 
         for (threads, calls) in [(1usize, calls1), (8, calls8)] {
             progress(&format!("remote: python3-libvirt, {threads} thread(s)"));
             let mut rate = [Vec::new(), Vec::new()];
             let mut p50 = [Vec::new(), Vec::new()];
             let mut p99 = [Vec::new(), Vec::new()];
+            let mut cpu = [Vec::new(), Vec::new()];
+            let mut client = [Vec::new(), Vec::new()];
             for _ in 0..rounds {
                 for (i, uri) in sides.iter().enumerate() {
+                    let before = daemons[i].cpu_ns();
                     let r = python_round(&script, &dir, uri, threads, calls)?;
+                    if let (Some(a), Some(b)) = (before, daemons[i].cpu_ns()) {
+                        cpu[i].push((b - a) / (threads * calls) as f64);
+                    }
                     rate[i].push(r.per_s);
+                    client[i].push(r.client_cpu);
                     p50[i].push(r.p50);
                     p99[i].push(r.p99);
                 }
@@ -409,6 +447,24 @@ impl Run<'_> {
                 )
                 .ratio_target(0.5, "≥ 2× throughput (≤ 0.5×)"),
             );
+            if !cpu[0].is_empty() && !cpu[1].is_empty() {
+                let (a, b) = (median(&cpu[0]), median(&cpu[1]));
+                self.rows.push(Row::info(
+                    GROUP,
+                    format!("python3-libvirt lookupByName + info, {threads} thread(s): daemon CPU time per pair (median of rounds)"),
+                    stats::time(a),
+                    stats::time(b),
+                    (b > 0.0).then(|| a / b),
+                ));
+            }
+            let (a, b) = (median(&client[0]), median(&client[1]));
+            self.rows.push(Row::info(
+                GROUP,
+                format!("python3-libvirt lookupByName + info, {threads} thread(s): the client's own CPU time per pair (median of rounds)"),
+                stats::time(a),
+                stats::time(b),
+                (b > 0.0).then(|| a / b),
+            ));
             for (what, v) in [("p50", &p50), ("p99", &p99)] {
                 let (a, b) = (median(&v[0]), median(&v[1]));
                 self.rows.push(Row::info(
