@@ -1,7 +1,9 @@
 //! Sockets, clients and their threads.
 //!
 //! Each client has a reader thread and a few worker threads of its own (`max_client_requests`,
-//! at most `max_workers`): the reader hands calls to the workers through a bounded queue, so a
+//! at most `max_workers`). A read (a lookup, information, a listing) that arrives while none of
+//! the client's calls is in flight runs on the reader itself, with no hand-over between threads;
+//! every other call is handed to the workers through a bounded queue, so a
 //! client has at most that many calls queued plus that many running, and when it sends more the
 //! reader simply stops reading it. Replies are written under the client's own lock with a write
 //! timeout, so a client that stops reading blocks only its own threads, and is dropped when the
@@ -31,6 +33,10 @@ use crate::log;
 
 /// How long a reply may wait for a client that does not read before the client is dropped.
 pub const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The stack of every thread that runs calls: a client's workers, and its reader, which runs
+/// reads itself (a driver's call path, the QEMU driver's included, needs more than 256 KiB).
+const CALL_STACK: usize = 512 * 1024;
 
 /// The daemon: settings, the registry every connection opens through, the client count.
 pub struct Daemon {
@@ -177,7 +183,7 @@ impl Daemon {
             let me = Arc::clone(self);
             let spawned = std::thread::Builder::new()
                 .name(format!("client-{id}"))
-                .stack_size(256 * 1024)
+                .stack_size(CALL_STACK)
                 .spawn(move || {
                     me.serve(transport, read_only, id);
                     me.clients.fetch_sub(1, Ordering::SeqCst);
@@ -196,6 +202,8 @@ impl Daemon {
         let close: Arc<dyn Fn() + Send + Sync> = Arc::from(t.close);
         let workers = self.settings.workers_per_client();
         let (tx, rx): (SyncSender<Message>, Receiver<Message>) = sync_channel(workers);
+        // Calls handed to the workers and not yet answered.
+        let in_flight = Arc::new(AtomicUsize::new(0));
         let rx = Arc::new(Mutex::new(rx));
         let mut handles = Vec::new();
         for w in 0..workers {
@@ -203,9 +211,10 @@ impl Daemon {
             let session = Arc::clone(&session);
             let writer = Arc::clone(&writer);
             let close = Arc::clone(&close);
+            let in_flight = Arc::clone(&in_flight);
             let h = std::thread::Builder::new()
                 .name(format!("client-{id}-w{w}"))
-                .stack_size(512 * 1024)
+                .stack_size(CALL_STACK)
                 .spawn(move || {
                     loop {
                         let msg = {
@@ -216,7 +225,9 @@ impl Daemon {
                             }
                         };
                         let reply = call(&session, &msg, id);
-                        if let Err(e) = send(&writer, &reply) {
+                        let sent = send(&writer, &reply);
+                        in_flight.fetch_sub(1, Ordering::AcqRel);
+                        if let Err(e) = sent {
                             log(
                                 LogLevel::Warning,
                                 &format!("client {id}: closed: cannot send a reply: {e}"),
@@ -312,6 +323,18 @@ impl Daemon {
                 }
                 continue;
             }
+            // A read while nothing else of this client is in flight runs here, on the reader:
+            // a client that waits for each reply (most do) then costs one read, the call and
+            // one write, with no hand-over to another thread. Anything else goes to a worker,
+            // so that a long call (a start, a save) never stops this thread from reading the
+            // client's other calls and its keepalive pings.
+            if in_flight.load(Ordering::Acquire) == 0 && runs_on_reader(h.procedure) {
+                if send(&writer, &call(&session, &msg, id)).is_err() {
+                    break;
+                }
+                continue;
+            }
+            in_flight.fetch_add(1, Ordering::AcqRel);
             if tx.send(msg).is_err() {
                 break;
             }
@@ -322,6 +345,22 @@ impl Daemon {
             let _ = h.join();
         }
         log(LogLevel::Info, &format!("client {id}: disconnected"));
+    }
+}
+
+/// Whether a call may run on the client's reader thread: one the RPC layer answers itself, an
+/// unknown procedure (an error reply), or one made only of reads (lookups, information,
+/// listings), which return promptly in every driver. Mutations, which may start or stop a guest,
+/// and the connection's own operations go to the workers.
+fn runs_on_reader(number: i32) -> bool {
+    let Some(p) = Procedure::from_number(number) else {
+        return true;
+    };
+    match p.info().serves {
+        virtkit_rpc::Serves::Protocol => true,
+        virtkit_rpc::Serves::Ops(ops) => {
+            ops.iter().all(|op| op.info().kind == virtkit::OpKind::Read)
+        }
     }
 }
 
