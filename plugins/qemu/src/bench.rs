@@ -95,32 +95,52 @@ pub fn bare_qemu() -> Result<BareQemu, String> {
         .tempdir()
         .map_err(|e| e.to_string())?;
     let sock = dir.path().join("m.qmp");
+    let mut cmd = Command::new(&bin);
+    cmd.args([
+        "-machine",
+        "pc,accel=tcg",
+        "-m",
+        "64",
+        "-nodefaults",
+        "-display",
+        "none",
+        "-S",
+        "-qmp",
+    ])
+    .arg(format!("unix:{},server=on,wait=off", sock.display()));
+    run_bare(cmd, &sock)
+}
+
+/// Runs `argv` (a whole QEMU command line, `argv[0]` the binary: for example the one the driver
+/// gave a running guest, with its files moved elsewhere) with no driver, its QMP monitor on the
+/// unix socket `sock` that the command line names, and times it like [`bare_qemu`].
+pub fn bare_qemu_argv(argv: &[String], sock: &Path) -> Result<BareQemu, String> {
+    let (bin, args) = argv.split_first().ok_or("an empty command line")?;
+    let mut cmd = Command::new(bin);
+    cmd.args(args);
+    run_bare(cmd, sock)
+}
+
+/// Spawns `cmd`, waits for its QMP socket at `sock` (polling as the driver does), reads the
+/// greeting, runs `qmp_capabilities` and `cont`, then kills and reaps it.
+fn run_bare(mut cmd: Command, sock: &Path) -> Result<BareQemu, String> {
     let t0 = Instant::now();
-    let mut child = Command::new(&bin)
-        .args([
-            "-machine",
-            "pc,accel=tcg",
-            "-m",
-            "64",
-            "-nodefaults",
-            "-display",
-            "none",
-            "-S",
-            "-qmp",
-        ])
-        .arg(format!("unix:{},server=on,wait=off", sock.display()))
+    let mut child = cmd
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
-        .map_err(|e| format!("cannot run {bin}: {e}"))?;
+        .map_err(|e| format!("cannot run {:?}: {e}", cmd.get_program()))?;
     let result = (|| {
         let deadline = t0 + Duration::from_secs(30);
         let mut pause = Duration::from_micros(100);
         let stream = loop {
-            match UnixStream::connect(&sock) {
+            match UnixStream::connect(sock) {
                 Ok(s) => break s,
                 Err(_) if Instant::now() < deadline => {
+                    if let Ok(Some(st)) = child.try_wait() {
+                        return Err(format!("QEMU exited before its monitor listened: {st}"));
+                    }
                     std::thread::sleep(pause);
                     pause = (pause * 2).min(Duration::from_micros(250));
                 }
@@ -144,9 +164,14 @@ pub fn bare_qemu() -> Result<BareQemu, String> {
                 .map_err(|e| e.to_string())?;
             loop {
                 line.clear();
-                reader.read_line(&mut line).map_err(|e| e.to_string())?;
-                if line.contains("\"return\"") || line.contains("\"error\"") {
+                if reader.read_line(&mut line).map_err(|e| e.to_string())? == 0 {
+                    return Err("QEMU closed its monitor".into());
+                }
+                if line.contains("\"return\"") {
                     break;
+                }
+                if line.contains("\"error\"") {
+                    return Err(format!("QEMU refused {}: {}", cmd.trim(), line.trim()));
                 }
             }
         }
