@@ -441,3 +441,38 @@ impl SocketFiles {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::runs_on_reader;
+    use virtkit_rpc::Procedure as P;
+
+    #[test]
+    fn only_reads_and_the_protocols_own_answers_run_on_the_reader() {
+        for p in [
+            P::DomainLookupByName,
+            P::DomainGetInfo,
+            P::DomainGetState,
+            P::ConnectListAllDomains,
+            P::DomainGetXmlDesc,
+            P::AuthList,
+            P::ConnectGetUri,
+        ] {
+            assert!(runs_on_reader(p.number()), "{p:?}");
+        }
+        for p in [
+            P::DomainCreate,
+            P::DomainCreateXml,
+            P::DomainDestroy,
+            P::DomainSave,
+            P::DomainDefineXml,
+            P::NetworkCreate,
+            P::ConnectClose,
+            P::ConnectDomainXmlFromNative,
+        ] {
+            assert!(!runs_on_reader(p.number()), "{p:?}");
+        }
+        // An unknown procedure only gets an error reply.
+        assert!(runs_on_reader(9999));
+    }
+}
