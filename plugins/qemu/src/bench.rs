@@ -227,9 +227,13 @@ pub struct ListTimes {
 /// Workers for the concurrent listing (the CLI's `STATE_WORKERS`).
 const STATE_WORKERS: usize = 16;
 
+/// The CLI's `CHEAP_STATE`: answers faster than this are asked one after another.
+const CHEAP_STATE: Duration = Duration::from_micros(250);
+
 /// What `virtkit list --all` asks of the driver: the ids of the running guests, each looked up
 /// by id, the names of the defined guests that do not run, each looked up by name, then the
-/// state of every one, `STATE_WORKERS` threads at once; an error unless every guest is running.
+/// state of every one — in this thread while answers are cheap, `STATE_WORKERS` threads at once
+/// from the first answer that took a round trip on; an error unless every guest is running.
 fn list_all_as_the_cli_does(conn: &QemuConn) -> Result<(), String> {
     let mut idents = domain::active_ids(conn)
         .into_iter()
@@ -245,21 +249,34 @@ fn list_all_as_the_cli_does(conn: &QemuConn) -> Result<(), String> {
         })
         .map_err(|e| e.to_string())?;
     }
+    let check = |d: &DomainIdent| -> Result<(), String> {
+        let (st, _) = domain::get_state(conn, &dref(d)).map_err(|e| e.to_string())?;
+        if st != DomainState::Running {
+            return Err(format!("guest {} is {st:?}", d.name));
+        }
+        Ok(())
+    };
+    let mut done = 0;
+    for d in &idents {
+        let asked = Instant::now();
+        check(d)?;
+        done += 1;
+        if asked.elapsed() > CHEAP_STATE {
+            break;
+        }
+    }
+    let rest = &idents[done..];
     let next = std::sync::atomic::AtomicUsize::new(0);
     std::thread::scope(|s| {
-        let workers: Vec<_> = (0..STATE_WORKERS.min(idents.len()))
+        let workers: Vec<_> = (0..STATE_WORKERS.min(rest.len()))
             .map(|_| {
                 s.spawn(|| -> Result<(), String> {
                     loop {
                         let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                        let Some(d) = idents.get(i) else {
+                        let Some(d) = rest.get(i) else {
                             return Ok(());
                         };
-                        let (st, _) =
-                            domain::get_state(conn, &dref(d)).map_err(|e| e.to_string())?;
-                        if st != DomainState::Running {
-                            return Err(format!("guest {} is {st:?}", d.name));
-                        }
+                        check(d)?;
                     }
                 })
             })
