@@ -1,0 +1,357 @@
+//! The `+ssh` transport's command line: the system `ssh` (or `?command=`) with libvirt's
+//! options, and what it runs on the remote host.
+//!
+//! The options are those libvirt 9.0's remote driver gives `ssh` (checked against Debian's
+//! virsh in `tests/through_ssh.rs`): `-p PORT`, `-l USER`, `-i KEYFILE` (`?keyfile=`),
+//! `-T -e none` always, `-o BatchMode=yes` for `?no_tty=1`, `-o StrictHostKeyChecking=no` for
+//! `?no_verify=1`, then `--`, the host and one command line for the remote shell. virtkit adds
+//! `?known_hosts=FILE` (`-o UserKnownHostsFile=FILE`) and `?known_hosts_verify=`
+//! (`normal`, `auto`: `accept-new`, `ignore`: `no`), which libvirt's libssh transports take and
+//! its `+ssh` ignores.
+//!
+//! The remote command (`?proxy=`, libvirt's names plus virtkit's own):
+//!
+//! * `virtkitd`: `virtkitd --stdio`, virtkit's daemon serving this one connection on its
+//!   standard input and output (found in the remote login's `PATH`).
+//! * `native`: libvirt's `virt-ssh-helper URI` (`-r` for read-only), which relays to the
+//!   remote libvirt daemon.
+//! * `netcat`: libvirt's `nc -U SOCKET` (with its `-q` probe) to `?socket=` (default
+//!   `/var/run/libvirt/libvirt-sock`, `-ro` for read-only), `?netcat=` naming `nc`.
+//! * `auto` (the default): `virtkitd --stdio` when the remote host has `virtkitd`, else
+//!   what libvirt's `auto` runs — `virt-ssh-helper` when the host has it, else `nc`. As in
+//!   libvirt, `?socket=` or `?netcat=` without `?proxy=` mean `netcat`.
+//!
+//! Values placed into the remote command are quoted for the remote shell twice, as libvirt
+//! does (the login shell runs `sh -c '...'`, which runs the command), and may hold no control
+//! characters.
+
+use virtkit_driver::{Error, ErrorCode, Result, Uri};
+
+/// The socket `nc` connects to on the remote host when none is named: libvirt's system daemon.
+pub const REMOTE_SOCKET: &str = "/var/run/libvirt/libvirt-sock";
+
+/// What runs on the remote host.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Proxy {
+    /// virtkitd when installed, else libvirt's helper, else netcat.
+    Auto,
+    /// `nc -U SOCKET`.
+    Netcat,
+    /// `virt-ssh-helper URI`.
+    Native,
+    /// `virtkitd --stdio`.
+    Virtkitd,
+}
+
+/// The program to run and its arguments.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SshCommand {
+    /// `ssh`, or `?command=`.
+    pub program: String,
+    /// Everything after the program.
+    pub args: Vec<String>,
+}
+
+/// libvirt's `virBufferEscapeShell`: a word as it is when it holds nothing special, else in
+/// single quotes with each `'` written `'\''`.
+fn escape_shell(s: &str) -> String {
+    const SPECIAL: &str = "\r\t\n !\"#$&'()*;<>?[\\]^`{|}~";
+    if !s.is_empty() && !s.contains(|c| SPECIAL.contains(c)) {
+        return s.to_string();
+    }
+    format!("'{}'", s.replace('\'', "'\\''"))
+}
+
+/// Quoted for the login shell and again for the `sh -c` it runs.
+fn double_escape(s: &str) -> String {
+    escape_shell(&escape_shell(s))
+}
+
+/// A URI parameter read as libvirt reads its flags: an integer, true when not zero.
+fn flag(u: &Uri, name: &str) -> Result<bool> {
+    match u.param(name) {
+        None => Ok(false),
+        Some(v) => v.trim().parse::<i64>().map(|n| n != 0).map_err(|_| {
+            Error::invalid_arg(format!("Failed to parse value of URI component {name}"))
+        }),
+    }
+}
+
+/// A value that goes into the remote command line: no control characters (a newline would
+/// end the command early on any shell).
+fn remote_value<'a>(what: &str, v: &'a str) -> Result<&'a str> {
+    if v.is_empty() || v.chars().any(char::is_control) {
+        return Err(Error::invalid_arg(format!(
+            "{what} '{}' is empty or holds control characters",
+            v.escape_debug()
+        )));
+    }
+    Ok(v)
+}
+
+/// A path handed to `ssh -o`: absolute, and free of what ssh would split or expand there.
+fn ssh_option_path<'a>(what: &str, v: &'a str) -> Result<&'a str> {
+    if !v.starts_with('/')
+        || v.chars()
+            .any(|c| c.is_whitespace() || c.is_control() || "\"'%\\".contains(c))
+    {
+        return Err(Error::invalid_arg(format!(
+            "{what} '{}' must be an absolute path without spaces, quotes, '%' or '\\'",
+            v.escape_debug()
+        )));
+    }
+    Ok(v)
+}
+
+/// The proxy a URI asks for.
+fn proxy(u: &Uri) -> Result<Proxy> {
+    let netcat_or_socket = u.param("netcat").is_some() || u.param("socket").is_some();
+    Ok(match u.param("proxy") {
+        None if netcat_or_socket => Proxy::Netcat,
+        None => Proxy::Auto,
+        // libvirt: a netcat path given with `auto` means the netcat proxy.
+        Some("auto") if u.param("netcat").is_some() => Proxy::Netcat,
+        Some("auto") => Proxy::Auto,
+        Some("netcat") => Proxy::Netcat,
+        Some("native") => {
+            if u.param("netcat").is_some() {
+                return Err(Error::invalid_arg(
+                    "netcat path not valid with native proxy mode",
+                ));
+            }
+            Proxy::Native
+        }
+        Some("virtkitd") => {
+            if netcat_or_socket {
+                return Err(Error::invalid_arg(
+                    "socket and netcat are not used with proxy=virtkitd (virtkitd --stdio serves the connection itself)",
+                ));
+            }
+            Proxy::Virtkitd
+        }
+        Some(p) => {
+            return Err(Error::invalid_arg(format!(
+                "Unknown proxy type '{p}' (auto, netcat, native or virtkitd)"
+            )));
+        }
+    })
+}
+
+/// The `ssh` command for an `+ssh` URI `u`, which opens `name` on the remote side.
+pub fn command(u: &Uri, name: &str, read_only: bool) -> Result<SshCommand> {
+    match u.param("mode") {
+        None | Some("auto") | Some("legacy") => {}
+        Some("direct") => {
+            return Err(Error::new(
+                ErrorCode::NoSupport,
+                "Operation not supported: Cannot use direct socket mode for ssh transport",
+            ));
+        }
+        Some(m) => {
+            return Err(Error::invalid_arg(format!(
+                "Unknown remote mode '{m}' (auto, legacy or direct)"
+            )));
+        }
+    }
+    let proxy = proxy(u)?;
+    let program = u.param("command").unwrap_or("ssh").to_string();
+    if program.is_empty() {
+        return Err(Error::invalid_arg("command= names no program"));
+    }
+    let mut args = Vec::new();
+    if let Some(port) = u.port {
+        args.extend(["-p".to_string(), port.to_string()]);
+    }
+    if let Some(user) = &u.user {
+        args.extend(["-l".to_string(), user.clone()]);
+    }
+    if let Some(key) = u.param("keyfile") {
+        args.extend(["-i".to_string(), key.to_string()]);
+    }
+    args.extend(["-T", "-e", "none"].map(String::from));
+    if flag(u, "no_tty")? {
+        args.extend(["-o", "BatchMode=yes"].map(String::from));
+    }
+    if flag(u, "no_verify")? {
+        args.extend(["-o", "StrictHostKeyChecking=no"].map(String::from));
+    }
+    if let Some(file) = u.param("known_hosts") {
+        let file = ssh_option_path("known_hosts", file)?;
+        args.extend(["-o".to_string(), format!("UserKnownHostsFile={file}")]);
+    }
+    match u.param("known_hosts_verify") {
+        None | Some("normal") => {}
+        Some("auto") => args.extend(["-o", "StrictHostKeyChecking=accept-new"].map(String::from)),
+        Some("ignore") => args.extend(["-o", "StrictHostKeyChecking=no"].map(String::from)),
+        Some(v) => {
+            return Err(Error::invalid_arg(format!(
+                "Invalid host key verification method: '{v}' (normal, auto or ignore)"
+            )));
+        }
+    }
+    args.push("--".into());
+    args.push(u.host.clone().unwrap_or_else(|| "localhost".into()));
+    args.push(remote_command(u, proxy, name, read_only)?);
+    Ok(SshCommand { program, args })
+}
+
+/// The command line the remote login shell runs.
+fn remote_command(u: &Uri, proxy: Proxy, name: &str, read_only: bool) -> Result<String> {
+    let netcat = double_escape(remote_value("netcat", u.param("netcat").unwrap_or("nc"))?);
+    let socket = match u.param("socket") {
+        Some(s) => remote_value("socket", s)?.to_string(),
+        None if read_only => format!("{REMOTE_SOCKET}-ro"),
+        None => REMOTE_SOCKET.to_string(),
+    };
+    // libvirt's helper gets the URI with `mode` kept.
+    let helper_uri = match u.param("mode") {
+        Some(m) if name.contains('?') => format!("{name}&mode={m}"),
+        Some(m) => format!("{name}?mode={m}"),
+        None => name.to_string(),
+    };
+    let helper_uri = double_escape(remote_value("the URI", &helper_uri)?);
+    let nc = format!(
+        "if '{netcat}' -q 2>&1 | grep \"requires an argument\" >/dev/null 2>&1; then \
+         ARG=-q0;else ARG=;fi;'{netcat}' $ARG -U {}",
+        double_escape(&socket)
+    );
+    let helper = format!(
+        "virt-ssh-helper{}'{helper_uri}'",
+        if read_only { " -r " } else { " " }
+    );
+    let virtkitd = "virtkitd --stdio";
+    Ok(match proxy {
+        Proxy::Netcat => format!("sh -c '{nc}'"),
+        Proxy::Native => format!("sh -c '{helper}'"),
+        Proxy::Virtkitd => format!("sh -c 'exec {virtkitd}'"),
+        Proxy::Auto => format!(
+            "sh -c 'if command -v virtkitd >/dev/null 2>&1; then exec {virtkitd}; \
+             elif which virt-ssh-helper 1>/dev/null 2>&1; then {helper}; else {nc}; fi'"
+        ),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cmd(uri: &str, ro: bool) -> Result<SshCommand> {
+        let u = Uri::parse(uri).unwrap();
+        let name = format!("{}://{}", u.scheme, if u.path.is_empty() { "/" } else { &u.path });
+        command(&u, &name, ro)
+    }
+
+    #[test]
+    fn libvirts_options_in_libvirts_order() {
+        let c = cmd(
+            "test+ssh://root@127.0.0.1:2222/default?keyfile=/k&no_tty=1&proxy=virtkitd",
+            false,
+        )
+        .unwrap();
+        assert_eq!(c.program, "ssh");
+        assert_eq!(
+            c.args,
+            [
+                "-p",
+                "2222",
+                "-l",
+                "root",
+                "-i",
+                "/k",
+                "-T",
+                "-e",
+                "none",
+                "-o",
+                "BatchMode=yes",
+                "--",
+                "127.0.0.1",
+                "sh -c 'exec virtkitd --stdio'"
+            ]
+        );
+        let c = cmd("qemu+ssh:///system?command=/opt/ssh&no_verify=1&no_tty=0", false).unwrap();
+        assert_eq!(c.program, "/opt/ssh");
+        assert_eq!(
+            c.args[..6],
+            ["-T", "-e", "none", "-o", "StrictHostKeyChecking=no", "--"]
+        );
+        assert_eq!(c.args[6], "localhost");
+    }
+
+    #[test]
+    fn the_remote_command_is_libvirts_for_netcat_and_native() {
+        let last = |uri, ro| cmd(uri, ro).unwrap().args.pop().unwrap();
+        assert_eq!(
+            last("qemu+ssh://h/system?netcat=/bin/nc", true),
+            "sh -c 'if '/bin/nc' -q 2>&1 | grep \"requires an argument\" >/dev/null 2>&1; then ARG=-q0;else ARG=;fi;'/bin/nc' $ARG -U /var/run/libvirt/libvirt-sock-ro'"
+        );
+        assert_eq!(
+            last("qemu+ssh://h/system?socket=/x/y", false),
+            "sh -c 'if 'nc' -q 2>&1 | grep \"requires an argument\" >/dev/null 2>&1; then ARG=-q0;else ARG=;fi;'nc' $ARG -U /x/y'"
+        );
+        assert_eq!(
+            last("qemu+ssh://h/system?proxy=native", true),
+            "sh -c 'virt-ssh-helper -r 'qemu:///system''"
+        );
+        // A URI with shell characters is quoted twice, as libvirt quotes it.
+        let u = Uri::parse("qemu+ssh://h/system?proxy=native").unwrap();
+        let c = command(&u, "qemu:///system?x=1", false).unwrap();
+        assert_eq!(
+            c.args.last().unwrap(),
+            "sh -c 'virt-ssh-helper '''\\''qemu:///system?x=1'\\'''''"
+        );
+    }
+
+    #[test]
+    fn auto_prefers_virtkitd_then_falls_back_as_libvirt_does() {
+        let c = cmd("test+ssh://h/default", false).unwrap();
+        let remote = c.args.last().unwrap();
+        assert!(
+            remote.starts_with(
+                "sh -c 'if command -v virtkitd >/dev/null 2>&1; then exec virtkitd --stdio; \
+                 elif which virt-ssh-helper 1>/dev/null 2>&1; then virt-ssh-helper 'test:///default'; else if 'nc' -q"
+            ),
+            "{remote}"
+        );
+        assert!(remote.ends_with("-U /var/run/libvirt/libvirt-sock; fi'"), "{remote}");
+    }
+
+    #[test]
+    fn the_remote_command_runs_through_a_real_shell_as_intended() {
+        // What the login shell hands `sh -c`, checked by running it with `sh` stand-ins.
+        let u = Uri::parse("qemu+ssh://h/system?proxy=native").unwrap();
+        let c = command(&u, "qemu:///system?x='a b'&y=$HOME", true).unwrap();
+        let remote = c.args.last().unwrap();
+        let script = remote.replacen("virt-ssh-helper", "printf '%s|' ", 1);
+        let out = std::process::Command::new("sh")
+            .args(["-c", &script])
+            .output()
+            .unwrap();
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout),
+            "-r|qemu:///system?x='a b'&y=$HOME|"
+        );
+    }
+
+    #[test]
+    fn bad_parameters_are_refused_with_libvirts_words() {
+        for (uri, needle) in [
+            ("qemu+ssh://h/system?mode=direct", "Cannot use direct socket mode"),
+            ("qemu+ssh://h/system?mode=x", "Unknown remote mode 'x'"),
+            ("qemu+ssh://h/system?proxy=x", "Unknown proxy type 'x'"),
+            (
+                "qemu+ssh://h/system?proxy=native&netcat=nc",
+                "netcat path not valid with native proxy mode",
+            ),
+            ("qemu+ssh://h/system?proxy=virtkitd&socket=/s", "proxy=virtkitd"),
+            ("qemu+ssh://h/system?no_tty=yes", "URI component no_tty"),
+            ("qemu+ssh://h/system?known_hosts=rel", "absolute path"),
+            ("qemu+ssh://h/system?known_hosts=/a%20b", "absolute path"),
+            ("qemu+ssh://h/system?known_hosts_verify=x", "verification method"),
+            ("qemu+ssh://h/system?socket=/a%0Ab", "control characters"),
+            ("qemu+ssh://h/system?command=", "names no program"),
+        ] {
+            let e = cmd(uri, false).unwrap_err();
+            assert!(e.message.contains(needle), "{uri}: {}", e.message);
+        }
+    }
+}
