@@ -15,6 +15,7 @@
 
 mod client;
 mod ops;
+pub mod transport;
 
 use virtkit_driver::{Driver, DriverInfo, Error, ErrorCode, Ops, Result, Uri, abi};
 
@@ -124,7 +125,7 @@ impl Driver for RemoteDriver {
         let Some((socket, name)) = plan(uri, read_only)? else {
             return Ok(None);
         };
-        let client = Client::connect(&socket)?;
+        let client = Client::new(Box::new(transport::UnixTransport::connect(&socket)?));
         ops::authenticate(&client)?;
         ops::open_remote(&client, &name, read_only)?;
         Ok(Some(RemoteConn { client }))
