@@ -2,19 +2,22 @@
 //! 'test+unix:///default?socket=/run/virtkit/virtkit-sock'` manages a node served by virtkitd
 //! or by libvirt's own libvirtd.
 //!
-//! The core routes every URI with a transport (`+unix`) or a host name to this driver
-//! (`libvirtkit_driver_remote.so`). It connects to the socket named by `?socket=` (libvirt's
-//! `/run/libvirt/libvirt-sock`, or its `-ro` twin for a read-only connection, when none is
-//! given), checks that the daemon asks for no authentication (`AUTH_LIST`), and opens the URI
-//! without its transport and the client-side parameters (`test:///default`) on the daemon
+//! The core routes every URI with a transport (`+unix`, `+ssh`) or a host name to this driver
+//! (`libvirtkit_driver_remote.so`). With `+unix` it connects to the socket named by `?socket=`
+//! (libvirt's `/run/libvirt/libvirt-sock`, or its `-ro` twin for a read-only connection, when
+//! none is given); with `+ssh` it runs the system's ssh client, which runs `virtkitd --stdio`,
+//! libvirt's `virt-ssh-helper` or `nc` on the remote host ([`ssh`]). Over either, it checks that
+//! the daemon asks for no authentication (`AUTH_LIST`), and opens the URI without its
+//! transport and the client-side parameters (`test:///default`) on the daemon
 //! (`CONNECT_OPEN`). Each operation is then one call of the REMOTE program, with the procedure
 //! numbers of virtkit-rpc's list; the daemon's errors come back with their libvirt codes and
-//! messages. Only the `unix` transport exists today: `+tcp`, `+tls`, `+ssh` and host names are
-//! refused as not supported yet.
+//! messages. `+tcp`, `+tls` and host names without a transport are refused as not supported
+//! yet.
 #![forbid(unsafe_code)]
 
 mod client;
 mod ops;
+pub mod ssh;
 pub mod transport;
 
 use virtkit_driver::{Driver, DriverInfo, Error, ErrorCode, Ops, Result, Uri, abi};
@@ -58,58 +61,77 @@ impl Drop for RemoteConn {
     }
 }
 
-/// Where to connect and what to open there, from a remote URI; `None` for a URI this driver
-/// does not serve (no transport and no host).
-pub fn plan(uri: &str, read_only: bool) -> Result<Option<(std::path::PathBuf, String)>> {
+/// How a remote URI is reached.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Route {
+    /// A unix socket on this host (`+unix`).
+    Unix(std::path::PathBuf),
+    /// Through the system's ssh client (`+ssh`), to `host`.
+    Ssh {
+        /// The host, as the ssh client is given it.
+        host: String,
+        /// The ssh client and its arguments.
+        command: ssh::SshCommand,
+    },
+}
+
+/// The URI opened on the daemon: the remote URI without its transport, host and the
+/// client-side parameters (`test:///default`), or `?name=` when given.
+fn remote_name(u: &Uri) -> String {
+    if let Some(n) = u.param("name") {
+        return n.to_string();
+    }
+    let rest: Vec<String> = u
+        .params
+        .iter()
+        .filter(|(k, _)| !CLIENT_PARAMS.contains(&k.as_str()))
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect();
+    let path = if u.path.is_empty() { "/" } else { &u.path };
+    let mut n = format!("{}://{path}", u.scheme);
+    if !rest.is_empty() {
+        n.push('?');
+        n.push_str(&rest.join("&"));
+    }
+    n
+}
+
+/// How to reach the daemon and what to open there, from a remote URI; `None` for a URI this
+/// driver does not serve (no transport and no host).
+pub fn plan(uri: &str, read_only: bool) -> Result<Option<(Route, String)>> {
     let u = Uri::parse(uri)?;
+    let name = remote_name(&u);
     match (u.transport.as_deref(), u.host.as_deref()) {
-        (None, None) => return Ok(None),
-        (Some("unix"), _) => {}
-        (Some(t), _) => {
-            return Err(Error::no_support(format!(
-                "the remote driver does not support the '{t}' transport yet (only unix)"
-            )));
-        }
-        (None, Some(h)) => {
-            return Err(Error::no_support(format!(
-                "the remote driver does not support TLS connections to '{h}' yet (only unix)"
-            )));
-        }
-    }
-    if u.host.is_some() {
-        return Err(Error::invalid_arg(
+        (None, None) => Ok(None),
+        (Some("unix"), Some(_)) => Err(Error::invalid_arg(
             "a +unix URI names no host: the socket is local",
-        ));
+        )),
+        (Some("unix"), None) => {
+            let socket = match u.param("socket") {
+                Some(s) if s.starts_with('/') => std::path::PathBuf::from(s),
+                Some(s) => {
+                    return Err(Error::invalid_arg(format!(
+                        "socket '{s}' is not an absolute path"
+                    )));
+                }
+                None if read_only => std::path::PathBuf::from(format!("{DEFAULT_SOCKET}-ro")),
+                None => std::path::PathBuf::from(DEFAULT_SOCKET),
+            };
+            Ok(Some((Route::Unix(socket), name)))
+        }
+        (Some("ssh"), host) => {
+            // libvirt 9.0's client gives its helper the same URI as the daemon.
+            let command = ssh::command(&u, &name, read_only)?;
+            let host = host.unwrap_or("localhost").to_string();
+            Ok(Some((Route::Ssh { host, command }, name)))
+        }
+        (Some(t), _) => Err(Error::no_support(format!(
+            "the remote driver does not support the '{t}' transport yet (only unix and ssh)"
+        ))),
+        (None, Some(h)) => Err(Error::no_support(format!(
+            "the remote driver does not support TLS connections to '{h}' yet (only unix and ssh)"
+        ))),
     }
-    let socket = match u.param("socket") {
-        Some(s) if s.starts_with('/') => std::path::PathBuf::from(s),
-        Some(s) => {
-            return Err(Error::invalid_arg(format!(
-                "socket '{s}' is not an absolute path"
-            )));
-        }
-        None if read_only => std::path::PathBuf::from(format!("{DEFAULT_SOCKET}-ro")),
-        None => std::path::PathBuf::from(DEFAULT_SOCKET),
-    };
-    let name = match u.param("name") {
-        Some(n) => n.to_string(),
-        None => {
-            let rest: Vec<String> = u
-                .params
-                .iter()
-                .filter(|(k, _)| !CLIENT_PARAMS.contains(&k.as_str()))
-                .map(|(k, v)| format!("{k}={v}"))
-                .collect();
-            let path = if u.path.is_empty() { "/" } else { &u.path };
-            let mut n = format!("{}://{path}", u.scheme);
-            if !rest.is_empty() {
-                n.push('?');
-                n.push_str(&rest.join("&"));
-            }
-            n
-        }
-    };
-    Ok(Some((socket, name)))
 }
 
 impl Driver for RemoteDriver {
@@ -122,10 +144,14 @@ impl Driver for RemoteDriver {
     const OPS: Ops<RemoteConn> = ops::OPS;
 
     fn open(uri: &str, read_only: bool) -> Result<Option<RemoteConn>> {
-        let Some((socket, name)) = plan(uri, read_only)? else {
+        let Some((route, name)) = plan(uri, read_only)? else {
             return Ok(None);
         };
-        let client = Client::new(Box::new(transport::UnixTransport::connect(&socket)?));
+        let stream: Box<dyn transport::Transport> = match route {
+            Route::Unix(socket) => Box::new(transport::UnixTransport::connect(&socket)?),
+            Route::Ssh { host, command } => Box::new(ssh::SshTransport::spawn(&command, &host)?),
+        };
+        let client = Client::new(stream);
         ops::authenticate(&client)?;
         ops::open_remote(&client, &name, read_only)?;
         Ok(Some(RemoteConn { client }))
@@ -145,25 +171,40 @@ mod tests {
 
     #[test]
     fn remote_uris_name_a_socket_and_what_to_open_there() {
+        let unix = |p: &str| Route::Unix(p.into());
         assert_eq!(
             plan("test+unix:///default?socket=/tmp/s", false).unwrap(),
-            Some(("/tmp/s".into(), "test:///default".into()))
+            Some((unix("/tmp/s"), "test:///default".into()))
         );
         assert_eq!(
             plan("qemu+unix:///system", true).unwrap(),
             Some((
-                format!("{DEFAULT_SOCKET}-ro").into(),
+                unix(&format!("{DEFAULT_SOCKET}-ro")),
                 "qemu:///system".into()
             ))
         );
         assert_eq!(
             plan("test+unix:///default?socket=/s&mode=legacy&x=1", false).unwrap(),
-            Some(("/s".into(), "test:///default?x=1".into()))
+            Some((unix("/s"), "test:///default?x=1".into()))
         );
+        let Some((Route::Ssh { host, command }, name)) = plan(
+            "test+ssh://u@node1:22/default?keyfile=/k&x=1&no_tty=1",
+            false,
+        )
+        .unwrap() else {
+            panic!("an ssh URI goes through ssh")
+        };
+        assert_eq!(
+            (host.as_str(), name.as_str()),
+            ("node1", "test:///default?x=1")
+        );
+        assert_eq!(command.program, "ssh");
+        assert!(command.args.contains(&"node1".to_string()), "{command:?}");
         assert_eq!(plan("test:///default", false).unwrap(), None);
         for (uri, needle) in [
             ("test+tls://host/default", "'tls' transport"),
-            ("test+ssh://host/default", "'ssh' transport"),
+            ("test+tcp://host/default", "'tcp' transport"),
+            ("test+ssh://host/default?proxy=x", "Unknown proxy type"),
             ("xen://node1/", "TLS connections to 'node1'"),
             ("test+unix:///default?socket=rel", "absolute"),
         ] {

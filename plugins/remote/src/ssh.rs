@@ -25,7 +25,22 @@
 //! does (the login shell runs `sh -c '...'`, which runs the command), and may hold no control
 //! characters.
 
+use std::io;
+use std::os::fd::AsFd;
+use std::os::unix::net::UnixStream;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
 use virtkit_driver::{Error, ErrorCode, Result, Uri};
+use virtkit_hostio::Tunnel;
+
+use crate::transport::{Transport, read_fd, set_nonblocking, write_all_fd};
+
+/// How much of ssh's error output is kept for messages (its last bytes).
+const STDERR_CAP: usize = 4096;
+/// How long ssh may take to exit by itself once the connection ends, before SIGTERM (and as
+/// long again before SIGKILL).
+const EXIT_GRACE: Duration = Duration::from_secs(2);
 
 /// The socket `nc` connects to on the remote host when none is named: libvirt's system daemon.
 pub const REMOTE_SOCKET: &str = "/var/run/libvirt/libvirt-sock";
@@ -137,8 +152,9 @@ fn proxy(u: &Uri) -> Result<Proxy> {
     })
 }
 
-/// The `ssh` command for an `+ssh` URI `u`, which opens `name` on the remote side.
-pub fn command(u: &Uri, name: &str, read_only: bool) -> Result<SshCommand> {
+/// The `ssh` command for an `+ssh` URI `u`. libvirt's `virt-ssh-helper` is given `helper_uri`
+/// (virtkitd and netcat need no URI: the client opens it through the protocol).
+pub fn command(u: &Uri, helper_uri: &str, read_only: bool) -> Result<SshCommand> {
     match u.param("mode") {
         None | Some("auto") | Some("legacy") => {}
         Some("direct") => {
@@ -191,25 +207,19 @@ pub fn command(u: &Uri, name: &str, read_only: bool) -> Result<SshCommand> {
     }
     args.push("--".into());
     args.push(u.host.clone().unwrap_or_else(|| "localhost".into()));
-    args.push(remote_command(u, proxy, name, read_only)?);
+    args.push(remote_command(u, proxy, helper_uri, read_only)?);
     Ok(SshCommand { program, args })
 }
 
 /// The command line the remote login shell runs.
-fn remote_command(u: &Uri, proxy: Proxy, name: &str, read_only: bool) -> Result<String> {
+fn remote_command(u: &Uri, proxy: Proxy, helper_uri: &str, read_only: bool) -> Result<String> {
     let netcat = double_escape(remote_value("netcat", u.param("netcat").unwrap_or("nc"))?);
     let socket = match u.param("socket") {
         Some(s) => remote_value("socket", s)?.to_string(),
         None if read_only => format!("{REMOTE_SOCKET}-ro"),
         None => REMOTE_SOCKET.to_string(),
     };
-    // libvirt's helper gets the URI with `mode` kept.
-    let helper_uri = match u.param("mode") {
-        Some(m) if name.contains('?') => format!("{name}&mode={m}"),
-        Some(m) => format!("{name}?mode={m}"),
-        None => name.to_string(),
-    };
-    let helper_uri = double_escape(remote_value("the URI", &helper_uri)?);
+    let helper_uri = double_escape(remote_value("the URI", helper_uri)?);
     let nc = format!(
         "if '{netcat}' -q 2>&1 | grep \"requires an argument\" >/dev/null 2>&1; then \
          ARG=-q0;else ARG=;fi;'{netcat}' $ARG -U {}",
@@ -231,13 +241,111 @@ fn remote_command(u: &Uri, proxy: Proxy, name: &str, read_only: bool) -> Result<
     })
 }
 
+/// A connection through `ssh`: the stream is one end of a socket pair whose other end is
+/// ssh's standard input and output. The ssh process is stopped and reaped when the transport
+/// is dropped (see [`Tunnel`]); when the stream ends or breaks because ssh failed, the error
+/// says how ssh exited and what it printed ("Permission denied (publickey).", "Host key
+/// verification failed.", a remote "virtkitd: not found").
+pub struct SshTransport {
+    stream: UnixStream,
+    tunnel: Tunnel,
+    host: String,
+}
+
+impl SshTransport {
+    /// Starts `command` (normally `ssh ... -- HOST REMOTE-COMMAND`) for a connection to `host`.
+    pub fn spawn(command: &SshCommand, host: &str) -> Result<SshTransport> {
+        let mut cmd = Command::new(&command.program);
+        cmd.args(&command.args);
+        let tunnel = Tunnel::spawn(&mut cmd, STDERR_CAP).map_err(|e| {
+            Error::new(
+                ErrorCode::NoConnect,
+                format!("Cannot run the ssh client: {e}"),
+            )
+        })?;
+        let stream = tunnel
+            .stream()
+            .map(UnixStream::try_clone)
+            .transpose()
+            .and_then(|s| s.ok_or_else(|| io::Error::other("no stream")))
+            .and_then(|s| set_nonblocking(s.as_fd()).map(|()| s))
+            .map_err(|e| Error::system("the ssh client's socket", &e))?;
+        Ok(SshTransport {
+            stream,
+            tunnel,
+            host: host.to_string(),
+        })
+    }
+
+    /// The process id of ssh.
+    pub fn ssh_pid(&self) -> u32 {
+        self.tunnel.id()
+    }
+
+    /// Why the stream ended: ssh's exit status and error output, when it exited with a failure
+    /// or said something; `None` when it ended cleanly and silently.
+    fn ended(&mut self) -> Option<io::Error> {
+        let status = self.tunnel.wait_exit(EXIT_GRACE);
+        let said = self.tunnel.stderr_text(Duration::from_millis(500));
+        let failed = status.is_some_and(|s| !s.success());
+        if !failed && said.is_empty() {
+            return None;
+        }
+        let how = match status {
+            Some(s) => match s.code() {
+                Some(c) => format!("ssh exited with status {c}"),
+                None => format!("ssh ended: {s}"),
+            },
+            None => "ssh is still running".to_string(),
+        };
+        let said = if said.is_empty() {
+            "(no error output)".to_string()
+        } else {
+            said.replace('\n', " / ")
+        };
+        Some(io::Error::new(
+            io::ErrorKind::ConnectionAborted,
+            format!(
+                "the ssh connection to '{}' failed ({how}): {said}",
+                self.host
+            ),
+        ))
+    }
+}
+
+impl Transport for SshTransport {
+    fn read(&mut self, buf: &mut [u8], deadline: Instant) -> io::Result<usize> {
+        match read_fd(&mut self.stream, buf, deadline) {
+            Ok(0) if !buf.is_empty() => match self.ended() {
+                Some(e) => Err(e),
+                None => Ok(0),
+            },
+            Err(e) if e.kind() != io::ErrorKind::TimedOut => Err(self.ended().unwrap_or(e)),
+            r => r,
+        }
+    }
+    fn write_all(&mut self, buf: &[u8], deadline: Instant) -> io::Result<()> {
+        match write_all_fd(&mut self.stream, buf, deadline) {
+            Err(e) if e.kind() != io::ErrorKind::TimedOut => Err(self.ended().unwrap_or(e)),
+            r => r,
+        }
+    }
+    fn shutdown(&mut self) {
+        let _ = self.stream.shutdown(std::net::Shutdown::Both);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn cmd(uri: &str, ro: bool) -> Result<SshCommand> {
         let u = Uri::parse(uri).unwrap();
-        let name = format!("{}://{}", u.scheme, if u.path.is_empty() { "/" } else { &u.path });
+        let name = format!(
+            "{}://{}",
+            u.scheme,
+            if u.path.is_empty() { "/" } else { &u.path }
+        );
         command(&u, &name, ro)
     }
 
@@ -268,7 +376,11 @@ mod tests {
                 "sh -c 'exec virtkitd --stdio'"
             ]
         );
-        let c = cmd("qemu+ssh:///system?command=/opt/ssh&no_verify=1&no_tty=0", false).unwrap();
+        let c = cmd(
+            "qemu+ssh:///system?command=/opt/ssh&no_verify=1&no_tty=0",
+            false,
+        )
+        .unwrap();
         assert_eq!(c.program, "/opt/ssh");
         assert_eq!(
             c.args[..6],
@@ -312,18 +424,27 @@ mod tests {
             ),
             "{remote}"
         );
-        assert!(remote.ends_with("-U /var/run/libvirt/libvirt-sock; fi'"), "{remote}");
+        assert!(
+            remote.ends_with("-U /var/run/libvirt/libvirt-sock; fi'"),
+            "{remote}"
+        );
     }
 
     #[test]
     fn the_remote_command_runs_through_a_real_shell_as_intended() {
-        // What the login shell hands `sh -c`, checked by running it with `sh` stand-ins.
+        // The login shell runs the command line; `virt-ssh-helper` is a stand-in that prints
+        // the arguments it got.
+        let dir = tempfile::tempdir().unwrap();
+        let helper = dir.path().join("virt-ssh-helper");
+        std::fs::write(&helper, "#!/bin/sh\nprintf '%s|' \"$@\"\n").unwrap();
+        std::fs::set_permissions(&helper, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .unwrap();
         let u = Uri::parse("qemu+ssh://h/system?proxy=native").unwrap();
         let c = command(&u, "qemu:///system?x='a b'&y=$HOME", true).unwrap();
-        let remote = c.args.last().unwrap();
-        let script = remote.replacen("virt-ssh-helper", "printf '%s|' ", 1);
+        let path = format!("{}:/usr/bin:/bin", dir.path().display());
         let out = std::process::Command::new("sh")
-            .args(["-c", &script])
+            .args(["-c", c.args.last().unwrap()])
+            .env("PATH", path)
             .output()
             .unwrap();
         assert_eq!(
@@ -335,23 +456,104 @@ mod tests {
     #[test]
     fn bad_parameters_are_refused_with_libvirts_words() {
         for (uri, needle) in [
-            ("qemu+ssh://h/system?mode=direct", "Cannot use direct socket mode"),
+            (
+                "qemu+ssh://h/system?mode=direct",
+                "Cannot use direct socket mode",
+            ),
             ("qemu+ssh://h/system?mode=x", "Unknown remote mode 'x'"),
             ("qemu+ssh://h/system?proxy=x", "Unknown proxy type 'x'"),
             (
                 "qemu+ssh://h/system?proxy=native&netcat=nc",
                 "netcat path not valid with native proxy mode",
             ),
-            ("qemu+ssh://h/system?proxy=virtkitd&socket=/s", "proxy=virtkitd"),
+            (
+                "qemu+ssh://h/system?proxy=virtkitd&socket=/s",
+                "proxy=virtkitd",
+            ),
             ("qemu+ssh://h/system?no_tty=yes", "URI component no_tty"),
             ("qemu+ssh://h/system?known_hosts=rel", "absolute path"),
             ("qemu+ssh://h/system?known_hosts=/a%20b", "absolute path"),
-            ("qemu+ssh://h/system?known_hosts_verify=x", "verification method"),
+            (
+                "qemu+ssh://h/system?known_hosts_verify=x",
+                "verification method",
+            ),
             ("qemu+ssh://h/system?socket=/a%0Ab", "control characters"),
             ("qemu+ssh://h/system?command=", "names no program"),
         ] {
             let e = cmd(uri, false).unwrap_err();
             assert!(e.message.contains(needle), "{uri}: {}", e.message);
         }
+    }
+
+    fn fake_ssh(script: &str) -> SshTransport {
+        let c = SshCommand {
+            program: "sh".into(),
+            args: vec!["-c".into(), script.into()],
+        };
+        SshTransport::spawn(&c, "node1").unwrap()
+    }
+
+    fn reaped(pid: u32) -> bool {
+        !std::path::Path::new(&format!("/proc/{pid}")).exists()
+    }
+
+    #[test]
+    fn a_reply_that_never_comes_times_out_and_ssh_is_reaped() {
+        // An "ssh" that takes what is sent and never answers.
+        let mut t = fake_ssh("cat >/dev/null");
+        let pid = t.ssh_pid();
+        t.write_all(b"a call", Instant::now() + Duration::from_secs(5))
+            .unwrap();
+        let mut buf = [0u8; 16];
+        let e = t
+            .read(&mut buf, Instant::now() + Duration::from_millis(200))
+            .unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::TimedOut, "{e}");
+        drop(t);
+        assert!(reaped(pid));
+    }
+
+    #[test]
+    fn a_failed_ssh_is_reported_with_what_it_printed() {
+        let mut t = fake_ssh("echo 'Permission denied (publickey).' >&2; exit 255");
+        let pid = t.ssh_pid();
+        let mut buf = [0u8; 16];
+        let e = t
+            .read(&mut buf, Instant::now() + Duration::from_secs(20))
+            .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "the ssh connection to 'node1' failed (ssh exited with status 255): Permission denied (publickey)."
+        );
+        // Writing to it now fails the same way, rather than with a bare EPIPE.
+        let e = t
+            .write_all(&[0; 65536 * 4], Instant::now() + Duration::from_secs(20))
+            .unwrap_err();
+        assert!(
+            e.to_string().contains("Permission denied (publickey)."),
+            "{e}"
+        );
+        drop(t);
+        assert!(reaped(pid));
+    }
+
+    #[test]
+    fn a_clean_silent_end_is_the_end_of_the_stream() {
+        let mut t = fake_ssh("exit 0");
+        let mut buf = [0u8; 16];
+        let n = t
+            .read(&mut buf, Instant::now() + Duration::from_secs(20))
+            .unwrap();
+        assert_eq!(n, 0);
+    }
+
+    #[test]
+    fn a_missing_ssh_client_is_a_clear_error() {
+        let c = SshCommand {
+            program: "/nonexistent/ssh".into(),
+            args: vec![],
+        };
+        let e = SshTransport::spawn(&c, "h").err().unwrap();
+        assert!(e.message.contains("/nonexistent/ssh"), "{e}");
     }
 }
