@@ -241,13 +241,40 @@ fn remote_command(u: &Uri, proxy: Proxy, helper_uri: &str, read_only: bool) -> R
     })
 }
 
+/// Our end of the socket pair. Writes use `send(MSG_NOSIGNAL)`: when ssh has died, a write is
+/// an `EPIPE` error, never a SIGPIPE that would kill a host program that does not ignore it.
+struct PairEnd(UnixStream);
+
+impl io::Read for PairEnd {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.0.read(buf)
+    }
+}
+
+impl io::Write for PairEnd {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        use nix::sys::socket::{MsgFlags, send};
+        use std::os::fd::AsRawFd;
+        send(self.0.as_raw_fd(), buf, MsgFlags::MSG_NOSIGNAL).map_err(io::Error::from)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl AsFd for PairEnd {
+    fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        self.0.as_fd()
+    }
+}
+
 /// A connection through `ssh`: the stream is one end of a socket pair whose other end is
 /// ssh's standard input and output. The ssh process is stopped and reaped when the transport
 /// is dropped (see [`Tunnel`]); when the stream ends or breaks because ssh failed, the error
 /// says how ssh exited and what it printed ("Permission denied (publickey).", "Host key
 /// verification failed.", a remote "virtkitd: not found").
 pub struct SshTransport {
-    stream: UnixStream,
+    stream: PairEnd,
     tunnel: Tunnel,
     host: String,
 }
@@ -271,7 +298,7 @@ impl SshTransport {
             .and_then(|s| set_nonblocking(s.as_fd()).map(|()| s))
             .map_err(|e| Error::system("the ssh client's socket", &e))?;
         Ok(SshTransport {
-            stream,
+            stream: PairEnd(stream),
             tunnel,
             host: host.to_string(),
         })
@@ -331,7 +358,7 @@ impl Transport for SshTransport {
         }
     }
     fn shutdown(&mut self) {
-        let _ = self.stream.shutdown(std::net::Shutdown::Both);
+        let _ = self.stream.0.shutdown(std::net::Shutdown::Both);
     }
 }
 
