@@ -26,6 +26,8 @@ use std::sync::OnceLock;
 pub use virtkit_loader::Registry;
 
 pub mod daemon;
+#[cfg(feature = "pki")]
+pub mod pki;
 pub mod sshd;
 #[cfg(feature = "xen")]
 pub mod xen;

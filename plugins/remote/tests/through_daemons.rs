@@ -69,9 +69,9 @@ fn the_cli_through_virtkitd_prints_what_it_prints_in_process() {
         "{r:?}"
     );
     // A transport the plugin lacks is refused with a clear error.
-    let r = run(&cli, &["-c", "test+tls://localhost/default", "list"]);
+    let r = run(&cli, &["-c", "test+libssh2://localhost/default", "list"]);
     assert_ne!(r.code, 0);
-    assert!(r.stderr.contains("'tls' transport"), "{r:?}");
+    assert!(r.stderr.contains("'libssh2' transport"), "{r:?}");
 }
 
 #[test]

@@ -8,7 +8,7 @@
 //! trait, and TLS (rustls over a non-blocking TCP stream) waits the same way.
 //!
 //! A new transport is a module beside this one (`transport/tls.rs`, `transport/ssh.rs`) with a
-//! type implementing [`Transport`]; `crate::open` picks it from the URI and hands it to
+//! type implementing [`Transport`]; [`crate::connect`] picks it from the URI's [`Route`](crate::Route) and hands it to
 //! [`Client::new`](crate::Client::new) boxed.
 
 use std::io::{self, Read, Write};
@@ -20,6 +20,8 @@ use std::time::{Duration, Instant};
 
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use virtkit_driver::{Error, ErrorCode, Result};
+
+pub mod tls;
 
 /// A connected byte stream to a daemon.
 pub trait Transport: Send {
