@@ -324,6 +324,20 @@ pub fn run_group(release: &Path, guests: usize, reps: usize) -> Outcome {
                 .ratio_target(0.1, "≤ 0.1×"),
             );
             o.rows.push(row(
+                format!(
+                    "floor: bare QEMU, virtkit's command line, exec → `cont` answered, vs libvirtd's `start` ({n} each)"
+                ),
+                &t.floor,
+                &t.start.1,
+            ));
+            o.rows.push(Row::info(
+                GROUP,
+                format!("`start` → running (virtkit, whole process) vs that floor ({n} each)"),
+                min_median(&t.start.0),
+                min_median(&t.floor),
+                (t.floor.min > 0.0).then(|| t.start.0.min / t.floor.min),
+            ));
+            o.rows.push(row(
                 format!("`list --all` with {n} guests running ({} runs)", t.reps),
                 &t.list.0,
                 &t.list.1,
@@ -339,7 +353,7 @@ pub fn run_group(release: &Path, guests: usize, reps: usize) -> Outcome {
                 &t.destroy.1,
             ));
             o.notes.push(String::from(
-                "libvirtd rows: Debian's libvirtd 9.0 with its QEMU driver, started by the bench as root in a private mount namespace (tmpfs over /run/libvirt, /var/lib/libvirt, /var/log/libvirt, /var/cache/libvirt, /etc/libvirt; qemu.conf user/group root, security_driver none, no cgroups; virtlogd beside it), reached by `virsh -c qemu+unix:///system?socket=…`, against `virtkit -c qemu:///session?root=…`; both the same XML (64 MiB, 1 vCPU, TCG, no disk, ACPI on: libvirt 9.0 turns ACPI off with `-no-acpi`, which QEMU 10 removed); one process per command, timed from spawn to exit, virtkit and virsh alternating; both guests are running when `start` returns. Stopped after: guests destroyed, daemons SIGTERM'd and reaped, namespace gone. virsh's connection set-up to the daemon is part of its time, as the plugin's loading is part of virtkit's."
+                "libvirtd rows: Debian's libvirtd 9.0 with its QEMU driver, started by the bench as root in a private mount namespace (tmpfs over /run/libvirt, /var/lib/libvirt, /var/log/libvirt, /var/cache/libvirt, /etc/libvirt; qemu.conf user/group root, security_driver none, no cgroups; virtlogd beside it), reached by `virsh -c qemu+unix:///system?socket=…`, against `virtkit -c qemu:///session?root=…`; both the same XML (64 MiB, 1 vCPU, TCG, no disk, ACPI on: libvirt 9.0 turns ACPI off with `-no-acpi`, which QEMU 10 removed); one process per command, timed from spawn to exit, virtkit and virsh alternating; both guests are running when `start` returns. Stopped after: guests destroyed, daemons SIGTERM'd and reaped, namespace gone. virsh's connection set-up to the daemon is part of its time, as the plugin's loading is part of virtkit's. The floor row runs, after each pair of starts, the very command line virtkit gave that guest's QEMU (from /proc/PID/cmdline, its monitor socket, pid file and event log moved aside) with no driver at all, exec → `qmp_capabilities` and `cont` answered, while the same guests run: no driver of this QEMU can start that guest faster, so floor ÷ libvirtd is the lowest start ratio reachable here."
             ));
         }
         Err(e) => o.skipped.push(format!("libvirtd QEMU peer: {e}")),
@@ -354,6 +368,8 @@ struct Times {
     guests: usize,
     reps: usize,
     start: (Summary, Summary),
+    /// Bare QEMU with virtkit's command line for the guest, exec → `cont` answered (no driver).
+    floor: Summary,
     list: (Summary, Summary),
     dominfo: (Summary, Summary),
     destroy: (Summary, Summary),
@@ -396,6 +412,10 @@ fn measure(cli: &Path, dir: &Path, guests: usize, reps: usize) -> Result<Times, 
         run(&mut side(&["destroy", warm]))?;
     }
 
+    let run_dir = vroot.join("session").join("run");
+    let floor_dir = dir.join("floor");
+    std::fs::create_dir_all(&floor_dir).map_err(|e| e.to_string())?;
+    let mut floor = vec![];
     let (mut start, mut list, mut info, mut destroy) = (
         (vec![], vec![]),
         (vec![], vec![]),
@@ -405,6 +425,7 @@ fn measure(cli: &Path, dir: &Path, guests: usize, reps: usize) -> Result<Times, 
     for n in names {
         start.0.push(timed(&mut vk(&["start", n]))?.0);
         start.1.push(timed(&mut lv(&["start", n]))?.0);
+        floor.push(bare_like(&run_dir, n, &floor_dir)?);
     }
     for (side, name) in sides {
         let out = run(&mut side(&["list", "--all"]))?;
@@ -438,10 +459,42 @@ fn measure(cli: &Path, dir: &Path, guests: usize, reps: usize) -> Result<Times, 
         guests,
         reps,
         start: (summary(&start.0)?, summary(&start.1)?),
+        floor: summary(&floor)?,
         list: (summary(&list.0)?, summary(&list.1)?),
         dominfo: (summary(&info.0)?, summary(&info.1)?),
         destroy: (summary(&destroy.0)?, summary(&destroy.1)?),
     })
+}
+
+/// The floor of any start of guest `name`: the very command line virtkit gave its running QEMU
+/// (read from `/proc/PID/cmdline`), with the guest's own files (`RUN/NAME.*`: monitor socket,
+/// pid file, event log) moved to `floor_dir`, run by a bare QEMU with no driver, timed from exec
+/// to `cont` answered, while the same guests run as for the starts around it.
+fn bare_like(run_dir: &Path, name: &str, floor_dir: &Path) -> Result<f64, String> {
+    let pidfile = run_dir.join(format!("{name}.pid"));
+    let pid =
+        std::fs::read_to_string(&pidfile).map_err(|e| format!("{}: {e}", pidfile.display()))?;
+    let cmdline = std::fs::read(format!("/proc/{}/cmdline", pid.trim()))
+        .map_err(|e| format!("the command line of {name}'s QEMU: {e}"))?;
+    let own = format!("{}/{name}.", run_dir.display());
+    let moved = format!("{}/{name}.", floor_dir.display());
+    let argv: Vec<String> = cmdline
+        .split(|b| *b == 0)
+        .filter(|a| !a.is_empty())
+        .map(|a| String::from_utf8_lossy(a).replace(&own, &moved))
+        .collect();
+    let sock = floor_dir.join(format!("{name}.qmp"));
+    if !argv.iter().any(|a| a.contains(&*sock.to_string_lossy())) {
+        return Err(format!(
+            "{name}'s QEMU command line names no monitor socket under {}",
+            run_dir.display()
+        ));
+    }
+    let b = virtkit_qemu_driver::bench::bare_qemu_argv(&argv, &sock)?;
+    for ext in ["qmp", "pid", "events"] {
+        let _ = std::fs::remove_file(floor_dir.join(format!("{name}.{ext}")));
+    }
+    Ok(stats::ns(b.running))
 }
 
 impl Run<'_> {

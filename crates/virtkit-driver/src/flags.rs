@@ -10,15 +10,17 @@ pub use virtkit_abi::{
 use crate::types::{Error, Result};
 
 /// Refuses flag bits outside `allowed`, as libvirt's `virCheckFlags` does (`INVALID_ARG`,
-/// naming the bits and the function).
+/// naming the bits and the function). Its message is the bare sentence, without the code's
+/// "invalid argument: " (libvirt reports it through `virReportInvalidArg`, which prints it so).
 pub fn check_flags(flags: u32, allowed: u32, function: &str) -> Result<()> {
     let unknown = flags & !allowed;
     if unknown == 0 {
         Ok(())
     } else {
-        Err(Error::invalid_arg(format!(
-            "unsupported flags (0x{unknown:x}) in function {function}"
-        )))
+        Err(Error::new(
+            virtkit_abi::VkErrorCode::InvalidArg,
+            format!("unsupported flags (0x{unknown:x}) in function {function}"),
+        ))
     }
 }
 

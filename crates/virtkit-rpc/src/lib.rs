@@ -23,8 +23,9 @@ pub use message::{
     WireNetwork, read_message,
 };
 pub use procedures::{
-    COVERAGE_BEGIN, COVERAGE_END, LOCAL_ONLY, PROCEDURES, Procedure, ProcedureInfo, Serves,
-    coverage_table, procedure_for, with_fresh_coverage,
+    COVERAGE_BEGIN, COVERAGE_END, FLAGS, Flags, FlagsInfo, LOCAL_ONLY, PROCEDURES, Procedure,
+    ProcedureInfo, Serves, coverage_table, flags_of, procedure_for, refused_flags,
+    with_fresh_coverage,
 };
 
 /// The REMOTE program (`REMOTE_PROGRAM`).
@@ -42,6 +43,20 @@ pub const KEEPALIVE_PROC_PONG: i32 = 2;
 
 /// `VIR_DRV_FEATURE_PROGRAM_KEEPALIVE`: the feature a client asks about before it sends pings.
 pub const FEATURE_PROGRAM_KEEPALIVE: i32 = 10;
+/// `VIR_DRV_FEATURE_REMOTE_EVENT_CALLBACK`: the server filters events by callback id, so
+/// clients register with `CONNECT_DOMAIN_EVENT_CALLBACK_REGISTER_ANY`.
+pub const FEATURE_REMOTE_EVENT_CALLBACK: i32 = 14;
+/// `REMOTE_PROC_DOMAIN_EVENT_LIFECYCLE`: the server's message for a domain lifecycle event to
+/// a callback registered the old way (no callback id).
+pub const PROC_DOMAIN_EVENT_LIFECYCLE: i32 = 107;
+/// `REMOTE_PROC_NETWORK_EVENT_LIFECYCLE`: a network lifecycle event (with its callback id).
+pub const PROC_NETWORK_EVENT_LIFECYCLE: i32 = 315;
+/// `REMOTE_PROC_DOMAIN_EVENT_CALLBACK_LIFECYCLE`: a domain lifecycle event with its callback id.
+pub const PROC_DOMAIN_EVENT_CALLBACK_LIFECYCLE: i32 = 318;
+/// `VIR_DOMAIN_EVENT_ID_LIFECYCLE`: the one domain event id virtkitd sends.
+pub const DOMAIN_EVENT_ID_LIFECYCLE: i32 = 0;
+/// `VIR_NETWORK_EVENT_ID_LIFECYCLE`: the one network event id virtkitd sends.
+pub const NETWORK_EVENT_ID_LIFECYCLE: i32 = 0;
 /// `VIR_CONNECT_RO`: the read-only flag of CONNECT_OPEN.
 pub const CONNECT_RO: u32 = 1;
 /// `REMOTE_AUTH_NONE`.

@@ -142,8 +142,10 @@ procedures! {
     DomainRestore = 54 "DOMAIN_RESTORE" => ops(&[Op::DomainRestore]), "the path is on the daemon's host";
     DomainSave = 55 "DOMAIN_SAVE" => ops(&[Op::DomainSave]), "the path is on the daemon's host";
     ConnectGetHostname = 59 "CONNECT_GET_HOSTNAME" => ops(&[Op::GetHostname]), "";
-    ConnectSupportsFeature = 60 "CONNECT_SUPPORTS_FEATURE" => Protocol, "only the keepalive program is announced";
+    ConnectSupportsFeature = 60 "CONNECT_SUPPORTS_FEATURE" => Protocol, "announces the keepalive program and server-side event filtering (`VIR_DRV_FEATURE_REMOTE_EVENT_CALLBACK`)";
     AuthList = 66 "AUTH_LIST" => Protocol, "answers `none`: unix-socket peers are identified by SO_PEERCRED";
+    ConnectDomainEventRegister = 105 "CONNECT_DOMAIN_EVENT_REGISTER" => Protocol, "domain lifecycle events, the oldest way (`DOMAIN_EVENT_LIFECYCLE` messages)";
+    ConnectDomainEventDeregister = 106 "CONNECT_DOMAIN_EVENT_DEREGISTER" => Protocol, "";
     ConnectGetUri = 110 "CONNECT_GET_URI" => Protocol, "the URI the connection was opened with";
     DomainGetSecurityLabel = 121 "DOMAIN_GET_SECURITY_LABEL" => ops(&[Op::DomainGetSecurityLabel]), "";
     NodeGetSecurityModel = 122 "NODE_GET_SECURITY_MODEL" => ops(&[Op::NodeGetSecurityModel]), "";
@@ -155,6 +157,8 @@ procedures! {
     NetworkIsActive = 152 "NETWORK_IS_ACTIVE" => ops(&[Op::NetworkIsActive]), "";
     NetworkIsPersistent = 153 "NETWORK_IS_PERSISTENT" => ops(&[Op::NetworkIsPersistent]), "";
     ConnectGetLibVersion = 157 "CONNECT_GET_LIB_VERSION" => Protocol, "virtkit's own version";
+    ConnectDomainEventRegisterAny = 167 "CONNECT_DOMAIN_EVENT_REGISTER_ANY" => Protocol, "lifecycle events only (`DOMAIN_EVENT_LIFECYCLE` messages); other event ids are refused";
+    ConnectDomainEventDeregisterAny = 168 "CONNECT_DOMAIN_EVENT_DEREGISTER_ANY" => Protocol, "";
     DomainHasManagedSaveImage = 183 "DOMAIN_HAS_MANAGED_SAVE_IMAGE" => ops(&[Op::DomainHasManagedSaveImage]), "";
     DomainCreateWithFlags = 196 "DOMAIN_CREATE_WITH_FLAGS" => ops(&[Op::DomainCreate]), "flags must be 0";
     DomainSetMemoryFlags = 204 "DOMAIN_SET_MEMORY_FLAGS" => ops(&[Op::DomainSetMemoryFlags]), "";
@@ -163,6 +167,10 @@ procedures! {
     DomainDestroyFlags = 234 "DOMAIN_DESTROY_FLAGS" => ops(&[Op::DomainDestroy]), "flags must be 0";
     ConnectListAllDomains = 273 "CONNECT_LIST_ALL_DOMAINS" => ops(&[Op::ListDomains, Op::ListDefinedDomains, Op::DomainLookupById, Op::DomainLookupByName]), "filtered by the daemon";
     ConnectListAllNetworks = 283 "CONNECT_LIST_ALL_NETWORKS" => ops(&[Op::ListNetworks, Op::ListDefinedNetworks, Op::NetworkLookupByName]), "filtered by the daemon";
+    ConnectNetworkEventRegisterAny = 313 "CONNECT_NETWORK_EVENT_REGISTER_ANY" => Protocol, "lifecycle events (`NETWORK_EVENT_LIFECYCLE` messages)";
+    ConnectNetworkEventDeregisterAny = 314 "CONNECT_NETWORK_EVENT_DEREGISTER_ANY" => Protocol, "";
+    ConnectDomainEventCallbackRegisterAny = 316 "CONNECT_DOMAIN_EVENT_CALLBACK_REGISTER_ANY" => Protocol, "lifecycle events only (`DOMAIN_EVENT_CALLBACK_LIFECYCLE` messages); other event ids are refused";
+    ConnectDomainEventCallbackDeregisterAny = 317 "CONNECT_DOMAIN_EVENT_CALLBACK_DEREGISTER_ANY" => Protocol, "";
     DomainDefineXmlFlags = 350 "DOMAIN_DEFINE_XML_FLAGS" => ops(&[Op::DomainDefineXml]), "flags must be 0";
     DomainGetMessages = 426 "DOMAIN_GET_MESSAGES" => ops(&[Op::DomainGetMessages]), "";
 }
@@ -171,6 +179,166 @@ procedures! {
 /// list has its procedure. An operation added to the ABI must be given a procedure above or a
 /// line here (a test fails otherwise).
 pub const LOCAL_ONLY: &[(Op, &str)] = &[];
+
+/// What a procedure does with its `flags` argument.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Flags {
+    /// Passed to the virtkit API, whose driver honours or refuses each bit.
+    ToDriver,
+    /// Checked by the daemon against the bits it honours (the API call has no flags, or the
+    /// drivers honour only these); any other bit is refused with libvirt's `unsupported flags
+    /// (0x...) in function <api>` (`VIR_ERR_INVALID_ARG`), naming only the refused bits.
+    Honoured(u32),
+}
+
+/// One procedure's flags: the policy, the libvirt API named in refusals, and what the honoured
+/// bits are (for the coverage table).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FlagsInfo {
+    /// The procedure.
+    pub procedure: Procedure,
+    /// Its libvirt API, as refusals name it.
+    pub api: &'static str,
+    /// The policy.
+    pub flags: Flags,
+    /// The honoured bits by name, and their conditions.
+    pub note: &'static str,
+}
+
+const fn flags(
+    procedure: Procedure,
+    api: &'static str,
+    flags: Flags,
+    note: &'static str,
+) -> FlagsInfo {
+    FlagsInfo {
+        procedure,
+        api,
+        flags,
+        note,
+    }
+}
+
+/// The flags of every served procedure that takes them (libvirt's `unsigned int flags`).
+pub const FLAGS: &[FlagsInfo] = &[
+    flags(
+        Procedure::DomainCreateXml,
+        "virDomainCreateXML",
+        Flags::Honoured(0x11),
+        "`VIR_DOMAIN_START_PAUSED` (to the driver: the qemu driver honours it, the test driver refuses it as libvirt's does), `_VALIDATE` (virtkit's parser always refuses what its model does not know)",
+    ),
+    flags(
+        Procedure::DomainGetXmlDesc,
+        "virDomainGetXMLDesc",
+        Flags::Honoured(0x3),
+        "`VIR_DOMAIN_XML_SECURE`, `VIR_DOMAIN_XML_INACTIVE` (the two virtkit's drivers honour); `_UPDATE_CPU` and `_MIGRATABLE` are refused",
+    ),
+    flags(
+        Procedure::DomainReboot,
+        "virDomainReboot",
+        Flags::ToDriver,
+        "",
+    ),
+    flags(
+        Procedure::NetworkGetXmlDesc,
+        "virNetworkGetXMLDesc",
+        Flags::ToDriver,
+        "",
+    ),
+    flags(
+        Procedure::DomainCoreDump,
+        "virDomainCoreDump",
+        Flags::ToDriver,
+        "",
+    ),
+    flags(
+        Procedure::ConnectDomainXmlFromNative,
+        "virConnectDomainXMLFromNative",
+        Flags::Honoured(0),
+        "",
+    ),
+    flags(
+        Procedure::ConnectDomainXmlToNative,
+        "virConnectDomainXMLToNative",
+        Flags::Honoured(0),
+        "",
+    ),
+    flags(
+        Procedure::DomainHasManagedSaveImage,
+        "virDomainHasManagedSaveImage",
+        Flags::Honoured(0),
+        "",
+    ),
+    flags(
+        Procedure::DomainCreateWithFlags,
+        "virDomainCreateWithFlags",
+        Flags::Honoured(0x8),
+        "`VIR_DOMAIN_START_FORCE_BOOT`, only without a managed save image (where it changes nothing); `_PAUSED`, `_AUTODESTROY`, `_BYPASS_CACHE`, `_VALIDATE`, `_RESET_NVRAM` are refused",
+    ),
+    flags(
+        Procedure::DomainSetMemoryFlags,
+        "virDomainSetMemoryFlags",
+        Flags::ToDriver,
+        "",
+    ),
+    flags(
+        Procedure::DomainGetState,
+        "virDomainGetState",
+        Flags::Honoured(0),
+        "",
+    ),
+    flags(
+        Procedure::DomainUndefineFlags,
+        "virDomainUndefineFlags",
+        Flags::Honoured(0x13),
+        "`VIR_DOMAIN_UNDEFINE_MANAGED_SAVE` (refused when an image exists: virtkit cannot remove it), `_SNAPSHOTS_METADATA`, `_CHECKPOINTS_METADATA` (virtkit keeps none); without `_MANAGED_SAVE` a domain with an image is refused, as libvirt does",
+    ),
+    flags(
+        Procedure::DomainDestroyFlags,
+        "virDomainDestroyFlags",
+        Flags::Honoured(0),
+        "`_GRACEFUL` and `_REMOVE_LOGS` are refused: virtkit's destroy has neither form",
+    ),
+    flags(
+        Procedure::ConnectListAllDomains,
+        "virConnectListAllDomains",
+        Flags::Honoured(0xffff),
+        "every filter bit of libvirt 9.0, applied by the daemon",
+    ),
+    flags(
+        Procedure::ConnectListAllNetworks,
+        "virConnectListAllNetworks",
+        Flags::Honoured(0x3f),
+        "every filter bit, applied by the daemon",
+    ),
+    flags(
+        Procedure::DomainDefineXmlFlags,
+        "virDomainDefineXMLFlags",
+        Flags::Honoured(0x1),
+        "`VIR_DOMAIN_DEFINE_VALIDATE`: virtkit's parser always refuses what its model does not know",
+    ),
+    flags(
+        Procedure::DomainGetMessages,
+        "virDomainGetMessages",
+        Flags::ToDriver,
+        "",
+    ),
+];
+
+/// The flags entry of a procedure, if it takes flags.
+pub fn flags_of(p: Procedure) -> Option<&'static FlagsInfo> {
+    FLAGS.iter().find(|f| f.procedure == p)
+}
+
+/// The bits of `flags` a procedure does not honour, with the API its refusal names; `None`
+/// when every bit is honoured (or the driver decides).
+pub fn refused_flags(p: Procedure, flags: u32) -> Option<(u32, &'static str)> {
+    let info = flags_of(p)?;
+    match info.flags {
+        Flags::Honoured(ok) if flags & !ok != 0 => Some((flags & !ok, info.api)),
+        _ => None,
+    }
+}
 
 /// The procedure (the first in the list) serving an ABI operation, if any.
 pub fn procedure_for(op: Op) -> Option<&'static ProcedureInfo> {
@@ -191,8 +359,9 @@ pub const COVERAGE_END: &str = "<!-- end of procedure table -->";
 
 /// The procedure coverage table of docs/remote.md (Markdown), from [`PROCEDURES`].
 pub fn coverage_table() -> String {
-    let mut out =
-        String::from("| procedure | number | served through | note |\n|---|---:|---|---|\n");
+    let mut out = String::from(
+        "| procedure | number | served through | flags | note |\n|---|---:|---|---|---|\n",
+    );
     for p in PROCEDURES {
         let through = match p.serves {
             Serves::Protocol => "the RPC layer".to_string(),
@@ -202,9 +371,19 @@ pub fn coverage_table() -> String {
                 .collect::<Vec<_>>()
                 .join(", "),
         };
+        let flags = match flags_of(p.procedure) {
+            None => String::new(),
+            Some(f) => match f.flags {
+                Flags::ToDriver => "to the driver".to_string(),
+                Flags::Honoured(0) if f.note.is_empty() => "0 only".to_string(),
+                Flags::Honoured(0) => format!("0 only: {}", f.note),
+                Flags::Honoured(b) if f.note.is_empty() => format!("0x{b:x}"),
+                Flags::Honoured(b) => format!("0x{b:x}: {}", f.note),
+            },
+        };
         out.push_str(&format!(
-            "| `REMOTE_PROC_{}` | {} | {} | {} |\n",
-            p.name, p.number, through, p.note
+            "| `REMOTE_PROC_{}` | {} | {} | {} | {} |\n",
+            p.name, p.number, through, flags, p.note
         ));
     }
     out.push_str(&format!(

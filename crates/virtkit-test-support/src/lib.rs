@@ -375,6 +375,20 @@ pub const VIRT_SSH_HELPER: Tool = Tool {
     package: "libvirt-daemon",
     probe: || in_path("virt-ssh-helper"),
 };
+/// virt-manager, the graphical libvirt client run against virtkitd.
+pub const VIRT_MANAGER: Tool = Tool {
+    name: "virt-manager",
+    env: "VIRT_MANAGER",
+    package: "virt-manager",
+    probe: || in_path("virt-manager"),
+};
+/// `xvfb-run`, which gives a graphical client a virtual X server.
+pub const XVFB_RUN: Tool = Tool {
+    name: "xvfb-run",
+    env: "XVFB_RUN",
+    package: "xvfb",
+    probe: || in_path("xvfb-run"),
+};
 /// bash.
 pub const BASH: Tool = Tool {
     name: "bash",

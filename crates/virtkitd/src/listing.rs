@@ -47,20 +47,14 @@ fn group(flags: u32, yes: u32, no: u32) -> Option<bool> {
 
 fn bad_flags(flags: u32, all: u32, api: &str) -> Result<()> {
     if flags & !all != 0 {
-        return Err(virtkit_error(
-            ErrorCode::InvalidArg,
-            &format!("unsupported flags (0x{:x}) in function {api}", flags & !all),
-        ));
+        // libvirt's virCheckFlags words it without the code's "invalid argument: ".
+        return Err(virtkit::Error {
+            code: ErrorCode::InvalidArg,
+            domain: 0,
+            message: format!("unsupported flags (0x{:x}) in function {api}", flags & !all),
+        });
     }
     Ok(())
-}
-
-fn virtkit_error(code: ErrorCode, detail: &str) -> virtkit::Error {
-    virtkit::Error {
-        code,
-        domain: 0,
-        message: code.message_with(detail),
-    }
 }
 
 /// Passes over domains that vanished between the listing and the lookup.

@@ -9,6 +9,7 @@
 
 mod config;
 mod dispatch;
+mod events;
 mod listing;
 mod server;
 

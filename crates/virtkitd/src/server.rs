@@ -26,8 +26,14 @@ use virtkit_rpc::{
 };
 
 use crate::config::{LogLevel, Settings};
-use crate::dispatch::{Session, unknown_procedure, unknown_program};
+use crate::dispatch::{Outbox, Session, unknown_procedure, unknown_program};
+use crate::events::EventHub;
 use crate::log;
+
+/// The stack of a thread that runs calls (a client's reader runs CONNECT_OPEN, its workers the
+/// rest, the event watcher reads the node): a call goes through the core, a plugin and a
+/// driver, deeper in a debug build. Address space only: the pages used are what counts.
+pub const CALL_STACK: usize = 2 * 1024 * 1024;
 
 /// How long a reply may wait for a client that does not read before the client is dropped.
 pub const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
@@ -38,6 +44,7 @@ pub struct Daemon {
     registry: Arc<Registry>,
     clients: AtomicUsize,
     next_id: AtomicU64,
+    hub: Arc<EventHub>,
 }
 
 /// A client's byte streams: reading, writing, and a way to end both.
@@ -129,6 +136,7 @@ impl Daemon {
             registry: Arc::new(registry),
             clients: AtomicUsize::new(0),
             next_id: AtomicU64::new(1),
+            hub: Arc::new(EventHub::new()),
         })
     }
 
@@ -177,7 +185,7 @@ impl Daemon {
             let me = Arc::clone(self);
             let spawned = std::thread::Builder::new()
                 .name(format!("client-{id}"))
-                .stack_size(256 * 1024)
+                .stack_size(CALL_STACK)
                 .spawn(move || {
                     me.serve(transport, read_only, id);
                     me.clients.fetch_sub(1, Ordering::SeqCst);
@@ -191,9 +199,18 @@ impl Daemon {
 
     /// Serves one client until it leaves, sends something malformed or stops reading.
     pub fn serve(self: &Arc<Daemon>, mut t: Transport, read_only: bool, id: u64) {
-        let session = Arc::new(Session::new(read_only, Arc::clone(&self.registry)));
         let writer = Arc::new(Mutex::new(t.writer));
         let close: Arc<dyn Fn() + Send + Sync> = Arc::from(t.close);
+        let session = Arc::new(Session::new(
+            read_only,
+            Arc::clone(&self.registry),
+            Arc::clone(&self.hub),
+            id,
+            Outbox {
+                writer: Arc::clone(&writer),
+                close: Arc::clone(&close),
+            },
+        ));
         let workers = self.settings.workers_per_client();
         let (tx, rx): (SyncSender<Message>, Receiver<Message>) = sync_channel(workers);
         let rx = Arc::new(Mutex::new(rx));
@@ -205,7 +222,7 @@ impl Daemon {
             let close = Arc::clone(&close);
             let h = std::thread::Builder::new()
                 .name(format!("client-{id}-w{w}"))
-                .stack_size(512 * 1024)
+                .stack_size(CALL_STACK)
                 .spawn(move || {
                     loop {
                         let msg = {
@@ -321,11 +338,13 @@ impl Daemon {
         for h in handles {
             let _ = h.join();
         }
+        self.hub.remove_client(id);
         log(LogLevel::Info, &format!("client {id}: disconnected"));
     }
 }
 
-fn send(writer: &Mutex<Box<dyn Write + Send>>, bytes: &[u8]) -> std::io::Result<()> {
+/// Writes one whole message to a client (replies, pongs and events share the lock).
+pub(crate) fn send(writer: &Mutex<Box<dyn Write + Send>>, bytes: &[u8]) -> std::io::Result<()> {
     let mut w = writer.lock().unwrap_or_else(|p| p.into_inner());
     w.write_all(bytes)?;
     w.flush()

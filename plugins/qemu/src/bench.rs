@@ -95,32 +95,52 @@ pub fn bare_qemu() -> Result<BareQemu, String> {
         .tempdir()
         .map_err(|e| e.to_string())?;
     let sock = dir.path().join("m.qmp");
+    let mut cmd = Command::new(&bin);
+    cmd.args([
+        "-machine",
+        "pc,accel=tcg",
+        "-m",
+        "64",
+        "-nodefaults",
+        "-display",
+        "none",
+        "-S",
+        "-qmp",
+    ])
+    .arg(format!("unix:{},server=on,wait=off", sock.display()));
+    run_bare(cmd, &sock)
+}
+
+/// Runs `argv` (a whole QEMU command line, `argv[0]` the binary: for example the one the driver
+/// gave a running guest, with its files moved elsewhere) with no driver, its QMP monitor on the
+/// unix socket `sock` that the command line names, and times it like [`bare_qemu`].
+pub fn bare_qemu_argv(argv: &[String], sock: &Path) -> Result<BareQemu, String> {
+    let (bin, args) = argv.split_first().ok_or("an empty command line")?;
+    let mut cmd = Command::new(bin);
+    cmd.args(args);
+    run_bare(cmd, sock)
+}
+
+/// Spawns `cmd`, waits for its QMP socket at `sock` (polling as the driver does), reads the
+/// greeting, runs `qmp_capabilities` and `cont`, then kills and reaps it.
+fn run_bare(mut cmd: Command, sock: &Path) -> Result<BareQemu, String> {
     let t0 = Instant::now();
-    let mut child = Command::new(&bin)
-        .args([
-            "-machine",
-            "pc,accel=tcg",
-            "-m",
-            "64",
-            "-nodefaults",
-            "-display",
-            "none",
-            "-S",
-            "-qmp",
-        ])
-        .arg(format!("unix:{},server=on,wait=off", sock.display()))
+    let mut child = cmd
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
-        .map_err(|e| format!("cannot run {bin}: {e}"))?;
+        .map_err(|e| format!("cannot run {:?}: {e}", cmd.get_program()))?;
     let result = (|| {
         let deadline = t0 + Duration::from_secs(30);
         let mut pause = Duration::from_micros(100);
         let stream = loop {
-            match UnixStream::connect(&sock) {
+            match UnixStream::connect(sock) {
                 Ok(s) => break s,
                 Err(_) if Instant::now() < deadline => {
+                    if let Ok(Some(st)) = child.try_wait() {
+                        return Err(format!("QEMU exited before its monitor listened: {st}"));
+                    }
                     std::thread::sleep(pause);
                     pause = (pause * 2).min(Duration::from_micros(250));
                 }
@@ -144,9 +164,14 @@ pub fn bare_qemu() -> Result<BareQemu, String> {
                 .map_err(|e| e.to_string())?;
             loop {
                 line.clear();
-                reader.read_line(&mut line).map_err(|e| e.to_string())?;
-                if line.contains("\"return\"") || line.contains("\"error\"") {
+                if reader.read_line(&mut line).map_err(|e| e.to_string())? == 0 {
+                    return Err("QEMU closed its monitor".into());
+                }
+                if line.contains("\"return\"") {
                     break;
+                }
+                if line.contains("\"error\"") {
+                    return Err(format!("QEMU refused {}: {}", cmd.trim(), line.trim()));
                 }
             }
         }
@@ -202,9 +227,13 @@ pub struct ListTimes {
 /// Workers for the concurrent listing (the CLI's `STATE_WORKERS`).
 const STATE_WORKERS: usize = 16;
 
+/// The CLI's `CHEAP_STATE`: answers faster than this are asked one after another.
+const CHEAP_STATE: Duration = Duration::from_micros(250);
+
 /// What `virtkit list --all` asks of the driver: the ids of the running guests, each looked up
 /// by id, the names of the defined guests that do not run, each looked up by name, then the
-/// state of every one, `STATE_WORKERS` threads at once; an error unless every guest is running.
+/// state of every one — in this thread while answers are cheap, `STATE_WORKERS` threads at once
+/// from the first answer that took a round trip on; an error unless every guest is running.
 fn list_all_as_the_cli_does(conn: &QemuConn) -> Result<(), String> {
     let mut idents = domain::active_ids(conn)
         .into_iter()
@@ -220,21 +249,34 @@ fn list_all_as_the_cli_does(conn: &QemuConn) -> Result<(), String> {
         })
         .map_err(|e| e.to_string())?;
     }
+    let check = |d: &DomainIdent| -> Result<(), String> {
+        let (st, _) = domain::get_state(conn, &dref(d)).map_err(|e| e.to_string())?;
+        if st != DomainState::Running {
+            return Err(format!("guest {} is {st:?}", d.name));
+        }
+        Ok(())
+    };
+    let mut done = 0;
+    for d in &idents {
+        let asked = Instant::now();
+        check(d)?;
+        done += 1;
+        if asked.elapsed() > CHEAP_STATE {
+            break;
+        }
+    }
+    let rest = &idents[done..];
     let next = std::sync::atomic::AtomicUsize::new(0);
     std::thread::scope(|s| {
-        let workers: Vec<_> = (0..STATE_WORKERS.min(idents.len()))
+        let workers: Vec<_> = (0..STATE_WORKERS.min(rest.len()))
             .map(|_| {
                 s.spawn(|| -> Result<(), String> {
                     loop {
                         let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                        let Some(d) = idents.get(i) else {
+                        let Some(d) = rest.get(i) else {
                             return Ok(());
                         };
-                        let (st, _) =
-                            domain::get_state(conn, &dref(d)).map_err(|e| e.to_string())?;
-                        if st != DomainState::Running {
-                            return Err(format!("guest {} is {st:?}", d.name));
-                        }
+                        check(d)?;
                     }
                 })
             })

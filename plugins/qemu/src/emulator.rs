@@ -227,19 +227,40 @@ pub fn deprecated_machines(bin: &str) -> Result<Vec<String>> {
     Ok(parse_deprecated_machines(&machine_help(bin)?))
 }
 
-/// [`deprecated_machines`], remembered across processes in the file `cache` (a file of the
-/// driver's own run directory): every `virtkit start` is a new process, and the probe
-/// (`-machine help`, about 20 ms) would otherwise be paid by each, as libvirt avoids with its
-/// capabilities cache. The answer is keyed by the emulator file's device, inode, size, mtime and
-/// ctime, so a replaced or upgraded binary is probed again. A cache that cannot be read or
-/// written only costs the probe.
-pub fn deprecated_machines_cached(bin: &str, cache: &std::path::Path) -> Result<Vec<String>> {
+/// What a start needs to know of an emulator binary, probed once per binary file.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct EmulatorFacts {
+    /// The machine types `-machine help` marks deprecated.
+    pub deprecated: Vec<String>,
+    /// The binary takes `-sandbox` (QEMU built with seccomp): `-sandbox on -version` exits 0,
+    /// where a binary without it stops at the option with "-sandbox is not supported".
+    pub sandbox: bool,
+}
+
+/// Whether `bin` takes `-sandbox on` (not cached: see [`facts_cached`]).
+pub fn supports_sandbox(bin: &str) -> bool {
+    run_output(bin, &["-sandbox", "on", "-version"]).is_ok()
+}
+
+/// [`EmulatorFacts`], remembered across processes in the file `cache` (a file of the driver's
+/// own run directory): every `virtkit start` is a new process, and the probes (`-machine help`,
+/// about 20 ms, and `-sandbox on -version`) would otherwise be paid by each, as libvirt avoids
+/// with its capabilities cache. The answer is keyed by the emulator file's device, inode, size,
+/// mtime and ctime, so a replaced or upgraded binary is probed again. A cache that cannot be read
+/// or written, or that another version wrote, only costs the probes.
+pub fn facts_cached(bin: &str, cache: &std::path::Path) -> Result<EmulatorFacts> {
     use std::os::unix::fs::MetadataExt;
+    let probe = || -> Result<EmulatorFacts> {
+        Ok(EmulatorFacts {
+            deprecated: deprecated_machines(bin)?,
+            sandbox: supports_sandbox(bin),
+        })
+    };
     let Ok(md) = std::fs::metadata(bin) else {
-        return deprecated_machines(bin);
+        return probe();
     };
     let key = format!(
-        "emulator {bin:?} dev {} ino {} size {} mtime {}.{} ctime {}.{}",
+        "emulator-facts 2 {bin:?} dev {} ino {} size {} mtime {}.{} ctime {}.{}",
         md.dev(),
         md.ino(),
         md.size(),
@@ -251,18 +272,35 @@ pub fn deprecated_machines_cached(bin: &str, cache: &std::path::Path) -> Result<
     if let Ok(Some(text)) = crate::store::read_own(cache) {
         let mut lines = text.lines();
         if lines.next() == Some(key.as_str()) {
-            return Ok(lines.map(str::to_string).collect());
+            let mut facts = EmulatorFacts::default();
+            let mut sandbox = None;
+            for l in lines {
+                match l.split_once(' ') {
+                    Some(("sandbox", v)) => sandbox = Some(v == "yes"),
+                    Some(("deprecated", m)) => facts.deprecated.push(m.to_string()),
+                    _ => {}
+                }
+            }
+            if let Some(sb) = sandbox {
+                facts.sandbox = sb;
+                return Ok(facts);
+            }
         }
     }
-    let machines = deprecated_machines(bin)?;
+    let facts = probe()?;
     let mut text = key;
-    for m in &machines {
-        text.push('\n');
+    text.push_str(if facts.sandbox {
+        "\nsandbox yes"
+    } else {
+        "\nsandbox no"
+    });
+    for m in &facts.deprecated {
+        text.push_str("\ndeprecated ");
         text.push_str(m);
     }
     text.push('\n');
     let _ = crate::store::write_atomic(cache, text.as_bytes(), false);
-    Ok(machines)
+    Ok(facts)
 }
 
 /// The machine types of an emulator (cached).
@@ -433,15 +471,16 @@ mod tests {
     use super::*;
 
     #[test]
-    fn deprecated_machines_are_remembered_on_disk_per_emulator_file() {
+    fn emulator_facts_are_remembered_on_disk_per_emulator_file() {
         use std::os::unix::fs::PermissionsExt;
         let dir = tempfile::tempdir().unwrap();
         let bin = dir.path().join("qemu-system-fake");
         let count = dir.path().join("runs");
+        // A QEMU built without seccomp: `-sandbox` stops it with an error.
         std::fs::write(
             &bin,
             format!(
-                "#!/bin/sh\necho x >> '{}'\nprintf 'Supported machines are:\\npc-old   Old PC (deprecated)\\npc       Standard PC\\n'\n",
+                "#!/bin/sh\necho x >> '{}'\n[ \"$1\" = -sandbox ] && {{ echo '-sandbox is not supported by this QEMU binary' >&2; exit 1; }}\nprintf 'Supported machines are:\\npc-old   Old PC (deprecated)\\npc       Standard PC\\n'\n",
                 count.display()
             ),
         )
@@ -450,22 +489,36 @@ mod tests {
         let bin = bin.to_str().unwrap();
         let cache = dir.path().join(".emulator-cache");
         let runs = || std::fs::read_to_string(&count).map_or(0, |t| t.lines().count());
+        let facts = |deprecated: &str, sandbox: bool| EmulatorFacts {
+            deprecated: vec![deprecated.to_string()],
+            sandbox,
+        };
 
-        assert_eq!(deprecated_machines_cached(bin, &cache).unwrap(), ["pc-old"]);
-        assert_eq!(runs(), 1);
+        assert_eq!(facts_cached(bin, &cache).unwrap(), facts("pc-old", false));
+        assert_eq!(runs(), 2, "one -machine help, one -sandbox probe");
         let text = std::fs::read_to_string(&cache).unwrap();
         assert!(
-            text.starts_with("emulator ") && text.ends_with("\npc-old\n"),
+            text.starts_with("emulator-facts 2 ")
+                && text.ends_with("\nsandbox no\ndeprecated pc-old\n"),
             "{text}"
         );
         // A later process reads the file instead of probing: what the file says is the answer.
-        std::fs::write(&cache, text.replace("\npc-old\n", "\npc-older\n")).unwrap();
-        assert_eq!(
-            deprecated_machines_cached(bin, &cache).unwrap(),
-            ["pc-older"]
-        );
-        assert_eq!(runs(), 1);
+        std::fs::write(
+            &cache,
+            text.replace("\ndeprecated pc-old\n", "\ndeprecated pc-older\n")
+                .replace("sandbox no", "sandbox yes"),
+        )
+        .unwrap();
+        assert_eq!(facts_cached(bin, &cache).unwrap(), facts("pc-older", true));
+        assert_eq!(runs(), 2);
+        // A file of the older format (names only, no sandbox line) is probed again.
+        let key = text.lines().next().unwrap().to_string();
+        std::fs::write(&cache, format!("{key}\npc-old\n")).unwrap();
+        assert_eq!(facts_cached(bin, &cache).unwrap(), facts("pc-old", false));
+        // (`-machine help` is also kept per process, by path: only the sandbox probe ran again.)
+        assert_eq!(runs(), 3);
         // Another emulator file at that path (here: its mtime changes) is not answered from it.
+        let text = std::fs::read_to_string(&cache).unwrap();
         let later = std::time::SystemTime::now() + std::time::Duration::from_secs(5);
         std::fs::File::options()
             .write(true)
@@ -473,9 +526,21 @@ mod tests {
             .unwrap()
             .set_modified(later)
             .unwrap();
-        assert_eq!(deprecated_machines_cached(bin, &cache).unwrap(), ["pc-old"]);
+        assert_eq!(facts_cached(bin, &cache).unwrap(), facts("pc-old", false));
+        assert_eq!(runs(), 4);
         let again = std::fs::read_to_string(&cache).unwrap();
-        assert!(again != text && again.ends_with("\npc-old\n"), "{again}");
+        assert!(
+            again != text && again.ends_with("\ndeprecated pc-old\n"),
+            "{again}"
+        );
+    }
+
+    #[test]
+    fn the_host_qemu_takes_sandbox() {
+        // Debian's QEMU is built with seccomp: the probe must say so, or system guests would
+        // silently lose their filter.
+        let bin = virtkit_test_support::require!(virtkit_test_support::QEMU);
+        assert!(supports_sandbox(bin.to_str().unwrap()), "{}", bin.display());
     }
 
     #[test]

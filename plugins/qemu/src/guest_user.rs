@@ -8,7 +8,8 @@
 //! user = "virtkit-qemu"      # a name or "+UID"; "root" keeps guests as root
 //! group = "virtkit-qemu"     # a name or "+GID"
 //! dynamic_ownership = 1      # give the guest's disk images to that user while it runs
-//! seccomp_sandbox = 1        # QEMU's -sandbox on,obsolete=deny
+//! seccomp_sandbox = 1        # QEMU's -sandbox on,obsolete=deny (left out, and the guest's log
+//!                            # says so, when the binary was built without seccomp)
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -150,10 +151,11 @@ fn read_conf(path: &Path) -> virtkit_hostio::Result<String> {
 }
 
 /// The arguments that drop QEMU's privileges once it has opened what it opens at start (its
-/// monitor socket, pidfile and disks, as root), and its seccomp filter.
-pub(crate) fn qemu_args(u: &GuestUser) -> Vec<String> {
+/// monitor socket, pidfile and disks, as root), and its seccomp filter when the settings ask
+/// for it and the binary has one (`has_sandbox`).
+pub(crate) fn qemu_args(u: &GuestUser, has_sandbox: bool) -> Vec<String> {
     let mut out = vec!["-run-with".to_string(), format!("user={}:{}", u.uid, u.gid)];
-    if u.sandbox {
+    if u.sandbox && has_sandbox {
         out.push("-sandbox".into());
         out.push("on,obsolete=deny".into());
     }

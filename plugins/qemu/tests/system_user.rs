@@ -249,6 +249,37 @@ fn system_guests_run_as_the_configured_user() {
     assert!(c2.list_domains().unwrap().is_empty());
     assert_eq!(owner(&mine), (0, 0));
 
+    // A QEMU built without seccomp (a wrapper that refuses `-sandbox` as such a binary does):
+    // the guest runs as the user without the filter, and its log says why.
+    let wrapper = images.path().join("qemu-no-seccomp");
+    std::fs::write(
+        &wrapper,
+        "#!/bin/sh\nif [ \"$1\" = -sandbox ]; then echo '-sandbox is not supported by this QEMU binary' >&2; exit 1; fi\nexec qemu-system-x86_64 \"$@\"\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let xml = guest_xml("g4").replace(
+        "</os>",
+        &format!(
+            "</os><devices><emulator>{}</emulator></devices>",
+            wrapper.display()
+        ),
+    );
+    let d = c.create_domain_xml(&xml, 0).unwrap();
+    let pid = root.pid("g4");
+    assert_eq!(status_ids(pid, "Uid"), vec![user.uid; 4]);
+    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap();
+    assert!(cmdline.windows(9).any(|w| w == b"-run-with"));
+    assert!(!cmdline.windows(8).any(|w| w == b"-sandbox"));
+    let log = std::fs::read_to_string(root.run().join("g4.log")).unwrap();
+    assert!(
+        log.contains(
+            "was built without seccomp (-sandbox): domain 'g4' runs without QEMU's sandbox"
+        ),
+        "{log}"
+    );
+    d.destroy().unwrap();
+
     // `virtkit start` killed at instants spread over a start (0-420 ms): after the next call,
     // the image is the user's exactly when the guest runs.
     let xml = root.dir.path().join("g3.xml");

@@ -138,7 +138,9 @@ pub(crate) fn lookup_by_name(
     Ok(())
 }
 
-pub(crate) fn create_xml(c: &TestConn, xml: &str, _flags: u32) -> Result<DomainIdent> {
+pub(crate) fn create_xml(c: &TestConn, xml: &str, flags: u32) -> Result<DomainIdent> {
+    // libvirt's test driver starts no domain paused either.
+    check_flags(flags, 0, "testDomainCreateXML")?;
     let def = new_domain(xml)?;
     let mut node = c.lock();
     if let Some(i) = check_clash(&node, &def)? {

@@ -257,15 +257,35 @@ impl ListFilter {
 /// At most this many state queries run at once.
 const STATE_WORKERS: usize = 16;
 
-/// The current state of each domain, asked of the driver at once for all of them: running
-/// guests are queried concurrently (for a driver such as qemu each query is a round trip to a
-/// monitor), so listing many guests costs about one round trip per `STATE_WORKERS` guests. Nothing
-/// is cached: every state is the driver's answer of this call. Drivers the loader serialises
-/// just answer one at a time.
+/// A state answered faster than this came from something local (a state file, the driver's
+/// memory), not from a round trip to a monitor: threads would cost more than they hide.
+const CHEAP_STATE: std::time::Duration = std::time::Duration::from_micros(250);
+
 /// A domain's state and reason, or why it could not be had.
 type StateAnswer = virtkit::Result<(DomainState, i32)>;
 
+/// The current state of each domain. States are asked in this thread while the driver answers
+/// them cheaply (the qemu driver reads a running guest's state from files when it can); from
+/// the first answer that took a round trip on, the rest are asked `STATE_WORKERS` at a time
+/// (for a driver such as qemu each such query is a round trip to a monitor), so listing many
+/// guests costs about one round trip per `STATE_WORKERS` guests. Nothing is cached: every state
+/// is the driver's answer of this call. Drivers the loader serialises just answer one at a time.
 fn states_of(doms: &[Domain]) -> Vec<StateAnswer> {
+    let mut out = Vec::with_capacity(doms.len());
+    for d in doms {
+        let asked = std::time::Instant::now();
+        out.push(d.state());
+        if asked.elapsed() > CHEAP_STATE {
+            break;
+        }
+    }
+    let rest = &doms[out.len()..];
+    out.extend(states_at_once(rest));
+    out
+}
+
+/// [`states_of`] for domains whose states each take a round trip: `STATE_WORKERS` at once.
+fn states_at_once(doms: &[Domain]) -> Vec<StateAnswer> {
     let workers = doms.len().min(STATE_WORKERS);
     if workers <= 1 {
         return doms.iter().map(Domain::state).collect();

@@ -253,6 +253,22 @@ impl RpcClient {
         RpcClient { stream, serial: 0 }
     }
 
+    /// Sends a call; its serial, or the error of a connection the daemon already closed.
+    pub fn try_send(&mut self, procedure: i32, payload: &[u8]) -> std::io::Result<u32> {
+        self.serial += 1;
+        let h = Header {
+            program: REMOTE_PROGRAM,
+            version: 1,
+            procedure,
+            message_type: MessageType::Call,
+            serial: self.serial,
+            status: Status::Ok,
+        };
+        self.stream
+            .write_all(&Message::encode(&h, payload).unwrap())
+            .map(|()| self.serial)
+    }
+
     /// Sends a call; returns its serial.
     pub fn send(&mut self, procedure: i32, payload: &[u8]) -> u32 {
         self.serial += 1;

@@ -442,9 +442,13 @@ impl QemuConn {
         }
         self.store.clear_runtime(&name, None);
         let id = self.store.alloc_id()?;
-        let deprecated =
-            emulator::deprecated_machines_cached(&emulator, &self.store.emulator_cache(&emulator))
-                .unwrap_or_default();
+        // Facts unknown (a probe failed) count as "nothing deprecated, -sandbox taken": a QEMU
+        // that then refuses `-sandbox` says so in the start's error.
+        let facts = emulator::facts_cached(&emulator, &self.store.emulator_cache(&emulator))
+            .unwrap_or_else(|_| emulator::EmulatorFacts {
+                deprecated: Vec::new(),
+                sandbox: true,
+            });
         let ctx = ArgvContext {
             emulator,
             qmp_socket: Some(sock.clone()),
@@ -457,12 +461,22 @@ impl QemuConn {
         };
         let mut cmd = argv::build_command(&def, &ctx)?;
         if let Some(u) = &guest_user {
-            cmd.argv.extend(guest_user::qemu_args(u));
+            cmd.argv.extend(guest_user::qemu_args(u, facts.sandbox));
+            if u.sandbox && !facts.sandbox {
+                // As libvirt does with its default setting: no filter where QEMU has none, and
+                // the guest's log says so.
+                use std::io::Write;
+                let _ = writeln!(
+                    mark.file(),
+                    "virtkit: {} was built without seccomp (-sandbox): domain '{name}' runs without QEMU's sandbox",
+                    cmd.argv.first().map_or("QEMU", String::as_str)
+                );
+            }
         }
         cmd.argv
             .extend(listing::event_monitor_args(&self.store, &name)?);
         def.id = Some(id);
-        let taints = check_taint(&def, self.privileged, &deprecated);
+        let taints = check_taint(&def, self.privileged, &facts.deprecated);
         let mut state = RunState {
             name: name.clone(),
             uuid: def.uuid,
