@@ -1,11 +1,8 @@
 //! One connection to a daemon speaking libvirt's RPC protocol: calls of the REMOTE program, one
 //! at a time, each answered by the reply with its serial; keepalive pings are answered on the way.
 
-use std::io::Write;
-use std::os::unix::net::UnixStream;
-use std::path::Path;
 use std::sync::Mutex;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use virtkit_driver::{Error, ErrorCode, Result};
 use virtkit_rpc::xdr::Decoder;
@@ -14,6 +11,8 @@ use virtkit_rpc::{
     KEEPALIVE_PROTOCOL_VERSION, Message, MessageType, REMOTE_PROGRAM, REMOTE_PROTOCOL_VERSION,
     RemoteError, Status, read_message,
 };
+
+use crate::transport::{ReadBy, Transport};
 
 /// How long a reply may take before the connection counts as broken.
 const REPLY_TIMEOUT: Duration = Duration::from_secs(300);
@@ -24,7 +23,7 @@ pub struct Client {
 }
 
 struct Inner {
-    stream: UnixStream,
+    stream: Box<dyn Transport>,
     serial: u32,
     broken: Option<String>,
 }
@@ -46,25 +45,15 @@ fn from_remote(e: RemoteError) -> Error {
 }
 
 impl Client {
-    /// Connects to the unix socket at `path`.
-    pub fn connect(path: &Path) -> Result<Client> {
-        let stream = UnixStream::connect(path).map_err(|e| {
-            Error::new(
-                ErrorCode::NoConnect,
-                format!("Failed to connect socket to '{}': {e}", path.display()),
-            )
-        })?;
-        stream
-            .set_read_timeout(Some(REPLY_TIMEOUT))
-            .and_then(|_| stream.set_write_timeout(Some(REPLY_TIMEOUT)))
-            .map_err(|e| Error::system("socket timeouts", &e))?;
-        Ok(Client {
+    /// A client over a connected transport.
+    pub fn new(stream: Box<dyn Transport>) -> Client {
+        Client {
             inner: Mutex::new(Inner {
                 stream,
                 serial: 0,
                 broken: None,
             }),
-        })
+        }
     }
 
     /// Calls `procedure` with an encoded argument record; the reply's payload, or the daemon's
@@ -80,7 +69,7 @@ impl Client {
             Ok(r) => r,
             Err(why) => {
                 inner.broken = Some(why.clone());
-                let _ = inner.stream.shutdown(std::net::Shutdown::Both);
+                inner.stream.shutdown();
                 Err(rpc_error(why))
             }
         }
@@ -105,11 +94,16 @@ impl Inner {
             status: Status::Ok,
         };
         let bytes = Message::encode(&header, args).map_err(|e| e.to_string())?;
+        let deadline = Instant::now() + REPLY_TIMEOUT;
         self.stream
-            .write_all(&bytes)
+            .write_all(&bytes, deadline)
             .map_err(|e| format!("cannot send a call: {e}"))?;
         loop {
-            let bytes = read_message(&mut self.stream)
+            let mut r = ReadBy {
+                transport: &mut *self.stream,
+                deadline,
+            };
+            let bytes = read_message(&mut r)
                 .map_err(|e| format!("cannot read a reply: {e}"))?
                 .ok_or_else(|| "the daemon closed the connection".to_string())?;
             let m = Message::decode(&bytes).map_err(|e| e.to_string())?;
@@ -126,7 +120,7 @@ impl Inner {
                     };
                     let b = Message::encode(&pong, &[]).map_err(|e| e.to_string())?;
                     self.stream
-                        .write_all(&b)
+                        .write_all(&b, deadline)
                         .map_err(|e| format!("cannot answer a keepalive: {e}"))?;
                 }
                 continue;
