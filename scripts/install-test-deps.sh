@@ -6,8 +6,12 @@
 # DHCP client the network test leases an address with), zsh and fish, whose completion
 # scripts the CLI tests run, the C and C++ compilers the header and fixture tests use, lintian
 # and GNU time for the packaging check, pkg-config (the C driver SDK test finds the installed
-# headers with it), and virt-manager with xvfb-run and xauth (the virtkitd test runs the
-# graphical client on a virtual X server).
+# headers with it), virt-manager with xvfb-run and xauth (the virtkitd test runs the
+# graphical client on a virtual X server), and OpenSSH's server and client with
+# netcat-openbsd (the remote plugin's +ssh tests start their own sshd on a loopback port;
+# libvirt's relay runs `nc -U`). Installing openssh-server on a machine with a service
+# manager also starts the system's sshd on port 22, as the package always does; the tests
+# never use that one.
 # Says what it installs; installs nothing that is already there. Needs root and apt-get.
 set -euo pipefail
 
@@ -30,6 +34,9 @@ command -v fish >/dev/null 2>&1 || need+=(fish)
 command -v lintian >/dev/null 2>&1 || need+=(lintian)
 [ -x /usr/bin/time ] || need+=(time)
 command -v pkg-config >/dev/null 2>&1 || need+=(pkgconf)
+[ -x /usr/sbin/sshd ] || need+=(openssh-server)
+command -v ssh-keygen >/dev/null 2>&1 || need+=(openssh-client)
+command -v nc >/dev/null 2>&1 || need+=(netcat-openbsd)
 command -v virt-manager >/dev/null 2>&1 || need+=(virt-manager)
 command -v xvfb-run >/dev/null 2>&1 || need+=(xvfb)
 command -v xauth >/dev/null 2>&1 || need+=(xauth)

@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! virtkit-bench [--root DIR] [--release-dir DIR] [--corpus DIR] [--quick]
-//!               [--markdown FILE] [--only cli,api,calls,plugins,xml,xend,xenlookup,qemu,xm,libvirtd] [--no-peer]
+//!               [--markdown FILE] [--only cli,api,calls,plugins,xml,xend,xenlookup,qemu,xm,libvirtd,remote] [--no-peer]
 //! ```
 //!
 //! It installs nothing: a missing tool is named, with the script that installs it, and the
@@ -23,6 +23,7 @@ mod peer;
 mod plugins;
 mod procs;
 mod qemu;
+mod remote;
 mod report;
 mod stats;
 mod xend;
@@ -57,6 +58,7 @@ const GROUPS: &[(&str, Group)] = &[
     ("qemu", |r| r.qemu()),
     ("xm", |r| r.xm()),
     ("libvirtd", |r| r.libvirtd()),
+    ("remote", |r| r.remote()),
 ];
 
 /// Runs virtkit's benchmarks, each beside its peer measured in the same run.
@@ -80,7 +82,7 @@ struct Cli {
     #[arg(long, value_name = "FILE")]
     markdown: Option<PathBuf>,
     /// Run only these groups (comma-separated: cli, api, calls, plugins, xml, xend, xenlookup,
-    /// qemu, xm, libvirtd).
+    /// qemu, xm, libvirtd, remote).
     #[arg(long, value_name = "LIST", value_delimiter = ',', value_parser = group_name)]
     only: Vec<String>,
     /// Measure virtkit only (for profiling: `perf record -g virtkit-bench --only api --no-peer`).

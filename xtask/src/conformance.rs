@@ -6,7 +6,8 @@
 //!   xen-xm member alone (its sandbox) and as a stack with xen-xend against the peer; the
 //!   xen-store member against a `virtkit-xenstore-peer`; xen-xend and xen-store as one stack
 //!   against both peers, with xen-hypercall loaded and declining; the xen-hypercall member finds
-//!   no Xen here and is judged on what needs no connection.
+//!   no Xen here and is judged on what needs no connection; the remote plugin against a
+//!   virtkitd of the build tree (its test driver through `test+unix:///default?socket=…`).
 //! * [`examples`]: builds `examples/out-of-tree-c` (with its Makefile) and
 //!   `examples/out-of-tree-rust` (with its own cargo workspace), each into its own `target/`
 //!   directory, runs the suite on each plugin, and has the `virtkit` CLI of the build tree load
@@ -241,6 +242,94 @@ fn judge_xm_stack(exe: &Path, xm: &Path) -> Result<()> {
     run(c)
 }
 
+/// A virtkitd of the build tree on a socket in a temporary directory, serving the build tree's
+/// plugins (its test driver); stopped (SIGTERM, SIGKILL after 10 s), reaped and its directory
+/// removed on drop.
+struct Virtkitd {
+    child: std::process::Child,
+    dir: tempfile::TempDir,
+}
+
+impl Virtkitd {
+    fn start() -> Result<Virtkitd> {
+        let dir = tempfile::Builder::new()
+            .prefix("virtkit-remote-")
+            .tempdir()
+            .map_err(|e| format!("cannot make a temporary directory: {e}"))?;
+        let exe = profile_dir(false).join("virtkitd");
+        let log = std::fs::File::create(dir.path().join("virtkitd.log"))
+            .map_err(|e| format!("cannot create virtkitd's log: {e}"))?;
+        let child = Command::new(&exe)
+            .arg("--socket")
+            .arg(dir.path().join("virtkit-sock"))
+            .env("VIRTKIT_DRIVER_DIR", profile_dir(false))
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(log)
+            .spawn()
+            .map_err(|e| format!("cannot run {}: {e}", exe.display()))?;
+        let mut d = Virtkitd { child, dir };
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while std::os::unix::net::UnixStream::connect(d.socket()).is_err() {
+            if let Ok(Some(s)) = d.child.try_wait() {
+                return Err(format!(
+                    "virtkitd exited ({s}) before listening: {}",
+                    d.log()
+                ));
+            }
+            if std::time::Instant::now() > deadline {
+                return Err(format!("virtkitd does not listen: {}", d.log()));
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        Ok(d)
+    }
+
+    fn socket(&self) -> PathBuf {
+        self.dir.path().join("virtkit-sock")
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("virtkitd.log")).unwrap_or_default()
+    }
+
+    /// The suite's sandbox: the daemon's test driver, through its read-write socket.
+    fn uri(&self) -> String {
+        format!("test+unix:///default?socket={}", self.socket().display())
+    }
+}
+
+impl Drop for Virtkitd {
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let _ = Command::new("kill")
+                .arg(self.child.id().to_string())
+                .status();
+        }
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while matches!(self.child.try_wait(), Ok(None)) {
+            if std::time::Instant::now() > deadline {
+                let _ = self.child.kill();
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        let _ = self.child.wait();
+    }
+}
+
+/// The remote plugin against a live virtkitd of the build tree: the suite connects through
+/// `test+unix:///default?socket=…` and judges what the daemon's test driver answers through the
+/// plugin (a failure prints the daemon's log).
+fn judge_remote(exe: &Path, plugin: &Path) -> Result<()> {
+    let daemon = Virtkitd::start()?;
+    let result = judge(exe, plugin, Some(&daemon.uri()));
+    if result.is_err() {
+        eprintln!("xtask: virtkitd's log:\n{}", daemon.log());
+    }
+    result
+}
+
 /// Judges one plugin; the members that need a peer get one (the xend member: alone against a
 /// xend peer, then as the stack xend + store against their peers with hypercall declining; the
 /// xm member: alone, then as a stack with the xend member against a peer).
@@ -259,6 +348,7 @@ fn judge_plugin(exe: &Path, plugin: &Path) -> Result<()> {
             judge_xm_stack(exe, plugin)
         }
         "libvirtkit_driver_xen_store.so" => judge_xen_store(exe, plugin),
+        "libvirtkit_driver_remote.so" => judge_remote(exe, plugin),
         _ => judge(exe, plugin, None),
     }
 }

@@ -1,5 +1,6 @@
 //! `cargo xtask dist [--out DIR]`: release binaries, a staged install tree per package, and
-//! Debian packages built with `dpkg-deb`.
+//! Debian packages built with `dpkg-deb`: the core, the daemon (`virtkitd`), one package per
+//! driver plugin, the Xen meta-package, -dev, the conformance suite, and their -dbgsym.
 //!
 //! Why `dpkg-deb` and not cargo-deb: the split is one core package, one package per driver
 //! plugin (each depending on the core version that first loads the ABI minor the plugin was
@@ -324,9 +325,20 @@ fn files_under(dir: &Path) -> Vec<PathBuf> {
 fn build_deb(pkg: &Package, arch: &str, out: &Path) -> Result<PathBuf> {
     let debian = pkg.root.join("DEBIAN");
     std::fs::create_dir_all(&debian).map_err(|e| e.to_string())?;
+    // Every file under /etc is a conffile (as debhelper marks them): dpkg keeps a user's
+    // changes on upgrade and asks before replacing them. dpkg keeps their sums itself.
+    let files = files_under(&pkg.root);
+    let conffiles: Vec<&PathBuf> = files.iter().filter(|f| f.starts_with("etc")).collect();
+    if !conffiles.is_empty() {
+        let list: String = conffiles
+            .iter()
+            .map(|f| format!("/{}\n", f.display()))
+            .collect();
+        std::fs::write(debian.join("conffiles"), list).map_err(|e| e.to_string())?;
+    }
     let mut md5 = String::new();
-    for f in files_under(&pkg.root) {
-        let sum = output_of(Command::new("md5sum").arg(pkg.root.join(&f)))?;
+    for f in files.iter().filter(|f| !f.starts_with("etc")) {
+        let sum = output_of(Command::new("md5sum").arg(pkg.root.join(f)))?;
         let hash = sum.split_whitespace().next().unwrap_or_default();
         md5.push_str(&format!("{hash}  {}\n", f.display()));
     }
@@ -533,6 +545,45 @@ pub(crate) fn dist(out: &Path) -> Result<Vec<PathBuf>> {
     )?;
     core.mkdir("/usr/lib/virtkit/drivers")?;
     packages.push(core);
+
+    // The daemon: libvirt's RPC protocol for libvirt's own clients (docs/remote.md), with its
+    // systemd units (the service and its two sockets) and its configuration (a conffile). It carries its own copy of the core's
+    // loader and opens the drivers installed in /usr/lib/virtkit/drivers (<exe>/../lib/...),
+    // so it depends on the core of the same build: both load the same drivers the same way.
+    let mut daemon = Package::new(
+        &stage,
+        "virtkitd",
+        "admin",
+        "virtkit daemon for libvirt's clients (libvirt RPC protocol)",
+        "virtkitd serves the virtkit API over libvirt's own RPC protocol on a unix socket and \
+         its read-only twin, so virsh, libvirt-python and other programs built on libvirt's \
+         client library manage a virtkit node unchanged \
+         (test+unix:///default?socket=/run/virtkit/virtkit-sock). Each connection opens its URI \
+         through the virtkit core and the installed driver packages. The package holds the \
+         daemon, its systemd units (the service, and the two sockets for socket activation) and its configuration file /etc/virtkit/virtkitd.conf.",
+    );
+    daemon.install_elf(&rel.join("virtkitd"), "/usr/sbin/virtkitd", 0o755)?;
+    for unit in ["virtkitd.service", "virtkitd.socket", "virtkitd-ro.socket"] {
+        daemon.install(
+            &docs.join("systemd").join(unit),
+            &format!("/lib/systemd/system/{unit}"),
+            0o644,
+        )?;
+    }
+    daemon.install(
+        &docs.join("systemd/virtkitd.conf"),
+        "/etc/virtkit/virtkitd.conf",
+        0o644,
+    )?;
+    daemon.install(
+        &docs.join("remote.md"),
+        "/usr/share/doc/virtkitd/remote.md",
+        0o644,
+    )?;
+    daemon
+        .depends
+        .push(format!("virtkit (= {})", deb_version()));
+    packages.push(daemon);
 
     // One package per driver plugin.
     let mut plugins: Vec<PathBuf> = std::fs::read_dir(&rel)

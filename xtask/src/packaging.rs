@@ -11,6 +11,10 @@
 //!    dependency computed from its table, installs beside the newer core, serves its URI and
 //!    passes the installed conformance suite. A driver built for a newer ABI major is refused
 //!    with a message naming both versions.
+//!    The daemon package (`virtkitd`) also refuses to install without the core; beside core +
+//!    qemu (with the remote driver's package) it installs its unit and its conffile, and the
+//!    installed daemon, started with the installed config, serves the installed qemu driver to
+//!    the installed `virtkit` through `qemu+unix:///session?socket=…`.
 //! 5. Removing the driver package leaves the core working.
 //! 6. Figures for docs/packaging.md: installed size of core + one driver against everything,
 //!    and the peak RSS of `list` with one driver installed against all.
@@ -210,6 +214,14 @@ fn check_in(work: &Path) -> Result<()> {
         text(&o),
     )?;
     let _ = dpkg(&root, &["--purge", "virtkit-driver-qemu"]);
+    let daemon_deb = deb(&debs, "virtkitd")?;
+    let o = dpkg(&root, &["-i", daemon_deb.to_str().unwrap()])?;
+    check(
+        !o.status.success() && text(&o).contains("depends on virtkit"),
+        "virtkitd does not install without the core",
+        text(&o),
+    )?;
+    let _ = dpkg(&root, &["--purge", "virtkitd"]);
 
     // 3. Core + one driver.
     let core = deb(&debs, "virtkit")?;
@@ -258,6 +270,9 @@ fn check_in(work: &Path) -> Result<()> {
 
     let one_driver_rss = peak_rss(&root, &["-c", &uri, "list", "--all"])?;
     let core_and_one = installed_size(&[core, qemu])?;
+
+    // 3b. The daemon beside them, used by libvirt's URI form through the remote driver.
+    daemon_step(&root, &debs, work, &sandbox)?;
 
     // 4. Partial upgrade: an ABI 1.0 driver beside this core.
     let frozen = root_path("abi/tests/fixtures/abi-1.0");
@@ -401,4 +416,115 @@ fn check_in(work: &Path) -> Result<()> {
 
 fn root_path(rel: &str) -> PathBuf {
     root().join(rel)
+}
+
+/// The installed `virtkitd` (with the installed config file and the installed drivers) on a
+/// socket of the check's own, reached by the installed `virtkit` through the installed remote
+/// driver: `qemu+unix:///session?socket=…&root=SANDBOX` lists the sandbox's guests.
+fn daemon_step(root: &Path, debs: &[PathBuf], work: &Path, sandbox: &Path) -> Result<()> {
+    let daemon = deb(debs, "virtkitd")?;
+    let remote = deb(debs, "virtkit-driver-remote")?;
+    let o = dpkg(
+        root,
+        &["-i", daemon.to_str().unwrap(), remote.to_str().unwrap()],
+    )?;
+    check(
+        o.status.success(),
+        "virtkitd + virtkit-driver-remote install beside the core",
+        text(&o),
+    )?;
+    let o = dpkg(root, &["-s", "virtkitd"])?;
+    check(
+        text(&o).contains("/etc/virtkit/virtkitd.conf"),
+        "/etc/virtkit/virtkitd.conf is a conffile of virtkitd",
+        text(&o),
+    )?;
+    let unit = root.join("lib/systemd/system/virtkitd.service");
+    let unit_text = std::fs::read_to_string(&unit).unwrap_or_default();
+    check(
+        unit_text.contains("ExecStart=/usr/sbin/virtkitd"),
+        "the systemd unit is installed and runs /usr/sbin/virtkitd",
+        unit_text.clone(),
+    )?;
+    // The three units as systemd reads them (when systemd-analyze is here), the service's
+    // ExecStart pointed at the installed binary.
+    if Path::new("/usr/bin/systemd-analyze").exists() {
+        let units = work.join("units");
+        std::fs::create_dir_all(&units).map_err(|e| e.to_string())?;
+        let mut args = vec!["verify".to_string()];
+        for u in ["virtkitd.service", "virtkitd.socket", "virtkitd-ro.socket"] {
+            let t = std::fs::read_to_string(root.join("lib/systemd/system").join(u))
+                .map_err(|e| format!("{u} is not installed: {e}"))?;
+            let t = t.replace(
+                "/usr/sbin/virtkitd",
+                &root.join("usr/sbin/virtkitd").display().to_string(),
+            );
+            std::fs::write(units.join(u), t).map_err(|e| e.to_string())?;
+            args.push(units.join(u).display().to_string());
+        }
+        let o = output(Command::new("/usr/bin/systemd-analyze").args(&args))?;
+        check(
+            o.status.success() && text(&o).trim().is_empty(),
+            "systemd-analyze verify finds nothing wrong with the service and its two sockets",
+            text(&o),
+        )?;
+    }
+    let sockdir = work.join("virtkitd");
+    std::fs::create_dir(&sockdir).map_err(|e| e.to_string())?;
+    let socket = sockdir.join("sock");
+    let log = sockdir.join("log");
+    let mut child = Command::new(root.join("usr/sbin/virtkitd"))
+        .arg("--config")
+        .arg(root.join("etc/virtkit/virtkitd.conf"))
+        .arg("--socket")
+        .arg(&socket)
+        .env_remove("VIRTKIT_DRIVER_DIR")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(&log).map_err(|e| e.to_string())?)
+        .spawn()
+        .map_err(|e| format!("cannot run the installed virtkitd: {e}"))?;
+    let result = (|| {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while std::os::unix::net::UnixStream::connect(&socket).is_err() {
+            if let Ok(Some(s)) = child.try_wait() {
+                return Err(format!(
+                    "the installed virtkitd exited ({s}): {}",
+                    std::fs::read_to_string(&log).unwrap_or_default()
+                ));
+            }
+            if std::time::Instant::now() > deadline {
+                return Err("the installed virtkitd does not listen".into());
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        let uri = format!(
+            "qemu+unix:///session?socket={}&root={}",
+            socket.display(),
+            sandbox.display()
+        );
+        let o = installed(root, &["-c", &uri, "list", "--all"])?;
+        check(
+            o.status.success() && String::from_utf8_lossy(&o.stdout).contains(" Id   Name   State"),
+            format!("the installed virtkit lists {uri} through the installed virtkitd"),
+            format!(
+                "{}\nvirtkitd: {}",
+                text(&o),
+                std::fs::read_to_string(&log).unwrap_or_default()
+            ),
+        )
+    })();
+    if matches!(child.try_wait(), Ok(None)) {
+        let _ = Command::new("kill").arg(child.id().to_string()).status();
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while matches!(child.try_wait(), Ok(None)) {
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let _ = child.wait();
+    result
 }

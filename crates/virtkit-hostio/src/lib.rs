@@ -22,6 +22,9 @@
 //!   again whenever its owner died.
 //! * [`run_bounded`]: run a helper program shell-free, in its own process group, with a
 //!   timeout and capped output; nothing it started outlives the call.
+//! * [`Tunnel`]: a long-running helper (`ssh host command`) that carries a connection on its
+//!   standard input and output, with its error output kept (capped) for messages, stopped
+//!   and reaped when the connection ends.
 //! * [`file_owner`] / [`give_file`] / [`give_back`]: hand a disk image to another user for a
 //!   while and back, through its descriptor, only while the path names the same file.
 #![deny(missing_docs)]
@@ -39,7 +42,9 @@ use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 mod process;
+mod tunnel;
 pub use process::{Captured, run_bounded};
+pub use tunnel::Tunnel;
 
 /// What went wrong, always naming the path.
 #[derive(Debug, thiserror::Error)]

@@ -28,6 +28,7 @@ pub use virtkit_loader::Registry;
 pub mod daemon;
 #[cfg(feature = "pki")]
 pub mod pki;
+pub mod sshd;
 #[cfg(feature = "xen")]
 pub mod xen;
 
@@ -150,6 +151,16 @@ pub fn plugin_dir(name: &str) -> &'static Path {
 /// A registry over the build directory's plugins only (no driver linked into the test binary).
 pub fn registry() -> Registry {
     Registry::with_dirs(vec![build_dir().to_path_buf()]).without_static()
+}
+
+/// Whether the tests run as root (effective uid 0).
+pub fn is_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .unwrap_or_default()
+        .lines()
+        .find(|l| l.starts_with("Uid:"))
+        .and_then(|l| l.split_whitespace().nth(2).map(|u| u == "0"))
+        .unwrap_or(false)
 }
 
 /// Prints a line on the real stderr, past the test harness's capture, so that it stays visible
@@ -335,6 +346,34 @@ pub const PYTHON3_LIBVIRT: Tool = Tool {
             Err(e) => Err(Missing::NotInstalled(format!("/usr/bin/python3: {e}"))),
         }
     },
+};
+/// OpenSSH's server, which the ssh transport's tests start on a loopback port.
+pub const SSHD: Tool = Tool {
+    name: "sshd",
+    env: "SSHD",
+    package: "openssh-server",
+    probe: || in_path("sshd"),
+};
+/// OpenSSH's client and `ssh-keygen`.
+pub const SSH: Tool = Tool {
+    name: "ssh",
+    env: "SSH",
+    package: "openssh-client",
+    probe: || in_path("ssh").and_then(|p| in_path("ssh-keygen").map(|_| p)),
+};
+/// netcat with unix sockets (`nc -U`), libvirt's remote-side relay over ssh.
+pub const NC: Tool = Tool {
+    name: "nc",
+    env: "NC",
+    package: "netcat-openbsd",
+    probe: || in_path("nc"),
+};
+/// libvirt's `virt-ssh-helper`, its remote-side relay over ssh since libvirt 7.
+pub const VIRT_SSH_HELPER: Tool = Tool {
+    name: "virt-ssh-helper",
+    env: "VIRT_SSH_HELPER",
+    package: "libvirt-daemon",
+    probe: || in_path("virt-ssh-helper"),
 };
 /// virt-manager, the graphical libvirt client run against virtkitd.
 pub const VIRT_MANAGER: Tool = Tool {

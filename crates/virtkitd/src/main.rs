@@ -7,6 +7,7 @@
 // boxing it would only add an allocation to every failed call.
 #![allow(clippy::result_large_err)]
 
+mod activation;
 mod config;
 mod dispatch;
 mod events;
@@ -158,6 +159,14 @@ fn main() -> ExitCode {
         eprintln!("virtkitd: error: the read-write and read-only sockets must differ");
         return ExitCode::from(2);
     }
+    // Sockets a service manager passed (LISTEN_FDS), taken before any thread starts.
+    let inherited = match activation::take(&settings.socket, &settings.ro_socket) {
+        Ok(i) => i,
+        Err(e) => {
+            eprintln!("virtkitd: error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
     // SIGINT and SIGTERM are taken by one thread, which removes the sockets and exits.
     let mut signals = nix::sys::signal::SigSet::empty();
     signals.add(nix::sys::signal::Signal::SIGINT);
@@ -237,22 +246,42 @@ fn main() -> ExitCode {
     // A peer that vanishes mid-reply is an error on that write (EPIPE: Rust's runtime ignores
     // SIGPIPE), not the daemon's end.
     let group = settings.sock_group.clone();
-    let rw = match server::bind(&settings.socket, settings.rw_perms, group.as_deref()) {
+    // Only the sockets bound here are removed at the end: passed ones belong to the manager.
+    let mut own = SocketFiles(Vec::new());
+    let mut listener = |passed: Option<std::os::unix::net::UnixListener>,
+                        path: &std::path::Path,
+                        mode: u32|
+     -> Result<std::os::unix::net::UnixListener, String> {
+        if let Some(l) = passed {
+            log(
+                LogLevel::Info,
+                &format!(
+                    "{}: passed by the service manager (socket activation)",
+                    path.display()
+                ),
+            );
+            return Ok(l);
+        }
+        let l = server::bind(path, mode, group.as_deref())?;
+        own.0.push(path.to_path_buf());
+        Ok(l)
+    };
+    let rw = match listener(inherited.rw, &settings.socket, settings.rw_perms) {
         Ok(l) => l,
         Err(e) => {
             eprintln!("virtkitd: error: {e}");
             return ExitCode::FAILURE;
         }
     };
-    let ro = match server::bind(&settings.ro_socket, settings.ro_perms, group.as_deref()) {
+    let ro = match listener(inherited.ro, &settings.ro_socket, settings.ro_perms) {
         Ok(l) => l,
         Err(e) => {
-            let _ = std::fs::remove_file(&settings.socket);
+            own.remove();
             eprintln!("virtkitd: error: {e}");
             return ExitCode::FAILURE;
         }
     };
-    let files = SocketFiles(vec![settings.socket.clone(), settings.ro_socket.clone()]);
+    let files = own;
     log(
         LogLevel::Info,
         &format!(

@@ -1,7 +1,9 @@
 //! Sockets, clients and their threads.
 //!
 //! Each client has a reader thread and a few worker threads of its own (`max_client_requests`,
-//! at most `max_workers`): the reader hands calls to the workers through a bounded queue, so a
+//! at most `max_workers`). A read (a lookup, information, a listing) that arrives while none of
+//! the client's calls is in flight runs on the reader itself, with no hand-over between threads;
+//! every other call is handed to the workers through a bounded queue, so a
 //! client has at most that many calls queued plus that many running, and when it sends more the
 //! reader simply stops reading it. Replies are written under the client's own lock with a write
 //! timeout, so a client that stops reading blocks only its own threads, and is dropped when the
@@ -31,9 +33,11 @@ use crate::dispatch::{Outbox, Session, unknown_procedure, unknown_program};
 use crate::events::EventHub;
 use crate::log;
 
-/// The stack of a thread that runs calls (a client's reader runs CONNECT_OPEN, its workers the
-/// rest, the event watcher reads the node): a call goes through the core, a plugin and a
-/// driver, deeper in a debug build. Address space only: the pages used are what counts.
+/// The stack of a thread that runs calls (a client's reader runs CONNECT_OPEN and the reads that
+/// arrive while nothing else of its client is in flight, its workers the rest, the event watcher
+/// reads the node): a call goes through the core, a plugin and a driver (the QEMU driver's
+/// needs more than 256 KiB), deeper in a debug build. Address space only: the pages used are
+/// what counts.
 pub const CALL_STACK: usize = 2 * 1024 * 1024;
 
 /// How long a reply may wait for a client that does not read before the client is dropped.
@@ -404,6 +408,8 @@ impl Daemon {
         ));
         let workers = self.settings.workers_per_client();
         let (tx, rx): (SyncSender<Message>, Receiver<Message>) = sync_channel(workers);
+        // Calls handed to the workers and not yet answered.
+        let in_flight = Arc::new(AtomicUsize::new(0));
         let rx = Arc::new(Mutex::new(rx));
         let mut handles = Vec::new();
         for w in 0..workers {
@@ -411,6 +417,7 @@ impl Daemon {
             let session = Arc::clone(&session);
             let writer = Arc::clone(&writer);
             let close = Arc::clone(&close);
+            let in_flight = Arc::clone(&in_flight);
             let h = std::thread::Builder::new()
                 .name(format!("client-{id}-w{w}"))
                 .stack_size(CALL_STACK)
@@ -424,7 +431,9 @@ impl Daemon {
                             }
                         };
                         let reply = call(&session, &msg, id);
-                        if let Err(e) = send(&writer, &reply) {
+                        let sent = send(&writer, &reply);
+                        in_flight.fetch_sub(1, Ordering::AcqRel);
+                        if let Err(e) = sent {
                             log(
                                 LogLevel::Warning,
                                 &format!("client {id}: closed: cannot send a reply: {e}"),
@@ -520,6 +529,18 @@ impl Daemon {
                 }
                 continue;
             }
+            // A read while nothing else of this client is in flight runs here, on the reader:
+            // a client that waits for each reply (most do) then costs one read, the call and
+            // one write, with no hand-over to another thread. Anything else goes to a worker,
+            // so that a long call (a start, a save) never stops this thread from reading the
+            // client's other calls and its keepalive pings.
+            if in_flight.load(Ordering::Acquire) == 0 && runs_on_reader(h.procedure) {
+                if send(&writer, &call(&session, &msg, id)).is_err() {
+                    break;
+                }
+                continue;
+            }
+            in_flight.fetch_add(1, Ordering::AcqRel);
             if tx.send(msg).is_err() {
                 break;
             }
@@ -531,6 +552,22 @@ impl Daemon {
         }
         self.hub.remove_client(id);
         log(LogLevel::Info, &format!("client {id}: disconnected"));
+    }
+}
+
+/// Whether a call may run on the client's reader thread: one the RPC layer answers itself, an
+/// unknown procedure (an error reply), or one made only of reads (lookups, information,
+/// listings), which return promptly in every driver. Mutations, which may start or stop a guest,
+/// and the connection's own operations go to the workers.
+fn runs_on_reader(number: i32) -> bool {
+    let Some(p) = Procedure::from_number(number) else {
+        return true;
+    };
+    match p.info().serves {
+        virtkit_rpc::Serves::Protocol => true,
+        virtkit_rpc::Serves::Ops(ops) => {
+            ops.iter().all(|op| op.info().kind == virtkit::OpKind::Read)
+        }
     }
 }
 
@@ -610,5 +647,40 @@ impl SocketFiles {
                 let _ = std::fs::remove_file(p);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::runs_on_reader;
+    use virtkit_rpc::Procedure as P;
+
+    #[test]
+    fn only_reads_and_the_protocols_own_answers_run_on_the_reader() {
+        for p in [
+            P::DomainLookupByName,
+            P::DomainGetInfo,
+            P::DomainGetState,
+            P::ConnectListAllDomains,
+            P::DomainGetXmlDesc,
+            P::AuthList,
+            P::ConnectGetUri,
+        ] {
+            assert!(runs_on_reader(p.number()), "{p:?}");
+        }
+        for p in [
+            P::DomainCreate,
+            P::DomainCreateXml,
+            P::DomainDestroy,
+            P::DomainSave,
+            P::DomainDefineXml,
+            P::NetworkCreate,
+            P::ConnectClose,
+            P::ConnectDomainXmlFromNative,
+        ] {
+            assert!(!runs_on_reader(p.number()), "{p:?}");
+        }
+        // An unknown procedure only gets an error reply.
+        assert!(runs_on_reader(9999));
     }
 }

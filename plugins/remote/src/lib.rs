@@ -2,14 +2,15 @@
 //! 'test+unix:///default?socket=/run/virtkit/virtkit-sock'` manages a node served by virtkitd
 //! or by libvirt's own libvirtd.
 //!
-//! The core routes every URI with a transport (`+unix`, `+tcp`, `+tls`) or a host name to this
-//! driver (`libvirtkit_driver_remote.so`). [`plan`] reads the URI into a [`Route`] and the URI
+//! The core routes every URI with a transport (`+unix`, `+tcp`, `+tls`, `+ssh`) or a host name
+//! to this driver (`libvirtkit_driver_remote.so`). [`plan`] reads the URI into a [`Route`] and the URI
 //! to open on the daemon (without its transport, host and client-side parameters:
 //! `test:///default`); [`connect`] opens the transport (`transport/`): the socket named by
 //! `?socket=` (libvirt's `/run/libvirt/libvirt-sock`, or its `-ro` twin for a read-only
-//! connection, when none is given), TCP to `host:16509`, or TLS to `host:16514` with the x509
+//! connection, when none is given), TCP to `host:16509`, TLS to `host:16514` with the x509
 //! files of `?pkipath=` or libvirt's default locations (the server's certificate verified and
-//! its name checked unless `no_verify=1`). The driver then checks that the daemon asks for no
+//! its name checked unless `no_verify=1`), or the system's ssh client, which runs
+//! `virtkitd --stdio`, libvirt's `virt-ssh-helper` or `nc` on the remote host ([`ssh`]). The driver then checks that the daemon asks for no
 //! authentication (`AUTH_LIST`) and opens the URI there (`CONNECT_OPEN`). Each operation is
 //! one call of the REMOTE program, with the procedure numbers of virtkit-rpc's list; the
 //! daemon's errors come back with their libvirt codes and messages.
@@ -17,6 +18,7 @@
 
 mod client;
 mod ops;
+pub mod ssh;
 pub mod transport;
 
 use std::path::{Path, PathBuf};
@@ -96,6 +98,13 @@ pub enum Route {
         /// Whether the server's certificate is verified (`no_verify=1` turns it off).
         verify: bool,
     },
+    /// Through the system's ssh client (`+ssh`).
+    Ssh {
+        /// The host, as the ssh client is given it (for messages).
+        host: String,
+        /// The ssh client and its arguments.
+        command: ssh::SshCommand,
+    },
 }
 
 /// Where to connect, and the URI to open there.
@@ -124,6 +133,24 @@ fn is_root() -> bool {
 pub fn plan(uri: &str, read_only: bool) -> Result<Option<Plan>> {
     let u = Uri::parse(uri)?;
     let host = || u.host.clone().unwrap_or_else(|| "localhost".into());
+    let name = match u.param("name") {
+        Some(n) => n.to_string(),
+        None => {
+            let rest: Vec<String> = u
+                .params
+                .iter()
+                .filter(|(k, _)| !CLIENT_PARAMS.contains(&k.as_str()))
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect();
+            let path = if u.path.is_empty() { "/" } else { &u.path };
+            let mut n = format!("{}://{path}", u.scheme);
+            if !rest.is_empty() {
+                n.push('?');
+                n.push_str(&rest.join("&"));
+            }
+            n
+        }
+    };
     let route = match (u.transport.as_deref(), u.host.as_deref()) {
         (None, None) => return Ok(None),
         (Some("unix"), Some(_)) => {
@@ -168,28 +195,15 @@ pub fn plan(uri: &str, read_only: bool) -> Result<Option<Plan>> {
                 verify: !flag(&u, "no_verify")?,
             }
         }
+        (Some("ssh"), _) => Route::Ssh {
+            host: host(),
+            // libvirt 9.0's client gives its helper the same URI as the daemon.
+            command: ssh::command(&u, &name, read_only)?,
+        },
         (Some(t), _) => {
             return Err(Error::no_support(format!(
-                "the remote driver does not support the '{t}' transport (unix, tcp, tls)"
+                "the remote driver does not support the '{t}' transport (unix, tcp, tls, ssh)"
             )));
-        }
-    };
-    let name = match u.param("name") {
-        Some(n) => n.to_string(),
-        None => {
-            let rest: Vec<String> = u
-                .params
-                .iter()
-                .filter(|(k, _)| !CLIENT_PARAMS.contains(&k.as_str()))
-                .map(|(k, v)| format!("{k}={v}"))
-                .collect();
-            let path = if u.path.is_empty() { "/" } else { &u.path };
-            let mut n = format!("{}://{path}", u.scheme);
-            if !rest.is_empty() {
-                n.push('?');
-                n.push_str(&rest.join("&"));
-            }
-            n
         }
     };
     Ok(Some(Plan { route, name }))
@@ -216,6 +230,7 @@ pub fn connect(route: &Route) -> Result<Box<dyn transport::Transport>> {
             *verify,
             CONNECT_TIMEOUT,
         )?),
+        Route::Ssh { host, command } => Box::new(ssh::SshTransport::spawn(command, host)?),
     })
 }
 
@@ -280,6 +295,7 @@ mod tests {
             ("test+unix:///default?socket=rel", "absolute"),
             ("test+tls://h/default?pkipath=rel", "absolute"),
             ("test+tls://h/default?no_verify=yes", "expected 0 or 1"),
+            ("test+ssh://host/default?proxy=x", "Unknown proxy type"),
         ] {
             let e = plan(uri, false).unwrap_err();
             assert!(e.message.contains(needle), "{uri}: {e}");
@@ -336,5 +352,23 @@ mod tests {
             panic!("not TLS");
         };
         assert_eq!((host.as_str(), port, verify), ("node1", 16514, true));
+    }
+
+    #[test]
+    fn ssh_uris_run_the_ssh_client_to_the_host() {
+        let p = plan(
+            "test+ssh://u@node1:22/default?keyfile=/k&x=1&no_tty=1",
+            false,
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(p.name, "test:///default?x=1");
+        let Route::Ssh { host, command } = p.route else {
+            panic!("an ssh URI goes through ssh")
+        };
+        assert_eq!(host, "node1");
+        assert_eq!(command.program, "ssh");
+        assert_eq!(command.args[..4], ["-p", "22", "-l", "u"]);
+        assert!(command.args.contains(&"node1".to_string()), "{command:?}");
     }
 }

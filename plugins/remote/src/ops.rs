@@ -162,6 +162,13 @@ fn list_names(c: &RemoteConn, num_p: P, list_p: P, out: &mut dyn FnMut(&str)) ->
     names(call(&c.client, list_p, e)?, out)
 }
 
+/// Whether `name` cannot name anything on a daemon: the protocol's strings cannot carry a NUL
+/// byte (libvirt's C API would cut the name there), so a lookup of such a name is answered here
+/// as "no such object" rather than sent as a message the daemon must refuse as malformed.
+fn unnameable(name: &str) -> bool {
+    name.contains('\0')
+}
+
 fn with_str(mut e: Encoder, s: &str) -> Encoder {
     e.string(s);
     e
@@ -249,6 +256,12 @@ pub(crate) const OPS: Ops<RemoteConn> = Ops {
         Ok(())
     }),
     domain_lookup_by_name: Some(|c, name, out| {
+        if unnameable(name) {
+            return Err(Error::no_domain(format!(
+                "no domain with matching name '{}'",
+                name.escape_debug()
+            )));
+        }
         let d = domain(call(
             &c.client,
             P::DomainLookupByName,
@@ -396,6 +409,12 @@ pub(crate) const OPS: Ops<RemoteConn> = Ops {
         Ok(())
     }),
     network_lookup_by_name: Some(|c, name, out| {
+        if unnameable(name) {
+            return Err(Error::no_network(format!(
+                "no network with matching name '{}'",
+                name.escape_debug()
+            )));
+        }
         let n = network(call(
             &c.client,
             P::NetworkLookupByName,

@@ -2,122 +2,10 @@
 //! `virtkit -c 'test+unix:///default?socket=...'` prints what the same CLI prints in-process
 //! (through virtkitd, the same test driver) and what virsh prints (through libvirtd).
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+use std::path::Path;
+use std::process::{Command, Stdio};
 
-struct Daemon {
-    child: Child,
-    _dir: tempfile::TempDir,
-    socket: PathBuf,
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        virtkit_test_support::daemon::stop(&mut self.child, Duration::from_secs(10));
-    }
-}
-
-fn virtkitd() -> Daemon {
-    virtkitd_with(&[])
-}
-
-/// virtkitd with extra arguments (`--tls=...`, `--listen ...`, `--config ...`).
-fn virtkitd_with(args: &[&str]) -> Daemon {
-    let dir = tempfile::tempdir().unwrap();
-    let socket = dir.path().join("virtkit-sock");
-    let mut child = Command::new(virtkit_test_support::built("virtkitd"))
-        .arg("--socket")
-        .arg(&socket)
-        .args(args)
-        .env(
-            "VIRTKIT_DRIVER_DIR",
-            virtkit_test_support::plugin_dir("test"),
-        )
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    virtkit_test_support::daemon::wait_for_socket(&socket, &mut child, "the daemon", None);
-    Daemon {
-        child,
-        _dir: dir,
-        socket,
-    }
-}
-
-/// libvirtd in a private mount namespace (see crates/virtkitd/tests/common), or `None` after
-/// saying why not (a failure under CI).
-fn libvirtd() -> Option<Daemon> {
-    libvirtd_with("", &[])
-}
-
-/// libvirtd with more lines in its config file and more arguments (`--listen`).
-fn libvirtd_with(extra_conf: &str, args: &[&str]) -> Option<Daemon> {
-    let libvirtd = virtkit_test_support::find(&virtkit_test_support::LIBVIRTD)?;
-    if !is_root() {
-        virtkit_test_support::skip_host("ROOT", "libvirtd needs root here");
-        return None;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let d = dir.path();
-    std::fs::write(
-        d.join("libvirtd.conf"),
-        format!(
-            "unix_sock_dir = \"{0}\"\nauth_unix_rw = \"none\"\nauth_unix_ro = \"none\"\nlog_outputs = \"3:file:{0}/log\"\n{extra_conf}",
-            d.display()
-        ),
-    )
-    .unwrap();
-    let mut passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
-    if !passwd.lines().any(|l| l.starts_with("libvirt-qemu:")) {
-        passwd.push_str("libvirt-qemu:x:64055:64055::/nonexistent:/usr/sbin/nologin\n");
-    }
-    let mut group = std::fs::read_to_string("/etc/group").unwrap_or_default();
-    for g in ["libvirt-qemu:x:64055:", "kvm:x:64056:"] {
-        if !group
-            .lines()
-            .any(|l| l.starts_with(&format!("{}:", g.split(':').next().unwrap())))
-        {
-            group.push_str(g);
-            group.push('\n');
-        }
-    }
-    std::fs::write(d.join("passwd"), passwd).unwrap();
-    std::fs::write(d.join("group"), group).unwrap();
-    let script = format!(
-        "set -e; for m in /run /var/lib /var/cache /var/log; do mount -t tmpfs none $m; done; \
-         mount --bind {d}/passwd /etc/passwd; mount --bind {d}/group /etc/group; \
-         exec {l} --config {d}/libvirtd.conf --pid-file {d}/pid {a}",
-        d = d.display(),
-        l = libvirtd.display(),
-        a = args.join(" ")
-    );
-    let mut child = Command::new("unshare")
-        .args(["-m", "--propagation", "private", "sh", "-c", &script])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let socket = d.join("libvirt-sock");
-    virtkit_test_support::daemon::wait_for_socket(&socket, &mut child, "the daemon", None);
-    Some(Daemon {
-        child,
-        _dir: dir,
-        socket,
-    })
-}
-
-fn is_root() -> bool {
-    std::fs::read_to_string("/proc/self/status")
-        .unwrap_or_default()
-        .lines()
-        .find(|l| l.starts_with("Uid:"))
-        .and_then(|l| l.split_whitespace().nth(2).map(|u| u == "0"))
-        .unwrap_or(false)
-}
+use virtkit_test_support::daemon::Daemon;
 
 #[derive(Debug, PartialEq, Eq)]
 struct Run {
@@ -164,7 +52,7 @@ const CHAIN: &str = "list --all; dominfo test; domstate test; nodeinfo; hostname
 
 #[test]
 fn the_cli_through_virtkitd_prints_what_it_prints_in_process() {
-    let d = virtkitd();
+    let d = Daemon::virtkitd("test");
     let cli = virtkit_test_support::built("virtkit");
     let uri = format!("test+unix:///default?socket={}", d.socket.display());
     let remote = without_cpu_time(run(&cli, &["-c", &uri, CHAIN]));
@@ -181,9 +69,9 @@ fn the_cli_through_virtkitd_prints_what_it_prints_in_process() {
         "{r:?}"
     );
     // A transport the plugin lacks is refused with a clear error.
-    let r = run(&cli, &["-c", "test+ftp://localhost/default", "list"]);
+    let r = run(&cli, &["-c", "test+libssh2://localhost/default", "list"]);
     assert_ne!(r.code, 0);
-    assert!(r.stderr.contains("'ftp' transport"), "{r:?}");
+    assert!(r.stderr.contains("'libssh2' transport"), "{r:?}");
 }
 
 #[test]
@@ -191,7 +79,7 @@ fn the_cli_through_libvirtd_prints_what_virsh_prints() {
     let Some(virsh) = virtkit_test_support::find(&virtkit_test_support::VIRSH) else {
         return;
     };
-    let Some(d) = libvirtd() else { return };
+    let Some(d) = Daemon::libvirtd() else { return };
     let cli = virtkit_test_support::built("virtkit");
     let uri = format!("test+unix:///default?socket={}", d.socket.display());
     for chain in [
@@ -243,13 +131,16 @@ fn virtkitd_tls_with(misnamed: bool) -> Tls {
     .unwrap();
     let tls_port = virtkit_test_support::daemon::free_port();
     let tcp_port = virtkit_test_support::daemon::free_port();
-    let daemon = virtkitd_with(&[
-        "--config",
-        conf.to_str().unwrap(),
-        &format!("--tls=localhost:{tls_port}"),
-        "--listen",
-        &format!("127.0.0.1:{tcp_port}"),
-    ]);
+    let daemon = Daemon::virtkitd_with(
+        "test",
+        &[
+            "--config",
+            conf.to_str().unwrap(),
+            &format!("--tls=localhost:{tls_port}"),
+            "--listen",
+            &format!("127.0.0.1:{tcp_port}"),
+        ],
+    );
     Tls {
         _dir: dir,
         pki,
@@ -347,10 +238,10 @@ fn the_cli_over_tls_and_tcp_to_libvirtd_prints_what_virsh_prints() {
          ca_file = \"{0}/cacert.pem\"\ncert_file = \"{0}/servercert.pem\"\nkey_file = \"{0}/serverkey.pem\"\n",
         pki.server_dir.display()
     );
-    let Some(mut d) = libvirtd_with(&conf, &["--listen"]) else {
+    let Some(mut d) = Daemon::libvirtd_with(&conf, &["--listen"]) else {
         return;
     };
-    virtkit_test_support::daemon::wait_for_port(tls_port, &mut d.child, "libvirtd (TLS)", None);
+    d.wait_for_port(tls_port, "libvirtd (TLS)");
     let cli = virtkit_test_support::built("virtkit");
     for uri in [
         format!(

@@ -37,7 +37,13 @@ impl Virtkitd {
 
     /// With extra arguments (e.g. `--config FILE`).
     pub fn start_with(args: &[&str]) -> Virtkitd {
-        let plugins = virtkit_test_support::plugin_dir("test");
+        Virtkitd::start_serving("test", args, &[])
+    }
+
+    /// Serving the build directory's plugins (`driver`'s must be built), with extra arguments
+    /// and environment variables (e.g. `VIRTKIT_QEMU_ROOT`, read by the plugin in the daemon).
+    pub fn start_serving(driver: &str, args: &[&str], env: &[(&str, &Path)]) -> Virtkitd {
+        let plugins = virtkit_test_support::plugin_dir(driver);
         let dir = tempfile::tempdir().expect("temp dir");
         let socket = dir.path().join("virtkit-sock");
         let ro_socket = dir.path().join("virtkit-sock-ro");
@@ -48,6 +54,7 @@ impl Virtkitd {
             .arg("--verbose")
             .args(args)
             .env("VIRTKIT_DRIVER_DIR", plugins)
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&log).expect("log file"))
