@@ -251,7 +251,7 @@ impl Run<'_> {
                     Row::info(
                         G,
                         format!(
-                            "`list --all` with {} guests: ids, lookups, states concurrently (median)",
+                            "`list --all` with {} guests: ids, lookups, states as the CLI asks them (median)",
                             l.guests
                         ),
                         stats::time(stats::ns(l.list_with_states_concurrent)),
