@@ -3,47 +3,11 @@
 //! (through virtkitd, the same test driver) and what virsh prints (through libvirtd).
 
 use std::path::Path;
-use std::process::{Command, Stdio};
 
 use virtkit_test_support::daemon::Daemon;
 
-#[derive(Debug, PartialEq, Eq)]
-struct Run {
-    stdout: String,
-    stderr: String,
-    code: i32,
-}
-
-fn run(program: &Path, args: &[&str]) -> Run {
-    let out = Command::new(program)
-        .args(args)
-        .env("LC_ALL", "C")
-        .env(
-            "VIRTKIT_DRIVER_DIR",
-            virtkit_test_support::plugin_dir("remote"),
-        )
-        .env_remove("LIBVIRT_DEFAULT_URI")
-        .env_remove("VIRTKIT_DEFAULT_URI")
-        .env_remove("VIRSH_DEFAULT_CONNECT_URI")
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    Run {
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        code: out.status.code().unwrap_or(-1),
-    }
-}
-
-fn without_cpu_time(mut r: Run) -> Run {
-    r.stdout = r
-        .stdout
-        .lines()
-        .filter(|l| !l.starts_with("CPU time:"))
-        .map(|l| format!("{l}\n"))
-        .collect();
-    r
-}
+mod common;
+use common::{run, without_cpu_time};
 
 const CHAIN: &str = "list --all; dominfo test; domstate test; nodeinfo; hostname; \
     net-list --all; net-info default; net-dumpxml default; dumpxml test; capabilities; \
