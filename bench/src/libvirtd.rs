@@ -503,9 +503,12 @@ fn measure(
 /// to `cont` answered, while the same guests run as for the starts around it.
 fn bare_like(run_dir: &Path, name: &str, floor_dir: &Path) -> Result<f64, String> {
     let pidfile = run_dir.join(format!("{name}.pid"));
-    let pid =
-        std::fs::read_to_string(&pidfile).map_err(|e| format!("{}: {e}", pidfile.display()))?;
-    let cmdline = std::fs::read(format!("/proc/{}/cmdline", pid.trim()))
+    let pid: u32 = std::fs::read_to_string(&pidfile)
+        .map_err(|e| format!("{}: {e}", pidfile.display()))?
+        .trim()
+        .parse()
+        .map_err(|e| format!("{}: not a process id: {e}", pidfile.display()))?;
+    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline"))
         .map_err(|e| format!("the command line of {name}'s QEMU: {e}"))?;
     let own = format!("{}/{name}.", run_dir.display());
     let moved = format!("{}/{name}.", floor_dir.display());

@@ -108,6 +108,22 @@ fn ret_string(s: &str) -> Reply {
     done(e)
 }
 
+/// The reply of CONNECT_LIST_ALL_DOMAINS / _NETWORKS: the objects when the client asked for
+/// them (`need` non-zero; else an empty array), then their count.
+fn list_all_reply<T>(need: i32, items: &[T], encode: impl Fn(&T, &mut Encoder)) -> Encoder {
+    let mut e = Encoder::new();
+    if need != 0 {
+        e.u32(items.len() as u32);
+        for item in items {
+            encode(item, &mut e);
+        }
+    } else {
+        e.u32(0);
+    }
+    e.u32(items.len() as u32);
+    e
+}
+
 fn ret_names(names: &[String]) -> Reply {
     let mut e = Encoder::new();
     e.u32(names.len() as u32);
@@ -553,33 +569,15 @@ impl Session {
                 let need = i32_(d)?;
                 let flags = u32_(d)?;
                 let doms = crate::listing::all_domains(&self.conn()?, flags).map_err(api_error)?;
-                let mut e = Encoder::new();
-                if need != 0 {
-                    e.u32(doms.len() as u32);
-                    for dom in &doms {
-                        wire_domain(dom).encode(&mut e);
-                    }
-                } else {
-                    e.u32(0);
-                }
-                e.u32(doms.len() as u32);
-                done(e)
+                done(list_all_reply(need, &doms, |d, e| wire_domain(d).encode(e)))
             }
             P::ConnectListAllNetworks => {
                 let need = i32_(d)?;
                 let flags = u32_(d)?;
                 let nets = crate::listing::all_networks(&self.conn()?, flags).map_err(api_error)?;
-                let mut e = Encoder::new();
-                if need != 0 {
-                    e.u32(nets.len() as u32);
-                    for n in &nets {
-                        wire_network(n).encode(&mut e);
-                    }
-                } else {
-                    e.u32(0);
-                }
-                e.u32(nets.len() as u32);
-                done(e)
+                done(list_all_reply(need, &nets, |n, e| {
+                    wire_network(n).encode(e)
+                }))
             }
             P::DomainLookupById => {
                 let id = i32_(d)?;

@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::{Mutex, OnceLock};
 
 use virtkit_driver::{Error, ErrorCode, Result};
@@ -103,13 +103,16 @@ pub fn check_domain_type(def: &DomainDef) -> Result<()> {
     Ok(())
 }
 
-fn run_output(bin: &str, args: &[&str]) -> Result<String> {
-    let out = Command::new(bin)
-        .args(args)
-        .stdin(Stdio::null())
-        .stderr(Stdio::null())
-        .output()
-        .map_err(|e| Error::system(format!("cannot run '{bin}'"), &e))?;
+/// Runs `bin ARGS` (a probe) and returns its standard output.
+pub(crate) fn run_output(bin: &str, args: &[&str]) -> Result<String> {
+    // The binary may come from a definition's <emulator>: a probe that hangs, or prints without
+    // end, is stopped (with anything it started) rather than holding the caller.
+    let out = virtkit_hostio::run_bounded(
+        Command::new(bin).args(args),
+        PROBE_TIMEOUT,
+        PROBE_OUTPUT_CAP,
+    )
+    .map_err(|e| Error::operation_failed(format!("cannot probe '{bin}': {e}")))?;
     if !out.status.success() {
         return Err(Error::operation_failed(format!(
             "'{bin} {}' failed with {}",
@@ -119,6 +122,12 @@ fn run_output(bin: &str, args: &[&str]) -> Result<String> {
     }
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
+
+/// How long one probe of an emulator (`--version`, `-machine help`, ...) may take.
+const PROBE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// How much of a probe's output is kept (`-device help` is about 100 KiB).
+const PROBE_OUTPUT_CAP: usize = 4 << 20;
 
 /// Parses `QEMU emulator version 10.0.2 (...)` into libvirt's encoding, 10000002.
 pub fn parse_version(text: &str) -> Option<u64> {

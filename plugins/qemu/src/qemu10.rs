@@ -348,19 +348,7 @@ fn help_text(bin: &str, what: &str) -> Result<String> {
     if let Some(v) = map.lock().unwrap_or_else(|p| p.into_inner()).get(&key) {
         return Ok(v.clone());
     }
-    let out = std::process::Command::new(bin)
-        .args([what, "help"])
-        .stdin(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .output()
-        .map_err(|e| Error::system(format!("cannot run '{bin}'"), &e))?;
-    if !out.status.success() {
-        return Err(Error::operation_failed(format!(
-            "'{bin} {what} help' failed with {}",
-            out.status
-        )));
-    }
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let text = crate::emulator::run_output(bin, &[what, "help"])?;
     map.lock()
         .unwrap_or_else(|p| p.into_inner())
         .insert(key, text.clone());

@@ -95,82 +95,23 @@ impl Drop for Virtkitd {
     }
 }
 
-/// Debian's libvirtd with its own config, socket directory and pid file, in a private mount
-/// namespace whose `/run`, `/var/lib`, `/var/cache` and `/var/log` are empty tmpfs (so it
-/// touches nothing of the host's), with a private `/etc/passwd` and `/etc/group` that name the
-/// `libvirt-qemu` user its QEMU driver resolves at start (ENVIRONMENT.md). Killed and reaped
-/// when dropped.
-pub struct Libvirtd {
-    child: Child,
-    pub dir: tempfile::TempDir,
-    pub socket: PathBuf,
-    pub ro_socket: PathBuf,
+/// Debian's libvirtd with its test driver on sockets of its own, in a private mount namespace:
+/// `virtkit_test_support::daemon::Daemon::libvirtd` (one start-up for every test that compares
+/// with it), with the URIs these tests use. Stopped and reaped when dropped.
+pub struct Libvirtd(virtkit_test_support::daemon::Daemon);
+
+impl std::ops::Deref for Libvirtd {
+    type Target = virtkit_test_support::daemon::Daemon;
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
 }
 
 impl Libvirtd {
     /// The daemon, or `None` after reporting why the test is skipped (not root, no libvirtd;
     /// both fail under CI).
     pub fn start() -> Option<Libvirtd> {
-        let libvirtd = virtkit_test_support::find(&virtkit_test_support::LIBVIRTD)?;
-        if !nix::unistd::geteuid().is_root() {
-            virtkit_test_support::skip_host(
-                "ROOT",
-                "libvirtd needs root here (a private mount namespace)",
-            );
-            return None;
-        }
-        let dir = tempfile::tempdir().expect("temp dir");
-        let d = dir.path();
-        let conf = d.join("libvirtd.conf");
-        std::fs::write(
-            &conf,
-            format!(
-                "unix_sock_dir = \"{}\"\nauth_unix_rw = \"none\"\nauth_unix_ro = \"none\"\n\
-                 log_outputs = \"3:file:{}\"\n",
-                d.display(),
-                d.join("libvirtd.log").display()
-            ),
-        )
-        .unwrap();
-        let mut passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
-        let mut group = std::fs::read_to_string("/etc/group").unwrap_or_default();
-        if !passwd.lines().any(|l| l.starts_with("libvirt-qemu:")) {
-            passwd.push_str("libvirt-qemu:x:64055:64055::/nonexistent:/usr/sbin/nologin\n");
-        }
-        for g in ["libvirt-qemu:x:64055:", "kvm:x:64056:"] {
-            let name = g.split(':').next().unwrap();
-            if !group.lines().any(|l| l.starts_with(&format!("{name}:"))) {
-                group.push_str(g);
-                group.push('\n');
-            }
-        }
-        std::fs::write(d.join("passwd"), passwd).unwrap();
-        std::fs::write(d.join("group"), group).unwrap();
-        let script = format!(
-            "set -e; for m in /run /var/lib /var/cache /var/log; do mount -t tmpfs none $m; done; \
-             mount --bind {d}/passwd /etc/passwd; mount --bind {d}/group /etc/group; \
-             exec {libvirtd} --config {conf} --pid-file {d}/libvirtd.pid",
-            d = d.display(),
-            libvirtd = libvirtd.display(),
-            conf = conf.display()
-        );
-        let log = d.join("stderr");
-        // `unshare` and `sh` both exec: the child's pid is libvirtd's.
-        let mut child = Command::new("unshare")
-            .args(["-m", "--propagation", "private", "sh", "-c", &script])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).unwrap())
-            .spawn()
-            .expect("unshare starts");
-        let socket = d.join("libvirt-sock");
-        virtkit_test_support::daemon::wait_for_socket(&socket, &mut child, "libvirtd", Some(&log));
-        Some(Libvirtd {
-            child,
-            socket,
-            ro_socket: d.join("libvirt-sock-ro"),
-            dir,
-        })
+        virtkit_test_support::daemon::Daemon::libvirtd().map(Libvirtd)
     }
 
     pub fn uri(&self, path: &str) -> String {
@@ -179,12 +120,6 @@ impl Libvirtd {
 
     pub fn ro_uri(&self, path: &str) -> String {
         format!("test+unix://{path}?socket={}", self.ro_socket.display())
-    }
-}
-
-impl Drop for Libvirtd {
-    fn drop(&mut self) {
-        virtkit_test_support::daemon::stop(&mut self.child, Duration::from_secs(10));
     }
 }
 
